@@ -1,0 +1,108 @@
+"""Server settings: one table drives the CLI flags, their checks and their documentation."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+
+def _size(text: str) -> int:
+    """Parse a byte size such as 64M, 1G, 4096."""
+    text = str(text).strip().upper().removesuffix("B").removesuffix("I")
+    factor = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+    number = text[:-1] if factor > 1 else text
+    try:
+        value = int(float(number) * factor)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size (examples: 65536, 64M, 1G)") from None
+    if value < 1024:
+        raise ValueError(f"{value} bytes is too small; use at least 1K")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(f"port {value} is not between 0 and 65535")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"{value} must be at least 1")
+    return value
+
+
+def _base_url(text: str) -> str:
+    text = "/" + str(text).strip("/")
+    return "" if text == "/" else text
+
+
+def _store(text: str) -> str:
+    if text not in ("sqlite", "memory"):
+        raise ValueError(f"store must be 'sqlite' or 'memory', not {text!r}")
+    return text
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+    flag: bool = False  # a switch without a value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "127.0.0.1", "address to bind; anything but loopback requires a token"),
+    Setting("port", 8097, "port to listen on (0 picks a free one)", _port),
+    Setting("data_dir", "~/.livepanel", "where the SQLite store keeps its data", str),
+    Setting("store", "sqlite", "sqlite (kept on disk) or memory (kept nowhere)", _store),
+    Setting("token", None, "access token (default: $LIVEPANEL_TOKEN, or generated when bound beyond loopback)"),
+    Setting("no_auth", False, "serve without a token even when bound beyond loopback", bool, flag=True),
+    Setting("base_url", "", "path prefix when served behind a reverse proxy, e.g. /livepanel", _base_url),
+    Setting("max_payload", 64 << 20, "largest request body or websocket message, e.g. 64M", _size),
+    Setting("max_image_steps", 200, "image steps kept per window (oldest dropped first)", _positive),
+    Setting("max_histogram_steps", 2000, "histogram steps kept per window", _positive),
+    Setting("viewer_queue", 32 << 20, "bytes queued for one slow viewer before it is resynchronised", _size),
+    Setting("replay_buffer", 4096, "recent changes kept per env for viewers that reconnect", _positive),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8097
+    data_dir: str = "~/.livepanel"
+    store: str = "sqlite"
+    token: str | None = None
+    no_auth: bool = False
+    base_url: str = ""
+    max_payload: int = 64 << 20
+    max_image_steps: int = 200
+    max_histogram_steps: int = 2000
+    viewer_queue: int = 32 << 20
+    replay_buffer: int = 4096
+
+    @property
+    def data_path(self) -> Path:
+        return Path(os.path.expanduser(self.data_dir))
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.host)
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+assert [s.name for s in SETTINGS] == [f.name for f in dataclasses.fields(Config)], "SETTINGS and Config disagree"

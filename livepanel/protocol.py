@@ -1,0 +1,340 @@
+"""The wire format: message schema, validation and the msgpack codec.
+
+Shared by the client and the server, and imports neither. It is the only place
+where bytes are made: arrays travel as raw little-endian bytes with their dtype
+and shape beside them (``{"dtype": "f8", "shape": [n], "data": <bin>}``), and
+are rebuilt with ``np.frombuffer`` without copying. See docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import msgpack
+import numpy as np
+
+VERSION = 1
+API = "/api/v1"
+
+# Wire dtypes: numpy type codes without the byte-order prefix (always little-endian).
+DTYPES = ("f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8")
+MAX_NAME = 200
+MAX_TEXT = 1 << 20  # one text window update, in characters
+KINDS = ("line", "scatter", "bar", "histogram", "heatmap", "image", "text")
+UPDATES = ("append", "replace", "remove")
+IMAGE_FORMATS = ("png", "jpeg", "webp")
+OPTION_KEYS = {
+    "title": str,
+    "xlabel": str,
+    "ylabel": str,
+    "xlog": bool,
+    "ylog": bool,
+    "legend": list,
+    "colors": list,
+    "width": int,
+    "height": int,
+    "colormap": str,
+    "xticklabels": list,
+    "yticklabels": list,
+    "rownames": list,
+    "stacked": bool,
+    "markersize": (int, float),
+    "mode": str,
+    "diagnose": (bool, str),
+    "role": str,
+    "nrow": int,
+}
+
+
+class ProtocolError(ValueError):
+    """A message that does not follow the schema; the text says what is wrong."""
+
+
+# ---------------------------------------------------------------- arrays and codec
+
+
+def encode_array(arr: np.ndarray) -> dict[str, Any]:
+    """Wrap an array as raw little-endian bytes with dtype and shape (no copy when possible)."""
+    arr = np.asarray(arr)
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8)
+    code = arr.dtype.str[1:]
+    if code not in DTYPES:
+        raise ProtocolError(f"arrays of dtype {arr.dtype} cannot travel; use one of {', '.join(DTYPES)}")
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("<"))
+    arr = np.ascontiguousarray(arr)
+    data = memoryview(arr).cast("B") if arr.size else b""
+    return {"dtype": code, "shape": list(arr.shape), "data": data}
+
+
+def _is_array(obj: dict) -> bool:
+    return len(obj) == 3 and "dtype" in obj and "shape" in obj and "data" in obj
+
+
+def decode_array(obj: Any, what: str = "array") -> np.ndarray:
+    """Rebuild an array from its wire form, checking dtype, shape and byte count."""
+    if not isinstance(obj, dict) or not _is_array(obj):
+        raise ProtocolError(f"{what}: expected an array {{dtype, shape, data}}, got {type(obj).__name__}")
+    dtype, shape, data = obj["dtype"], obj["shape"], obj["data"]
+    if dtype not in DTYPES:
+        raise ProtocolError(f"{what}: unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
+    if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape) or len(shape) > 4:
+        raise ProtocolError(f"{what}: shape must be a list of up to 4 non-negative integers, got {shape!r}")
+    if not isinstance(data, bytes):
+        raise ProtocolError(f"{what}: data must be binary, got {type(data).__name__}")
+    dt = np.dtype("<" + dtype)
+    expected = math.prod(shape) * dt.itemsize
+    if len(data) != expected:
+        raise ProtocolError(f"{what}: shape {shape} of {dtype} needs {expected} bytes, got {len(data)}")
+    return np.frombuffer(data, dtype=dt).reshape(shape)
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return encode_array(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def packb(obj: Any) -> bytes:
+    """Encode a message; numpy arrays anywhere in it become wire arrays."""
+    return msgpack.packb(obj, default=_default, use_bin_type=True)
+
+
+def unpackb(data: bytes, max_size: int | None = None) -> Any:
+    """Decode a message without turning arrays into numpy (validation does that)."""
+    if max_size is not None and len(data) > max_size:
+        raise ProtocolError(f"message of {len(data)} bytes is larger than the limit of {max_size}")
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, TypeError) as exc:
+        raise ProtocolError(f"body is not valid msgpack: {exc}") from None
+
+
+def decode_arrays(obj: Any) -> Any:
+    """Turn every wire array inside a decoded message into numpy (for readers, not validation)."""
+    if isinstance(obj, dict):
+        if _is_array(obj):
+            return decode_array(obj)
+        return {k: decode_arrays(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [decode_arrays(v) for v in obj]
+    return obj
+
+
+# ---------------------------------------------------------------- validation helpers
+
+
+def check_name(value: Any, what: str, allow_empty: bool = False) -> str:
+    """Env, window and trace names: printable text, at most MAX_NAME characters."""
+    if not isinstance(value, str):
+        raise ProtocolError(f"{what} must be a string, got {type(value).__name__}")
+    if not value and not allow_empty:
+        raise ProtocolError(f"{what} must not be empty")
+    if len(value) > MAX_NAME:
+        raise ProtocolError(f"{what} is {len(value)} characters long; the limit is {MAX_NAME}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ProtocolError(f"{what} {value!r} contains control characters")
+    if value != value.strip():
+        raise ProtocolError(f"{what} {value!r} has leading or trailing spaces")
+    return value
+
+
+def check_opts(opts: Any) -> dict[str, Any]:
+    if opts is None:
+        return {}
+    if not isinstance(opts, dict):
+        raise ProtocolError(f"opts must be a map, got {type(opts).__name__}")
+    for key, value in opts.items():
+        expected = OPTION_KEYS.get(key)
+        if expected is None:
+            raise ProtocolError(f"unknown option {key!r}; known options: {', '.join(sorted(OPTION_KEYS))}")
+        if value is not None and not isinstance(value, expected):
+            raise ProtocolError(f"option {key!r} has the wrong type {type(value).__name__}")
+        if isinstance(value, str) and len(value) > 1000:
+            raise ProtocolError(f"option {key!r} is longer than 1000 characters")
+        if isinstance(value, list):
+            if len(value) > 10000 or not all(isinstance(v, (str, int, float)) for v in value):
+                raise ProtocolError(f"option {key!r} must be a list of up to 10000 strings or numbers")
+    return opts
+
+
+def _numeric(obj: Any, what: str, ndim: int | tuple[int, ...]) -> np.ndarray:
+    arr = decode_array(obj, what)
+    dims = (ndim,) if isinstance(ndim, int) else ndim
+    if arr.ndim not in dims:
+        raise ProtocolError(f"{what} must have {' or '.join(map(str, dims))} dimension(s), got shape {list(arr.shape)}")
+    return arr
+
+
+def _step(op: dict) -> int | None:
+    step = op.get("step")
+    if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
+        raise ProtocolError(f"step must be an integer, got {step!r}")
+    return step
+
+
+def _require(op: dict, key: str) -> Any:
+    if key not in op:
+        raise ProtocolError(f"{op.get('op')} needs the field {key!r}")
+    return op[key]
+
+
+# ---------------------------------------------------------------- operations
+
+_COMMON = {"op", "env", "win", "opts"}
+_FIELDS = {
+    "line": _COMMON | {"name", "update", "x", "y", "t"},
+    "scatter": _COMMON | {"name", "update", "x", "y", "t"},
+    "bar": _COMMON | {"y", "labels"},
+    "histogram": _COMMON | {"counts", "edges", "step", "stats"},
+    "heatmap": _COMMON | {"z"},
+    "image": _COMMON | {"images", "step"},
+    "text": _COMMON | {"text", "update"},
+    "opts": _COMMON,
+    "close": {"op", "env", "win"},
+    "delete_env": {"op", "env"},
+    "layout": {"op", "env", "layout"},
+}
+OPS = tuple(_FIELDS)
+
+
+def validate_op(op: Any) -> dict[str, Any]:
+    """Check one operation and return it with arrays as numpy; raise ProtocolError naming the fault."""
+    if not isinstance(op, dict):
+        raise ProtocolError(f"an operation must be a map, got {type(op).__name__}")
+    kind = op.get("op")
+    if kind not in _FIELDS:
+        raise ProtocolError(f"unknown operation {kind!r}; expected one of {', '.join(OPS)}")
+    extra = set(op) - _FIELDS[kind]
+    if extra:
+        raise ProtocolError(f"{kind}: unknown field(s) {', '.join(sorted(map(str, extra)))}")
+    out: dict[str, Any] = {"op": kind, "env": check_name(_require(op, "env"), "env name")}
+    if kind == "delete_env":
+        return out
+    if kind == "layout":
+        out["layout"] = _check_layout(_require(op, "layout"))
+        return out
+    out["win"] = check_name(_require(op, "win"), "window name")
+    if kind == "close":
+        return out
+    out["opts"] = check_opts(op.get("opts"))
+    if kind in ("line", "scatter"):
+        _trace(op, out)
+    elif kind == "bar":
+        y = _numeric(_require(op, "y"), "bar y", (1, 2))
+        labels = op.get("labels")
+        if labels is not None:
+            if not isinstance(labels, list) or not all(isinstance(s, str) and len(s) <= MAX_NAME for s in labels):
+                raise ProtocolError("bar labels must be a list of strings")
+            if len(labels) != y.shape[0]:
+                raise ProtocolError(f"bar has {y.shape[0]} values but {len(labels)} labels")
+        out["y"], out["labels"] = y, labels
+    elif kind == "histogram":
+        counts = _numeric(_require(op, "counts"), "histogram counts", 1)
+        edges = _numeric(_require(op, "edges"), "histogram edges", 1)
+        if len(edges) != len(counts) + 1:
+            raise ProtocolError(f"histogram has {len(counts)} counts, so it needs {len(counts) + 1} edges, got {len(edges)}")
+        stats = op.get("stats") or {}
+        if not isinstance(stats, dict) or not all(isinstance(v, (int, float)) for v in stats.values()):
+            raise ProtocolError("histogram stats must be a map of numbers")
+        out.update(counts=counts, edges=edges, stats=stats, step=_step(op))
+    elif kind == "heatmap":
+        out["z"] = _numeric(_require(op, "z"), "heatmap z", 2)
+    elif kind == "image":
+        out["images"] = _check_images(_require(op, "images"))
+        out["step"] = _step(op)
+    elif kind == "text":
+        text = _require(op, "text")
+        if not isinstance(text, str):
+            raise ProtocolError(f"text must be a string, got {type(text).__name__}")
+        if len(text) > MAX_TEXT:
+            raise ProtocolError(f"text is {len(text)} characters; the limit is {MAX_TEXT}")
+        update = op.get("update", "replace")
+        if update not in ("append", "replace"):
+            raise ProtocolError(f"text update must be 'append' or 'replace', got {update!r}")
+        out["text"], out["update"] = text, update
+    return out
+
+
+def _trace(op: dict, out: dict) -> None:
+    kind = op["op"]
+    out["name"] = check_name(op.get("name", ""), "trace name", allow_empty=True)
+    update = op.get("update", "append")
+    if update not in UPDATES:
+        raise ProtocolError(f"{kind} update must be one of {', '.join(UPDATES)}, got {update!r}")
+    out["update"] = update
+    if update == "remove":
+        return
+    y = _numeric(_require(op, "y"), f"{kind} y", 1)
+    x = _numeric(_require(op, "x"), f"{kind} x", 1)
+    if len(x) != len(y):
+        raise ProtocolError(f"{kind} x and y have different lengths ({len(x)} and {len(y)})")
+    t = op.get("t")
+    if t is not None:
+        t = _numeric(t, f"{kind} t", 1)
+        if len(t) != len(y):
+            raise ProtocolError(f"{kind} t and y have different lengths ({len(t)} and {len(y)})")
+    out["x"], out["y"], out["t"] = x, y, t
+
+
+def _check_images(images: Any) -> list[dict[str, Any]]:
+    if not isinstance(images, list) or not images:
+        raise ProtocolError("image needs a non-empty list of images")
+    if len(images) > 1024:
+        raise ProtocolError(f"image holds {len(images)} images; the limit is 1024")
+    out = []
+    for i, img in enumerate(images):
+        if not isinstance(img, dict):
+            raise ProtocolError(f"image {i} must be a map")
+        fmt, data = img.get("format"), img.get("data")
+        if fmt not in IMAGE_FORMATS:
+            raise ProtocolError(f"image {i}: format must be one of {', '.join(IMAGE_FORMATS)}, got {fmt!r}")
+        if not isinstance(data, bytes) or not data:
+            raise ProtocolError(f"image {i}: data must be non-empty binary")
+        w, h = img.get("width"), img.get("height")
+        if not (isinstance(w, int) and isinstance(h, int) and 0 < w <= 32768 and 0 < h <= 32768):
+            raise ProtocolError(f"image {i}: width and height must be integers from 1 to 32768")
+        caption = img.get("caption", "")
+        if not isinstance(caption, str) or len(caption) > 1000:
+            raise ProtocolError(f"image {i}: caption must be a string of at most 1000 characters")
+        out.append({"format": fmt, "data": data, "width": w, "height": h, "caption": caption})
+    return out
+
+
+def _check_layout(layout: Any) -> dict[str, Any]:
+    if not isinstance(layout, dict) or len(layout) > 10000:
+        raise ProtocolError("layout must be a map from window name to {order, w, h}")
+    for win, cell in layout.items():
+        check_name(win, "window name")
+        if not isinstance(cell, dict) or not all(
+            k in ("order", "w", "h") and isinstance(v, int) and 0 <= v <= 100000 for k, v in cell.items()
+        ):
+            raise ProtocolError(f"layout of {win!r} must be a map of integers order, w, h")
+    return layout
+
+
+def validate_batch(batch: Any) -> tuple[str, int, list[dict[str, Any]]]:
+    """Check an ingest batch {client, seq, ops}; return (client, seq, validated ops)."""
+    if not isinstance(batch, dict):
+        raise ProtocolError(f"a batch must be a map {{client, seq, ops}}, got {type(batch).__name__}")
+    extra = set(batch) - {"client", "seq", "ops"}
+    if extra:
+        raise ProtocolError(f"batch: unknown field(s) {', '.join(sorted(map(str, extra)))}")
+    client, seq, ops = batch.get("client"), batch.get("seq"), batch.get("ops")
+    if not isinstance(client, str) or not 8 <= len(client) <= 64 or not client.isprintable():
+        raise ProtocolError("batch client must be a string id of 8 to 64 printable characters")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq < 2**63:
+        raise ProtocolError(f"batch seq must be a positive integer, got {seq!r}")
+    if not isinstance(ops, list) or not ops:
+        raise ProtocolError("batch ops must be a non-empty list")
+    checked = []
+    for i, op in enumerate(ops):
+        try:
+            checked.append(validate_op(op))
+        except ProtocolError as exc:
+            raise ProtocolError(f"operation {i}: {exc}") from None
+    return client, seq, checked
