@@ -276,8 +276,8 @@ def _trace(op: dict, out: dict) -> None:
     t = op.get("t")
     if t is not None:
         t = _numeric(t, f"{kind} t", 1)
-        if len(t) != len(y):
-            raise ProtocolError(f"{kind} t and y have different lengths ({len(t)} and {len(y)})")
+        if len(t) not in (1, len(y)):
+            raise ProtocolError(f"{kind} t must hold one time or one per point; got {len(t)} for {len(y)} points")
     out["x"], out["y"], out["t"] = x, y, t
 
 

@@ -61,3 +61,58 @@ def line_op(env: str, win: str, x, y, name: str = "", update: str = "append") ->
 
 def token_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "LIVEPANEL_TOKEN"}
+
+
+class Socket:
+    """A websocket viewer for tests (asyncio): collects decoded messages."""
+
+    def __init__(self, url: str, token: str | None = None, origin: str | None = None):
+        self.url = url.replace("http://", "ws://") + "/api/v1/socket"
+        self.token, self.origin = token, origin
+        self.conn = None
+        self.messages: list[dict] = []
+
+    async def connect(self):
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        headers = {}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if self.origin:
+            headers["Origin"] = self.origin
+        self.conn = await websocket_connect(HTTPRequest(self.url, headers=headers), max_message_size=1 << 30)
+        return self
+
+    async def send(self, msg: dict) -> None:
+        await self.conn.write_message(protocol.packb(msg), binary=True)
+
+    async def subscribe(self, envs: list[dict], width: int | None = None) -> None:
+        await self.send({"type": "subscribe", "envs": envs, "width": width})
+
+    async def recv(self, timeout: float = 10.0) -> dict:
+        import asyncio
+
+        frame = await asyncio.wait_for(self.conn.read_message(), timeout)
+        if frame is None:
+            raise ConnectionError("socket closed")
+        msg = protocol.decode_arrays(protocol.unpackb(frame))
+        self.messages.append(msg)
+        return msg
+
+    async def until(self, predicate, timeout: float = 10.0) -> dict:
+        """Read messages until one satisfies predicate; return it."""
+        import asyncio
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = await self.recv(max(0.01, deadline - time.monotonic()))
+            if predicate(msg):
+                return msg
+            if time.monotonic() > deadline:
+                raise asyncio.TimeoutError("no matching message")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()

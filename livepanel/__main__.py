@@ -1,0 +1,5 @@
+import sys
+
+from livepanel.cli import main
+
+sys.exit(main())

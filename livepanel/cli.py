@@ -1,0 +1,132 @@
+"""The `livepanel` command: `serve`, `replay`, `--version`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+
+from livepanel import __version__
+from livepanel.config import SETTINGS, Config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="livepanel", description="A realtime plotting server for model training.")
+    parser.add_argument("--version", action="version", version=f"livepanel {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the server")
+    for setting in SETTINGS:
+        flag = "--" + setting.name.replace("_", "-")
+        if setting.flag:
+            serve.add_argument(flag, action="store_true", help=setting.help)
+        else:
+            default = "" if setting.default is None else f" (default: {setting.default})"
+            serve.add_argument(flag, type=_checked(setting), default=setting.default, help=setting.help + default)
+    replay = commands.add_parser("replay", help="send what a client left in its spool to the server")
+    replay.add_argument("--url", help="server URL (default: $LIVEPANEL_URL or http://127.0.0.1:8097)")
+    replay.add_argument("--token", help="access token (default: $LIVEPANEL_TOKEN)")
+    replay.add_argument("--spool", help="spool directory (default: $LIVEPANEL_SPOOL or ~/.livepanel/spool)")
+    return parser
+
+
+def _checked(setting):
+    def parse(text: str):
+        try:
+            return setting.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"--{setting.name.replace('_', '-')}: {exc}") from None
+
+    parse.__name__ = setting.name
+    return parse
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        config = Config(**{s.name: getattr(args, s.name) for s in SETTINGS})
+        return serve(config)
+    if args.command == "replay":
+        from livepanel.client.spool import replay_all
+
+        logging.basicConfig(level=logging.INFO, format="livepanel: %(message)s")
+        try:
+            sent = replay_all(args.spool, args.url, args.token)
+        except Exception as exc:
+            print(f"livepanel replay: {exc}", file=sys.stderr)
+            return 1
+        print(f"livepanel replay: delivered {sent} batch(es)")
+        return 0
+    build_parser().print_help()
+    return 2
+
+
+def resolve_token(config: Config) -> Config:
+    """The token from --token or $LIVEPANEL_TOKEN; generated when bound beyond loopback."""
+    token = config.token or os.environ.get("LIVEPANEL_TOKEN") or None
+    if config.no_auth:
+        token = None
+    elif token is None and not config.loopback:
+        token = secrets.token_urlsafe(24)
+    return config.replace(token=token)
+
+
+def serve(config: Config) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s livepanel %(levelname)s %(message)s")
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    config = resolve_token(config)
+    try:
+        return asyncio.run(_serve(config))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _serve(config: Config) -> int:
+    import tornado.httpserver
+    import tornado.netutil
+
+    from livepanel.server.app import make_app
+    from livepanel.server.hub import Hub
+    from livepanel.server.store import Limits, Store
+
+    try:
+        sockets = tornado.netutil.bind_sockets(config.port, config.host)
+    except OSError as exc:
+        print(f"livepanel: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    limits = Limits(config.max_image_steps, config.max_histogram_steps)
+    try:
+        store = Store(config.data_path if config.store == "sqlite" else None, limits)
+    except Exception as exc:
+        print(f"livepanel: cannot open the store in {config.data_path}: {exc}", file=sys.stderr)
+        return 1
+    hub = Hub(store, config.replay_buffer, config.viewer_queue)
+    server = tornado.httpserver.HTTPServer(make_app(config, store, hub), max_body_size=1 << 20, xheaders=False)
+    server.add_sockets(sockets)
+    port = sockets[0].getsockname()[1]
+    host = config.host if config.host not in ("0.0.0.0", "::", "") else socket.gethostname()
+    host = f"[{host}]" if ":" in host else host
+    url = f"http://{host}:{port}{config.base_url}/" + (f"?token={config.token}" if config.token else "")
+    where = "in memory (nothing kept)" if config.store == "memory" else f"in {config.data_path}"
+    print(f"livepanel {__version__}: serving at {url}  (data {where})", flush=True)
+    if config.no_auth and not config.loopback:
+        print("livepanel: WARNING: --no-auth on a non-loopback address: anyone who can reach it can read and write")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    logging.getLogger("livepanel").info("shutting down")
+    server.stop()
+    hub.close()
+    try:
+        await asyncio.wait_for(server.close_all_connections(), 5)
+    except TimeoutError:
+        pass
+    store.close()
+    return 0

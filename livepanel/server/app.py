@@ -1,0 +1,38 @@
+"""The Tornado application factory: the route table and settings, nothing else."""
+
+from __future__ import annotations
+
+import tornado.web
+
+from livepanel.config import Config
+from livepanel.server import handlers
+from livepanel.server.auth import Guard
+from livepanel.server.hub import Hub
+from livepanel.server.store import Store
+from livepanel.server.ws import SocketHandler
+
+
+def make_app(config: Config, store: Store, hub: Hub) -> tornado.web.Application:
+    guard = Guard(config)
+    base = config.base_url
+    api = base + "/api/v1"
+    read = {"guard": guard, "store": store}
+    routes = [
+        (api + "/ingest", handlers.IngestHandler, {**read, "max_payload": config.max_payload}),
+        (api + "/envs", handlers.EnvsHandler, read),
+        (api + "/window", handlers.WindowHandler, read),
+        (api + "/image", handlers.ImageHandler, read),
+        (api + "/export", handlers.ExportHandler, read),
+        (api + "/health", handlers.HealthHandler),
+        (api + "/socket", SocketHandler, {"guard": guard, "hub": hub, "store": store}),
+        (base + "/static/(.*)", tornado.web.StaticFileHandler, {"path": str(handlers.STATIC)}),
+        (base + "/", handlers.PageHandler, {"guard": guard, "base_url": base}),
+    ]
+    if base:
+        routes.append((base, tornado.web.RedirectHandler, {"url": base + "/"}))
+    return tornado.web.Application(
+        routes,
+        websocket_max_message_size=config.max_payload,
+        websocket_ping_interval=20,
+        compress_response=False,
+    )

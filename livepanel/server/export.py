@@ -1,0 +1,49 @@
+"""Export of a window's full data as CSV (JSON export is the window state itself)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+
+from livepanel.server.store import Window
+
+
+def to_csv(w: Window) -> str | None:
+    """The window as CSV text, or None for kinds that only export as JSON (images)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if w.kind in ("line", "scatter"):
+        writer.writerow(["trace", "x", "y", "time"])
+        for name, series in w.traces.items():
+            x, y, t = series.arrays()
+            for row in zip(x.tolist(), y.tolist(), t.tolist(), strict=True):
+                writer.writerow([name, *map(_num, row)])
+    elif w.kind == "bar":
+        y = np.asarray(w.content["y"])
+        labels = w.content.get("labels") or [str(i) for i in range(y.shape[0])]
+        writer.writerow(["label", "series", "value"])
+        for i, label in enumerate(labels):
+            values = y[i] if y.ndim == 2 else [y[i]]
+            for j, value in enumerate(np.ravel(values).tolist()):
+                writer.writerow([label, j, _num(value)])
+    elif w.kind == "histogram":
+        writer.writerow(["step", "left", "right", "count"])
+        for entry in w.steps.values():
+            edges, counts = entry["edges"].tolist(), entry["counts"].tolist()
+            for i, count in enumerate(counts):
+                writer.writerow([entry["step"], _num(edges[i]), _num(edges[i + 1]), _num(count)])
+    elif w.kind == "heatmap":
+        for row in np.asarray(w.content["z"]).tolist():
+            writer.writerow([_num(v) for v in row])
+    elif w.kind == "text":
+        return w.content.get("text", "")
+    else:
+        return None
+    return out.getvalue()
+
+
+def _num(value: float | int) -> str:
+    """repr keeps every digit of a float (so the export reads back exactly); 'nan', 'inf' as is."""
+    return repr(value)

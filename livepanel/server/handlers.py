@@ -1,0 +1,233 @@
+"""HTTP handlers: ingest, the read API, export, and the page. Each gets only what it needs."""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.parse
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+import tornado.web
+
+from livepanel import __version__, protocol
+from livepanel.server import export
+from livepanel.server.auth import COOKIE, Guard
+from livepanel.server.store import Store, StoreError, window_state
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+CHUNKED_LIMIT = 1 << 30  # bodies past this are cut off rather than read to say 413
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """Common checks and answers: the guard first, errors as JSON {"error": ...}."""
+
+    def initialize(self, guard: Guard, **kwargs: Any) -> None:
+        self.guard = guard
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+    def prepare(self) -> None:
+        refused = self.guard.refuse(self)
+        if refused is not None:
+            raise tornado.web.HTTPError(refused[0], reason=_reason(refused[0]), log_message=refused[1])
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        message = self._reason
+        exc = kwargs.get("exc_info", (None, None))[1]
+        if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": message}))
+
+    def fail(self, status: int, message: str) -> NoReturn:
+        raise tornado.web.HTTPError(status, reason=_reason(status), log_message=message.replace("%", "%%"))
+
+    def send(self, obj: Any) -> None:
+        """Answer msgpack, or JSON for humans with ?format=json."""
+        if self.get_query_argument("format", None) == "json":
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(to_json(obj), allow_nan=False))
+        else:
+            self.set_header("Content-Type", "application/msgpack")
+            self.finish(protocol.packb(obj))
+
+    def arg(self, name: str, parse: Any = str, default: Any = None) -> Any:
+        value = self.get_query_argument(name, None)
+        if value is None or value == "":
+            return default
+        try:
+            return parse(value)
+        except ValueError:
+            self.fail(400, f"query argument {name}={value!r} is not a valid {parse.__name__}")
+
+
+def _reason(status: int) -> str:
+    return {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 413: "Payload Too Large"}.get(
+        status, "Error"
+    )
+
+
+def to_json(obj: Any) -> Any:
+    """Arrays to lists, NaN and Inf to null, binary left out."""
+    if isinstance(obj, dict):
+        return {k: to_json(v) for k, v in obj.items() if not isinstance(v, (bytes, memoryview))}
+    if isinstance(obj, (list, tuple)):
+        return [to_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind == "f":
+            return [to_json(v) for v in obj.tolist()]
+        return obj.tolist()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, np.generic):
+        return to_json(obj.item())
+    return obj
+
+
+@tornado.web.stream_request_body
+class IngestHandler(BaseHandler):
+    """POST /api/v1/ingest: a msgpack batch, acknowledged once committed."""
+
+    store: Store
+    max_payload: int
+
+    def prepare(self) -> None:
+        super().prepare()
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._too_big = False
+        length = int(self.request.headers.get("Content-Length", 0) or 0)
+        if length > self.max_payload:
+            self._too_big = True
+            if length > CHUNKED_LIMIT:
+                self.fail(413, f"body of {length} bytes is larger than the limit of {self.max_payload}")
+        # Read up to the declared length (discarding what is past the limit) so the 413 reaches the client.
+        self.request.connection.set_max_body_size(max(length, self.max_payload) if length else CHUNKED_LIMIT)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > self.max_payload:
+            self._too_big = True
+            self._chunks.clear()
+        elif not self._too_big:
+            self._chunks.append(chunk)
+
+    async def post(self) -> None:
+        if self._too_big:
+            self.fail(413, f"body of {self._size} bytes is larger than the limit of {self.max_payload} (--max-payload)")
+        body = b"".join(self._chunks)
+        self._chunks.clear()
+        if not body:
+            self.fail(400, "empty body: send a msgpack batch {client, seq, ops}")
+        try:
+            client, seq, ops = protocol.validate_batch(protocol.unpackb(body))
+            duplicate = await self.store.ingest(client, seq, ops)
+        except protocol.ProtocolError as exc:
+            self.fail(400, str(exc))
+        except StoreError as exc:
+            self.fail(503, str(exc))
+        self.set_header("Content-Type", "application/msgpack")
+        self.finish(protocol.packb({"ok": True, "seq": seq, "duplicate": duplicate}))
+
+
+class EnvsHandler(BaseHandler):
+    store: Store
+
+    def get(self) -> None:
+        envs = [
+            {
+                "name": e.name,
+                "seq": e.seq,
+                "windows": [{"win": w.win, "kind": w.kind, "title": w.opts.get("title", w.win)} for w in e.windows.values()],
+            }
+            for e in self.store.state.envs.values()
+        ]
+        self.send({"store": self.store.store_id, "envs": envs})
+
+
+class WindowMixin(BaseHandler):
+    store: Store
+
+    def window(self):
+        env, win = self.arg("env"), self.arg("win")
+        if env is None or win is None:
+            self.fail(400, "name the window with ?env=ENV&win=WIN")
+        w = self.store.state.window(env, win)
+        if w is None:
+            self.fail(404, f"no window {win!r} in env {env!r}")
+        return env, w
+
+
+class WindowHandler(WindowMixin):
+    def get(self) -> None:
+        _, w = self.window()
+        width = self.arg("width", int)
+        if width is not None and not 1 <= width <= 100_000:
+            self.fail(400, f"width must be between 1 and 100000 pixels, got {width}")
+        full = self.arg("full", str, "0") in ("1", "true", "yes")
+        self.send(window_state(w, width, self.arg("x0", float), self.arg("x1", float), full=full))
+
+
+class ImageHandler(WindowMixin):
+    def get(self) -> None:
+        _, w = self.window()
+        if w.kind != "image" or not w.steps:
+            self.fail(404, f"window {w.win!r} holds no images")
+        step = self.arg("step", int, w.last_step())
+        entry = w.steps.get(step)
+        if entry is None:
+            self.fail(404, f"window {w.win!r} has no step {step}")
+        index = self.arg("i", int, 0)
+        if not 0 <= index < len(entry["images"]):
+            self.fail(404, f"step {step} of window {w.win!r} has {len(entry['images'])} image(s), not {index + 1}")
+        image = entry["images"][index]
+        self.set_header("Content-Type", f"image/{image['format']}")
+        self.set_header("Cache-Control", "private, max-age=3600")
+        self.finish(image["data"])
+
+
+class ExportHandler(WindowMixin):
+    def get(self) -> None:
+        env, w = self.window()
+        fmt = self.arg("format", str, "csv")
+        if fmt not in ("csv", "json"):
+            self.fail(400, f"format must be csv or json, got {fmt!r}")
+        name = urllib.parse.quote(f"{env}-{w.win}".replace("/", "_"))
+        if fmt == "json":
+            body, ctype = json.dumps(to_json(window_state(w)), allow_nan=False), "application/json"
+        else:
+            body, ctype = export.to_csv(w), "text/csv; charset=utf-8"
+            if body is None:
+                self.fail(400, f"{w.kind} windows export as JSON only")
+        self.set_header("Content-Type", ctype)
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{name}.{fmt}")
+        self.finish(body)
+
+
+class HealthHandler(tornado.web.RequestHandler):
+    def get(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"ok": True, "version": __version__}))
+
+
+class PageHandler(BaseHandler):
+    """The app page; a ?token= becomes a cookie, then the URL is cleaned."""
+
+    def get(self) -> None:
+        token = self.get_query_argument("token", None)
+        if token is not None and self.guard.token is not None:
+            self.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path=self.base_url + "/")
+            query = [(k, v) for k, vs in self.request.query_arguments.items() if k != "token" for v in vs]
+            rest = urllib.parse.urlencode([(k, v.decode()) for k, v in query])
+            self.redirect(self.base_url + "/" + ("?" + rest if rest else ""))
+            return
+        index = STATIC / "index.html"
+        self.set_header("Cache-Control", "no-cache")
+        if not index.exists():
+            self.set_status(503)
+            self.finish("<!doctype html><p>The livepanel browser app is not built. Run: pip install -e . (needs npm)</p>")
+            return
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(index.read_bytes())

@@ -1,0 +1,168 @@
+"""Fan-out of committed changes to browsers: subscriptions, resume by seq, bounded outboxes.
+
+Each change is encoded once and the same bytes go to every viewer of its env. A viewer
+resuming after a reconnect gets the changes it missed from a per-env replay buffer, or a
+fresh snapshot when it is too far behind. A viewer that cannot keep up has its queue
+dropped and is resent snapshots once it drains, so it never holds memory or delays others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from livepanel import __version__
+from livepanel.protocol import packb
+from livepanel.server.store import Store
+
+log = logging.getLogger("livepanel.hub")
+RING_FRAME_LIMIT = 1 << 20  # larger frames are not kept for replay (resumers get a snapshot)
+
+
+class Viewer:
+    """One browser connection: what it watches, and its bounded queue of frames to send."""
+
+    def __init__(self, hub: Hub, write: Callable[[bytes], Awaitable[None]], limit: int):
+        self.hub = hub
+        self._write = write
+        self.limit = limit
+        self.width: int | None = None
+        self.envs: dict[str, int] = {}  # env -> last seq queued for this viewer
+        self._queue: deque[bytes] = deque()
+        self._queued = 0
+        self._wake = asyncio.Event()
+        self._resync = False
+        self.closed = False
+        self.dropped = 0  # how many times the queue was dropped (tests and metrics)
+        self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    def push(self, frame: bytes, env: str | None = None, seq: int | None = None) -> None:
+        if self.closed:
+            return
+        if env is not None:
+            if env not in self.envs or seq <= self.envs[env]:
+                return
+            self.envs[env] = seq
+        if self._queued + len(frame) > self.limit and self._queue:
+            self._queue.clear()
+            self._queued = 0
+            self._resync = True
+            self.dropped += 1
+            self._wake.set()
+            return
+        self._queue.append(frame)
+        self._queued += len(frame)
+        self._wake.set()
+
+    async def _drain(self) -> None:
+        try:
+            while not self.closed:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._queue:
+                    frame = self._queue.popleft()
+                    self._queued -= len(frame)
+                    await self._write(frame)
+                if self._resync:
+                    self._resync = False
+                    for env in list(self.envs):
+                        self.hub.send_snapshot(self, env)
+        except Exception as exc:  # the socket went away; the handler closes us
+            log.debug("viewer stopped: %s", exc)
+            self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        self._queue.clear()
+        self._wake.set()
+        self.hub.viewers.discard(self)
+
+
+class Hub:
+    def __init__(self, store: Store, replay_buffer: int = 4096, viewer_queue: int = 32 << 20):
+        self.store = store
+        self.replay_buffer = replay_buffer
+        self.viewer_queue = viewer_queue
+        self.viewers: set[Viewer] = set()
+        self.recent: dict[str, deque[tuple[int, bytes]]] = {}
+        self.published: dict[str, int] = dict(store.state.seqs)
+        self._env_names = set(store.state.envs)
+        store.listeners.append(self.publish)
+
+    def connect(self, write: Callable[[bytes], Awaitable[None]]) -> Viewer:
+        viewer = Viewer(self, write, self.viewer_queue)
+        self.viewers.add(viewer)
+        viewer.push(packb(self.hello()))
+        return viewer
+
+    def hello(self) -> dict[str, Any]:
+        return {"type": "hello", "version": __version__, "store": self.store.store_id, "envs": self.env_list()}
+
+    def env_list(self) -> list[dict[str, Any]]:
+        return self.store.state.summary()
+
+    def publish(self, messages: list[dict]) -> None:
+        """Send committed changes, in order, to every viewer of their env."""
+        for message in messages:
+            env, seq = message["env"], message["seq"]
+            frame = packb(message)
+            ring = self.recent.get(env)
+            if ring is None:
+                ring = self.recent[env] = deque(maxlen=self.replay_buffer)
+            if len(frame) > RING_FRAME_LIMIT:
+                ring.clear()
+            else:
+                ring.append((seq, frame))
+            self.published[env] = seq
+            for viewer in self.viewers:
+                if env in viewer.envs:
+                    viewer.push(frame, env, seq)
+        names = set(self.store.state.envs)
+        if names != self._env_names:
+            self._env_names = names
+            frame = packb({"type": "envs", "envs": self.env_list()})
+            for viewer in self.viewers:
+                viewer.push(frame)
+
+    def subscribe(self, viewer: Viewer, requests: list[dict[str, Any]], width: int | None) -> None:
+        """Replace the viewer's envs; resume each from its seq, or send a snapshot."""
+        viewer.width = width
+        wanted = {r["env"]: r for r in requests}
+        for env in list(viewer.envs):
+            if env not in wanted:
+                del viewer.envs[env]
+        for env, request in wanted.items():
+            since = request.get("seq")
+            resumable = since is not None and request.get("store") == self.store.store_id
+            if resumable and self._resume(viewer, env, since):
+                continue
+            self.send_snapshot(viewer, env)
+
+    def _resume(self, viewer: Viewer, env: str, since: int) -> bool:
+        published = self.published.get(env, 0)
+        current = self.store.state.seqs.get(env, 0)
+        if since > current:
+            return False
+        viewer.envs[env] = since
+        if since >= published:
+            return True
+        ring = self.recent.get(env)
+        if not ring or ring[0][0] > since + 1:
+            del viewer.envs[env]
+            return False
+        for seq, frame in ring:
+            if seq > since:
+                viewer.push(frame, env, seq)
+        return True
+
+    def send_snapshot(self, viewer: Viewer, env: str) -> None:
+        snapshot = self.store.state.snapshot(env, viewer.width)
+        viewer.envs[env] = snapshot["seq"]
+        viewer.push(packb(snapshot))
+
+    def close(self) -> None:
+        for viewer in list(self.viewers):
+            viewer.close()

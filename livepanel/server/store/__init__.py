@@ -1,0 +1,97 @@
+"""The store: the one place that changes window state, in order, exactly once per client sequence.
+
+A batch is checked against the state, applied to memory, handed to the writer thread, and
+acknowledged (and published to viewers, in commit order) only once it is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from livepanel.server.store.model import Limits, State, Window, window_state
+from livepanel.server.store.persist import Job, Persistence
+
+__all__ = ["Store", "StoreError", "State", "Window", "Limits", "window_state"]
+
+Listener = Callable[[list[dict]], None]
+
+
+class StoreError(RuntimeError):
+    """The store could not commit; the server stops accepting writes rather than lose them."""
+
+
+class Store:
+    def __init__(self, path: Path | None = None, limits: Limits | None = None):
+        self.state = State(limits)
+        self.listeners: list[Listener] = []
+        self._pending: dict[str, asyncio.Future] = {}
+        self._failed: BaseException | None = None
+        self.persist: Persistence | None = None
+        if path is None:
+            self.store_id = secrets.token_hex(8)
+            self.clients: dict[str, int] = {}
+        else:
+            self.persist = Persistence(path)
+            self.store_id = self.persist.store_id
+            self.clients = self.persist.load(self.state)
+            self.persist.start()
+
+    async def ingest(self, client: str | None, seq: int | None, ops: list[dict]) -> bool:
+        """Apply a validated batch once; return True when it was a duplicate. Raises ProtocolError."""
+        if self._failed is not None:
+            raise StoreError(f"the store failed earlier and accepts no more writes: {self._failed}")
+        if client is not None and seq <= self.clients.get(client, 0):
+            pending = self._pending.get(client)
+            if pending is not None and not pending.done():
+                await asyncio.shield(pending)
+            return True
+        self.state.check(ops)
+        now = time.time()
+        messages, writes = [], []
+        for op in ops:
+            message, actions = self.state.apply(op, now)
+            messages.append(message)
+            writes.extend(actions)
+        if client is not None:
+            self.clients[client] = seq
+        if self.persist is None:
+            self._publish(messages)
+            return False
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if client is not None:
+            self._pending[client] = future
+
+        def done(job: Job) -> None:
+            try:
+                loop.call_soon_threadsafe(self._committed, job, messages, future)
+            except RuntimeError:  # loop closed during shutdown; the data is on disk
+                pass
+
+        self.persist.submit(Job(writes, client, seq, done))
+        await future
+        if client is not None and self._pending.get(client) is future:
+            del self._pending[client]
+        return False
+
+    def _committed(self, job: Job, messages: list[dict], future: asyncio.Future) -> None:
+        if job.error is not None:
+            self._failed = job.error
+            future.set_exception(StoreError(f"could not write to the store: {job.error}"))
+            return
+        self._publish(messages)
+        future.set_result(None)
+
+    def _publish(self, messages: list[dict]) -> None:
+        for listener in self.listeners:
+            listener(messages)
+
+    def close(self) -> None:
+        """Commit everything accepted so far and close the database."""
+        if self.persist is not None:
+            self.persist.close()
+            self.persist = None

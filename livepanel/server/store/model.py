@@ -1,0 +1,249 @@
+"""The live state: envs and their windows in memory, and the rule for applying each operation.
+
+`State.apply` changes memory and returns what the outside needs to know: the message for
+viewers, and the write actions for persistence. It does no I/O itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from livepanel.protocol import ProtocolError
+from livepanel.server.decimate import decimate
+from livepanel.server.store.series import Series
+
+RAW_APPEND_LIMIT = 50_000  # larger appends reach viewers as a decimated window
+PUSH_WIDTH = 2048  # pixel columns for windows pushed to every viewer
+TRACE_KINDS = ("line", "scatter")
+STEP_KINDS = ("histogram", "image")
+
+
+@dataclass
+class Window:
+    win: str
+    kind: str
+    opts: dict[str, Any] = field(default_factory=dict)
+    seq: int = 0
+    traces: dict[str, Series] = field(default_factory=dict)  # line, scatter
+    steps: OrderedDict[int, dict] = field(default_factory=OrderedDict)  # histogram, image
+    content: dict[str, Any] = field(default_factory=dict)  # bar: y, labels; heatmap: z; text: text
+
+    def last_step(self) -> int:
+        return next(reversed(self.steps)) if self.steps else -1
+
+
+@dataclass
+class Env:
+    name: str
+    seq: int = 0
+    windows: dict[str, Window] = field(default_factory=dict)
+    layout: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Limits:
+    max_image_steps: int = 200
+    max_histogram_steps: int = 2000
+
+
+class State:
+    """Every env's windows. Env seq counters outlive a deleted env so viewers never go back."""
+
+    def __init__(self, limits: Limits | None = None):
+        self.envs: dict[str, Env] = {}
+        self.seqs: dict[str, int] = {}
+        self.limits = limits or Limits()
+
+    # ------------------------------------------------------------ checks before a batch is accepted
+
+    def check(self, ops: list[dict]) -> None:
+        """Refuse operations that contradict the state (a line drawn into a histogram window)."""
+        planned: dict[tuple[str, str], str | None] = {}
+        for i, op in enumerate(ops):
+            kind, env = op["op"], op["env"]
+            if kind == "delete_env":
+                for key in [k for k in planned if k[0] == env]:
+                    planned[key] = None
+                for win in self.envs.get(env, Env(env)).windows:
+                    planned[(env, win)] = None
+                continue
+            if kind == "layout":
+                continue
+            key = (env, op["win"])
+            if key in planned:
+                existing = planned[key]
+            else:
+                w = self.envs.get(env, Env(env)).windows.get(op["win"])
+                existing = w.kind if w else None
+            if kind == "close":
+                planned[key] = None
+            elif kind == "opts":
+                if existing is None:
+                    raise ProtocolError(f"operation {i}: window {op['win']!r} in env {env!r} does not exist")
+            elif existing is not None and existing != kind:
+                raise ProtocolError(
+                    f"operation {i}: window {op['win']!r} in env {env!r} is a {existing} window; "
+                    f"cannot put a {kind} in it (close it first or use another window name)"
+                )
+            elif kind in TRACE_KINDS and op["update"] == "remove" and existing is None:
+                continue
+            else:
+                planned[key] = kind
+
+    # ------------------------------------------------------------ applying
+
+    def apply(self, op: dict, now: float | None = None) -> tuple[dict, list[tuple]]:
+        """Apply one checked operation; return (message for viewers, write actions)."""
+        now = time.time() if now is None else now
+        name = op["env"]
+        seq = self.seqs.get(name, 0) + 1
+        self.seqs[name] = seq
+        env = self.envs.get(name)
+        if env is None:
+            env = self.envs[name] = Env(name)
+        env.seq = seq
+        writes: list[tuple] = [("env", name, seq)]
+        kind = op["op"]
+        message: dict[str, Any] = {"type": "change", "env": name, "seq": seq, "op": op}
+        if kind == "delete_env":
+            del self.envs[name]
+            writes.append(("delete_env", name))
+            return message, writes
+        if kind == "layout":
+            env.layout = op["layout"]
+            writes.append(("layout", name, env.layout))
+            return message, writes
+        win = op["win"]
+        if kind == "close":
+            env.windows.pop(win, None)
+            writes.append(("close", name, win))
+            return message, writes
+        w = env.windows.get(win)
+        if w is None:
+            w = env.windows[win] = Window(win, kind)
+        w.seq = seq
+        if op.get("opts"):
+            for key, value in op["opts"].items():
+                if value is None:
+                    w.opts.pop(key, None)
+                else:
+                    w.opts[key] = value
+            writes.append(("opts", name, win, w.kind, w.opts))
+        if kind in TRACE_KINDS:
+            message = self._trace(env, w, op, now, message, writes)
+        elif kind in STEP_KINDS:
+            message = self._step(env, w, op, now, message, writes)
+        elif kind == "bar":
+            w.content = {"y": np.array(op["y"]), "labels": op["labels"]}
+        elif kind == "heatmap":
+            w.content = {"z": np.array(op["z"])}
+        elif kind == "text":
+            text = op["text"] if op["update"] == "replace" else w.content.get("text", "") + op["text"]
+            w.content = {"text": text}
+        if kind in ("bar", "heatmap", "text"):
+            writes.append(("content", name, win, kind, w.opts, w.content))
+        return message, writes
+
+    def _trace(self, env: Env, w: Window, op: dict, now: float, message: dict, writes: list) -> dict:
+        name, update = op["name"], op["update"]
+        if update == "remove":
+            w.traces.pop(name, None)
+            writes.append(("remove_trace", env.name, w.win, name))
+            return message
+        x, y = op["x"], op["y"]
+        t = op["t"]
+        if t is None:
+            t = np.full(len(x), now, "<f8")
+        elif len(t) != len(x):
+            t = np.full(len(x), float(t[0]), "<f8")
+        series = w.traces.get(name)
+        if update == "replace" or series is None:
+            if series is not None or update == "replace":
+                writes.append(("remove_trace", env.name, w.win, name))
+            series = Series(Series.y_dtype_for(y))
+            w.traces[name] = series
+            writes.append(("trace", env.name, w.win, w.kind, w.opts, name, str(series.ydtype), list(w.traces)))
+        start = series.n
+        xs, ys, ts = series.append(x, y, t)
+        if len(x):
+            writes.append(("points", env.name, w.win, name, start, series.t0, xs, ys, ts))
+        if update == "replace" or len(x) > RAW_APPEND_LIMIT:
+            return {"type": "window", "env": env.name, "seq": env.seq, "window": window_state(w, PUSH_WIDTH)}
+        message["op"] = dict(op, t=t)
+        return message
+
+    def _step(self, env: Env, w: Window, op: dict, now: float, message: dict, writes: list) -> dict:
+        step = op["step"] if op["step"] is not None else w.last_step() + 1
+        if w.kind == "histogram":
+            entry = {"step": step, "t": now, "counts": op["counts"], "edges": op["edges"], "stats": op["stats"]}
+            limit = self.limits.max_histogram_steps
+        else:
+            entry = {"step": step, "t": now, "images": op["images"]}
+            limit = self.limits.max_image_steps
+        w.steps.pop(step, None)
+        w.steps[step] = entry
+        if len(w.steps) > 1 and step < next(reversed(w.steps)):
+            w.steps = OrderedDict(sorted(w.steps.items()))
+        dropped = []
+        while len(w.steps) > limit:
+            dropped.append(w.steps.popitem(last=False)[0])
+        writes.append(("step", env.name, w.win, w.kind, w.opts, entry, dropped))
+        public = {k: v for k, v in entry.items() if k != "images"}
+        if w.kind == "image":
+            public["images"] = [_image_meta(img) for img in entry["images"]]
+        message["op"] = {"op": w.kind, "env": env.name, "win": w.win, "opts": op["opts"], **public}
+        if dropped:
+            message["op"]["dropped"] = dropped
+        return message
+
+    # ------------------------------------------------------------ reading
+
+    def window(self, env: str, win: str) -> Window | None:
+        e = self.envs.get(env)
+        return e.windows.get(win) if e else None
+
+    def summary(self) -> list[dict[str, Any]]:
+        return [{"name": e.name, "seq": e.seq, "windows": len(e.windows)} for e in self.envs.values()]
+
+    def snapshot(self, env: str, width: int | None) -> dict[str, Any]:
+        e = self.envs.get(env)
+        seq = self.seqs.get(env, 0)
+        windows = [window_state(w, width) for w in e.windows.values()] if e else []
+        return {"type": "snapshot", "env": env, "seq": seq, "windows": windows, "layout": e.layout if e else {}}
+
+
+def _image_meta(img: dict) -> dict:
+    return {k: img[k] for k in ("format", "width", "height", "caption")}
+
+
+def window_state(
+    w: Window, width: int | None = None, x0: float | None = None, x1: float | None = None, full: bool = False
+) -> dict[str, Any]:
+    """A window as viewers and readers see it (docs/protocol.md, 'Window state')."""
+    out: dict[str, Any] = {"win": w.win, "kind": w.kind, "opts": w.opts, "seq": w.seq}
+    if w.kind in TRACE_KINDS:
+        traces = []
+        for name, series in w.traces.items():
+            x, y, t = series.arrays(x0, x1)
+            decimated = False
+            if width and len(x) > 2 * width:
+                keep = decimate(x, y, width)
+                x, y, t = x[keep], y[keep], t[keep]
+                decimated = True
+            traces.append({"name": name, "n": series.n, "x": x, "y": y, "t": t, "decimated": decimated})
+        out["traces"] = traces
+    elif w.kind == "histogram":
+        out["steps"] = list(w.steps.values())
+    elif w.kind == "image":
+        out["steps"] = [
+            {"step": s["step"], "t": s["t"], "images": s["images"] if full else [_image_meta(i) for i in s["images"]]}
+            for s in w.steps.values()
+        ]
+    else:
+        out.update(w.content)
+    return out

@@ -1,0 +1,89 @@
+"""The browser websocket: subscribe to envs, receive changes, save layouts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import tornado.web
+import tornado.websocket
+
+from livepanel import protocol
+from livepanel.server.auth import Guard
+from livepanel.server.hub import Hub, Viewer
+from livepanel.server.store import Store, StoreError
+
+log = logging.getLogger("livepanel.ws")
+
+
+class SocketHandler(tornado.websocket.WebSocketHandler):
+    def initialize(self, guard: Guard, hub: Hub, store: Store) -> None:
+        self.guard, self.hub, self.store = guard, hub, store
+        self.viewer: Viewer | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    def prepare(self) -> None:
+        refused = self.guard.refuse(self)
+        if refused is not None:
+            self.set_status(refused[0])
+            self.finish({"error": refused[1]})
+
+    def open(self, *args: Any) -> None:
+        self.set_nodelay(True)
+        self.viewer = self.hub.connect(self._write)
+
+    async def _write(self, frame: bytes) -> None:
+        await self.write_message(frame, binary=True)
+
+    def on_message(self, message: str | bytes) -> None:
+        try:
+            msg = protocol.unpackb(message if isinstance(message, bytes) else message.encode())
+            if not isinstance(msg, dict):
+                raise protocol.ProtocolError("a message must be a map with a 'type'")
+            kind = msg.get("type")
+            if kind == "subscribe":
+                requests, width = _check_subscribe(msg)
+                self.hub.subscribe(self.viewer, requests, width)
+            elif kind == "layout":
+                op = protocol.validate_op({"op": "layout", "env": msg.get("env"), "layout": msg.get("layout")})
+                task = asyncio.get_running_loop().create_task(self._save(op))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            else:
+                raise protocol.ProtocolError(f"unknown message type {kind!r}; expected subscribe or layout")
+        except protocol.ProtocolError as exc:
+            self._error(str(exc))
+
+    async def _save(self, op: dict) -> None:
+        try:
+            await self.store.ingest(None, None, [op])
+        except (protocol.ProtocolError, StoreError) as exc:
+            self._error(str(exc))
+
+    def _error(self, text: str) -> None:
+        if self.viewer is not None:
+            self.viewer.push(protocol.packb({"type": "error", "message": text}))
+
+    def on_close(self) -> None:
+        if self.viewer is not None:
+            self.viewer.close()
+
+
+def _check_subscribe(msg: dict) -> tuple[list[dict], int | None]:
+    width = msg.get("width")
+    if width is not None and (not isinstance(width, int) or not 1 <= width <= 100_000):
+        raise protocol.ProtocolError("subscribe width must be an integer number of pixels from 1 to 100000")
+    envs = msg.get("envs")
+    if not isinstance(envs, list) or len(envs) > 1000:
+        raise protocol.ProtocolError("subscribe envs must be a list of {env, seq, store}")
+    requests = []
+    for item in envs:
+        if not isinstance(item, dict):
+            raise protocol.ProtocolError("subscribe envs must be a list of {env, seq, store}")
+        env = protocol.check_name(item.get("env"), "env name")
+        seq = item.get("seq")
+        if seq is not None and (not isinstance(seq, int) or seq < 0):
+            raise protocol.ProtocolError(f"seq for env {env!r} must be a non-negative integer")
+        requests.append({"env": env, "seq": seq, "store": item.get("store")})
+    return requests, width
