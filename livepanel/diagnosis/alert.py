@@ -1,0 +1,70 @@
+"""The alert record the engine hands to the server, and the words it carries.
+
+Kept free of numpy and of the engine so the server can rebuild stored alerts
+(`Alert.from_dict`) without touching detector state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+KINDS = (
+    "nonfinite",
+    "divergence",
+    "overfitting",
+    "not_learning",
+    "vanishing_gradients",
+    "exploding_gradients",
+    "lr_too_high",
+)
+
+SUGGESTIONS = {
+    "nonfinite": "lower the learning rate, clip gradients, and look for log(0), division by zero or fp16 overflow",
+    "divergence": "lower the learning rate (or lengthen the warm-up) and clip gradients",
+    "overfitting": "add regularisation (weight decay, dropout, augmentation) or stop early",
+    "not_learning": "check that the optimiser steps, the labels and the loss are wired up; try a larger learning rate",
+    "vanishing_gradients": "check the initialisation or use ReLU/normalisation and residual connections",
+    "exploding_gradients": "clip gradients, lower the learning rate, or add normalisation",
+    "lr_too_high": "lower the learning rate",
+}
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One training problem found in one series (or one env, for cross-series kinds).
+
+    `step` is the x where the problem started (best estimate); `detected` is the x
+    of the point that made it certain. `key` names the ongoing problem: the same key
+    is never raised twice by one Diagnoser, and `Diagnoser.known()` seeds it after a
+    restart.
+    """
+
+    kind: str
+    env: str
+    win: str
+    trace: str
+    step: float
+    message: str
+    suggestion: str
+    key: str
+    detected: float = float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain str/float fields only, so msgpack and JSON take it as is."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Alert:
+        """Rebuild from `to_dict()` output; unknown keys are ignored, missing `detected` is NaN."""
+        names = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in data.items() if k in names}
+        for k in ("step", "detected"):
+            if k in kw:
+                kw[k] = float(kw[k])
+        return cls(**kw)
+
+
+def alert_key(kind: str, env: str, *parts: str) -> str:
+    """Identity of an ongoing problem; parts are the window/trace it is tied to."""
+    return "\x1f".join((kind, env, *parts))

@@ -1,0 +1,46 @@
+"""Per-series state shared by the detectors: the block summary plus a few running values."""
+
+from __future__ import annotations
+
+import math
+
+from livepanel.diagnosis.track import Track
+
+LEVEL_POINTS = 8  # points averaged into a "level" of a dense series (train loss, gradient norms)
+VAL_POINTS = 3  # validation points are few and already averaged over a whole set
+
+
+class Series:
+    """One (env, win, trace) series: its role, its summary and what was already found in it."""
+
+    __slots__ = ("env", "win", "trace", "role", "ropt", "dopt", "track", "best", "best_x", "drop", "stem", "done")
+
+    def __init__(self, env: str, win: str, trace: str, role: str, ropt: object, dopt: object) -> None:
+        self.env, self.win, self.trace = env, win, trace
+        self.role = role
+        self.ropt, self.dopt = ropt, dopt  # the opts values the role was resolved from
+        self.track = Track(log=role == "grad_norm")
+        self.best = math.inf  # lowest level seen (log10 for gradient norms)
+        self.best_x = math.nan
+        self.drop = 0.0  # gradient norms: decades fallen from the starting level
+        self.stem: frozenset[str] = frozenset()
+        self.done: set[str] = set()  # kinds already raised here (cheap skip before the key lookup)
+
+    @property
+    def name(self) -> str:
+        """How people refer to the series: "win/trace", or "win" for the default trace."""
+        return f"{self.win}/{self.trace}" if self.trace else self.win
+
+    def level_points(self) -> int:
+        """Points in one level: a little more for long validation series."""
+        if self.role == "val_loss":
+            return max(VAL_POINTS, self.track.n // 24)
+        return LEVEL_POINTS
+
+    def update_best(self) -> None:
+        """Track the lowest smoothed level and where it was (divergence and overfitting start there)."""
+        m = self.level_points()
+        lvl, c, _ = self.track.level(m)
+        if c >= m and lvl < self.best:
+            self.best = lvl
+            self.best_x = self.track.last_x()
