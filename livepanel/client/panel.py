@@ -1,0 +1,411 @@
+"""`Panel`: the user-facing client. Every plotting call checks its arguments, queues, and returns.
+
+The scalar path of `line` and `log` is kept tiny (a tuple appended to a deque) because it runs in the
+training loop; everything else (arrays, encoding, batching, HTTP) happens on the sender thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import os
+import sys
+import time
+import weakref
+from typing import Any
+
+import numpy as np
+
+from livepanel.client import checks, convert
+from livepanel.client.kinds import WindowKinds
+from livepanel.client.sender import Pending, Sender
+from livepanel.client.spool import default_root
+from livepanel.client.transport import HTTPError, Transport, resolve_token, resolve_url
+
+_NUM = frozenset((int, float))
+_time = time.time
+_PANELS: weakref.WeakSet = weakref.WeakSet()
+_CACHE_MAX = 10_000
+
+
+def _finish_trace(op: dict) -> None:
+    op["y"] = convert.as_float(convert.finish_array(op["y"]))
+    if op.get("x") is not None:
+        op["x"] = convert.as_float(convert.finish_array(op["x"]), keep_f4=False)
+
+
+def _column(a: Any, j: int) -> Any:
+    return convert.DeviceArray(a.tensor[:, j]) if isinstance(a, convert.DeviceArray) else a[:, j]
+
+
+class Panel(WindowKinds):
+    """A connection to a livepanel server, logging into one env by default.
+
+    Calls never block on the network and never lose data: see docs/client.md.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        env: str = "main",
+        token: str | None = None,
+        *,
+        spool_dir: str | os.PathLike | None = None,
+        timeout: float = 10.0,
+        exit_timeout: float = 3.0,
+        max_buffer: int = 64 << 20,
+        max_queue: int = 200_000,
+        image_format: str = "png",
+        replay_spool: bool = True,
+    ):
+        self.url = resolve_url(url)
+        self._token = resolve_token(token)
+        self.env = checks.name(env, "env name")
+        self.timeout = float(timeout)
+        self.exit_timeout = float(exit_timeout)
+        self.image_format = checks.image_format(image_format)
+        self._spool_root = default_root(spool_dir)
+        self._settings = {
+            "spool_dir": str(self._spool_root),
+            "timeout": timeout,
+            "exit_timeout": exit_timeout,
+            "max_buffer": max_buffer,
+            "max_queue": max_queue,
+            "image_format": image_format,
+            "replay_spool": replay_spool,
+        }
+        self._max_buffer, self._max_queue, self._replay = max_buffer, max_queue, replay_spool
+        self._wins: set[str] = set()
+        self._traces: set[str] = {""}
+        self._log_keys: dict[str, tuple[str, str]] = {}
+        self._closed = False
+        self._new_sender({})
+        _PANELS.add(self)
+
+    def _new_sender(self, counters: dict) -> None:
+        self._q: collections.deque = collections.deque()
+        self._sender = Sender(
+            self._q,
+            self.url,
+            self._token,
+            self._spool_root,
+            timeout=self.timeout,
+            max_buffer=self._max_buffer,
+            replay_leftovers=self._replay,
+        )
+        self._sender.counters.update(counters)
+
+    @property
+    def client_id(self) -> str:
+        """The id this process sends under (a new one after fork); names its spool directory."""
+        return self._sender.client
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Batches acknowledged, duplicates, rejected, retries, replayed (for monitoring and tests)."""
+        return dict(self._sender.stats)
+
+    def __repr__(self) -> str:
+        return f"Panel({self.url!r}, env={self.env!r})"
+
+    def __reduce__(self):  # a spawned child (multiprocessing "spawn") gets a fresh Panel with the same settings
+        return (_rebuild, (self.url, self.env, self._token, self._settings))
+
+    def __enter__(self) -> Panel:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ names
+
+    def _win(self, win: Any, default: str) -> str:
+        if win is None:
+            win = default
+        if win not in self._wins:
+            checks.name(win, "window name")
+            if len(self._wins) > _CACHE_MAX:
+                self._wins.clear()
+            self._wins.add(win)
+        return win
+
+    def _trace_name(self, name: Any) -> str:
+        if name not in self._traces:
+            checks.name(name, "trace name", allow_empty=True)
+            if len(self._traces) > _CACHE_MAX:
+                self._traces = {""}
+            self._traces.add(name)
+        return name
+
+    def _env(self, env: Any) -> str:
+        if self._closed:
+            raise RuntimeError("this Panel is closed; create a new one")
+        return self.env if env is None else checks.name(env, "env name")
+
+    def _push(self, op: dict, finish: Any = None, key: tuple | None = None) -> None:
+        self._q.append(Pending(op, finish, key))
+        s = self._sender
+        if s.idle:
+            s.wake()
+        elif len(self._q) > self._max_queue:
+            s.overflow()
+
+    # ------------------------------------------------------------ line, scatter, log
+
+    def line(
+        self,
+        x: Any,
+        y: Any = None,
+        win: str | None = None,
+        name: str = "",
+        env: str | None = None,
+        update: str = "append",
+        opts: dict | None = None,
+    ) -> str:
+        """Append to (or replace, remove) a trace: `line(y)` or `line(x, y)`, scalars or arrays."""
+        t = _time()
+        if y is None:
+            x, y = None, x
+        try:
+            if (
+                type(y) in _NUM
+                and (x is None or type(x) in _NUM)
+                and env is None
+                and update == "append"
+                and opts is None
+                and win in self._wins
+                and name in self._traces
+            ):
+                self._q.append((self.env, win, name, x, y, t))
+                s = self._sender
+                if s.idle:
+                    s.wake()
+                elif len(self._q) > self._max_queue:
+                    s.overflow()
+                return win
+        except TypeError:  # unhashable name: the slow path says what was expected
+            pass
+        return self._trace("line", x, y, win, name, env, update, opts, t)
+
+    def scatter(
+        self,
+        x: Any,
+        y: Any = None,
+        win: str | None = None,
+        name: str = "",
+        env: str | None = None,
+        update: str = "append",
+        opts: dict | None = None,
+        labels: Any = None,
+    ) -> str:
+        """Points: `scatter(xy)` with xy of shape (N, 2), or `scatter(x, y)`; `labels=` makes one trace per label."""
+        t = _time()
+        if y is None and update != "remove":
+            xy = convert.numeric(x, "scatter points", (2,))
+            if xy.shape[1] != 2:
+                raise ValueError(f"scatter(xy): expected shape (N, 2), got {tuple(xy.shape)}; or call scatter(x, y)")
+            xy = convert.finish_array(xy)
+            x, y = xy[:, 0], xy[:, 1]
+        if labels is None:
+            return self._trace("scatter", x, y, win, name, env, update, opts, t)
+        env_, win_ = self._env(env), self._win(win, "scatter")
+        xs, ys = (convert.finish_array(convert.numeric(v, f"scatter {w}", (1,))) for v, w in ((x, "x"), (y, "y")))
+        lab = np.asarray(labels.detach().cpu().numpy() if convert.is_torch(labels) else labels)
+        if lab.ndim != 1 or len(lab) != len(ys) or len(xs) != len(ys):
+            raise ValueError(
+                f"scatter: x, y and labels must have the same length, got {len(xs)}, {len(ys)}, {len(lab)}"
+            )
+        for label in np.unique(lab):
+            mask = lab == label
+            self._trace("scatter", xs[mask], ys[mask], win_, str(label.item()), env_, update, opts, t)
+        return win_
+
+    def _trace(self, kind: str, x: Any, y: Any, win: Any, name: Any, env: Any, update: Any, opts: Any, t: float) -> str:
+        env, win, name = self._env(env), self._win(win, kind), self._trace_name(name)
+        update, opts = checks.update(update), checks.opts(opts)
+        if update == "remove":
+            self._push(
+                self._with_opts({"op": kind, "env": env, "win": win, "name": name, "update": "remove"}, opts),
+                None,
+                (env, win, name),
+            )
+            return win
+        if y is None:
+            raise TypeError(f"{kind}: expected y values (a number or an array)")
+        ys = convert.numeric(y, f"{kind} y", (1, 2))
+        xs = None if x is None else convert.numeric(x, f"{kind} x", (1, 2))
+        n = ys.shape[0]
+        if xs is not None and (xs.shape[0] != n or (xs.ndim == 2 and xs.shape != ys.shape)):
+            raise ValueError(f"{kind}: x has shape {tuple(xs.shape)} but y has shape {tuple(ys.shape)}")
+        if ys.ndim == 1:
+            series = [(name, xs, ys)]
+        else:
+            legend = (opts or {}).get("legend") or []
+            series = [
+                (
+                    self._trace_name(str(legend[j]) if j < len(legend) else (f"{name}{j}" if name else str(j))),
+                    None if xs is None else (_column(xs, j) if xs.ndim == 2 else xs),
+                    _column(ys, j),
+                )
+                for j in range(ys.shape[1])
+            ]
+        tt = np.full(n, t)
+        for trace, sx, sy in series:
+            op = {"op": kind, "env": env, "win": win, "name": trace, "update": update, "x": sx, "y": sy, "t": tt}
+            self._push(self._with_opts(op, opts), _finish_trace, (env, win, trace))
+        return win
+
+    def log(self, values: dict[str, Any], step: int | float | None = None, env: str | None = None) -> None:
+        """Many scalars in one call: key "a/b" goes to window "a", trace "b"; key "a" to window "a", trace ""."""
+        t = _time()
+        if not isinstance(values, dict):
+            raise TypeError(f"log expects a dict {{name: number}}, got {type(values).__name__}")
+        if step is not None and type(step) not in _NUM:
+            step = checks.scalar(step, "log step")
+            if isinstance(step, convert.DeviceArray):
+                raise TypeError("log step must be a number on the host, not a device tensor")
+        env = self._env(env)
+        items = []
+        for key, v in values.items():
+            parsed = self._log_keys.get(key) if type(key) is str else None
+            if parsed is None:
+                if not isinstance(key, str):
+                    raise TypeError(f"log keys must be strings such as 'loss/train', got {type(key).__name__}")
+                win, _, name = key.partition("/")
+                parsed = (
+                    checks.name(win, f"window name from log key {key!r}"),
+                    checks.name(name, f"trace name from log key {key!r}", allow_empty=True),
+                )
+                if len(self._log_keys) > _CACHE_MAX:
+                    self._log_keys.clear()
+                self._log_keys[key] = parsed
+            if type(v) not in _NUM:
+                v = checks.scalar(v, f"log value {key!r}")
+            items.append((env, parsed[0], parsed[1], step, v, t))
+        for item in items:
+            if type(item[4]) is convert.DeviceArray:
+                op = {
+                    "op": "line",
+                    "env": env,
+                    "win": item[1],
+                    "name": item[2],
+                    "update": "append",
+                    "x": None if step is None else np.array([step], dtype=np.float64),
+                    "y": item[4],
+                    "t": np.array([t]),
+                }
+                self._q.append(Pending(op, _finish_trace, item[:3]))
+            else:
+                self._q.append(item)
+        s = self._sender
+        if s.idle:
+            s.wake()
+        elif len(self._q) > self._max_queue:
+            s.overflow()
+
+    def delete_env(self, env: str) -> None:
+        """Delete an env and all its windows."""
+        self._push({"op": "delete_env", "env": self._env(env)})
+
+    # ------------------------------------------------------------ lifecycle
+
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Wait until everything queued so far is acknowledged (or rejected and logged); False on timeout."""
+        if self._closed:
+            return True
+        return self._sender.flush(timeout)
+
+    def close(self, win: str | None = None, env: str | None = None, timeout: float | None = None) -> bool | None:
+        """`close(win)` deletes a window; `close()` flushes (bounded) and stops the sender."""
+        if win is not None:
+            env, win = self._env(env), self._win(win, win)
+            self._push({"op": "close", "env": env, "win": win})
+            return None
+        if env is not None:
+            raise TypeError("close(win, env) needs a window name; to delete a whole env use delete_env(env)")
+        return self._shutdown(10.0 if timeout is None else timeout)
+
+    def _shutdown(self, timeout: float) -> bool:
+        if self._closed:
+            return True
+        self._closed = True
+        self._wins = set()  # forces later calls onto the checked path, which raises
+        return self._sender.close(timeout)
+
+    # ------------------------------------------------------------ reads
+
+    def _read(self, path: str, **query: Any) -> Any:
+        transport = Transport(self.url, self._token, self.timeout)
+        try:
+            return transport.call("GET", path, **query)
+        finally:
+            transport.close()
+
+    def get(self, win: str, env: str | None = None, flush: bool = True) -> dict[str, Any]:
+        """A window's stored content at full resolution (arrays as numpy); flushes first by default."""
+        env = self.env if env is None else checks.name(env, "env name")
+        checks.name(win, "window name")
+        if flush and not self._closed:
+            self.flush(self.timeout)
+        try:
+            return self._read("/window", env=env, win=win, full=1)
+        except HTTPError as exc:
+            if exc.status == 404:
+                raise KeyError(f"no window {win!r} in env {env!r} on {self.url}") from None
+            raise
+
+    def envs(self) -> list[str]:
+        """Names of the envs on the server."""
+        return [e["name"] for e in self._read("/envs")["envs"]]
+
+    def windows(self, env: str | None = None) -> list[str]:
+        """Names of the windows of an env (this Panel's env by default)."""
+        env = self.env if env is None else env
+        for e in self._read("/envs")["envs"]:
+            if e["name"] == env:
+                return [w["win"] for w in e["windows"]]
+        return []
+
+    # ------------------------------------------------------------ fork
+
+    def _after_fork_in_child(self) -> None:
+        old = self._sender
+        old.after_fork()
+        self._new_sender(dict(old.counters))
+
+
+def _rebuild(url: str, env: str, token: str | None, settings: dict) -> Panel:
+    return Panel(url, env, token, **settings)
+
+
+class _ForkToken:
+    """An object for multiprocessing's after-fork registry (it needs a weak-referenceable owner)."""
+
+
+_FORK_TOKEN = _ForkToken()
+
+
+def _close_all(timeout: float | None = None) -> None:
+    for panel in list(_PANELS):
+        try:
+            panel._shutdown(panel.exit_timeout if timeout is None else timeout)
+        except Exception:  # at exit, one panel's failure must not stop the others
+            pass
+
+
+def _mp_child_started(_token: Any) -> None:
+    # multiprocessing children leave through os._exit, past atexit: close through its finalizers instead
+    sys.modules["multiprocessing.util"].Finalize(None, _close_all, exitpriority=10)
+
+
+def _after_fork_in_child() -> None:
+    for panel in list(_PANELS):
+        if not panel._closed:
+            panel._after_fork_in_child()
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is not None:
+        mp_util.register_after_fork(_FORK_TOKEN, _mp_child_started)
+
+
+atexit.register(_close_all)
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,362 @@
+"""The sender: one background thread that batches, encodes, sends, retries and spools.
+
+Calls put items on a deque (an atomic append; no lock). The sender drains it whenever it is free,
+so a batch holds whatever arrived while the previous one was in flight: no timer, no fixed delay.
+Consecutive scalar appends to one trace coalesce into one operation with arrays. A sealed batch carries
+the client id and a sequence number; it stays in the outbox (memory, then the spool on disk) until
+the server acknowledges it, so retries and replays are exactly-once.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from livepanel import protocol
+from livepanel.client.spool import Outbox, Retryable, SpoolDir, leftover_dirs, post_batch, replay_dir
+from livepanel.client.transport import Transport
+
+log = logging.getLogger("livepanel.client")
+
+
+class Pending:
+    """A queued non-scalar operation; `finish` completes it on the sender thread (encode, bin, copy)."""
+
+    __slots__ = ("op", "finish", "key")
+
+    def __init__(self, op: dict, finish: Callable[[dict], Any] | None = None, key: tuple | None = None):
+        self.op, self.finish, self.key = op, finish, key
+
+
+class Marker:
+    """A flush request: set once every batch holding items queued before it is resolved."""
+
+    __slots__ = ("event", "boundary")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.boundary = 0
+
+
+class Builder:
+    """The batch being formed: an ordered op list where scalar appends to one trace coalesce."""
+
+    def __init__(self, counters: dict):
+        self.ops: list[Any] = []  # op dicts, or [env, win, name, xs, ys, ts] groups
+        self.groups: dict[tuple, list] = {}
+        self.size = 0  # estimated bytes
+        self.counters = counters  # trace key -> next automatic x
+
+    def __bool__(self) -> bool:
+        return bool(self.ops)
+
+    def scalar(self, env: str, win: str, name: str, x: Any, y: Any, t: float) -> None:
+        key = (env, win, name)
+        g = self.groups.get(key)
+        if g is None:
+            g = self.groups[key] = [env, win, name, [], [], []]
+            self.ops.append(g)
+        if x is None:
+            x = self.counters.get(key, 0)
+        self.counters[key] = x + 1
+        g[3].append(x)
+        g[4].append(y)
+        g[5].append(t)
+        self.size += 24
+
+    def pending(self, p: Pending) -> None:
+        op = p.op
+        if p.finish is not None:
+            try:
+                if p.finish(op) is False:
+                    return
+            except Exception as exc:  # a conversion that failed on the sender: say so, never silently
+                log.error("livepanel: could not prepare %s for window %r: %s; dropped", op["op"], op.get("win"), exc)
+                return
+        kind = op["op"]
+        if p.key is not None and kind in ("line", "scatter") and op.get("update", "append") == "append":
+            self.groups.pop(p.key, None)  # later scalars of this trace must come after this op
+        else:
+            self.groups.clear()
+        self._auto_x(p.key, op)
+        self.ops.append(op)
+        self.size += 256 + sum(getattr(v, "nbytes", 0) for v in op.values())
+        for img in op.get("images", ()):
+            self.size += len(img["data"])
+
+    def _auto_x(self, key: tuple | None, op: dict) -> None:
+        kind = op["op"]
+        if key is not None:
+            update = op.get("update", "append")
+            if update == "remove":
+                self.counters.pop(key, None)
+                return
+            n = len(op["y"])
+            if op.get("x") is None:
+                start = self.counters.get(key, 0) if update == "append" else 0
+                op["x"] = np.arange(start, start + n, dtype=np.float64)
+            if n:
+                self.counters[key] = float(op["x"][-1]) + 1
+        elif kind in ("close", "delete_env"):
+            for k in [k for k in self.counters if k[0] == op["env"] and (kind == "delete_env" or k[1] == op["win"])]:
+                del self.counters[k]
+
+    def encode(self, client: str, seq: int) -> bytes:
+        ops = []
+        for op in self.ops:
+            if type(op) is list:
+                env, win, name, xs, ys, ts = op
+                ops.append(
+                    {
+                        "op": "line",
+                        "env": env,
+                        "win": win,
+                        "name": name,
+                        "x": np.array(xs, dtype=np.float64),
+                        "y": np.array(ys, dtype=np.float64),
+                        "t": np.array(ts, dtype=np.float64),
+                    }
+                )
+            else:
+                ops.append(op)
+        return protocol.packb({"client": client, "seq": seq, "ops": ops})
+
+
+class Sender:
+    """Owns the queue's consumer side, the outbox and the thread; one per Panel (and per process)."""
+
+    def __init__(
+        self,
+        queue: collections.deque,
+        url: str,
+        token: str | None,
+        spool_root: Path,
+        *,
+        timeout: float = 10.0,
+        max_buffer: int = 64 << 20,
+        seal_bytes: int = 4 << 20,
+        max_backoff: float = 5.0,
+        replay_leftovers: bool = True,
+    ):
+        self.queue = queue
+        self.url, self.token, self.timeout = url, token, timeout
+        self.client = secrets.token_hex(8)
+        self.spool_root = spool_root
+        self.outbox = Outbox(SpoolDir(spool_root / self.client), url, self.client, max_buffer)
+        self.seal_bytes = seal_bytes
+        self.max_backoff = max_backoff
+        self.counters: dict[tuple, float] = {}
+        self.builder = Builder(self.counters)
+        self.build_lock = threading.Lock()
+        self.event = threading.Event()
+        self.idle = True  # read by callers: wake the thread only when it sleeps
+        self.seq = 0
+        self.markers: list[Marker] = []
+        self.stopping = False
+        self.stop_event = threading.Event()
+        self.retry_now = False
+        self.reachable = True
+        self.next_retry = 0.0
+        self.backoff = 0.0
+        self.stats = {"batches": 0, "duplicates": 0, "rejected": 0, "retries": 0, "replayed": 0}
+        self.thread: threading.Thread | None = None
+        self.replayer: threading.Thread | None = None
+        self.replay_leftovers = replay_leftovers
+        self._start_lock = threading.Lock()
+
+    # ------------------------------------------------------------ called from user threads
+
+    def start(self) -> None:
+        """Start the thread (lazily, on first use, so forked children that never log start nothing)."""
+        with self._start_lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="livepanel-sender", daemon=True)
+                self.thread.start()
+                if self.replay_leftovers and leftover_dirs(self.spool_root, self.url, self.client):
+                    self.replayer = threading.Thread(target=self._replay, name="livepanel-replay", daemon=True)
+                    self.replayer.start()
+        self.event.set()
+
+    def wake(self) -> None:
+        if self.thread is None:
+            self.start()
+        else:
+            self.event.set()
+
+    def overflow(self) -> None:
+        """The queue is over its bound (the thread is stuck in a request): drain it from the caller."""
+        with self.build_lock:
+            self._collect()
+
+    def flush(self, timeout: float | None) -> bool:
+        marker = Marker()
+        self.queue.append(marker)
+        self.retry_now = True
+        self.wake()
+        return marker.event.wait(timeout)
+
+    def close(self, timeout: float) -> bool:
+        """Bounded flush, stop the thread, and spool whatever is left; True when all was delivered."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        ok = self.flush(timeout) if self.thread is not None or self.queue else True
+        self.stopping = True
+        self.stop_event.set()
+        self.event.set()
+        for th in (self.thread, self.replayer):
+            if th is not None and th is not threading.current_thread():
+                th.join(max(0.0, min(deadline - time.monotonic(), 1.0)))
+        with self.build_lock:
+            self._collect()
+            if self.builder:
+                self._seal()
+        left = len(self.outbox)
+        if left:
+            self.outbox.spill()
+            log.warning(
+                "livepanel: %d batch(es) not delivered to %s; kept in %s (sent by the next Panel with this "
+                "spool, or by `livepanel replay`)",
+                left,
+                self.url,
+                self.outbox.spool.path,
+            )
+        self.outbox.close()
+        return ok and not left
+
+    def after_fork(self) -> None:
+        """In a forked child: let go of the parent's spool lock without releasing it."""
+        self.outbox.spool.forget_lock()
+
+    # ------------------------------------------------------------ the thread
+
+    def _collect(self) -> None:
+        """Drain the queue into the builder (caller holds build_lock); seal when large or on a flush."""
+        q, b = self.queue, self.builder
+        for _ in range(len(q)):
+            item = q.popleft()
+            if type(item) is tuple:
+                b.scalar(*item)
+            elif type(item) is Pending:
+                b.pending(item)
+            else:
+                if b:
+                    self._seal()
+                    b = self.builder
+                item.boundary = self.seq
+                self.markers.append(item)
+                self._resolve()
+                continue
+            if b.size >= self.seal_bytes:
+                self._seal()
+                b = self.builder
+
+    def _seal(self) -> None:
+        self.seq += 1
+        data = self.builder.encode(self.client, self.seq)
+        self.builder = Builder(self.counters)
+        self.outbox.put(self.seq, data)
+
+    def _resolve(self) -> None:
+        """Release flush markers whose batches are all acknowledged (or rejected)."""
+        if not self.markers:
+            return
+        head = self.outbox.head_seq()
+        done = self.seq if head is None else head - 1
+        keep = []
+        for m in self.markers:
+            if m.boundary <= done:
+                m.event.set()
+            else:
+                keep.append(m)
+        self.markers = keep
+
+    def _wait(self, timeout: float) -> None:
+        self.idle = True
+        if not self.queue:
+            self.event.wait(timeout)
+        self.idle = False
+        self.event.clear()
+
+    def _run(self) -> None:
+        transport = Transport(self.url, self.token, self.timeout)
+        try:
+            while not self.stopping:
+                with self.build_lock:
+                    self._collect()
+                    if self.builder and not len(self.outbox):
+                        self._seal()
+                if not len(self.outbox):
+                    self._wait(1.0)
+                    continue
+                delay = self.next_retry - time.monotonic()
+                if delay > 0 and not self.retry_now:
+                    self._wait(min(delay, 0.05))  # keep draining the queue while backing off
+                    continue
+                self.retry_now = False
+                self._send_head(transport)
+        finally:
+            transport.close()
+
+    def _send_head(self, transport: Transport) -> None:
+        head = self.outbox.head()
+        if head is None:
+            return
+        seq, data = head
+        try:
+            rejected = post_batch(transport, data)
+        except Retryable as exc:
+            self.stats["retries"] += 1
+            self.backoff = min(self.max_backoff, max(0.05, self.backoff * 2))
+            self.next_retry = time.monotonic() + self.backoff
+            if self.reachable:
+                self.reachable = False
+                log.warning("livepanel: server %s unreachable (%s); buffering and retrying", self.url, exc)
+            return
+        if not self.reachable:
+            self.reachable = True
+            log.warning(
+                "livepanel: server %s reachable again; sending %d buffered batch(es)", self.url, len(self.outbox)
+            )
+        self.backoff = 0.0
+        self.next_retry = 0.0
+        if rejected:
+            self.stats["rejected"] += 1
+            log.error("livepanel: the server rejected batch %d (%s); dropped", seq, rejected)
+        else:
+            self.stats["batches"] += 1
+        self.outbox.remove(seq)
+        with self.build_lock:
+            self._resolve()
+
+    def _replay(self) -> None:
+        """Deliver spool directories left by earlier processes, retrying until delivered or closed."""
+        backoff = 0.05
+        for _ in range(1_000_000):
+            pending = leftover_dirs(self.spool_root, self.url, self.client)
+            if self.stopping or not pending:
+                return
+            transport = Transport(self.url, self.token, self.timeout)
+            try:
+                for path in pending:
+                    spool = SpoolDir(path)
+                    if not spool.try_lock():
+                        continue  # a live process owns it
+                    try:
+                        n = replay_dir(spool, transport)
+                    finally:
+                        spool.release()
+                    self.stats["replayed"] += n
+                    log.info("livepanel: replayed %d spooled batch(es) from %s", n, path)
+                return
+            except Retryable:
+                backoff = min(self.max_backoff, backoff * 2)
+                self.stop_event.wait(backoff)
+            finally:
+                transport.close()

@@ -1,0 +1,288 @@
+"""The outbox of sealed batches (memory, then disk) and the replay of spooled batches.
+
+A batch is sealed once, with its client id and sequence number inside its bytes, so sending it again
+(after a crash, from another process, or by `livepanel replay`) is exactly-once: the server acks a
+sequence it already has as a duplicate and applies it no more. A spool directory holds the batches of
+one client id, one file per batch named by its sequence, a `meta.json` naming the server, and a `lock`
+file: whoever replays a directory holds its lock, so two processes never send the same one.
+"""
+
+from __future__ import annotations
+
+import collections
+import fcntl
+import http.client
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from livepanel.client.transport import Transport, error_message, resolve_token, resolve_url
+
+log = logging.getLogger("livepanel.client")
+
+SUFFIX = ".batch"
+
+
+def default_root(spool_dir: str | os.PathLike | None = None) -> Path:
+    """The spool root: the argument, else $LIVEPANEL_SPOOL, else ~/.livepanel/spool."""
+    root = spool_dir or os.environ.get("LIVEPANEL_SPOOL") or "~/.livepanel/spool"
+    return Path(root).expanduser()
+
+
+class Retryable(Exception):
+    """The server could not take the batch now (unreachable, timeout, 5xx): send it again later."""
+
+
+def post_batch(transport: Transport, data: bytes) -> str | None:
+    """POST one sealed batch. None when acked; the server's message when rejected (4xx); raises Retryable."""
+    try:
+        status, body = transport.request("POST", "/ingest", data)
+    except (OSError, http.client.HTTPException) as exc:
+        raise Retryable(f"{type(exc).__name__}: {exc}") from None
+    if status == 200:
+        return None
+    message = error_message(body)
+    if 400 <= status < 500:
+        return f"HTTP {status}: {message}"
+    raise Retryable(f"HTTP {status}: {message}")
+
+
+class SpoolDir:
+    """One client id's spool directory, locked by this process while it owns it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock_fd: int | None = None
+
+    def try_lock(self) -> bool:
+        """Take the directory's lock without waiting; False when another owner holds it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def forget_lock(self) -> None:
+        """After fork: close our copy of the descriptor without releasing the parent's lock."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def write_meta(self, url: str, client: str) -> None:
+        meta = {"url": url, "client": client, "pid": os.getpid(), "created": time.time()}
+        (self.path / "meta.json").write_text(json.dumps(meta))
+
+    def meta(self) -> dict:
+        try:
+            return json.loads((self.path / "meta.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def seqs(self) -> list[int]:
+        out = []
+        for p in self.path.glob("*" + SUFFIX):
+            try:
+                out.append(int(p.name[: -len(SUFFIX)]))
+            except ValueError:
+                continue
+        return sorted(out)
+
+    def file(self, seq: int) -> Path:
+        return self.path / f"{seq:020d}{SUFFIX}"
+
+    def write(self, seq: int, data: bytes) -> None:
+        """Write a batch durably (temp file, fsync, rename)."""
+        tmp = self.path / f".{seq}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.file(seq))
+
+    def read(self, seq: int) -> bytes:
+        return self.file(seq).read_bytes()
+
+    def delete(self, seq: int) -> None:
+        self.file(seq).unlink(missing_ok=True)
+
+    def release(self) -> None:
+        """Unlock; remove the directory when no batch is left in it."""
+        if self._lock_fd is None:
+            return
+        try:
+            if not self.seqs():
+                for name in ("meta.json", "lock"):
+                    (self.path / name).unlink(missing_ok=True)
+                self.path.rmdir()
+        except OSError:
+            pass
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+class Outbox:
+    """Sealed batches waiting for their ack, in sequence order: in memory up to a bound, then on disk."""
+
+    def __init__(self, spool: SpoolDir, url: str, client: str, max_memory: int):
+        self.spool, self.url, self.client = spool, url, client
+        self.max_memory = max_memory
+        self.mem: collections.deque[tuple[int, bytes]] = collections.deque()
+        self.mem_bytes = 0
+        self.disk: collections.deque[int] = collections.deque()
+        self.lock = threading.Lock()
+        self._spool_ready = False
+        self._disk_failed = False
+
+    def __len__(self) -> int:
+        return len(self.mem) + len(self.disk)
+
+    def _ensure_spool(self) -> bool:
+        if not self._spool_ready:
+            if not self.spool.try_lock():
+                raise OSError(f"spool directory {self.spool.path} is locked by another process")
+            self.spool.write_meta(self.url, self.client)
+            self._spool_ready = True
+        return True
+
+    def _to_disk(self, seq: int, data: bytes) -> bool:
+        try:
+            self._ensure_spool()
+            self.spool.write(seq, data)
+        except OSError as exc:
+            if not self._disk_failed:
+                log.error(
+                    "livepanel: cannot write the spool in %s (%s); keeping batches in memory", self.spool.path, exc
+                )
+                self._disk_failed = True
+            return False
+        return True
+
+    def put(self, seq: int, data: bytes) -> None:
+        with self.lock:
+            if (self.mem_bytes + len(data) > self.max_memory or self.disk) and self._to_disk(seq, data):
+                self.disk.append(seq)
+                return
+            self.mem.append((seq, data))
+            self.mem_bytes += len(data)
+
+    def head_seq(self) -> int | None:
+        """The lowest sequence waiting, or None."""
+        with self.lock:
+            seqs = ([self.mem[0][0]] if self.mem else []) + ([self.disk[0]] if self.disk else [])
+            return min(seqs) if seqs else None
+
+    def head(self) -> tuple[int, bytes] | None:
+        """The batch with the lowest sequence, or None."""
+        with self.lock:
+            while self.disk and (not self.mem or self.disk[0] < self.mem[0][0]):
+                seq = self.disk[0]
+                try:
+                    return seq, self.spool.read(seq)
+                except OSError as exc:
+                    log.error("livepanel: spooled batch %d is unreadable (%s); skipped", seq, exc)
+                    self.disk.popleft()
+            return self.mem[0] if self.mem else None
+
+    def remove(self, seq: int) -> None:
+        """Forget an acknowledged (or rejected) batch, wherever it is."""
+        with self.lock:
+            if self.mem and self.mem[0][0] == seq:
+                self.mem_bytes -= len(self.mem.popleft()[1])
+            elif seq in self.disk:
+                self.disk.remove(seq)
+                self.spool.delete(seq)
+
+    def spill(self) -> int:
+        """Move every batch held in memory to disk (at exit); returns how many were written."""
+        with self.lock:
+            written = []
+            for seq, data in self.mem:
+                if not self._to_disk(seq, data):
+                    break
+                written.append(seq)
+            for _ in written:
+                self.mem_bytes -= len(self.mem.popleft()[1])
+            self.disk = collections.deque(sorted([*self.disk, *written]))
+            return len(written)
+
+    def close(self) -> None:
+        with self.lock:
+            if self._spool_ready:
+                self.spool.release()
+                self._spool_ready = False
+
+
+# ---------------------------------------------------------------- replay of spooled directories
+
+
+def replay_dir(spool: SpoolDir, transport: Transport) -> int:
+    """Send a locked directory's batches in order; returns how many were acked. Raises Retryable."""
+    delivered = 0
+    for seq in spool.seqs():
+        try:
+            data = spool.read(seq)
+        except OSError:
+            continue
+        rejected = post_batch(transport, data)
+        if rejected:
+            log.error("livepanel: the server rejected spooled batch %d of %s (%s); dropped", seq, spool.path, rejected)
+        else:
+            delivered += 1
+        spool.delete(seq)
+    return delivered
+
+
+def leftover_dirs(root: Path, url: str | None, exclude: str = "") -> list[Path]:
+    """Spool directories other than `exclude`, for `url` (any server when None), oldest first."""
+    if not root.is_dir():
+        return []
+    out = []
+    for path in root.iterdir():
+        if not path.is_dir() or path.name == exclude or not any(path.glob("*" + SUFFIX)):
+            continue
+        if url is not None and SpoolDir(path).meta().get("url", url) != url:
+            continue
+        out.append(path)
+    return sorted(out, key=lambda p: p.stat().st_mtime)
+
+
+def replay_all(spool_root: str | None, url: str | None, token: str | None) -> int:
+    """Deliver every unlocked spool directory under the root; returns the number of batches delivered.
+
+    Each directory goes to `url` when given, else to the server recorded in it. Raises RuntimeError
+    naming the directories that could not be delivered (their batches stay in the spool).
+    """
+    root = default_root(spool_root)
+    token = resolve_token(token)
+    delivered, failures = 0, []
+    for path in leftover_dirs(root, None):
+        spool = SpoolDir(path)
+        if not spool.try_lock():
+            log.info("livepanel: %s is in use by a running process; skipped", path)
+            continue
+        target = resolve_url(url or spool.meta().get("url"))
+        transport = Transport(target, token, timeout=30.0)
+        try:
+            n = replay_dir(spool, transport)
+            delivered += n
+            log.info("livepanel: delivered %d batches from %s to %s", n, path, target)
+        except Retryable as exc:
+            failures.append(f"{path} -> {target}: {exc}")
+        finally:
+            transport.close()
+            spool.release()
+    if failures:
+        raise RuntimeError(
+            f"could not deliver {len(failures)} spool directories (their batches stay spooled; run again later): "
+            + "; ".join(failures)
+        )
+    return delivered
