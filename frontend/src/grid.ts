@@ -1,0 +1,238 @@
+// The grid of windows: one frame per window id (title, tools, export buttons,
+// body, resize handle). Frames are dragged by their header to reorder and
+// resized from their corner; the result is reported as a layout.
+
+import type { State, WindowState } from "./state";
+import { BarView } from "./views/bar";
+import { el, str, type Ctx, type View } from "./views/common";
+import { HeatmapView } from "./views/heatmap";
+import { HistogramView } from "./views/histogram";
+import { ImageView } from "./views/image";
+import { LineView } from "./views/line";
+import { TextView } from "./views/text";
+
+export const DEFAULT_W = 460;
+export const DEFAULT_H = 320;
+
+export function makeView(kind: string, ctx: Ctx, win: string): View {
+  switch (kind) {
+    case "line":
+    case "scatter":
+      return new LineView(kind, ctx, win);
+    case "bar":
+      return new BarView(ctx, win);
+    case "histogram":
+      return new HistogramView(ctx, win);
+    case "heatmap":
+      return new HeatmapView(ctx, win);
+    case "image":
+      return new ImageView(ctx, win);
+    default:
+      return new TextView(ctx, win);
+  }
+}
+
+function download(href: string, name: string): void {
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+function fileName(s: string): string {
+  return s.replace(/[^\w.-]+/g, "_").slice(0, 80) || "window";
+}
+
+export class Frame {
+  readonly el = el("section", "lp-win");
+  readonly body = el("div", "lp-body");
+  private titleEl = el("h3", "lp-title");
+  private kindEl = el("span", "lp-kind");
+  readonly view: View;
+  private ro: ResizeObserver;
+  w: number;
+  h: number;
+
+  constructor(readonly win: string, readonly kind: string, ctx: Ctx, private readonly grid: Grid) {
+    this.view = makeView(kind, ctx, win);
+    this.el.dataset.win = win;
+    this.el.dataset.kind = kind;
+    const head = el("header", "lp-head");
+    head.draggable = true;
+    head.title = "drag to move";
+    const png = el("button", "lp-export", "PNG");
+    const csv = el("button", "lp-export", kind === "image" ? "JSON" : kind === "text" ? "MD" : "CSV");
+    png.type = csv.type = "button";
+    png.title = "save as PNG";
+    csv.title = "download the window's full data";
+    png.addEventListener("click", () => this.exportPng());
+    csv.addEventListener("click", () => this.exportData());
+    const spacer = el("span", "lp-spacer");
+    head.append(this.titleEl, this.kindEl, spacer);
+    if (this.view.tools) head.append(this.view.tools);
+    head.append(png, csv);
+    this.body.append(this.view.el);
+    const handle = el("div", "lp-resize");
+    handle.title = "drag to resize";
+    this.el.append(head, this.body, handle);
+    this.w = DEFAULT_W;
+    this.h = DEFAULT_H;
+    // reorder by drag and drop of the header
+    head.addEventListener("dragstart", (ev) => {
+      ev.dataTransfer?.setData("application/x-livepanel-win", win);
+      ev.dataTransfer?.setData("text/plain", win);
+      this.el.classList.add("dragging");
+    });
+    head.addEventListener("dragend", () => this.el.classList.remove("dragging"));
+    this.el.addEventListener("dragover", (ev) => {
+      if (ev.dataTransfer?.types.includes("application/x-livepanel-win")) {
+        ev.preventDefault();
+        this.el.classList.add("drop");
+      }
+    });
+    this.el.addEventListener("dragleave", () => this.el.classList.remove("drop"));
+    this.el.addEventListener("drop", (ev) => {
+      ev.preventDefault();
+      this.el.classList.remove("drop");
+      const from = ev.dataTransfer?.getData("application/x-livepanel-win");
+      if (from && from !== win) this.grid.move(from, win);
+    });
+    // resize from the corner
+    handle.addEventListener("pointerdown", (ev) => {
+      ev.preventDefault();
+      handle.setPointerCapture(ev.pointerId);
+      const x0 = ev.clientX, y0 = ev.clientY, w0 = this.w, h0 = this.h;
+      const move = (e: PointerEvent) => this.setSize(w0 + e.clientX - x0, h0 + e.clientY - y0);
+      const up = () => {
+        handle.removeEventListener("pointermove", move);
+        handle.removeEventListener("pointerup", up);
+        this.grid.saveLayout();
+      };
+      handle.addEventListener("pointermove", move);
+      handle.addEventListener("pointerup", up);
+    });
+    this.ro = new ResizeObserver(() => this.view.resize(this.body.clientWidth, this.body.clientHeight));
+    this.ro.observe(this.body);
+  }
+
+  setSize(w: number, h: number): void {
+    this.w = Math.round(Math.max(220, Math.min(4000, w)));
+    this.h = Math.round(Math.max(140, Math.min(3000, h)));
+    this.el.style.width = this.w + "px";
+    this.el.style.height = this.h + "px";
+  }
+
+  update(wins: WindowState[]): void {
+    const first = wins[0];
+    this.titleEl.textContent = str(first?.opts.title) || this.win;
+    this.titleEl.title = this.win;
+    this.kindEl.textContent = this.kind;
+    this.view.update(wins);
+  }
+
+  private async exportPng(): Promise<void> {
+    const blob = await this.view.png();
+    if (!blob) return;
+    const url = URL.createObjectURL(blob);
+    download(url, fileName(this.win) + ".png");
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  private exportData(): void {
+    const format = this.kind === "image" ? "json" : "csv";
+    const ext = this.kind === "image" ? "json" : this.kind === "text" ? "md" : "csv";
+    for (const env of this.grid.envsOf(this.win)) download(this.grid.ctx.api("export", { env, win: this.win, format }), `${fileName(env)}-${fileName(this.win)}.${ext}`);
+  }
+
+  destroy(): void {
+    this.ro.disconnect();
+    this.view.destroy();
+    this.el.remove();
+  }
+}
+
+export class Grid {
+  readonly el = el("main", "lp-grid");
+  readonly frames = new Map<string, Frame>();
+  envs: string[] = [];
+
+  constructor(readonly ctx: Ctx, private readonly state: State, private readonly sendLayout: (env: string, layout: Record<string, { order: number; w: number; h: number }>) => void) {}
+
+  envsOf(win: string): string[] {
+    return this.envs.filter((e) => this.state.envs.get(e)?.windows.has(win));
+  }
+
+  /** The windows of this id to draw together: same kind as the first. */
+  windows(win: string): WindowState[] {
+    const all = this.state.windowsById(win, this.envs);
+    return all.filter((w) => w.kind === all[0]?.kind);
+  }
+
+  /** Create, remove, order and size frames to match the state; return the ids now shown. */
+  sync(): string[] {
+    const order = this.state.order(this.envs);
+    const keep = new Set(order);
+    for (const [win, f] of this.frames) {
+      const kind = this.windows(win)[0]?.kind;
+      if (!keep.has(win) || kind !== f.kind) {
+        f.destroy();
+        this.frames.delete(win);
+      }
+    }
+    let prev: Element | null = null;
+    for (const win of order) {
+      let f = this.frames.get(win);
+      if (!f) {
+        f = new Frame(win, this.windows(win)[0].kind, this.ctx, this);
+        this.frames.set(win, f);
+      }
+      const cell = this.state.cell(win, this.envs);
+      const opts = this.windows(win)[0]?.opts ?? {};
+      f.setSize(cell.w || (typeof opts.width === "number" ? opts.width : DEFAULT_W), cell.h || (typeof opts.height === "number" ? opts.height : DEFAULT_H));
+      const want: Element | null = prev ? prev.nextElementSibling : this.el.firstElementChild;
+      if (want !== f.el) this.el.insertBefore(f.el, want);
+      prev = f.el;
+    }
+    this.el.classList.toggle("empty", order.length === 0);
+    return order;
+  }
+
+  /** Move window `from` before `to`, and save. */
+  move(from: string, to: string): void {
+    const order = [...this.frames.keys()].sort((a, b) => this.position(a) - this.position(b));
+    const i = order.indexOf(from);
+    order.splice(i, 1);
+    order.splice(order.indexOf(to), 0, from);
+    for (const win of order) this.el.append(this.frames.get(win)!.el);
+    this.saveLayout();
+  }
+
+  private position(win: string): number {
+    return Array.prototype.indexOf.call(this.el.children, this.frames.get(win)?.el);
+  }
+
+  /** Report the current order and sizes, per env (each env gets its own windows). */
+  saveLayout(): void {
+    const cells: Record<string, { order: number; w: number; h: number }> = {};
+    [...this.el.children].forEach((node, order) => {
+      const win = (node as HTMLElement).dataset.win;
+      const f = win ? this.frames.get(win) : undefined;
+      if (f && win) cells[win] = { order, w: f.w, h: f.h };
+    });
+    for (const env of this.envs) {
+      const e = this.state.envs.get(env);
+      if (!e) continue;
+      const mine: typeof cells = {};
+      for (const [win, c] of Object.entries(cells)) if (e.windows.has(win)) mine[win] = c;
+      e.layout = { ...e.layout, ...mine };
+      this.sendLayout(env, e.layout as Record<string, { order: number; w: number; h: number }>);
+    }
+  }
+
+  clear(): void {
+    for (const f of this.frames.values()) f.destroy();
+    this.frames.clear();
+  }
+}

@@ -1,0 +1,180 @@
+// The app: wires the socket, the state, the scheduler, the picker and the grid,
+// keeps the URL in step with what is shown, and exposes window.__livepanel.
+
+import uplotCss from "uplot/dist/uPlot.min.css";
+import css from "./styles.css";
+import { Grid } from "./grid";
+import { Picker } from "./picker";
+import { Scheduler } from "./scheduler";
+import { Socket, type Status } from "./socket";
+import { State } from "./state";
+import { api, envsFromUrl, setUrlEnvs, socketUrl } from "./urls";
+import { el, type Ctx } from "./views/common";
+import type { LineView } from "./views/line";
+import type { ServerMessage } from "./wire";
+
+interface Hooks {
+  state: State;
+  status: Status;
+  selected: string[];
+  /** draws per window id, and the total */
+  draws: Record<string, number>;
+  drawCount: number;
+  /** performance.now() of each window's last draw */
+  lastDraw: Record<string, number>;
+  /** duration of each scheduler flush (ms), newest last, at most 2000 */
+  flushTimes: number[];
+  messages: number;
+  connections: number;
+  grid: Grid;
+  socket: Socket;
+  flush(): void;
+  zoom(win: string, x0: number, x1: number): Promise<void>;
+  resetZoom(win: string): void;
+  points(win: string): number;
+  select(envs: string[]): void;
+}
+
+declare global {
+  interface Window {
+    __livepanel: Hooks;
+  }
+}
+
+function start(): void {
+  const style = document.createElement("style");
+  style.textContent = uplotCss + "\n" + css;
+  document.head.append(style);
+
+  const state = new State();
+  let selected = envsFromUrl();
+  let autoSelect = selected.length === 0;
+
+  const hooks = {
+    state,
+    status: "connecting",
+    selected,
+    draws: {},
+    drawCount: 0,
+    lastDraw: {},
+    flushTimes: [],
+    messages: 0,
+    connections: 0,
+  } as unknown as Hooks;
+  window.__livepanel = hooks;
+
+  const ctx: Ctx = {
+    get envs() {
+      return selected;
+    },
+    drew(win: string) {
+      hooks.draws[win] = (hooks.draws[win] ?? 0) + 1;
+      hooks.drawCount++;
+      hooks.lastDraw[win] = performance.now();
+    },
+    api,
+  };
+
+  // ---- page skeleton
+  const bar = el("header", "lp-bar");
+  const brand = el("span", "lp-brand", "livepanel");
+  const shown = el("span", "lp-shown");
+  const conn = el("span", "lp-conn");
+  conn.setAttribute("role", "status");
+  const toggle = el("button", "lp-toggle-picker", "envs");
+  toggle.type = "button";
+  bar.append(toggle, brand, shown, el("span", "lp-spacer"), conn);
+  const picker = new Picker((envs) => select(envs));
+  const grid = new Grid(ctx, state, (env, layout) => socket.send({ type: "layout", env, layout }));
+  const hint = el("p", "lp-hint lp-grid-hint");
+  const content = el("div", "lp-content");
+  const mainCol = el("div", "lp-main");
+  mainCol.append(hint, grid.el);
+  content.append(picker.el, mainCol);
+  document.body.replaceChildren(bar, content);
+  toggle.addEventListener("click", () => document.body.classList.toggle("picker-hidden"));
+
+  const setStatus = (s: Status) => {
+    hooks.status = s;
+    conn.dataset.status = s;
+    conn.textContent = s === "open" ? "live" : s === "connecting" ? "connecting…" : "offline, reconnecting…";
+    conn.title = s === "open" ? "connected: updates arrive live" : "not connected to the server";
+  };
+
+  const scheduler = new Scheduler((ids, structure) => {
+    const t0 = performance.now();
+    let todo: Iterable<string> = ids;
+    if (structure) todo = grid.sync();
+    for (const id of todo) grid.frames.get(id)?.update(grid.windows(id));
+    hint.textContent = !selected.length ? "Pick an env on the left." : grid.frames.size ? "" : `No windows in ${selected.join(", ")} yet.`;
+    const dt = performance.now() - t0;
+    hooks.flushTimes.push(dt);
+    if (hooks.flushTimes.length > 2000) hooks.flushTimes.splice(0, 1000);
+  });
+
+  const subscribe = () => {
+    const width = Math.round(Math.min(4096, Math.max(800, window.innerWidth * (window.devicePixelRatio || 1))));
+    socket.send({ type: "subscribe", width, envs: state.subscription(selected) });
+  };
+
+  function select(envs: string[]): void {
+    autoSelect = false;
+    selected = [...new Set(envs)];
+    hooks.selected = selected;
+    picker.setSelected(selected);
+    setUrlEnvs(selected);
+    shown.textContent = selected.join(" + ");
+    state.retain(selected);
+    grid.envs = selected;
+    subscribe();
+    scheduler.mark([], true);
+  }
+
+  const onMessage = (msg: ServerMessage) => {
+    hooks.messages++;
+    if (msg.type === "error") console.warn("livepanel server:", msg.message);
+    const applied = state.apply(msg);
+    if (applied.envs) {
+      picker.setEnvs(state.envList);
+      if (autoSelect && !selected.length && state.envList.length) {
+        select([[...state.envList].sort((a, b) => a.name.localeCompare(b.name))[0].name]);
+        return;
+      }
+    }
+    if ([...state.envs.values()].some((e) => e.broken)) subscribe(); // a gap in seq: fresh snapshots
+    if (applied.windows.length || applied.structure) scheduler.mark(applied.windows, applied.structure);
+  };
+
+  const socket = new Socket(socketUrl(), {
+    message: onMessage,
+    status: setStatus,
+    opened: () => {
+      hooks.connections++;
+      subscribe();
+    },
+  });
+  Object.assign(hooks, {
+    grid,
+    socket,
+    flush: () => scheduler.flush(),
+    zoom: (win: string, x0: number, x1: number) => (grid.frames.get(win)?.view as LineView | undefined)?.zoomTo(x0, x1) ?? Promise.resolve(),
+    resetZoom: (win: string) => (grid.frames.get(win)?.view as LineView | undefined)?.resetZoom(),
+    points: (win: string) => (grid.frames.get(win)?.view as LineView | undefined)?.points ?? 0,
+    select,
+  });
+
+  grid.envs = selected;
+  picker.setSelected(selected);
+  shown.textContent = selected.join(" + ");
+  setStatus("connecting");
+  socket.connect();
+
+  // follow the system's light or dark setting: rebuild the views with the new colours
+  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+    grid.clear();
+    scheduler.mark([], true);
+  });
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+else start();

@@ -1,0 +1,329 @@
+// The pure state of every subscribed env: apply one server message, return the
+// ids of the windows it changed. No DOM here (unit-tested under node).
+
+import { matrix, toF64, type EnvInfo, type ImageMeta, type Layout, type Op, type Opts, type ServerMessage, type WireArray, type WireHistStep, type WireImageStep, type WireTrace, type WireWindow } from "./wire";
+
+/** A growable column of numbers; `len` values are in use. */
+export class Column {
+  buf: Float64Array;
+  len: number;
+  constructor(init?: Float64Array) {
+    this.buf = init ?? new Float64Array(0);
+    this.len = this.buf.length;
+  }
+  get values(): Float64Array {
+    return this.buf.subarray(0, this.len);
+  }
+  push(more: Float64Array): void {
+    const need = this.len + more.length;
+    if (need > this.buf.length) {
+      const grown = new Float64Array(Math.max(need, this.buf.length * 2, 64));
+      grown.set(this.buf.subarray(0, this.len));
+      this.buf = grown;
+    }
+    this.buf.set(more, this.len);
+    this.len = need;
+  }
+}
+
+export interface Trace {
+  name: string;
+  x: Column;
+  y: Column;
+  t: Column;
+  /** points stored on the server (may be more than held here when decimated) */
+  n: number;
+  decimated: boolean;
+}
+
+export interface HistStep {
+  step: number;
+  t: number;
+  counts: Float64Array;
+  edges: Float64Array;
+  stats: Record<string, number>;
+}
+
+export interface ImageStep {
+  step: number;
+  t: number;
+  images: ImageMeta[];
+}
+
+export interface WindowState {
+  env: string;
+  win: string;
+  kind: string;
+  opts: Opts;
+  seq: number;
+  /** bumped on every change, so views can tell what they already drew */
+  version: number;
+  traces: Trace[];
+  bar: { rows: number; cols: number; data: Float64Array; labels: string[] | null } | null;
+  hist: HistStep[];
+  heatmap: { rows: number; cols: number; data: Float64Array } | null;
+  images: ImageStep[];
+  text: string;
+}
+
+export interface EnvState {
+  name: string;
+  seq: number;
+  store: string;
+  windows: Map<string, WindowState>;
+  layout: Layout;
+  /** the server skipped a seq: resubscribe from scratch */
+  broken: boolean;
+}
+
+export const MAX_IMAGE_STEPS = 1000;
+export const MAX_HIST_STEPS = 10000;
+
+export function emptyWindow(env: string, win: string, kind: string): WindowState {
+  return { env, win, kind, opts: {}, seq: 0, version: 0, traces: [], bar: null, hist: [], heatmap: null, images: [], text: "" };
+}
+
+function traceFrom(w: WireTrace): Trace {
+  const x = toF64(w.x);
+  const y = toF64(w.y);
+  const t = w.t ? toF64(w.t) : new Float64Array(0);
+  return { name: w.name ?? "", x: new Column(x), y: new Column(y), t: new Column(t), n: w.n ?? y.length, decimated: !!w.decimated };
+}
+
+function histFrom(s: WireHistStep): HistStep {
+  return { step: s.step, t: s.t ?? 0, counts: toF64(s.counts), edges: toF64(s.edges), stats: s.stats ?? {} };
+}
+
+/** Build a window's client state from its wire form (snapshot or `window` message). */
+export function windowFrom(env: string, w: WireWindow): WindowState {
+  const st = emptyWindow(env, w.win, w.kind);
+  st.opts = { ...(w.opts ?? {}) };
+  st.seq = w.seq ?? 0;
+  st.traces = (w.traces ?? []).map(traceFrom);
+  if (w.kind === "bar" && w.y) st.bar = { ...matrix(w.y), labels: w.labels ?? null };
+  if (w.kind === "histogram") st.hist = ((w.steps ?? []) as WireHistStep[]).map(histFrom).sort((a, b) => a.step - b.step);
+  if (w.kind === "heatmap" && w.z) st.heatmap = matrix(w.z);
+  if (w.kind === "image") st.images = ((w.steps ?? []) as WireImageStep[]).map((s) => ({ step: s.step, t: s.t ?? 0, images: s.images ?? [] })).sort((a, b) => a.step - b.step);
+  if (w.kind === "text") st.text = w.text ?? "";
+  return st;
+}
+
+function mergeOpts(target: Opts, more: unknown): void {
+  if (!more || typeof more !== "object") return;
+  for (const [k, v] of Object.entries(more as Opts)) {
+    if (v === null) delete target[k];
+    else target[k] = v;
+  }
+}
+
+function upsertStep<T extends { step: number }>(list: T[], item: T, max: number): void {
+  const at = list.findIndex((s) => s.step === item.step);
+  if (at >= 0) list[at] = item;
+  else if (list.length === 0 || list[list.length - 1].step < item.step) list.push(item);
+  else {
+    list.push(item);
+    list.sort((a, b) => a.step - b.step);
+  }
+  if (list.length > max) list.splice(0, list.length - max);
+}
+
+function nextStep(list: { step: number }[]): number {
+  return list.length ? list[list.length - 1].step + 1 : 0;
+}
+
+/** Apply one operation (as the server applied it) to an env; return the changed window ids. */
+export function applyOp(env: EnvState, op: Op, seq: number): string[] {
+  if (op.op === "delete_env") {
+    const ids = [...env.windows.keys()];
+    env.windows.clear();
+    env.layout = {};
+    return ids;
+  }
+  if (op.op === "layout") {
+    env.layout = { ...((op.layout as Layout) ?? {}) };
+    return Object.keys(env.layout);
+  }
+  const win = op.win;
+  if (typeof win !== "string") return [];
+  if (op.op === "close") {
+    env.windows.delete(win);
+    return [win];
+  }
+  let w = env.windows.get(win);
+  if (op.op === "opts") {
+    if (!w) return [];
+  } else if (!w || w.kind !== op.op) {
+    w = emptyWindow(env.name, win, op.op);
+    env.windows.set(win, w);
+  }
+  mergeOpts(w.opts, op.opts);
+  w.seq = seq;
+  w.version++;
+  switch (op.op) {
+    case "line":
+    case "scatter": {
+      const name = typeof op.name === "string" ? op.name : "";
+      const update = (op.update as string) ?? "append";
+      const at = w.traces.findIndex((t) => t.name === name);
+      if (update === "remove") {
+        if (at >= 0) w.traces.splice(at, 1);
+        break;
+      }
+      const x = toF64(op.x as WireArray);
+      const y = toF64(op.y as WireArray);
+      const t = op.t ? toF64(op.t as WireArray) : new Float64Array(0);
+      if (update === "replace" || at < 0) {
+        const tr: Trace = { name, x: new Column(x), y: new Column(y), t: new Column(t), n: y.length, decimated: false };
+        if (at >= 0) w.traces[at] = tr;
+        else w.traces.push(tr);
+      } else {
+        const tr = w.traces[at];
+        tr.x.push(x);
+        tr.y.push(y);
+        if (t.length === y.length && tr.t.len === tr.y.len - y.length) tr.t.push(t);
+        tr.n += y.length;
+      }
+      break;
+    }
+    case "bar":
+      w.bar = { ...matrix(op.y as WireArray), labels: (op.labels as string[] | null) ?? null };
+      break;
+    case "histogram": {
+      const step = typeof op.step === "number" ? op.step : nextStep(w.hist);
+      upsertStep(w.hist, histFrom({ step, t: op.t as number, counts: op.counts as WireArray, edges: op.edges as WireArray, stats: op.stats as Record<string, number> }), MAX_HIST_STEPS);
+      break;
+    }
+    case "heatmap":
+      w.heatmap = matrix(op.z as WireArray);
+      break;
+    case "image": {
+      const step = typeof op.step === "number" ? op.step : nextStep(w.images);
+      const images = ((op.images as ImageMeta[]) ?? []).map((im) => ({ format: im.format, width: im.width, height: im.height, caption: im.caption ?? "" }));
+      upsertStep(w.images, { step, t: (op.t as number) ?? 0, images }, MAX_IMAGE_STEPS);
+      break;
+    }
+    case "text": {
+      const text = typeof op.text === "string" ? op.text : "";
+      w.text = op.update === "append" ? w.text + text : text;
+      break;
+    }
+  }
+  return [win];
+}
+
+export interface Applied {
+  /** windows whose content changed (ids; the same id in several envs is one window on screen) */
+  windows: string[];
+  /** the env list changed */
+  envs: boolean;
+  /** the set of windows or the layout changed: the grid must be rebuilt */
+  structure: boolean;
+}
+
+export class State {
+  store = "";
+  version = "";
+  envList: EnvInfo[] = [];
+  envs = new Map<string, EnvState>();
+
+  /** Forget envs that are no longer subscribed. */
+  retain(names: string[]): void {
+    for (const name of [...this.envs.keys()]) if (!names.includes(name)) this.envs.delete(name);
+  }
+
+  /** What to send in `subscribe`: resume where we are, for the envs we hold. */
+  subscription(names: string[]): { env: string; seq?: number; store?: string }[] {
+    return names.map((name) => {
+      const e = this.envs.get(name);
+      return e && e.store && !e.broken ? { env: name, seq: e.seq, store: e.store } : { env: name };
+    });
+  }
+
+  /** Apply one message from the server. */
+  apply(msg: ServerMessage): Applied {
+    const out: Applied = { windows: [], envs: false, structure: false };
+    switch (msg.type) {
+      case "hello":
+        this.store = msg.store;
+        this.version = msg.version;
+        this.envList = msg.envs ?? [];
+        out.envs = true;
+        break;
+      case "envs":
+        this.envList = msg.envs ?? [];
+        out.envs = true;
+        break;
+      case "snapshot": {
+        const old = this.envs.get(msg.env);
+        const env: EnvState = { name: msg.env, seq: msg.seq, store: this.store, windows: new Map(), layout: { ...(msg.layout ?? {}) }, broken: false };
+        for (const w of msg.windows ?? []) env.windows.set(w.win, windowFrom(msg.env, w));
+        this.envs.set(msg.env, env);
+        out.windows = [...new Set([...env.windows.keys(), ...(old ? old.windows.keys() : [])])];
+        out.structure = true;
+        break;
+      }
+      case "change":
+      case "window": {
+        const env = this.envs.get(msg.env);
+        if (!env || msg.seq <= env.seq) break; // not subscribed, or already applied
+        if (msg.seq > env.seq + 1) env.broken = true; // a gap: the caller resubscribes
+        env.seq = msg.seq;
+        if (msg.type === "window") {
+          const had = env.windows.has(msg.window.win);
+          const w = windowFrom(msg.env, msg.window);
+          w.seq = msg.seq;
+          const prev = env.windows.get(w.win);
+          w.version = (prev?.version ?? 0) + 1;
+          env.windows.set(w.win, w);
+          out.windows = [w.win];
+          out.structure = !had || prev?.kind !== w.kind;
+        } else {
+          const op = msg.op;
+          const had = typeof op.win === "string" ? env.windows.get(op.win)?.kind : undefined;
+          out.windows = applyOp(env, op, msg.seq);
+          const now = typeof op.win === "string" ? env.windows.get(op.win)?.kind : undefined;
+          out.structure = op.op === "layout" || op.op === "delete_env" || had !== now;
+        }
+        break;
+      }
+      case "error":
+        break;
+    }
+    return out;
+  }
+
+  /** The windows with this id in the given envs (in that order), for overlays. */
+  windowsById(win: string, envs: string[]): WindowState[] {
+    const out: WindowState[] = [];
+    for (const name of envs) {
+      const w = this.envs.get(name)?.windows.get(win);
+      if (w) out.push(w);
+    }
+    return out;
+  }
+
+  /** Window ids to show for these envs, in layout order (the first env's layout wins). */
+  order(envs: string[]): string[] {
+    const seen = new Map<string, { order: number; first: number }>();
+    let n = 0;
+    for (const name of envs) {
+      const e = this.envs.get(name);
+      if (!e) continue;
+      for (const win of e.windows.keys()) {
+        if (seen.has(win)) continue;
+        const cell = e.layout[win];
+        seen.set(win, { order: typeof cell?.order === "number" ? cell.order : 1e9, first: n++ });
+      }
+    }
+    return [...seen.entries()].sort((a, b) => a[1].order - b[1].order || a[1].first - b[1].first).map(([k]) => k);
+  }
+
+  /** The saved size of a window (first env that has one). */
+  cell(win: string, envs: string[]): { w?: number; h?: number } {
+    for (const name of envs) {
+      const c = this.envs.get(name)?.layout[win];
+      if (c) return c;
+    }
+    return {};
+  }
+}

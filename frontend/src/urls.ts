@@ -1,0 +1,36 @@
+// URLs relative to the page, so the app works under --base-url.
+
+/** The page's base (BASE/), without the query. */
+export function base(): URL {
+  const u = new URL(".", document.baseURI);
+  u.search = "";
+  u.hash = "";
+  return u;
+}
+
+export function api(path: string, query: Record<string, string | number | undefined> = {}): string {
+  const u = new URL("api/v1/" + path, base());
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) u.searchParams.set(k, String(v));
+  return u.toString();
+}
+
+export function socketUrl(): string {
+  const u = new URL("api/v1/socket", base());
+  u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+  return u.toString();
+}
+
+/** Envs named by the page URL (?env=a&env=b). */
+export function envsFromUrl(): string[] {
+  return new URLSearchParams(location.search).getAll("env");
+}
+
+/** Put the shown envs into the URL without reloading (a shareable link). */
+export function setUrlEnvs(envs: string[]): void {
+  const params = new URLSearchParams(location.search);
+  params.delete("env");
+  for (const e of envs) params.append("env", e);
+  const q = params.toString();
+  const next = location.pathname + (q ? "?" + q : "") + location.hash;
+  if (next !== location.pathname + location.search + location.hash) history.replaceState(null, "", next);
+}

@@ -1,0 +1,190 @@
+// What every window kind shares: the View interface, theme colours, the
+// palette, canvas helpers and the page-side counters tests and benchmarks read.
+
+import type { WindowState } from "../state";
+
+export interface Ctx {
+  /** the selected envs, in order; a window with several is an overlay */
+  envs: string[];
+  /** announce that a view drew (counters for tests and benchmarks) */
+  drew(win: string): void;
+  /** fetch helper relative to the page */
+  api(path: string, query: Record<string, string | number | undefined>): string;
+}
+
+export interface View {
+  /** the element that fills the window's body */
+  readonly el: HTMLElement;
+  /** controls placed in the window's header (optional) */
+  readonly tools?: HTMLElement;
+  /** draw the current state of these windows (one per env that has the id) */
+  update(wins: WindowState[]): void;
+  /** the body was resized */
+  resize(width: number, height: number): void;
+  /** a PNG of what is shown */
+  png(): Promise<Blob | null>;
+  /** a CSV of what is shown, when the view makes its own (else the server's export is used) */
+  csv?(): string | null;
+  destroy(): void;
+}
+
+export const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+export function color(i: number, opts?: Record<string, unknown>): string {
+  const custom = opts?.colors;
+  if (Array.isArray(custom) && typeof custom[i] === "string" && /^[#a-zA-Z0-9(),.% ]{1,40}$/.test(custom[i] as string)) return custom[i] as string;
+  return PALETTE[i % PALETTE.length];
+}
+
+export interface Theme {
+  fg: string;
+  muted: string;
+  grid: string;
+  bg: string;
+  accent: string;
+}
+
+export function theme(): Theme {
+  const cs = getComputedStyle(document.documentElement);
+  const v = (name: string, dflt: string) => cs.getPropertyValue(name).trim() || dflt;
+  return { fg: v("--fg", "#222"), muted: v("--muted", "#777"), grid: v("--grid", "#e4e4e4"), bg: v("--panel", "#fff"), accent: v("--accent", "#1f77b4") };
+}
+
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/** A label for a trace in a window shown for several envs: env/trace. */
+export function seriesLabel(env: string, trace: string, envs: number): string {
+  if (envs > 1) return trace ? `${env}/${trace}` : env;
+  return trace || "y";
+}
+
+export function str(v: unknown): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+
+/** A canvas that keeps its backing store at device pixel ratio. */
+export class Canvas {
+  readonly canvas = document.createElement("canvas");
+  readonly ctx: CanvasRenderingContext2D;
+  width = 0;
+  height = 0;
+  constructor() {
+    this.ctx = this.canvas.getContext("2d")!;
+  }
+  size(w: number, h: number): void {
+    const dpr = window.devicePixelRatio || 1;
+    this.width = Math.max(1, Math.floor(w));
+    this.height = Math.max(1, Math.floor(h));
+    this.canvas.width = Math.round(this.width * dpr);
+    this.canvas.height = Math.round(this.height * dpr);
+    this.canvas.style.width = this.width + "px";
+    this.canvas.style.height = this.height + "px";
+    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  }
+}
+
+/** Round tick values covering [lo, hi]. */
+export function ticks(lo: number, hi: number, count = 5): number[] {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [];
+  if (hi === lo) return [lo];
+  const span = hi - lo;
+  const raw = span / count;
+  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => span / s <= count) ?? 10 * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  return out;
+}
+
+export function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2);
+  return String(Number(v.toPrecision(4)));
+}
+
+/** Axes for a canvas plot: returns the plot rectangle and value-to-pixel maps. */
+export function axes(c: Canvas, th: Theme, x: [number, number], y: [number, number], pad = { l: 48, r: 10, t: 8, b: 22 }, xlabels?: (v: number) => string) {
+  const ctx = c.ctx;
+  const L = pad.l, T = pad.t, W = Math.max(1, c.width - pad.l - pad.r), H = Math.max(1, c.height - pad.t - pad.b);
+  const sx = (v: number) => L + ((v - x[0]) / (x[1] - x[0] || 1)) * W;
+  const sy = (v: number) => T + H - ((v - y[0]) / (y[1] - y[0] || 1)) * H;
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.strokeStyle = th.grid;
+  ctx.fillStyle = th.muted;
+  ctx.lineWidth = 1;
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  for (const v of ticks(y[0], y[1], Math.max(2, Math.floor(H / 40)))) {
+    const py = Math.round(sy(v)) + 0.5;
+    ctx.beginPath();
+    ctx.moveTo(L, py);
+    ctx.lineTo(L + W, py);
+    ctx.stroke();
+    ctx.fillText(fmt(v), L - 4, py);
+  }
+  ctx.textAlign = "center";
+  ctx.textBaseline = "top";
+  if (!xlabels) for (const v of ticks(x[0], x[1], Math.max(2, Math.floor(W / 70)))) ctx.fillText(fmt(v), sx(v), T + H + 4);
+  return { L, T, W, H, sx, sy };
+}
+
+export function canvasPng(canvases: HTMLCanvasElement[], background: string): Promise<Blob | null> {
+  if (!canvases.length) return Promise.resolve(null);
+  const w = Math.max(...canvases.map((c) => c.width));
+  const h = canvases.reduce((n, c) => n + c.height, 0);
+  const out = document.createElement("canvas");
+  out.width = w;
+  out.height = h;
+  const ctx = out.getContext("2d")!;
+  ctx.fillStyle = background;
+  ctx.fillRect(0, 0, w, h);
+  let y = 0;
+  for (const c of canvases) {
+    ctx.drawImage(c, 0, y);
+    y += c.height;
+  }
+  return new Promise((resolve) => out.toBlob(resolve, "image/png"));
+}
+
+/** A range slider with a label, for steps. */
+export class StepSlider {
+  readonly el = el("label", "lp-step");
+  readonly input = el("input");
+  readonly text = el("span");
+  /** null: follow the latest step */
+  chosen: number | null = null;
+  private steps: number[] = [];
+  constructor(onChange: () => void) {
+    this.input.type = "range";
+    this.input.min = "0";
+    this.input.step = "1";
+    this.input.setAttribute("aria-label", "step");
+    this.el.append(this.input, this.text);
+    this.input.addEventListener("input", () => {
+      const i = Number(this.input.value);
+      this.chosen = i >= this.steps.length - 1 ? null : this.steps[i];
+      onChange();
+    });
+  }
+  /** Set the available steps; return the index of the step to show. */
+  set(steps: number[]): number {
+    this.steps = steps;
+    this.el.style.display = steps.length > 1 ? "" : "none";
+    let i = steps.length - 1;
+    if (this.chosen !== null) {
+      const at = steps.indexOf(this.chosen);
+      if (at >= 0) i = at;
+      else this.chosen = null;
+    }
+    this.input.max = String(Math.max(0, steps.length - 1));
+    this.input.value = String(Math.max(0, i));
+    this.text.textContent = steps.length ? `step ${steps[Math.max(0, i)]}${this.chosen === null ? " (latest)" : ""}` : "";
+    return i;
+  }
+}

@@ -1,0 +1,129 @@
+// Image windows: the images of one step (a grid when there are several), a
+// step slider, and crisp pixel zoom (no smoothing). Images come from
+// api/v1/image as <img src>. Several envs: one row per env.
+
+import type { WindowState } from "../state";
+import { el, StepSlider, type Ctx, type View } from "./common";
+
+export class ImageView implements View {
+  readonly el = el("div", "lp-image");
+  readonly tools = el("span", "lp-tools");
+  private slider: StepSlider;
+  private box = el("div", "lp-image-box");
+  private zoomText = el("span", "lp-zoom", "fit");
+  private wins: WindowState[] = [];
+  /** 0: fit the window; else a pixel scale */
+  private scale = 0;
+  private shown = "";
+  private loaded = 0;
+
+  constructor(private readonly ctx: Ctx, private readonly win: string) {
+    this.slider = new StepSlider(() => this.draw());
+    const out = el("button", "", "−");
+    const inn = el("button", "", "+");
+    const fit = el("button", "", "fit");
+    out.type = inn.type = fit.type = "button";
+    out.title = "zoom out";
+    inn.title = "zoom in (pixels stay sharp)";
+    fit.title = "fit to window";
+    const scales = [0.25, 0.5, 1, 2, 3, 4, 6, 8, 12, 16];
+    const cur = () => (this.scale || this.fitScale());
+    inn.addEventListener("click", () => this.setScale(scales.find((s) => s > cur() + 1e-9) ?? 16));
+    out.addEventListener("click", () => this.setScale([...scales].reverse().find((s) => s < cur() - 1e-9) ?? 0.25));
+    fit.addEventListener("click", () => this.setScale(0));
+    this.tools.append(out, this.zoomText, inn, fit);
+    this.el.append(this.box, this.slider.el);
+  }
+
+  private fitScale(): number {
+    const img = this.box.querySelector("img");
+    return img && img.naturalWidth ? img.clientWidth / img.naturalWidth : 1;
+  }
+
+  private setScale(s: number): void {
+    this.scale = s;
+    this.zoomText.textContent = s ? `${s}×` : "fit";
+    this.applyScale();
+  }
+
+  private applyScale(): void {
+    this.box.classList.toggle("fit", !this.scale);
+    for (const img of this.box.querySelectorAll<HTMLImageElement>("img")) {
+      if (this.scale) {
+        img.style.width = `${(Number(img.dataset.w) || img.naturalWidth) * this.scale}px`;
+        img.style.height = "auto";
+      } else {
+        img.style.width = "";
+        img.style.height = "";
+      }
+    }
+  }
+
+  update(wins: WindowState[]): void {
+    this.wins = wins.filter((w) => w.images.length);
+    this.draw();
+  }
+
+  private draw(): void {
+    const first = this.wins[0];
+    const steps = first ? first.images.map((s) => s.step) : [];
+    const at = this.slider.set(steps);
+    const step = first?.images[at]?.step;
+    const key = JSON.stringify(this.wins.map((w) => [w.env, w.images.find((s) => s.step === step)?.images.length ?? 0, w.images.find((s) => s.step === step) ? step : w.images[w.images.length - 1]?.step, w.version]));
+    if (key === this.shown) return;
+    this.shown = key;
+    const multi = this.wins.length > 1;
+    const rows = this.wins.map((w) => {
+      const s = w.images.find((x) => x.step === step) ?? w.images[w.images.length - 1];
+      const row = el("div", "lp-image-row");
+      if (multi) row.append(el("div", "lp-image-env", w.env));
+      const grid = el("div", "lp-image-grid");
+      const nrow = typeof w.opts.nrow === "number" && w.opts.nrow > 0 ? w.opts.nrow : Math.ceil(Math.sqrt(s.images.length));
+      grid.style.gridTemplateColumns = `repeat(${Math.min(nrow, s.images.length)}, auto)`;
+      s.images.forEach((meta, i) => {
+        const fig = el("figure");
+        const img = el("img");
+        img.alt = meta.caption || `${w.win} step ${s.step} image ${i}`;
+        img.dataset.w = String(meta.width);
+        img.width = meta.width;
+        img.height = meta.height;
+        img.decoding = "async";
+        img.addEventListener("load", () => {
+          this.loaded++;
+          this.ctx.drew(this.win);
+        });
+        img.src = this.ctx.api("image", { env: w.env, win: w.win, step: s.step, i });
+        fig.append(img);
+        if (meta.caption) fig.append(el("figcaption", "", meta.caption));
+        grid.append(fig);
+      });
+      row.append(grid);
+      return row;
+    });
+    this.box.replaceChildren(...rows);
+    this.applyScale();
+    this.ctx.drew(this.win);
+  }
+
+  resize(): void {}
+
+  png(): Promise<Blob | null> {
+    const imgs = [...this.box.querySelectorAll<HTMLImageElement>("img")].filter((i) => i.complete && i.naturalWidth);
+    if (!imgs.length) return Promise.resolve(null);
+    const nat = imgs.map((i) => [i.naturalWidth, i.naturalHeight]);
+    const w = nat.reduce((s, [a]) => s + a, 0) + 2 * (imgs.length - 1);
+    const h = Math.max(...nat.map(([, b]) => b));
+    const c = document.createElement("canvas");
+    c.width = w;
+    c.height = h;
+    const g = c.getContext("2d")!;
+    let x = 0;
+    imgs.forEach((img, k) => {
+      g.drawImage(img, x, 0);
+      x += nat[k][0] + 2;
+    });
+    return new Promise((r) => c.toBlob(r, "image/png"));
+  }
+
+  destroy(): void {}
+}

@@ -1,0 +1,315 @@
+// Line and scatter windows (uPlot): own legend with toggles and cursor values,
+// drag to zoom (re-fetching the range at full resolution when the snapshot
+// was decimated), double-click to reset, log axes, EMA smoothing with the raw
+// curve faint behind, x by step or wall time. Several envs overlay as env/trace.
+
+import { decode } from "@msgpack/msgpack";
+import uPlot from "uplot";
+import { windowFrom, type Trace, type WindowState } from "../state";
+import { align, smooth, withGaps, type Col } from "../series";
+import type { WireWindow } from "../wire";
+import { color, el, fmt, seriesLabel, str, theme, type Ctx, type View } from "./common";
+
+interface Line {
+  label: string;
+  color: string;
+  x: Float64Array;
+  y: Float64Array;
+}
+
+type XMode = "step" | "time";
+
+export class LineView implements View {
+  readonly el = el("div", "lp-line");
+  readonly tools = el("span", "lp-tools");
+  private plotEl = el("div", "lp-plot");
+  private legendEl = el("div", "lp-legend");
+  private u: uPlot | null = null;
+  private shape = "";
+  private wins: WindowState[] = [];
+  private lines: Line[] = [];
+  private hidden = new Set<string>();
+  private smoothing = 0;
+  private xmode: XMode = "step";
+  private xlog: boolean | null = null;
+  private ylog: boolean | null = null;
+  private zoom: { x0: number; x1: number; traces: Map<string, Trace[]> | null } | null = null;
+  private zoomToken = 0;
+  private w = 400;
+  private h = 240;
+  private smoothInput = el("input");
+  private legendValues: HTMLElement[] = [];
+
+  constructor(private readonly kind: string, private readonly ctx: Ctx, private readonly win: string) {
+    this.el.append(this.plotEl, this.legendEl);
+    // smoothing slider
+    const sm = el("label", "lp-smooth", "smooth");
+    this.smoothInput.type = "range";
+    this.smoothInput.min = "0";
+    this.smoothInput.max = "0.99";
+    this.smoothInput.step = "0.01";
+    this.smoothInput.value = "0";
+    this.smoothInput.title = "exponential moving average (debiased); the raw curve stays faint behind";
+    this.smoothInput.addEventListener("input", () => {
+      this.smoothing = Number(this.smoothInput.value);
+      this.redraw();
+    });
+    sm.append(this.smoothInput);
+    const xsel = el("select", "lp-xmode");
+    xsel.title = "x axis";
+    for (const m of ["step", "time"]) xsel.append(new Option(m === "step" ? "x: step" : "x: wall time", m));
+    xsel.addEventListener("change", () => {
+      this.xmode = xsel.value as XMode;
+      this.zoom = null;
+      this.redraw();
+    });
+    const logx = this.toggle("log x", () => {
+      this.xlog = !this.isLog("x");
+      this.redraw();
+      return this.isLog("x");
+    });
+    const logy = this.toggle("log y", () => {
+      this.ylog = !this.isLog("y");
+      this.redraw();
+      return this.isLog("y");
+    });
+    this.logButtons = [logx, logy];
+    if (kind === "line") this.tools.append(sm);
+    this.tools.append(xsel, logx, logy);
+    this.plotEl.addEventListener("dblclick", () => this.resetZoom());
+  }
+
+  private logButtons: HTMLButtonElement[];
+
+  private toggle(text: string, flip: () => boolean): HTMLButtonElement {
+    const b = el("button", "lp-toggle", text);
+    b.type = "button";
+    b.addEventListener("click", () => b.classList.toggle("on", flip()));
+    return b;
+  }
+
+  private isLog(axis: "x" | "y"): boolean {
+    const mine = axis === "x" ? this.xlog : this.ylog;
+    if (mine !== null) return mine;
+    return this.wins.some((w) => w.opts[axis === "x" ? "xlog" : "ylog"] === true);
+  }
+
+  update(wins: WindowState[]): void {
+    this.wins = wins;
+    this.logButtons[0].classList.toggle("on", this.isLog("x"));
+    this.logButtons[1].classList.toggle("on", this.isLog("y"));
+    this.redraw();
+  }
+
+  private tracesOf(w: WindowState): Trace[] {
+    return this.zoom?.traces?.get(w.env) ?? w.traces;
+  }
+
+  /** Build the lines to draw from the windows (and zoomed data when present). */
+  private collect(): Line[] {
+    const out: Line[] = [];
+    const n = this.wins.length;
+    let i = 0;
+    for (const w of this.wins) {
+      const legend = Array.isArray(w.opts.legend) ? (w.opts.legend as unknown[]) : [];
+      for (const [k, tr] of this.tracesOf(w).entries()) {
+        const name = tr.name || (typeof legend[k] === "string" ? (legend[k] as string) : "");
+        const useTime = this.xmode === "time" && tr.t.len === tr.y.len && tr.t.len > 0;
+        out.push({ label: seriesLabel(w.env, name, n), color: color(i, n > 1 ? undefined : w.opts), x: useTime ? tr.t.values : tr.x.values, y: tr.y.values });
+        i++;
+      }
+    }
+    return out;
+  }
+
+  private redraw(): void {
+    const lines = this.collect();
+    this.lines = lines;
+    const smoothOn = this.kind === "line" && this.smoothing > 0;
+    const markers = this.kind === "scatter" || this.wins.some((w) => w.opts.mode === "markers");
+    const xlog = this.isLog("x");
+    const ylog = this.isLog("y");
+    const time = this.xmode === "time";
+    // columns: for each line, [raw] or [raw faint, smoothed]
+    const cols: { x: Float64Array; y: Float64Array }[] = [];
+    for (const l of lines) {
+      cols.push({ x: l.x, y: l.y });
+      if (smoothOn) cols.push({ x: l.x, y: smooth(l.y, this.smoothing) });
+    }
+    const al = align(cols);
+    // a log x axis cannot show x <= 0: start at the first positive x (x is ascending)
+    let from = 0;
+    if (xlog) while (from < al.x.length && !(al.x[from] > 0)) from++;
+    const cut = <T extends ArrayLike<unknown>>(c: T): T => (from === 0 ? c : ((c as unknown as { slice(a: number): T }).slice(from)));
+    const ys: Col[] = al.ys.map((y) => (y instanceof Float64Array ? withGaps(cut(y), ylog) : cut(y)));
+    const x = cut(al.x);
+    const data = [x, ...ys] as unknown as uPlot.AlignedData;
+    const shape = JSON.stringify([lines.map((l) => [l.label, l.color]), smoothOn, markers, xlog, ylog, time, this.wins.map((w) => [w.opts.title, w.opts.xlabel, w.opts.ylabel, w.opts.markersize])]);
+    if (!this.u || shape !== this.shape) {
+      this.build(data, lines, smoothOn, markers, xlog, ylog, time);
+      this.shape = shape;
+    } else {
+      this.u.setData(data, !this.zoom);
+    }
+    if (this.zoom && this.u) this.u.setScale("x", { min: this.zoom.x0, max: this.zoom.x1 });
+  }
+
+  private build(data: uPlot.AlignedData, lines: Line[], smoothOn: boolean, markers: boolean, xlog: boolean, ylog: boolean, time: boolean): void {
+    this.u?.destroy();
+    const th = theme();
+    const first = this.wins[0]?.opts ?? {};
+    const size = typeof first.markersize === "number" ? Math.max(1, Math.min(30, first.markersize)) : 4;
+    const series: uPlot.Series[] = [{ label: time ? "time" : str(first.xlabel) || "x" }];
+    for (const l of lines) {
+      const show = !this.hidden.has(l.label);
+      if (smoothOn) series.push({ label: l.label + " (raw)", stroke: l.color, alpha: 0.25, width: 1, show, points: { show: false } });
+      series.push({
+        label: l.label,
+        stroke: l.color,
+        width: 1.5,
+        show,
+        spanGaps: false,
+        paths: markers ? () => null : undefined,
+        points: markers ? { show: true, size, stroke: l.color, fill: l.color } : { show: false },
+      });
+    }
+    const axis = { stroke: th.muted, grid: { stroke: th.grid, width: 1 }, ticks: { stroke: th.grid, width: 1 } };
+    const opts: uPlot.Options = {
+      width: this.w,
+      height: Math.max(60, this.h - this.legendHeight()),
+      legend: { show: false },
+      scales: { x: { time, distr: xlog ? 3 : 1 }, y: { distr: ylog ? 3 : 1 } },
+      axes: [
+        { ...axis, label: str(first.xlabel), labelSize: first.xlabel ? 18 : 0, size: 30 },
+        { ...axis, label: str(first.ylabel), labelSize: first.ylabel ? 18 : 0, size: 52 },
+      ],
+      series,
+      cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
+      hooks: {
+        setSelect: [(u) => this.onSelect(u)],
+        setCursor: [(u) => this.onCursor(u)],
+        draw: [() => this.ctx.drew(this.win)],
+      },
+    };
+    this.u = new uPlot(opts, data, this.plotEl);
+    this.buildLegend(lines, smoothOn);
+  }
+
+  private legendHeight(): number {
+    return this.legendEl.offsetHeight || 22;
+  }
+
+  private buildLegend(lines: Line[], smoothOn: boolean): void {
+    this.legendEl.replaceChildren();
+    this.legendValues = [];
+    lines.forEach((l, i) => {
+      const item = el("button", "lp-legend-item");
+      item.type = "button";
+      const sw = el("span", "lp-swatch");
+      sw.style.background = l.color;
+      const val = el("span", "lp-legend-value");
+      item.append(sw, el("span", "lp-legend-label", l.label), val);
+      item.classList.toggle("off", this.hidden.has(l.label));
+      item.title = "click to hide or show";
+      item.addEventListener("click", () => {
+        const off = !this.hidden.has(l.label);
+        if (off) this.hidden.add(l.label);
+        else this.hidden.delete(l.label);
+        item.classList.toggle("off", off);
+        const idx = smoothOn ? 1 + 2 * i : 1 + i;
+        if (smoothOn) this.u?.setSeries(idx, { show: !off });
+        this.u?.setSeries(smoothOn ? idx + 1 : idx, { show: !off });
+      });
+      this.legendEl.append(item);
+      this.legendValues.push(val);
+    });
+    this.legendEl.dataset.count = String(lines.length);
+  }
+
+  private onCursor(u: uPlot): void {
+    const idx = u.cursor.idx;
+    const smoothOn = u.series.length - 1 === this.lines.length * 2;
+    this.legendValues.forEach((v, i) => {
+      if (idx == null) {
+        v.textContent = "";
+        return;
+      }
+      const col = u.data[smoothOn ? 2 + 2 * i : 1 + i];
+      const y = col?.[idx];
+      const xv = u.data[0][idx];
+      v.textContent = y == null ? "" : ` ${fmt(y)} @ ${this.xmode === "time" && xv != null ? new Date(xv * 1000).toLocaleTimeString() : fmt(xv ?? NaN)}`;
+    });
+  }
+
+  private onSelect(u: uPlot): void {
+    const sel = u.select;
+    if (sel.width < 5) return;
+    const x0 = u.posToVal(sel.left, "x");
+    const x1 = u.posToVal(sel.left + sel.width, "x");
+    u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+    this.zoomTo(x0, x1);
+  }
+
+  /** Zoom to [x0, x1]; when any trace was decimated, fetch the range at full resolution. */
+  zoomTo(x0: number, x1: number): Promise<void> {
+    const token = ++this.zoomToken;
+    this.zoom = { x0, x1, traces: null };
+    this.redraw();
+    const decimated = this.wins.some((w) => w.traces.some((t) => t.decimated));
+    if (!decimated || this.xmode === "time") return Promise.resolve();
+    const width = Math.round((this.u?.bbox.width ?? this.w) || 1000);
+    const fetches = this.wins.map(async (w) => {
+      const res = await fetch(this.ctx.api("window", { env: w.env, win: w.win, x0, x1, width }));
+      if (!res.ok) throw new Error(`zoom: ${res.status}`);
+      const st = windowFrom(w.env, decode(new Uint8Array(await res.arrayBuffer())) as WireWindow);
+      return [w.env, st.traces] as const;
+    });
+    return Promise.all(fetches).then(
+      (got) => {
+        if (token !== this.zoomToken || !this.zoom) return;
+        this.zoom.traces = new Map(got);
+        this.redraw();
+      },
+      (err) => console.error("livepanel:", err),
+    );
+  }
+
+  resetZoom(): void {
+    this.zoomToken++;
+    this.zoom = null;
+    this.redraw();
+  }
+
+  get zoomed(): boolean {
+    return !!this.zoom;
+  }
+
+  /** points currently given to the chart (tests and benchmarks) */
+  get points(): number {
+    return this.u ? this.u.data[0].length : 0;
+  }
+
+  resize(width: number, height: number): void {
+    this.w = Math.max(100, Math.floor(width));
+    this.h = Math.max(80, Math.floor(height));
+    this.u?.setSize({ width: this.w, height: Math.max(60, this.h - this.legendHeight()) });
+  }
+
+  png(): Promise<Blob | null> {
+    const c = this.u?.ctx.canvas;
+    if (!c) return Promise.resolve(null);
+    const out = document.createElement("canvas");
+    out.width = c.width;
+    out.height = c.height;
+    const g = out.getContext("2d")!;
+    g.fillStyle = theme().bg;
+    g.fillRect(0, 0, out.width, out.height);
+    g.drawImage(c, 0, 0);
+    return new Promise((r) => out.toBlob(r, "image/png"));
+  }
+
+  destroy(): void {
+    this.u?.destroy();
+    this.u = null;
+  }
+}
