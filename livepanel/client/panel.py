@@ -57,6 +57,7 @@ class Panel(WindowKinds):
         max_queue: int = 200_000,
         image_format: str = "png",
         replay_spool: bool = True,
+        max_backoff: float = 5.0,
     ):
         self.url = resolve_url(url)
         self._token = resolve_token(token)
@@ -73,6 +74,7 @@ class Panel(WindowKinds):
             "max_queue": max_queue,
             "image_format": image_format,
             "replay_spool": replay_spool,
+            "max_backoff": max_backoff,
         }
         self._max_buffer, self._max_queue, self._replay = max_buffer, max_queue, replay_spool
         self._wins: set[str] = set()
@@ -91,6 +93,7 @@ class Panel(WindowKinds):
             self._spool_root,
             timeout=self.timeout,
             max_buffer=self._max_buffer,
+            max_backoff=self._settings["max_backoff"],
             replay_leftovers=self._replay,
         )
         self._sender.counters.update(counters)
@@ -122,7 +125,7 @@ class Panel(WindowKinds):
     def _win(self, win: Any, default: str) -> str:
         if win is None:
             win = default
-        if win not in self._wins:
+        if type(win) is not str or win not in self._wins:
             checks.name(win, "window name")
             if len(self._wins) > _CACHE_MAX:
                 self._wins.clear()
@@ -130,7 +133,7 @@ class Panel(WindowKinds):
         return win
 
     def _trace_name(self, name: Any) -> str:
-        if name not in self._traces:
+        if type(name) is not str or name not in self._traces:
             checks.name(name, "trace name", allow_empty=True)
             if len(self._traces) > _CACHE_MAX:
                 self._traces = {""}
