@@ -237,7 +237,9 @@ def validate_op(op: Any) -> dict[str, Any]:
         counts = _numeric(_require(op, "counts"), "histogram counts", 1)
         edges = _numeric(_require(op, "edges"), "histogram edges", 1)
         if len(edges) != len(counts) + 1:
-            raise ProtocolError(f"histogram has {len(counts)} counts, so it needs {len(counts) + 1} edges, got {len(edges)}")
+            raise ProtocolError(
+                f"histogram has {len(counts)} counts, so it needs {len(counts) + 1} edges, got {len(edges)}"
+            )
         stats = op.get("stats") or {}
         if not isinstance(stats, dict) or not all(isinstance(v, (int, float)) for v in stats.values()):
             raise ProtocolError("histogram stats must be a map of numbers")

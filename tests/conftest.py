@@ -31,6 +31,9 @@ class ServerProcess:
         self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
         self.log = data_dir.parent / f"server-{self.port}.log"
+        self.base = ""
+        if "--base-url" in self.extra:
+            self.base = "/" + self.extra[self.extra.index("--base-url") + 1].strip("/")
 
     @property
     def url(self) -> str:
@@ -54,7 +57,7 @@ class ServerProcess:
 
     def healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(self.url + "/api/v1/health", timeout=1) as resp:
+            with urllib.request.urlopen(self.url + self.base + "/api/v1/health", timeout=1) as resp:
                 return json.loads(resp.read()).get("ok") is True
         except OSError:
             return False

@@ -55,8 +55,15 @@ def window(url: str, env: str, win: str, **query: Any) -> dict:
 
 
 def line_op(env: str, win: str, x, y, name: str = "", update: str = "append") -> dict:
-    return {"op": "line", "env": env, "win": win, "name": name, "update": update,
-            "x": np.asarray(x, dtype="<f8"), "y": np.asarray(y, dtype="<f8")}
+    return {
+        "op": "line",
+        "env": env,
+        "win": win,
+        "name": name,
+        "update": update,
+        "x": np.asarray(x, dtype="<f8"),
+        "y": np.asarray(y, dtype="<f8"),
+    }
 
 
 def token_env() -> dict[str, str]:
@@ -102,7 +109,6 @@ class Socket:
 
     async def until(self, predicate, timeout: float = 10.0) -> dict:
         """Read messages until one satisfies predicate; return it."""
-        import asyncio
         import time
 
         deadline = time.monotonic() + timeout
@@ -111,7 +117,7 @@ class Socket:
             if predicate(msg):
                 return msg
             if time.monotonic() > deadline:
-                raise asyncio.TimeoutError("no matching message")
+                raise TimeoutError("no matching message")
 
     def close(self) -> None:
         if self.conn is not None:

@@ -35,4 +35,6 @@ def make_app(config: Config, store: Store, hub: Hub) -> tornado.web.Application:
         websocket_max_message_size=config.max_payload,
         websocket_ping_interval=20,
         compress_response=False,
+        default_handler_class=handlers.NotFoundHandler,
+        default_handler_args={"guard": guard},
     )

@@ -33,7 +33,10 @@ class Guard:
         if self.token is not None:
             given = self.token_from(handler)
             if not given:
-                return 401, "this server needs a token: send 'Authorization: Bearer TOKEN' or open the page with ?token="
+                return (
+                    401,
+                    "this server needs a token: send 'Authorization: Bearer TOKEN' or open the page with ?token=",
+                )
             if not hmac.compare_digest(given.encode(), self.token.encode()):
                 return 401, "wrong token"
             return None

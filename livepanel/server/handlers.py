@@ -140,7 +140,9 @@ class EnvsHandler(BaseHandler):
             {
                 "name": e.name,
                 "seq": e.seq,
-                "windows": [{"win": w.win, "kind": w.kind, "title": w.opts.get("title", w.win)} for w in e.windows.values()],
+                "windows": [
+                    {"win": w.win, "kind": w.kind, "title": w.opts.get("title", w.win)} for w in e.windows.values()
+                ],
             }
             for e in self.store.state.envs.values()
         ]
@@ -227,7 +229,16 @@ class PageHandler(BaseHandler):
         self.set_header("Cache-Control", "no-cache")
         if not index.exists():
             self.set_status(503)
-            self.finish("<!doctype html><p>The livepanel browser app is not built. Run: pip install -e . (needs npm)</p>")
+            self.finish(
+                "<!doctype html><p>The livepanel browser app is not built. Run: pip install -e . (needs npm)</p>"
+            )
             return
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(index.read_bytes())
+
+
+class NotFoundHandler(BaseHandler):
+    """Unknown paths: a JSON 404 that says which path, like every other error."""
+
+    def prepare(self) -> None:
+        self.fail(404, f"no such path {self.request.path!r}; the API lives under /api/v1/ (see docs/protocol.md)")
