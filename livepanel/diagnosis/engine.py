@@ -19,7 +19,7 @@ from livepanel.diagnosis.roles import resolve_role, stem
 from livepanel.diagnosis.series import Series
 from livepanel.diagnosis.track import SMALL
 
-_WATCHED = ("train_loss", "val_loss", "grad_norm", "val_acc")  # roles that get a summary
+_WATCHED = ("train_loss", "val_loss", "grad_norm", "val_acc", "lr")  # roles that get a summary
 _NONFINITE = ("train_loss", "val_loss", "grad_norm")
 _OFF = object()  # a series with a role the detectors do not use
 
@@ -158,18 +158,25 @@ class Diagnoser:
     def _after_block(self, s: Series, out: list[Alert]) -> None:
         """Run the detectors of this series' role on its new block."""
         role = s.role
+        if role == "lr":
+            s.update_peak()
+            return
         s.update_best()
         done = s.done
         if role == "train_loss":
-            for kind, check in (
-                ("divergence", loss.divergence),
-                ("not_learning", loss.not_learning),
-                ("lr_too_high", loss.lr_too_high),
-            ):
-                if kind not in done:
-                    found = check(s)
-                    if found:
-                        self._emit(s, kind, self._key(kind, s), found[0], found[1], out)
+            # One story per series: a diverging loss also swings and is not learning; say it once.
+            if "divergence" not in done and "lr_too_high" not in done:
+                found = loss.divergence(s)
+                if found:
+                    self._emit(s, "divergence", self._key("divergence", s), found[0], found[1], out)
+            if "lr_too_high" not in done and "divergence" not in done:
+                found = loss.lr_too_high(s)
+                if found:
+                    self._emit(s, "lr_too_high", self._key("lr_too_high", s), found[0], found[1], out)
+            if not done.intersection(("not_learning", "divergence", "lr_too_high")):
+                found = loss.not_learning(s, self._warmup_end(s.env))
+                if found:
+                    self._emit(s, "not_learning", self._key("not_learning", s), found[0], found[1], out)
         elif role == "grad_norm":
             if "exploding_gradients" not in done:
                 found = grads.exploding(s)
@@ -187,6 +194,13 @@ class Diagnoser:
             found = overfit.overfitting(s, train, acc)
             if found:
                 self._emit(s, "overfitting", self._key("overfitting", s), found[0], found[1], out)
+
+    def _warmup_end(self, env: str) -> float:
+        """Where the env's learning rate stopped rising, when it logs one (nan otherwise)."""
+        for o in self._envs.get(env, {}).values():  # bounded by the series of one env
+            if o.role == "lr":
+                return o.warmup_end()
+        return math.nan
 
     def _partners(self, val: Series) -> tuple[Series | None, Series | None]:
         """The training loss (same name words, else the longest) and a validation accuracy of the env."""

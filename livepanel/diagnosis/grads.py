@@ -13,10 +13,10 @@ from livepanel.diagnosis.series import LEVEL_POINTS, Series
 
 Finding = tuple[float, str] | None
 
-EXPLODE_DECADES = 2.0  # current level this many orders of magnitude above the lowest...
-EXPLODE_PREV = 1.0  # ...and the level before it already this many (growing, not a spike)
-VANISH_DECADES = 1.5  # a layer fell this many orders of magnitude from its start...
-VANISH_GAP = 1.0  # ...and at least this many more than some other layer of the env
+EXPLODE_DECADES = 1.5  # current level this many orders of magnitude above the lowest...
+EXPLODE_PREV = 0.75  # ...and the level before it already this many (growing, not a spike)
+VANISH_DECADES = 1.0  # a layer fell this many orders of magnitude from its start...
+VANISH_GAP = 1.5  # ...and at least this many more than some other layer of the env
 
 
 def exploding(s: Series) -> Finding:
@@ -56,7 +56,7 @@ def update_drop(s: Series) -> bool:
     if s.drop < VANISH_DECADES:
         return False
     prev, c2, _ = t.level(m, i1)
-    return c2 >= m and start - prev >= VANISH_DECADES - 0.5
+    return c2 >= m and start - prev >= 0.75 * VANISH_DECADES
 
 
 def vanishing(s: Series, others: Iterable[Series]) -> Finding:

@@ -14,7 +14,7 @@ Finding = tuple[float, str] | None
 
 DIVERGE_DROP = 0.25  # the loss must first have fallen this fraction of its start...
 DIVERGE_BACK = 0.5  # ...then climbed back this fraction of what it had gained
-NOT_LEARNING_POINTS = 200  # points before "flat" can be told from "slow start"
+NOT_LEARNING_POINTS = 150  # points before "flat" can be told from "slow start"
 NOT_LEARNING_DROP = 0.05  # fell less than this fraction of its start
 LR_MIN_POINTS = 100
 LR_SPREAD = 0.3  # standard deviation / level of both halves of the window
@@ -40,6 +40,13 @@ def divergence(s: Series) -> Finding:
         return None
     if not (cur > best + DIVERGE_BACK * gained and prev > best + 0.25 * gained and cur > prev):
         return None
+    # Noise-aware: the lowest level of a noisy series is biased low, so the climb must also stand
+    # out from the point-to-point noise measured before the climb.
+    sd = t.noise(max(0, i2 - 16), i2) if i2 > 0 else t.noise(0)
+    if math.isfinite(sd):
+        lvl_sd = sd / math.sqrt(m)
+        if gained < 3 * lvl_sd or cur - best < 6 * lvl_sd or prev - best < 3 * lvl_sd:
+            return None
     onset = s.best_x
     for i in range(i2 - 1, -1, -1):  # last block still near the best level: the rise starts after it
         c = t.cnt[i]
@@ -52,10 +59,20 @@ def divergence(s: Series) -> Finding:
     )
 
 
-def not_learning(s: Series) -> Finding:
-    """Loss still flat near its starting value after the first NOT_LEARNING_POINTS points."""
+def not_learning(s: Series, warmup_end: float = math.nan) -> Finding:
+    """Loss still flat near its starting value after the first NOT_LEARNING_POINTS points.
+
+    `warmup_end` is the x where the env's learning rate stopped rising (when it logs one):
+    a loss may stay flat while the learning rate is small, so the points are counted from
+    the middle of the warm-up.
+    """
     t = s.track
     n = t.n
+    if not math.isnan(warmup_end) and t.nblocks():
+        x_first, x_last = t.x0[0], t.x1[-1]
+        after = (x_last - (x_first + warmup_end) / 2) / max(x_last - x_first, 1e-300) * n
+        if after < NOT_LEARNING_POINTS:
+            return None
     if n < NOT_LEARNING_POINTS or n > 64 * NOT_LEARNING_POINTS or t.nblocks() < 8:
         return None
     x_first, x_last = t.x0[0], t.x1[-1]
@@ -73,7 +90,8 @@ def not_learning(s: Series) -> Finding:
     mu, sd, _ = t.spread(i)
     if sd > LR_SPREAD * scale:  # too noisy to call flat; lr_too_high looks at that
         return None
-    if start - cur < NOT_LEARNING_DROP * scale and mid - cur < 0.02 * scale:
+    flat = abs(start - cur) < NOT_LEARNING_DROP * scale and abs(mid - cur) < 0.02 * scale
+    if flat:
         return x_first, (
             f"{s.name} is not learning: after {n} points it is still at {_fmt(cur)}, where it started ({_fmt(start)})"
         )
@@ -101,6 +119,8 @@ def lr_too_high(s: Series) -> Finding:
     if sd1 < LR_SPREAD * mu1 or sd2 < LR_SPREAD * mu2:
         return None
     if mu1 < 0.92 * mu2 or mu1 < 0.6 * start:  # still coming down, or already far below the start
+        return None
+    if mu1 > 2 * mu2:  # climbing fast: that is divergence
         return None
     onset = t.x0[i2]
     return onset, (

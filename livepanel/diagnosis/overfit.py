@@ -1,4 +1,4 @@
-"""Overfitting: validation loss rising for a sustained stretch while training loss keeps falling.
+"""Overfitting: validation loss rising for a sustained stretch while training loss keeps falling (or stays low).
 
 Runs when a validation point closes a block (validation is logged rarely, so this is cheap);
 it reads the training series of the same env at block resolution.
@@ -14,7 +14,7 @@ Finding = tuple[float, str] | None
 
 RISE = 0.05  # validation level this fraction above its lowest...
 RISE_NOISE = 5.0  # ...and this many standard errors of a level above it
-TRAIN_FALL = 0.02  # training level over the same stretch fell at least this fraction
+TRAIN_RISE = 0.01  # training level over the same stretch rose at most this fraction (falling or flat at its low)
 MIN_VAL_POINTS = 8
 
 
@@ -42,7 +42,7 @@ def overfitting(val: Series, train: Series | None, acc: Series | None) -> Findin
     tr = train.track
     then_lvl, ca = tr.mean_between(bx - span, bx + span)
     now_lvl, cb = tr.mean_between(now - span, now)
-    if not ca or not cb or not then_lvl - now_lvl > TRAIN_FALL * abs(then_lvl):
+    if not ca or not cb or not now_lvl - then_lvl < TRAIN_RISE * abs(then_lvl):
         return None
     extra = ""
     if acc is not None and acc.track.nblocks():
@@ -56,5 +56,5 @@ def overfitting(val: Series, train: Series | None, acc: Series | None) -> Findin
                 extra = f", and {acc.name} fell from {a_then:.3g} to {a_now:.3g}"
     return bx, (
         f"overfitting: {val.name} rose from {best:.3g} to {cur:.3g} since step {bx:g} "
-        f"while {train.name} kept falling ({then_lvl:.3g} to {now_lvl:.3g}){extra}"
+        f"while {train.name} {'kept falling' if now_lvl < then_lvl else 'stayed low'} ({then_lvl:.3g} to {now_lvl:.3g}){extra}"
     )

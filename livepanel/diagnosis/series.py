@@ -13,7 +13,22 @@ VAL_POINTS = 3  # validation points are few and already averaged over a whole se
 class Series:
     """One (env, win, trace) series: its role, its summary and what was already found in it."""
 
-    __slots__ = ("env", "win", "trace", "role", "ropt", "dopt", "track", "best", "best_x", "drop", "stem", "done")
+    __slots__ = (
+        "env",
+        "win",
+        "trace",
+        "role",
+        "ropt",
+        "dopt",
+        "track",
+        "best",
+        "best_x",
+        "drop",
+        "stem",
+        "done",
+        "peak",
+        "peak_x",
+    )
 
     def __init__(self, env: str, win: str, trace: str, role: str, ropt: object, dopt: object) -> None:
         self.env, self.win, self.trace = env, win, trace
@@ -24,7 +39,9 @@ class Series:
         self.best_x = math.nan
         self.drop = 0.0  # gradient norms: decades fallen from the starting level
         self.stem: frozenset[str] = frozenset()
-        self.done: set[str] = set()  # kinds already raised here (cheap skip before the key lookup)
+        self.done: set[str] = set()
+        self.peak = -math.inf  # learning rate: highest level so far, and where it was reached
+        self.peak_x = math.nan  # kinds already raised here (cheap skip before the key lookup)
 
     @property
     def name(self) -> str:
@@ -36,6 +53,24 @@ class Series:
         if self.role == "val_loss":
             return max(VAL_POINTS, self.track.n // 24)
         return LEVEL_POINTS
+
+    def update_peak(self) -> None:
+        """Learning rate: remember where it last rose (the end of a warm-up)."""
+        t = self.track
+        c = t.cnt[-1]
+        if c:
+            v = t.sum[-1] / c
+            if v > self.peak:
+                self.peak, self.peak_x = v, t.x1[-1]
+
+    def warmup_end(self) -> float:
+        """x where a warm-up ended (or the last x while it still rises); nan when the lr never rose."""
+        start = self.track.start()
+        if not (self.peak > 1.5 * start > 0):
+            return math.nan
+        if self.peak_x >= self.track.last_x():  # still rising: the warm-up has not ended
+            return math.inf
+        return self.peak_x
 
     def update_best(self) -> None:
         """Track the lowest smoothed level and where it was (divergence and overfitting start there)."""

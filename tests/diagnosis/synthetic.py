@@ -1,0 +1,278 @@
+"""A labelled set of synthetic training runs: healthy ones and one per problem, with known onsets.
+
+Every run is made from a seed, so the set is the code (no data files). A run holds the series a
+training script typically logs (train loss, validation loss and accuracy every few steps,
+per-layer gradient norms, the learning rate), named in the habitual ways the role guesser must
+recognise. Problems are injected at a known step (`onset`); `length` is the run's length in steps.
+Used by the tests (targets asserted) and by benchmarks/bench_diagnosis.py (figures reported).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+HEALTHY = "healthy"
+
+
+@dataclass
+class Trace:
+    win: str
+    trace: str
+    x: np.ndarray
+    y: np.ndarray
+    opts: dict = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    name: str
+    label: str  # a problem kind, or HEALTHY
+    onset: float  # step where the problem starts (nan for healthy runs)
+    length: int
+    traces: list[Trace]
+
+
+# Naming habits, rotated over runs: (train loss, val loss, train acc, val acc, grad prefix, lr) as (win, trace).
+NAMINGS = [
+    (("loss", "train"), ("loss", "val"), ("acc", "train"), ("acc", "val"), ("grad_norm", "{}"), ("lr", "")),
+    (("train", "loss"), ("val", "loss"), ("train", "acc"), ("val", "acc"), ("grad", "{}/norm"), ("learning_rate", "")),
+    (("train_loss", ""), ("val_loss", ""), ("train_acc", ""), ("val_acc", ""), ("grad_norm", "{}"), ("lr", "")),
+    (("loss", ""), ("loss", "valid"), ("accuracy", ""), ("accuracy", "eval"), ("grads", "{}"), ("optim", "lr")),
+    (("loss", "train"), ("loss", "test"), ("acc", "train"), ("acc", "test"), ("grad", "{}"), ("lr", "")),
+]
+LAYERS = ["embed", "conv1", "conv2", "fc1", "fc2", "head"]
+
+
+# ---------------------------------------------------------------- building blocks
+
+
+def schedule(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Learning rate per step (peak 1): constant, cosine with warm-up, step decay, or warm restarts."""
+    t = np.arange(n) / n
+    if kind == "constant":
+        return np.ones(n)
+    warm = float(rng.choice([0.02, 0.05, 0.1]))
+    if kind == "cosine":
+        lr = 0.5 * (1 + np.cos(np.pi * np.clip((t - warm) / (1 - warm), 0, 1)))
+        return np.where(t < warm, t / warm, lr) + 1e-3
+    if kind == "step":
+        return np.where(t < 0.5, 1.0, np.where(t < 0.75, 0.1, 0.01))
+    if kind == "restarts":  # SGDR: cosine cycles of 1/4 of the run; the loss bumps at each restart
+        c = (t * 4) % 1
+        return 0.5 * (1 + np.cos(np.pi * c)) + 1e-3
+    raise ValueError(kind)
+
+
+def loss_curve(lr: np.ndarray, tau: float, start: float, floor: float, power: bool = False) -> np.ndarray:
+    """Loss as a function of the learning-rate integral ("effective time"), as real curves roughly are."""
+    eff = np.cumsum(lr)
+    if power:
+        return floor + (start - floor) * (1 + eff / tau) ** -0.7
+    return floor + (start - floor) * np.exp(-eff / tau)
+
+
+def noisy(y: np.ndarray, rel: float, rng: np.random.Generator, heavy: bool = False) -> np.ndarray:
+    """Multiplicative noise; `heavy` adds a small-batch style tail (occasional spikes of x2 to x4)."""
+    out = y * np.exp(rel * rng.standard_normal(len(y)) - rel * rel / 2)
+    if heavy:
+        spikes = rng.random(len(y)) < 0.003
+        out[spikes] *= rng.uniform(2, 4, spikes.sum())
+    return out
+
+
+@dataclass
+class Spec:
+    """Knobs of one synthetic run; problems edit the curves after the healthy ones are drawn."""
+
+    length: int = 3000
+    noise: float = 0.05
+    tau: float = 0.2  # convergence time, as a fraction of the run
+    sched: str = "cosine"
+    heavy: bool = False
+    power: bool = False
+    start: float = 2.3
+    floor: float = 0.2
+    val_every: int = 50
+    x0: int = 0
+    naming: int = 0
+    bump: float = 0.0  # warm-up bump: relative height of a loss rise at 3% of the run
+    plateau_at: float = 1.0  # loss frozen from this fraction on (long plateau after convergence)
+
+
+def build(spec: Spec, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The healthy curves of one run, by name: steps, train, val, train_acc, val_acc, lr, grads (layers x steps)."""
+    n = spec.length
+    lr = schedule(spec.sched, n, rng)
+    clean = loss_curve(lr, spec.tau * n * float(lr.mean()), spec.start, spec.floor, spec.power)
+    if spec.plateau_at < 1:
+        k = int(spec.plateau_at * n)
+        clean[k:] = clean[k]
+    if spec.bump:
+        t = np.arange(n) / n
+        clean = clean * (1 + spec.bump * np.exp(-(((t - 0.03) / 0.01) ** 2)))
+    steps = np.arange(spec.x0, spec.x0 + n, dtype=np.float64)
+    gap = 1.05 + 0.1 * (1 - clean / spec.start)  # val a little above train, the gap widening slowly
+    val_clean = clean * gap
+    acc = 1 - 0.9 * (clean - spec.floor * 0.5) / spec.start
+    gscale = 10 ** rng.uniform(-0.5, 0.5, len(LAYERS))
+    shape = (0.3 + 0.7 * (clean / spec.start) ** 0.5) * np.sqrt(lr + 0.05)
+    grads = np.array([g * shape * np.exp(0.25 * rng.standard_normal(n)) for g in gscale])
+    return {
+        "steps": steps,
+        "clean": clean,
+        "val_clean": val_clean,
+        "train": noisy(clean, spec.noise, rng, spec.heavy),
+        "train_acc": np.clip(acc + 0.02 * rng.standard_normal(n), 0, 1),
+        "acc_clean": acc,
+        "lr": lr * 1e-3,
+        "grads": grads,
+    }
+
+
+def assemble(name: str, label: str, onset: float, spec: Spec, c: dict, rng: np.random.Generator) -> Run:
+    """Turn curves into named traces; validation is sampled every `val_every` steps."""
+    win_t, win_v, win_ta, win_va, win_g, win_lr = NAMINGS[spec.naming % len(NAMINGS)]
+    steps = c["steps"]
+    vi = np.arange(spec.val_every - 1, spec.length, spec.val_every)
+    val = c.get("val", noisy(c["val_clean"], 0.01, rng)[vi])
+    val_acc = c.get("val_acc", (c["acc_clean"] - 0.03 + 0.005 * rng.standard_normal(spec.length))[vi])
+    traces = [
+        Trace(*win_t, steps, c["train"]),
+        Trace(*win_v, steps[vi], val),
+        Trace(*win_ta, steps, c["train_acc"]),
+        Trace(*win_va, steps[vi], val_acc),
+        Trace(*win_lr, steps, c["lr"]),
+    ]
+    for layer, g in zip(LAYERS, c["grads"], strict=True):
+        traces.append(Trace(win_g[0], win_g[1].format(layer), steps, g))
+    return Run(name, label, onset, spec.length, traces)
+
+
+# ---------------------------------------------------------------- the set
+
+
+def healthy_specs() -> list[tuple[str, Spec]]:
+    """Healthy runs: noise levels x convergence speeds x schedules, plus the awkward realistic cases."""
+    out = []
+    i = 0
+    for noise in (0.02, 0.05, 0.15):
+        for tau in (0.05, 0.2, 0.5):
+            for sched in ("constant", "cosine"):
+                out.append((f"healthy-{sched}-n{noise}-t{tau}", Spec(noise=noise, tau=tau, sched=sched, naming=i)))
+                i += 1
+    out += [
+        ("healthy-step-schedule", Spec(sched="step", tau=0.3, naming=1)),
+        ("healthy-step-noisy", Spec(sched="step", noise=0.15, tau=0.1, naming=2)),
+        ("healthy-restarts", Spec(sched="restarts", tau=0.1, naming=3)),
+        ("healthy-restarts-noisy", Spec(sched="restarts", noise=0.15, tau=0.05, naming=4)),
+        ("healthy-warmup-bump", Spec(sched="cosine", bump=0.3, tau=0.1, naming=0)),
+        ("healthy-warmup-bump-big", Spec(sched="cosine", bump=0.8, tau=0.05, noise=0.1, naming=2)),
+        ("healthy-plateau", Spec(tau=0.02, plateau_at=0.1, length=6000, naming=1)),
+        ("healthy-plateau-noisy", Spec(tau=0.03, plateau_at=0.2, noise=0.2, naming=3)),
+        ("healthy-small-batch", Spec(noise=0.2, heavy=True, tau=0.2, naming=4)),
+        ("healthy-small-batch-slow", Spec(noise=0.25, heavy=True, tau=0.5, sched="cosine", naming=0)),
+        ("healthy-power-law", Spec(power=True, tau=0.01, start=10.0, floor=2.0, naming=2)),
+        ("healthy-resumed", Spec(x0=20000, tau=2.0, start=0.4, floor=0.38, naming=1)),
+        ("healthy-near-zero", Spec(start=1.0, floor=0.002, tau=0.05, noise=0.5, naming=3)),
+        ("healthy-long", Spec(length=20000, tau=0.1, noise=0.1, val_every=200, naming=0)),
+        ("healthy-short", Spec(length=1000, tau=0.2, val_every=20, naming=4)),
+    ]
+    return out
+
+
+def _problem(kind: str, variant: int, rng: np.random.Generator) -> Run:
+    length = (2000, 3000, 5000)[variant % 3]
+    noise = (0.02, 0.05, 0.15)[variant % 3]
+    tau = (0.05, 0.15, 0.3)[(variant // 3) % 3]
+    spec = Spec(length=length, noise=noise, tau=tau, naming=variant, sched=("constant", "cosine")[variant % 2])
+    if kind == "overfitting":
+        spec.floor = 0.02  # memorising: the training loss heads to zero
+    c = build(spec, rng)
+    n = length
+    name = f"{kind}-{variant}"
+    t0 = int(n * (0.3, 0.5, 0.7)[variant % 3])
+    steps = np.arange(n, dtype=np.float64)
+    if kind == "nonfinite":
+        if variant % 2:
+            c["grads"][2, t0:] = np.inf
+        else:
+            c["train"][t0:] = np.nan
+    elif kind == "divergence":
+        rate = (0.005, 0.01, 0.02)[variant % 3] * n
+        c["train"][t0:] = np.minimum(c["train"][t0:] * np.exp((steps[t0:] - t0) / rate), 1e4)
+    elif kind == "exploding_gradients":
+        rate = (0.01, 0.02, 0.03)[variant % 3] * n / math.log(10)  # one decade per 1-3% of the run
+        c["grads"][:, t0:] *= np.exp((steps[t0:] - t0) / rate)
+    elif kind == "overfitting":
+        t0 = int(n * (0.3, 0.5)[variant % 2])
+        rise = (0.6, 1.2, 2.0)[variant % 3]
+        v = c["val_clean"].copy()
+        v[t0:] = v[t0] + (v[t0:] - v[t0]) * 0.2 + rise * v[t0] * (steps[t0:] - t0) / n
+        vi = np.arange(spec.val_every - 1, n, spec.val_every)
+        c["val"] = noisy(v, 0.01 * (1 + variant % 3), rng)[vi]
+        acc = 1 - 0.9 * (v - spec.floor * 0.5) / spec.start - 0.03  # accuracy follows the validation loss
+        c["val_acc"] = (acc + 0.005 * rng.standard_normal(n))[vi]
+    elif kind == "not_learning":
+        t0 = 0
+        start = (2.3, 0.7, 4.6)[variant % 3]
+        dip = 1 - 0.02 * (variant % 2) * (1 - np.exp(-steps / (0.01 * n)))
+        c["train"] = noisy(start * dip, noise, rng)
+    elif kind == "lr_too_high":
+        t0 = 0
+        amp = (0.4, 0.6, 0.8)[variant % 3]
+        start = 2.3
+        level = start * (0.9 - 0.1 * steps / n)
+        wave = np.sin(2 * np.pi * steps / rng.uniform(5, 40)) * 0.5 + rng.standard_normal(n)
+        c["train"] = level * np.exp(amp * wave - amp * amp / 2)
+    elif kind == "vanishing_gradients":
+        t0 = int(n * (0.0, 0.2, 0.4)[variant % 3])
+        decades = (4.0, 5.0, 6.0)[variant % 3]
+        span = 0.25 * n
+        fall = np.clip((steps - t0) / span, 0, None) * decades
+        for layer in range(3):  # the first layers collapse, the last ones do not
+            c["grads"][layer] *= 10 ** (-fall * (1 - 0.2 * layer))
+    else:
+        raise ValueError(kind)
+    return assemble(name, kind, float(t0), spec, c, rng)
+
+
+PROBLEMS = (
+    "nonfinite",
+    "divergence",
+    "exploding_gradients",
+    "overfitting",
+    "not_learning",
+    "lr_too_high",
+    "vanishing_gradients",
+)
+
+
+def labelled_runs(seed: int = 0, per_kind: int = 6) -> list[Run]:
+    """The whole labelled set: healthy runs first, then per_kind variants of each problem."""
+    rng = np.random.default_rng(seed)
+    runs = []
+    for name, spec in healthy_specs():
+        runs.append(assemble(name, HEALTHY, math.nan, spec, build(spec, rng), rng))
+    for kind in PROBLEMS:
+        for v in range(per_kind):
+            runs.append(_problem(kind, v, rng))
+    return runs
+
+
+def replay(observe: Callable, env: str, run: Run, chunk: int) -> list:
+    """Feed a run to `observe(env, win, trace, x, y, opts)` as training would: all series, step by step,
+    `chunk` steps of each series per call. Returns (alert, x of the last point sent) pairs."""
+    edges = np.arange(run.traces[0].x[0], run.traces[0].x[0] + run.length + chunk, chunk)
+    cuts = [np.searchsorted(tr.x, edges) for tr in run.traces]
+    out = []
+    for k in range(len(edges) - 1):  # bounded by length / chunk
+        for tr, cut in zip(run.traces, cuts, strict=True):
+            a, b = cut[k], cut[k + 1]
+            if b > a:
+                for alert in observe(env, tr.win, tr.trace, tr.x[a:b], tr.y[a:b], tr.opts):
+                    out.append((alert, float(tr.x[b - 1])))
+    return out
