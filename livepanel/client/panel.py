@@ -357,13 +357,17 @@ class Panel(WindowKinds):
                 raise KeyError(f"no window {win!r} in env {env!r} on {self.url}") from None
             raise
 
-    def envs(self) -> list[str]:
-        """Names of the envs on the server."""
+    def envs(self, flush: bool = True) -> list[str]:
+        """Names of the envs on the server (after what this Panel sent so far, by default)."""
+        if flush and not self._closed:
+            self.flush(self.timeout)
         return [e["name"] for e in self._read("/envs")["envs"]]
 
-    def windows(self, env: str | None = None) -> list[str]:
+    def windows(self, env: str | None = None, flush: bool = True) -> list[str]:
         """Names of the windows of an env (this Panel's env by default)."""
         env = self.env if env is None else env
+        if flush and not self._closed:
+            self.flush(self.timeout)
         for e in self._read("/envs")["envs"]:
             if e["name"] == env:
                 return [w["win"] for w in e["windows"]]

@@ -1,0 +1,271 @@
+"""A drop-in for the visdom client: `from livepanel.visdom import Visdom`.
+
+Same method and argument names as `visdom.Visdom` for the plots training code uses, on top of
+`livepanel.Panel` (so calls never block and nothing is lost). Visdom options are translated to
+livepanel's; options without an equivalent are ignored (as visdom's renderer ignores unknown ones).
+The supported methods and options are listed in docs/client.md.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import secrets
+import time
+from typing import Any
+
+import numpy as np
+
+from livepanel.client import Panel
+from livepanel.client.transport import Transport
+
+log = logging.getLogger("livepanel.visdom")
+
+_SAME = ("title", "xlabel", "ylabel", "legend", "width", "height", "colormap", "markersize", "stacked", "nrow")
+UNSUPPORTED = (
+    "svg", "plotlyplot", "video", "audio", "mesh", "surf", "contour", "quiver", "stem", "boxplot", "pie",
+    "properties", "embeddings", "graph", "dual_axis_lines", "sunburst", "register_event_handler", "get_window_data",
+    "fork_env", "replay_log",
+)  # fmt: skip
+
+
+def _array(x: Any) -> np.ndarray:
+    if type(x).__module__.startswith("torch"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _color(c: Any) -> str:
+    if isinstance(c, str):
+        return c
+    r, g, b = (int(v) for v in list(c)[:3])
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def translate_opts(opts: dict | None, kind: str) -> dict[str, Any]:
+    """Visdom opts -> livepanel opts; unknown visdom keys are dropped (logged at debug level)."""
+    out: dict[str, Any] = {}
+    for key, value in (opts or {}).items():
+        if value is None:
+            continue
+        if key in _SAME:
+            out[key] = list(value) if isinstance(value, (tuple, np.ndarray)) else value
+        elif key in ("xtype", "ytype"):
+            out[key[0] + "log"] = value == "log"
+        elif key in ("linecolor", "markercolor"):
+            out["colors"] = [_color(c) for c in _array(value).tolist()]
+        elif key == "rownames":
+            out["yticklabels" if kind == "heatmap" else "rownames"] = [str(v) for v in value]
+        elif key == "columnnames":
+            out["xticklabels"] = [str(v) for v in value]
+        elif key == "markers" and value and kind == "scatter":
+            out["mode"] = "markers"
+        else:
+            log.debug("visdom option %r has no livepanel equivalent; ignored", key)
+    for key in ("width", "height", "nrow"):
+        if key in out:
+            out[key] = int(out[key])
+    if "markersize" in out:
+        out["markersize"] = float(out["markersize"])
+    return out
+
+
+class Visdom:
+    """The visdom client's interface, sending to a livepanel server."""
+
+    def __init__(
+        self,
+        server: str = "http://localhost",
+        endpoint: str = "events",
+        port: int = 8097,
+        base_url: str = "/",
+        env: str = "main",
+        token: str | None = None,
+        raise_exceptions: bool | None = None,
+        **ignored: Any,
+    ):
+        if "://" not in server:
+            server = "http://" + server
+        url = f"{server.rstrip('/')}:{int(port)}{'/' + base_url.strip('/') if base_url.strip('/') else ''}"
+        self.server, self.port, self.base_url, self.env = server, port, base_url, env
+        spool = ignored.pop("spool_dir", None)
+        if ignored:
+            log.debug("visdom arguments without a livepanel meaning ignored: %s", ", ".join(sorted(ignored)))
+        self.panel = Panel(url, env=env, token=token, spool_dir=spool)
+
+    # ------------------------------------------------------------ helpers
+
+    def _win(self, win: str | None) -> str:
+        return win if win is not None else f"window_{secrets.token_hex(6)}"
+
+    def _fresh(self, win: str, env: str | None, update: str | None) -> None:
+        if update is None:  # visdom: a call without update draws a new plot in the window
+            self.panel.close(win, env=env)
+
+    def _names(self, opts: dict, k: int, name: str | None) -> list[str]:
+        legend = list(opts.get("legend") or [])
+        if k == 1:
+            return [name if name is not None else (str(legend[0]) if legend else "")]
+        return [str(legend[j]) if j < len(legend) else str(j + 1) for j in range(k)]
+
+    # ------------------------------------------------------------ plots
+
+    def line(self, Y: Any, X: Any = None, win: str | None = None, env: str | None = None, opts: dict | None = None,
+             update: str | None = None, name: str | None = None) -> str:  # fmt: skip
+        """Lines: Y of shape (N,) or (N, M); X of the same shape or (N,); update None/append/replace/remove."""
+        win, o = self._win(win), translate_opts(opts, "line")
+        if update == "remove":
+            self.panel.line(None, win=win, name=name or "", env=env, update="remove")
+            return win
+        if update is not None and X is None:
+            raise ValueError("visdom line: must specify x-values (X) for a line update")
+        y = _array(Y).astype(np.float64)
+        if y.ndim not in (1, 2):
+            raise ValueError(f"visdom line: Y should have 1 or 2 dimensions, got shape {y.shape}")
+        x = np.linspace(0, 1, y.shape[0]) if X is None else _array(X).astype(np.float64)
+        y2 = y.reshape(len(y), -1) if y.ndim == 2 else y[:, None]
+        x2 = x.reshape(len(x), -1) if x.ndim == 2 else np.repeat(x.reshape(-1, 1), y2.shape[1], axis=1)
+        if x2.shape != y2.shape:
+            raise ValueError(f"visdom line: X of shape {x.shape} does not match Y of shape {y.shape}")
+        self._fresh(win, env, update)
+        mode = "append" if update in ("append", "insert") else "replace"
+        names = self._names(o, y2.shape[1], name)
+        for j, trace in enumerate(names):
+            self.panel.line(x2[:, j], y2[:, j], win=win, name=trace, env=env, update=mode, opts=o or None)
+        return win
+
+    def scatter(self, X: Any, Y: Any = None, win: str | None = None, env: str | None = None,
+                opts: dict | None = None, update: str | None = None, name: str | None = None) -> str:  # fmt: skip
+        """Points: X of shape (N, 2); Y optional labels 1..K, one trace per label."""
+        win, o = self._win(win), translate_opts(opts, "scatter")
+        if update == "remove":
+            self.panel.scatter(None, win=win, name=name or "", env=env, update="remove")
+            return win
+        xy = _array(X).astype(np.float64)
+        if xy.ndim != 2 or xy.shape[1] != 2:
+            raise ValueError(f"visdom scatter: X must have shape (N, 2) (3-D scatter is not supported), got {xy.shape}")
+        labels = np.ones(len(xy), dtype=np.int64) if Y is None else _array(Y).astype(np.int64).ravel()
+        if len(labels) != len(xy):
+            raise ValueError(f"visdom scatter: Y must hold one label per point ({len(xy)}), got {len(labels)}")
+        self._fresh(win, env, update)
+        mode = "append" if update in ("append", "insert") else "replace"
+        uniq = np.unique(labels)
+        k = int(uniq.max()) if len(uniq) and Y is not None else 1
+        names = self._names(o, k, name)
+        for label in uniq:
+            mask = labels == label
+            trace = names[int(label) - 1] if Y is not None and 1 <= label <= k else str(label)
+            self.panel.scatter(xy[mask, 0], xy[mask, 1], win=win, name=trace, env=env, update=mode, opts=o or None)
+        return win
+
+    def bar(self, X: Any, Y: Any = None, win: str | None = None, env: str | None = None,
+            opts: dict | None = None) -> str:  # fmt: skip
+        """Bars: X of shape (N,) or (N, M); Y (or opts rownames) labels the rows."""
+        win, o = self._win(win), translate_opts(opts, "bar")
+        labels = o.pop("rownames", None)
+        if Y is not None:
+            labels = [str(v) for v in _array(Y).ravel().tolist()]
+        self.panel.bar(_array(X), win=win, env=env, opts=o or None, labels=labels)
+        return win
+
+    def histogram(self, X: Any, win: str | None = None, env: str | None = None, opts: dict | None = None) -> str:
+        """A histogram of X; opts numbins (default 30)."""
+        win = self._win(win)
+        bins = int((opts or {}).get("numbins", 30))
+        self.panel.histogram(X, win=win, env=env, opts=translate_opts(opts, "histogram") or None, bins=bins)
+        return win
+
+    def heatmap(self, X: Any, win: str | None = None, env: str | None = None, opts: dict | None = None) -> str:
+        """A heatmap of the 2-D X; opts columnnames and rownames label the axes."""
+        win = self._win(win)
+        self.panel.heatmap(X, win=win, env=env, opts=translate_opts(opts, "heatmap") or None)
+        return win
+
+    def image(self, img: Any, win: str | None = None, env: str | None = None, opts: dict | None = None) -> str:
+        """One image (CHW, HW); opts caption, jpgquality."""
+        win, opts = self._win(win), opts or {}
+        fmt, quality = ("jpeg", int(opts["jpgquality"])) if opts.get("jpgquality") else (None, 90)
+        o = translate_opts(opts, "image") or None
+        self.panel.image(
+            img, win=win, env=env, opts=o, caption=str(opts.get("caption", "")), format=fmt, quality=quality
+        )
+        return win
+
+    def images(self, tensor: Any, nrow: int = 8, padding: int = 2, win: str | None = None, env: str | None = None,
+               opts: dict | None = None) -> str:  # fmt: skip
+        """A grid of a batch (NCHW) or a list of images, `nrow` per row (padding is the viewer's)."""
+        win, opts = self._win(win), opts or {}
+        fmt, quality = ("jpeg", int(opts["jpgquality"])) if opts.get("jpgquality") else (None, 90)
+        o = translate_opts(opts, "image")
+        o.pop("nrow", None)
+        self.panel.images(tensor, win=win, env=env, opts=o or None, nrow=int(nrow), format=fmt, quality=quality)
+        return win
+
+    def text(self, text: str, win: str | None = None, env: str | None = None, opts: dict | None = None,
+             append: bool = False) -> str:  # fmt: skip
+        """Text (visdom renders HTML; livepanel renders markdown, sanitised)."""
+        win = self._win(win)
+        self.panel.text(text, win=win, env=env, opts=translate_opts(opts, "text") or None, append=append)
+        return win
+
+    def matplot(self, plot: Any, opts: dict | None = None, env: str | None = None, win: str | None = None) -> str:
+        """A matplotlib figure (or pyplot itself: its current figure), rendered to an image."""
+        win = self._win(win)
+        fig = plot.gcf() if hasattr(plot, "gcf") else plot
+        self.panel.image(fig, win=win, env=env, opts=translate_opts(opts, "image") or None)
+        return win
+
+    # ------------------------------------------------------------ windows and envs
+
+    def update_window_opts(self, win: str, opts: dict, env: str | None = None) -> str:
+        return self.panel.set_opts(win, translate_opts(opts, ""), env=env)
+
+    def close(self, win: str | None = None, env: str | None = None) -> str:
+        """Close one window, or every window of the env when win is None."""
+        if win is not None:
+            self.panel.close(win, env=env)
+            return win
+        for name in self.panel.windows(env):
+            self.panel.close(name, env=env)
+        return ""
+
+    def delete_env(self, env: str) -> bool:
+        self.panel.delete_env(env)
+        return True
+
+    def get_env_list(self) -> list[str]:
+        return self.panel.envs()
+
+    def win_exists(self, win: str, env: str | None = None) -> bool:
+        """Whether the window exists (after the calls made so far are delivered)."""
+        return win in self.panel.windows(env)
+
+    def check_connection(self, timeout_seconds: float = 0) -> bool:
+        """Whether the server answers, trying for up to `timeout_seconds`."""
+        deadline = time.monotonic() + float(timeout_seconds)
+        for _ in range(10_000):
+            transport = Transport(self.panel.url, self.panel._token, timeout=2.0)
+            try:
+                if transport.request("GET", "/health")[0] == 200:
+                    return True
+            except (OSError, http.client.HTTPException):
+                pass
+            finally:
+                transport.close()
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        return False
+
+    def save(self, envs: list[str]) -> str:
+        """Envs are always saved by the livepanel server; kept for compatibility."""
+        self.panel.flush(self.panel.timeout)
+        return ""
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        return self.panel.flush(timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in UNSUPPORTED:
+            raise NotImplementedError(f"livepanel.visdom does not support visdom's {name}(); see docs/client.md")
+        raise AttributeError(name)
