@@ -113,6 +113,7 @@ def test_foreign_host_header_is_refused_without_token(server):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req)
     assert err.value.code == 403
+    err.value.close()
 
 
 def test_cross_origin_websocket_is_refused(server):

@@ -24,7 +24,8 @@ def post(url: str, body: bytes, token: str | None = None, path: str = "/api/v1/i
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, protocol.unpackb(resp.read())
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
+        with err:
+            return err.code, json.loads(err.read() or b"{}")
 
 
 def send_ops(url: str, ops: list[dict], client: str = "test-client-0", seq: int = 1, token: str | None = None):
@@ -45,7 +46,8 @@ def get(url: str, path: str, token: str | None = None, **query: Any) -> tuple[in
                 return resp.status, protocol.decode_arrays(protocol.unpackb(data))
             return resp.status, data
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
+        with err:
+            return err.code, json.loads(err.read() or b"{}")
 
 
 def window(url: str, env: str, win: str, **query: Any) -> dict:
