@@ -11,7 +11,7 @@ interface Series {
 }
 
 export class BarView implements View {
-  readonly el = el("div", "lp-bar");
+  readonly el = el("div", "lp-barchart");
   private c = new Canvas();
   private legendEl = el("div", "lp-legend");
   private tip = el("div", "lp-tip");

@@ -118,7 +118,7 @@ export class HeatmapView implements View {
       g.textAlign = "left";
       g.textBaseline = "middle";
       g.fillStyle = th.muted;
-      if (Number.isFinite(lo)) for (const v of ticks(lo, hi, 4)) g.fillText(fmt(v), bx + 13, rect.T + rect.H - ((v - lo) / (hi - lo || 1)) * rect.H);
+      if (Number.isFinite(lo)) for (const v of ticks(lo, hi, Math.max(3, Math.floor(rect.H / 30)))) g.fillText(fmt(v), bx + 13, rect.T + rect.H - ((v - lo) / (hi - lo || 1)) * rect.H);
     });
     this.ctx.drew(this.win);
   }

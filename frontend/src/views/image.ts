@@ -35,9 +35,25 @@ export class ImageView implements View {
     this.el.append(this.box, this.slider.el);
   }
 
+  /** The scale at which every image of the step fits the window (what "fit" shows). */
   private fitScale(): number {
-    const img = this.box.querySelector("img");
-    return img && img.naturalWidth ? img.clientWidth / img.naturalWidth : 1;
+    const rows = [...this.box.querySelectorAll<HTMLElement>(".lp-image-row")];
+    if (!rows.length) return 1;
+    const W = Math.max(20, this.box.clientWidth - 8);
+    const H = Math.max(20, (this.box.clientHeight - 8) / rows.length);
+    let scale = Infinity;
+    for (const row of rows) {
+      const imgs = [...row.querySelectorAll("img")];
+      if (!imgs.length) continue;
+      const cols = Number(row.dataset.cols) || 1;
+      const nrows = Math.ceil(imgs.length / cols);
+      const w = Math.max(...imgs.map((i) => Number(i.dataset.w) || 1));
+      const h = Math.max(...imgs.map((i) => Number(i.dataset.h) || 1));
+      const caption = row.querySelector("figcaption") ? 16 : 0;
+      const label = row.querySelector(".lp-image-env") ? 16 : 0;
+      scale = Math.min(scale, (W - 2 * (cols - 1)) / (cols * w), (H - label - nrows * caption - 2 * (nrows - 1)) / (nrows * h));
+    }
+    return Number.isFinite(scale) && scale > 0 ? scale : 1;
   }
 
   private setScale(s: number): void {
@@ -47,15 +63,10 @@ export class ImageView implements View {
   }
 
   private applyScale(): void {
-    this.box.classList.toggle("fit", !this.scale);
+    const scale = this.scale || this.fitScale();
     for (const img of this.box.querySelectorAll<HTMLImageElement>("img")) {
-      if (this.scale) {
-        img.style.width = `${(Number(img.dataset.w) || img.naturalWidth) * this.scale}px`;
-        img.style.height = "auto";
-      } else {
-        img.style.width = "";
-        img.style.height = "";
-      }
+      img.style.width = `${Math.max(1, Math.floor((Number(img.dataset.w) || 1) * scale))}px`;
+      img.style.height = `${Math.max(1, Math.floor((Number(img.dataset.h) || 1) * scale))}px`;
     }
   }
 
@@ -79,12 +90,15 @@ export class ImageView implements View {
       if (multi) row.append(el("div", "lp-image-env", w.env));
       const grid = el("div", "lp-image-grid");
       const nrow = typeof w.opts.nrow === "number" && w.opts.nrow > 0 ? w.opts.nrow : Math.ceil(Math.sqrt(s.images.length));
-      grid.style.gridTemplateColumns = `repeat(${Math.min(nrow, s.images.length)}, auto)`;
+      const cols = Math.min(nrow, s.images.length);
+      row.dataset.cols = String(cols);
+      grid.style.gridTemplateColumns = `repeat(${cols}, auto)`;
       s.images.forEach((meta, i) => {
         const fig = el("figure");
         const img = el("img");
         img.alt = meta.caption || `${w.win} step ${s.step} image ${i}`;
         img.dataset.w = String(meta.width);
+        img.dataset.h = String(meta.height);
         img.width = meta.width;
         img.height = meta.height;
         img.decoding = "async";
@@ -105,7 +119,9 @@ export class ImageView implements View {
     this.ctx.drew(this.win);
   }
 
-  resize(): void {}
+  resize(): void {
+    if (!this.scale) this.applyScale();
+  }
 
   png(): Promise<Blob | null> {
     const imgs = [...this.box.querySelectorAll<HTMLImageElement>("img")].filter((i) => i.complete && i.naturalWidth);

@@ -19,6 +19,9 @@ interface Line {
 
 type XMode = "step" | "time";
 
+/** a zoom fetches every point of its range up to this many (estimated), else a decimated view */
+export const FULL_RES_LIMIT = 250_000;
+
 export class LineView implements View {
   readonly el = el("div", "lp-line");
   readonly tools = el("span", "lp-tools");
@@ -191,8 +194,9 @@ export class LineView implements View {
         draw: [() => this.ctx.drew(this.win)],
       },
     };
-    this.u = new uPlot(opts, data, this.plotEl);
     this.buildLegend(lines, smoothOn);
+    opts.height = Math.max(60, this.h - this.legendHeight());
+    this.u = new uPlot(opts, data, this.plotEl);
   }
 
   private legendHeight(): number {
@@ -235,8 +239,11 @@ export class LineView implements View {
         return;
       }
       const col = u.data[smoothOn ? 2 + 2 * i : 1 + i];
-      const y = col?.[idx];
-      const xv = u.data[0][idx];
+      // aligned traces have holes where another trace has a point: show the nearest point before
+      let j = idx;
+      while (j > 0 && col?.[j] === undefined) j--;
+      const y = col?.[j];
+      const xv = u.data[0][j];
       v.textContent = y == null ? "" : ` ${fmt(y)} @ ${this.xmode === "time" && xv != null ? new Date(xv * 1000).toLocaleTimeString() : fmt(xv ?? NaN)}`;
     });
   }
@@ -259,7 +266,16 @@ export class LineView implements View {
     if (!decimated || this.xmode === "time") return Promise.resolve();
     const width = Math.round((this.u?.bbox.width ?? this.w) || 1000);
     const fetches = this.wins.map(async (w) => {
-      const res = await fetch(this.ctx.api("window", { env: w.env, win: w.win, x0, x1, width }));
+      // every stored point of the range when there are not too many (estimated from
+      // the share of the x span), else min/max per pixel column (spikes survive)
+      let est = 0;
+      for (const t of w.traces) {
+        const xs = t.x.values;
+        const span = xs.length ? xs[xs.length - 1] - xs[0] : 0;
+        est += span > 0 ? (t.n * Math.min(span, x1 - x0)) / span : t.n;
+      }
+      const query = { env: w.env, win: w.win, x0, x1, width: est > FULL_RES_LIMIT ? width : undefined };
+      const res = await fetch(this.ctx.api("window", query));
       if (!res.ok) throw new Error(`zoom: ${res.status}`);
       const st = windowFrom(w.env, decode(new Uint8Array(await res.arrayBuffer())) as WireWindow);
       return [w.env, st.traces] as const;
