@@ -34,6 +34,8 @@ class Diagnoser:
         self._series: dict[tuple[str, str, str], Series] = {}
         self._envs: dict[str, dict[tuple[str, str], Series]] = {}
         self._raised: set[str] = set()
+        self._calls = 0  # observe calls so far: orders "seen before" for findings that need confirming
+        self._collapsed: dict[str, int] = {}  # env -> gradient series that collapsed, awaiting a steady peer
 
     # ------------------------------------------------------------ public API
 
@@ -41,6 +43,7 @@ class Diagnoser:
         self, env: str, win: str, trace: str, x: np.ndarray, y: np.ndarray, opts: dict[str, Any] | None
     ) -> list[Alert]:
         """Take the points just appended to one trace; return the alerts they newly raise."""
+        self._calls += 1
         s = self._series.get((env, win, trace))
         if opts:
             ropt, dopt = opts.get("role"), opts.get("diagnose")
@@ -96,6 +99,7 @@ class Diagnoser:
                 self._series.pop((env, *wt), None)
         if not group:
             self._envs.pop(env, None)
+            self._collapsed.pop(env, None)
         parts = [p for p in (env, win, trace) if p is not None]
         n = len(parts)
         self._raised = {k for k in self._raised if k.split("\x1f")[1 : 1 + n] != parts}
@@ -175,7 +179,11 @@ class Diagnoser:
                     self._emit(s, "lr_too_high", self._key("lr_too_high", s), found[0], found[1], out)
             if not done.intersection(("not_learning", "divergence", "lr_too_high")):
                 found = loss.not_learning(s, self._warmup_end(s.env))
-                if found:
+                if not found:
+                    s.seen = 0
+                elif not s.seen:
+                    s.seen = self._calls  # confirm on a later call: the env's lr may not have arrived yet
+                elif self._calls > s.seen:
                     self._emit(s, "not_learning", self._key("not_learning", s), found[0], found[1], out)
         elif role == "grad_norm":
             if "exploding_gradients" not in done:
@@ -183,12 +191,22 @@ class Diagnoser:
                 if found:
                     key = alert_key("exploding_gradients", s.env, s.win)
                     self._emit(s, "exploding_gradients", key, found[0], found[1], out)
-            if grads.update_drop(s) and "vanishing_gradients" not in done:
-                peers = [o for o in self._envs.get(s.env, {}).values() if o.role == "grad_norm"]
-                found = grads.vanishing(s, peers)
-                if found:
-                    key = alert_key("vanishing_gradients", s.env)
-                    self._emit(s, "vanishing_gradients", key, found[0], found[1], out)
+            s.collapsed = grads.update_drop(s)
+            group = self._envs.get(s.env, {})
+            if s.collapsed or self._collapsed.get(s.env):
+                # check this layer against the others, or (it may be the steady one) the collapsed ones
+                peers = [o for o in group.values() if o.role == "grad_norm"]
+                cands = [o for o in peers if o.collapsed and "vanishing_gradients" not in o.done]
+                self._collapsed[s.env] = len(cands)
+                for c in cands:  # bounded by the gradient series of one env
+                    found = grads.vanishing(c, peers)
+                    if found:
+                        key = alert_key("vanishing_gradients", s.env)
+                        self._emit(c, "vanishing_gradients", key, found[0], found[1], out)
+                        for o in peers:
+                            o.done.add("vanishing_gradients")
+                        self._collapsed[s.env] = 0
+                        break
         elif role == "val_loss" and "overfitting" not in done:
             train, acc = self._partners(s)
             found = overfit.overfitting(s, train, acc)

@@ -64,13 +64,13 @@ def not_learning(s: Series, warmup_end: float = math.nan) -> Finding:
 
     `warmup_end` is the x where the env's learning rate stopped rising (when it logs one):
     a loss may stay flat while the learning rate is small, so the points are counted from
-    the middle of the warm-up.
+    a quarter of the way into the warm-up.
     """
     t = s.track
     n = t.n
     if not math.isnan(warmup_end) and t.nblocks():
         x_first, x_last = t.x0[0], t.x1[-1]
-        after = (x_last - (x_first + warmup_end) / 2) / max(x_last - x_first, 1e-300) * n
+        after = (x_last - (3 * x_first + warmup_end) / 4) / max(x_last - x_first, 1e-300) * n
         if after < NOT_LEARNING_POINTS:
             return None
     if n < NOT_LEARNING_POINTS or n > 64 * NOT_LEARNING_POINTS or t.nblocks() < 8:

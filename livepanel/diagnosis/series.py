@@ -7,7 +7,7 @@ import math
 from livepanel.diagnosis.track import Track
 
 LEVEL_POINTS = 8  # points averaged into a "level" of a dense series (train loss, gradient norms)
-VAL_POINTS = 3  # validation points are few and already averaged over a whole set
+VAL_POINTS = 2  # validation points are few and already averaged over a whole set
 
 
 class Series:
@@ -28,6 +28,8 @@ class Series:
         "done",
         "peak",
         "peak_x",
+        "seen",
+        "collapsed",
     )
 
     def __init__(self, env: str, win: str, trace: str, role: str, ropt: object, dopt: object) -> None:
@@ -39,9 +41,11 @@ class Series:
         self.best_x = math.nan
         self.drop = 0.0  # gradient norms: decades fallen from the starting level
         self.stem: frozenset[str] = frozenset()
-        self.done: set[str] = set()
+        self.done: set[str] = set()  # kinds already raised here (cheap skip before the key lookup)
         self.peak = -math.inf  # learning rate: highest level so far, and where it was reached
-        self.peak_x = math.nan  # kinds already raised here (cheap skip before the key lookup)
+        self.peak_x = math.nan
+        self.seen = 0  # observe-call number when a finding that needs confirming was first made
+        self.collapsed = False  # gradient norm fell far from its start (vanishing candidate)
 
     @property
     def name(self) -> str:

@@ -101,6 +101,7 @@ class Spec:
     naming: int = 0
     bump: float = 0.0  # warm-up bump: relative height of a loss rise at 3% of the run
     plateau_at: float = 1.0  # loss frozen from this fraction on (long plateau after convergence)
+    val_noise: float = 0.01  # relative noise of validation points (a small validation set is noisier)
 
 
 def build(spec: Spec, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -138,7 +139,7 @@ def assemble(name: str, label: str, onset: float, spec: Spec, c: dict, rng: np.r
     win_t, win_v, win_ta, win_va, win_g, win_lr = NAMINGS[spec.naming % len(NAMINGS)]
     steps = c["steps"]
     vi = np.arange(spec.val_every - 1, spec.length, spec.val_every)
-    val = c.get("val", noisy(c["val_clean"], 0.01, rng)[vi])
+    val = c.get("val", noisy(c["val_clean"], spec.val_noise, rng)[vi])
     val_acc = c.get("val_acc", (c["acc_clean"] - 0.03 + 0.005 * rng.standard_normal(spec.length))[vi])
     traces = [
         Trace(*win_t, steps, c["train"]),
@@ -166,20 +167,20 @@ def healthy_specs() -> list[tuple[str, Spec]]:
                 i += 1
     out += [
         ("healthy-step-schedule", Spec(sched="step", tau=0.3, naming=1)),
-        ("healthy-step-noisy", Spec(sched="step", noise=0.15, tau=0.1, naming=2)),
+        ("healthy-step-noisy", Spec(sched="step", noise=0.15, tau=0.1, naming=2, val_noise=0.03)),
         ("healthy-restarts", Spec(sched="restarts", tau=0.1, naming=3)),
-        ("healthy-restarts-noisy", Spec(sched="restarts", noise=0.15, tau=0.05, naming=4)),
+        ("healthy-restarts-noisy", Spec(sched="restarts", noise=0.15, tau=0.05, naming=4, val_noise=0.03)),
         ("healthy-warmup-bump", Spec(sched="cosine", bump=0.3, tau=0.1, naming=0)),
         ("healthy-warmup-bump-big", Spec(sched="cosine", bump=0.8, tau=0.05, noise=0.1, naming=2)),
         ("healthy-plateau", Spec(tau=0.02, plateau_at=0.1, length=6000, naming=1)),
-        ("healthy-plateau-noisy", Spec(tau=0.03, plateau_at=0.2, noise=0.2, naming=3)),
-        ("healthy-small-batch", Spec(noise=0.2, heavy=True, tau=0.2, naming=4)),
+        ("healthy-plateau-noisy", Spec(tau=0.03, plateau_at=0.2, noise=0.2, naming=3, val_noise=0.03)),
+        ("healthy-small-batch", Spec(noise=0.2, heavy=True, tau=0.2, naming=4, val_noise=0.03)),
         ("healthy-small-batch-slow", Spec(noise=0.25, heavy=True, tau=0.5, sched="cosine", naming=0)),
         ("healthy-power-law", Spec(power=True, tau=0.01, start=10.0, floor=2.0, naming=2)),
         ("healthy-resumed", Spec(x0=20000, tau=2.0, start=0.4, floor=0.38, naming=1)),
         ("healthy-near-zero", Spec(start=1.0, floor=0.002, tau=0.05, noise=0.5, naming=3)),
         ("healthy-long", Spec(length=20000, tau=0.1, noise=0.1, val_every=200, naming=0)),
-        ("healthy-short", Spec(length=1000, tau=0.2, val_every=20, naming=4)),
+        ("healthy-short", Spec(length=1000, tau=0.2, val_every=20, naming=4, val_noise=0.02)),
     ]
     return out
 
@@ -209,11 +210,11 @@ def _problem(kind: str, variant: int, rng: np.random.Generator) -> Run:
         c["grads"][:, t0:] *= np.exp((steps[t0:] - t0) / rate)
     elif kind == "overfitting":
         t0 = int(n * (0.3, 0.5)[variant % 2])
-        rise = (0.6, 1.2, 2.0)[variant % 3]
-        v = c["val_clean"].copy()
+        rise = (1.0, 1.5, 2.5)[variant % 3]  # validation climbs this fraction of its low per run length
+        v = c["clean"] + 0.1 * spec.start  # a generalisation gap: validation stays well above training
         v[t0:] = v[t0] + (v[t0:] - v[t0]) * 0.2 + rise * v[t0] * (steps[t0:] - t0) / n
         vi = np.arange(spec.val_every - 1, n, spec.val_every)
-        c["val"] = noisy(v, 0.01 * (1 + variant % 3), rng)[vi]
+        c["val"] = noisy(v, 0.01 * (1 + variant % 3), rng)[vi]  # 1% to 3% noise
         acc = 1 - 0.9 * (v - spec.floor * 0.5) / spec.start - 0.03  # accuracy follows the validation loss
         c["val_acc"] = (acc + 0.005 * rng.standard_normal(n))[vi]
     elif kind == "not_learning":
