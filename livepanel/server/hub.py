@@ -17,9 +17,11 @@ from typing import Any
 from livepanel import __version__
 from livepanel.protocol import packb
 from livepanel.server.store import Store
+from livepanel.server.store.model import public_message
 
 log = logging.getLogger("livepanel.hub")
 RING_FRAME_LIMIT = 1 << 20  # larger frames are not kept for replay (resumers get a snapshot)
+RING_BYTES = 16 << 20  # replay buffer per env
 
 
 class Viewer:
@@ -88,6 +90,7 @@ class Hub:
         self.viewer_queue = viewer_queue
         self.viewers: set[Viewer] = set()
         self.recent: dict[str, deque[tuple[int, bytes]]] = {}
+        self._ring_bytes: dict[str, int] = {}
         self.published: dict[str, int] = dict(store.state.seqs)
         self._env_names = set(store.state.envs)
         store.listeners.append(self.publish)
@@ -108,14 +111,8 @@ class Hub:
         """Send committed changes, in order, to every viewer of their env."""
         for message in messages:
             env, seq = message["env"], message["seq"]
-            frame = packb(message)
-            ring = self.recent.get(env)
-            if ring is None:
-                ring = self.recent[env] = deque(maxlen=self.replay_buffer)
-            if len(frame) > RING_FRAME_LIMIT:
-                ring.clear()
-            else:
-                ring.append((seq, frame))
+            frame = packb(public_message(message))
+            self._remember(env, seq, frame)
             self.published[env] = seq
             for viewer in self.viewers:
                 if env in viewer.envs:
@@ -126,6 +123,21 @@ class Hub:
             frame = packb({"type": "envs", "envs": self.env_list()})
             for viewer in self.viewers:
                 viewer.push(frame)
+
+    def _remember(self, env: str, seq: int, frame: bytes) -> None:
+        """Keep recent frames for resuming viewers, bounded in count and bytes."""
+        ring = self.recent.get(env)
+        if ring is None:
+            ring = self.recent[env] = deque()
+            self._ring_bytes[env] = 0
+        if len(frame) > RING_FRAME_LIMIT:
+            ring.clear()
+            self._ring_bytes[env] = 0
+            return
+        ring.append((seq, frame))
+        self._ring_bytes[env] += len(frame)
+        while len(ring) > self.replay_buffer or self._ring_bytes[env] > RING_BYTES:
+            self._ring_bytes[env] -= len(ring.popleft()[1])
 
     def subscribe(self, viewer: Viewer, requests: list[dict[str, Any]], width: int | None) -> None:
         """Replace the viewer's envs; resume each from its seq, or send a snapshot."""

@@ -83,8 +83,8 @@ class Store:
             self._failed = job.error
             future.set_exception(StoreError(f"could not write to the store: {job.error}"))
             return
-        self._publish(messages)
-        future.set_result(None)
+        future.set_result(None)  # the acknowledgement goes out first; viewers right after, in commit order
+        asyncio.get_running_loop().call_soon(self._publish, messages)
 
     def _publish(self, messages: list[dict]) -> None:
         for listener in self.listeners:

@@ -172,8 +172,6 @@ class State:
         xs, ys, ts = series.append(x, y, t)
         if len(x):
             writes.append(("points", env.name, w.win, name, start, series.t0, xs, ys, ts))
-        if update == "replace" or len(x) > RAW_APPEND_LIMIT:
-            return {"type": "window", "env": env.name, "seq": env.seq, "window": window_state(w, PUSH_WIDTH)}
         message["op"] = dict(op, t=t)
         return message
 
@@ -215,6 +213,16 @@ class State:
         seq = self.seqs.get(env, 0)
         windows = [window_state(w, width) for w in e.windows.values()] if e else []
         return {"type": "snapshot", "env": env, "seq": seq, "windows": windows, "layout": e.layout if e else {}}
+
+
+def public_message(message: dict) -> dict:
+    """The message as viewers get it: a large trace update is decimated (the op's own points only)."""
+    op = message.get("op")
+    if op is None or op["op"] not in TRACE_KINDS or op.get("x") is None or len(op["x"]) <= RAW_APPEND_LIMIT:
+        return message
+    x, y, t = op["x"], op["y"], op["t"]
+    keep = decimate(x, y, PUSH_WIDTH)
+    return dict(message, op=dict(op, x=x[keep], y=y[keep], t=t[keep], n=len(x), decimated=True))
 
 
 def _image_meta(img: dict) -> dict:

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS steps (env TEXT, win TEXT, step INTEGER, body BLOB, P
 """
 
 MERGE_FAN = 8
+CHECKPOINT_EVERY = 1.0  # seconds
 
 
 def _size_class(n: int) -> int:
@@ -64,8 +65,11 @@ class Persistence:
         path.mkdir(parents=True, exist_ok=True)
         self.file = path / "livepanel.sqlite3"
         self.db = sqlite3.connect(self.file, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA page_size=65536")  # takes effect on a new file: fewer, larger pages for blobs
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
+        # Checkpoints run on their own thread, so a commit never waits for one.
+        self.db.execute("PRAGMA wal_autocheckpoint=0")
         self.db.executescript(SCHEMA)
         row = self.db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
         if row is None:
@@ -76,6 +80,9 @@ class Persistence:
         self._tails: dict[tuple[str, str, str], list[tuple[int, int]]] = defaultdict(list)
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="livepanel-writer", daemon=True)
+        self._checkpointer = threading.Thread(target=self._checkpoints, name="livepanel-checkpoint", daemon=True)
+        self._stopping = threading.Event()
+        self._dirty = threading.Event()
 
     # ------------------------------------------------------------ start-up
 
@@ -118,6 +125,18 @@ class Persistence:
 
     def start(self) -> None:
         self._thread.start()
+        self._checkpointer.start()
+
+    def _checkpoints(self) -> None:
+        """Copy the WAL into the database about once a second while writes come in."""
+        db = sqlite3.connect(self.file, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stopping.wait(CHECKPOINT_EVERY):
+                if self._dirty.is_set():
+                    self._dirty.clear()
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
 
     # ------------------------------------------------------------ writing
 
@@ -129,6 +148,10 @@ class Persistence:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
+        self._stopping.set()
+        if self._checkpointer.is_alive():
+            self._checkpointer.join()
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.db.close()
 
     def _run(self) -> None:
@@ -159,6 +182,7 @@ class Persistence:
                     writer.clients[job.client] = job.seq
             writer.finish()
             self.db.execute("COMMIT")
+            self._dirty.set()
         except BaseException as exc:  # report to every waiting request, never die silently
             log.exception("commit failed")
             if self.db.in_transaction:

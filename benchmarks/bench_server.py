@@ -1,0 +1,241 @@
+"""Server benchmarks (issue 2). Run by hand: python benchmarks/bench_server.py [--quick]
+
+Prints one JSON line per figure. Starts its own servers on free loopback ports, in a temporary
+data directory, and stops them by pid. Figures: 1M-point line call-to-ack, scalar throughput from
+8 writer processes, fan-out latency to 50 viewers, memory per stored point, start-up time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from conftest import ServerProcess  # noqa: E402
+from wire import Socket, send_ops  # noqa: E402
+
+from livepanel import Panel  # noqa: E402
+
+
+def emit(**fields) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def bench_million_line(tmp: Path, runs: int) -> None:
+    """One panel.line(x, y) of 1,000,000 points, from the call to the durable acknowledgement."""
+    srv = ServerProcess(tmp / "million").start()
+    try:
+        x = np.arange(1_000_000, dtype="f8")
+        times, mem = [], []
+        with Panel(srv.url, env="bench", spool_dir=str(tmp / "spool-million")) as panel:
+            panel.line([0.0], [0.0], win="warm")
+            panel.flush()
+            for i in range(runs):
+                y = np.random.default_rng(i).normal(size=1_000_000)
+                before = rss_bytes(srv.proc.pid)
+                start = time.perf_counter()
+                panel.line(x, y, win=f"big{i}", name="train")
+                ok = panel.flush(timeout=30)
+                times.append(time.perf_counter() - start)
+                assert ok
+                mem.append(rss_bytes(srv.proc.pid) - before)
+        emit(
+            figure="million_point_line_call_to_ack_ms",
+            median=round(statistics.median(times) * 1000, 1),
+            runs=[round(t * 1000, 1) for t in times],
+            target="<= 150",
+        )
+        emit(figure="million_point_line_server_rss_growth_mib", median=round(statistics.median(mem) / 2**20, 1))
+    finally:
+        srv.stop()
+
+
+def _writer(url: str, index: int, seconds: float, spool: str, out: mp.Queue) -> None:
+    panel = Panel(url, env=f"w{index}", spool_dir=spool)
+    step, deadline = 0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(1000):
+            panel.line(step, 1.0 / (step + 1), win="loss")
+            step += 1
+    start = time.perf_counter()
+    panel.flush(timeout=60)
+    panel.close()
+    out.put((step, time.perf_counter() - start))
+
+
+def bench_writers(tmp: Path, seconds: float, writers: int = 8) -> None:
+    """Scalar points per second, sustained, from several writer processes (each its own Panel)."""
+    srv = ServerProcess(tmp / "writers").start()
+    try:
+        out: mp.Queue = mp.Queue()
+        ctx = mp.get_context("spawn")
+        start = time.perf_counter()
+        procs = [
+            ctx.Process(target=_writer, args=(srv.url, i, seconds, str(tmp / f"spool-w{i}"), out))
+            for i in range(writers)
+        ]
+        for p in procs:
+            p.start()
+        results = [out.get(timeout=seconds + 120) for _ in procs]
+        for p in procs:
+            p.join(30)
+        elapsed = time.perf_counter() - start
+        total = sum(r[0] for r in results)
+        # Everything sent is stored: count it back.
+        stored = 0
+        for i in range(writers):
+            with urllib.request.urlopen(f"{srv.url}/api/v1/window?env=w{i}&win=loss&format=json&width=1") as r:
+                stored += json.loads(r.read())["traces"][0]["n"]
+        emit(
+            figure="scalar_points_per_s_8_writers",
+            value=round(total / elapsed),
+            points=total,
+            stored=stored,
+            seconds=round(elapsed, 2),
+            target=">= 100000",
+        )
+    finally:
+        srv.stop()
+
+
+def bench_fanout(tmp: Path, viewers: int, points: int) -> None:
+    """Latency from the writer's acknowledgement (and from its send) to receipt at every viewer."""
+    srv = ServerProcess(tmp / "fanout").start()
+
+    async def run():
+        socks = [await Socket(srv.url).connect() for _ in range(viewers)]
+        for s in socks:
+            await s.recv()
+            await s.subscribe([{"env": "fan"}])
+            await s.recv()
+        from_ack, from_send = [], []
+        loop = asyncio.get_running_loop()
+        for i in range(1, points + 1):
+            sent = time.monotonic()
+            arrivals: list[float] = []
+
+            readers = [loop.create_task(_arrival(s, arrivals)) for s in socks]
+            status, _ = await asyncio.to_thread(send_ops, srv.url, [_point(i)], "fanout-client", i)
+            acked = time.monotonic()
+            await asyncio.gather(*readers)
+            assert status == 200
+            from_ack += [max(0.0, a - acked) for a in arrivals]
+            from_send += [a - sent for a in arrivals]
+            await asyncio.sleep(0.02)
+        for s in socks:
+            s.close()
+        return from_ack, from_send
+
+    try:
+        from_ack, from_send = asyncio.run(run())
+        for name, values in (("from_ack", from_ack), ("from_send", from_send)):
+            q = np.percentile(np.array(values) * 1000, [50, 99])
+            emit(
+                figure=f"fanout_{viewers}_viewers_{name}_ms",
+                p50=round(q[0], 2),
+                p99=round(q[1], 2),
+                samples=len(values),
+                target="p50 <= 3, p99 <= 15" if name == "from_ack" else "",
+            )
+    finally:
+        srv.stop()
+
+
+async def _arrival(sock: Socket, arrivals: list[float]) -> None:
+    await sock.conn.read_message()
+    arrivals.append(time.monotonic())
+
+
+def _point(i: int) -> dict:
+    return {
+        "op": "line",
+        "env": "fan",
+        "win": "loss",
+        "x": np.array([float(i)]),
+        "y": np.array([1.0 / i]),
+    }
+
+
+def bench_memory_and_startup(tmp: Path, total: int, runs: int) -> None:
+    """Server RSS per stored point at `total` points, and start-up time with them on disk."""
+    srv = ServerProcess(tmp / "ten-million").start()
+    try:
+        base = rss_bytes(srv.proc.pid)
+        traces = 10
+        per = min(1_000_000, total // traces)
+        seq = 0
+        for tr in range(traces):
+            for start in range(0, total // traces, per):
+                seq += 1
+                x = np.arange(start, start + per, dtype="f8")
+                op = {"op": "line", "env": "mem", "win": f"w{tr}", "x": x, "y": np.sin(x / 1e4)}
+                status, answer = send_ops(srv.url, [op], "memory-client", seq)
+                assert status == 200, answer
+        grown = rss_bytes(srv.proc.pid) - base
+        emit(
+            figure="server_bytes_per_stored_point",
+            value=round(grown / total, 1),
+            points=total,
+            rss_mib=round(rss_bytes(srv.proc.pid) / 2**20),
+            target="<= 24",
+        )
+        times = []
+        for _ in range(runs):
+            srv.stop()
+            start = time.perf_counter()
+            srv.start(timeout=60)
+            times.append(time.perf_counter() - start)
+        emit(
+            figure="startup_s_with_10M_points",
+            median=round(statistics.median(times), 2),
+            runs=[round(t, 2) for t in times],
+            target="<= 2",
+            note="process start to first healthy answer, including the Python interpreter",
+        )
+    finally:
+        srv.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--only", help="comma-separated: million,writers,fanout,memory")
+    args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else {"million", "writers", "fanout", "memory"}
+    with tempfile.TemporaryDirectory(prefix="livepanel-bench-") as d:
+        tmp = Path(d)
+        os.environ["LIVEPANEL_SPOOL"] = str(tmp / "spool")
+        if "million" in only:
+            bench_million_line(tmp, 3 if args.quick else 7)
+        if "writers" in only:
+            bench_writers(tmp, 2 if args.quick else 8)
+        if "fanout" in only:
+            bench_fanout(tmp, 50, 20 if args.quick else 200)
+        if "memory" in only:
+            bench_memory_and_startup(tmp, 2_000_000 if args.quick else 10_000_000, 2 if args.quick else 5)
+
+
+if __name__ == "__main__":
+    main()
