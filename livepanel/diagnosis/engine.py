@@ -82,7 +82,12 @@ class Diagnoser:
                 off = need
         while n - off >= t.bsize:  # bounded: each pass consumes bsize >= 1 points
             b = t.bsize
-            t.close_array(x[off : off + b], y[off : off + b])
+            if b <= SMALL:  # small blocks: Python floats beat numpy call overhead
+                t.bx.extend(x[off : off + b].tolist())
+                t.by.extend(y[off : off + b].tolist())
+                t.close()
+            else:
+                t.close_array(x[off : off + b], y[off : off + b])
             off += b
             self._after_block(s, out)
         if off < n:

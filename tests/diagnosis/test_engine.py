@@ -1,0 +1,127 @@
+"""The Diagnoser's contract with the server: API, dedupe, forget/known, opts, chunking, cost."""
+
+from __future__ import annotations
+
+import time
+
+import msgpack
+import numpy as np
+import pytest
+
+from livepanel.diagnosis import Alert, Diagnoser, guess_role, resolve_role
+
+
+def _healthy(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = np.arange(n, dtype=np.float64)
+    return x, (0.2 + 2.1 * np.exp(-x / 400)) * np.exp(0.05 * rng.standard_normal(n))
+
+
+def _feed(d: Diagnoser, x: np.ndarray, y: np.ndarray, chunk: int, win: str = "loss", trace: str = "", opts=None):
+    out = []
+    for i in range(0, len(x), chunk):
+        out += d.observe("e", win, trace, x[i : i + chunk], y[i : i + chunk], opts or {})
+    return out
+
+
+@pytest.mark.parametrize(
+    ("win", "trace", "role"),
+    [
+        ("loss", "", "train_loss"),
+        ("train/loss", "", "train_loss"),
+        ("loss", "train", "train_loss"),
+        ("train_loss", "", "train_loss"),
+        ("val_loss", "", "val_loss"),
+        ("val", "loss", "val_loss"),
+        ("loss", "val", "val_loss"),
+        ("loss", "valid", "val_loss"),
+        ("loss", "eval", "val_loss"),
+        ("loss", "test", "val_loss"),
+        ("acc", "", "train_acc"),
+        ("accuracy", "val", "val_acc"),
+        ("grad_norm", "", "grad_norm"),
+        ("grad_norm", "layer1", "grad_norm"),
+        ("grad", "fc1/norm", "grad_norm"),
+        ("grad/fc1/norm", "", "grad_norm"),
+        ("lr", "", "lr"),
+        ("learning_rate", "", "lr"),
+        ("valLoss", "", "val_loss"),
+        ("eval", "bleu", "none"),
+        ("loss", "kl", "none"),
+        ("epoch", "", "none"),
+    ],
+)
+def test_role_guess(win: str, trace: str, role: str) -> None:
+    assert guess_role(win, trace) == role
+
+
+def test_opts_override_and_switch_off() -> None:
+    assert resolve_role("metric", "", {"role": "val_loss"}) == "val_loss"
+    assert resolve_role("loss", "val", {"role": "loss"}) == "val_loss"
+    assert resolve_role("loss", "", {"diagnose": False}) == "none"
+    assert resolve_role("loss", "", {"diagnose": "off"}) == "none"
+    d = Diagnoser()
+    x = np.arange(10.0)
+    y = np.full(10, np.nan)
+    assert d.observe("e", "loss", "", x, y, {"diagnose": False}) == []
+    assert [a.kind for a in d.observe("e", "weird", "", x, y, {"role": "train_loss"})] == ["nonfinite"]
+
+
+def test_alert_round_trip_through_msgpack() -> None:
+    d = Diagnoser()
+    (a,) = d.observe("e", "loss", "", np.arange(3.0), np.array([1.0, np.inf, 2.0]), {})
+    assert isinstance(a, Alert) and a.kind == "nonfinite" and a.step == 1.0
+    back = Alert.from_dict(msgpack.unpackb(msgpack.packb(a.to_dict())))
+    assert back == a
+    assert a.message and a.suggestion and a.key
+
+
+def test_same_problem_raised_once_and_known_after_restart() -> None:
+    d = Diagnoser()
+    x = np.arange(20.0)
+    y = np.full(20, np.nan)
+    first = d.observe("e", "loss", "", x[:10], y[:10], {})
+    assert len(first) == 1
+    assert d.observe("e", "loss", "", x[10:], y[10:], {}) == []
+    restarted = Diagnoser()
+    restarted.known([Alert.from_dict(first[0].to_dict())])
+    assert restarted.observe("e", "loss", "", x, y, {}) == []
+    restarted.forget("e", "loss", "")  # trace replaced: a new problem there is news again
+    assert len(restarted.observe("e", "loss", "", x, y, {})) == 1
+
+
+def test_chunking_does_not_change_the_verdict() -> None:
+    x, y = _healthy()
+    y[2000:] *= np.exp((x[2000:] - 2000) / 30)  # divergence at step 2000
+    results = []
+    for chunk in (1, 10, 1000, len(x)):
+        alerts = _feed(Diagnoser(), x, y, chunk)
+        assert [a.kind for a in alerts] == ["divergence"], chunk
+        results.append(alerts[0].detected)
+    assert max(results) - min(results) <= 64  # same blocks, so nearly the same detection point
+    assert 2000 <= min(results) <= 2150
+
+
+def test_healthy_million_points_in_one_call_is_quiet_and_fast() -> None:
+    x, y = _healthy(1_000_000)
+    d = Diagnoser()
+    t = time.perf_counter()
+    assert d.observe("e", "loss", "", x, y, {}) == []
+    assert time.perf_counter() - t < 1.0
+
+
+def test_state_is_bounded() -> None:
+    x, y = _healthy(200_000)
+    d = Diagnoser()
+    _feed(d, x, y, 1000)
+    tr = d._series[("e", "loss", "")].track
+    assert tr.nblocks() < 128 and len(tr.by) < tr.bsize
+
+
+def test_small_calls_are_cheap() -> None:
+    """A generous bound here (CI machines vary); benchmarks/bench_diagnosis.py reports the real figure."""
+    x, y = _healthy(20_000)
+    d = Diagnoser()
+    t = time.perf_counter()
+    _feed(d, x, y, 1)
+    assert (time.perf_counter() - t) / len(x) < 20e-6
