@@ -58,20 +58,6 @@ class Builder:
     def __bool__(self) -> bool:
         return bool(self.ops)
 
-    def scalar(self, env: str, win: str, name: str, x: Any, y: Any, t: float) -> None:
-        key = (env, win, name)
-        g = self.groups.get(key)
-        if g is None:
-            g = self.groups[key] = [env, win, name, [], [], []]
-            self.ops.append(g)
-        if x is None:
-            x = self.counters.get(key, 0)
-        self.counters[key] = x + 1
-        g[3].append(x)
-        g[4].append(y)
-        g[5].append(t)
-        self.size += 24
-
     def pending(self, p: Pending) -> None:
         op = p.op
         if p.finish is not None:
@@ -239,23 +225,38 @@ class Sender:
     def _collect(self) -> None:
         """Drain the queue into the builder (caller holds build_lock); seal when large or on a flush."""
         q, b = self.queue, self.builder
+        popleft, groups, counters = q.popleft, b.groups, self.counters
         for _ in range(len(q)):
-            item = q.popleft()
-            if type(item) is tuple:
-                b.scalar(*item)
+            item = popleft()
+            if type(item) is tuple:  # inlined Builder.scalar: this loop runs once per logged point
+                key = item[:3]
+                g = groups.get(key)
+                if g is None:
+                    g = groups[key] = [item[0], item[1], item[2], [], [], []]
+                    b.ops.append(g)
+                x = item[3]
+                if x is None:
+                    x = counters.get(key, 0)
+                counters[key] = x + 1
+                g[3].append(x)
+                g[4].append(item[4])
+                g[5].append(item[5])
+                b.size += 24
+                if b.size < self.seal_bytes:
+                    continue
             elif type(item) is Pending:
                 b.pending(item)
             else:
                 if b:
                     self._seal()
-                    b = self.builder
+                    b, groups = self.builder, self.builder.groups
                 item.boundary = self.seq
                 self.markers.append(item)
                 self._resolve()
                 continue
             if b.size >= self.seal_bytes:
                 self._seal()
-                b = self.builder
+                b, groups = self.builder, self.builder.groups
 
     def _seal(self) -> None:
         self.seq += 1
@@ -297,7 +298,9 @@ class Sender:
                     continue
                 delay = self.next_retry - time.monotonic()
                 if delay > 0 and not self.retry_now:
-                    self._wait(min(delay, 0.05))  # keep draining the queue while backing off
+                    # backing off: not idle (calls do not wake us), but drain the queue every 50 ms
+                    self.event.wait(min(delay, 0.05))
+                    self.event.clear()
                     continue
                 self.retry_now = False
                 self._send_head(transport)
