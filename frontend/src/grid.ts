@@ -54,6 +54,12 @@ export class Frame {
   private ro: ResizeObserver;
   w: number;
   h: number;
+  /** on screen (or near it): updates are drawn; off screen they wait until it scrolls into view */
+  visible = true;
+  /** drawn at least once */
+  drawn = false;
+  /** changed while off screen */
+  stale = false;
 
   constructor(readonly win: string, readonly kind: string, ctx: Ctx, private readonly grid: Grid) {
     this.view = makeView(kind, ctx, win);
@@ -130,6 +136,8 @@ export class Frame {
     this.titleEl.title = this.win;
     this.kindEl.textContent = this.kind;
     this.view.update(wins);
+    this.drawn = true;
+    this.stale = false;
   }
 
   private async exportPng(): Promise<void> {
@@ -157,8 +165,29 @@ export class Grid {
   readonly el = el("main", "lp-grid");
   readonly frames = new Map<string, Frame>();
   envs: string[] = [];
+  private io: IntersectionObserver;
 
-  constructor(readonly ctx: Ctx, private readonly state: State, private readonly sendLayout: (env: string, layout: Record<string, { order: number; w: number; h: number }>) => void) {}
+  constructor(
+    readonly ctx: Ctx,
+    private readonly state: State,
+    private readonly sendLayout: (env: string, layout: Record<string, { order: number; w: number; h: number }>) => void,
+    /** windows that came into view with changes they have not drawn yet */
+    private readonly revealed: (ids: string[]) => void,
+  ) {
+    this.io = new IntersectionObserver(
+      (entries) => {
+        const show: string[] = [];
+        for (const e of entries) {
+          const f = this.frames.get((e.target as HTMLElement).dataset.win ?? "");
+          if (!f) continue;
+          f.visible = e.isIntersecting;
+          if (f.visible && f.stale) show.push(f.win);
+        }
+        if (show.length) this.revealed(show);
+      },
+      { rootMargin: "200px" },
+    );
+  }
 
   envsOf(win: string): string[] {
     return this.envs.filter((e) => this.state.envs.get(e)?.windows.has(win));
@@ -177,6 +206,7 @@ export class Grid {
     for (const [win, f] of this.frames) {
       const kind = this.windows(win)[0]?.kind;
       if (!keep.has(win) || kind !== f.kind) {
+        this.io.unobserve(f.el);
         f.destroy();
         this.frames.delete(win);
       }
@@ -187,6 +217,7 @@ export class Grid {
       if (!f) {
         f = new Frame(win, this.windows(win)[0].kind, this.ctx, this);
         this.frames.set(win, f);
+        this.io.observe(f.el);
       }
       const cell = this.state.cell(win, this.envs);
       const opts = this.windows(win)[0]?.opts ?? {};
@@ -232,7 +263,10 @@ export class Grid {
   }
 
   clear(): void {
-    for (const f of this.frames.values()) f.destroy();
+    for (const f of this.frames.values()) {
+      this.io.unobserve(f.el);
+      f.destroy();
+    }
     this.frames.clear();
   }
 }

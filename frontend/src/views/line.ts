@@ -258,7 +258,7 @@ export class LineView implements View {
   }
 
   /** Zoom to [x0, x1]; when any trace was decimated, fetch the range at full resolution. */
-  zoomTo(x0: number, x1: number): Promise<void> {
+  zoomTo(x0: number, x1: number, full = false): Promise<void> {
     const token = ++this.zoomToken;
     this.zoom = { x0, x1, traces: null };
     this.redraw();
@@ -274,7 +274,7 @@ export class LineView implements View {
         const span = xs.length ? xs[xs.length - 1] - xs[0] : 0;
         est += span > 0 ? (t.n * Math.min(span, x1 - x0)) / span : t.n;
       }
-      const query = { env: w.env, win: w.win, x0, x1, width: est > FULL_RES_LIMIT ? width : undefined };
+      const query = { env: w.env, win: w.win, x0, x1, width: est > FULL_RES_LIMIT && !full ? width : undefined };
       const res = await fetch(this.ctx.api("window", query));
       if (!res.ok) throw new Error(`zoom: ${res.status}`);
       const st = windowFrom(w.env, decode(new Uint8Array(await res.arrayBuffer())) as WireWindow);
@@ -288,6 +288,12 @@ export class LineView implements View {
       },
       (err) => console.error("livepanel:", err),
     );
+  }
+
+  /** Throw the chart away and draw it again from scratch (benchmarks). */
+  rebuild(): void {
+    this.shape = "";
+    this.redraw();
   }
 
   resetZoom(): void {
