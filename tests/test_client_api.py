@@ -248,3 +248,14 @@ def test_bad_constructor_arguments(tmp_path):
         livepanel.Panel("http://127.0.0.1:9", env="", spool_dir=tmp_path)
     with pytest.raises(TypeError, match="token"):
         livepanel.Panel("http://127.0.0.1:9", token=5, spool_dir=tmp_path)
+
+
+def test_matplotlib_figure(panel):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 1), dpi=50)
+    fig.add_subplot().plot([1, 3, 2])
+    panel.image(fig, win="fig")
+    img = panel.get("fig")["steps"][0]["images"][0]
+    assert (img["width"], img["height"]) == (100, 50) and img["format"] == "png"

@@ -161,3 +161,34 @@ def test_token_from_environment(server_factory, tmp_path, monkeypatch):
     p.line(3.0, win="w")
     assert trace(p.get("w"))["y"].tolist() == [3.0]
     p.close()
+
+
+SCRIPT = """
+import sys, livepanel
+p = livepanel.Panel(sys.argv[1], env="atexit", spool_dir=sys.argv[2], exit_timeout=float(sys.argv[3]))
+for step in range(1000):
+    p.line(step, float(step), win="w")
+# no close(): the interpreter's exit must flush (bounded) or spool
+"""
+
+
+def test_process_exit_flushes_or_spools(server_factory, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    srv = server_factory(start=False)
+    root = tmp_path / "spool"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = [sys.executable, "-c", SCRIPT, srv.url, str(root)]
+    done = subprocess.run([*run, "0.2"], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert spooled(root) and "not delivered" in done.stderr  # server down: spooled at exit, and said so
+    srv.start()
+    done = subprocess.run([*run, "10"], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert spooled(root) == []  # the second process replayed the first one's spool
+    reader = livepanel.Panel(srv.url, env="atexit", spool_dir=tmp_path / "r")
+    t = trace(reader.get("w"))
+    assert t["n"] == 2000
+    reader.close()
