@@ -39,8 +39,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from livepanel import protocol  # noqa: E402
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 _seq = iter(range(1, 1 << 40))
 
 
@@ -63,8 +70,20 @@ def line(env: str, win: str, x, y, name: str = "") -> dict:
 
 def report(figure: str, unit: str, runs: list[float], target: float, **extra) -> None:
     med = statistics.median(runs)
-    print(json.dumps({"figure": figure, "unit": unit, "median": round(med, 1), "runs": [round(r, 1) for r in runs],
-                      "target": target, "ok": med <= target, **extra}), flush=True)
+    print(
+        json.dumps(
+            {
+                "figure": figure,
+                "unit": unit,
+                "median": round(med, 1),
+                "runs": [round(r, 1) for r in runs],
+                "target": target,
+                "ok": med <= target,
+                **extra,
+            }
+        ),
+        flush=True,
+    )
 
 
 def bench_draw_1m(browser, url: str, repeat: int) -> None:
@@ -77,19 +96,23 @@ def bench_draw_1m(browser, url: str, repeat: int) -> None:
     e2e, draw = [], []
     for _ in range(repeat):
         page.evaluate("window.__livepanel.resetZoom('big')")
-        e2e.append(page.evaluate("""async () => {
+        e2e.append(
+            page.evaluate("""async () => {
             const t0 = performance.now();
             await window.__livepanel.zoom('big', -1, 2e6, true);
             await new Promise((r) => requestAnimationFrame(() => r()));
             if (window.__livepanel.points('big') !== 1000000) throw new Error('not full resolution');
             return performance.now() - t0;
-        }"""))
-        draw.append(page.evaluate("""async () => {
+        }""")
+        )
+        draw.append(
+            page.evaluate("""async () => {
             const t0 = performance.now();
             window.__livepanel.rebuild('big');
             await new Promise((r) => requestAnimationFrame(() => r()));
             return performance.now() - t0;
-        }"""))
+        }""")
+        )
     page.close()
     report("draw_1m_ms", "ms", draw, 300, points=n)
     report("fetch_decode_draw_1m_ms", "ms", e2e, 300, points=n, note="includes the 12 MB full-resolution fetch")
@@ -101,24 +124,31 @@ def bench_frames(browser, url: str, repeat: int, seconds: float, all_visible: bo
     post(url, [line("bench-50", w, x, np.cos(x / 100 + i)) for i, w in enumerate(wins)])
     p95s, flush95 = [], []
     for _ in range(repeat):
-        page = browser.new_page(viewport={"width": 1920, "height": 1300} if all_visible else {"width": 1600, "height": 1000})
+        page = browser.new_page(
+            viewport={"width": 1920, "height": 1300} if all_visible else {"width": 1600, "height": 1000}
+        )
         page.goto(url + "/?env=bench-50")
         page.wait_for_function("document.querySelectorAll('section.lp-win').length === 50", timeout=30000)
         if all_visible:  # small windows, every one on screen (none can defer its redraws)
-            page.evaluate("document.body.classList.add('picker-hidden'); "
-                          "for (const f of window.__livepanel.grid.frames.values()) f.setSize(230, 150)")
+            page.evaluate(
+                "document.body.classList.add('picker-hidden'); "
+                "for (const f of window.__livepanel.grid.frames.values()) f.setSize(230, 150)"
+            )
             page.wait_for_timeout(300)
             assert page.evaluate("[...window.__livepanel.grid.frames.values()].every((f) => f.visible)")
         page.evaluate("""() => {
             const lp = window.__livepanel; lp.frames = []; lp.flushTimes.length = 0; lp.drawCount = 0;
             let last = performance.now();
-            const tick = (t) => { lp.frames.push(t - last); last = t; if (!lp.stopFrames) requestAnimationFrame(tick); };
+            const tick = (t) => {
+                lp.frames.push(t - last); last = t;
+                if (!lp.stopFrames) requestAnimationFrame(tick);
+            };
             requestAnimationFrame(tick);
         }""")
         stop = threading.Event()
         step = [1000]
 
-        def feed():  # every 100 ms one append to each of the 50 windows = 10 appends/s per window
+        def feed(stop=stop, step=step):  # every 100 ms one append to each of the 50 windows = 10 appends/s each
             nxt = time.monotonic()
             while not stop.is_set():
                 s = step[0]
@@ -138,8 +168,18 @@ def bench_frames(browser, url: str, repeat: int, seconds: float, all_visible: bo
         p95s.append(float(np.percentile(res["frames"], 95)))
         flush95.append(float(np.percentile(res["flush"], 95)) if res["flush"] else 0.0)
     tag = "_all_visible" if all_visible else ""
-    report(f"frame_p95{tag}_ms", "ms", p95s, 20, windows=50, appends_per_s_per_window=10, seconds=seconds,
-           note="every window on screen" if all_visible else "1600x1000 viewport: windows off screen redraw when scrolled to")
+    report(
+        f"frame_p95{tag}_ms",
+        "ms",
+        p95s,
+        20,
+        windows=50,
+        appends_per_s_per_window=10,
+        seconds=seconds,
+        note="every window on screen"
+        if all_visible
+        else "1600x1000 viewport: windows off screen redraw when scrolled to",
+    )
     report(f"flush_p95{tag}_ms", "ms", flush95, 20, note="the app's own work per animation frame")
 
 
@@ -153,8 +193,12 @@ def bench_usable(browser, url: str, repeat: int, n: int) -> None:
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.goto(url + "/?env=bench-20")
         page.wait_for_function(
-            "window.__livepanel.status === 'open' && Object.keys(window.__livepanel.lastDraw).length === 20", timeout=60000)
-        runs.append(page.evaluate("Math.max(...Object.values(window.__livepanel.lastDraw))"))  # ms since navigation start
+            "window.__livepanel.status === 'open' && Object.keys(window.__livepanel.lastDraw).length === 20",
+            timeout=60000,
+        )
+        runs.append(
+            page.evaluate("Math.max(...Object.values(window.__livepanel.lastDraw))")
+        )  # ms since navigation start
         page.close()
     report("usable_20x1m_ms", "ms", runs, 2000, windows=20, points_per_window=n)
 
@@ -172,9 +216,25 @@ def main() -> None:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         log = open(Path(tmp) / "server.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "livepanel", "serve", "--store", "memory", "--port", str(port),
-                                 "--data-dir", tmp, "--max-payload", str(256 << 20)], stdout=log, stderr=subprocess.STDOUT,
-                                cwd=ROOT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "livepanel",
+                "serve",
+                "--store",
+                "memory",
+                "--port",
+                str(port),
+                "--data-dir",
+                tmp,
+                "--max-payload",
+                str(256 << 20),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             for _ in range(200):

@@ -88,7 +88,9 @@ class Pages:
         self.console: list[str] = []  # console errors (a dropped websocket logs one: not a failure by itself)
 
     def open(self, url: str, color_scheme: str = "light", width: int = 1400, height: int = 900):
-        ctx = self.browser.new_context(viewport={"width": width, "height": height}, color_scheme=color_scheme, accept_downloads=True)
+        ctx = self.browser.new_context(
+            viewport={"width": width, "height": height}, color_scheme=color_scheme, accept_downloads=True
+        )
         self.contexts.append(ctx)
         page = ctx.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))

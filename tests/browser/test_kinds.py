@@ -11,8 +11,16 @@ import pytest
 from browser_helpers import every_kind, next_seq
 from wire import line_op, send_ops
 
-KINDS = {"loss": "line", "embedding": "scatter", "classes": "bar", "confusion": "heatmap", "notes": "text",
-         "input": "image", "batch": "image", "grads": "histogram"}
+KINDS = {
+    "loss": "line",
+    "embedding": "scatter",
+    "classes": "bar",
+    "confusion": "heatmap",
+    "notes": "text",
+    "input": "image",
+    "batch": "image",
+    "grads": "histogram",
+}
 
 
 def send(url, ops):
@@ -42,7 +50,10 @@ def test_every_kind_renders(server, pages, artifacts, scheme):
     page.wait_for_function(f"document.querySelectorAll('section.lp-win').length === {len(KINDS)}", timeout=5000)
     for win, kind in KINDS.items():
         assert page.locator(f'section[data-win="{win}"]').get_attribute("data-kind") == kind
-    page.wait_for_function("Array.from(document.querySelectorAll('.lp-image img')).every((i) => i.complete && i.naturalWidth === 8)", timeout=5000)
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.lp-image img')).every((i) => i.complete && i.naturalWidth === 8)",
+        timeout=5000,
+    )
     for win in ("loss", "embedding", "classes", "confusion", "grads"):
         assert painted(page, win) > 0.01, win
     assert page.locator('section[data-win="loss"] .lp-title').inner_text() == "Loss"
@@ -80,7 +91,10 @@ def test_interactions_per_kind(server, pages, artifacts):
     # image: crisp pixel zoom
     img = page.locator('section[data-win="input"] img')
     page.locator('section[data-win="input"] button', has_text="+").click()
-    assert page.evaluate("getComputedStyle(document.querySelector('section[data-win=\"input\"] img')).imageRendering") == "pixelated"
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('section[data-win=\"input\"] img')).imageRendering")
+        == "pixelated"
+    )
     assert img.bounding_box()["width"] >= 8
     # line: legend toggle, smoothing adds a faint raw series under each line
     loss = page.locator('section[data-win="loss"]')
@@ -103,8 +117,13 @@ def test_interactions_per_kind(server, pages, artifacts):
 def test_compare_runs_overlays_env_traces(server, pages, artifacts):
     x = np.arange(100.0)
     for env, rate in (("opt/adam", 30), ("opt/sgd", 80)):
-        send(server.url, [line_op(env, "loss", x, np.exp(-x / rate), name="train"),
-                          line_op(env, "loss", x[::10], np.exp(-x[::10] / rate) + 0.05, name="val")])
+        send(
+            server.url,
+            [
+                line_op(env, "loss", x, np.exp(-x / rate), name="train"),
+                line_op(env, "loss", x[::10], np.exp(-x[::10] / rate) + 0.05, name="val"),
+            ],
+        )
     send(server.url, [line_op("opt/sgd", "only-sgd", [0, 1], [1, 2])])
     page = pages.open(server.url + "/?env=opt/adam&env=opt/sgd")
     page.wait_for_selector('section[data-win="loss"] .lp-legend-label')
@@ -114,7 +133,8 @@ def test_compare_runs_overlays_env_traces(server, pages, artifacts):
     # appends to one env update the overlay
     send(server.url, [line_op("opt/sgd", "loss", [100], [0.2], name="train")])
     page.wait_for_function(
-        "window.__livepanel.state.envs.get('opt/sgd').windows.get('loss').traces[0].y.len === 101", timeout=5000)
+        "window.__livepanel.state.envs.get('opt/sgd').windows.get('loss').traces[0].y.len === 101", timeout=5000
+    )
     page.screenshot(path=str(artifacts / "compare.png"))
 
 
@@ -128,7 +148,9 @@ def test_zoom_refetches_full_resolution_and_double_click_resets(server, pages):
     snap = page.evaluate("window.__livepanel.points('signal')")
     assert snap < 20_000, "the snapshot is decimated"
     assert page.evaluate("window.__livepanel.state.envs.get('big').windows.get('signal').traces[0].decimated")
-    assert page.evaluate("Math.max(...window.__livepanel.state.envs.get('big').windows.get('signal').traces[0].y.values)") == pytest.approx(y.max())
+    assert page.evaluate(
+        "Math.max(...window.__livepanel.state.envs.get('big').windows.get('signal').traces[0].y.values)"
+    ) == pytest.approx(y.max())
     # drag to zoom on the chart: the range comes back at full resolution
     over = page.locator('section[data-win="signal"] .u-over').bounding_box()
     page.mouse.move(over["x"] + over["width"] * 0.40, over["y"] + 20)
@@ -144,8 +166,13 @@ def test_zoom_refetches_full_resolution_and_double_click_resets(server, pages):
 
 
 def test_export_png_and_csv(server, pages, tmp_path):
-    send(server.url, [line_op("exp", "loss", [0, 1, 2], [3.0, 2.0, 1.0], name="train"),
-                      {"op": "heatmap", "env": "exp", "win": "m", "z": np.eye(3)}])
+    send(
+        server.url,
+        [
+            line_op("exp", "loss", [0, 1, 2], [3.0, 2.0, 1.0], name="train"),
+            {"op": "heatmap", "env": "exp", "win": "m", "z": np.eye(3)},
+        ],
+    )
     page = pages.open(server.url + "/?env=exp")
     page.wait_for_selector('section[data-win="m"] canvas')
     for win in ("loss", "m"):

@@ -101,9 +101,10 @@ def test_layout_is_saved_on_the_server_and_shared(server, pages):
     one.mouse.down()
     one.mouse.move(handle["x"] + 105, handle["y"] + 45, steps=4)
     one.mouse.up()
+    width = box["width"] + 100
+    sel = 'section[data-win="first"]'
     two.wait_for_function(
-        "Math.abs(document.querySelector('section[data-win=\"first\"]').getBoundingClientRect().width - %d) < 3" % (box["width"] + 100),
-        timeout=5000,
+        f"Math.abs(document.querySelector('{sel}').getBoundingClientRect().width - {width}) < 3", timeout=5000
     )
     # a new viewer gets the saved layout in its snapshot
     three = pages.open(server.url + "/?env=lay")
@@ -111,7 +112,9 @@ def test_layout_is_saved_on_the_server_and_shared(server, pages):
 
 
 def test_url_names_the_envs_and_the_picker_changes_it(server, pages):
-    send(server.url, [line_op(env, "loss", [0, 1], [1.0, 0.5], name="train") for env in ("opt/adam", "opt/sgd", "other")])
+    send(
+        server.url, [line_op(env, "loss", [0, 1], [1.0, 0.5], name="train") for env in ("opt/adam", "opt/sgd", "other")]
+    )
     page = pages.open(server.url + "/?env=opt/adam&env=opt/sgd")
     page.wait_for_selector('section[data-win="loss"] .lp-legend-item')
     labels = page.locator('section[data-win="loss"] .lp-legend-label').all_inner_texts()

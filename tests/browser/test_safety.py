@@ -36,10 +36,27 @@ def test_injection_strings_execute_nothing(server, pages, artifacts):
         ]
     ops += [
         {"op": "text", "env": env, "win": "text " + PAYLOADS[1], "text": TEXT, "opts": {"title": PAYLOADS[2]}},
-        {"op": "bar", "env": env, "win": "bar", "y": [1.0, 2.0], "labels": PAYLOADS[:2], "opts": {"legend": [PAYLOADS[3]]}},
-        {"op": "heatmap", "env": env, "win": "heat", "z": [[1.0, 2.0], [3.0, 4.0]],
-         "opts": {"xticklabels": PAYLOADS[:2], "yticklabels": PAYLOADS[2:], "colormap": PAYLOADS[0]}},
-        {"op": "image", "env": env, "win": "img", "images": [{"format": "png", "data": png_bytes(), "width": 8, "height": 8, "caption": PAYLOADS[0]}]},
+        {
+            "op": "bar",
+            "env": env,
+            "win": "bar",
+            "y": [1.0, 2.0],
+            "labels": PAYLOADS[:2],
+            "opts": {"legend": [PAYLOADS[3]]},
+        },
+        {
+            "op": "heatmap",
+            "env": env,
+            "win": "heat",
+            "z": [[1.0, 2.0], [3.0, 4.0]],
+            "opts": {"xticklabels": PAYLOADS[:2], "yticklabels": PAYLOADS[2:], "colormap": PAYLOADS[0]},
+        },
+        {
+            "op": "image",
+            "env": env,
+            "win": "img",
+            "images": [{"format": "png", "data": png_bytes(), "width": 8, "height": 8, "caption": PAYLOADS[0]}],
+        },
     ]
     for op in ops:
         for k in ("x", "y", "z"):
@@ -48,8 +65,21 @@ def test_injection_strings_execute_nothing(server, pages, artifacts):
     status, answer = send_ops(server.url, ops, client="browser-safety", seq=next_seq())
     assert status == 200, answer
     # a second env with a payload name, compared side by side (labels env/trace)
-    status, answer = send_ops(server.url, [{"op": "line", "env": PAYLOADS[1], "win": f"w0 {PAYLOADS[0]}", "name": PAYLOADS[3],
-                                            "x": np.zeros(1), "y": np.ones(1)}], client="browser-safety", seq=next_seq())
+    status, answer = send_ops(
+        server.url,
+        [
+            {
+                "op": "line",
+                "env": PAYLOADS[1],
+                "win": f"w0 {PAYLOADS[0]}",
+                "name": PAYLOADS[3],
+                "x": np.zeros(1),
+                "y": np.ones(1),
+            }
+        ],
+        client="browser-safety",
+        seq=next_seq(),
+    )
     assert status == 200, answer
 
     page = pages.open(server.url + "/")
