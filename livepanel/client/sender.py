@@ -298,8 +298,8 @@ class Sender:
                     continue
                 delay = self.next_retry - time.monotonic()
                 if delay > 0 and not self.retry_now:
-                    # backing off: not idle (calls do not wake us), but drain the queue every 50 ms
-                    self.event.wait(min(delay, 0.05))
+                    # backing off: not idle (calls do not wake us), but drain the queue every 5 ms
+                    self.event.wait(min(delay, 0.005))
                     self.event.clear()
                     continue
                 self.retry_now = False
