@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from conftest import ServerProcess  # noqa: E402
+from serverproc import ServerProcess  # noqa: E402
 from wire import Socket, send_ops  # noqa: E402
 
 from livepanel import Panel  # noqa: E402

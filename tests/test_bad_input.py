@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import msgpack
 import numpy as np
 import pytest
-from wire import Socket, line_op, post, send_ops, window
+from wire import Socket, arun, line_op, post, send_ops, window
 
 from livepanel import protocol
 
@@ -50,7 +48,7 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
-    from conftest import ServerProcess
+    from serverproc import ServerProcess
 
     srv = ServerProcess(tmp_path_factory.mktemp("bad") / "data", "--max-payload", "64K").start()
     assert send_ops(srv.url, [line_op("keep", "loss", [1, 2], [3, 4])], client="client-good")[0] == 200
@@ -114,4 +112,4 @@ def test_bad_websocket_messages_get_an_error_and_the_socket_keeps_working(shared
         assert snap["type"] == "snapshot" and snap["windows"][0]["win"] == "loss"
         sock.close()
 
-    asyncio.run(run())
+    arun(run())

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import subprocess
 import sys
 import urllib.request
 
 import pytest
-from conftest import ServerProcess
-from wire import Socket, get, line_op, send_ops
+from serverproc import ServerProcess
+from wire import Socket, arun, get, line_op, send_ops
 
 
 def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -88,7 +87,7 @@ def test_beyond_loopback_requires_a_generated_token(tmp_path):
             assert (await sock.recv())["type"] == "hello"
             sock.close()
 
-        asyncio.run(sockets())
+        arun(sockets())
     finally:
         srv.stop()
 
@@ -124,7 +123,7 @@ def test_cross_origin_websocket_is_refused(server):
         assert (await sock.recv())["type"] == "hello"
         sock.close()
 
-    asyncio.run(run())
+    arun(run())
 
 
 def test_sigint_shuts_down_cleanly(tmp_path):

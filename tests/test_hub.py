@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import numpy as np
-from wire import Socket, line_op, send_ops
+from wire import Socket, arun, line_op, send_ops
 
 
 def is_type(kind: str, env: str | None = None):
@@ -36,7 +36,7 @@ def test_snapshot_then_changes_in_order(server):
         assert {e["name"] for e in envs["envs"]} == {"e", "new"}
         sock.close()
 
-    asyncio.run(run())
+    arun(run())
 
 
 def test_two_viewers_see_the_same_update(server):
@@ -51,7 +51,7 @@ def test_two_viewers_see_the_same_update(server):
             assert msg["op"]["y"].tolist() == [42.0]
             s.close()
 
-    asyncio.run(run())
+    arun(run())
 
 
 def test_resume_after_disconnect_misses_nothing(server):
@@ -71,7 +71,7 @@ def test_resume_after_disconnect_misses_nothing(server):
         assert [(m["type"], m["seq"]) for m in got] == [("change", s) for s in range(1, 6)]
         sock.close()
 
-    asyncio.run(run())
+    arun(run())
 
 
 def test_resume_too_far_behind_gets_a_snapshot(server_factory):
@@ -91,7 +91,7 @@ def test_resume_too_far_behind_gets_a_snapshot(server_factory):
         assert snap["windows"][0]["traces"][0]["n"] == 5
         sock.close()
 
-    asyncio.run(run())
+    arun(run())
 
 
 def test_resume_across_a_server_restart(server):
@@ -104,7 +104,7 @@ def test_resume_across_a_server_restart(server):
         sock.close()
         return hello["store"], snap["seq"]
 
-    store, seq = asyncio.run(before())
+    store, seq = arun(before())
     server.restart()
 
     async def after():
@@ -116,7 +116,7 @@ def test_resume_across_a_server_restart(server):
         assert (msg["type"], msg["seq"]) == ("change", seq + 1)
         sock.close()
 
-    asyncio.run(after())
+    arun(after())
 
 
 def test_stalled_viewer_does_not_hold_up_another(server_factory):
@@ -152,4 +152,4 @@ def test_stalled_viewer_does_not_hold_up_another(server_factory):
         live.close()
         stalled.close()
 
-    asyncio.run(run())
+    arun(run())

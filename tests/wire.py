@@ -124,3 +124,24 @@ class Socket:
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
+
+
+def arun(coro):
+    """asyncio.run in a thread of its own: the browser tests' Playwright keeps a loop in the main thread."""
+    import asyncio
+    import threading
+
+    result: dict = {}
+
+    def target():
+        try:
+            result["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the test's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
