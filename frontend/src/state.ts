@@ -172,8 +172,11 @@ export function applyOp(env: EnvState, op: Op, seq: number): string[] {
       const x = toF64(op.x as WireArray);
       const y = toF64(op.y as WireArray);
       const t = op.t ? toF64(op.t as WireArray) : new Float64Array(0);
+      // A large update arrives decimated: `n` says how many points it really holds.
+      const added = typeof op.n === "number" ? op.n : y.length;
+      const decimated = op.decimated === true;
       if (update === "replace" || at < 0) {
-        const tr: Trace = { name, x: new Column(x), y: new Column(y), t: new Column(t), n: y.length, decimated: false };
+        const tr: Trace = { name, x: new Column(x), y: new Column(y), t: new Column(t), n: added, decimated };
         if (at >= 0) w.traces[at] = tr;
         else w.traces.push(tr);
       } else {
@@ -181,7 +184,8 @@ export function applyOp(env: EnvState, op: Op, seq: number): string[] {
         tr.x.push(x);
         tr.y.push(y);
         if (t.length === y.length && tr.t.len === tr.y.len - y.length) tr.t.push(t);
-        tr.n += y.length;
+        tr.n += added;
+        tr.decimated = tr.decimated || decimated;
       }
       break;
     }

@@ -172,3 +172,14 @@ test("changes for envs not subscribed are ignored", () => {
   assert.deepEqual(r.windows, []);
   assert.equal(s.envs.size, 0);
 });
+
+test("a decimated append counts the points it really added", () => {
+  const s = new State();
+  s.apply(hello);
+  s.apply(snap());
+  s.apply(change(4, { op: "line", win: "loss", name: "train", update: "append", x: arr([3, 90000]), y: arr([1, 2]), t: arr([13, 14]), n: 100000, decimated: true }));
+  const tr = s.envs.get("a")!.windows.get("loss")!.traces[0];
+  assert.equal(tr.n, 100003);
+  assert.equal(tr.decimated, true);
+  assert.equal(tr.y.len, 5);
+});
