@@ -89,8 +89,8 @@ def bench_writers(tmp: Path, seconds: float, writers: int = 8) -> None:
     """Scalar points per second, sustained, from several writer processes (each its own Panel)."""
     srv = ServerProcess(tmp / "writers").start()
     try:
-        out: mp.Queue = mp.Queue()
         ctx = mp.get_context("spawn")
+        out = ctx.Queue()
         start = time.perf_counter()
         procs = [
             ctx.Process(target=_writer, args=(srv.url, i, seconds, str(tmp / f"spool-w{i}"), out))

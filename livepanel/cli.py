@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
             default = "" if setting.default is None else f" (default: {setting.default})"
             serve.add_argument(flag, type=_checked(setting), default=setting.default, help=setting.help + default)
     replay = commands.add_parser("replay", help="send what a client left in its spool to the server")
-    replay.add_argument("--url", help="server URL (default: $LIVEPANEL_URL or http://127.0.0.1:8097)")
+    replay.add_argument(
+        "--url", help="send everything to this server (default: the server each spool directory was written for)"
+    )
     replay.add_argument("--token", help="access token (default: $LIVEPANEL_TOKEN)")
     replay.add_argument("--spool", help="spool directory (default: $LIVEPANEL_SPOOL or ~/.livepanel/spool)")
     return parser
@@ -55,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "replay":
         from livepanel.client.spool import replay_all
 
-        logging.basicConfig(level=logging.INFO, format="livepanel: %(message)s")
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
         try:
             sent = replay_all(args.spool, args.url, args.token)
         except Exception as exc:

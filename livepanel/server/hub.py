@@ -21,7 +21,7 @@ from livepanel.server.store.model import public_message
 
 log = logging.getLogger("livepanel.hub")
 RING_FRAME_LIMIT = 1 << 20  # larger frames are not kept for replay (resumers get a snapshot)
-RING_BYTES = 16 << 20  # replay buffer per env
+RING_BYTES = 4 << 20  # replay buffer per env
 
 
 class Viewer:
