@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import urllib.parse
 from collections import OrderedDict
 
 import numpy as np
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         result = run(panel, 3 if args.quick else args.epochs, args.lr, args.watch_every)
         delivered = panel.flush(30)
     print(f"{args.env}: " + ", ".join(f"{k} {v:.4g}" for k, v in result.items()) + f"; delivered: {delivered}")
-    print(f"open {panel.url}/?env={args.env}")
+    print(f"open {panel.url}/?{urllib.parse.urlencode({'env': args.env}, safe='/')}")
 
 
 if __name__ == "__main__":
