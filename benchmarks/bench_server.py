@@ -193,6 +193,7 @@ def bench_memory_and_startup(tmp: Path, total: int, runs: int) -> None:
                 op = {"op": "line", "env": "mem", "win": f"w{tr}", "x": x, "y": np.sin(x / 1e4)}
                 status, answer = send_ops(srv.url, [op], "memory-client", seq)
                 assert status == 200, answer
+        time.sleep(1.0)  # let the last request's buffers go: count what is held, not what is in flight
         grown = rss_bytes(srv.proc.pid) - base
         emit(
             figure="server_bytes_per_stored_point",

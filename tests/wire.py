@@ -122,8 +122,13 @@ class Socket:
                 raise TimeoutError("no matching message")
 
     def close(self) -> None:
+        """Close now, socket included (a closing handshake would outlive the test's event loop)."""
         if self.conn is not None:
+            protocol_ = self.conn.protocol
             self.conn.close()
+            if protocol_ is not None:
+                protocol_.stream.close()
+            self.conn = None
 
 
 def arun(coro):

@@ -99,6 +99,8 @@ class IngestHandler(BaseHandler):
         self._size = 0
         self._too_big = False
         length = int(self.request.headers.get("Content-Length", 0) or 0)
+        # A declared length gets one buffer, filled as chunks arrive (no join copy at the end).
+        self._buffer = bytearray(length) if 0 < length <= self.max_payload else None
         if length > self.max_payload:
             self._too_big = True
             if length > CHUNKED_LIMIT:
@@ -107,18 +109,25 @@ class IngestHandler(BaseHandler):
         self.request.connection.set_max_body_size(max(length, self.max_payload) if length else CHUNKED_LIMIT)
 
     def data_received(self, chunk: bytes) -> None:
+        start = self._size
         self._size += len(chunk)
-        if self._size > self.max_payload:
-            self._too_big = True
+        if self._size > self.max_payload or (self._buffer is not None and self._size > len(self._buffer)):
+            self._too_big = self._too_big or self._size > self.max_payload
             self._chunks.clear()
-        elif not self._too_big:
+            self._buffer = None
+        elif self._too_big:
+            return
+        elif self._buffer is not None:
+            self._buffer[start : self._size] = chunk
+        else:
             self._chunks.append(chunk)
 
     async def post(self) -> None:
         if self._too_big:
             self.fail(413, f"body of {self._size} bytes is larger than the limit of {self.max_payload} (--max-payload)")
-        body = b"".join(self._chunks)
+        body = self._buffer if self._buffer is not None and self._size == len(self._buffer) else b"".join(self._chunks)
         self._chunks.clear()
+        self._buffer = None
         if not body:
             self.fail(400, "empty body: send a msgpack batch {client, seq, ops}")
         try:

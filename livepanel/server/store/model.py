@@ -156,11 +156,7 @@ class State:
             writes.append(("remove_trace", env.name, w.win, name))
             return message
         x, y = op["x"], op["y"]
-        t = op["t"]
-        if t is None:
-            t = np.full(len(x), now, "<f8")
-        elif len(t) != len(x):
-            t = np.full(len(x), float(t[0]), "<f8")
+        t = op["t"] if op["t"] is not None else np.array([now])  # one time may stand for all points
         series = w.traces.get(name)
         if update == "replace" or series is None:
             if series is not None or update == "replace":
@@ -218,11 +214,14 @@ class State:
 def public_message(message: dict) -> dict:
     """The message as viewers get it: a large trace update is decimated (the op's own points only)."""
     op = message.get("op")
-    if op is None or op["op"] not in TRACE_KINDS or op.get("x") is None or len(op["x"]) <= RAW_APPEND_LIMIT:
+    if op is None or op["op"] not in TRACE_KINDS or op.get("x") is None:
         return message
     x, y, t = op["x"], op["y"], op["t"]
+    if len(x) <= RAW_APPEND_LIMIT:
+        return message if len(t) == len(x) else dict(message, op=dict(op, t=np.full(len(x), t[0])))
     keep = decimate(x, y, PUSH_WIDTH)
-    return dict(message, op=dict(op, x=x[keep], y=y[keep], t=t[keep], n=len(x), decimated=True))
+    t = t[keep] if len(t) == len(x) else np.full(len(keep), t[0])
+    return dict(message, op=dict(op, x=x[keep], y=y[keep], t=t, n=len(x), decimated=True))
 
 
 def _image_meta(img: dict) -> dict:

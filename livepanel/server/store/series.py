@@ -32,13 +32,16 @@ class Series:
         return np.dtype("<f4") if y.dtype == np.float32 else np.dtype("<f8")
 
     def append(self, x: np.ndarray, y: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Append points (t: absolute wall time in seconds); return them as stored (t relative to t0)."""
+        """Append points (t: absolute wall times in seconds, or one for all); return them as stored."""
         m = len(x)
         if m == 0:
             return np.empty(0, "<f8"), np.empty(0, self.ydtype), np.empty(0, "<f4")
         if self.n == 0:
             self.t0 = float(t[0])
-        ts = (np.asarray(t, dtype="<f8") - self.t0).astype("<f4")
+        if len(t) == 1 and m > 1:  # one time for every point
+            ts = np.full(m, float(t[0]) - self.t0, "<f4")
+        else:
+            ts = (np.asarray(t, dtype="<f8") - self.t0).astype("<f4")
         return self.append_stored(x, y, ts)
 
     def append_stored(self, x: np.ndarray, y: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
