@@ -252,7 +252,7 @@ class Panel(WindowKinds):
                 )
                 for j in range(ys.shape[1])
             ]
-        tt = np.full(n, t)
+        tt = np.array([t], dtype=np.float64)  # one call time stands for every point (protocol: t of length 1)
         for trace, sx, sy in series:
             op = {"op": kind, "env": env, "win": win, "name": trace, "update": update, "x": sx, "y": sy, "t": tt}
             self._push(self._with_opts(op, opts), _finish_trace, (env, win, trace))
