@@ -1,0 +1,129 @@
+"""The examples run as users run them (`python examples/NAME.py --url URL`) against a real server.
+
+Each test checks what the example promises to show; training_problems is also replayed through the
+diagnosis engine, point by point in arrival order, to check that each run shows the problem it is named
+after (and the healthy digits run shows none).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import livepanel
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_example(name: str, url: str, tmp_path: Path, *args: str, timeout: float = 60) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("LIVEPANEL_TOKEN", "LIVEPANEL_URL")}
+    env["LIVEPANEL_SPOOL"] = str(tmp_path / "spool")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / f"{name}.py"), "--url", url, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "delivered: True" in proc.stdout, proc.stdout
+    return proc.stdout
+
+
+def replay_diagnosis(panel: livepanel.Panel, env: str) -> list:
+    """Feed every line point of an env to a fresh Diagnoser in the order the points were logged."""
+    from livepanel.diagnosis import Diagnoser
+
+    points = []
+    for win in panel.windows(env):
+        state = panel.get(win, env)
+        if state["kind"] != "line":
+            continue
+        for tr in state["traces"]:
+            for i, (t, x, y) in enumerate(zip(tr["t"], tr["x"], tr["y"], strict=True)):
+                points.append((t, i, win, tr["name"], x, y, state["opts"]))
+    points.sort(key=lambda p: (p[0], p[1]))
+    diagnoser, alerts = Diagnoser(), []
+    for _, _, win, trace, x, y, opts in points:
+        alerts += diagnoser.observe(env, win, trace, np.array([x]), np.array([y]), opts)
+    return alerts
+
+
+def test_quickstart(server, tmp_path):
+    run_example("quickstart", server.url, tmp_path)
+    with livepanel.Panel(server.url, env="quickstart", spool_dir=tmp_path / "spool") as panel:
+        assert sorted(panel.windows()) == ["image", "loss", "notes", "weights"]
+        assert len(panel.get("loss")["traces"][0]["y"]) == 200
+        assert panel.get("weights")["steps"][0]["stats"]["n"] == 10_000
+        assert panel.get("image")["steps"][0]["images"][0]["width"] == 64
+        assert "Hello" in panel.get("notes")["text"]
+
+
+def test_train_digits(server, tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    out = run_example("train_digits", server.url, tmp_path, "--quick", "--watch-every", "10")
+    with livepanel.Panel(server.url, env="digits/mlp", spool_dir=tmp_path / "spool") as panel:
+        wins = set(panel.windows())
+        layers = ["fc1", "fc2", "out"]
+        assert {"loss", "accuracy", "lr", "grad_norm", "samples", "confusion", "summary"} <= wins
+        assert {f"{kind}/{layer}" for kind in ("weights", "grads") for layer in layers} <= wins
+        loss = {t["name"]: t for t in panel.get("loss")["traces"]}
+        steps = len(loss["train"]["y"])
+        assert steps == 3 * 23 and len(loss["val"]["y"]) == 3  # 1437 training digits in batches of 64
+        assert loss["train"]["y"][-10:].mean() < loss["train"]["y"][:10].mean() / 2
+        assert panel.get("accuracy")["traces"][1]["y"][-1] > 0.8  # val accuracy after 3 epochs
+        norms = panel.get("grad_norm")["traces"]
+        assert [t["name"] for t in norms] == layers
+        assert list(norms[0]["x"]) == list(range(0, steps, 10))
+        assert all(np.all(np.isfinite(t["y"])) and np.all(t["y"] > 0) for t in norms)
+        assert len(panel.get("grads/fc1")["steps"]) == len(norms[0]["x"])
+        assert panel.get("weights/fc1")["steps"][0]["stats"]["n"] == 64 * 128 + 128
+        samples = panel.get("samples")["steps"]
+        assert len(samples) == 3 and len(samples[-1]["images"]) == 32
+        assert np.asarray(panel.get("confusion")["z"]).sum() == 360  # every validation digit once
+        assert "accuracy" in panel.get("summary")["text"]
+        assert replay_diagnosis(panel, "digits/mlp") == []  # a healthy run raises no alert
+    assert "val_acc" in out
+
+
+def test_compare_optimizers(server, tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    out = run_example("compare_optimizers", server.url, tmp_path, "--quick")
+    with livepanel.Panel(server.url, spool_dir=tmp_path / "spool") as panel:
+        runs = [e for e in panel.envs() if e.startswith("digits/") and e != "digits/compare"]
+        names = ("sgd-lr1e-1", "sgd-lr1e-2", "momentum-lr1e-1", "momentum-lr1e-2", "adam-lr1e-2", "adam-lr1e-3")
+        assert sorted(runs) == sorted(f"digits/{n}" for n in names)
+        for env in runs:  # the same windows and traces in every env: ready to overlay
+            assert sorted(panel.windows(env)) == ["accuracy", "loss", "lr"]
+            assert [t["name"] for t in panel.get("loss", env)["traces"]] == ["train", "val"]
+        first = {e: panel.get("loss", e)["traces"][0]["y"][0] for e in runs}
+        assert len({round(float(v), 6) for v in first.values()}) == 1  # same init and data order
+        bar = panel.get("val_accuracy", "digits/compare")
+        assert len(bar["labels"]) == 6 and np.all(np.asarray(bar["y"]) > 0)
+    assert "env=digits/adam-lr1e-3" in out
+
+
+def test_training_problems(server, tmp_path):
+    """One process runs the three problems (torch's import is the slow part); each env shows its problem."""
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    run_example("training_problems", server.url, tmp_path, "--quick")
+    expected = {
+        "overfitting": [("overfitting", "loss", "val")],
+        "vanishing-gradients": [("vanishing_gradients", "grad_norm", "fc1")],  # the first layer collapses
+        "lr-too-high": [("divergence", "loss", "train")],
+    }
+    with livepanel.Panel(server.url, spool_dir=tmp_path / "spool") as panel:
+        for problem, want in expected.items():
+            env = f"problems/{problem}"
+            assert {"loss", "lr"} <= set(panel.windows(env))
+            alerts = replay_diagnosis(panel, env)
+            assert [(a.kind, a.win, a.trace) for a in alerts] == want, [a.message for a in alerts]
