@@ -71,6 +71,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_histogram_steps", 2000, "histogram steps kept per window", _positive),
     Setting("viewer_queue", 32 << 20, "bytes queued for one slow viewer before it is resynchronised", _size),
     Setting("replay_buffer", 4096, "recent changes kept per env for viewers that reconnect", _positive),
+    Setting("logdir", None, "TensorBoard log directory to import and follow live (needs livepanel[tensorboard])"),
 )
 
 
@@ -88,6 +89,7 @@ class Config:
     max_histogram_steps: int = 2000
     viewer_queue: int = 32 << 20
     replay_buffer: int = 4096
+    logdir: str | None = None
 
     @property
     def data_path(self) -> Path:
