@@ -115,7 +115,7 @@ async def _serve(config: Config) -> int:
         return 1
     limits = Limits(config.max_image_steps, config.max_histogram_steps)
     try:
-        store = Store(config.data_path if config.store == "sqlite" else None, limits)
+        store = Store(config.data_path if config.store == "sqlite" else None, limits, diagnose=not config.no_diagnose)
     except Exception as exc:
         print(f"livepanel: cannot open the store in {config.data_path}: {exc}", file=sys.stderr)
         return 1

@@ -72,6 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("viewer_queue", 32 << 20, "bytes queued for one slow viewer before it is resynchronised", _size),
     Setting("replay_buffer", 4096, "recent changes kept per env for viewers that reconnect", _positive),
     Setting("logdir", None, "TensorBoard log directory to import and follow live (needs livepanel[tensorboard])"),
+    Setting("no_diagnose", False, "do not watch series for training problems (NaN, divergence, ...)", bool, flag=True),
 )
 
 
@@ -90,6 +91,7 @@ class Config:
     viewer_queue: int = 32 << 20
     replay_buffer: int = 4096
     logdir: str | None = None
+    no_diagnose: bool = False
 
     @property
     def data_path(self) -> Path:

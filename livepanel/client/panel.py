@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -97,6 +98,8 @@ class Panel(WindowKinds):
             replay_leftovers=self._replay,
         )
         self._sender.counters.update(counters)
+        self._alert_callbacks = getattr(self, "_alert_callbacks", [])
+        self._sender.alert_callbacks = self._alert_callbacks
 
     @property
     def client_id(self) -> str:
@@ -356,6 +359,17 @@ class Panel(WindowKinds):
             if exc.status == 404:
                 raise KeyError(f"no window {win!r} in env {env!r} on {self.url}") from None
             raise
+
+    def alerts(self, env: str | None = None) -> list[dict[str, Any]]:
+        """Training problems the server found (NaN, divergence, ...), oldest first; every env when env is None."""
+        query = {} if env is None else {"env": checks.name(env, "env name")}
+        return self._read("/alerts", **query)["alerts"]
+
+    def on_alert(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call callback(alert) on the sender thread for each alert this Panel's data raises, as it is acknowledged."""
+        if not callable(callback):
+            raise TypeError(f"on_alert: expected a function taking one alert dict, got {type(callback).__name__}")
+        self._alert_callbacks.append(callback)
 
     def envs(self, flush: bool = True) -> list[str]:
         """Names of the envs on the server (after what this Panel sent so far, by default)."""

@@ -153,6 +153,7 @@ class Sender:
         self.next_retry = 0.0
         self.backoff = 0.0
         self.stats = {"batches": 0, "duplicates": 0, "rejected": 0, "retries": 0, "replayed": 0}
+        self.alert_callbacks: list = []  # Panel.on_alert: called here, on the sender thread
         self.thread: threading.Thread | None = None
         self.replayer: threading.Thread | None = None
         self.replay_leftovers = replay_leftovers
@@ -313,7 +314,7 @@ class Sender:
             return
         seq, data = head
         try:
-            rejected = post_batch(transport, data)
+            rejected = post_batch(transport, data, self._acked if self.alert_callbacks else None)
         except Retryable as exc:
             self.stats["retries"] += 1
             self.backoff = min(self.max_backoff, max(0.05, self.backoff * 2))
@@ -337,6 +338,17 @@ class Sender:
         self.outbox.remove(seq)
         with self.build_lock:
             self._resolve()
+
+    def _acked(self, body: bytes) -> None:
+        """Hand the alerts an acknowledgement carries to the Panel's on_alert callbacks."""
+        if b"alerts" not in body:
+            return
+        for alert in protocol.unpackb(body).get("alerts", []):
+            for callback in list(self.alert_callbacks):
+                try:
+                    callback(alert)
+                except Exception:  # a user callback must never stop the sender
+                    log.exception("livepanel: on_alert callback failed")
 
     def _replay(self) -> None:
         """Deliver spool directories left by earlier processes, retrying until delivered or closed."""

@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from livepanel.client.transport import Transport, error_message, resolve_token, resolve_url
@@ -36,13 +37,15 @@ class Retryable(Exception):
     """The server could not take the batch now (unreachable, timeout, 5xx): send it again later."""
 
 
-def post_batch(transport: Transport, data: bytes) -> str | None:
+def post_batch(transport: Transport, data: bytes, on_ack: Callable[[bytes], None] | None = None) -> str | None:
     """POST one sealed batch. None when acked; the server's message when rejected (4xx); raises Retryable."""
     try:
         status, body = transport.request("POST", "/ingest", data)
     except (OSError, http.client.HTTPException) as exc:
         raise Retryable(f"{type(exc).__name__}: {exc}") from None
     if status == 200:
+        if on_ack is not None:
+            on_ack(body)
         return None
     message = error_message(body)
     if 400 <= status < 500:

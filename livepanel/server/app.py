@@ -20,6 +20,7 @@ def make_app(config: Config, store: Store, hub: Hub) -> tornado.web.Application:
     routes = [
         (api + "/ingest", handlers.IngestHandler, {**read, "max_payload": config.max_payload}),
         (api + "/envs", handlers.EnvsHandler, read),
+        (api + "/alerts", handlers.AlertsHandler, read),
         (api + "/window", handlers.WindowHandler, read),
         (api + "/image", handlers.ImageHandler, read),
         (api + "/export", handlers.ExportHandler, read),

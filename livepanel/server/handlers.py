@@ -132,13 +132,16 @@ class IngestHandler(BaseHandler):
             self.fail(400, "empty body: send a msgpack batch {client, seq, ops}")
         try:
             client, seq, ops = protocol.validate_batch(protocol.unpackb(body))
-            duplicate = await self.store.ingest(client, seq, ops)
+            duplicate, alerts = await self.store.ingest(client, seq, ops)
         except protocol.ProtocolError as exc:
             self.fail(400, str(exc))
         except StoreError as exc:
             self.fail(503, str(exc))
         self.set_header("Content-Type", "application/msgpack")
-        self.finish(protocol.packb({"ok": True, "seq": seq, "duplicate": duplicate}))
+        ack = {"ok": True, "seq": seq, "duplicate": duplicate}
+        if alerts:
+            ack["alerts"] = alerts
+        self.finish(protocol.packb(ack))
 
 
 class EnvsHandler(BaseHandler):
@@ -156,6 +159,20 @@ class EnvsHandler(BaseHandler):
             for e in self.store.state.envs.values()
         ]
         self.send({"store": self.store.store_id, "envs": envs})
+
+
+class AlertsHandler(BaseHandler):
+    """GET /api/v1/alerts[?env=E]: the training problems found, oldest first."""
+
+    store: Store
+
+    def get(self) -> None:
+        env = self.arg("env")
+        envs = self.store.state.envs
+        if env is not None and env not in envs:
+            self.fail(404, f"no env {env!r}")
+        chosen = [envs[env]] if env is not None else list(envs.values())
+        self.send({"alerts": [a for e in chosen for a in e.alerts]})
 
 
 class WindowMixin(BaseHandler):

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from livepanel.server.store.diagnosis import Diagnosis
 from livepanel.server.store.model import Limits, State, Window, window_state
 from livepanel.server.store.persist import Job, Persistence
 
@@ -25,7 +26,7 @@ class StoreError(RuntimeError):
 
 
 class Store:
-    def __init__(self, path: Path | None = None, limits: Limits | None = None):
+    def __init__(self, path: Path | None = None, limits: Limits | None = None, diagnose: bool = True):
         self.state = State(limits)
         self.listeners: list[Listener] = []
         self._pending: dict[str, asyncio.Future] = {}
@@ -39,28 +40,36 @@ class Store:
             self.store_id = self.persist.store_id
             self.clients = self.persist.load(self.state)
             self.persist.start()
+        self.diagnosis = Diagnosis(self.state, diagnose)
 
-    async def ingest(self, client: str | None, seq: int | None, ops: list[dict]) -> bool:
-        """Apply a validated batch once; return True when it was a duplicate. Raises ProtocolError."""
+    async def ingest(self, client: str | None, seq: int | None, ops: list[dict]) -> tuple[bool, list[dict]]:
+        """Apply a validated batch once; return (was it a duplicate, alerts it raised). Raises ProtocolError."""
         if self._failed is not None:
             raise StoreError(f"the store failed earlier and accepts no more writes: {self._failed}")
         if client is not None and seq <= self.clients.get(client, 0):
             pending = self._pending.get(client)
             if pending is not None and not pending.done():
                 await asyncio.shield(pending)
-            return True
+            return True, []
         self.state.check(ops)
         now = time.time()
-        messages, writes = [], []
+        messages, writes, raised = [], [], []
         for op in ops:
-            message, actions = self.state.apply(op, now)
-            messages.append(message)
-            writes.extend(actions)
+            pending = [op]
+            while pending:  # the op itself, then the alerts it raises once applied
+                applied = pending.pop(0)
+                message, actions = self.state.apply(applied, now)
+                messages.append(message)
+                writes.extend(actions)
+                if applied["op"] == "alert":
+                    raised.append(applied["alert"])
+                else:
+                    pending.extend(self._follow(applied))
         if client is not None:
             self.clients[client] = seq
         if self.persist is None:
             self._publish(messages)
-            return False
+            return False, raised
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if client is not None:
@@ -76,7 +85,11 @@ class Store:
         await future
         if client is not None and self._pending.get(client) is future:
             del self._pending[client]
-        return False
+        return False, raised
+
+    def _follow(self, op: dict) -> list[dict]:
+        """Alerts an operation raises, once it is applied (diagnosis looks at the new state)."""
+        return self.diagnosis.follow(op, self.state) if op["op"] in ("line", "close", "delete_env") else []
 
     def _committed(self, job: Job, messages: list[dict], future: asyncio.Future) -> None:
         if job.error is not None:

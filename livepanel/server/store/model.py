@@ -43,6 +43,7 @@ class Env:
     seq: int = 0
     windows: dict[str, Window] = field(default_factory=dict)
     layout: dict[str, Any] = field(default_factory=dict)
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # training problems found, oldest first
 
 
 @dataclass
@@ -118,9 +119,14 @@ class State:
             env.layout = op["layout"]
             writes.append(("layout", name, env.layout))
             return message, writes
+        if kind == "alert":  # made by the server's diagnosis, never sent by clients
+            env.alerts.append(op["alert"])
+            writes.append(("alert", name, op["alert"]))
+            return message, writes
         win = op["win"]
         if kind == "close":
             env.windows.pop(win, None)
+            env.alerts = [a for a in env.alerts if a["win"] != win]
             writes.append(("close", name, win))
             return message, writes
         w = env.windows.get(win)
@@ -208,7 +214,14 @@ class State:
         e = self.envs.get(env)
         seq = self.seqs.get(env, 0)
         windows = [window_state(w, width) for w in e.windows.values()] if e else []
-        return {"type": "snapshot", "env": env, "seq": seq, "windows": windows, "layout": e.layout if e else {}}
+        return {
+            "type": "snapshot",
+            "env": env,
+            "seq": seq,
+            "windows": windows,
+            "layout": e.layout if e else {},
+            "alerts": e.alerts if e else [],
+        }
 
 
 def public_message(message: dict) -> dict:

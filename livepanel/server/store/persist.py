@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS points (env TEXT, win TEXT, trace TEXT, start INTEGER
     x BLOB, y BLOB, t BLOB);
 CREATE UNIQUE INDEX IF NOT EXISTS points_key ON points (env, win, trace, start);
 CREATE TABLE IF NOT EXISTS steps (env TEXT, win TEXT, step INTEGER, body BLOB, PRIMARY KEY (env, win, step));
+CREATE TABLE IF NOT EXISTS alerts (id INTEGER PRIMARY KEY, env TEXT, win TEXT, body BLOB);
 """
 
 MERGE_FAN = 8
@@ -122,6 +123,9 @@ class Persistence:
             w = state.window(env, win)
             if w is not None:
                 w.steps[step] = decode_arrays(_unpack(body))
+        for env, body in db.execute("SELECT env, body FROM alerts ORDER BY id"):
+            if env in state.envs:
+                state.envs[env].alerts.append(_unpack(body))
         return dict(db.execute("SELECT client, seq FROM clients").fetchall())
 
     def start(self) -> None:
@@ -304,14 +308,17 @@ class _GroupWriter:
             self._window(env, win, wkind, opts)
             db.execute("INSERT OR REPLACE INTO steps VALUES (?,?,?,?)", (env, win, entry["step"], packb(entry)))
             db.executemany("DELETE FROM steps WHERE env=? AND win=? AND step=?", [(env, win, s) for s in dropped])
+        elif kind == "alert":
+            alert = action[2]
+            db.execute("INSERT INTO alerts VALUES (?,?,?,?)", (alert["id"], env, alert["win"], packb(alert)))
         elif kind == "close":
             win = action[2]
-            for table in ("windows", "traces", "points", "steps"):
+            for table in ("windows", "traces", "points", "steps", "alerts"):
                 db.execute(f"DELETE FROM {table} WHERE env=? AND win=?", (env, win))
             for key in [k for k in self.tails if k[:2] == (env, win)]:
                 del self.tails[key]
         elif kind == "delete_env":
-            for table in ("windows", "traces", "points", "steps"):
+            for table in ("windows", "traces", "points", "steps", "alerts"):
                 db.execute(f"DELETE FROM {table} WHERE env=?", (env,))
             self._touch_env(env)
             db.execute("UPDATE envs SET live=0, layout=NULL WHERE env=?", (env,))

@@ -1,0 +1,119 @@
+"""Diagnosis inside the server: alerts in the ack, in the read API, to viewers, across restarts."""
+
+from __future__ import annotations
+
+import numpy as np
+from wire import Socket, arun, get, line_op, send_ops
+
+
+def loss_then_nan(n: int = 300, bad_at: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    x = np.arange(n, dtype="f8")
+    y = 2.0 * np.exp(-x / 60) + 0.1 + 0.01 * np.random.default_rng(0).normal(size=n)
+    y[bad_at:] = np.nan
+    return x, y
+
+
+def send_in_steps(url: str, x, y, env="run", win="loss", name="train", chunk=10, client="diag-client-1"):
+    acks = []
+    for i, start in enumerate(range(0, len(x), chunk)):
+        status, ack = send_ops(
+            url, [line_op(env, win, x[start : start + chunk], y[start : start + chunk], name)], client=client, seq=i + 1
+        )
+        assert status == 200, ack
+        acks.append(ack)
+    return acks
+
+
+def test_nan_loss_raises_one_alert_everywhere(server):
+    async def watch():
+        sock = await Socket(server.url).connect()
+        await sock.recv()
+        await sock.subscribe([{"env": "run"}])
+        await sock.recv()
+        return sock
+
+    x, y = loss_then_nan()
+    acks = send_in_steps(server.url, x, y)
+    raised = [a for ack in acks for a in ack.get("alerts", [])]
+    assert [a["kind"] for a in raised] == ["nonfinite"]
+    alert = raised[0]
+    assert alert["env"] == "run" and alert["win"] == "loss" and alert["trace"] == "train"
+    assert alert["step"] == 200.0 and alert["message"] and alert["suggestion"]
+    status, listing = get(server.url, "/api/v1/alerts", env="run")
+    assert status == 200 and listing["alerts"] == raised
+
+    async def snapshot_has_it():
+        sock = await watch()
+        snap = sock.messages[-1]
+        assert snap["type"] == "snapshot" and [a["id"] for a in snap["alerts"]] == [alert["id"]]
+        sock.close()
+
+    arun(snapshot_has_it())
+    # After a restart the alert is still there, and the same ongoing problem is not raised again.
+    server.restart()
+    more = send_in_steps(server.url, x + 300, np.full(300, np.nan), client="diag-client-2")
+    assert not [a for ack in more for a in ack.get("alerts", [])]
+    assert get(server.url, "/api/v1/alerts")[1]["alerts"] == raised
+
+
+def test_alert_reaches_a_viewer_live(server):
+    async def run():
+        sock = await Socket(server.url).connect()
+        await sock.recv()
+        await sock.subscribe([{"env": "run"}])
+        await sock.recv()
+        x, y = loss_then_nan()
+        import asyncio
+
+        await asyncio.to_thread(send_in_steps, server.url, x, y)
+        msg = await sock.until(lambda m: m["type"] == "change" and m["op"]["op"] == "alert")
+        assert msg["op"]["alert"]["kind"] == "nonfinite"
+        sock.close()
+
+    arun(run())
+
+
+def test_closing_the_window_drops_its_alerts(server):
+    x, y = loss_then_nan()
+    send_in_steps(server.url, x, y)
+    assert send_ops(server.url, [{"op": "close", "env": "run", "win": "loss"}], client="closer-1")[0] == 200
+    assert get(server.url, "/api/v1/alerts", env="run")[1]["alerts"] == []
+
+
+def test_no_diagnose_switch_and_opts_hint(server_factory):
+    off = server_factory("--no-diagnose", store="memory")
+    x, y = loss_then_nan()
+    assert not [a for ack in send_in_steps(off.url, x, y) for a in ack.get("alerts", [])]
+    on = server_factory(store="memory")
+    op = line_op("run", "loss", [0.0], [1.0], "train") | {"opts": {"diagnose": False}}
+    assert send_ops(on.url, [op], client="hint-client")[0] == 200
+    acks = send_in_steps(on.url, x + 1, y, client="hint-client-2")
+    assert not [a for ack in acks for a in ack.get("alerts", [])]
+
+
+def test_panel_alerts_and_on_alert(server, tmp_path):
+    import threading
+
+    from livepanel import Panel
+
+    seen: list[dict] = []
+    sender_threads: set[str] = set()
+
+    def callback(alert: dict) -> None:
+        seen.append(alert)
+        sender_threads.add(threading.current_thread().name)
+
+    with Panel(server.url, env="client-run", spool_dir=str(tmp_path / "spool")) as panel:
+        panel.on_alert(callback)
+        x, y = loss_then_nan()
+        for step, value in zip(x, y, strict=True):
+            panel.line(step, value, win="loss", name="train")
+        assert panel.flush(10)
+        alerts = panel.alerts("client-run")
+        assert [a["kind"] for a in alerts] == ["nonfinite"]
+        assert seen == alerts and threading.current_thread().name not in sender_threads
+        assert panel.alerts() == alerts
+        import pytest
+
+        with pytest.raises(TypeError, match="on_alert"):
+            panel.on_alert("not a function")
