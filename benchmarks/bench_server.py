@@ -85,9 +85,9 @@ def _writer(url: str, index: int, seconds: float, spool: str, out: mp.Queue) -> 
     out.put((step, time.perf_counter() - start))
 
 
-def bench_writers(tmp: Path, seconds: float, writers: int = 8) -> None:
+def bench_writers(tmp: Path, seconds: float, writers: int = 8, *extra: str, quiet: bool = False) -> float:
     """Scalar points per second, sustained, from several writer processes (each its own Panel)."""
-    srv = ServerProcess(tmp / "writers").start()
+    srv = ServerProcess(tmp / f"writers{time.monotonic_ns()}", *extra).start()
     try:
         ctx = mp.get_context("spawn")
         out = ctx.Queue()
@@ -108,16 +108,34 @@ def bench_writers(tmp: Path, seconds: float, writers: int = 8) -> None:
         for i in range(writers):
             with urllib.request.urlopen(f"{srv.url}/api/v1/window?env=w{i}&win=loss&format=json&width=1") as r:
                 stored += json.loads(r.read())["traces"][0]["n"]
-        emit(
-            figure="scalar_points_per_s_8_writers",
-            value=round(total / elapsed),
-            points=total,
-            stored=stored,
-            seconds=round(elapsed, 2),
-            target=">= 100000",
-        )
+        if not quiet:
+            emit(
+                figure="scalar_points_per_s_8_writers",
+                value=round(total / elapsed),
+                points=total,
+                stored=stored,
+                seconds=round(elapsed, 2),
+                target=">= 100000",
+            )
+        assert stored == total
+        return total / elapsed
     finally:
         srv.stop()
+
+
+def bench_diagnosis_cost(tmp: Path, seconds: float, runs: int) -> None:
+    """Ingest throughput with diagnosis on and off (alternating runs, same machine state)."""
+    on, off = [], []
+    for _ in range(runs):
+        off.append(bench_writers(tmp, seconds, 8, "--no-diagnose", quiet=True))
+        on.append(bench_writers(tmp, seconds, 8, quiet=True))
+    emit(
+        figure="ingest_points_per_s_diagnosis_on_vs_off",
+        on=round(statistics.median(on)),
+        off=round(statistics.median(off)),
+        drop_percent=round(100 * (1 - statistics.median(on) / statistics.median(off)), 1),
+        target="drop <= 10%",
+    )
 
 
 def bench_fanout(tmp: Path, viewers: int, points: int) -> None:
@@ -222,9 +240,9 @@ def bench_memory_and_startup(tmp: Path, total: int, runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
-    parser.add_argument("--only", help="comma-separated: million,writers,fanout,memory")
+    parser.add_argument("--only", help="comma-separated: million,writers,fanout,memory,diagnosis")
     args = parser.parse_args()
-    only = set(args.only.split(",")) if args.only else {"million", "writers", "fanout", "memory"}
+    only = set(args.only.split(",")) if args.only else {"million", "writers", "fanout", "memory", "diagnosis"}
     with tempfile.TemporaryDirectory(prefix="livepanel-bench-") as d:
         tmp = Path(d)
         os.environ["LIVEPANEL_SPOOL"] = str(tmp / "spool")
@@ -234,6 +252,8 @@ def main() -> None:
             bench_writers(tmp, 2 if args.quick else 8)
         if "fanout" in only:
             bench_fanout(tmp, 50, 20 if args.quick else 200)
+        if "diagnosis" in only:
+            bench_diagnosis_cost(tmp, 2 if args.quick else 5, 1 if args.quick else 3)
         if "memory" in only:
             bench_memory_and_startup(tmp, 2_000_000 if args.quick else 10_000_000, 2 if args.quick else 5)
 

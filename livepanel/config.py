@@ -111,3 +111,13 @@ def is_loopback(host: str) -> bool:
 
 
 assert [s.name for s in SETTINGS] == [f.name for f in dataclasses.fields(Config)], "SETTINGS and Config disagree"
+
+
+def markdown_table() -> str:
+    """The settings as the Markdown table in docs/server.md (a test keeps the two the same)."""
+    rows = ["| flag | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        flag = "--" + s.name.replace("_", "-") + ("" if s.flag else " " + s.name.upper())
+        default = "off" if s.flag else ("" if s.default is None else str(s.default))
+        rows.append(f"| `{flag}` | {default} | {s.help} |")
+    return "\n".join(rows) + "\n"
