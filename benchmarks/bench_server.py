@@ -168,15 +168,17 @@ def bench_fanout(tmp: Path, viewers: int, points: int) -> None:
 
     try:
         from_ack, from_send = asyncio.run(run())
-        for name, values in (("from_ack", from_ack), ("from_send", from_send)):
-            q = np.percentile(np.array(values) * 1000, [50, 99])
-            emit(
-                figure=f"fanout_{viewers}_viewers_{name}_ms",
-                p50=round(q[0], 2),
-                p99=round(q[1], 2),
-                samples=len(values),
-                target="p50 <= 3, p99 <= 15" if name == "from_ack" else "",
-            )
+        q = np.percentile(np.array(from_send) * 1000, [50, 99])
+        emit(
+            figure=f"fanout_{viewers}_viewers_send_to_receipt_ms",
+            p50=round(q[0], 2),
+            p99=round(q[1], 2),
+            samples=len(from_send),
+            target="ack to receipt: p50 <= 3, p99 <= 15",
+            note="from the writer's POST (before its commit and ack) to each viewer's receipt: an upper bound "
+            "of ack to receipt; viewers get the change before the writer has read its ack "
+            f"({sum(1 for v in from_ack if v == 0.0)} of {len(from_ack)} receipts)",
+        )
     finally:
         srv.stop()
 
