@@ -387,6 +387,26 @@ class Panel(WindowKinds):
                 return [w["win"] for w in e["windows"]]
         return []
 
+    # ------------------------------------------------------------ notebooks, matplotlib
+
+    def matplot(self, fig: Any = None, win: str | None = None, env: str | None = None, opts: dict | None = None,
+                caption: str = "", step: int | None = None) -> str:  # fmt: skip
+        """A matplotlib figure (None: pyplot's current one) as an image step; copied now, rendered by the sender."""
+        from livepanel.client import figures
+
+        return figures.matplot(self, fig, win, env, opts, caption, step)
+
+    def show(self, win: str | None = None, env: str | None = None, height: int = 600, token: bool = False) -> None:
+        """Display the env's live page inline in a Jupyter notebook (see livepanel.integrations.jupyter)."""
+        from livepanel.integrations import jupyter
+
+        jupyter.show(self, win, env, height, token)
+
+    def _repr_html_(self) -> str:
+        from livepanel.integrations import jupyter
+
+        return jupyter.repr_html(self)
+
     # ------------------------------------------------------------ fork
 
     def _after_fork_in_child(self) -> None:
