@@ -46,10 +46,11 @@ class Names:
 class Converter:
     """Accumulates the values of one file's events into operations until a batch is taken."""
 
-    def __init__(self, env: str, names: Names, parent: tuple[str, str] | None = None):
+    def __init__(self, env: str, names: Names, parent: tuple[str, str, str | None, str] | None = None):
         self.env = env
         self.names = names
-        self.parent = parent  # (parent env, run dir name): add_scalars children merge into the parent
+        # (parent env, run dir name, grandparent env, parent dir name): add_scalars children merge upwards
+        self.parent = parent
         self.plugins: dict[str, str] = {}
         self._scalars: dict[str, tuple[list, list, list]] = {}
         self._fast: dict[bytes, tuple[list, list, list]] = {}
@@ -122,11 +123,13 @@ class Converter:
 
     def _scalar_target(self, tag: str) -> tuple[list, list, list]:
         env, trace = self.env, ""
-        if self.parent is not None:
-            prefix = tag.replace("/", "_") + "_"
-            parent_env, run = self.parent
-            if run.startswith(prefix) and len(run) > len(prefix):
-                env, trace = parent_env, clean_name(run[len(prefix) :])
+        if self.parent is not None:  # torch writes RUN/TAG_KEY/, tensorboardX RUN/TAG/KEY/ (tag's / as _)
+            flat = tag.replace("/", "_")
+            parent_env, run, grand_env, parent_name = self.parent
+            if run.startswith(flat + "_") and len(run) > len(flat) + 1:
+                env, trace = parent_env, clean_name(run[len(flat) + 1 :])
+            elif grand_env is not None and parent_name == flat:
+                env, trace = grand_env, clean_name(run)
         key = (env, self.names.window(env, tag, "line"), trace)
         target = self._lines.get(key)
         if target is None:
@@ -199,7 +202,7 @@ def client_id(env: str, path: Path) -> str:
 class EventFile:
     """One event file being imported: its reader, converter, client id and committed seq."""
 
-    def __init__(self, path: Path, env: str, names: Names, parent: tuple[str, str] | None = None):
+    def __init__(self, path: Path, env: str, names: Names, parent: tuple[str, str, str | None, str] | None = None):
         self.path = path
         self.env = env
         self.client = client_id(env, path)

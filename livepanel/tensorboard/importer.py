@@ -62,7 +62,9 @@ class Layout:
         run_dir = path.parent
         parent = None
         if run_dir != self.logdir:  # add_scalars writes each series to a child run: merged into its parent
-            parent = (self.env(run_dir.parent), run_dir.name)
+            up = run_dir.parent
+            grand = self.env(up.parent) if up != self.logdir else None
+            parent = (self.env(up), run_dir.name, grand, up.name)
         return EventFile(path, self.env(run_dir), self.names, parent)
 
 
