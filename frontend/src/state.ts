@@ -1,7 +1,7 @@
 // The pure state of every subscribed env: apply one server message, return the
 // ids of the windows it changed. No DOM here (unit-tested under node).
 
-import { matrix, toF64, type EnvInfo, type ImageMeta, type Layout, type Op, type Opts, type ServerMessage, type WireArray, type WireHistStep, type WireImageStep, type WireTrace, type WireWindow } from "./wire";
+import { matrix, toF64, type Alert, type EnvInfo, type ImageMeta, type Layout, type Op, type Opts, type ServerMessage, type WireArray, type WireHistStep, type WireImageStep, type WireTrace, type WireWindow } from "./wire";
 
 /** A growable column of numbers; `len` values are in use. */
 export class Column {
@@ -72,11 +72,15 @@ export interface EnvState {
   store: string;
   windows: Map<string, WindowState>;
   layout: Layout;
+  /** training problems the server's diagnosis raised in this env, oldest first */
+  alerts: Alert[];
   /** the server skipped a seq: resubscribe from scratch */
   broken: boolean;
 }
 
 export const MAX_IMAGE_STEPS = 1000;
+/** the operations that create or change a window of that kind */
+export const WINDOW_KINDS = new Set(["line", "scatter", "bar", "histogram", "heatmap", "image", "text"]);
 export const MAX_HIST_STEPS = 10000;
 
 export function emptyWindow(env: string, win: string, kind: string): WindowState {
@@ -108,6 +112,37 @@ export function windowFrom(env: string, w: WireWindow): WindowState {
   return st;
 }
 
+const num = (v: unknown): number => (typeof v === "number" ? v : NaN);
+const text = (v: unknown): string => (typeof v === "string" ? v : v == null ? "" : String(v));
+
+/** An alert from the wire, checked: null when it lacks an id or a window. Strings stay strings (shown as text only). */
+export function alertFrom(raw: unknown, env: string): Alert | null {
+  if (!raw || typeof raw !== "object") return null;
+  const a = raw as Record<string, unknown>;
+  if (typeof a.id !== "number" || typeof a.win !== "string") return null;
+  const step = num(a.step);
+  return {
+    id: a.id,
+    kind: text(a.kind) || "alert",
+    env: typeof a.env === "string" ? a.env : env,
+    win: a.win,
+    trace: text(a.trace),
+    step,
+    detected: Number.isFinite(num(a.detected)) ? num(a.detected) : step,
+    message: text(a.message),
+    suggestion: text(a.suggestion),
+    key: text(a.key),
+    t: num(a.t),
+  };
+}
+
+function addAlert(env: EnvState, raw: unknown): Alert | null {
+  const a = alertFrom(raw, env.name);
+  if (!a || env.alerts.some((b) => b.id === a.id)) return null; // the same alert twice: once
+  env.alerts.push(a);
+  return a;
+}
+
 function mergeOpts(target: Opts, more: unknown): void {
   if (!more || typeof more !== "object") return;
   for (const [k, v] of Object.entries(more as Opts)) {
@@ -137,7 +172,13 @@ export function applyOp(env: EnvState, op: Op, seq: number): string[] {
     const ids = [...env.windows.keys()];
     env.windows.clear();
     env.layout = {};
+    env.alerts = [];
     return ids;
+  }
+  if (op.op === "alert") {
+    // no window of its own: it names one (alert.win), whose badge and marker change
+    const a = addAlert(env, op.alert);
+    return a && env.windows.has(a.win) ? [a.win] : [];
   }
   if (op.op === "layout") {
     env.layout = { ...((op.layout as Layout) ?? {}) };
@@ -147,11 +188,14 @@ export function applyOp(env: EnvState, op: Op, seq: number): string[] {
   if (typeof win !== "string") return [];
   if (op.op === "close") {
     env.windows.delete(win);
+    env.alerts = env.alerts.filter((a) => a.win !== win);
     return [win];
   }
   let w = env.windows.get(win);
   if (op.op === "opts") {
     if (!w) return [];
+  } else if (!WINDOW_KINDS.has(op.op)) {
+    return []; // an operation this app does not know: never a window of a made-up kind
   } else if (!w || w.kind !== op.op) {
     w = emptyWindow(env.name, win, op.op);
     env.windows.set(win, w);
@@ -222,6 +266,8 @@ export interface Applied {
   envs: boolean;
   /** the set of windows or the layout changed: the grid must be rebuilt */
   structure: boolean;
+  /** the alerts of an env changed */
+  alerts: boolean;
 }
 
 export class State {
@@ -245,7 +291,7 @@ export class State {
 
   /** Apply one message from the server. */
   apply(msg: ServerMessage): Applied {
-    const out: Applied = { windows: [], envs: false, structure: false };
+    const out: Applied = { windows: [], envs: false, structure: false, alerts: false };
     switch (msg.type) {
       case "hello":
         this.store = msg.store;
@@ -259,8 +305,10 @@ export class State {
         break;
       case "snapshot": {
         const old = this.envs.get(msg.env);
-        const env: EnvState = { name: msg.env, seq: msg.seq, store: this.store, windows: new Map(), layout: { ...(msg.layout ?? {}) }, broken: false };
+        const env: EnvState = { name: msg.env, seq: msg.seq, store: this.store, windows: new Map(), layout: { ...(msg.layout ?? {}) }, alerts: [], broken: false };
         for (const w of msg.windows ?? []) env.windows.set(w.win, windowFrom(msg.env, w));
+        for (const a of Array.isArray(msg.alerts) ? msg.alerts : []) addAlert(env, a);
+        out.alerts = true;
         this.envs.set(msg.env, env);
         out.windows = [...new Set([...env.windows.keys(), ...(old ? old.windows.keys() : [])])];
         out.structure = true;
@@ -287,12 +335,20 @@ export class State {
           out.windows = applyOp(env, op, msg.seq);
           const now = typeof op.win === "string" ? env.windows.get(op.win)?.kind : undefined;
           out.structure = op.op === "layout" || op.op === "delete_env" || had !== now;
+          out.alerts = op.op === "alert" || op.op === "close" || op.op === "delete_env";
         }
         break;
       }
       case "error":
         break;
     }
+    return out;
+  }
+
+  /** The alerts of these envs (env by env, oldest first); only those of window `win` when given. */
+  alerts(envs: string[], win?: string): Alert[] {
+    const out: Alert[] = [];
+    for (const name of envs) for (const a of this.envs.get(name)?.alerts ?? []) if (win === undefined || a.win === win) out.push(a);
     return out;
   }
 

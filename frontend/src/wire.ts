@@ -119,11 +119,29 @@ export interface EnvInfo {
   windows: number;
 }
 
+/** A training problem the server's diagnosis found (docs/diagnosis.md). Every string is user-influenced. */
+export interface Alert {
+  id: number;
+  kind: string;
+  env: string;
+  win: string;
+  trace: string;
+  /** x where the problem started (onset) */
+  step: number;
+  /** x where it became certain */
+  detected: number;
+  message: string;
+  suggestion: string;
+  key: string;
+  /** wall time (s) */
+  t: number;
+}
+
 export type Op = Record<string, unknown> & { op: string; env: string; win?: string };
 
 export type ServerMessage =
   | { type: "hello"; version: string; store: string; envs: EnvInfo[] }
-  | { type: "snapshot"; env: string; seq: number; windows: WireWindow[]; layout?: Layout | null }
+  | { type: "snapshot"; env: string; seq: number; windows: WireWindow[]; layout?: Layout | null; alerts?: Alert[] | null }
   | { type: "change"; env: string; seq: number; op: Op }
   | { type: "window"; env: string; seq: number; window: WireWindow }
   | { type: "envs"; envs: EnvInfo[] }

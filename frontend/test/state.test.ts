@@ -183,3 +183,76 @@ test("a decimated append counts the points it really added", () => {
   assert.equal(tr.decimated, true);
   assert.equal(tr.y.len, 5);
 });
+
+function alertOf(id: number, win = "loss", extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id, kind: "nonfinite", env: "a", win, trace: "train", step: 200, detected: 200, message: "loss is NaN", suggestion: "lower the lr", key: `k${id}`, t: 1e9 + id, ...extra };
+}
+
+test("alerts: from the snapshot, then live; no window of their own", () => {
+  const s = new State();
+  s.apply(hello);
+  const r0 = s.apply({ ...snap(), alerts: [alertOf(1) as never] } as ServerMessage);
+  assert.equal(r0.alerts, true);
+  assert.deepEqual(s.alerts(["a"]).map((a) => a.id), [1]);
+  // live: an alert op names its window inside the alert, not at the op level
+  const r = s.apply(change(4, { op: "alert", alert: alertOf(2, "loss", { kind: "divergence", step: 150, detected: 180 }) }));
+  assert.equal(r.alerts, true);
+  assert.equal(r.structure, false);
+  assert.deepEqual(r.windows, ["loss"]); // the window whose badge and marker change
+  assert.deepEqual([...s.envs.get("a")!.windows.keys()], ["loss"]); // no phantom window
+  assert.deepEqual(s.order(["a"]), ["loss"]);
+  const a = s.alerts(["a"], "loss");
+  assert.deepEqual(a.map((x) => [x.id, x.kind, x.step, x.detected]), [[1, "nonfinite", 200, 200], [2, "divergence", 150, 180]]);
+  assert.equal(s.envs.get("a")!.seq, 4);
+  // an alert about a window this viewer does not hold changes no window
+  const r2 = s.apply(change(5, { op: "alert", alert: alertOf(3, "elsewhere") }));
+  assert.deepEqual(r2.windows, []);
+  assert.equal(s.envs.get("a")!.windows.has("elsewhere"), false);
+  assert.deepEqual(s.alerts(["a"], "elsewhere").map((x) => x.id), [3]);
+});
+
+test("alerts: an unknown op never creates a window; malformed alerts are dropped", () => {
+  const s = new State();
+  s.apply(hello);
+  s.apply(snap());
+  const r = s.apply(change(4, { op: "something_new", win: "ghost" }));
+  assert.deepEqual(r.windows, []);
+  assert.equal(r.structure, false);
+  assert.equal(s.envs.get("a")!.windows.has("ghost"), false);
+  s.apply(change(5, { op: "alert", alert: { kind: "nonfinite", win: "loss" } })); // no id
+  s.apply(change(6, { op: "alert", alert: "not a map" }));
+  assert.deepEqual(s.alerts(["a"]), []);
+  assert.equal(s.envs.get("a")!.seq, 6);
+});
+
+test("alerts: closing the window or deleting the env drops them", () => {
+  const s = new State();
+  s.apply(hello);
+  s.apply({ ...snap(), alerts: [alertOf(1), alertOf(2, "other")] } as unknown as ServerMessage);
+  s.apply(change(4, { op: "text", win: "other", text: "x" }));
+  const r = s.apply(change(5, { op: "close", win: "loss" }));
+  assert.equal(r.alerts, true);
+  assert.deepEqual(s.alerts(["a"]).map((a) => a.win), ["other"]);
+  s.apply(change(6, { op: "delete_env" }));
+  assert.deepEqual(s.alerts(["a"]), []);
+});
+
+test("alerts: a resume that overlaps does not add an alert twice (seq rule); ids dedupe too", () => {
+  const s = new State();
+  s.apply(hello);
+  s.apply(snap());
+  s.apply(change(4, { op: "alert", alert: alertOf(7) }));
+  // the replay after a reconnect starts at or before seq 4
+  const again = s.apply(change(4, { op: "alert", alert: alertOf(7) }));
+  assert.deepEqual(again.windows, []);
+  assert.equal(again.alerts, false);
+  assert.equal(s.alerts(["a"]).length, 1);
+  // a snapshot replaces the env's alerts wholly (no duplicates either)
+  s.apply({ ...snap("a", 10), alerts: [alertOf(7), alertOf(7)] } as unknown as ServerMessage);
+  assert.deepEqual(s.alerts(["a"]).map((a) => a.id), [7]);
+  // several envs: one list, env by env
+  s.apply({ ...snap("b", 2), alerts: [{ ...alertOf(1), env: "b" }] } as unknown as ServerMessage);
+  assert.deepEqual(s.alerts(["b", "a"]).map((a) => `${a.env}:${a.id}`), ["b:1", "a:7"]);
+  s.retain(["b"]);
+  assert.deepEqual(s.alerts(["a", "b"]).map((a) => a.env), ["b"]);
+});
