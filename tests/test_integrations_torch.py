@@ -1,0 +1,118 @@
+"""`livepanel.integrations.torch.watch`: gradient norms and histograms from hooks, against a real server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import livepanel
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from livepanel.integrations.torch import unwatch, watch  # noqa: E402
+
+
+def mlp(seed: int = 0) -> nn.Sequential:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+
+
+def train(model: nn.Module, steps: int, record: set[int] = frozenset()) -> dict[int, dict[str, float]]:
+    """SGD steps on fixed random data; returns the true per-layer gradient norms at the steps in `record`."""
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    gen = torch.Generator().manual_seed(1)
+    x, y = torch.randn(32, 4, generator=gen), torch.randint(0, 3, (32,), generator=gen)
+    norms = {}
+    for step in range(steps):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        if step in record:
+            norms[step] = {
+                name: float(torch.sqrt(sum(p.grad.pow(2).sum() for p in m.parameters())))
+                for name, m in model.named_children()
+                if any(True for _ in m.parameters())
+            }
+        with torch.no_grad():
+            model.eval()
+            model(x)  # an evaluation pass: not a training step
+            model.train()
+        opt.step()
+    return norms
+
+
+def test_grad_norms_and_histograms(server, tmp_path):
+    model = mlp()
+    with livepanel.Panel(server.url, env="watch", spool_dir=tmp_path) as panel:
+        w = watch(panel, model, every=10)
+        expected = train(model, 25, record={0, 10, 20})
+        assert w.step == 25  # the no_grad evaluation passes were not counted
+        traces = panel.get("grad_norm")["traces"]
+        assert [t["name"] for t in traces] == ["0", "2"]  # model order (hooks fire in backward order)
+        for t in traces:
+            assert list(t["x"]) == [0, 10, 20]
+            np.testing.assert_allclose(t["y"], [expected[s][t["name"]] for s in (0, 10, 20)], rtol=1e-5)
+        grads = panel.get("grads/0")["steps"]
+        assert [s["step"] for s in grads] == [0, 10, 20] and grads[0]["stats"]["n"] == 4 * 8 + 8
+        weights = panel.get("weights/2")["steps"]
+        assert [s["step"] for s in weights] == [0, 10, 20] and weights[0]["stats"]["n"] == 8 * 3 + 3
+        assert unwatch(model) is True and unwatch(model) is False
+        assert not model._forward_pre_hooks
+        train(model, 15)
+        assert list(panel.get("grad_norm")["traces"][0]["x"]) == [0, 10, 20]  # nothing after unwatch
+
+
+def test_options_unused_layer_and_rewatch(server, tmp_path):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body, self.unused = nn.Linear(4, 3), nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.body(x)
+
+    model = Net()
+    with livepanel.Panel(server.url, env="watch2", spool_dir=tmp_path) as panel:
+        watch(panel, model, every=5, win="gnorm", histograms=False, env="elsewhere")
+        w = watch(panel, model, every=2, win="gnorm", histograms=False, env="elsewhere")  # replaces the first
+        assert len(model._forward_pre_hooks) == 1
+        train(model, 6)
+        assert panel.windows("watch2") == []
+        assert panel.windows("elsewhere") == ["gnorm"]  # no histograms; "unused" never got a gradient
+        (trace,) = panel.get("gnorm", "elsewhere")["traces"]
+        assert trace["name"] == "body" and list(trace["x"]) == [0, 2, 4]
+        w.remove()
+        assert not model._forward_pre_hooks
+        with pytest.raises(ValueError, match="every"):
+            watch(panel, model, every=0)
+        with pytest.raises(TypeError, match="torch.nn.Module"):
+            watch(panel, object())  # type: ignore[arg-type]
+
+
+def test_tensors_everywhere(server, tmp_path):
+    with livepanel.Panel(server.url, env="tensors", spool_dir=tmp_path) as panel:
+        panel.line(torch.arange(5), torch.linspace(0, 1, 5), win="line")
+        panel.scatter(torch.rand(10, 2), win="scatter", labels=torch.tensor([0, 1] * 5))
+        panel.bar(torch.tensor([1.0, 2.0]), win="bar")
+        panel.heatmap(torch.eye(3), win="heat")
+        panel.histogram(torch.randn(100, dtype=torch.float16), win="hist")
+        panel.images(torch.rand(4, 1, 8, 8), win="grid", nrow=2)
+        panel.log({"loss/train": torch.tensor(0.5)}, step=torch.tensor(3))
+        assert panel.get("loss")["traces"][0]["x"][0] == 3
+        assert sorted(panel.windows()) == ["bar", "grid", "heat", "hist", "line", "loss", "scatter"]
+
+
+def test_livepanel_never_imports_the_frameworks(tmp_path):
+    code = (
+        "import sys, livepanel, livepanel.integrations, livepanel.integrations.jupyter, livepanel.integrations.torch\n"
+        "p = livepanel.Panel('http://127.0.0.1:9', replay_spool=False, exit_timeout=0)\n"
+        "p._repr_html_\n"
+        "print(sorted(m for m in ('torch', 'keras', 'IPython', 'matplotlib', 'sklearn') if m in sys.modules))"
+    )
+    env = {**os.environ, "LIVEPANEL_SPOOL": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
