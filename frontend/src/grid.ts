@@ -2,6 +2,7 @@
 // body, resize handle). Frames are dragged by their header to reorder and
 // resized from their corner; the result is reported as a layout.
 
+import { badge, level } from "./alerts";
 import type { State, WindowState } from "./state";
 import { BarView } from "./views/bar";
 import { el, str, type Ctx, type View } from "./views/common";
@@ -9,6 +10,7 @@ import { HeatmapView } from "./views/heatmap";
 import { HistogramView } from "./views/histogram";
 import { ImageView } from "./views/image";
 import { LineView } from "./views/line";
+import type { Alert } from "./wire";
 import { TextView } from "./views/text";
 
 export const DEFAULT_W = 460;
@@ -50,6 +52,8 @@ export class Frame {
   readonly body = el("div", "lp-body");
   private titleEl = el("h3", "lp-title");
   private kindEl = el("span", "lp-kind");
+  /** the window's alerts: count and most severe kind; the tooltip has every message and suggestion */
+  readonly badge = el("button", "lp-alert-badge");
   readonly view: View;
   private ro: ResizeObserver;
   w: number;
@@ -76,7 +80,9 @@ export class Frame {
     png.addEventListener("click", () => this.exportPng());
     csv.addEventListener("click", () => this.exportData());
     const spacer = el("span", "lp-spacer");
-    head.append(this.titleEl, this.kindEl, spacer);
+    this.badge.type = "button";
+    this.badge.addEventListener("click", () => this.grid.badgeClick(win));
+    head.append(this.titleEl, this.kindEl, this.badge, spacer);
     if (this.view.tools) head.append(this.view.tools);
     head.append(png, csv);
     this.body.append(this.view.el);
@@ -130,6 +136,19 @@ export class Frame {
     this.el.style.height = this.h + "px";
   }
 
+  /** Show the alerts of this window id (every selected env); no badge without any. */
+  setAlerts(alerts: Alert[], withEnv: boolean): void {
+    const b = badge(alerts, withEnv);
+    this.badge.classList.toggle("on", !!b);
+    this.el.classList.toggle("has-alert", !!b);
+    this.badge.textContent = b?.text ?? "";
+    this.badge.title = b?.title ?? "";
+    this.badge.dataset.kind = b?.kind ?? "";
+    this.badge.dataset.level = b ? level(b.kind) : "";
+    this.badge.dataset.count = String(alerts.length);
+    this.badge.setAttribute("aria-label", b ? `${alerts.length} alert${alerts.length === 1 ? "" : "s"}: ${b.title}` : "");
+  }
+
   update(wins: WindowState[]): void {
     const first = wins[0];
     this.titleEl.textContent = str(first?.opts.title) || this.win;
@@ -165,6 +184,8 @@ export class Grid {
   readonly el = el("main", "lp-grid");
   readonly frames = new Map<string, Frame>();
   envs: string[] = [];
+  /** a window's alert badge was clicked */
+  badgeClick: (win: string) => void = () => {};
   private io: IntersectionObserver;
 
   constructor(
@@ -260,6 +281,11 @@ export class Grid {
       e.layout = { ...e.layout, ...mine };
       this.sendLayout(env, e.layout as Record<string, { order: number; w: number; h: number }>);
     }
+  }
+
+  /** Put every frame's alert badge in step with the state. */
+  showAlerts(): void {
+    for (const f of this.frames.values()) f.setAlerts(this.state.alerts(this.envs, f.win), this.envs.length > 1);
   }
 
   clear(): void {

@@ -3,6 +3,7 @@
 
 import uplotCss from "uplot/dist/uPlot.min.css";
 import css from "./styles.css";
+import { AlertsPanel, flash } from "./alerts";
 import { Grid } from "./grid";
 import { Picker } from "./picker";
 import { Scheduler } from "./scheduler";
@@ -10,8 +11,8 @@ import { Socket, type Status } from "./socket";
 import { State } from "./state";
 import { api, envsFromUrl, setUrlEnvs, socketUrl } from "./urls";
 import { el, type Ctx } from "./views/common";
-import type { LineView } from "./views/line";
-import type { ServerMessage } from "./wire";
+import type { LineView, Marker } from "./views/line";
+import type { Alert, ServerMessage } from "./wire";
 
 interface Hooks {
   state: State;
@@ -34,6 +35,10 @@ interface Hooks {
   resetZoom(win: string): void;
   points(win: string): number;
   select(envs: string[]): void;
+  /** the alerts of the selected envs (of one window id when given) */
+  alerts(win?: string): Alert[];
+  /** alert onsets drawn on a line window's chart at its last paint */
+  markers(win: string): Marker[];
 }
 
 declare global {
@@ -74,6 +79,7 @@ function start(): void {
       hooks.lastDraw[win] = performance.now();
     },
     api,
+    alerts: (win: string) => state.alerts(selected, win),
   };
 
   // ---- page skeleton
@@ -84,7 +90,14 @@ function start(): void {
   conn.setAttribute("role", "status");
   const toggle = el("button", "lp-toggle-picker", "envs");
   toggle.type = "button";
-  bar.append(toggle, brand, shown, el("span", "lp-spacer"), conn);
+  const alertsPanel = new AlertsPanel((a) => {
+    // an entry of the list was picked: bring its window into view and mark it
+    const f = grid.frames.get(a.win);
+    if (!f) return;
+    f.el.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    flash(f.el);
+  });
+  bar.append(toggle, brand, shown, el("span", "lp-spacer"), alertsPanel.toggle, conn);
   const picker = new Picker((envs) => select(envs));
   const grid = new Grid(
     ctx,
@@ -96,7 +109,26 @@ function start(): void {
   const content = el("div", "lp-content");
   const mainCol = el("div", "lp-main");
   mainCol.append(hint, grid.el);
-  content.append(picker.el, mainCol);
+  content.append(picker.el, mainCol, alertsPanel.el);
+  grid.badgeClick = (win) => alertsPanel.reveal(win);
+
+  // Alerts (badges and the list) are redrawn once per frame when they changed,
+  // and after the grid is rebuilt (new frames need their badges).
+  let alertsDirty = false;
+  let alertsFrame = 0;
+  const renderAlerts = () => {
+    alertsDirty = false;
+    grid.showAlerts();
+    alertsPanel.render(state.alerts(selected), selected.length > 1);
+  };
+  const alertsChanged = () => {
+    alertsDirty = true;
+    if (!alertsFrame)
+      alertsFrame = requestAnimationFrame(() => {
+        alertsFrame = 0;
+        if (alertsDirty) renderAlerts();
+      });
+  };
   document.body.replaceChildren(bar, content);
   toggle.addEventListener("click", () => document.body.classList.toggle("picker-hidden"));
 
@@ -116,6 +148,7 @@ function start(): void {
     const t0 = performance.now();
     let todo: string[] = [...ids];
     if (structure) todo = grid.sync();
+    if (structure || alertsDirty) renderAlerts();
     const allowed = Math.max(1, Math.floor(BUDGET_MS / Math.max(0.05, costPerDraw)));
     const later: string[] = [];
     let drawn = 0;
@@ -160,6 +193,7 @@ function start(): void {
     grid.envs = selected;
     subscribe();
     scheduler.mark([], true);
+    alertsChanged();
   }
 
   const onMessage = (msg: ServerMessage) => {
@@ -174,6 +208,7 @@ function start(): void {
       }
     }
     if ([...state.envs.values()].some((e) => e.broken)) subscribe(); // a gap in seq: fresh snapshots
+    if (applied.alerts) alertsChanged();
     if (applied.windows.length || applied.structure) scheduler.mark(applied.windows, applied.structure);
   };
 
@@ -194,6 +229,8 @@ function start(): void {
     resetZoom: (win: string) => (grid.frames.get(win)?.view as LineView | undefined)?.resetZoom(),
     points: (win: string) => (grid.frames.get(win)?.view as LineView | undefined)?.points ?? 0,
     select,
+    alerts: (win?: string) => state.alerts(selected, win).map((a) => ({ ...a })),
+    markers: (win: string) => ((grid.frames.get(win)?.view as LineView | undefined)?.markers ?? []).map((m) => ({ ...m })),
   });
 
   grid.envs = selected;

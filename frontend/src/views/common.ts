@@ -2,6 +2,7 @@
 // palette, canvas helpers and the page-side counters tests and benchmarks read.
 
 import type { WindowState } from "../state";
+import type { Alert } from "../wire";
 
 export interface Ctx {
   /** the selected envs, in order; a window with several is an overlay */
@@ -10,6 +11,8 @@ export interface Ctx {
   drew(win: string): void;
   /** fetch helper relative to the page */
   api(path: string, query: Record<string, string | number | undefined>): string;
+  /** the alerts of window `win` in the selected envs */
+  alerts(win: string): Alert[];
 }
 
 export interface View {
@@ -42,12 +45,14 @@ export interface Theme {
   grid: string;
   bg: string;
   accent: string;
+  /** alerts: visible on both light and dark panels */
+  bad: string;
 }
 
 export function theme(): Theme {
   const cs = getComputedStyle(document.documentElement);
   const v = (name: string, dflt: string) => cs.getPropertyValue(name).trim() || dflt;
-  return { fg: v("--fg", "#222"), muted: v("--muted", "#777"), grid: v("--grid", "#e4e4e4"), bg: v("--panel", "#fff"), accent: v("--accent", "#1f77b4") };
+  return { fg: v("--fg", "#222"), muted: v("--muted", "#777"), grid: v("--grid", "#e4e4e4"), bg: v("--panel", "#fff"), accent: v("--accent", "#1f77b4"), bad: v("--bad", "#cf222e") };
 }
 
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {

@@ -7,7 +7,7 @@ import { decode } from "@msgpack/msgpack";
 import uPlot from "uplot";
 import { windowFrom, type Trace, type WindowState } from "../state";
 import { align, smooth, withGaps, type Col } from "../series";
-import type { WireWindow } from "../wire";
+import type { Alert, WireWindow } from "../wire";
 import { color, el, fmt, seriesLabel, str, theme, type Ctx, type View } from "./common";
 
 interface Line {
@@ -18,6 +18,21 @@ interface Line {
 }
 
 type XMode = "step" | "time";
+
+/** An alert's onset as drawn on the chart (tests read these through window.__livepanel.markers). */
+export interface Marker {
+  id: number;
+  kind: string;
+  env: string;
+  /** the alert's onset step */
+  step: number;
+  /** the x value drawn at (the step, or its wall time when x is time) */
+  x: number;
+  /** canvas pixel column of the line (device pixels, as in the chart's canvas) */
+  px: number;
+  /** inside the plotted x range */
+  visible: boolean;
+}
 
 /** a zoom fetches every point of its range up to this many (estimated), else a decimated view */
 export const FULL_RES_LIMIT = 250_000;
@@ -42,6 +57,9 @@ export class LineView implements View {
   private h = 240;
   private smoothInput = el("input");
   private legendValues: HTMLElement[] = [];
+  private markerColor = "#cf222e";
+  /** alert onsets drawn at the last paint */
+  markers: Marker[] = [];
 
   constructor(private readonly kind: string, private readonly ctx: Ctx, private readonly win: string) {
     this.el.append(this.plotEl, this.legendEl);
@@ -160,6 +178,7 @@ export class LineView implements View {
   private build(data: uPlot.AlignedData, lines: Line[], smoothOn: boolean, markers: boolean, xlog: boolean, ylog: boolean, time: boolean): void {
     this.u?.destroy();
     const th = theme();
+    this.markerColor = th.bad;
     const first = this.wins[0]?.opts ?? {};
     const size = typeof first.markersize === "number" ? Math.max(1, Math.min(30, first.markersize)) : 4;
     const series: uPlot.Series[] = [{ label: time ? "time" : str(first.xlabel) || "x" }];
@@ -191,12 +210,80 @@ export class LineView implements View {
       hooks: {
         setSelect: [(u) => this.onSelect(u)],
         setCursor: [(u) => this.onCursor(u)],
-        draw: [() => this.ctx.drew(this.win)],
+        draw: [
+          (u) => {
+            this.drawMarkers(u);
+            this.ctx.drew(this.win);
+          },
+        ],
       },
     };
     this.buildLegend(lines, smoothOn);
     opts.height = Math.max(60, this.h - this.legendHeight());
     this.u = new uPlot(opts, data, this.plotEl);
+  }
+
+  /** The x to draw an alert at: its step, or that step's wall time (from the alert's own trace) when x is time. */
+  private alertX(a: Alert, v: number): number | null {
+    if (!Number.isFinite(v)) return null;
+    if (this.xmode === "step") return this.isLog("x") && v <= 0 ? null : v;
+    const tr = this.wins.find((w) => w.env === a.env)?.traces.find((t) => t.name === a.trace);
+    if (!tr || tr.t.len !== tr.x.len || !tr.x.len) return null;
+    const xs = tr.x.values;
+    let lo = 0, hi = xs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (xs[mid] < v) lo = mid + 1;
+      else hi = mid;
+    }
+    return tr.t.values[lo];
+  }
+
+  /** Alerts of this window: a dashed line at the onset, a faint band up to where it became certain, a notch on top. */
+  private drawMarkers(u: uPlot): void {
+    const envs = new Set(this.wins.map((w) => w.env));
+    const alerts = this.ctx.alerts(this.win).filter((a) => envs.has(a.env));
+    const out: Marker[] = [];
+    if (alerts.length) {
+      const { left, top, width, height } = u.bbox;
+      const dpr = uPlot.pxRatio || 1;
+      const g = u.ctx;
+      g.save();
+      g.beginPath();
+      g.rect(left, top, width, height);
+      g.clip();
+      g.strokeStyle = g.fillStyle = this.markerColor;
+      for (const a of alerts) {
+        const x = this.alertX(a, a.step);
+        if (x === null) continue;
+        const px = u.valToPos(x, "x", true);
+        const visible = Number.isFinite(px) && px >= left - 1 && px <= left + width + 1;
+        out.push({ id: a.id, kind: a.kind, env: a.env, step: a.step, x, px, visible });
+        if (!visible) continue;
+        const xd = this.alertX(a, a.detected);
+        if (xd !== null && xd > x) {
+          g.globalAlpha = 0.12;
+          g.fillRect(px, top, Math.max(1, u.valToPos(xd, "x", true) - px), height);
+        }
+        g.globalAlpha = 0.9;
+        g.lineWidth = 2 * dpr;
+        g.setLineDash([6 * dpr, 4 * dpr]);
+        g.beginPath();
+        g.moveTo(Math.round(px), top);
+        g.lineTo(Math.round(px), top + height);
+        g.stroke();
+        g.setLineDash([]);
+        g.globalAlpha = 1;
+        g.beginPath();
+        g.moveTo(px - 5 * dpr, top);
+        g.lineTo(px + 5 * dpr, top);
+        g.lineTo(px, top + 7 * dpr);
+        g.closePath();
+        g.fill();
+      }
+      g.restore();
+    }
+    this.markers = out;
   }
 
   private legendHeight(): number {
