@@ -77,9 +77,11 @@ def run(panel: livepanel.Panel, epochs: int, lr: float, watch_every: int, seed: 
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     steps_per_epoch = -(-len(xtr) // 64)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
-    watch(panel, model, every=watch_every)
     gen = torch.Generator().manual_seed(seed)
     step, start = 0, time.perf_counter()
+    vloss, vacc, _ = evaluate(model, xva, yva)  # the baseline, before any step
+    panel.log({"loss/val": vloss, "accuracy/val": vacc, "lr": lr}, step=0)
+    watch(panel, model, every=watch_every)
     labels = [str(i) for i in range(10)]
     for epoch in range(epochs):
         for idx in epoch_batches(len(xtr), 64, gen):

@@ -36,6 +36,10 @@ def run_example(name: str, url: str, tmp_path: Path, *args: str, timeout: float 
     return proc.stdout
 
 
+def traces(panel: livepanel.Panel, win: str) -> dict:
+    return {t["name"]: t for t in panel.get(win)["traces"]}
+
+
 def replay_diagnosis(panel: livepanel.Panel, env: str) -> list:
     """Feed every line point of an env to a fresh Diagnoser in the order the points were logged."""
     from livepanel.diagnosis import Diagnoser
@@ -74,11 +78,12 @@ def test_train_digits(server, tmp_path):
         layers = ["fc1", "fc2", "out"]
         assert {"loss", "accuracy", "lr", "grad_norm", "samples", "confusion", "summary"} <= wins
         assert {f"{kind}/{layer}" for kind in ("weights", "grads") for layer in layers} <= wins
-        loss = {t["name"]: t for t in panel.get("loss")["traces"]}
+        loss = traces(panel, "loss")
         steps = len(loss["train"]["y"])
-        assert steps == 3 * 23 and len(loss["val"]["y"]) == 3  # 1437 training digits in batches of 64
+        assert steps == 3 * 23  # 1437 training digits in batches of 64
+        assert list(loss["val"]["x"]) == [0, 23, 46, 69]  # before training, then after each epoch
         assert loss["train"]["y"][-10:].mean() < loss["train"]["y"][:10].mean() / 2
-        assert panel.get("accuracy")["traces"][1]["y"][-1] > 0.8  # val accuracy after 3 epochs
+        assert traces(panel, "accuracy")["val"]["y"][-1] > 0.8  # after 3 epochs
         norms = panel.get("grad_norm")["traces"]
         assert [t["name"] for t in norms] == layers
         assert list(norms[0]["x"]) == list(range(0, steps, 10))

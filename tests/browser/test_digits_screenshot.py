@@ -1,0 +1,49 @@
+"""The digits example seen in a browser: every window it logs renders; its screenshot illustrates the README.
+
+The screenshot goes to test-artifacts/browser/digits.png; with LIVEPANEL_UPDATE_DOCS=1 it also replaces
+docs/digits.png (the README's picture), so the picture is always one this test took.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import sys
+
+import pytest
+from conftest import ROOT
+
+
+@pytest.fixture
+def train_digits(monkeypatch, tmp_path):
+    """examples/train_digits.py imported in this process (torch is imported once for the session)."""
+    pytest.importorskip("sklearn")
+    torch = pytest.importorskip("torch")
+    monkeypatch.syspath_prepend(str(ROOT / "examples"))
+    monkeypatch.setenv("LIVEPANEL_SPOOL", str(tmp_path / "spool"))
+    threads = torch.get_num_threads()
+    module = importlib.import_module("train_digits")
+    yield module
+    torch.set_num_threads(threads)  # main() sets 1 thread for the tiny model
+    sys.modules.pop("train_digits", None)
+
+
+def test_digits_run_in_the_browser(server, pages, artifacts, train_digits):
+    train_digits.main(["--url", server.url, "--epochs", "8", "--watch-every", "10"])
+    page = pages.open(server.url + "/?env=digits/mlp", width=1500, height=1000)
+    wins = ["loss", "accuracy", "lr", "grad_norm", "samples", "confusion", "summary"]
+    for win in wins:
+        page.wait_for_selector(f'section[data-win="{win}"]', timeout=10000)
+    assert page.locator('section[data-win="loss"] .lp-legend-label').all_inner_texts() == ["val", "train"]
+    assert page.locator('section[data-win="grad_norm"] .lp-legend-label').all_inner_texts() == ["fc1", "fc2", "out"]
+    page.wait_for_function(
+        "() => ['loss', 'accuracy', 'grad_norm'].every((k) => window.__livepanel.points(k) > 0)",
+        timeout=10000,
+    )
+    page.wait_for_timeout(500)  # let the last frame paint
+    shot = artifacts / "digits.png"
+    page.screenshot(path=str(shot))
+    assert 10_000 < shot.stat().st_size < 600_000
+    if os.environ.get("LIVEPANEL_UPDATE_DOCS") == "1":
+        shutil.copyfile(shot, ROOT / "docs" / "digits.png")
