@@ -45,9 +45,7 @@ def loss_then_nan(n: int = 300, bad_at: int = 200) -> tuple[np.ndarray, np.ndarr
 
 
 def marker_of(page, win: str) -> dict:
-    page.wait_for_function(
-        "(win) => window.__livepanel.markers(win).some((m) => m.visible)", arg=win, timeout=5000
-    )
+    page.wait_for_function("(win) => window.__livepanel.markers(win).some((m) => m.visible)", arg=win, timeout=5000)
     [m] = page.evaluate("(win) => window.__livepanel.markers(win)", win)
     return m
 
