@@ -210,3 +210,20 @@ def test_import_tb_command(server, tmp_path):
     assert "\r" not in done.stderr
     bad = subprocess.run([*cmd[:-1], str(tmp_path / "nowhere")], capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 1 and "not a directory" in bad.stderr
+
+
+def test_light_imports_and_progress_line():
+    """`import livepanel` and the CLI module load nothing of TensorBoard; the progress line says what it does."""
+    code = "import sys, livepanel, livepanel.cli; print(sorted(m for m in sys.modules if 'tensorboard' in m))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    from livepanel.tensorboard.importer import Progress
+
+    out = io.StringIO()
+    bar = Progress(10, stream=out, enabled=True)
+    bar.update(3, 120_000, force=True)
+    bar.done()
+    assert out.getvalue().startswith("\r  files 3/10  events 120,000  ") and out.getvalue().endswith(" events/s \n")
+    quiet = io.StringIO()
+    Progress(10, stream=quiet).update(3, 5, force=True)  # a StringIO is not a terminal
+    assert quiet.getvalue() == ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -210,11 +210,15 @@ class EventFile:
         self.converter = Converter(env, names, parent)
         self.committed: int | None = None  # the server's seq for our client id, once looked up
 
-    def batches(self, final: bool = False) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    def batches(
+        self, final: bool = False, stop: Callable[[], bool] | None = None
+    ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
         """(seq, ops) for the records completed on disk since the last call; call after setting committed."""
         conv, reader = self.converter, self.reader
         done = self.committed or 0
         for _ in range(MAX_CHUNKS):
+            if stop is not None and stop():
+                return
             index, records = reader.read(final)
             for payload in records:
                 if payload is not None:

@@ -41,6 +41,7 @@ class Tail:
         self.files: dict[Path, EventFile] = {}
         self._sizes: dict[Path, int] = {}
         self.polls = 0
+        self._next_scan = 0.0
         self._thread = threading.Thread(target=self._run, name="livepanel-tb-tail", daemon=True)
 
     def start(self) -> Tail:
@@ -89,11 +90,15 @@ class Tail:
         """One pass: find new files, read what each has added, and send it."""
         if not self.layout.logdir.is_dir():
             return
-        for path in find_event_files(self.layout.logdir):
-            if path not in self.files:
-                ef = self.layout.open(path)
-                ef.committed = self.sender.committed(ef.client)
-                self.files[path] = ef
+        now = time.monotonic()
+        if now >= self._next_scan:  # a large tree is walked less often than files are read
+            found = find_event_files(self.layout.logdir)
+            self._next_scan = now + min(5.0, 10 * (time.monotonic() - now))
+            for path in found:
+                if path not in self.files:
+                    ef = self.layout.open(path)
+                    ef.committed = self.sender.committed(ef.client)
+                    self.files[path] = ef
         for path, ef in self.files.items():
             try:
                 size = path.stat().st_size
@@ -102,7 +107,7 @@ class Tail:
             if size == self._sizes.get(path) and not ef.reader.recheck:
                 continue
             self._sizes[path] = size
-            for seq, ops in ef.batches(final=False):
+            for seq, ops in ef.batches(final=False, stop=self._stop.is_set):
                 if self._stop.is_set():
                     return
                 self.sender.send(ef.client, seq, ops)
