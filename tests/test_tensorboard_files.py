@@ -167,3 +167,15 @@ def test_import_skips_the_corrupt_event_only(server, tmp_path, caplog):
     expected = [s for s in range(1, 21) if s != 10]
     np.testing.assert_array_equal(trace["x"], expected)
     np.testing.assert_array_equal(trace["y"], np.array(expected) * 0.25)
+
+
+def test_unreadable_event_is_skipped(server, tmp_path, caplog):
+    """A record with a good CRC that is not an event (garbage protobuf) is skipped with a warning."""
+    run = tmp_path / "runs" / "r"
+    run.mkdir(parents=True)
+    data = frame(scalar(1, 1.0)) + frame(b"\xff\xff\xff garbage") + frame(scalar(2, 2.0))
+    (run / "events.out.tfevents.7").write_bytes(data)
+    result = import_logdir(tmp_path / "runs", server.url)
+    assert result.values == 2 and result.records == 3
+    (message,) = warnings_of(caplog)
+    assert "record 1 is not a readable event" in message

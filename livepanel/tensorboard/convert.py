@@ -9,6 +9,7 @@ a re-import or a restart applies nothing twice, whatever the batch boundaries we
 from __future__ import annotations
 
 import hashlib
+import logging
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from livepanel.tensorboard import events
 from livepanel.tensorboard.events import clean_name
 from livepanel.tensorboard.records import RecordReader
 
+log = logging.getLogger("livepanel.tensorboard")
 _F32 = struct.Struct("<f").unpack_from
 _F64 = struct.Struct("<d").unpack_from
 MAX_RECORDS = 50_000  # records per batch
@@ -209,6 +211,7 @@ class EventFile:
         self.reader = RecordReader(path)
         self.converter = Converter(env, names, parent)
         self.committed: int | None = None  # the server's seq for our client id, once looked up
+        self.unreadable = 0
 
     def batches(
         self, final: bool = False, stop: Callable[[], bool] | None = None
@@ -222,7 +225,14 @@ class EventFile:
             index, records = reader.read(final)
             for payload in records:
                 if payload is not None:
-                    conv.feed(payload, index >= done)
+                    try:
+                        conv.feed(payload, index >= done)
+                    except Exception as exc:  # a record with a good CRC but not an event we understand
+                        self.unreadable += 1
+                        if self.unreadable == 1:
+                            log.warning(
+                                "livepanel: %s: record %d is not a readable event (%s); skipped", self.path, index, exc
+                            )
                 index += 1
                 if conv.pending >= MAX_RECORDS or conv.bytes >= MAX_BYTES:
                     ops = conv.take()
