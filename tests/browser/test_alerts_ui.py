@@ -96,6 +96,14 @@ def test_nan_loss_alert_shows_live_as_badge_marker_and_list(server, pages, artif
     badge.click()
     page.wait_for_selector('.lp-alert[data-win="loss"].lp-flash', timeout=2000)
 
+    # x by wall time: the marker moves to the time of the onset step
+    page.select_option('section[data-win="loss"] select.lp-xmode', "time")
+    t200 = page.evaluate(
+        "() => window.__livepanel.state.envs.get('diag/run').windows.get('loss').traces[0].t.values[200]"
+    )
+    page.wait_for_function("(t) => window.__livepanel.markers('loss')[0]?.x === t", arg=t200, timeout=5000)
+    assert marker_of(page, win)["step"] == 200.0
+
     # the same in dark, from a snapshot this time
     dark = pages.open(server.url + f"/?env={env}", color_scheme="dark")
     dark.locator('section[data-win="loss"] .lp-alert-badge').wait_for(state="visible", timeout=5000)
