@@ -170,6 +170,14 @@ def _numeric(obj: Any, what: str, ndim: int | tuple[int, ...]) -> np.ndarray:
     return arr
 
 
+def _time(op: dict) -> float | None:
+    """A step's wall time (seconds since the epoch), when the client knows it."""
+    t = op.get("t")
+    if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t)):
+        raise ProtocolError(f"t must be a finite number of seconds since the epoch, got {t!r}")
+    return None if t is None else float(t)
+
+
 def _step(op: dict) -> int | None:
     step = op.get("step")
     if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
@@ -190,9 +198,9 @@ _FIELDS = {
     "line": _COMMON | {"name", "update", "x", "y", "t"},
     "scatter": _COMMON | {"name", "update", "x", "y", "t"},
     "bar": _COMMON | {"y", "labels"},
-    "histogram": _COMMON | {"counts", "edges", "step", "stats"},
+    "histogram": _COMMON | {"counts", "edges", "step", "stats", "t"},
     "heatmap": _COMMON | {"z"},
-    "image": _COMMON | {"images", "step"},
+    "image": _COMMON | {"images", "step", "t"},
     "text": _COMMON | {"text", "update"},
     "opts": _COMMON,
     "close": {"op", "env", "win"},
@@ -243,12 +251,13 @@ def validate_op(op: Any) -> dict[str, Any]:
         stats = op.get("stats") or {}
         if not isinstance(stats, dict) or not all(isinstance(v, (int, float)) for v in stats.values()):
             raise ProtocolError("histogram stats must be a map of numbers")
-        out.update(counts=counts, edges=edges, stats=stats, step=_step(op))
+        out.update(counts=counts, edges=edges, stats=stats, step=_step(op), t=_time(op))
     elif kind == "heatmap":
         out["z"] = _numeric(_require(op, "z"), "heatmap z", 2)
     elif kind == "image":
         out["images"] = _check_images(_require(op, "images"))
         out["step"] = _step(op)
+        out["t"] = _time(op)
     elif kind == "text":
         text = _require(op, "text")
         if not isinstance(text, str):

@@ -161,3 +161,28 @@ def test_both_stores_serve(server_factory, store):
     srv = server_factory(store=store)
     assert send_ops(srv.url, [line_op("e", "w", [1, 2], [3, 4])])[0] == 200
     assert window(srv.url, "e", "w")["traces"][0]["n"] == 2
+
+
+def test_step_wall_time_and_client_seq(server):
+    u = server.url
+    ops = [
+        {
+            "op": "histogram",
+            "env": "e",
+            "win": "h",
+            "counts": np.array([1.0]),
+            "edges": np.array([0.0, 1.0]),
+            "step": 3,
+            "t": 1_600_000_000.5,
+        },
+        image_op("e", "im", step=4) | {"t": 1_600_000_001.0},
+    ]
+    assert send_ops(u, ops, client="stepper-01", seq=9)[0] == 200
+    assert window(u, "e", "h")["steps"][0]["t"] == 1_600_000_000.5
+    assert window(u, "e", "im")["steps"][0]["t"] == 1_600_000_001.0
+    assert get(u, "/api/v1/clients", client="stepper-01")[1] == {"client": "stepper-01", "seq": 9}
+    assert get(u, "/api/v1/clients", client="never-seen")[1]["seq"] == 0
+    assert get(u, "/api/v1/clients")[0] == 400
+    bad = ops[0] | {"t": "yesterday"}
+    status, answer = send_ops(u, [bad], client="stepper-01", seq=10)
+    assert status == 400 and "t must be a finite number" in answer["error"]

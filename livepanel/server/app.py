@@ -21,6 +21,7 @@ def make_app(config: Config, store: Store, hub: Hub) -> tornado.web.Application:
         (api + "/ingest", handlers.IngestHandler, {**read, "max_payload": config.max_payload}),
         (api + "/envs", handlers.EnvsHandler, read),
         (api + "/alerts", handlers.AlertsHandler, read),
+        (api + "/clients", handlers.ClientHandler, read),
         (api + "/window", handlers.WindowHandler, read),
         (api + "/image", handlers.ImageHandler, read),
         (api + "/export", handlers.ExportHandler, read),

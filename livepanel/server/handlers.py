@@ -175,6 +175,22 @@ class AlertsHandler(BaseHandler):
         self.send({"alerts": [a for e in chosen for a in e.alerts]})
 
 
+class ClientHandler(BaseHandler):
+    """GET /api/v1/clients?client=ID: the highest batch seq committed for a client id (0 if none).
+
+    Lets a client that numbers its batches from its own records (the TensorBoard importer) know
+    where to resume without sending anything.
+    """
+
+    store: Store
+
+    def get(self) -> None:
+        client = self.arg("client")
+        if client is None:
+            self.fail(400, "name the client with ?client=ID")
+        self.send({"client": client, "seq": self.store.clients.get(client, 0)})
+
+
 class WindowMixin(BaseHandler):
     store: Store
 

@@ -179,11 +179,12 @@ class State:
 
     def _step(self, env: Env, w: Window, op: dict, now: float, message: dict, writes: list) -> dict:
         step = op["step"] if op["step"] is not None else w.last_step() + 1
+        t = op["t"] if op.get("t") is not None else now
         if w.kind == "histogram":
-            entry = {"step": step, "t": now, "counts": op["counts"], "edges": op["edges"], "stats": op["stats"]}
+            entry = {"step": step, "t": t, "counts": op["counts"], "edges": op["edges"], "stats": op["stats"]}
             limit = self.limits.max_histogram_steps
         else:
-            entry = {"step": step, "t": now, "images": op["images"]}
+            entry = {"step": step, "t": t, "images": op["images"]}
             limit = self.limits.max_image_steps
         w.steps.pop(step, None)
         w.steps[step] = entry
