@@ -1,0 +1,95 @@
+"""Cost of `livepanel.integrations.torch.watch` on a training step of the digits model.
+
+Run by hand (not in CI): `python benchmarks/bench_watch.py [--runs 5] [--steps 2000]`. Starts its own
+server (tests/serverproc.py, SQLite in a temporary directory). The model is examples/train_digits.py's
+MLP (64-128-64-10, Adam, batches of 64, one torch thread). For watch at every=100, 10 and 1, each run
+times pairs of blocks (unwatched, then watched) and takes the median ratio of the pairs, so load from
+other processes hits both sides alike. Prints one JSON line per figure (median over the runs and each
+run's value): the unwatched step time, the overhead in percent per setting (target: < 5% at
+every=100), and the cost of one logging step (from every=1) with the overhead it implies at every=100.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "examples"), str(ROOT / "tests")]
+
+import torch  # noqa: E402
+from serverproc import ServerProcess  # noqa: E402
+from torch import nn  # noqa: E402
+from train_digits import load_data, make_model  # noqa: E402
+
+import livepanel  # noqa: E402
+from livepanel.integrations.torch import unwatch, watch  # noqa: E402
+
+
+def time_steps(model, opt, x, y, steps: int, batch: int = 64) -> float:
+    """Mean seconds per training step (forward, loss, backward, optimizer step)."""
+    n = len(x)
+    idx = [torch.randint(0, n, (batch,)) for _ in range(steps)]
+    start = time.perf_counter()
+    for i in idx:
+        loss = nn.functional.cross_entropy(model(x[i]), y[i])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=5, help="runs (each a median over its block pairs)")
+    ap.add_argument("--pairs", type=int, default=6, help="unwatched/watched block pairs per run and setting")
+    ap.add_argument("--steps", type=int, default=500, help="steps per block (a multiple of 100)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    x, y, _, _ = load_data()
+    settings = [100, 10, 1]
+    base: list[float] = []
+    ratios: dict[int, list[float]] = {s: [] for s in settings}
+    log_cost: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        server = ServerProcess(Path(tmp) / "data", store="memory").start()
+        try:
+            with livepanel.Panel(server.url, env="bench/watch", spool_dir=Path(tmp) / "spool") as panel:
+                model = make_model()
+                opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+                time_steps(model, opt, x, y, 300)  # warm-up (allocator, autograd caches)
+                for _ in range(args.runs):
+                    for every in settings:
+                        pairs = []
+                        for _ in range(args.pairs):  # off/on blocks side by side: load drifts hit both
+                            off = time_steps(model, opt, x, y, args.steps)
+                            watch(panel, model, every=every)
+                            on = time_steps(model, opt, x, y, args.steps)
+                            unwatch(model)
+                            panel.flush(60)
+                            pairs.append((off, on))
+                        ratios[every].append(statistics.median(on / off for off, on in pairs))
+                        if every == 1:
+                            log_cost.append(statistics.median(on - off for off, on in pairs))
+                        base.append(statistics.median(off for off, _ in pairs))
+        finally:
+            server.stop()
+    step = statistics.median(base)
+    print(json.dumps({"figure": "step_us", "median": round(step * 1e6, 1), "runs": [round(v * 1e6, 1) for v in base]}))
+    for every in settings:
+        runs = [round(100 * (r - 1), 2) for r in ratios[every]]
+        print(json.dumps({"figure": "watch_overhead_pct", "every": every, "median": round(statistics.median(runs), 2),
+                          "runs": runs, "target": 5.0 if every == 100 else None}))  # fmt: skip
+    cost = statistics.median(log_cost)
+    print(json.dumps({"figure": "logging_step_cost_us", "median": round(cost * 1e6, 1),
+                      "runs": [round(v * 1e6, 1) for v in log_cost],
+                      "derived_overhead_pct_every_100": round(100 * cost / 100 / step, 2)}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
