@@ -48,9 +48,9 @@ def write_with(writer_cls, logdir: Path) -> None:
             w.add_scalar(tag, float(values[i]), step, walltime=T0 + i)
         w.add_scalars("pair", {"a": float(i), "b": float(-i)}, step, walltime=T0 + i)
     for i, values in enumerate(HIST):
-        w.add_histogram("weights", values, i, bins=EDGES)
+        w.add_histogram("weights", values, i, bins=EDGES, walltime=T0 + 10 + i)
     for i, img in enumerate(IMAGES):
-        w.add_image("input", img, i, dataformats="HWC")
+        w.add_image("input", img, i, dataformats="HWC", walltime=T0 + 20 + i)
     for i, text in enumerate(TEXTS):
         w.add_text("notes", text, i)
     w.close()
@@ -70,6 +70,7 @@ def check_run(panel: Panel, env: str) -> None:
     np.testing.assert_array_equal(pair["b"]["y"], -np.arange(len(STEPS)))
     steps = panel.get("weights", env)["steps"]
     assert [s["step"] for s in steps] == [0, 1, 2]
+    assert [s["t"] for s in steps] == [T0 + 10, T0 + 11, T0 + 12]  # the events' wall times
     for s, values in zip(steps, HIST, strict=True):
         counts, edges = np.histogram(values, EDGES)
         nz = np.flatnonzero(counts)
@@ -81,6 +82,7 @@ def check_run(panel: Panel, env: str) -> None:
         assert s["stats"]["std"] == pytest.approx(values.std())
     steps = panel.get("input", env)["steps"]
     assert [s["step"] for s in steps] == [0, 1, 2]
+    assert [s["t"] for s in steps] == [T0 + 20, T0 + 21, T0 + 22]
     for s, img in zip(steps, IMAGES, strict=True):
         (entry,) = s["images"]
         assert (entry["format"], entry["width"], entry["height"]) == ("png", 9, 6)
@@ -160,7 +162,7 @@ def test_tf_summary_v2_tensors(server, panel, tmp_path):
         np.testing.assert_array_equal(s["edges"], [0.0, 1.0, 2.5, 4.0])
         np.testing.assert_array_equal(s["counts"], hist[:, 2] * (s["step"] + 1))
     steps = panel.get("digits", "train")["steps"]
-    assert [s["step"] for s in steps] == [0, 1, 2]
+    assert [s["step"] for s in steps] == [0, 1, 2] and [s["t"] for s in steps] == [T0, T0 + 1, T0 + 2]
     for s in steps:
         left, right = s["images"]
         assert (left["width"], left["height"], right["width"]) == (6, 6, 6)
@@ -192,6 +194,7 @@ def test_reimport_applies_nothing_twice(server_factory, tmp_path):
     with Panel(srv.url, spool_dir=tmp_path / "spool", replay_spool=False) as panel:
         (trace,) = panel.get("loss", "a")["traces"]
     np.testing.assert_array_equal(trace["x"], np.arange(1, 151))
+    assert " 400 " not in srv.log.read_text()  # committed seqs come from GET /clients: no refused probes
 
 
 def test_import_tb_command(server, tmp_path):
@@ -227,3 +230,19 @@ def test_light_imports_and_progress_line():
     quiet = io.StringIO()
     Progress(10, stream=quiet).update(3, 5, force=True)  # a StringIO is not a terminal
     assert quiet.getvalue() == ""
+
+
+def test_committed_seq_by_probes_for_older_servers(server, panel):
+    """Without GET /clients the committed seq is found by probes that change nothing."""
+    from livepanel.tensorboard.send import Sender
+
+    sender = Sender(server.url, None)
+    op = {"op": "line", "env": "probe", "win": "w", "x": np.arange(2.0), "y": np.arange(2.0)}
+    for seq in (3, 17, 1000):
+        assert sender.send("tb-probe-test-client", seq, [op])
+    prober = Sender(server.url, None)
+    prober._endpoint = False  # behave as with a server that has no /clients
+    assert prober.committed("tb-probe-test-client") == sender.committed("tb-probe-test-client") == 1000
+    assert prober.committed("tb-never-seen-client") == 0
+    assert sender.duplicates == 0 and panel.get("w", "probe")["traces"][0]["n"] == 6
+    sender.close(), prober.close()

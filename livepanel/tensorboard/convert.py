@@ -107,10 +107,11 @@ class Converter:
                 self.plugins[v.tag] = v.metadata.plugin_data.plugin_name
             if emit:
                 if kind == "histo":
-                    self._histogram(v.tag, events.histogram_op(v.histo), step)
+                    self._histogram(v.tag, events.histogram_op(v.histo), step, ev.wall_time)
                 elif kind == "image":
                     img = v.image
-                    self._image(v.tag, [events.image_entry(img.encoded_image_string, img.width, img.height)], step)
+                    entry = events.image_entry(img.encoded_image_string, img.width, img.height)
+                    self._image(v.tag, [entry], step, ev.wall_time)
                 elif kind == "tensor":
                     self._tensor(v.tag, v.tensor, step, ev.wall_time)
 
@@ -152,9 +153,9 @@ class Converter:
                 ts.append(wall_time)
                 self.pending += 1
         elif plugin == "histograms":
-            self._histogram(tag, events.histogram_tensor_op(arr), step)
+            self._histogram(tag, events.histogram_tensor_op(arr), step, wall_time)
         elif plugin == "images" and arr.dtype == object and arr.ndim == 1 and arr.size >= 3:
-            self._image(tag, [events.image_entry(b) for b in arr[2:]], step)
+            self._image(tag, [events.image_entry(b) for b in arr[2:]], step, wall_time)
         elif plugin == "text" and arr.dtype == object:
             text = events.text_markdown(arr)
             name = tag[: -len(events.TEXT_SUFFIX)] if tag.endswith(events.TEXT_SUFFIX) else tag
@@ -162,16 +163,17 @@ class Converter:
             win = self.names.window(self.env, name, "text")
             self._add({"op": "text", "env": self.env, "win": win, "text": chunk, "update": "append"}, len(chunk))
 
-    def _histogram(self, tag: str, op: dict[str, Any] | None, step: int) -> None:
+    def _histogram(self, tag: str, op: dict[str, Any] | None, step: int, wall_time: float) -> None:
         if op is not None:
-            op.update(op="histogram", env=self.env, win=self.names.window(self.env, tag, "histogram"), step=step)
+            win = self.names.window(self.env, tag, "histogram")
+            op.update(op="histogram", env=self.env, win=win, step=step, t=wall_time)
             self._add(op, 16 * len(op["counts"]))
 
-    def _image(self, tag: str, images: list[dict[str, Any] | None], step: int) -> None:
+    def _image(self, tag: str, images: list[dict[str, Any] | None], step: int, wall_time: float) -> None:
         images = [i for i in images if i is not None]
         if images:
             win = self.names.window(self.env, tag, "image")
-            op = {"op": "image", "env": self.env, "win": win, "images": images, "step": step}
+            op = {"op": "image", "env": self.env, "win": win, "images": images, "step": step, "t": wall_time}
             self._add(op, sum(len(i["data"]) for i in images))
 
     def _add(self, op: dict[str, Any], size: int) -> None:
