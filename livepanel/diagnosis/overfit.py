@@ -1,7 +1,11 @@
 """Overfitting: validation loss rising for a sustained stretch while training loss keeps falling (or stays low).
 
 Runs when a validation point closes a block (validation is logged rarely, so this is cheap);
-it reads the training series of the same env at block resolution.
+it reads the training series of the same env at block resolution. Everything is counted in
+validation points (blocks), not steps, and measured against the validation set's own noise:
+the level of the last WINDOW points must stand RISE above the lowest level and RISE_NOISE noise
+units above it (or climb as a very clear line since the lowest point), the points since the
+lowest one must climb (t statistic of their slope), and the onset is the lowest point.
 """
 
 from __future__ import annotations
@@ -9,35 +13,37 @@ from __future__ import annotations
 import math
 
 from livepanel.diagnosis.series import Series
-from livepanel.diagnosis.track import Track
 
 Finding = tuple[float, str] | None
 
-RISE = 0.03  # validation level this fraction above its lowest...
-RISE_NOISE = 7.0  # ...and this many standard errors of a level above it (the lowest level is biased low)
+RISE = 0.04  # validation level this fraction above its lowest...
+RISE_NOISE = 5.0  # ...and this many noise units (of a level of WINDOW points) above it
+WINDOW = 3  # validation points in the current level
+BEST_WINDOW = 3  # validation points in the lowest level (the lowest of many levels is biased low: RISE_NOISE)
+TREND_T = 3.0  # t statistic of the slope of the validation points since the lowest one...
+TREND_STRONG = 5.0  # ...or this much when the level alone does not stand out from the noise
+TREND_LEVEL = 0.6  # ...with the level at least this fraction of the way to the noise threshold
 TRAIN_RISE = 0.01  # training level over the same stretch rose at most this fraction (falling or flat at its low)
 MIN_VAL_POINTS = 8
+NEAR = 0.2  # the noise is measured on points within this fraction of the lowest level
+NOISE_BLOCKS = 64  # validation blocks the noise is measured over (the most recent ones)
+_MAD_2ND = 0.6745 * math.sqrt(1.5)  # median |v_i - (v_(i-1) + v_(i+1)) / 2| of Gaussian noise of sd 1
 
 
-def _lowest(t: Track, m: int) -> tuple[float, float]:
-    """Lowest level of m points over the whole history, and where it ends.
+def _noise(v: list[float], rel: bool, cap: float) -> float:
+    """Noise (standard deviation) of one validation block, from the median absolute second difference.
 
-    Recomputed from the blocks (at most CAPACITY) on each validation block: a running
-    minimum kept while m was smaller would be a noisier, lower, biased value.
+    Second differences cancel a steady trend (the early descent, the rise being tested) and the
+    median ignores a few outliers, so the figure is the validation set's own noise. Only points
+    below `cap` count: the steep start bends too much for second differences to cancel it. Loss
+    noise scales with the loss, so for a positive series it is measured relative to each value.
     """
-    k = max(1, -(-m // t.bsize))  # blocks per window
-    best, bx = math.inf, math.nan
-    cs, cc = 0.0, 0
-    cnt, sm = t.cnt, t.sum
-    for i in range(t.nblocks()):  # bounded by CAPACITY
-        cs += sm[i]
-        cc += cnt[i]
-        if i >= k:
-            cs -= sm[i - k]
-            cc -= cnt[i - k]
-        if i >= k - 1 and cc and cs / cc < best:
-            best, bx = cs / cc, t.x1[i]
-    return best, bx
+    tri = [(a, b, c) for a, b, c in zip(v, v[1:], v[2:], strict=False) if b <= cap]
+    if rel:
+        r = sorted(abs(1 - 0.5 * (a + c) / b) for a, b, c in tri)
+    else:
+        r = sorted(abs(b - 0.5 * (a + c)) for a, b, c in tri)
+    return r[len(r) // 2] / _MAD_2ND if r else math.nan
 
 
 def overfitting(val: Series, train: Series | None, acc: Series | None) -> Finding:
@@ -45,23 +51,52 @@ def overfitting(val: Series, train: Series | None, acc: Series | None) -> Findin
     if train is None:
         return None
     t = val.track
-    m = val.level_points()
     if t.n < MIN_VAL_POINTS:
         return None
-    cur, c1, _ = t.level(m)
-    if c1 < m:
+    v = [s / c for s, c in zip(t.sum, t.cnt, strict=True) if c]  # at most CAPACITY blocks
+    xs = [x for x, c in zip(t.x1, t.cnt, strict=True) if c]
+    w, wb = WINDOW, BEST_WINDOW
+    if len(v) < MIN_VAL_POINTS or len(v) < wb + w:
         return None
-    last = t.sum[-1] / t.cnt[-1] if t.cnt[-1] else math.nan
-    best, bx = _lowest(t, m)
-    if not math.isfinite(best):
+    # lowest level of wb consecutive points, and the lowest single point inside it (the onset)
+    best, jb = math.inf, 0
+    acc_s = sum(v[:wb])
+    for j in range(wb, len(v) + 1):  # bounded by CAPACITY
+        if j > wb:
+            acc_s += v[j - 1] - v[j - 1 - wb]
+        if acc_s / wb < best:
+            best, jb = acc_s / wb, j
+    if jb > len(v) - w:  # the lowest level overlaps the current one
         return None
-    # Noise measured near the lowest point only: the steep early descent would inflate it.
-    ib = t.nblocks() - 1
-    while ib > 0 and t.x1[ib - 1] >= bx:  # bounded by CAPACITY
-        ib -= 1
-    sd = t.noise(ib) if sum(t.nd[ib:]) >= 4 else t.noise(max(0, t.nblocks() - 16))
-    thr = max(RISE * abs(best), RISE_NOISE * sd / math.sqrt(m)) if math.isfinite(sd) else RISE * abs(best)
-    if not (cur - best > thr and last - best > 0.5 * thr):  # a level, and its newest block too: not one spike
+    best_i = min(range(jb - wb, jb), key=v.__getitem__)
+    bx = xs[best_i]
+    cur = sum(v[-w:]) / w
+    recent = v[-NOISE_BLOCKS:]
+    rel = min(recent) > 0
+    sd = _noise(recent, rel, best + NEAR * abs(best))
+    floor = RISE * abs(best)
+    thr = floor
+    if math.isfinite(sd):
+        thr = max(floor, RISE_NOISE * sd * (abs(best) if rel else 1.0) * math.sqrt(1 / w + 1 / wb))
+    # a level above its lowest, and its two newest points too: not one spike
+    if not (cur - best > floor and min(v[-2:]) - best > 0.5 * floor):
+        return None
+    # sustained: the points since the lowest one climb as a line (t statistic of the slope)
+    seg = v[best_i:]
+    k = len(seg)
+    if k < 4:
+        return None
+    xm = (k - 1) / 2
+    ym = sum(seg) / k
+    sxx = sum((i - xm) ** 2 for i in range(k))  # bounded by CAPACITY
+    slope = sum((i - xm) * (y - ym) for i, y in enumerate(seg)) / sxx
+    res = sum((y - ym - slope * (i - xm)) ** 2 for i, y in enumerate(seg))
+    tstat = slope * math.sqrt(sxx * (k - 2) / res) if res > 0 else math.inf
+    if tstat < TREND_T:
+        return None
+    # and clearly above the noise: either the level stands out, or the climb is a very clear line
+    lvl = (cur - best) / thr  # the level's rise in units of the noise threshold
+    if not (lvl > 1 and min(v[-2:]) - best > 0.5 * thr) and not (tstat >= TREND_STRONG and lvl > TREND_LEVEL):
         return None
     now = t.last_x()
     if not now > bx:
