@@ -261,7 +261,24 @@ def labelled_runs(seed: int = 0, per_kind: int = 6) -> list[Run]:
     for kind in PROBLEMS:
         for v in range(per_kind):
             runs.append(_problem(kind, v, rng))
+    # Added later, drawn from their own generator so the runs above stay the same: validation
+    # logged often on a long plateau (many chances for noise to look like a rise), small batches.
+    more = np.random.default_rng(seed + 1000)
+    for name, spec in extra_healthy_specs():
+        runs.append(assemble(name, HEALTHY, math.nan, spec, build(spec, more), more))
     return runs
+
+
+def extra_healthy_specs() -> list[tuple[str, Spec]]:
+    """Healthy runs that stress the validation-loss detectors: dense, noisy validation on a plateau."""
+    return [
+        ("healthy-val-dense-plateau", Spec(tau=0.03, plateau_at=0.2, val_noise=0.03, val_every=25, naming=2)),
+        ("healthy-val-dense-flat", Spec(tau=0.02, plateau_at=0.1, val_noise=0.01, val_every=20, naming=0)),
+        (
+            "healthy-small-batch-val-noisy",
+            Spec(noise=0.2, heavy=True, tau=0.1, val_noise=0.02, val_every=20, naming=1, length=4000),
+        ),
+    ]
 
 
 def replay(observe: Callable, env: str, run: Run, chunk: int) -> list:
