@@ -10,6 +10,7 @@ RUNS = labelled_runs(seed=0)
 
 # Gradual kinds whose 10% target is not met on every run of the set yet (see docs/diagnosis.md,
 # "Limits"): the measured worst delay is asserted instead, so a regression still fails.
+# not_learning: 10.5-10.8% on one run whose logged warm-up lasts 10% of it.
 MEASURED = {"not_learning": 0.11}
 
 
