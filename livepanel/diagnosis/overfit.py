@@ -71,16 +71,16 @@ def overfitting(val: Series, train: Series | None, acc: Series | None) -> Findin
     best_i = min(range(jb - wb, jb), key=v.__getitem__)
     bx = xs[best_i]
     cur = sum(v[-w:]) / w
+    floor = RISE * abs(best)
+    # a level above its lowest, and its two newest points too: not one spike (cheap: checked first)
+    if not (cur - best > floor and min(v[-2:]) - best > 0.5 * floor):
+        return None
     recent = v[-NOISE_BLOCKS:]
     rel = min(recent) > 0
     sd = _noise(recent, rel, best + NEAR * abs(best))
-    floor = RISE * abs(best)
     thr = floor
     if math.isfinite(sd):
         thr = max(floor, RISE_NOISE * sd * (abs(best) if rel else 1.0) * math.sqrt(1 / w + 1 / wb))
-    # a level above its lowest, and its two newest points too: not one spike
-    if not (cur - best > floor and min(v[-2:]) - best > 0.5 * floor):
-        return None
     # sustained: the points since the lowest one climb as a line (t statistic of the slope)
     seg = v[best_i:]
     k = len(seg)
