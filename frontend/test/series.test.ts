@@ -66,3 +66,14 @@ test("the env picker groups by the prefix before / and filters by words", () => 
   const f = groups(envs, "MNIST ad");
   assert.deepEqual([...f.values()].flat().map((e) => e.name), ["mnist/adam"]);
 });
+
+test("tick labels carry the decimals their spacing needs", async () => {
+  const { tickLabels, decimalsOf } = await import("../src/views/common");
+  assert.equal(decimalsOf(0.25), 2);
+  assert.equal(decimalsOf(0.0005), 4);
+  assert.equal(decimalsOf(2.5e-4), 5);
+  assert.equal(decimalsOf(5), 0);
+  assert.equal(decimalsOf(250), 0);
+  assert.deepEqual(tickLabels(null, [0.001, 0.0015, 0.002], 1, 0, 0.0005), ["0.0010", "0.0015", "0.0020"]);
+  assert.deepEqual(tickLabels(null, [0, 0.25, 0.5], 1, 0, 0.25), ["0.00", "0.25", "0.50"]);
+});

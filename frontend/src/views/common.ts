@@ -106,6 +106,25 @@ export function ticks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
+/** Axis tick labels with as many decimals as the tick spacing needs (uPlot's default stops at 3). */
+export function tickLabels(_u: unknown, splits: number[], _axis: number, _space: number, incr: number): string[] {
+  const decimals = incr > 0 && Number.isFinite(incr) ? decimalsOf(incr) : 0;
+  return splits.map((v) => (Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-4) ? v.toExponential(1) : v.toFixed(decimals)));
+}
+
+/** Room for the y axis: its widest tick label (about 7 px a character at the default 12 px font) and the ticks. */
+export function axisWidth(_u: unknown, values: string[] | null): number {
+  const longest = values ? Math.max(0, ...values.map((v) => v.length)) : 6;
+  return Math.max(40, Math.ceil(longest * 7.2) + 18);
+}
+
+/** Digits after the point in a spacing such as 0.25 or 2.5e-4 (uPlot's are 1, 2, 2.5 or 5 times a power of 10). */
+export function decimalsOf(incr: number): number {
+  const [mant, exp] = Number(incr.toPrecision(6)).toExponential().split("e");
+  const frac = (mant.split(".")[1] ?? "").length;
+  return Math.min(12, Math.max(0, frac - Number(exp)));
+}
+
 export function fmt(v: number): string {
   if (!Number.isFinite(v)) return String(v);
   const a = Math.abs(v);

@@ -8,7 +8,7 @@ import uPlot from "uplot";
 import { windowFrom, type Trace, type WindowState } from "../state";
 import { align, smooth, withGaps, type Col } from "../series";
 import type { Alert, WireWindow } from "../wire";
-import { color, el, fmt, seriesLabel, str, theme, type Ctx, type View } from "./common";
+import { axisWidth, color, el, fmt, seriesLabel, str, theme, tickLabels, type Ctx, type View } from "./common";
 
 interface Line {
   label: string;
@@ -203,7 +203,7 @@ export class LineView implements View {
       scales: { x: { time, distr: xlog ? 3 : 1 }, y: { distr: ylog ? 3 : 1 } },
       axes: [
         { ...axis, label: str(first.xlabel), labelSize: first.xlabel ? 18 : 0, size: 30 },
-        { ...axis, label: str(first.ylabel), labelSize: first.ylabel ? 18 : 0, size: 52 },
+        { ...axis, label: str(first.ylabel), labelSize: first.ylabel ? 18 : 0, size: axisWidth, values: ylog ? undefined : tickLabels },
       ],
       series,
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
