@@ -3,8 +3,8 @@
 Runs when a validation point closes a block (validation is logged rarely, so this is cheap);
 it reads the training series of the same env at block resolution. Everything is counted in
 validation points (blocks), not steps, and measured against the validation set's own noise:
-the level of the last WINDOW points must stand RISE above the lowest level and RISE_NOISE noise
-units above it (or climb as a very clear line since the lowest point), the points since the
+the level of the last WINDOW points must stand RISE above the lowest level and RISE_NOISE
+standard deviations above it (or climb as a very clear line since the lowest point), the points since the
 lowest one must climb (t statistic of their slope), and the onset is the lowest point.
 """
 
@@ -17,15 +17,17 @@ from livepanel.diagnosis.series import Series
 Finding = tuple[float, str] | None
 
 RISE = 0.04  # validation level this fraction above its lowest...
-RISE_NOISE = 5.0  # ...and this many noise units (of a level of WINDOW points) above it
+RISE_NOISE = 7.0  # ...and this many standard deviations of (level now - lowest level) above it
 WINDOW = 3  # validation points in the current level
 BEST_WINDOW = 3  # validation points in the lowest level (the lowest of many levels is biased low: RISE_NOISE)
 TREND_T = 3.0  # t statistic of the slope of the validation points since the lowest one...
 TREND_STRONG = 5.0  # ...or this much when the level alone does not stand out from the noise
 TREND_LEVEL = 0.6  # ...with the level at least this fraction of the way to the noise threshold
+TREND_MIN_POINTS = 16  # validation points seen before a clear line alone is trusted
 TRAIN_RISE = 0.01  # training level over the same stretch rose at most this fraction (falling or flat at its low)
 MIN_VAL_POINTS = 8
 NEAR = 0.2  # the noise is measured on points within this fraction of the lowest level
+MIN_NOISE_POINTS = 8  # points near the low needed to measure the noise (fewer: no verdict yet)
 NOISE_BLOCKS = 64  # validation blocks the noise is measured over (the most recent ones)
 _MAD_2ND = 0.6745 * math.sqrt(1.5)  # median |v_i - (v_(i-1) + v_(i+1)) / 2| of Gaussian noise of sd 1
 
@@ -43,7 +45,7 @@ def _noise(v: list[float], rel: bool, cap: float) -> float:
         r = sorted(abs(1 - 0.5 * (a + c) / b) for a, b, c in tri)
     else:
         r = sorted(abs(b - 0.5 * (a + c)) for a, b, c in tri)
-    return r[len(r) // 2] / _MAD_2ND if r else math.nan
+    return r[len(r) // 2] / _MAD_2ND if len(r) >= MIN_NOISE_POINTS else math.nan
 
 
 def overfitting(val: Series, train: Series | None, acc: Series | None) -> Finding:
@@ -78,9 +80,9 @@ def overfitting(val: Series, train: Series | None, acc: Series | None) -> Findin
     recent = v[-NOISE_BLOCKS:]
     rel = min(recent) > 0
     sd = _noise(recent, rel, best + NEAR * abs(best))
-    thr = floor
-    if math.isfinite(sd):
-        thr = max(floor, RISE_NOISE * sd * (abs(best) if rel else 1.0) * math.sqrt(1 / w + 1 / wb))
+    if not math.isfinite(sd):  # too few points near the low to know the noise yet
+        return None
+    thr = max(floor, RISE_NOISE * sd * (abs(best) if rel else 1.0) * math.sqrt(1 / w + 1 / wb))
     # sustained: the points since the lowest one climb as a line (t statistic of the slope)
     seg = v[best_i:]
     k = len(seg)
@@ -96,7 +98,8 @@ def overfitting(val: Series, train: Series | None, acc: Series | None) -> Findin
         return None
     # and clearly above the noise: either the level stands out, or the climb is a very clear line
     lvl = (cur - best) / thr  # the level's rise in units of the noise threshold
-    if not (lvl > 1 and min(v[-2:]) - best > 0.5 * thr) and not (tstat >= TREND_STRONG and lvl > TREND_LEVEL):
+    clear_line = tstat >= TREND_STRONG and lvl > TREND_LEVEL and len(v) >= TREND_MIN_POINTS
+    if not (lvl > 1 and min(v[-2:]) - best > 0.5 * thr) and not clear_line:
         return None
     now = t.last_x()
     if not now > bx:

@@ -274,6 +274,7 @@ def extra_healthy_specs() -> list[tuple[str, Spec]]:
     return [
         ("healthy-val-dense-plateau", Spec(tau=0.03, plateau_at=0.2, val_noise=0.03, val_every=25, naming=2)),
         ("healthy-val-dense-flat", Spec(tau=0.02, plateau_at=0.1, val_noise=0.01, val_every=20, naming=0)),
+        ("healthy-val-every-step", Spec(tau=0.3, val_noise=0.1, val_every=1, naming=3)),
         (
             "healthy-small-batch-val-noisy",
             Spec(noise=0.2, heavy=True, tau=0.1, val_noise=0.02, val_every=20, naming=1, length=4000),
