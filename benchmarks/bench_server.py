@@ -239,6 +239,47 @@ def bench_memory_and_startup(tmp: Path, total: int, runs: int) -> None:
         srv.stop()
 
 
+def bench_store_diagnosis(points_per_op: int, runs: int) -> None:
+    """The server's own cost of diagnosis: batches applied by a Store in this process (no HTTP, no disk),
+    series named like losses so the engine watches every one, diagnosis on and off in alternation."""
+    from livepanel import protocol
+    from livepanel.server.store import Store
+
+    def one_run(diagnose: bool) -> float:
+        store = Store(None, diagnose=diagnose)
+        rng = np.random.default_rng(0)
+        batches = []
+        for b in range(200):
+            ops = []
+            for tr in range(50):
+                x = b * points_per_op + np.arange(points_per_op, dtype="f8")
+                y = 2 * np.exp(-x / 3000) + 0.02 * rng.normal(size=points_per_op)
+                ops.append({"op": "line", "env": f"run{tr % 5}", "win": "loss", "name": f"train{tr}", "x": x, "y": y})
+            body = protocol.packb({"client": "store-bench-1", "seq": b + 1, "ops": ops})
+            batches.append(protocol.validate_batch(protocol.unpackb(body)))
+
+        async def go() -> float:
+            start = time.perf_counter()
+            for client, seq, ops in batches:
+                await store.ingest(client, seq, ops)
+            return time.perf_counter() - start
+
+        elapsed = asyncio.run(go())
+        return 200 * 50 * points_per_op / elapsed
+
+    on, off = [], []
+    for _ in range(runs):
+        off.append(one_run(False))
+        on.append(one_run(True))
+    emit(
+        figure=f"store_apply_points_per_s_{points_per_op}_points_per_op_diagnosis_on_vs_off",
+        on=round(statistics.median(on)),
+        off=round(statistics.median(off)),
+        drop_percent=round(100 * (1 - statistics.median(on) / statistics.median(off)), 1),
+        target="drop <= 10%",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
@@ -256,6 +297,8 @@ def main() -> None:
             bench_fanout(tmp, 50, 20 if args.quick else 200)
         if "diagnosis" in only:
             bench_diagnosis_cost(tmp, 2 if args.quick else 5, 1 if args.quick else 3)
+            for points_per_op in (1, 10, 100):
+                bench_store_diagnosis(points_per_op, 3 if args.quick else 7)
         if "memory" in only:
             bench_memory_and_startup(tmp, 2_000_000 if args.quick else 10_000_000, 2 if args.quick else 5)
 
