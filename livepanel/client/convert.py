@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from livepanel.client.buffers import BufferPool
+
 NUMBER_KINDS = "biuf"
 
 
@@ -55,8 +57,12 @@ def _tensor(x: Any, what: str) -> np.ndarray | DeviceArray:
     return t.numpy().copy()
 
 
-def snapshot(x: Any, what: str) -> np.ndarray | DeviceArray:
-    """The value of `x` now, as an array we own (a copy); raises TypeError for non-numbers."""
+def snapshot(x: Any, what: str, pool: BufferPool | None = None) -> np.ndarray | DeviceArray:
+    """The value of `x` now, as an array we own (a copy); raises TypeError for non-numbers.
+
+    With a pool, a large numpy array is copied into a reused buffer (give it back when done)."""
+    if pool is not None and isinstance(x, np.ndarray) and x.dtype.kind in "iuf" and x.dtype != np.float16:
+        return pool.copy(x)
     if is_torch(x):
         return _tensor(x, what)
     if isinstance(x, (str, bytes, dict, set)) or x is None:
@@ -233,9 +239,20 @@ def bin_histogram(values: np.ndarray | DeviceArray, bins: int | np.ndarray, valu
     if nonfinite:
         v = v[finite]
     if v.size:
-        counts, edges = np.histogram(v, bins=bins, range=value_range)
-        vmin, vmax = float(v.min()), float(v.max())
-        mean, std = float(v.mean(dtype=np.float64)), float(v.std(dtype=np.float64))
+        # Sorting releases the GIL, so the training thread runs on while the sender bins; counting
+        # is then a search of the edges (the same counts as np.histogram, which holds the GIL longer).
+        s = np.sort(v)
+        vmin, vmax = float(s[0]), float(s[-1])
+        if isinstance(bins, int):
+            lo, hi = value_range if value_range is not None else (s[0], s[-1])  # as np.histogram, types too
+            lo, hi = (lo - 0.5, hi + 0.5) if lo == hi else (lo, hi)
+            edges = np.linspace(lo, hi, bins + 1, dtype=np.result_type(lo, hi, v))
+        else:
+            edges = np.asarray(bins)
+        idx = np.searchsorted(s, edges, "left")
+        idx[-1] = np.searchsorted(s, edges[-1], "right")  # the last bin includes its right edge
+        counts = np.diff(idx)
+        mean, std = float(s.mean(dtype=np.float64)), float(s.std(dtype=np.float64))
     else:
         counts, edges = np.histogram(v, bins=bins, range=value_range or (0.0, 1.0))
         vmin = vmax = mean = std = 0.0

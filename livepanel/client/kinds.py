@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from livepanel.client import checks, convert
+from livepanel.client.buffers import BufferPool
 
 
 def _finish_wire(field: str):
@@ -31,6 +32,7 @@ class WindowKinds:
     """Plotting calls for the non-trace window kinds (mixed into Panel)."""
 
     image_format: str
+    _buffers: BufferPool
 
     def _env(self, env: Any) -> str:
         raise NotImplementedError
@@ -72,10 +74,12 @@ class WindowKinds:
         """A histogram step of `values` (any shape); binned on the sender thread; the call only copies."""
         env, win, opts = self._env(env), self._win(win, "histogram"), checks.opts(opts)
         b, r, s = checks.bins(bins), checks.value_range(range), checks.step(step)
-        data = convert.snapshot(values, "histogram values")
+        data = convert.snapshot(values, "histogram values", self._buffers)
 
         def finish(op: dict) -> None:
-            op.update(convert.bin_histogram(op.pop("values"), b, r))
+            values = op.pop("values")
+            op.update(convert.bin_histogram(values, b, r))
+            self._buffers.give(values)
 
         op = {"op": "histogram", "env": env, "win": win, "values": data}
         if s is not None:

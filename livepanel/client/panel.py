@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from livepanel.client import checks, convert
+from livepanel.client.buffers import BufferPool
 from livepanel.client.kinds import WindowKinds
 from livepanel.client.sender import Pending, Sender
 from livepanel.client.spool import default_root
@@ -83,6 +84,7 @@ class Panel(WindowKinds):
         self._log_keys: dict[str, tuple[str, str]] = {}
         self._closed = False
         self._new_sender({})
+        self._buffers = BufferPool()
         _PANELS.add(self)
 
     def _new_sender(self, counters: dict) -> None:
