@@ -186,3 +186,22 @@ def test_step_wall_time_and_client_seq(server):
     bad = ops[0] | {"t": "yesterday"}
     status, answer = send_ops(u, [bad], client="stepper-01", seq=10)
     assert status == 400 and "t must be a finite number" in answer["error"]
+
+
+def test_chunked_body_without_length(server):
+    import http.client
+
+    from livepanel import protocol
+
+    body = protocol.packb({"client": "chunked-client", "seq": 1, "ops": [line_op("e", "c", [1, 2], [3, 4])]})
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        parts = iter([body[:10], body[10:]])
+        conn.request(
+            "POST", "/api/v1/ingest", body=parts, headers={"Content-Type": "application/msgpack"}, encode_chunked=True
+        )
+        resp = conn.getresponse()
+        assert resp.status == 200 and protocol.unpackb(resp.read())["ok"] is True
+    finally:
+        conn.close()
+    assert window(server.url, "e", "c")["traces"][0]["n"] == 2

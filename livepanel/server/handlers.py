@@ -111,13 +111,13 @@ class IngestHandler(BaseHandler):
     def data_received(self, chunk: bytes) -> None:
         start = self._size
         self._size += len(chunk)
-        if self._size > self.max_payload or (self._buffer is not None and self._size > len(self._buffer)):
-            self._too_big = self._too_big or self._size > self.max_payload
+        if self._size > self.max_payload:
+            self._too_big = True
             self._chunks.clear()
             self._buffer = None
         elif self._too_big:
             return
-        elif self._buffer is not None:
+        elif self._buffer is not None:  # Tornado delivers exactly the declared length
             self._buffer[start : self._size] = chunk
         else:
             self._chunks.append(chunk)
