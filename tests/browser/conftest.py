@@ -8,9 +8,11 @@ The browser is found at $LIVEPANEL_CHROMIUM, /usr/bin/chromium or
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +118,28 @@ def pages(chromium):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def example(monkeypatch, tmp_path):
+    """Import examples/NAME.py in this process (torch is imported once for the session): `example("train_digits")`."""
+    loaded: list[str] = []
+    torch_threads: list[int] = []
+
+    def load(name: str):
+        pytest.importorskip("sklearn")
+        torch = pytest.importorskip("torch")
+        if not torch_threads:
+            torch_threads.append(torch.get_num_threads())
+        monkeypatch.syspath_prepend(str(ROOT / "examples"))
+        monkeypatch.setenv("LIVEPANEL_SPOOL", str(tmp_path / "spool"))
+        loaded.append(name)
+        return importlib.import_module(name)
+
+    yield load
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(torch_threads[0])  # the examples set 1 thread for their tiny models
+    for name in loaded:
+        sys.modules.pop(name, None)

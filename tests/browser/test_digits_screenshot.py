@@ -6,30 +6,14 @@ docs/digits.png (the README's picture), so the picture is always one this test t
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
-import sys
 
-import pytest
 from conftest import ROOT
 
 
-@pytest.fixture
-def train_digits(monkeypatch, tmp_path):
-    """examples/train_digits.py imported in this process (torch is imported once for the session)."""
-    pytest.importorskip("sklearn")
-    torch = pytest.importorskip("torch")
-    monkeypatch.syspath_prepend(str(ROOT / "examples"))
-    monkeypatch.setenv("LIVEPANEL_SPOOL", str(tmp_path / "spool"))
-    threads = torch.get_num_threads()
-    module = importlib.import_module("train_digits")
-    yield module
-    torch.set_num_threads(threads)  # main() sets 1 thread for the tiny model
-    sys.modules.pop("train_digits", None)
-
-
-def test_digits_run_in_the_browser(server, pages, artifacts, train_digits):
+def test_digits_run_in_the_browser(server, pages, artifacts, example):
+    train_digits = example("train_digits")
     train_digits.main(["--url", server.url, "--epochs", "8", "--watch-every", "10"])
     page = pages.open(server.url + "/?env=digits/mlp", width=1500, height=1000)
     wins = ["loss", "accuracy", "lr", "grad_norm", "samples", "confusion", "summary"]

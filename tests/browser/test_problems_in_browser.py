@@ -3,11 +3,6 @@ and a marker at the onset step on its chart, as the server raised it."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-
-import pytest
-from conftest import ROOT
 from wire import get
 
 EXPECTED = {  # env -> (window, kind) the run is named after
@@ -17,20 +12,8 @@ EXPECTED = {  # env -> (window, kind) the run is named after
 }
 
 
-@pytest.fixture
-def training_problems(monkeypatch, tmp_path):
-    pytest.importorskip("sklearn")
-    torch = pytest.importorskip("torch")
-    monkeypatch.syspath_prepend(str(ROOT / "examples"))
-    monkeypatch.setenv("LIVEPANEL_SPOOL", str(tmp_path / "spool"))
-    threads = torch.get_num_threads()
-    yield importlib.import_module("training_problems")
-    torch.set_num_threads(threads)
-    sys.modules.pop("training_problems", None)
-
-
-def test_each_problem_shows_its_badge_and_onset_marker(server, pages, artifacts, training_problems):
-    training_problems.main(["--url", server.url, "--quick"])
+def test_each_problem_shows_its_badge_and_onset_marker(server, pages, artifacts, example):
+    example("training_problems").main(["--url", server.url, "--quick"])
     for env, (win, kind) in EXPECTED.items():
         status, listing = get(server.url, "/api/v1/alerts", env=env)
         [alert] = [a for a in listing["alerts"] if a["kind"] == kind]
