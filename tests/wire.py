@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -66,10 +65,6 @@ def line_op(env: str, win: str, x, y, name: str = "", update: str = "append") ->
         "x": np.asarray(x, dtype="<f8"),
         "y": np.asarray(y, dtype="<f8"),
     }
-
-
-def token_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "LIVEPANEL_TOKEN"}
 
 
 class Socket:
