@@ -36,18 +36,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT / "tests" / "browser"), str(ROOT)]
+from conftest import LAUNCH_ARGS  # noqa: E402  (the Chromium flags the browser tests use)
+
 from livepanel import protocol  # noqa: E402
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 _seq = iter(range(1, 1 << 40))
 
 
@@ -244,7 +237,7 @@ def main() -> None:
                 except OSError:
                     time.sleep(0.05)
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=args.chromium, args=ARGS)
+                browser = pw.chromium.launch(executable_path=args.chromium, args=LAUNCH_ARGS)
                 bench_draw_1m(browser, url, args.repeat)
                 bench_frames(browser, url, args.repeat, 5.0 if args.quick else 10.0)
                 bench_frames(browser, url, args.repeat, 5.0 if args.quick else 10.0, all_visible=True)

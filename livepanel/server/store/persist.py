@@ -80,6 +80,7 @@ class Persistence:
         else:
             self.store_id = row[0]
         self._tails: dict[tuple[str, str, str], list[tuple[int, int]]] = defaultdict(list)
+        self._touched: set[tuple[str, str, str]] = set()  # traces whose tail grew since the last compaction
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="livepanel-writer", daemon=True)
         self._checkpointer = threading.Thread(target=self._checkpoints, name="livepanel-checkpoint", daemon=True)
@@ -126,6 +127,7 @@ class Persistence:
         for env, body in db.execute("SELECT env, body FROM alerts ORDER BY id"):
             if env in state.envs:
                 state.envs[env].alerts.append(_unpack(body))
+        self._touched.update(self._tails)
         return dict(db.execute("SELECT client, seq FROM clients").fetchall())
 
     def start(self) -> None:
@@ -181,7 +183,7 @@ class Persistence:
     def _commit(self, jobs: list[Job]) -> None:
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            writer = _GroupWriter(self.db, self._tails)
+            writer = _GroupWriter(self.db, self._tails, self._touched)
             for job in jobs:
                 for action in job.writes:
                     writer.write(action)
@@ -200,8 +202,12 @@ class Persistence:
             job.done(job)
 
     def _compact(self) -> None:
-        """Merge runs of MERGE_FAN small rows of the same size class at a trace's tail."""
-        for key, tail in list(self._tails.items()):
+        """Merge runs of MERGE_FAN small rows of the same size class at the tails that grew."""
+        touched, self._touched = self._touched, set()
+        for key in touched:
+            tail = self._tails.get(key)
+            if tail is None:
+                continue
             while len(tail) >= MERGE_FAN and len({_size_class(n) for _, n in tail[-MERGE_FAN:]}) == 1:
                 group = tail[-MERGE_FAN:]
                 del tail[-MERGE_FAN:]
@@ -259,8 +265,8 @@ def column(blob: bytes, n: int, dtype: str | np.dtype) -> np.ndarray:
 class _GroupWriter:
     """Turns the write actions of one group commit into SQL, merging appends to the same trace."""
 
-    def __init__(self, db: sqlite3.Connection, tails: dict):
-        self.db, self.tails = db, tails
+    def __init__(self, db: sqlite3.Connection, tails: dict, touched: set):
+        self.db, self.tails, self.touched = db, tails, touched
         self.envs: dict[str, int] = {}
         self.clients: dict[str, int] = {}
         self.pending: dict[tuple[str, str, str], list] = {}
@@ -352,6 +358,7 @@ class _GroupWriter:
             self.db.execute("UPDATE traces SET t0=? WHERE env=? AND win=? AND trace=?", (t0, *key))
         if n < CHUNK:
             self.tails[key].append((start, n))
+            self.touched.add(key)
         else:
             self.tails.pop(key, None)
 
