@@ -131,6 +131,10 @@ def test_alert_names_with_injection_strings_execute_nothing(server, pages, artif
     frame = page.locator("section.lp-win").first
     badge = frame.locator(".lp-alert-badge")
     badge.wait_for(state="visible", timeout=5000)
+    # each env's snapshot arrives on its own: the badge first counts one env's alert, then both
+    page.wait_for_function(
+        "() => document.querySelector('section.lp-win .lp-alert-badge')?.dataset.count === '2'", timeout=5000
+    )
     # compared side by side: one window id, one badge counting both envs, the tooltip says which env
     assert page.locator("section.lp-win").count() == 1
     assert badge.get_attribute("data-count") == "2"
@@ -141,7 +145,7 @@ def test_alert_names_with_injection_strings_execute_nothing(server, pages, artif
     assert items.count() == 2
     wheres = page.locator(".lp-alert-where").all_inner_texts()
     assert sorted(wheres) == sorted(f"{env} · {win} / {PAYLOADS[1]}" for env in envs)
-    assert len(page.evaluate("(win) => window.__livepanel.markers(win)", win)) == 2
+    page.wait_for_function("(win) => window.__livepanel.markers(win).length === 2", arg=win, timeout=5000)
     # touch everything a person would
     badge.hover()
     badge.click()
