@@ -120,8 +120,9 @@ async def _serve(config: Config) -> int:
         print(f"livepanel: cannot open the store in {config.data_path}: {exc}", file=sys.stderr)
         return 1
     hub = Hub(store, config.replay_buffer, config.viewer_queue)
-    # Large read chunks: a 16 MB body arrives in 16 reads instead of 256.
-    server = tornado.httpserver.HTTPServer(make_app(config, store, hub), max_body_size=1 << 20, chunk_size=1 << 20)
+    # Tornado's default 64 KiB read chunks: a larger chunk is a fresh zeroed buffer on every read, and
+    # a 1 MiB one cost every small request about 0.6 ms of CPU (1 M-point bodies were slower with it too).
+    server = tornado.httpserver.HTTPServer(make_app(config, store, hub), max_body_size=1 << 20)
     server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]
     host = config.host if config.host not in ("0.0.0.0", "::", "") else socket.gethostname()
