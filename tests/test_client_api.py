@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -123,6 +124,28 @@ def test_histogram_round_trip(panel):
     assert first["counts"].sum() == 9995 and first["stats"]["nan"] == 5 and first["stats"]["n"] == 9995
     assert abs(first["stats"]["mean"] - np.nanmean(values)) < 1e-9
     np.testing.assert_array_equal(steps[-1]["counts"], [1, 2])
+
+
+def test_batch_sends_its_calls_in_one_request(panel):
+    panel.line(0, 1.0, win="b")
+    assert panel.flush(5)
+    for _ in range(200):  # the sender goes back to sleep after the acknowledgement
+        if panel._sender.idle:
+            break
+        time.sleep(0.005)
+    before = panel.stats["batches"]
+    with panel.batch() as same:
+        assert same is panel
+        panel.log({"b/other": 3.0}, step=1)
+        time.sleep(0.05)  # work between the calls: an awake sender would have sent the first one alone
+        panel.line(1, 2.0, win="b")
+        panel.histogram(np.arange(100.0), win="bh", step=1)
+        panel.text("in the same request", win="bt")
+        assert panel.stats["batches"] == before  # nothing was sent while inside
+    assert panel.flush(5)
+    assert panel.stats["batches"] == before + 1
+    assert trace(panel.get("b"))["y"].tolist() == [1.0, 2.0]
+    assert panel.get("bt")["text"] == "in the same request"
 
 
 def decode(img: dict) -> np.ndarray:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import os
 import sys
+import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -83,6 +85,8 @@ class Panel(WindowKinds):
         self._traces: set[str] = {""}
         self._log_keys: dict[str, tuple[str, str]] = {}
         self._closed = False
+        self._hold = 0  # inside batch(): queue without waking the sender
+        self._hold_lock = threading.Lock()
         self._new_sender({})
         self._buffers = BufferPool()
         _PANELS.add(self)
@@ -152,11 +156,32 @@ class Panel(WindowKinds):
 
     def _push(self, op: dict, finish: Any = None, key: tuple | None = None) -> None:
         self._q.append(Pending(op, finish, key))
+        self._pushed()
+
+    def _pushed(self) -> None:
+        """After queueing: wake a sleeping sender (at the end of a batch() only), or drain an overfull queue."""
         s = self._sender
         if s.idle:
-            s.wake()
+            if not self._hold:
+                s.wake()
         elif len(self._q) > self._max_queue:
             s.overflow()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[Panel]:
+        """Calls made inside travel together, in one request: the sender is woken once, at the end.
+
+        For a block of calls at one step (gradient norms and histograms, an epoch's summaries): one
+        request instead of one per call when the sender is idle. Calls still return at once.
+        """
+        with self._hold_lock:
+            self._hold += 1
+        try:
+            yield self
+        finally:
+            with self._hold_lock:
+                self._hold -= 1
+            self._pushed()
 
     # ------------------------------------------------------------ line, scatter, log
 
@@ -185,9 +210,10 @@ class Panel(WindowKinds):
                 and name in self._traces
             ):
                 self._q.append((self.env, win, name, x, y, t))
-                s = self._sender
+                s = self._sender  # self._pushed(), inlined: this path runs once per logged point
                 if s.idle:
-                    s.wake()
+                    if not self._hold:
+                        s.wake()
                 elif len(self._q) > self._max_queue:
                     s.overflow()
                 return win
@@ -305,11 +331,7 @@ class Panel(WindowKinds):
                 self._q.append(Pending(op, _finish_trace, item[:3]))
             else:
                 self._q.append(item)
-        s = self._sender
-        if s.idle:
-            s.wake()
-        elif len(self._q) > self._max_queue:
-            s.overflow()
+        self._pushed()
 
     def delete_env(self, env: str) -> None:
         """Delete an env and all its windows."""

@@ -103,15 +103,16 @@ class Watch:
         self._armed = []
         step, torch, panel = self._logged_step, self._torch, self.panel
         order = [name for name, _ in self.layers]  # model order, not the backward order the hooks fired in
-        if self._sq:
-            norms = {f"{self.win}/{name}": self._sq[name].sqrt() for name in order if name in self._sq}
-            panel.log(norms, step=step, env=self.env)
-        for kind, stash in (("weights", self._weights), ("grads", self._grads)):
-            for name in order:
-                parts = stash.get(name)
-                if parts:
-                    values = parts[0] if len(parts) == 1 else torch.cat(parts)
-                    panel.histogram(values, win=f"{kind}/{name}", env=self.env, step=step)
+        with panel.batch():  # one request for the whole step
+            if self._sq:
+                norms = {f"{self.win}/{name}": self._sq[name].sqrt() for name in order if name in self._sq}
+                panel.log(norms, step=step, env=self.env)
+            for kind, stash in (("weights", self._weights), ("grads", self._grads)):
+                for name in order:
+                    parts = stash.get(name)
+                    if parts:
+                        values = parts[0] if len(parts) == 1 else torch.cat(parts)
+                        panel.histogram(values, win=f"{kind}/{name}", env=self.env, step=step)
         self._sq, self._grads, self._weights = {}, {}, {}
 
     # ---------------------------------------------------------------- lifecycle
