@@ -37,8 +37,8 @@ def test_notebook_shows_the_panel(server, tmp_path, monkeypatch):
     assert f'<iframe src="{server.url}/?env={env_q}"' in frame
     assert "<code>notebook/&lt;demo&gt;</code>" in frame and "<demo>" not in frame
     (one,) = html_outputs(code[2])
-    assert f'src="{server.url}/?env={env_q}&amp;win=loss#win=loss"' in one
-    assert 'height="400"' in one and "no single-window view" in one
+    assert f'src="{server.url}/?env={env_q}&amp;win=loss"' in one  # the app's one-window view
+    assert 'height="400"' in one and "window <code>loss</code>" in one
     (card,) = html_outputs(code[4])
     assert "2 windows" not in card and "3 windows" in card
     assert "<code>&lt;b&gt;notes&lt;/b&gt;</code>" in card and "<b>notes</b>" not in card

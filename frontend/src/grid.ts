@@ -184,6 +184,8 @@ export class Grid {
   readonly el = el("main", "lp-grid");
   readonly frames = new Map<string, Frame>();
   envs: string[] = [];
+  /** the window ids the page URL names (`?win=`): only these are shown, and the layout is not saved */
+  only: Set<string> | null = null;
   /** a window's alert badge was clicked */
   badgeClick: (win: string) => void = () => {};
   private io: IntersectionObserver;
@@ -222,7 +224,8 @@ export class Grid {
 
   /** Create, remove, order and size frames to match the state; return the ids now shown. */
   sync(): string[] {
-    const order = this.state.order(this.envs);
+    const only = this.only;
+    const order = this.state.order(this.envs).filter((win) => !only || only.has(win));
     const keep = new Set(order);
     for (const [win, f] of this.frames) {
       const kind = this.windows(win)[0]?.kind;
@@ -240,9 +243,15 @@ export class Grid {
         this.frames.set(win, f);
         this.io.observe(f.el);
       }
-      const cell = this.state.cell(win, this.envs);
-      const opts = this.windows(win)[0]?.opts ?? {};
-      f.setSize(cell.w || (typeof opts.width === "number" ? opts.width : DEFAULT_W), cell.h || (typeof opts.height === "number" ? opts.height : DEFAULT_H));
+      if (only?.size === 1) {
+        // one window named by the URL (a notebook's `panel.show(win)`): it fills the page
+        const top = this.el.getBoundingClientRect().top;
+        f.setSize(this.el.clientWidth - 4, Math.max(DEFAULT_H, window.innerHeight - top - 12));
+      } else {
+        const cell = this.state.cell(win, this.envs);
+        const opts = this.windows(win)[0]?.opts ?? {};
+        f.setSize(cell.w || (typeof opts.width === "number" ? opts.width : DEFAULT_W), cell.h || (typeof opts.height === "number" ? opts.height : DEFAULT_H));
+      }
       const want: Element | null = prev ? prev.nextElementSibling : this.el.firstElementChild;
       if (want !== f.el) this.el.insertBefore(f.el, want);
       prev = f.el;
@@ -267,6 +276,7 @@ export class Grid {
 
   /** Report the current order and sizes, per env (each env gets its own windows). */
   saveLayout(): void {
+    if (this.only) return; // a view of some windows only: its order and sizes are not the env's layout
     const cells: Record<string, { order: number; w: number; h: number }> = {};
     [...this.el.children].forEach((node, order) => {
       const win = (node as HTMLElement).dataset.win;

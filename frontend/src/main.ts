@@ -9,7 +9,7 @@ import { Picker } from "./picker";
 import { Scheduler } from "./scheduler";
 import { Socket, type Status } from "./socket";
 import { State } from "./state";
-import { api, envsFromUrl, setUrlEnvs, socketUrl } from "./urls";
+import { api, envsFromUrl, setUrlEnvs, socketUrl, winsFromUrl } from "./urls";
 import { el, type Ctx } from "./views/common";
 import type { LineView, Marker } from "./views/line";
 import type { Alert, ServerMessage } from "./wire";
@@ -166,7 +166,8 @@ function start(): void {
       f.update(grid.windows(id));
       drawn++;
     }
-    hint.textContent = !selected.length ? "Pick an env on the left." : grid.frames.size ? "" : `No windows in ${selected.join(", ")} yet.`;
+    const what = grid.only ? `No window ${[...grid.only].join(", ")}` : "No windows";
+    hint.textContent = !selected.length ? "Pick an env on the left." : grid.frames.size ? "" : `${what} in ${selected.join(", ")} yet.`;
     // charts paint in a microtask after their update: measure once those have run
     queueMicrotask(() => {
       const dt = performance.now() - t0;
@@ -234,6 +235,11 @@ function start(): void {
   });
 
   grid.envs = selected;
+  const wins = winsFromUrl();
+  if (wins.length) {
+    grid.only = new Set(wins); // a view of some windows (a notebook's `panel.show(win)`): the picker starts folded
+    document.body.classList.add("picker-hidden");
+  }
   picker.setSelected(selected);
   shown.textContent = selected.join(" + ");
   setStatus("connecting");

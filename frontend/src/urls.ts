@@ -25,6 +25,11 @@ export function envsFromUrl(): string[] {
   return new URLSearchParams(location.search).getAll("env");
 }
 
+/** Windows named by the page URL (?win=loss&win=acc): only these are shown; none named, every window. */
+export function winsFromUrl(): string[] {
+  return new URLSearchParams(location.search).getAll("win");
+}
+
 /** Put the shown envs into the URL without reloading (a shareable link). */
 export function setUrlEnvs(envs: string[]): void {
   const params = new URLSearchParams(location.search);

@@ -1,8 +1,7 @@
 """Jupyter: `Panel.show()` embeds the live page in a notebook; `Panel._repr_html_` summarises a Panel.
 
 The page is the server's own app (`/?env=NAME`) in an iframe, so a notebook shows exactly what a browser
-tab shows, live. The app has no single-window view yet: `show(win=...)` opens the env's page with
-`&win=NAME#win=NAME` (kept in the URL for when the app supports it) and says so under the frame.
+tab shows, live; `show(win=...)` opens `/?env=NAME&win=WIN`, the app's view of that one window.
 Every user string (URL, env and window names) is escaped. IPython is imported only by `show`.
 """
 
@@ -27,8 +26,7 @@ def page_url(panel: Panel, env: str | None = None, win: str | None = None, token
         params.append(("win", win))
     if token and panel._token:
         params.append(("token", panel._token))  # the server turns it into a cookie and drops it from the URL
-    url = f"{panel.url}/?{urllib.parse.urlencode(params, safe='/')}"
-    return url + (f"#win={urllib.parse.quote(win, safe='')}" if win is not None else "")
+    return f"{panel.url}/?{urllib.parse.urlencode(params, safe='/')}"
 
 
 def show_html(
@@ -40,16 +38,12 @@ def show_html(
     src = html.escape(page_url(panel, env, win, token), quote=True)
     link = html.escape(page_url(panel, env, win), quote=True)  # never the token in a visible link
     what = html.escape(env or panel.env)
-    note = (
-        f" (the whole env is shown: the app has no single-window view yet; look for <code>{html.escape(win)}</code>)"
-        if win is not None
-        else ""
-    )
+    note = f", window <code>{html.escape(win)}</code>" if win is not None else ""
     return (
         f'<iframe src="{src}" width="100%" height="{height}" style="border:1px solid #ccc;border-radius:4px" '
         f'loading="lazy" title="livepanel: {what}"></iframe>'
-        f'<div style="font-size:smaller">livepanel env <code>{what}</code>: '
-        f'<a href="{link}" target="_blank" rel="noopener">open in a new tab</a>{note}</div>'
+        f'<div style="font-size:smaller">livepanel env <code>{what}</code>{note}: '
+        f'<a href="{link}" target="_blank" rel="noopener">open in a new tab</a></div>'
     )
 
 

@@ -135,6 +135,36 @@ def test_url_names_the_envs_and_the_picker_changes_it(server, pages):
     page.wait_for_function("new URLSearchParams(location.search).getAll('env').length === 3")
 
 
+def test_win_in_the_url_shows_only_that_window_filling_the_page(server, pages, artifacts):
+    ops = [line_op("one/run", w, [0, 1, 2], [3.0, 2.0, 1.0], name="train") for w in ("loss", "acc", "lr")]
+    send(server.url, ops)
+    order = "Array.from(document.querySelectorAll('section.lp-win')).map((e) => e.dataset.win)"
+    page = pages.open(server.url + "/?env=one/run&win=loss", width=900, height=600)
+    page.wait_for_selector('section[data-win="loss"] canvas', timeout=5000)
+    assert page.evaluate(order) == ["loss"]
+    assert page.locator(".lp-picker").is_hidden()  # folded, as in a notebook cell
+    box = page.locator('section[data-win="loss"]').bounding_box()
+    assert box["width"] > 800 and box["height"] > 400  # the one window fills the page
+    page.screenshot(path=str(artifacts / "one-window.png"))
+    # a window that comes later appears live only when named; resizing here does not touch the env's layout
+    send(server.url, [line_op("one/run", "loss", [3], [0.5], name="train"), line_op("one/run", "new", [0], [1.0])])
+    page.wait_for_function("window.__livepanel.points('loss') === 4", timeout=5000)
+    assert page.evaluate(order) == ["loss"]
+    handle = page.locator('section[data-win="loss"] .lp-resize').bounding_box()
+    page.mouse.move(handle["x"] + 5, handle["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(handle["x"] - 300, handle["y"] - 100, steps=4)
+    page.mouse.up()
+    two = pages.open(server.url + "/?env=one/run&win=acc&win=new")
+    two.wait_for_function(f"{order}.sort().join() === 'acc,new'", timeout=5000)
+    full = pages.open(server.url + "/?env=one/run")
+    full.wait_for_function(f"{order}.length === 4", timeout=5000)
+    assert full.evaluate("JSON.stringify(window.__livepanel.state.envs.get('one/run').layout)") == "{}"
+    # a window not there yet: the hint says which
+    three = pages.open(server.url + "/?env=one/run&win=later")
+    three.wait_for_function("document.querySelector('.lp-grid-hint').textContent.includes('No window later')")
+
+
 def test_no_env_in_the_url_shows_the_first_and_follows_new_ones(server, pages):
     page = pages.open(server.url + "/")
     send(server.url, [line_op("zeta", "loss", [0], [1.0])])
