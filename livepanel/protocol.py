@@ -48,7 +48,14 @@ OPTION_KEYS = {
 
 
 class ProtocolError(ValueError):
-    """A message that does not follow the schema; the text says what is wrong."""
+    """A message that does not follow the schema; the text says what is wrong.
+
+    `op` is the index of the refused operation in its batch (None when the batch as a whole is wrong),
+    so that a client can drop that one operation and send the rest again."""
+
+    def __init__(self, message: str, op: int | None = None):
+        super().__init__(message)
+        self.op = op
 
 
 # ---------------------------------------------------------------- arrays and codec
@@ -347,5 +354,5 @@ def validate_batch(batch: Any) -> tuple[str, int, list[dict[str, Any]]]:
         try:
             checked.append(validate_op(op))
         except ProtocolError as exc:
-            raise ProtocolError(f"operation {i}: {exc}") from None
+            raise ProtocolError(f"operation {i}: {exc}", op=i) from None
     return client, seq, checked

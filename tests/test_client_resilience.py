@@ -154,6 +154,27 @@ def test_rejected_batch_is_logged_and_not_retried(server_factory, tmp_path, capl
     good.close()
 
 
+def test_an_operation_only_the_server_can_refuse_loses_nothing_else(server, tmp_path, caplog):
+    """A histogram sent to a line window is refused by the server; the points around it still arrive."""
+    caplog.set_level(logging.WARNING, logger="livepanel.client")
+    p = livepanel.Panel(server.url, env="refuse", spool_dir=tmp_path / "spool")
+    p.line(0, 1.0, win="loss")
+    assert p.flush(10)
+    with p.batch():  # one request: the refused operation sits between good ones
+        p.line(1, 0.5, win="loss")
+        p.histogram([1.0, 2.0, 3.0], win="loss")
+        p.line(0, 7.0, win="other")
+        p.text("kept", win="notes")
+    assert p.flush(10)
+    assert trace(p.get("loss"))["y"].tolist() == [1.0, 0.5]
+    assert trace(p.get("other"))["y"].tolist() == [7.0]
+    assert p.get("notes")["text"] == "kept"
+    errors = messages(caplog, "rejected")
+    assert len(errors) == 1 and "histogram of window 'loss'" in errors[0] and "is a line window" in errors[0]
+    assert p.stats["rejected"] == 1 and p.stats["batches"] == 2
+    p.close()
+
+
 def test_token_from_environment(server_factory, tmp_path, monkeypatch):
     srv = server_factory("--token", "env-token")
     monkeypatch.setenv("LIVEPANEL_TOKEN", "env-token")

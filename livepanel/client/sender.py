@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from livepanel import protocol
-from livepanel.client.spool import Outbox, Retryable, SpoolDir, leftover_dirs, post_batch, replay_dir
+from livepanel.client.spool import Outbox, Retryable, SpoolDir, leftover_dirs, replay_dir, send_refusing
 from livepanel.client.transport import Transport
 
 log = logging.getLogger("livepanel.client")
@@ -152,6 +152,7 @@ class Sender:
         self.reachable = True
         self.next_retry = 0.0
         self.backoff = 0.0
+        # "rejected": operations (or whole batches) the server refused
         self.stats = {"batches": 0, "duplicates": 0, "rejected": 0, "retries": 0, "replayed": 0}
         self.alert_callbacks: list = []  # Panel.on_alert: called here, on the sender thread
         self.thread: threading.Thread | None = None
@@ -314,7 +315,7 @@ class Sender:
             return
         seq, data = head
         try:
-            rejected = post_batch(transport, data, self._acked if self.alert_callbacks else None)
+            sent, dropped = send_refusing(transport, data, self._acked if self.alert_callbacks else None)
         except Retryable as exc:
             self.stats["retries"] += 1
             self.backoff = min(self.max_backoff, max(0.05, self.backoff * 2))
@@ -330,10 +331,10 @@ class Sender:
             )
         self.backoff = 0.0
         self.next_retry = 0.0
-        if rejected:
+        for problem in dropped:
             self.stats["rejected"] += 1
-            log.error("livepanel: the server rejected batch %d (%s); dropped", seq, rejected)
-        else:
+            log.error("livepanel: the server rejected %s of batch %d; dropped", problem, seq)
+        if sent:
             self.stats["batches"] += 1
         self.outbox.remove(seq)
         with self.build_lock:

@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from livepanel.client.transport import Transport, error_message, resolve_token, resolve_url
+from livepanel import protocol
+from livepanel.client.transport import Transport, error_details, resolve_token, resolve_url
 
 log = logging.getLogger("livepanel.client")
 
@@ -37,8 +38,20 @@ class Retryable(Exception):
     """The server could not take the batch now (unreachable, timeout, 5xx): send it again later."""
 
 
-def post_batch(transport: Transport, data: bytes, on_ack: Callable[[bytes], None] | None = None) -> str | None:
-    """POST one sealed batch. None when acked; the server's message when rejected (4xx); raises Retryable."""
+class Rejected:
+    """The server refused a batch (4xx): its message, and the refused operation's index when it named one."""
+
+    __slots__ = ("message", "op")
+
+    def __init__(self, message: str, op: int | None = None):
+        self.message, self.op = message, op
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def post_batch(transport: Transport, data: bytes, on_ack: Callable[[bytes], None] | None = None) -> Rejected | None:
+    """POST one sealed batch. None when acked; a Rejected when refused (4xx); raises Retryable."""
     try:
         status, body = transport.request("POST", "/ingest", data)
     except (OSError, http.client.HTTPException) as exc:
@@ -47,10 +60,46 @@ def post_batch(transport: Transport, data: bytes, on_ack: Callable[[bytes], None
         if on_ack is not None:
             on_ack(body)
         return None
-    message = error_message(body)
+    message, op = error_details(body)
     if 400 <= status < 500:
-        return f"HTTP {status}: {message}"
+        return Rejected(f"HTTP {status}: {message}", op if status == 400 else None)
     raise Retryable(f"HTTP {status}: {message}")
+
+
+def without_op(data: bytes, index: int) -> tuple[bytes | None, str]:
+    """The batch without its operation `index` (same client and seq; None when none is left), and what it was."""
+    batch = protocol.unpackb(data)
+    ops = batch.get("ops") if isinstance(batch, dict) else None
+    if not isinstance(ops, list) or not 0 <= index < len(ops):
+        return None, "the batch"
+    op = ops.pop(index)
+    what = f"{op.get('op')} of window {op.get('win')!r} in env {op.get('env')!r}" if isinstance(op, dict) else "?"
+    return (protocol.packb(batch) if ops else None), what
+
+
+def send_refusing(
+    transport: Transport, data: bytes, on_ack: Callable[[bytes], None] | None = None
+) -> tuple[bool, list[str]]:
+    """POST a batch; when the server refuses one of its operations, drop that one and send the rest again.
+
+    A mistake that only the server can see (a histogram sent to a line window) must not lose the other
+    operations of its batch. Returns (was anything delivered, what was dropped and why). Raises Retryable.
+    """
+    dropped: list[str] = []
+    for _ in range(10_000):  # at most one round per operation of the batch
+        rejected = post_batch(transport, data, on_ack)
+        if rejected is None:
+            return True, dropped
+        rest = None
+        if rejected.op is not None:
+            rest, what = without_op(data, rejected.op)
+            dropped.append(f"{what} ({rejected})" + ("; the rest of its batch is sent" if rest else ""))
+        else:
+            dropped.append(f"a batch ({rejected})")
+        if rest is None:
+            return False, dropped
+        data = rest
+    return False, dropped
 
 
 class SpoolDir:
@@ -235,11 +284,12 @@ def replay_dir(spool: SpoolDir, transport: Transport) -> int:
             data = spool.read(seq)
         except OSError:
             continue
-        rejected = post_batch(transport, data)
-        if rejected:
-            log.error("livepanel: the server rejected spooled batch %d of %s (%s); dropped", seq, spool.path, rejected)
-        else:
-            delivered += 1
+        sent, dropped = send_refusing(transport, data)
+        for problem in dropped:
+            log.error(
+                "livepanel: the server rejected %s from spooled batch %d of %s; dropped", problem, seq, spool.path
+            )
+        delivered += sent
         spool.delete(seq)
     return delivered
 

@@ -104,16 +104,17 @@ class Transport:
 
 def error_message(data: bytes) -> str:
     """The server's `{"error": msg}` text, or the raw body when it is not that."""
-    try:
-        obj = json.loads(data)
+    return error_details(data)[0]
+
+
+def error_details(data: bytes) -> tuple[str, int | None]:
+    """The server's error text, and the index of the refused operation when it names one (`"op"`)."""
+    for decode in (json.loads, protocol.unpackb):
+        try:
+            obj = decode(data)
+        except ValueError:
+            continue
         if isinstance(obj, dict) and "error" in obj:
-            return str(obj["error"])
-    except ValueError:
-        pass
-    try:
-        obj = protocol.unpackb(data)
-        if isinstance(obj, dict) and "error" in obj:
-            return str(obj["error"])
-    except ValueError:
-        pass
-    return data[:500].decode("utf-8", "replace") or "(empty answer)"
+            op = obj.get("op")
+            return str(obj["error"]), op if type(op) is int and op >= 0 else None
+    return data[:500].decode("utf-8", "replace") or "(empty answer)", None

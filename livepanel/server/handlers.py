@@ -38,11 +38,16 @@ class BaseHandler(tornado.web.RequestHandler):
         exc = kwargs.get("exc_info", (None, None))[1]
         if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
             message = exc.log_message % exc.args if exc.args else exc.log_message
+        body: dict[str, Any] = {"error": message}
+        if getattr(exc, "op", None) is not None:
+            body["op"] = exc.op
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": message}))
+        self.finish(json.dumps(body))
 
-    def fail(self, status: int, message: str) -> NoReturn:
-        raise tornado.web.HTTPError(status, reason=_reason(status), log_message=message.replace("%", "%%"))
+    def fail(self, status: int, message: str, op: int | None = None) -> NoReturn:
+        error = tornado.web.HTTPError(status, reason=_reason(status), log_message=message.replace("%", "%%"))
+        error.op = op  # the refused operation of a batch, for the client (docs/protocol.md, "Errors")
+        raise error
 
     def send(self, obj: Any) -> None:
         """Answer msgpack, or JSON for humans with ?format=json."""
@@ -134,7 +139,7 @@ class IngestHandler(BaseHandler):
             client, seq, ops = protocol.validate_batch(protocol.unpackb(body))
             duplicate, alerts = await self.store.ingest(client, seq, ops)
         except protocol.ProtocolError as exc:
-            self.fail(400, str(exc))
+            self.fail(400, str(exc), exc.op)
         except StoreError as exc:
             self.fail(503, str(exc))
         self.set_header("Content-Type", "application/msgpack")

@@ -7,21 +7,19 @@ same seq until acknowledged, so the server's exactly-once rule covers retries an
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from livepanel import protocol
-from livepanel.client.transport import HTTPError, Transport, error_message
+from livepanel.client.transport import HTTPError, Transport, error_details, error_message
 
 log = logging.getLogger("livepanel.tensorboard")
 
 # A probe names a window that never exists: the server refuses an `opts` for it (400) unless the seq
 # is a duplicate, which it acknowledges without looking at the ops. So a probe changes nothing.
 _PROBE_OP = {"op": "opts", "env": "livepanel", "win": "tensorboard import probe (never created)", "opts": {}}
-_OP_INDEX = re.compile(r"^operation (\d+): ")
 
 
 class Unreachable(RuntimeError):
@@ -95,10 +93,9 @@ class Sender:
                 self.batches += 1
                 self.duplicates += bool(protocol.unpackb(data).get("duplicate"))
                 return True
-            message = error_message(data)
-            match = _OP_INDEX.match(message) if status == 400 else None
-            if match and int(match.group(1)) < len(ops):
-                bad = ops.pop(int(match.group(1)))
+            message, index = error_details(data)
+            if status == 400 and index is not None and index < len(ops):
+                bad = ops.pop(index)
                 log.warning(
                     "livepanel: skipped %s for window %r of env %r: %s", bad["op"], bad.get("win"), bad["env"], message
                 )

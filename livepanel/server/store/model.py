@@ -85,11 +85,12 @@ class State:
                 planned[key] = None
             elif kind == "opts":
                 if existing is None:
-                    raise ProtocolError(f"operation {i}: window {op['win']!r} in env {env!r} does not exist")
+                    raise ProtocolError(f"operation {i}: window {op['win']!r} in env {env!r} does not exist", op=i)
             elif existing is not None and existing != kind:
                 raise ProtocolError(
                     f"operation {i}: window {op['win']!r} in env {env!r} is a {existing} window; "
-                    f"cannot put a {kind} in it (close it first or use another window name)"
+                    f"cannot put a {kind} in it (close it first or use another window name)",
+                    op=i,
                 )
             elif kind in TRACE_KINDS and op["update"] == "remove" and existing is None:
                 continue
