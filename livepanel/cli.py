@@ -54,8 +54,11 @@ def _checked(setting):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "serve":
+        if args.no_auth and args.token:
+            parser.error("serve: --token and --no-auth contradict each other; give one of them")
         config = Config(**{s.name: getattr(args, s.name) for s in SETTINGS})
         return serve(config)
     if args.command == "replay":
@@ -73,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from livepanel.tensorboard import main as import_tb
 
         return import_tb(args.logdir, args.url, args.token, args.env_prefix)
-    build_parser().print_help()
+    parser.print_help()
     return 2
 
 

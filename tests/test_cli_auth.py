@@ -107,6 +107,17 @@ def test_no_auth_must_be_explicit(tmp_path):
         srv.stop()
 
 
+def test_token_and_no_auth_together_are_refused():
+    out = subprocess.run(
+        [sys.executable, "-m", "livepanel", "serve", "--no-auth", "--token", "abc", "--store", "memory"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "--token and --no-auth contradict each other" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_foreign_host_header_is_refused_without_token(server):
     req = urllib.request.Request(server.url + "/api/v1/envs", headers={"Host": "evil.example:8097"})
     with pytest.raises(urllib.error.HTTPError) as err:
