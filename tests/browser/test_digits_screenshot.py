@@ -21,6 +21,7 @@ def test_digits_run_in_the_browser(server, pages, artifacts, example):
         page.wait_for_selector(f'section[data-win="{win}"]', timeout=10000)
     assert page.locator('section[data-win="loss"] .lp-legend-label').all_inner_texts() == ["val", "train"]
     assert page.locator('section[data-win="grad_norm"] .lp-legend-label').all_inner_texts() == ["fc1", "fc2", "out"]
+    assert page.locator('section[data-win="lr"] .lp-legend-label').all_inner_texts() == ["lr"]  # unnamed trace
     page.wait_for_function(
         "() => ['loss', 'accuracy', 'grad_norm'].every((k) => window.__livepanel.points(k) > 0)",
         timeout=10000,

@@ -44,7 +44,7 @@ export class BarView implements View {
         const values = new Float64Array(b.rows);
         for (let r = 0; r < b.rows; r++) values[r] = b.data[r * b.cols + c];
         const name = typeof legend[c] === "string" ? (legend[c] as string) : b.cols > 1 ? `series ${c}` : "";
-        this.series.push({ label: seriesLabel(w.env, name, n), color: color(k, n > 1 ? undefined : w.opts), values });
+        this.series.push({ label: seriesLabel(w.env, name, n, w.win), color: color(k, n > 1 ? undefined : w.opts), values });
         k++;
       }
     }

@@ -63,9 +63,10 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, 
 }
 
 /** A label for a trace in a window shown for several envs: env/trace. */
-export function seriesLabel(env: string, trace: string, envs: number): string {
+/** A trace's legend label: `env/trace` when several envs are shown; an unnamed trace goes by its window's name. */
+export function seriesLabel(env: string, trace: string, envs: number, win: string): string {
   if (envs > 1) return trace ? `${env}/${trace}` : env;
-  return trace || "y";
+  return trace || win;
 }
 
 export function str(v: unknown): string | undefined {

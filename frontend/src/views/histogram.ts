@@ -40,7 +40,7 @@ export class HistogramView implements View {
             const item = el("span", "lp-legend-item");
             const sw = el("span", "lp-swatch");
             sw.style.background = color(i);
-            item.append(sw, el("span", "lp-legend-label", seriesLabel(w.env, "", n)));
+            item.append(sw, el("span", "lp-legend-label", seriesLabel(w.env, "", n, w.win)));
             return item;
           })
         : []),

@@ -136,7 +136,7 @@ export class LineView implements View {
       for (const [k, tr] of this.tracesOf(w).entries()) {
         const name = tr.name || (typeof legend[k] === "string" ? (legend[k] as string) : "");
         const useTime = this.xmode === "time" && tr.t.len === tr.y.len && tr.t.len > 0;
-        out.push({ label: seriesLabel(w.env, name, n), color: color(i, n > 1 ? undefined : w.opts), x: useTime ? tr.t.values : tr.x.values, y: tr.y.values });
+        out.push({ label: seriesLabel(w.env, name, n, w.win), color: color(i, n > 1 ? undefined : w.opts), x: useTime ? tr.t.values : tr.x.values, y: tr.y.values });
         i++;
       }
     }
