@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 import livepanel
+from livepanel.client.sender import PACE_BURST
 from livepanel.client.transport import DEFAULT_URL, resolve_token, resolve_url
 
 
@@ -148,6 +149,31 @@ def test_batch_sends_its_calls_in_one_request(panel):
     assert panel.get("bt")["text"] == "in the same request"
 
 
+def test_requests_are_paced_but_a_lone_point_leaves_at_once(server, tmp_path):
+    p = livepanel.Panel(server.url, env="pace", spool_dir=tmp_path / "spool", send_interval=0.05)
+    try:
+        p.line(0, 0.0, win="w")
+        assert p.flush(5)
+        time.sleep(0.1)  # a quiet spell longer than the interval
+        before, start = p.stats["batches"], time.monotonic()
+        p.line(1, 1.0, win="w")
+        while p.stats["batches"] == before and time.monotonic() - start < 5:
+            time.sleep(0.001)
+        assert time.monotonic() - start < 0.04  # not held back: nothing was sent in the last interval
+        # a loop logging every millisecond: one request per interval, not one per point
+        before, start = p.stats["batches"], time.monotonic()
+        for step in range(2, 302):
+            p.line(step, float(step), win="w")
+            time.sleep(0.001)
+        elapsed = time.monotonic() - start
+        assert p.flush(5)
+        requests = p.stats["batches"] - before
+        assert requests <= elapsed / 0.05 + PACE_BURST + 1, (requests, elapsed)  # without pacing: about 300
+        assert trace(p.get("w"))["y"].tolist() == [float(s) for s in range(302)]
+    finally:
+        p.close(timeout=5)
+
+
 def decode(img: dict) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(img["data"])))
 
@@ -271,6 +297,8 @@ def test_bad_constructor_arguments(tmp_path):
         livepanel.Panel("http://127.0.0.1:9", env="", spool_dir=tmp_path)
     with pytest.raises(TypeError, match="token"):
         livepanel.Panel("http://127.0.0.1:9", token=5, spool_dir=tmp_path)
+    with pytest.raises(ValueError, match="send_interval must be a number of seconds"):
+        livepanel.Panel("http://127.0.0.1:9", send_interval=-1, spool_dir=tmp_path)
 
 
 def test_matplotlib_figure(panel):

@@ -62,6 +62,7 @@ class Panel(WindowKinds):
         image_format: str = "png",
         replay_spool: bool = True,
         max_backoff: float = 5.0,
+        send_interval: float = 0.01,
     ):
         self.url = resolve_url(url)
         self._token = resolve_token(token)
@@ -69,6 +70,8 @@ class Panel(WindowKinds):
         self.timeout = float(timeout)
         self.exit_timeout = float(exit_timeout)
         self.image_format = checks.image_format(image_format)
+        if type(send_interval) not in _NUM or not 0 <= send_interval <= 60:
+            raise ValueError(f"send_interval must be a number of seconds from 0 to 60, got {send_interval!r}")
         self._spool_root = default_root(spool_dir)
         self._settings = {
             "spool_dir": str(self._spool_root),
@@ -79,6 +82,7 @@ class Panel(WindowKinds):
             "image_format": image_format,
             "replay_spool": replay_spool,
             "max_backoff": max_backoff,
+            "send_interval": send_interval,
         }
         self._max_buffer, self._max_queue, self._replay = max_buffer, max_queue, replay_spool
         self._wins: set[str] = set()
@@ -101,6 +105,7 @@ class Panel(WindowKinds):
             timeout=self.timeout,
             max_buffer=self._max_buffer,
             max_backoff=self._settings["max_backoff"],
+            send_interval=self._settings["send_interval"],
             replay_leftovers=self._replay,
         )
         self._sender.counters.update(counters)

@@ -26,6 +26,9 @@ from livepanel.client.transport import Transport
 
 log = logging.getLogger("livepanel.client")
 
+PACED_BYTES = 256 << 10  # a batch this large goes at once: pacing is for the many small ones
+PACE_BURST = 4  # requests that may start back to back before pacing holds batches back
+
 
 class Pending:
     """A queued non-scalar operation; `finish` completes it on the sender thread (encode, bin, copy)."""
@@ -131,6 +134,7 @@ class Sender:
         seal_bytes: int = 4 << 20,
         max_backoff: float = 5.0,
         replay_leftovers: bool = True,
+        send_interval: float = 0.01,
     ):
         self.queue = queue
         self.url, self.token, self.timeout = url, token, timeout
@@ -139,6 +143,8 @@ class Sender:
         self.outbox = Outbox(SpoolDir(spool_root / self.client), url, self.client, max_buffer)
         self.seal_bytes = seal_bytes
         self.max_backoff = max_backoff
+        self.send_interval = send_interval
+        self.tokens, self.token_time = float(PACE_BURST), time.monotonic()  # requests allowed now
         self.counters: dict[tuple, float] = {}
         self.builder = Builder(self.counters)
         self.build_lock = threading.Lock()
@@ -287,14 +293,40 @@ class Sender:
         self.idle = False
         self.event.clear()
 
+    def _refill(self) -> None:
+        now = time.monotonic()
+        if self.send_interval > 0:
+            self.tokens = min(PACE_BURST, self.tokens + (now - self.token_time) / self.send_interval)
+        self.token_time = now
+
+    def _pace(self) -> float:
+        """Seconds to hold a small batch back, so that requests average at most one per `send_interval`.
+
+        A token bucket: calls at up to that rate go out at once (the burst absorbs jitter); a training
+        loop that logs at every step gets one request per interval holding all its points, instead of
+        one request per step, each costing the server and this thread far more CPU than the call
+        (docs/client.md, "Batching and cost"). Large batches and flushes are never held.
+        """
+        if self.send_interval <= 0 or self.builder.size >= PACED_BYTES:
+            return 0.0
+        self._refill()
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) * self.send_interval
+
     def _run(self) -> None:
         transport = Transport(self.url, self.token, self.timeout)
         try:
             while not self.stopping:
+                hold = 0.0
                 with self.build_lock:
                     self._collect()
                     if self.builder and not len(self.outbox):
-                        self._seal()
+                        hold = self._pace()
+                        if not hold:
+                            self._seal()
+                if hold:  # not idle: calls meanwhile only queue (a flush seals at once, in _collect)
+                    self.event.wait(hold)
+                    self.event.clear()
+                    continue
                 if not len(self.outbox):
                     self._wait(1.0)
                     continue
@@ -314,6 +346,8 @@ class Sender:
         if head is None:
             return
         seq, data = head
+        self._refill()
+        self.tokens = max(0.0, self.tokens - 1)
         try:
             sent, dropped = send_refusing(transport, data, self._acked if self.alert_callbacks else None)
         except Retryable as exc:
