@@ -9,13 +9,20 @@ from __future__ import annotations
 import math
 
 from livepanel.diagnosis.series import LEVEL_POINTS, Series
+from livepanel.diagnosis.track import Track
 
 Finding = tuple[float, str] | None
 
 DIVERGE_DROP = 0.25  # the loss must first have fallen this fraction of its start...
 DIVERGE_BACK = 0.5  # ...then climbed back this fraction of what it had gained
 NOT_LEARNING_POINTS = 150  # points before "flat" can be told from "slow start"
-NOT_LEARNING_DROP = 0.05  # fell less than this fraction of its start
+NOT_LEARNING_DROP = 0.05  # fell less than this fraction of its level over the judged points...
+DRIFT_Z = 4.0  # falling this many standard errors over the judged points is learning...
+DRIFT_MIN = 0.002  # ...if it falls at least this fraction of the level...
+DRIFT_KEEP = 0.5  # ...unless the recent half falls less than this fraction of the first half's fall...
+SLOW_FALL = 0.04  # a loss falling this fraction per NOT_LEARNING_POINTS points is told from a flat one...
+SLOW_Z = 4.0  # ...by this many standard errors (noisy losses wait for more points)
+KEEP_Z = 3.0  # ...by this many standard errors of their difference (an early dip, then flat)
 LR_MIN_POINTS = 100
 LR_SPREAD = 0.3  # standard deviation / level of both halves of the window
 
@@ -59,43 +66,99 @@ def divergence(s: Series) -> Finding:
     )
 
 
+def _drift(t: Track, begin: int, end: int | None = None) -> tuple[float, float, float, int]:
+    """Least-squares line through the blocks [begin, end) (block means weighted by their counts,
+    against the point index): (fall over the stretch, its standard error, mean level, points).
+
+    The fall is the line's drop from the first to the last point of the stretch; its standard
+    error comes from the point-to-point noise of the stretch, so it shrinks as points come.
+    """
+    cnt, sm = t.cnt, t.sum
+    end = len(cnt) if end is None else end
+    w = p = wp = wy = 0.0
+    pos: list[float] = []
+    for i in range(begin, end):  # bounded by CAPACITY
+        c = cnt[i]
+        pos.append(p + c / 2)
+        p += c
+        w += c
+        wp += c * pos[-1]
+        wy += sm[i]
+    if w < 2:
+        return math.nan, math.nan, math.nan, 0
+    pm, ym = wp / w, wy / w
+    sxx = sxy = 0.0
+    for i, q in zip(range(begin, end), pos, strict=True):
+        c = cnt[i]
+        if c:
+            d = q - pm
+            sxx += c * d * d
+            sxy += d * (sm[i] - c * ym)
+    sd = t.noise(begin, end)
+    if not sxx > 0 or not math.isfinite(sd):
+        return math.nan, math.nan, ym, int(w)
+    fall = -sxy / sxx * w
+    return fall, sd * w / math.sqrt(sxx), ym, int(w)
+
+
 def not_learning(s: Series, warmup_end: float = math.nan) -> Finding:
     """Loss still flat near its starting value after the first NOT_LEARNING_POINTS points.
 
     `warmup_end` is the x where the env's learning rate stopped rising (when it logs one):
-    a loss may stay flat while the learning rate is small, so the points are counted from
-    a quarter of the way into the warm-up.
+    a loss may stay flat while the learning rate is small, so the points are counted (and the
+    loss judged) from a quarter of the way into the warm-up. Judged on the least-squares line
+    through those points: it falls less than NOT_LEARNING_DROP of the level, and less than half
+    of what a slow but steady learner (SLOW_FALL per NOT_LEARNING_POINTS points) would have
+    fallen by now; a noisy loss waits until the two can be told apart (SLOW_Z standard errors).
+    A loss whose line falls clearly (DRIFT_Z standard errors) is learning however slowly, unless
+    its recent half is clearly flatter than its first (an early dip, then flat, is not learning).
     """
     t = s.track
     n = t.n
-    if not math.isnan(warmup_end) and t.nblocks():
-        x_first, x_last = t.x0[0], t.x1[-1]
-        after = (x_last - (3 * x_first + warmup_end) / 4) / max(x_last - x_first, 1e-300) * n
-        if after < NOT_LEARNING_POINTS:
-            return None
     if n < NOT_LEARNING_POINTS or n > 64 * NOT_LEARNING_POINTS or t.nblocks() < 8:
         return None
     x_first, x_last = t.x0[0], t.x1[-1]
     spacing = (x_last - x_first) / max(n - 1, 1)
     if x_first > 5 * spacing + 1:  # the series starts mid-run (resumed): its flat start says nothing
         return None
-    start = t.start()
-    if not math.isfinite(start) or start == 0:
+    begin = 0
+    if not math.isnan(warmup_end):
+        if warmup_end == math.inf:  # the learning rate is still rising
+            return None
+        xa = (3 * x_first + warmup_end) / 4
+        while begin < t.nblocks() and t.x0[begin] < xa:  # bounded by CAPACITY
+            begin += 1
+    fall, se, mu, m = _drift(t, begin)
+    if m < NOT_LEARNING_POINTS or not math.isfinite(fall) or not mu > 0:
         return None
-    cur, c, i = t.level(max(n // 4, LEVEL_POINTS))
-    mid, c2, _ = t.level(max(n // 4, LEVEL_POINTS), i)
-    if not c or not c2:
+    # a noisy loss is judged once a steady fall of SLOW_FALL per NOT_LEARNING_POINTS points would
+    # stand SLOW_Z standard errors out (the fall grows as m, its error shrinks as 1/sqrt(m))
+    slow = SLOW_FALL * m / NOT_LEARNING_POINTS * mu
+    if slow < SLOW_Z * se:
         return None
-    scale = abs(start)
-    mu, sd, _ = t.spread(i)
-    if sd > LR_SPREAD * scale:  # too noisy to call flat; lr_too_high looks at that
+    _, sd, _ = t.spread(begin)
+    if sd > LR_SPREAD * mu:  # too noisy to call flat; lr_too_high looks at that
         return None
-    flat = abs(start - cur) < NOT_LEARNING_DROP * scale and abs(mid - cur) < 0.02 * scale
-    if flat:
-        return x_first, (
-            f"{s.name} is not learning: after {n} points it is still at {_fmt(cur)}, where it started ({_fmt(start)})"
-        )
-    return None
+    # flat: nearer no fall than the slowest steady fall we must tell from it (half way), and small
+    if not (fall < min(NOT_LEARNING_DROP * mu, slow / 2) and fall > -NOT_LEARNING_DROP * mu):
+        return None
+    # drifting down clearly and steadily (the recent half too, not only an early dip) is learning
+    if fall > DRIFT_Z * se and fall > DRIFT_MIN * mu:
+        half, c = begin, 0
+        for i in range(t.nblocks() - 1, begin - 1, -1):  # bounded by CAPACITY
+            c += t.cnt[i]
+            if c >= m // 2:
+                half = i
+                break
+        ffall, fse, _, _ = _drift(t, begin, half)
+        rfall, rse, _, _ = _drift(t, half)
+        flatter = rfall < DRIFT_KEEP * ffall and ffall - rfall > KEEP_Z * math.hypot(fse, rse)
+        if not flatter:
+            return None
+    return x_first, (
+        f"{s.name} is not learning: after {n} points it is still at {_fmt(mu - fall / 2)}, "
+        f"where it started ({_fmt(mu + fall / 2)})"
+    )
 
 
 def lr_too_high(s: Series) -> Finding:

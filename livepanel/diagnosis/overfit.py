@@ -5,7 +5,9 @@ it reads the training series of the same env at block resolution. Everything is 
 validation points (blocks), not steps, and measured against the validation set's own noise:
 the level of the last WINDOW points must stand RISE above the lowest level and RISE_NOISE
 standard deviations above it (or climb as a very clear line since the lowest point), the points since the
-lowest one must climb (t statistic of their slope), and the onset is the lowest point.
+lowest one must climb (t statistic of their slope), and the onset is the lowest point. When the training
+loss fell a lot over the same stretch (the two curves part ways: the very sign of overfitting), a
+quarter of that rise in noise units is enough.
 """
 
 from __future__ import annotations
@@ -21,10 +23,15 @@ RISE_NOISE = 7.0  # ...and this many standard deviations of (level now - lowest 
 WINDOW = 3  # validation points in the current level
 BEST_WINDOW = 3  # validation points in the lowest level (the lowest of many levels is biased low: RISE_NOISE)
 TREND_T = 3.0  # t statistic of the slope of the validation points since the lowest one...
-TREND_STRONG = 5.0  # ...or this much when the level alone does not stand out from the noise
+TREND_STRONG = 6.0  # ...or this much when the level alone does not stand out from the noise
 TREND_LEVEL = 0.6  # ...with the level at least this fraction of the way to the noise threshold
 TREND_MIN_POINTS = 16  # validation points seen before a clear line alone is trusted
 TRAIN_RISE = 0.01  # training level over the same stretch rose at most this fraction (falling or flat at its low)
+TRAIN_RISE_NOISE = 3.0  # ...or this many standard errors of the difference of the two training levels
+TRAIN_FALL = 0.12  # the training loss fell this fraction over the stretch: the curves part ways...
+FALL_LEVEL = 0.25  # ...and then a rise of this fraction of the noise threshold is enough
+LEARNT = 0.25  # ...once the training loss had come down this fraction of its start
+TRAIN_NOISE_BLOCKS = 32  # training blocks its point-to-point noise is measured over (the most recent ones)
 MIN_VAL_POINTS = 8
 NEAR = 0.2  # the noise is measured on points within this fraction of the lowest level
 MIN_NOISE_POINTS = 8  # points near the low needed to measure the noise (fewer: no verdict yet)
@@ -96,19 +103,28 @@ def overfitting(val: Series, train: Series | None, acc: Series | None) -> Findin
     tstat = slope * math.sqrt(sxx * (k - 2) / res) if res > 0 else math.inf
     if tstat < TREND_T:
         return None
-    # and clearly above the noise: either the level stands out, or the climb is a very clear line
-    lvl = (cur - best) / thr  # the level's rise in units of the noise threshold
-    clear_line = tstat >= TREND_STRONG and lvl > TREND_LEVEL and len(v) >= TREND_MIN_POINTS
-    if not (lvl > 1 and min(v[-2:]) - best > 0.5 * thr) and not clear_line:
-        return None
     now = t.last_x()
     if not now > bx:
         return None
+    # the training loss over the same stretch: falling, or flat at its low (within its own noise)
     span = max((now - bx) / 4, 0.0)
     tr = train.track
     then_lvl, ca = tr.mean_between(bx - span, bx + span)
     now_lvl, cb = tr.mean_between(now - span, now)
-    if not ca or not cb or not now_lvl - then_lvl < TRAIN_RISE * abs(then_lvl):
+    if not ca or not cb:
+        return None
+    tsd = tr.noise(max(0, tr.nblocks() - TRAIN_NOISE_BLOCKS))
+    slack = TRAIN_RISE_NOISE * tsd * math.sqrt(1 / ca + 1 / cb) if math.isfinite(tsd) else 0.0
+    if not now_lvl - then_lvl < TRAIN_RISE * abs(then_lvl) + slack:
+        return None
+    fell = (then_lvl - now_lvl) / abs(then_lvl) if then_lvl else 0.0
+    # and clearly above the noise: the level stands out, or the climb is a very clear line, or the
+    # training loss fell a lot meanwhile and the level stands a little out
+    lvl = (cur - best) / thr  # the level's rise in units of the noise threshold
+    clear_line = tstat >= TREND_STRONG and lvl > TREND_LEVEL and len(v) >= TREND_MIN_POINTS
+    learnt = then_lvl < (1 - LEARNT) * tr.start()  # not the steep start of training
+    parting = fell >= TRAIN_FALL and lvl >= FALL_LEVEL and learnt
+    if not (lvl > 1 and min(v[-2:]) - best > 0.5 * thr) and not clear_line and not parting:
         return None
     extra = ""
     if acc is not None and acc.track.nblocks():

@@ -102,6 +102,7 @@ class Spec:
     bump: float = 0.0  # warm-up bump: relative height of a loss rise at 3% of the run
     plateau_at: float = 1.0  # loss frozen from this fraction on (long plateau after convergence)
     val_noise: float = 0.01  # relative noise of validation points (a small validation set is noisier)
+    log_lr: bool = True  # False: the run logs no learning rate
 
 
 def build(spec: Spec, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -146,8 +147,9 @@ def assemble(name: str, label: str, onset: float, spec: Spec, c: dict, rng: np.r
         Trace(*win_v, steps[vi], val),
         Trace(*win_ta, steps, c["train_acc"]),
         Trace(*win_va, steps[vi], val_acc),
-        Trace(*win_lr, steps, c["lr"]),
     ]
+    if spec.log_lr:
+        traces.append(Trace(*win_lr, steps, c["lr"]))
     for layer, g in zip(LAYERS, c["grads"], strict=True):
         traces.append(Trace(win_g[0], win_g[1].format(layer), steps, g))
     return Run(name, label, onset, spec.length, traces)
@@ -266,6 +268,9 @@ def labelled_runs(seed: int = 0, per_kind: int = 6) -> list[Run]:
     more = np.random.default_rng(seed + 1000)
     for name, spec in extra_healthy_specs():
         runs.append(assemble(name, HEALTHY, math.nan, spec, build(spec, more), more))
+    slow = np.random.default_rng(seed + 2000)
+    for name, spec in slow_healthy_specs():
+        runs.append(assemble(name, HEALTHY, math.nan, spec, build(spec, slow), slow))
     return runs
 
 
@@ -279,6 +284,16 @@ def extra_healthy_specs() -> list[tuple[str, Spec]]:
             "healthy-small-batch-val-noisy",
             Spec(noise=0.2, heavy=True, tau=0.1, val_noise=0.02, val_every=20, naming=1, length=4000),
         ),
+    ]
+
+
+def slow_healthy_specs() -> list[tuple[str, Spec]]:
+    """Healthy runs that learn slowly and log no learning rate (plain SGD at a small rate): the loss
+    falls only about 4% in its first 150 points, but steadily. They must not be called not learning."""
+    return [
+        ("healthy-slow-sgd", Spec(sched="constant", tau=1.1, noise=0.005, log_lr=False, naming=0)),
+        ("healthy-slow-noisy", Spec(sched="constant", tau=0.7, length=5000, noise=0.05, log_lr=False, naming=1)),
+        ("healthy-slow-power", Spec(sched="constant", power=True, tau=0.8, noise=0.02, log_lr=False, naming=3)),
     ]
 
 

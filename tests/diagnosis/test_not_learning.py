@@ -1,0 +1,44 @@
+"""not_learning on its own: a loss that drifts down slowly but steadily is learning; a flat one is not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from livepanel.diagnosis import Diagnoser
+
+
+def _kinds(y: np.ndarray, chunk: int) -> list[tuple[str, float]]:
+    d = Diagnoser()
+    x = np.arange(len(y), dtype=np.float64)
+    out = []
+    for i in range(0, len(y), chunk):
+        out += d.observe("e", "loss", "train", x[i : i + chunk], y[i : i + chunk], {})
+    return [(a.kind, a.detected) for a in out]
+
+
+def _noisy(clean: np.ndarray, rel: float, seed: int) -> np.ndarray:
+    return clean * np.exp(rel * np.random.default_rng(seed).standard_normal(len(clean)))
+
+
+@pytest.mark.parametrize("chunk", [1, 10])
+@pytest.mark.parametrize(
+    ("fall_per_150", "noise"),
+    [(0.015, 0.004), (0.04, 0.02), (0.04, 0.05)],  # the first: plain SGD at lr 0.01 on sklearn digits
+)
+def test_slow_steady_fall_without_lr_is_learning(chunk: int, fall_per_150: float, noise: float) -> None:
+    x = np.arange(1500, dtype=np.float64)
+    clean = 2.3 * (1 - fall_per_150) ** (x / 150)
+    for seed in range(3):
+        assert _kinds(_noisy(clean, noise, seed), chunk) == []
+
+
+@pytest.mark.parametrize(("noise", "within"), [(0.004, 160), (0.02, 160), (0.05, 220), (0.15, 600)])
+def test_flat_loss_is_not_learning_soon(noise: float, within: int) -> None:
+    """Flat, or flat after an early dip of 2%: caught, later when noisier (it must be told from a slow learner)."""
+    x = np.arange(2000, dtype=np.float64)
+    for seed in range(3):
+        for clean in (np.full(2000, 2.3), 2.3 * (1 - 0.02 * (1 - np.exp(-x / 20)))):
+            found = _kinds(_noisy(clean, noise, seed), 10)
+            assert [k for k, _ in found] == ["not_learning"], (noise, seed, found)
+            assert found[0][1] <= within, (noise, seed, found)
