@@ -48,6 +48,8 @@ class Viewer:
             if env not in self.envs or seq <= self.envs[env]:
                 return
             self.envs[env] = seq
+            if self._resync:  # the snapshot sent once the queue drains holds this change: no gap before it
+                return
         if self._queued + len(frame) > self.limit and self._queue:
             self._queue.clear()
             self._queued = 0
