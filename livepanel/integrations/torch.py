@@ -88,11 +88,12 @@ class Watch:
         if layer is None or g is None:
             return
         g = g.detach()
-        sq = self._torch.linalg.vector_norm(g).square()
-        self._sq[layer] = self._sq[layer] + sq if layer in self._sq else sq
-        if self.histograms:  # copies now: the optimizer changes both right after backward
-            self._grads.setdefault(layer, []).append(g.flatten().clone())
-            self._weights.setdefault(layer, []).append(p.detach().flatten().clone())
+        if self.histograms:  # copies now: the optimizer changes both right after backward (norms: in _emit)
+            self._grads.setdefault(layer, []).append(g.reshape(-1).clone())
+            self._weights.setdefault(layer, []).append(p.detach().reshape(-1).clone())
+        else:
+            sq = self._torch.linalg.vector_norm(g).square()
+            self._sq[layer] = self._sq[layer] + sq if layer in self._sq else sq
         self._left -= 1
         if self._left <= 0:
             self._emit()
@@ -103,16 +104,24 @@ class Watch:
         self._armed = []
         step, torch, panel = self._logged_step, self._torch, self.panel
         order = [name for name, _ in self.layers]  # model order, not the backward order the hooks fired in
+        flat = {
+            kind: {name: parts[0] if len(parts) == 1 else torch.cat(parts) for name, parts in stash.items()}
+            for kind, stash in (("weights", self._weights), ("grads", self._grads))
+        }
+        if self.histograms:  # one norm per layer, of its gradients laid end to end
+            self._sq = {name: torch.linalg.vector_norm(g) for name, g in flat["grads"].items()}
+        else:
+            self._sq = {name: sq.sqrt() for name, sq in self._sq.items()}
         with panel.batch():  # one request for the whole step
             if self._sq:
-                norms = {f"{self.win}/{name}": self._sq[name].sqrt() for name in order if name in self._sq}
+                norms = {f"{self.win}/{name}": self._sq[name] for name in order if name in self._sq}
                 panel.log(norms, step=step, env=self.env)
-            for kind, stash in (("weights", self._weights), ("grads", self._grads)):
+            for kind in ("weights", "grads"):
                 for name in order:
-                    parts = stash.get(name)
-                    if parts:
-                        values = parts[0] if len(parts) == 1 else torch.cat(parts)
-                        panel.histogram(values, win=f"{kind}/{name}", env=self.env, step=step)
+                    values = flat[kind].get(name)
+                    if values is not None:  # our own copy: on the CPU it goes as numpy, copied once more
+                        arr = values.numpy() if values.device.type == "cpu" else values
+                        panel.histogram(arr, win=f"{kind}/{name}", env=self.env, step=step)
         self._sq, self._grads, self._weights = {}, {}, {}
 
     # ---------------------------------------------------------------- lifecycle
