@@ -73,7 +73,8 @@ class Diagnoser:
             return out
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        if s.role in _NONFINITE and "nonfinite" not in s.done and not math.isfinite(float(np.add.reduce(y))):
+        # y.y is not finite when a value is not (or it overflows: _nonfinite then finds none); cheaper than a sum
+        if s.role in _NONFINITE and "nonfinite" not in s.done and not math.isfinite(y.dot(y)):
             self._nonfinite(s, x, y, out)
         off = 0
         while t.bsize <= SMALL:  # small blocks: Python floats beat numpy call overhead

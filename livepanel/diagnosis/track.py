@@ -106,7 +106,7 @@ class Track:
         if self.by:
             self._flush_floats()
         if self.an + len(y) < self.bsize:
-            x, y = np.array(x, dtype=np.float64), np.array(y, dtype=np.float64)
+            x, y = x.copy(), y.copy()  # float64 already (see the caller)
         self.ax.append(x)
         self.ay.append(y)
         self.an += len(y)
@@ -185,12 +185,16 @@ class Track:
         if isinstance(vals, list):
             if self.log:
                 vals = [math.log10(v) if v > 1e-30 else LOG_FLOOR for v in vals if v - v == 0]
+                s = sum(vals)
             else:
-                vals = [v for v in vals if v - v == 0]
+                s = sum(vals)  # finite: every value is, nothing to filter, and this is the block's sum
+                if s - s != 0:
+                    vals = [v for v in vals if v - v == 0]
+                    s = sum(vals)
             c = len(vals)
             if c:
                 # sum() adds in order from 0, as a loop would; map keeps the per-point work in C
-                s, lo, hi = sum(vals), min(vals), max(vals)
+                lo, hi = min(vals), max(vals)
                 q = sum(map(operator.mul, vals, vals))
                 p, d = self.prev, 0.0
                 if p == p:
@@ -202,15 +206,17 @@ class Track:
                 self.prev = vals[-1]
         else:
             v = np.asarray(vals, dtype=np.float64)
-            fin = np.isfinite(v)
-            if not fin.all():
-                v = v[fin]
+            s = float(v.sum())  # finite: every value is
+            if s - s != 0:
+                v = v[np.isfinite(v)]
+                s = float(v.sum())
             if self.log:
                 v = np.log10(np.maximum(v, 1e-30))
                 v[v <= -30.0] = LOG_FLOOR
+                s = float(v.sum())
             c = len(v)
             if c:
-                s, lo, hi = float(v.sum()), float(v.min()), float(v.max())
+                lo, hi = float(v.min()), float(v.max())
                 q = float(np.dot(v, v))
                 d = float(np.abs(np.diff(v)).sum())
                 nd = c - 1
