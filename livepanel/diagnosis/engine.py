@@ -34,6 +34,7 @@ class Diagnoser:
     def __init__(self) -> None:
         self._series: dict[tuple[str, str, str], Series] = {}
         self._envs: dict[str, dict[tuple[str, str], Series]] = {}
+        self._lr: dict[str, Series | None] = {}  # env -> its first lr series (None: it has none); reset on change
         self._raised: set[str] = set()
         self._calls = 0  # observe calls so far: orders "seen before" for findings that need confirming
         self._collapsed: dict[str, int] = {}  # env -> gradient series that collapsed, awaiting a steady peer
@@ -106,6 +107,7 @@ class Diagnoser:
 
     def forget(self, env: str, win: str | None = None, trace: str | None = None) -> None:
         """Drop state (and raised keys) of a trace, a window or a whole env, so a new run there starts clean."""
+        self._lr.pop(env, None)
         group = self._envs.get(env, {})
         for wt in list(group):
             if (win is None or wt[0] == win) and (trace is None or wt[1] == trace):
@@ -139,6 +141,7 @@ class Diagnoser:
             s.track, s.best, s.best_x, s.drop, s.done = old.track, old.best, old.best_x, old.drop, old.done
         self._series[(env, win, trace)] = s
         self._envs.setdefault(env, {})[(win, trace)] = s
+        self._lr.pop(env, None)
         return s
 
     def _emit(self, s: Series, kind: str, key: str, step: float, message: str, out: list[Alert]) -> None:
@@ -234,10 +237,11 @@ class Diagnoser:
 
     def _warmup_end(self, env: str) -> float:
         """Where the env's learning rate stopped rising, when it logs one (nan otherwise)."""
-        for o in self._envs.get(env, {}).values():  # bounded by the series of one env
-            if o.role == "lr":
-                return o.warmup_end()
-        return math.nan
+        if env in self._lr:
+            lr = self._lr[env]
+        else:
+            lr = self._lr[env] = next((o for o in self._envs.get(env, {}).values() if o.role == "lr"), None)
+        return math.nan if lr is None else lr.warmup_end()
 
     def _partners(self, val: Series) -> tuple[Series | None, Series | None]:
         """The training loss (same name words, else the longest) and a validation accuracy of the env."""

@@ -125,6 +125,11 @@ class Track:
         self.bx, self.by = [], []
 
     def _close_arrays(self, b: int) -> None:
+        if not self.an:  # only Python floats pending (small calls): x is needed at the ends only
+            xs, ys = self.bx, self.by
+            self._block(xs[0], xs[b - 1], np.array(ys[:b], dtype=np.float64))
+            del xs[:b], ys[:b]
+            return
         if self.by:
             self._flush_floats()
         ax, ay = self.ax, self.ay
