@@ -2,7 +2,11 @@
 
 Prints one JSON line per figure. Starts its own servers on free loopback ports, in a temporary
 data directory, and stops them by pid. Figures: 1M-point line call-to-ack, scalar throughput from
-8 writer processes, fan-out latency to 50 viewers, memory per stored point, start-up time.
+8 writer processes, fan-out latency to 50 viewers, memory per stored point, start-up time, and the
+cost of diagnosis (`--only diagnosis`): ingest with it on and off, alternating, medians, from 8 Panel
+writers (writer-bound), from a Store in process (the server's own work: 1, 10, 100 points per op,
+new series and series of 50,000 points), and server-bound over HTTP (2 writers sending pre-encoded
+batches back to back). Figures measured are in docs/diagnosis.md, "Cost".
 """
 
 from __future__ import annotations
@@ -138,6 +142,110 @@ def bench_diagnosis_cost(tmp: Path, seconds: float, runs: int) -> None:
     )
 
 
+def _bound_writer(urls: list[str], index: int, points_per_op: int, batches: int, before: int, go, out) -> None:
+    """Send the same pre-encoded batches (50 line ops each) to each server, alternating which goes first,
+    each server on its own keep-alive connection; report the time spent waiting for each server's acks.
+
+    `before` points per series are sent first (in ops of 10,000 points), before `go`, outside the timing."""
+    import http.client
+
+    from livepanel import protocol
+
+    rng = np.random.default_rng(index)
+    client = f"bound-writer-{index}"
+    warm = [
+        protocol.packb({"client": client, "seq": b + 1, "ops": _loss_ops(f"sb{index}-", b, 10_000, rng)})
+        for b in range(before // 10_000)
+    ]
+    first = before // points_per_op
+    bodies = [
+        protocol.packb(
+            {"client": client, "seq": len(warm) + b + 1, "ops": _loss_ops(f"sb{index}-", b, points_per_op, rng)}
+        )
+        for b in range(first, first + batches)
+    ]
+    conns = []
+    for url in urls:
+        host, port = url.removeprefix("http://").split(":")
+        conns.append(http.client.HTTPConnection(host, int(port), timeout=60))
+    headers = {"Content-Type": "application/msgpack"}
+
+    def send(conn: http.client.HTTPConnection, body: bytes) -> None:
+        conn.request("POST", "/api/v1/ingest", body, headers)
+        resp = conn.getresponse()
+        assert resp.status == 200, resp.read()
+        resp.read()
+
+    for conn in conns:
+        for body in warm:
+            send(conn, body)
+    out.put("ready")
+    go.wait(120)
+    spent = [0.0] * len(conns)
+    for k, body in enumerate(bodies):  # bounded: `batches` requests per server, each with a 60 s timeout
+        for j in range(len(conns)):
+            which = (j + k + index) % len(conns)
+            start = time.perf_counter()
+            send(conns[which], body)
+            spent[which] += time.perf_counter() - start
+    out.put((spent, batches * 50 * points_per_op))
+    for conn in conns:
+        conn.close()
+
+
+def bench_server_bound(
+    tmp: Path, points_per_op: int, batches: int, runs: int, before: int = 0, writers: int = 2, store: str = "memory"
+) -> None:
+    """End to end, with the server processes the bottleneck: two servers run, diagnosis off and on, and
+    `writers` processes send each of them the same pre-encoded batches of 50 line ops (losses, 50 series
+    per writer) over HTTP, alternating between the servers batch by batch (so a burst of other load on
+    the machine hits both), each waiting only for its ack. A server's figure is the points it took per
+    second of waiting for its acks (summed over writers, divided by their number). The memory store keeps
+    the CPU the limit (with sqlite, small batches wait for the commit's fsync). `before` points per series
+    are sent first, outside the timing (0: new series; 50,000: a run under way)."""
+    ctx = mp.get_context("spawn")
+
+    def one_run() -> tuple[float, float]:
+        srvs = []
+        try:
+            for extra in (("--no-diagnose",), ()):
+                srvs.append(ServerProcess(tmp / f"bound{time.monotonic_ns()}", *extra, store=store).start())
+            urls = [srv.url for srv in srvs]
+            go, out = ctx.Event(), ctx.Queue()
+            procs = [
+                ctx.Process(target=_bound_writer, args=(urls, i, points_per_op, batches, before, go, out))
+                for i in range(writers)
+            ]
+            for p in procs:
+                p.start()
+            assert [out.get(timeout=300) for _ in procs] == ["ready"] * writers
+            go.set()
+            results = [out.get(timeout=300) for _ in procs]
+            for p in procs:
+                p.join(30)
+            points = sum(r[1] for r in results)
+            off, on = (points / (sum(r[0][j] for r in results) / writers) for j in range(2))
+            return on, off
+        finally:
+            for srv in srvs:
+                srv.stop()
+
+    results = [one_run() for _ in range(runs)]
+    on, off = [r[0] for r in results], [r[1] for r in results]
+    emit(
+        figure=f"server_bound_ingest_points_per_s_{points_per_op}_points_per_op_diagnosis_on_vs_off",
+        series_points_before=before,
+        on=round(statistics.median(on)),
+        off=round(statistics.median(off)),
+        drop_percent=round(100 * (1 - statistics.median(on) / statistics.median(off)), 1),
+        drop_percent_per_run=sorted(round(100 * (1 - a / b), 1) for a, b in results),
+        writers=writers,
+        batches_per_writer=batches,
+        store=store,
+        target="drop <= 10%",
+    )
+
+
 def bench_fanout(tmp: Path, viewers: int, points: int) -> None:
     """Latency from the writer's acknowledgement (and from its send) to receipt at every viewer."""
     srv = ServerProcess(tmp / "fanout").start()
@@ -239,43 +347,62 @@ def bench_memory_and_startup(tmp: Path, total: int, runs: int) -> None:
         srv.stop()
 
 
-def bench_store_diagnosis(points_per_op: int, runs: int) -> None:
-    """The server's own cost of diagnosis: batches applied by a Store in this process (no HTTP, no disk),
-    series named like losses so the engine watches every one, diagnosis on and off in alternation."""
+def _loss_ops(env: str, b: int, points_per_op: int, rng: np.random.Generator, series: int = 50) -> list[dict]:
+    """One batch: a line append of `points_per_op` points to each of `series` training losses."""
+    ops = []
+    for tr in range(series):
+        x = b * points_per_op + np.arange(points_per_op, dtype="f8")
+        y = 2 * np.exp(-x / 3000) + 0.02 * rng.normal(size=points_per_op)
+        ops.append({"op": "line", "env": f"{env}{tr % 5}", "win": "loss", "name": f"train{tr}", "x": x, "y": y})
+    return ops
+
+
+def bench_store_diagnosis(points_per_op: int, runs: int, before: int = 0) -> None:
+    """The server's own cost of diagnosis: 200 batches of 50 line ops applied by a Store in this process
+    (no HTTP, no disk), series named like losses so the engine watches every one. Two stores, diagnosis
+    on and off, take the same batches in alternation (which one goes first alternates too), so a burst
+    of load on the machine hits both; each run's figure is its total time per store, and the medians of
+    `runs` runs are reported. `before` points per series are ingested first, outside the timing: 0
+    measures new series (each of a series' first 128 points closes a block and runs the detectors),
+    50,000 a training run under way (a block every 512-1024 points)."""
     from livepanel import protocol
     from livepanel.server.store import Store
 
-    def one_run(diagnose: bool) -> float:
-        store = Store(None, diagnose=diagnose)
-        rng = np.random.default_rng(0)
-        batches = []
-        for b in range(200):
-            ops = []
-            for tr in range(50):
-                x = b * points_per_op + np.arange(points_per_op, dtype="f8")
-                y = 2 * np.exp(-x / 3000) + 0.02 * rng.normal(size=points_per_op)
-                ops.append({"op": "line", "env": f"run{tr % 5}", "win": "loss", "name": f"train{tr}", "x": x, "y": y})
-            body = protocol.packb({"client": "store-bench-1", "seq": b + 1, "ops": ops})
-            batches.append(protocol.validate_batch(protocol.unpackb(body)))
+    warm_chunk = 10_000
+    rng = np.random.default_rng(0)
+    warm, batches = [], []
+    for b in range(before // warm_chunk):
+        body = protocol.packb({"client": "store-bench-1", "seq": b + 1, "ops": _loss_ops("run", b, warm_chunk, rng)})
+        warm.append(protocol.validate_batch(protocol.unpackb(body)))
+    first = before // points_per_op
+    for b in range(first, first + 200):
+        ops = _loss_ops("run", b, points_per_op, rng)
+        body = protocol.packb({"client": "store-bench-2", "seq": b + 1, "ops": ops})
+        batches.append(protocol.validate_batch(protocol.unpackb(body)))
 
-        async def go() -> float:
-            start = time.perf_counter()
-            for client, seq, ops in batches:
+    async def one_run() -> tuple[float, float]:
+        stores = {False: Store(None, diagnose=False), True: Store(None, diagnose=True)}
+        for store in stores.values():
+            for client, seq, ops in warm:
                 await store.ingest(client, seq, ops)
-            return time.perf_counter() - start
+        spent = {False: 0.0, True: 0.0}
+        for i, (client, seq, ops) in enumerate(batches):
+            for diagnose in (bool(i % 2), not i % 2):
+                start = time.perf_counter()
+                await stores[diagnose].ingest(client, seq, ops)
+                spent[diagnose] += time.perf_counter() - start
+        points = 200 * 50 * points_per_op
+        return points / spent[True], points / spent[False]
 
-        elapsed = asyncio.run(go())
-        return 200 * 50 * points_per_op / elapsed
-
-    on, off = [], []
-    for _ in range(runs):
-        off.append(one_run(False))
-        on.append(one_run(True))
+    results = [asyncio.run(one_run()) for _ in range(runs)]
+    on, off = [r[0] for r in results], [r[1] for r in results]
     emit(
         figure=f"store_apply_points_per_s_{points_per_op}_points_per_op_diagnosis_on_vs_off",
+        series_points_before=before,
         on=round(statistics.median(on)),
         off=round(statistics.median(off)),
         drop_percent=round(100 * (1 - statistics.median(on) / statistics.median(off)), 1),
+        drop_percent_per_run=sorted(round(100 * (1 - a / b), 1) for a, b in results),
         target="drop <= 10%",
     )
 
@@ -297,8 +424,12 @@ def main() -> None:
             bench_fanout(tmp, 50, 20 if args.quick else 200)
         if "diagnosis" in only:
             bench_diagnosis_cost(tmp, 2 if args.quick else 5, 1 if args.quick else 3)
-            for points_per_op in (1, 10, 100):
-                bench_store_diagnosis(points_per_op, 3 if args.quick else 7)
+            for before in (0, 50_000):
+                for points_per_op in (1, 10, 100):
+                    bench_store_diagnosis(points_per_op, 3 if args.quick else 7, before)
+            for before in (0, 50_000):
+                for points_per_op in (1, 10, 100):
+                    bench_server_bound(tmp, points_per_op, 50 if args.quick else 200, 1 if args.quick else 3, before)
         if "memory" in only:
             bench_memory_and_startup(tmp, 2_000_000 if args.quick else 10_000_000, 2 if args.quick else 5)
 

@@ -16,12 +16,13 @@ import numpy as np
 from livepanel.diagnosis import grads, loss, overfit
 from livepanel.diagnosis.alert import SUGGESTIONS, Alert, alert_key
 from livepanel.diagnosis.roles import resolve_role, stem
-from livepanel.diagnosis.series import Series
+from livepanel.diagnosis.series import LEVEL_POINTS, Series
 from livepanel.diagnosis.track import SMALL
 
 _WATCHED = ("train_loss", "val_loss", "grad_norm", "val_acc", "lr")  # roles that get a summary
 _NONFINITE = ("train_loss", "val_loss", "grad_norm")
 _OFF = object()  # a series with a role the detectors do not use
+_DIVERGE_MIN = 3 * LEVEL_POINTS  # loss.divergence returns None below this many points (its first check)
 
 
 class Diagnoser:
@@ -33,6 +34,7 @@ class Diagnoser:
     def __init__(self) -> None:
         self._series: dict[tuple[str, str, str], Series] = {}
         self._envs: dict[str, dict[tuple[str, str], Series]] = {}
+        self._lr: dict[str, Series | None] = {}  # env -> its first lr series (None: it has none); reset on change
         self._raised: set[str] = set()
         self._calls = 0  # observe calls so far: orders "seen before" for findings that need confirming
         self._collapsed: dict[str, int] = {}  # env -> gradient series that collapsed, awaiting a steady peer
@@ -61,42 +63,51 @@ class Diagnoser:
             tot = sum(ys)
             if tot - tot != 0 and s.role in _NONFINITE and "nonfinite" not in s.done:
                 self._nonfinite(s, x, np.asarray(y), out)
+            if n == 1 and t.bsize == 1 and not t.by:  # a young series: each point is a block
+                t.close1(x.item(), ys[0])
+                self._after_block(s, out)
+                return out
             t.bx.extend(x.tolist())
             t.by.extend(ys)
-            while len(t.by) >= t.bsize:  # at most one or two blocks for a small call
-                t.close()
-                self._after_block(s, out)
+            if len(t.by) + t.an >= t.bsize:
+                self._drain(s, out)  # at most one or two blocks for a small call
             return out
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        if s.role in _NONFINITE and "nonfinite" not in s.done and not math.isfinite(float(np.add.reduce(y))):
+        # y.y is not finite when a value is not (or it overflows: _nonfinite then finds none); cheaper than a sum
+        if s.role in _NONFINITE and "nonfinite" not in s.done and not math.isfinite(y.dot(y)):
             self._nonfinite(s, x, y, out)
         off = 0
-        if t.by:
+        while t.bsize <= SMALL:  # small blocks: Python floats beat numpy call overhead
             need = t.bsize - len(t.by)
-            if need <= n:
-                t.bx.extend(x[:need].tolist())
-                t.by.extend(y[:need].tolist())
-                t.close()
-                self._after_block(s, out)
-                off = need
-        while n - off >= t.bsize:  # bounded: each pass consumes bsize >= 1 points
-            b = t.bsize
-            if b <= SMALL:  # small blocks: Python floats beat numpy call overhead
-                t.bx.extend(x[off : off + b].tolist())
-                t.by.extend(y[off : off + b].tolist())
-                t.close()
-            else:
-                t.close_array(x[off : off + b], y[off : off + b])
-            off += b
+            if need > n - off:
+                break
+            t.bx.extend(x[off : off + need].tolist())
+            t.by.extend(y[off : off + need].tolist())
+            off += need
+            t.close()
             self._after_block(s, out)
         if off < n:
-            t.bx.extend(x[off:].tolist())
-            t.by.extend(y[off:].tolist())
+            if t.bsize <= SMALL:
+                t.bx.extend(x[off:].tolist())
+                t.by.extend(y[off:].tolist())
+            else:  # large blocks: closed from array views, bounded: each pass consumes bsize points
+                t.add_arrays(x[off:], y[off:])
+                if len(t.by) + t.an >= t.bsize:
+                    self._drain(s, out)
+                    t.own()
         return out
+
+    def _drain(self, s: Series, out: list[Alert]) -> None:
+        """Close every full block of pending points, running the detectors after each."""
+        t = s.track
+        while len(t.by) + t.an >= t.bsize:  # bounded: each pass consumes bsize >= 1 points
+            t.close()
+            self._after_block(s, out)
 
     def forget(self, env: str, win: str | None = None, trace: str | None = None) -> None:
         """Drop state (and raised keys) of a trace, a window or a whole env, so a new run there starts clean."""
+        self._lr.pop(env, None)
         group = self._envs.get(env, {})
         for wt in list(group):
             if (win is None or wt[0] == win) and (trace is None or wt[1] == trace):
@@ -130,6 +141,7 @@ class Diagnoser:
             s.track, s.best, s.best_x, s.drop, s.done = old.track, old.best, old.best_x, old.drop, old.done
         self._series[(env, win, trace)] = s
         self._envs.setdefault(env, {})[(win, trace)] = s
+        self._lr.pop(env, None)
         return s
 
     def _emit(self, s: Series, kind: str, key: str, step: float, message: str, out: list[Alert]) -> None:
@@ -174,16 +186,21 @@ class Diagnoser:
         done = s.done
         if role == "train_loss":
             # One story per series: a diverging loss also swings and is not learning; say it once.
-            if "divergence" not in done and "lr_too_high" not in done:
+            # A young series (every one of its first CAPACITY points closes a block) skips the detectors
+            # whose first check asks for more points than it has: same results, fewer calls.
+            n = s.track.n
+            if n >= _DIVERGE_MIN and "divergence" not in done and "lr_too_high" not in done:
                 found = loss.divergence(s)
                 if found:
                     self._emit(s, "divergence", self._key("divergence", s), found[0], found[1], out)
-            if "lr_too_high" not in done and "divergence" not in done:
+            if n >= loss.LR_MIN_POINTS and "lr_too_high" not in done and "divergence" not in done:
                 found = loss.lr_too_high(s)
                 if found:
                     self._emit(s, "lr_too_high", self._key("lr_too_high", s), found[0], found[1], out)
             if not done.intersection(("not_learning", "divergence", "lr_too_high")):
-                found = loss.not_learning(s, self._warmup_end(s.env))
+                found = None
+                if n >= loss.NOT_LEARNING_POINTS:
+                    found = loss.not_learning(s, self._warmup_end(s.env))
                 if not found:
                     s.seen = 0
                 elif not s.seen:
@@ -220,10 +237,11 @@ class Diagnoser:
 
     def _warmup_end(self, env: str) -> float:
         """Where the env's learning rate stopped rising, when it logs one (nan otherwise)."""
-        for o in self._envs.get(env, {}).values():  # bounded by the series of one env
-            if o.role == "lr":
-                return o.warmup_end()
-        return math.nan
+        if env in self._lr:
+            lr = self._lr[env]
+        else:
+            lr = self._lr[env] = next((o for o in self._envs.get(env, {}).values() if o.role == "lr"), None)
+        return math.nan if lr is None else lr.warmup_end()
 
     def _partners(self, val: Series) -> tuple[Series | None, Series | None]:
         """The training loss (same name words, else the longest) and a validation accuracy of the env."""

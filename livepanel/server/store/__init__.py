@@ -19,6 +19,7 @@ from livepanel.server.store.persist import Job, Persistence
 __all__ = ["Store", "StoreError", "State", "Window", "Limits", "window_state"]
 
 Listener = Callable[[list[dict]], None]
+_FOLLOWED = frozenset(("line", "close", "delete_env"))  # operations diagnosis looks at, once applied
 
 
 class StoreError(RuntimeError):
@@ -54,17 +55,17 @@ class Store:
         self.state.check(ops)
         now = time.time()
         messages, writes, raised = [], [], []
+        apply, follow = self.state.apply, self.diagnosis.follow if self.diagnosis.engine is not None else None
         for op in ops:
-            pending = [op]
-            while pending:  # the op itself, then the alerts it raises once applied
-                applied = pending.pop(0)
-                message, actions = self.state.apply(applied, now)
-                messages.append(message)
-                writes.extend(actions)
-                if applied["op"] == "alert":
-                    raised.append(applied["alert"])
-                else:
-                    pending.extend(self._follow(applied))
+            message, actions = apply(op, now)
+            messages.append(message)
+            writes.extend(actions)
+            if follow is not None and op["op"] in _FOLLOWED:
+                for alert in follow(op, self.state):  # the alerts it raises, applied right after it
+                    message, actions = apply(alert, now)
+                    messages.append(message)
+                    writes.extend(actions)
+                    raised.append(alert["alert"])
         if client is not None:
             self.clients[client] = seq
         if self.persist is None:
@@ -86,10 +87,6 @@ class Store:
         if client is not None and self._pending.get(client) is future:
             del self._pending[client]
         return False, raised
-
-    def _follow(self, op: dict) -> list[dict]:
-        """Alerts an operation raises, once it is applied (diagnosis looks at the new state)."""
-        return self.diagnosis.follow(op, self.state) if op["op"] in ("line", "close", "delete_env") else []
 
     def _committed(self, job: Job, messages: list[dict], future: asyncio.Future) -> None:
         if job.error is not None:

@@ -22,27 +22,30 @@ class Diagnosis:
         if self.engine is not None and stored:
             self.engine.known([Alert.from_dict(a) for a in stored])
 
-    def follow(self, op: dict[str, Any], state: State) -> list[dict[str, Any]]:
-        """The alert operations that an applied operation raises (usually none)."""
-        if self.engine is None:
-            return []
+    def follow(self, op: dict[str, Any], state: State) -> list[dict[str, Any]] | tuple[()]:
+        """The alert operations that an applied line, close or delete_env operation raises (usually none)."""
+        engine = self.engine
+        if engine is None:
+            return ()
         kind, env = op["op"], op["env"]
         if kind == "line":
-            win, name, update = op["win"], op["name"], op["update"]
-            if update != "append":
-                self.engine.forget(env, win, name)
-            if update == "remove":
-                return []
+            win, name = op["win"], op["name"]
+            if op["update"] != "append":
+                engine.forget(env, win, name)
+                if op["update"] == "remove":
+                    return ()
             w = state.window(env, win)
-            found = self.engine.observe(env, win, name, op["x"], op["y"], w.opts if w else {})
+            found = engine.observe(env, win, name, op["x"], op["y"], w.opts if w else None)
+            if not found:
+                return ()
         elif kind == "close":
-            self.engine.forget(env, op["win"])
-            return []
+            engine.forget(env, op["win"])
+            return ()
         elif kind == "delete_env":
-            self.engine.forget(env)
-            return []
+            engine.forget(env)
+            return ()
         else:
-            return []
+            return ()
         ops = []
         for alert in found:
             body = alert.to_dict() | {"id": self.next_id, "t": time.time()}
