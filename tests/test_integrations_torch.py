@@ -22,8 +22,11 @@ def mlp(seed: int = 0) -> nn.Sequential:
     return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
 
 
-def train(model: nn.Module, steps: int, record: set[int] = frozenset()) -> dict[int, dict[str, float]]:
-    """SGD steps on fixed random data; returns the true per-layer gradient norms at the steps in `record`."""
+def train(
+    model: nn.Module, steps: int, record: set[int] = frozenset(), grads: dict | None = None
+) -> dict[int, dict[str, float]]:
+    """SGD steps on fixed random data; returns the true per-layer gradient norms at the steps in `record`
+    (and puts each layer's gradients, laid end to end, into `grads[step][layer]`)."""
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     gen = torch.Generator().manual_seed(1)
     x, y = torch.randn(32, 4, generator=gen), torch.randint(0, 3, (32,), generator=gen)
@@ -37,6 +40,12 @@ def train(model: nn.Module, steps: int, record: set[int] = frozenset()) -> dict[
                 for name, m in model.named_children()
                 if any(True for _ in m.parameters())
             }
+            if grads is not None:
+                grads[step] = {
+                    name: torch.cat([p.grad.reshape(-1) for p in m.parameters()]).numpy().copy()
+                    for name, m in model.named_children()
+                    if any(True for _ in m.parameters())
+                }
         with torch.no_grad():
             model.eval()
             model(x)  # an evaluation pass: not a training step
@@ -49,7 +58,8 @@ def test_grad_norms_and_histograms(server, tmp_path):
     model = mlp()
     with livepanel.Panel(server.url, env="watch", spool_dir=tmp_path) as panel:
         w = watch(panel, model, every=10)
-        expected = train(model, 25, record={0, 10, 20})
+        true_grads: dict = {}
+        expected = train(model, 25, record={0, 10, 20}, grads=true_grads)
         assert w.step == 25  # the no_grad evaluation passes were not counted
         traces = panel.get("grad_norm")["traces"]
         assert [t["name"] for t in traces] == ["0", "2"]  # model order (hooks fire in backward order)
@@ -58,10 +68,14 @@ def test_grad_norms_and_histograms(server, tmp_path):
             np.testing.assert_allclose(t["y"], [expected[s][t["name"]] for s in (0, 10, 20)], rtol=1e-5)
         grads = panel.get("grads/0")["steps"]
         assert [s["step"] for s in grads] == [0, 10, 20] and grads[0]["stats"]["n"] == 4 * 8 + 8
+        for s in grads:  # the histogram of the gradients as they were at that step, as numpy bins them
+            counts, edges = np.histogram(true_grads[s["step"]]["0"], bins=30)
+            np.testing.assert_array_equal(s["counts"], counts)
+            np.testing.assert_allclose(s["edges"], edges, rtol=1e-6)
         weights = panel.get("weights/2")["steps"]
         assert [s["step"] for s in weights] == [0, 10, 20] and weights[0]["stats"]["n"] == 8 * 3 + 3
         assert unwatch(model) is True and unwatch(model) is False
-        assert not model._forward_pre_hooks
+        assert "forward" not in model.__dict__ and not model._forward_pre_hooks  # the model is as it was
         train(model, 15)
         assert list(panel.get("grad_norm")["traces"][0]["x"]) == [0, 10, 20]  # nothing after unwatch
 
@@ -79,18 +93,38 @@ def test_options_unused_layer_and_rewatch(server, tmp_path):
     with livepanel.Panel(server.url, env="watch2", spool_dir=tmp_path) as panel:
         watch(panel, model, every=5, win="gnorm", histograms=False, env="elsewhere")
         w = watch(panel, model, every=2, win="gnorm", histograms=False, env="elsewhere")  # replaces the first
-        assert len(model._forward_pre_hooks) == 1
+        assert model.forward.__wrapped__.__self__ is model  # one wrapper: the first watch's was taken off
         train(model, 6)
         assert panel.windows("watch2") == []
         assert panel.windows("elsewhere") == ["gnorm"]  # no histograms; "unused" never got a gradient
         (trace,) = panel.get("gnorm", "elsewhere")["traces"]
         assert trace["name"] == "body" and list(trace["x"]) == [0, 2, 4]
         w.remove()
-        assert not model._forward_pre_hooks
+        assert "forward" not in model.__dict__
         with pytest.raises(ValueError, match="every"):
             watch(panel, model, every=0)
         with pytest.raises(TypeError, match="torch.nn.Module"):
             watch(panel, object())  # type: ignore[arg-type]
+
+
+def test_a_forward_set_on_the_instance_before_watch_comes_back(server, tmp_path):
+    model = mlp()
+    calls = []
+    plain = model.forward
+
+    def mine(x):
+        calls.append(1)
+        return plain(x)
+
+    model.forward = mine
+    with livepanel.Panel(server.url, env="watch3", spool_dir=tmp_path) as panel:
+        w = watch(panel, model, every=1)
+        train(model, 3)
+        assert w.step == 3 and len(calls) == 6  # 3 training and 3 evaluation passes, through both
+        unwatch(model)
+        assert model.__dict__["forward"] is mine
+        train(model, 1)
+        assert w.step == 3 and len(calls) == 8
 
 
 def test_tensors_everywhere(server, tmp_path):
