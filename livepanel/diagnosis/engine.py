@@ -23,6 +23,7 @@ _WATCHED = ("train_loss", "val_loss", "grad_norm", "val_acc", "lr")  # roles tha
 _NONFINITE = ("train_loss", "val_loss", "grad_norm")
 _OFF = object()  # a series with a role the detectors do not use
 _DIVERGE_MIN = 3 * LEVEL_POINTS  # loss.divergence returns None below this many points (its first check)
+JUDGE_GROWTH = 64  # not_learning is judged again once a series has grown by 1/JUDGE_GROWTH
 
 
 class Diagnoser:
@@ -197,10 +198,16 @@ class Diagnoser:
                 found = loss.lr_too_high(s)
                 if found:
                     self._emit(s, "lr_too_high", self._key("lr_too_high", s), found[0], found[1], out)
-            if not done.intersection(("not_learning", "divergence", "lr_too_high")):
-                found = None
-                if n >= loss.NOT_LEARNING_POINTS:
-                    found = loss.not_learning(s, self._warmup_end(s.env))
+            if (
+                not done.intersection(("not_learning", "divergence", "lr_too_high"))
+                and n >= loss.NOT_LEARNING_POINTS
+                and (s.seen or n >= s.judge_at)
+            ):
+                # judged again once the series grew by 1/JUDGE_GROWTH (a least-squares fit over its
+                # blocks: too dear for every block a young series closes; the verdict waits at most
+                # n/64 points, a fraction of a percent of a run by the time it can come)
+                s.judge_at = n + n // JUDGE_GROWTH
+                found = loss.not_learning(s, self._warmup_end(s.env))
                 if not found:
                     s.seen = 0
                 elif not s.seen:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from livepanel.diagnosis.series import LEVEL_POINTS, Series
 from livepanel.diagnosis.track import Track
 
@@ -72,28 +74,19 @@ def _drift(t: Track, begin: int, end: int | None = None) -> tuple[float, float, 
 
     The fall is the line's drop from the first to the last point of the stretch; its standard
     error comes from the point-to-point noise of the stretch, so it shrinks as points come.
+    (numpy over at most CAPACITY blocks: not_learning runs it often on young series.)
     """
-    cnt, sm = t.cnt, t.sum
-    end = len(cnt) if end is None else end
-    w = p = wp = wy = 0.0
-    pos: list[float] = []
-    for i in range(begin, end):  # bounded by CAPACITY
-        c = cnt[i]
-        pos.append(p + c / 2)
-        p += c
-        w += c
-        wp += c * pos[-1]
-        wy += sm[i]
+    end = len(t.cnt) if end is None else end
+    c = np.array(t.cnt[begin:end], dtype=np.float64)
+    w = float(c.sum())
     if w < 2:
         return math.nan, math.nan, math.nan, 0
-    pm, ym = wp / w, wy / w
-    sxx = sxy = 0.0
-    for i, q in zip(range(begin, end), pos, strict=True):
-        c = cnt[i]
-        if c:
-            d = q - pm
-            sxx += c * d * d
-            sxy += d * (sm[i] - c * ym)
+    sm = np.array(t.sum[begin:end], dtype=np.float64)
+    pos = np.cumsum(c) - c / 2  # each block's middle, in points from the start of the stretch
+    pm, ym = float(c.dot(pos)) / w, float(sm.sum()) / w
+    d = pos - pm
+    sxx = float(c.dot(d * d))
+    sxy = float(d.dot(sm - c * ym))  # empty blocks add nothing (count and sum 0)
     sd = t.noise(begin, end)
     if not sxx > 0 or not math.isfinite(sd):
         return math.nan, math.nan, ym, int(w)

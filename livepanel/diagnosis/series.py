@@ -29,6 +29,7 @@ class Series:
         "peak",
         "peak_x",
         "seen",
+        "judge_at",
         "collapsed",
     )
 
@@ -45,6 +46,7 @@ class Series:
         self.peak = -math.inf  # learning rate: highest level so far, and where it was reached
         self.peak_x = math.nan
         self.seen = 0  # observe-call number when a finding that needs confirming was first made
+        self.judge_at = 0  # points the series must reach before not_learning is judged again
         self.collapsed = False  # gradient norm fell far from its start (vanishing candidate)
 
     @property
