@@ -47,6 +47,20 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def emit_on_off(figure: str, results: list[tuple[float, float]], **extra) -> None:
+    """One line for (on, off) throughput pairs: their medians and the drop, overall and per run."""
+    on, off = [r[0] for r in results], [r[1] for r in results]
+    emit(
+        figure=figure,
+        **extra,
+        on=round(statistics.median(on)),
+        off=round(statistics.median(off)),
+        drop_percent=round(100 * (1 - statistics.median(on) / statistics.median(off)), 1),
+        drop_percent_per_run=sorted(round(100 * (1 - a / b), 1) for a, b in results),
+        target="drop <= 10%",
+    )
+
+
 def bench_million_line(tmp: Path, runs: int) -> None:
     """One panel.line(x, y) of 1,000,000 points, from the call to the durable acknowledgement."""
     srv = ServerProcess(tmp / "million").start()
@@ -230,19 +244,13 @@ def bench_server_bound(
             for srv in srvs:
                 srv.stop()
 
-    results = [one_run() for _ in range(runs)]
-    on, off = [r[0] for r in results], [r[1] for r in results]
-    emit(
-        figure=f"server_bound_ingest_points_per_s_{points_per_op}_points_per_op_diagnosis_on_vs_off",
+    emit_on_off(
+        f"server_bound_ingest_points_per_s_{points_per_op}_points_per_op_diagnosis_on_vs_off",
+        [one_run() for _ in range(runs)],
         series_points_before=before,
-        on=round(statistics.median(on)),
-        off=round(statistics.median(off)),
-        drop_percent=round(100 * (1 - statistics.median(on) / statistics.median(off)), 1),
-        drop_percent_per_run=sorted(round(100 * (1 - a / b), 1) for a, b in results),
         writers=writers,
         batches_per_writer=batches,
         store=store,
-        target="drop <= 10%",
     )
 
 
@@ -394,16 +402,10 @@ def bench_store_diagnosis(points_per_op: int, runs: int, before: int = 0) -> Non
         points = 200 * 50 * points_per_op
         return points / spent[True], points / spent[False]
 
-    results = [asyncio.run(one_run()) for _ in range(runs)]
-    on, off = [r[0] for r in results], [r[1] for r in results]
-    emit(
-        figure=f"store_apply_points_per_s_{points_per_op}_points_per_op_diagnosis_on_vs_off",
+    emit_on_off(
+        f"store_apply_points_per_s_{points_per_op}_points_per_op_diagnosis_on_vs_off",
+        [asyncio.run(one_run()) for _ in range(runs)],
         series_points_before=before,
-        on=round(statistics.median(on)),
-        off=round(statistics.median(off)),
-        drop_percent=round(100 * (1 - statistics.median(on) / statistics.median(off)), 1),
-        drop_percent_per_run=sorted(round(100 * (1 - a / b), 1) for a, b in results),
-        target="drop <= 10%",
     )
 
 
