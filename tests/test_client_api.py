@@ -149,6 +149,18 @@ def test_batch_sends_its_calls_in_one_request(panel):
     assert panel.get("bt")["text"] == "in the same request"
 
 
+def test_a_long_batch_keeps_the_queue_bounded(server, tmp_path):
+    p = livepanel.Panel(server.url, env="longbatch", spool_dir=tmp_path / "spool", max_queue=1000)
+    try:
+        with p.batch():
+            for step in range(5000):
+                p.line(step, float(step), win="w")
+                assert len(p._q) <= 1001
+        assert trace(p.get("w"))["y"].tolist() == [float(s) for s in range(5000)]
+    finally:
+        p.close(timeout=5)
+
+
 def test_requests_are_paced_but_a_lone_point_leaves_at_once(server, tmp_path):
     p = livepanel.Panel(server.url, env="pace", spool_dir=tmp_path / "spool", send_interval=0.05)
     try:

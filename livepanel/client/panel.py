@@ -166,10 +166,9 @@ class Panel(WindowKinds):
     def _pushed(self) -> None:
         """After queueing: wake a sleeping sender (at the end of a batch() only), or drain an overfull queue."""
         s = self._sender
-        if s.idle:
-            if not self._hold:
-                s.wake()
-        elif len(self._q) > self._max_queue:
+        if s.idle and not self._hold:
+            s.wake()
+        elif len(self._q) > self._max_queue:  # also inside a long batch(): the queue stays bounded
             s.overflow()
 
     @contextlib.contextmanager
@@ -216,9 +215,8 @@ class Panel(WindowKinds):
             ):
                 self._q.append((self.env, win, name, x, y, t))
                 s = self._sender  # self._pushed(), inlined: this path runs once per logged point
-                if s.idle:
-                    if not self._hold:
-                        s.wake()
+                if s.idle and not self._hold:
+                    s.wake()
                 elif len(self._q) > self._max_queue:
                     s.overflow()
                 return win
