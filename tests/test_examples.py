@@ -124,14 +124,24 @@ def test_training_problems(server, tmp_path):
     run_example("training_problems", server.url, tmp_path, "--quick")
     expected = {
         "overfitting": [("overfitting", "loss", "val")],
-        "vanishing-gradients": [("vanishing_gradients", "grad_norm", "fc1")],  # the first layer collapses
+        "vanishing-gradients": [("vanishing_gradients", "grad_norm", "a collapsed layer")],
         "lr-too-high": [("divergence", "loss", "train")],
     }
     with livepanel.Panel(server.url, spool_dir=tmp_path / "spool") as panel:
+        norms = {t["name"]: t["y"] for t in panel.get("grad_norm", "problems/vanishing-gradients")["traces"]}
+        # Several early layers collapse; which one the alert names depends on the order their points
+        # reach the detector (the client batches many steps per request): any of them is right.
+        collapsed = {n for n, y in norms.items() if np.log10(y[-20:].mean() / y[:5].mean()) < -1.5}
+        assert "fc1" in collapsed and "out" not in collapsed
         for problem, want in expected.items():
             env = f"problems/{problem}"
             assert {"loss", "lr"} <= set(panel.windows(env))
             alerts = panel.alerts(env)  # raised by the server as the points arrived
-            assert [(a["kind"], a["win"], a["trace"]) for a in alerts] == want, [a["message"] for a in alerts]
             replayed = replay_diagnosis(panel, env)  # and the same when replayed point by point
-            assert [(a.kind, a.win, a.trace) for a in replayed] == want, [a.message for a in replayed]
+            for found, messages in (
+                ([(a["kind"], a["win"], a["trace"]) for a in alerts], [a["message"] for a in alerts]),
+                ([(a.kind, a.win, a.trace) for a in replayed], [a.message for a in replayed]),
+            ):
+                if problem == "vanishing-gradients" and len(found) == 1 and found[0][2] in collapsed:
+                    found = [(*found[0][:2], "a collapsed layer")]
+                assert found == want, messages
