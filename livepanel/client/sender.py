@@ -367,7 +367,7 @@ class Sender:
         self.next_retry = 0.0
         for problem in dropped:
             self.stats["rejected"] += 1
-            log.error("livepanel: the server rejected %s of batch %d; dropped", problem, seq)
+            log.error("livepanel: batch %d: the server rejected %s", seq, problem)
         if sent:
             self.stats["batches"] += 1
         self.outbox.remove(seq)

@@ -93,9 +93,9 @@ def send_refusing(
         rest = None
         if rejected.op is not None:
             rest, what = without_op(data, rejected.op)
-            dropped.append(f"{what} ({rejected})" + ("; the rest of its batch is sent" if rest else ""))
+            dropped.append(f"{what} ({rejected}); dropped" + (", the rest of the batch sent again" if rest else ""))
         else:
-            dropped.append(f"a batch ({rejected})")
+            dropped.append(f"the batch ({rejected}); dropped")
         if rest is None:
             return False, dropped
         data = rest
@@ -286,9 +286,7 @@ def replay_dir(spool: SpoolDir, transport: Transport) -> int:
             continue
         sent, dropped = send_refusing(transport, data)
         for problem in dropped:
-            log.error(
-                "livepanel: the server rejected %s from spooled batch %d of %s; dropped", problem, seq, spool.path
-            )
+            log.error("livepanel: spooled batch %d of %s: the server rejected %s", seq, spool.path, problem)
         delivered += sent
         spool.delete(seq)
     return delivered
