@@ -70,7 +70,7 @@ class Diagnoser:
                 return out
             t.bx.extend(x.tolist())
             t.by.extend(ys)
-            if len(t.by) + t.an >= t.bsize:
+            if len(t.by) + t.an >= t.bsize:  # t.ready(), inlined: once per call
                 self._drain(s, out)  # at most one or two blocks for a small call
             return out
         x = np.asarray(x, dtype=np.float64)
@@ -94,7 +94,7 @@ class Diagnoser:
                 t.by.extend(y[off:].tolist())
             else:  # large blocks: closed from array views, bounded: each pass consumes bsize points
                 t.add_arrays(x[off:], y[off:])
-                if len(t.by) + t.an >= t.bsize:
+                if t.ready():
                     self._drain(s, out)
                     t.own()
         return out
@@ -102,7 +102,7 @@ class Diagnoser:
     def _drain(self, s: Series, out: list[Alert]) -> None:
         """Close every full block of pending points, running the detectors after each."""
         t = s.track
-        while len(t.by) + t.an >= t.bsize:  # bounded: each pass consumes bsize >= 1 points
+        while t.ready():  # bounded: each pass consumes bsize >= 1 points
             t.close()
             self._after_block(s, out)
 

@@ -145,10 +145,6 @@ class Track:
             ax.clear()
             ay.clear()
 
-    def close_array(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Close one block made of exactly bsize points given as arrays (the vectorised path)."""
-        self._block(float(x[0]), float(x[-1]), y)
-
     def close1(self, x: float, v: float) -> None:
         """Close a block of one point (the first CAPACITY points of every series): same sums as _block."""
         if self.log and v - v == 0:

@@ -4,8 +4,8 @@ Why hooks: the training loop stays as it is. The cost between logging steps is o
 of the model's `forward` per training step (a counter; a forward pre-hook would do the same, but any
 hook sends every call of the module down nn.Module's slower path, which cost 1.5% of a digits step);
 only on a logging step are per-parameter post-accumulate-grad hooks armed, which copy the tensors
-once, then disarm themselves. Binning and
-sending happen on the Panel's sender thread. torch is imported only when `watch` is called.
+once, then disarm themselves. Binning and sending happen on the Panel's sender thread. torch is
+imported only when `watch` is called.
 """
 
 from __future__ import annotations
@@ -121,13 +121,12 @@ class Watch:
             for kind, stash in (("weights", self._weights), ("grads", self._grads))
         }
         if self.histograms:  # one norm per layer, of its gradients laid end to end
-            self._sq = {name: torch.linalg.vector_norm(g) for name, g in flat["grads"].items()}
+            norm = {name: torch.linalg.vector_norm(g) for name, g in flat["grads"].items()}
         else:
-            self._sq = {name: sq.sqrt() for name, sq in self._sq.items()}
+            norm = {name: sq.sqrt() for name, sq in self._sq.items()}
         with panel.batch():  # one request for the whole step
-            if self._sq:
-                norms = {f"{self.win}/{name}": self._sq[name] for name in order if name in self._sq}
-                panel.log(norms, step=step, env=self.env)
+            if norm:
+                panel.log({f"{self.win}/{name}": norm[name] for name in order if name in norm}, step=step, env=self.env)
             for kind in ("weights", "grads"):
                 for name in order:
                     values = flat[kind].get(name)
