@@ -8,7 +8,6 @@ The supported methods and options are listed in docs/client.md.
 
 from __future__ import annotations
 
-import http.client
 import logging
 import secrets
 import time
@@ -248,7 +247,7 @@ class Visdom:
             try:
                 if transport.request("GET", "/health")[0] == 200:
                     return True
-            except (OSError, http.client.HTTPException):
+            except OSError:
                 pass
             finally:
                 transport.close()

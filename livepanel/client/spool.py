@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import fcntl
-import http.client
 import json
 import logging
 import os
@@ -54,7 +53,7 @@ def post_batch(transport: Transport, data: bytes, on_ack: Callable[[bytes], None
     """POST one sealed batch. None when acked; a Rejected when refused (4xx); raises Retryable."""
     try:
         status, body = transport.request("POST", "/ingest", data)
-    except (OSError, http.client.HTTPException) as exc:
+    except OSError as exc:
         raise Retryable(f"{type(exc).__name__}: {exc}") from None
     if status == 200:
         if on_ack is not None:

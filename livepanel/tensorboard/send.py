@@ -120,10 +120,8 @@ class Sender:
                         log.info("livepanel: %s answers again", self.url)
                     return status, data
                 problem = f"HTTP {status}: {error_message(data)}"
-            except OSError as exc:  # includes timeouts and http.client's errors are wrapped below
+            except OSError as exc:  # includes timeouts and broken answers
                 problem = str(exc) or type(exc).__name__
-            except Exception as exc:  # http.client.HTTPException: a broken answer
-                problem = f"{type(exc).__name__}: {exc}"
             if self.patience and time.monotonic() > deadline:
                 raise Unreachable(f"cannot reach {self.url}: {problem}")
             if not warned:
