@@ -21,6 +21,8 @@ def test_counts_and_edges_equal_numpy(seed):
             v[:] = 3.0
         if trial % 13 == 0:
             v[::5] = np.nan
+        if trial % 17 == 0:
+            v[1::7] = [np.inf, -np.inf][trial % 2]
         finite = v[np.isfinite(v)]
         bins = int(rng.integers(1, 100))
         value_range = None if trial % 3 else (float(np.quantile(finite, 0.1)), float(np.quantile(finite, 0.9)) + 1)
@@ -33,6 +35,9 @@ def test_counts_and_edges_equal_numpy(seed):
         assert np.array_equal(got["counts"], counts) and np.array_equal(got["edges"], edges.astype(np.float64))
         assert got["stats"]["n"] == len(finite) and got["stats"]["nan"] == len(v) - len(finite)
         assert got["stats"]["min"] == float(finite.min()) and got["stats"]["max"] == float(finite.max())
+        mean, std = finite.mean(dtype=np.float64), finite.std(dtype=np.float64)
+        assert got["stats"]["mean"] == pytest.approx(mean, rel=1e-9, abs=1e-12 * abs(v[np.isfinite(v)]).max())
+        assert got["stats"]["std"] == pytest.approx(std, rel=1e-9, abs=1e-12 * abs(finite).max())
 
 
 def test_buffer_pool_reuses_and_copies():

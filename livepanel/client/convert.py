@@ -10,6 +10,7 @@ torch is never imported here: a tensor is recognised by its type's module.
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 import numpy as np
@@ -230,18 +231,22 @@ def encode_image(img: Any, fmt: str = "png", quality: int = 90, caption: str = "
 
 
 def bin_histogram(values: np.ndarray | DeviceArray, bins: int | np.ndarray, value_range: tuple | None) -> dict:
-    """Sender side: counts, edges and stats {min, max, mean, std, n, nan} of the finite values."""
+    """Sender side: counts, edges and stats {min, max, mean, std, n, nan} of the finite values.
+
+    Few numpy calls on purpose: on the sender thread each one waits for the GIL behind the training
+    loop (docs/workflow.md, "What watch costs"); an all-finite array is checked by its two ends."""
     v = np.asarray(finish_array(values)).ravel()
     if v.dtype.kind != "f":
         v = v.astype(np.float64)
-    finite = np.isfinite(v)
-    nonfinite = int(v.size - np.count_nonzero(finite))
-    if nonfinite:
-        v = v[finite]
-    if v.size:
-        # Sorting releases the GIL, so the training thread runs on while the sender bins; counting
-        # is then a search of the edges (the same counts as np.histogram, which holds the GIL longer).
-        s = np.sort(v)
+    # Sorting releases the GIL, so the training thread runs on while the sender bins; counting is
+    # then a search of the edges (the same counts as np.histogram, which holds the GIL longer).
+    s = np.sort(v)  # NaN sorts last and ±inf sit at the ends: two looks tell whether all are finite
+    nonfinite = 0
+    if s.size and not (math.isfinite(s[0]) and math.isfinite(s[-1])):
+        finite = np.isfinite(s)
+        nonfinite = int(s.size - np.count_nonzero(finite))
+        s = s[finite]  # still sorted
+    if s.size:
         vmin, vmax = float(s[0]), float(s[-1])
         if isinstance(bins, int):
             lo, hi = value_range if value_range is not None else (s[0], s[-1])  # as np.histogram, types too
@@ -252,9 +257,11 @@ def bin_histogram(values: np.ndarray | DeviceArray, bins: int | np.ndarray, valu
         idx = np.searchsorted(s, edges, "left")
         idx[-1] = np.searchsorted(s, edges[-1], "right")  # the last bin includes its right edge
         counts = np.diff(idx)
-        mean, std = float(s.mean(dtype=np.float64)), float(s.std(dtype=np.float64))
+        mean = float(np.add.reduce(s, dtype=np.float64)) / s.size
+        deviations = np.subtract(s, mean, dtype=np.float64)
+        std = math.sqrt(float(np.dot(deviations, deviations)) / s.size)
     else:
-        counts, edges = np.histogram(v, bins=bins, range=value_range or (0.0, 1.0))
+        counts, edges = np.histogram(s, bins=bins, range=value_range or (0.0, 1.0))
         vmin = vmax = mean = std = 0.0
-    stats = {"min": vmin, "max": vmax, "mean": mean, "std": std, "n": int(v.size), "nan": nonfinite}
+    stats = {"min": vmin, "max": vmax, "mean": mean, "std": std, "n": int(s.size), "nan": nonfinite}
     return {"counts": counts.astype(np.int64), "edges": edges.astype(np.float64), "stats": stats}
