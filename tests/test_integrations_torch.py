@@ -54,7 +54,11 @@ def train(
     return norms
 
 
-def test_grad_norms_and_histograms(server, tmp_path):
+@pytest.mark.parametrize("bin_here", [0, 1 << 16])  # every layer binned on the sender; all on the training thread
+def test_grad_norms_and_histograms(server, tmp_path, monkeypatch, bin_here):
+    import livepanel.integrations.torch as bridge
+
+    monkeypatch.setattr(bridge, "BIN_HERE", bin_here)
     model = mlp()
     with livepanel.Panel(server.url, env="watch", spool_dir=tmp_path) as panel:
         w = watch(panel, model, every=10)
@@ -105,6 +109,49 @@ def test_options_unused_layer_and_rewatch(server, tmp_path):
             watch(panel, model, every=0)
         with pytest.raises(TypeError, match="torch.nn.Module"):
             watch(panel, object())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float16"])  # flat host buffers of float64; the clone path
+def test_other_dtypes(server, tmp_path, dtype):
+    model = mlp().to(getattr(torch, dtype))
+    with livepanel.Panel(server.url, env=f"watch-{dtype}", spool_dir=tmp_path) as panel:
+        watch(panel, model, every=10)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        x = torch.randn(32, 4, generator=torch.Generator().manual_seed(1)).to(model[0].weight.dtype)
+        expected = []
+        for step in range(11):
+            opt.zero_grad()
+            model(x).square().mean().backward()
+            if step % 10 == 0:
+                expected.append(float(torch.cat([p.grad.reshape(-1).double() for p in model[0].parameters()]).norm()))
+            opt.step()
+        (first, _) = panel.get("grad_norm")["traces"]
+        assert list(first["x"]) == [0, 10]
+        np.testing.assert_allclose(first["y"], expected, rtol=1e-5 if dtype == "float64" else 1e-2)
+        assert panel.get("grads/0")["steps"][1]["stats"]["n"] == 4 * 8 + 8
+
+
+def test_a_parameter_without_gradient_leaves_its_layer_partial(server, tmp_path):
+    class Half(nn.Module):  # one module, two parameters; only `used` takes part
+        def __init__(self):
+            super().__init__()
+            self.used, self.idle = nn.Parameter(torch.randn(5)), nn.Parameter(torch.randn(7))
+
+        def forward(self, x):
+            return x * self.used
+
+    model = Half()
+    with livepanel.Panel(server.url, env="watch-partial", spool_dir=tmp_path) as panel:
+        watch(panel, model, every=1)
+        for _ in range(2):
+            model.zero_grad()
+            model(torch.ones(5)).sum().backward()
+        model(torch.ones(5))  # the next step logs what came of the last one
+        (trace,) = panel.get("grad_norm")["traces"]
+        np.testing.assert_allclose(trace["y"], [np.sqrt(5.0)] * 2, rtol=1e-6)  # d(sum(x*used))/d used = 1
+        steps = panel.get("weights/Half")["steps"]
+        assert [s["stats"]["n"] for s in steps] == [5, 5]
+        assert steps[0]["stats"]["min"] == float(model.used.detach().min())  # only the used parameter's values
 
 
 def test_a_forward_set_on_the_instance_before_watch_comes_back(server, tmp_path):

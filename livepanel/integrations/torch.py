@@ -6,13 +6,21 @@ hook sends every call of the module down nn.Module's slower path, which cost 1.5
 only on a logging step are per-parameter post-accumulate-grad hooks armed, which copy the tensors
 once, then disarm themselves. Binning and sending happen on the Panel's sender thread. torch is
 imported only when `watch` is called.
+
+Parameters on the CPU (float32/float64) are copied straight into flat host buffers, one per layer
+and kind, reused from one logging step to the next: no clone, no torch.cat, and the norms are numpy
+dots of those buffers. This matters more than it looks: the logging step's work is cold code run
+once per `every` steps, and every call of it shows in the training step (docs/workflow.md).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import weakref
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     import torch
@@ -20,6 +28,11 @@ if TYPE_CHECKING:
     from livepanel.client import Panel
 
 __all__ = ["Watch", "watch", "unwatch"]
+
+# Layers up to this many values are binned on the training thread, larger ones on the sender: for small
+# arrays the numpy calls' overhead dominates, and on the sender each call also waits for the GIL behind
+# the training loop; for large ones the sort dominates, and the sender's sort runs beside the loop.
+BIN_HERE = 1 << 16
 
 _WATCHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its Watch (one per model)
 
@@ -67,6 +80,10 @@ class Watch:
         self._grads: dict[str, list] = {}
         self._weights: dict[str, list] = {}
         self._left = 0
+        self._slots: dict[int, tuple] | None = None  # param id -> (grads view, weights view, span): flat path
+        self._slot_key: tuple = ()
+        self._flat: dict[str, dict[str, np.ndarray]] = {}  # layer -> {"grads"/"weights": its host buffer}
+        self._arrived: dict[str, list[tuple[int, int]]] = {}  # layer -> spans of its buffers filled this step
         self._own_forward = model.__dict__.get("forward")  # an instance forward set before us, if any
         inner, on_forward = model.forward, self._on_forward
 
@@ -91,8 +108,30 @@ class Watch:
 
     def _arm(self, step: int) -> None:
         self._logged_step, self._left = step, len(self._params)
-        self._sq, self._grads, self._weights = {}, {}, {}
+        self._sq, self._grads, self._weights, self._arrived = {}, {}, {}, {}
+        key = tuple((p.device.type, p.dtype, p.numel()) for p in self._params)
+        if key != self._slot_key:  # first time, or the model moved or changed
+            self._slot_key, self._slots = key, self._host_slots()
         self._armed = [p.register_post_accumulate_grad_hook(self._on_grad) for p in self._params]
+
+    def _host_slots(self) -> dict[int, tuple] | None:
+        """Flat host buffers per layer and each parameter's views of them; None unless all are CPU floats."""
+        torch = self._torch
+        if any(p.device.type != "cpu" or p.dtype not in (torch.float32, torch.float64) for p in self._params):
+            return None
+        slots, self._flat = {}, {}
+        for name, params in self.layers:
+            dtype = np.float64 if any(p.dtype == torch.float64 for p in params) else np.float32
+            size = sum(p.numel() for p in params)
+            bufs = {kind: np.empty(size, dtype) for kind in ("grads", "weights")}
+            views = {kind: torch.from_numpy(buf) for kind, buf in bufs.items()}
+            start = 0
+            for p in params:
+                end = start + p.numel()
+                slots[id(p)] = (views["grads"][start:end], views["weights"][start:end], (start, end))
+                start = end
+            self._flat[name] = bufs
+        return slots
 
     def _on_grad(self, p: torch.nn.Parameter) -> None:
         layer = self._owner.get(id(p))
@@ -100,7 +139,14 @@ class Watch:
         if layer is None or g is None:
             return
         g = g.detach()
-        if self.histograms:  # copies now: the optimizer changes both right after backward (norms: in _emit)
+        slot = self._slots.get(id(p)) if self._slots is not None else None
+        if slot is not None:  # copies now: the optimizer changes both right after backward
+            grads, weights, span = slot
+            grads.copy_(g.reshape(-1))
+            if self.histograms:
+                weights.copy_(p.detach().reshape(-1))
+            self._arrived.setdefault(layer, []).append(span)
+        elif self.histograms:  # the same, as new tensors (norms: in _emit)
             self._grads.setdefault(layer, []).append(g.reshape(-1).clone())
             self._weights.setdefault(layer, []).append(p.detach().reshape(-1).clone())
         else:
@@ -116,24 +162,46 @@ class Watch:
         self._armed = []
         step, torch, panel = self._logged_step, self._torch, self.panel
         order = [name for name, _ in self.layers]  # model order, not the backward order the hooks fired in
-        flat = {
-            kind: {name: parts[0] if len(parts) == 1 else torch.cat(parts) for name, parts in stash.items()}
-            for kind, stash in (("weights", self._weights), ("grads", self._grads))
-        }
-        if self.histograms:  # one norm per layer, of its gradients laid end to end
-            norm = {name: torch.linalg.vector_norm(g) for name, g in flat["grads"].items()}
+        if self._slots is not None:
+            flat = self._filled()
+            norm: dict[str, Any] = {name: math.sqrt(float(np.dot(g, g))) for name, g in flat["grads"].items()}
+            if not self.histograms:
+                flat = {"grads": {}, "weights": {}}
         else:
-            norm = {name: sq.sqrt() for name, sq in self._sq.items()}
+            flat = {
+                kind: {name: parts[0] if len(parts) == 1 else torch.cat(parts) for name, parts in stash.items()}
+                for kind, stash in (("weights", self._weights), ("grads", self._grads))
+            }
+            if self.histograms:  # one norm per layer, of its gradients laid end to end
+                norm = {name: torch.linalg.vector_norm(g) for name, g in flat["grads"].items()}
+            else:
+                norm = {name: sq.sqrt() for name, sq in self._sq.items()}
         with panel.batch():  # one request for the whole step
             if norm:
                 panel.log({f"{self.win}/{name}": norm[name] for name in order if name in norm}, step=step, env=self.env)
             for kind in ("weights", "grads"):
                 for name in order:
                     values = flat[kind].get(name)
-                    if values is not None:  # our own copy: on the CPU it goes as numpy (binned on the sender)
-                        arr = values.numpy() if values.device.type == "cpu" else values
-                        panel.histogram(arr, win=f"{kind}/{name}", env=self.env, step=step)
-        self._sq, self._grads, self._weights = {}, {}, {}
+                    if values is None:
+                        continue
+                    if not isinstance(values, np.ndarray) and values.device.type == "cpu":
+                        values = values.numpy()
+                    if isinstance(values, np.ndarray) and values.size <= BIN_HERE:
+                        panel._histogram_binned_here(values, f"{kind}/{name}", self.env, step)
+                    else:  # the Panel copies it at the call and bins it on the sender
+                        panel.histogram(values, win=f"{kind}/{name}", env=self.env, step=step)
+        self._sq, self._grads, self._weights, self._arrived = {}, {}, {}, {}
+
+    def _filled(self) -> dict[str, dict[str, np.ndarray]]:
+        """Per kind and layer, the part of its host buffer filled at this step (all of it, unless some
+        of the layer's parameters got no gradient)."""
+        out: dict[str, dict[str, np.ndarray]] = {"grads": {}, "weights": {}}
+        for name, spans in self._arrived.items():
+            bufs = self._flat[name]
+            whole = sum(end - start for start, end in spans) == len(bufs["grads"])
+            for kind, buf in bufs.items():
+                out[kind][name] = buf if whole else np.concatenate([buf[a:b] for a, b in sorted(spans)])
+        return out
 
     # ---------------------------------------------------------------- lifecycle
 
