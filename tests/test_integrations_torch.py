@@ -111,7 +111,7 @@ def test_options_unused_layer_and_rewatch(server, tmp_path):
             watch(panel, object())  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float16"])  # flat host buffers of float64; the clone path
+@pytest.mark.parametrize("dtype", ["float64", "float16", "bfloat16"])  # flat float64 buffers; the clone path
 def test_other_dtypes(server, tmp_path, dtype):
     model = mlp().to(getattr(torch, dtype))
     with livepanel.Panel(server.url, env=f"watch-{dtype}", spool_dir=tmp_path) as panel:
@@ -197,3 +197,18 @@ def test_livepanel_never_imports_the_frameworks(tmp_path):
     env = {**os.environ, "LIVEPANEL_SPOOL": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_failure_inside_watch_never_stops_the_training(server, tmp_path, monkeypatch, caplog):
+    model = mlp()
+    with livepanel.Panel(server.url, env="watch-fails", spool_dir=tmp_path) as panel:
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("a bug of ours")
+
+        monkeypatch.setattr(panel, "log", broken)  # the first thing the logging step sends
+        w = watch(panel, model, every=1)
+        with caplog.at_level("ERROR", logger="livepanel"):
+            train(model, 3)  # the backward that runs the hooks goes through
+        assert "watch failed and is switched off" in caplog.text and "a bug of ours" in caplog.text
+        assert w.step == 1 and "forward" not in model.__dict__  # off after the first logging step

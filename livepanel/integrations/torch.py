@@ -16,6 +16,7 @@ once per `every` steps, and every call of it shows in the training step (docs/wo
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ __all__ = ["Watch", "watch", "unwatch"]
 # arrays the numpy calls' overhead dominates, and on the sender each call also waits for the GIL behind
 # the training loop; for large ones the sort dominates, and the sender's sort runs beside the loop.
 BIN_HERE = 1 << 16
+
+log = logging.getLogger("livepanel")
 
 _WATCHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its Watch (one per model)
 
@@ -67,6 +70,7 @@ class Watch:
         import torch
 
         self._torch = torch
+        self._numpy_dtypes = (torch.float16, torch.float32, torch.float64)  # bfloat16 has no numpy twin
         self.panel, self.every, self.win, self.histograms, self.env = panel, every, win, histograms, env
         self.step = 0
         self._active = True
@@ -100,7 +104,9 @@ class Watch:
         if not self._active or not module.training or not self._torch.is_grad_enabled():
             return
         if self._armed:  # some parameters got no gradient last time: log what came
-            self._emit()
+            self._guarded(self._emit)
+            if not self._active:
+                return
         step = self.step
         self.step = step + 1
         if step % self.every == 0:
@@ -112,7 +118,18 @@ class Watch:
         key = tuple((p.device.type, p.dtype, p.numel()) for p in self._params)
         if key != self._slot_key:  # first time, or the model moved or changed
             self._slot_key, self._slots = key, self._host_slots()
-        self._armed = [p.register_post_accumulate_grad_hook(self._on_grad) for p in self._params]
+        self._armed = [p.register_post_accumulate_grad_hook(self._on_grad_guarded) for p in self._params]
+
+    def _guarded(self, work: Any, *args: Any) -> None:
+        """Run hook work; a failure of ours must never stop the training: log it and stop watching."""
+        try:
+            work(*args)
+        except Exception:
+            log.exception("livepanel: watch failed and is switched off (the training goes on)")
+            self.remove()
+
+    def _on_grad_guarded(self, p: torch.nn.Parameter) -> None:
+        self._guarded(self._on_grad, p)
 
     def _host_slots(self) -> dict[int, tuple] | None:
         """Flat host buffers per layer and each parameter's views of them; None unless all are CPU floats."""
@@ -185,7 +202,7 @@ class Watch:
                     if values is None:
                         continue
                     if not isinstance(values, np.ndarray) and values.device.type == "cpu":
-                        values = values.numpy()
+                        values = values.numpy() if values.dtype in self._numpy_dtypes else values.float().numpy()
                     if isinstance(values, np.ndarray) and values.size <= BIN_HERE:
                         panel._histogram_binned_here(values, f"{kind}/{name}", self.env, step)
                     else:  # the Panel copies it at the call and bins it on the sender
