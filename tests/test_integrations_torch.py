@@ -131,6 +131,23 @@ def test_other_dtypes(server, tmp_path, dtype):
         assert panel.get("grads/0")["steps"][1]["stats"]["n"] == 4 * 8 + 8
 
 
+def test_a_large_layer_beside_small_ones(server, tmp_path):
+    torch.manual_seed(0)  # 300x300 + 300 values: over BIN_HERE, so cloned and binned on the sender
+    model = nn.Sequential(nn.Linear(300, 300), nn.Tanh(), nn.Linear(300, 2))
+    with livepanel.Panel(server.url, env="watch-large", spool_dir=tmp_path) as panel:
+        watch(panel, model, every=1)
+        x = torch.randn(16, 300, generator=torch.Generator().manual_seed(1))
+        model(x).square().mean().backward()
+        grads = {name: torch.cat([p.grad.reshape(-1) for p in model[int(name)].parameters()]) for name in "02"}
+        model(x)  # the next step logs what came (no optimizer: the weights stay)
+        norms = {t["name"]: t["y"][0] for t in panel.get("grad_norm")["traces"]}
+        for name in "02":
+            np.testing.assert_allclose(norms[name], float(grads[name].norm()), rtol=1e-5)
+            (step,) = panel.get(f"grads/{name}")["steps"]
+            np.testing.assert_array_equal(step["counts"], np.histogram(grads[name].numpy(), bins=30)[0])
+        assert panel.get("weights/0")["steps"][0]["stats"]["n"] == 300 * 300 + 300
+
+
 def test_a_parameter_without_gradient_leaves_its_layer_partial(server, tmp_path):
     class Half(nn.Module):  # one module, two parameters; only `used` takes part
         def __init__(self):

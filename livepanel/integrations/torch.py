@@ -4,13 +4,14 @@ Why hooks: the training loop stays as it is. The cost between logging steps is o
 of the model's `forward` per training step (a counter; a forward pre-hook would do the same, but any
 hook sends every call of the module down nn.Module's slower path, which cost 1.5% of a digits step);
 only on a logging step are per-parameter post-accumulate-grad hooks armed, which copy the tensors
-once, then disarm themselves. Binning and sending happen on the Panel's sender thread. torch is
-imported only when `watch` is called.
+once, then disarm themselves. torch is imported only when `watch` is called.
 
-Parameters on the CPU (float32/float64) are copied straight into flat host buffers, one per layer
-and kind, reused from one logging step to the next: no clone, no torch.cat, and the norms are numpy
-dots of those buffers. This matters more than it looks: the logging step's work is cold code run
-once per `every` steps, and every call of it shows in the training step (docs/workflow.md).
+Small layers (up to BIN_HERE values, float32/float64 on the CPU) are copied straight into flat host
+buffers, one per layer and kind, reused from one logging step to the next, and binned right away on
+the training thread: no clone, no torch.cat, a numpy dot for the norm. This matters more than it
+looks: the logging step's work is cold code run once per `every` steps, and each of its calls shows
+in the training step (docs/workflow.md). Other layers are cloned, and binned on the Panel's sender
+thread, where the sort of a large layer runs beside the loop; their copies live only until sent.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Watch", "watch", "unwatch"]
 
-# Layers up to this many values are binned on the training thread, larger ones on the sender: for small
-# arrays the numpy calls' overhead dominates, and on the sender each call also waits for the GIL behind
-# the training loop; for large ones the sort dominates, and the sender's sort runs beside the loop.
+# Layers of up to this many values have host buffers and are binned on the training thread, larger ones
+# on the sender: for small arrays the numpy calls' overhead dominates, and on the sender each call also
+# waits for the GIL behind the training loop; for large ones the sort dominates, and runs beside the
+# loop on the sender. It also bounds the memory the buffers keep (two per small layer).
 BIN_HERE = 1 << 16
 
 log = logging.getLogger("livepanel")
@@ -84,7 +86,7 @@ class Watch:
         self._grads: dict[str, list] = {}
         self._weights: dict[str, list] = {}
         self._left = 0
-        self._slots: dict[int, tuple] | None = None  # param id -> (grads view, weights view, span): flat path
+        self._slots: dict[int, tuple] = {}  # param id -> (grads view, weights view, span), for small layers
         self._slot_key: tuple = ()
         self._flat: dict[str, dict[str, np.ndarray]] = {}  # layer -> {"grads"/"weights": its host buffer}
         self._arrived: dict[str, list[tuple[int, int]]] = {}  # layer -> spans of its buffers filled this step
@@ -131,15 +133,17 @@ class Watch:
     def _on_grad_guarded(self, p: torch.nn.Parameter) -> None:
         self._guarded(self._on_grad, p)
 
-    def _host_slots(self) -> dict[int, tuple] | None:
-        """Flat host buffers per layer and each parameter's views of them; None unless all are CPU floats."""
+    def _host_slots(self) -> dict[int, tuple]:
+        """Flat host buffers for each small layer on the CPU, and each of its parameters' views of them."""
         torch = self._torch
-        if any(p.device.type != "cpu" or p.dtype not in (torch.float32, torch.float64) for p in self._params):
-            return None
         slots, self._flat = {}, {}
         for name, params in self.layers:
-            dtype = np.float64 if any(p.dtype == torch.float64 for p in params) else np.float32
             size = sum(p.numel() for p in params)
+            if size > BIN_HERE or any(
+                p.device.type != "cpu" or p.dtype not in (torch.float32, torch.float64) for p in params
+            ):
+                continue
+            dtype = np.float64 if any(p.dtype == torch.float64 for p in params) else np.float32
             bufs = {kind: np.empty(size, dtype) for kind in ("grads", "weights")}
             views = {kind: torch.from_numpy(buf) for kind, buf in bufs.items()}
             start = 0
@@ -156,7 +160,7 @@ class Watch:
         if layer is None or g is None:
             return
         g = g.detach()
-        slot = self._slots.get(id(p)) if self._slots is not None else None
+        slot = self._slots.get(id(p))
         if slot is not None:  # copies now: the optimizer changes both right after backward
             grads, weights, span = slot
             grads.copy_(g.reshape(-1))
@@ -179,33 +183,24 @@ class Watch:
         self._armed = []
         step, torch, panel = self._logged_step, self._torch, self.panel
         order = [name for name, _ in self.layers]  # model order, not the backward order the hooks fired in
-        if self._slots is not None:
-            flat = self._filled()
-            norm: dict[str, Any] = {name: math.sqrt(float(np.dot(g, g))) for name, g in flat["grads"].items()}
-            if not self.histograms:
-                flat = {"grads": {}, "weights": {}}
-        else:
-            flat = {
-                kind: {name: parts[0] if len(parts) == 1 else torch.cat(parts) for name, parts in stash.items()}
-                for kind, stash in (("weights", self._weights), ("grads", self._grads))
-            }
-            if self.histograms:  # one norm per layer, of its gradients laid end to end
-                norm = {name: torch.linalg.vector_norm(g) for name, g in flat["grads"].items()}
-            else:
-                norm = {name: sq.sqrt() for name, sq in self._sq.items()}
+        flat = self._filled()  # small layers: numpy views of the host buffers
+        for kind, stash in (("weights", self._weights), ("grads", self._grads)):  # the others: clones
+            for name, parts in stash.items():
+                flat[kind][name] = parts[0] if len(parts) == 1 else torch.cat(parts)
+        norm: dict[str, Any] = {name: sq.sqrt() for name, sq in self._sq.items()}
+        for name, g in flat["grads"].items():  # one norm per layer, of its gradients laid end to end
+            norm[name] = math.sqrt(float(np.dot(g, g))) if isinstance(g, np.ndarray) else torch.linalg.vector_norm(g)
         with panel.batch():  # one request for the whole step
             if norm:
                 panel.log({f"{self.win}/{name}": norm[name] for name in order if name in norm}, step=step, env=self.env)
-            for kind in ("weights", "grads"):
+            for kind in ("weights", "grads") if self.histograms else ():
                 for name in order:
                     values = flat[kind].get(name)
-                    if values is None:
-                        continue
-                    if not isinstance(values, np.ndarray) and values.device.type == "cpu":
-                        values = values.numpy() if values.dtype in self._numpy_dtypes else values.float().numpy()
-                    if isinstance(values, np.ndarray) and values.size <= BIN_HERE:
+                    if isinstance(values, np.ndarray):  # a host buffer: binned now, here
                         panel._histogram_binned_here(values, f"{kind}/{name}", self.env, step)
-                    else:  # the Panel copies it at the call and bins it on the sender
+                    elif values is not None:  # a clone: the Panel bins it on the sender
+                        if values.device.type == "cpu":
+                            values = values.numpy() if values.dtype in self._numpy_dtypes else values.float().numpy()
                         panel.histogram(values, win=f"{kind}/{name}", env=self.env, step=step)
         self._sq, self._grads, self._weights, self._arrived = {}, {}, {}, {}
 
