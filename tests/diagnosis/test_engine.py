@@ -115,7 +115,7 @@ def test_state_is_bounded() -> None:
     d = Diagnoser()
     _feed(d, x, y, 1000)
     tr = d._series[("e", "loss", "")].track
-    assert tr.nblocks() < 128 and len(tr.by) < tr.bsize
+    assert tr.nblocks() < 128 and tr.pending() < tr.bsize
 
 
 def test_small_calls_are_cheap() -> None:
