@@ -65,7 +65,13 @@ class Diagnoser:
             return self._feed(s, x, ys, tot)
         y = np.asarray(y, dtype=np.float64)
         # y.y is not finite when a value is not (or it overflows: _nonfinite then finds none); cheaper than a sum
-        return self._feed(s, x, y, float(y.dot(y)))
+        tot = float(y.dot(y))
+        an = t.an
+        if an and tot - tot == 0 and not t.by and an + n < t.bsize:  # large blocks, room left in the buffer
+            t.buf[an : an + n] = y
+            t.an = an + n
+            return []
+        return self._feed(s, x, y, tot)
 
     def _feed(self, s: Series, x: np.ndarray, v: list[float] | np.ndarray, tot: float) -> list[Alert]:
         """Queue points (v: Python floats or a float64 array; tot: not finite when a value may not be),

@@ -125,3 +125,28 @@ def test_small_calls_are_cheap() -> None:
     t = time.perf_counter()
     _feed(d, x, y, 1)
     assert (time.perf_counter() - t) / len(x) < 20e-6
+
+
+@pytest.mark.parametrize("win", ["loss", "grad_norm", "loss/val"])
+def test_block_summary_does_not_depend_on_how_points_arrive(win: str) -> None:
+    """Point by point (Python floats), or in calls of every size (arrays, a buffer, many blocks at once):
+    the same blocks, with the same sums, whatever mixes of sizes come, NaN and Inf included."""
+    n = 30_000
+    x, y = _healthy(n, seed=3)
+    y[[17, 700, 4000, 4001, 12345]] = [np.nan, np.inf, np.nan, -np.inf, np.nan]
+    y[20000:20300] = 0.0  # a collapsed gradient norm: log10 floor
+    rng = np.random.default_rng(5)
+    reference = Diagnoser()
+    _feed(reference, x, y, 1, win=win)
+    sizes = [1, 2, 3, 7, 10, 63, 64, 65, 100, 511, 513, 1000, 5000]
+    d = Diagnoser()
+    i = 0
+    while i < n:  # bounded: each pass takes at least one point
+        k = int(rng.choice(sizes))
+        d.observe("e", win, "", x[i : i + k], y[i : i + k], {})
+        i += k
+    a, b = d._series[("e", win, "")].track, reference._series[("e", win, "")].track
+    assert (a.bsize, a.n, a.pending(), a.cnt, a.nd, a.pc) == (b.bsize, b.n, b.pending(), b.cnt, b.nd, b.pc)
+    assert a.x0 == b.x0 and a.x1 == b.x1 and a.first == b.first
+    for name in ("sum", "sq", "dab"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-9, atol=1e-9, err_msg=name)
