@@ -23,6 +23,7 @@ from livepanel.diagnosis.track import JUDGE_GROWTH, SMALL
 _WATCHED = ("train_loss", "val_loss", "grad_norm", "val_acc", "lr")  # roles that get a summary
 _NONFINITE = ("train_loss", "val_loss", "grad_norm")
 _OFF = object()  # a series with a role the detectors do not use
+NOT_LEARNING_EVERY = 16  # points at least between two not_learning judgements (young series)
 _DIVERGE_MIN = 3 * LEVEL_POINTS  # loss.divergence returns None below this many points (its first check)
 
 
@@ -185,10 +186,10 @@ class Diagnoser:
                 and n >= loss.NOT_LEARNING_POINTS
                 and (s.seen or n >= s.judge_at)
             ):
-                # judged again once the series grew by 1/JUDGE_GROWTH (a least-squares fit over its
-                # blocks: too dear for every block a young series closes; the verdict waits at most
-                # n/64 points, a fraction of a percent of a run by the time it can come)
-                s.judge_at = n + n // JUDGE_GROWTH
+                # judged again once the series grew by 1/JUDGE_GROWTH, or NOT_LEARNING_EVERY points if more
+                # (a least-squares fit over its blocks: too dear for every block a young series closes; the
+                # verdict waits at most that long, a fraction of a percent of a run by the time it can come)
+                s.judge_at = n + max(n // JUDGE_GROWTH, NOT_LEARNING_EVERY)
                 found = loss.not_learning(s, self._warmup_end(s.env))
                 if not found:
                     s.seen = 0

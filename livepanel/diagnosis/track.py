@@ -21,6 +21,7 @@ import numpy as np
 CAPACITY = 128
 SMALL = 64  # observe() calls up to this many points take the pure-Python path
 JUDGE_GROWTH = 64  # detectors run again within a large call (and not_learning at all) once 1/64 more closed
+JUDGE_BLOCKS = 4  # ...or this many of its smallest blocks, if more (a young dense series)
 LOG_FLOOR = -30.0  # log10 of a zero gradient norm: a collapse, not an error
 _SQRT_PI_2 = math.sqrt(math.pi) / 2  # E|a-b| = 2 sigma / sqrt(pi) for Gaussian noise
 
@@ -31,6 +32,7 @@ class Track:
     __slots__ = (
         "log",
         "bsize",
+        "jmin",
         "by",
         "buf",
         "an",
@@ -51,6 +53,7 @@ class Track:
     def __init__(self, log: bool = False, min_block: int = 1) -> None:
         self.log = log
         self.bsize = min_block  # a power of two; doubles at each merge
+        self.jmin = JUDGE_BLOCKS * min_block if min_block > 1 else 1  # points between judgements in a call, at least
         # Points not yet in a block (fewer than bsize): numpy values in buf[:an] (only when blocks are
         # large, bsize > SMALL, and a large call came), then Python floats in `by` (small calls).
         # Only their values are kept: a block needs the x of its first and last point, no more.
@@ -110,7 +113,7 @@ class Track:
         arr = isinstance(v, np.ndarray)
         while n - off >= self.bsize:  # bounded: each pass closes at least one block of bsize >= 1 points
             b = self.bsize
-            gap = max(self.n // JUDGE_GROWTH, b)
+            gap = max(self.n // JUDGE_GROWTH, self.jmin, b)
             if since and (soon or since >= gap):
                 judge()
                 since, soon = 0, False
