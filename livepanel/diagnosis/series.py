@@ -8,6 +8,9 @@ from livepanel.diagnosis.track import Track
 
 LEVEL_POINTS = 8  # points averaged into a "level" of a dense series (train loss, gradient norms)
 VAL_POINTS = 2  # validation points are few and already averaged over a whole set
+DIVERGE_DROP = 0.25  # divergence: the loss must first have fallen this fraction of its start...
+DIVERGE_BACK = 0.5  # ...then climbed back this fraction of what it had gained
+EXPLODE_DECADES = 1.5  # exploding gradients: current level this many orders of magnitude above the lowest
 # Smallest block of a dense series (logged every step or so): each closed block costs a few µs, and
 # a young series closed one at each of its first points. Validation series keep blocks of one point.
 MIN_BLOCK = {"train_loss": 4, "grad_norm": 4, "lr": 4}
@@ -86,12 +89,26 @@ class Series:
             return math.inf
         return self.peak_x
 
-    def update_best(self, end: int) -> None:
+    def update_best(self, end: int) -> bool:
         """After block end-1 closed: track the lowest smoothed level and where it was (divergence and
-        overfitting start there). Blocks after end-1 (closed in the same call) all hold bsize points."""
+        overfitting start there). Blocks after end-1 (closed in the same call) all hold bsize points.
+
+        True when that level could make a fast kind certain (the first check of loss.divergence or
+        grads.exploding on the level now passes): the detectors should run at this very block, not
+        only at the call's last one (a swing that comes and goes within one call is not missed)."""
         t = self.track
         m = self.level_points(t.n - (len(t.cnt) - end) * t.bsize)
         lvl, c, _ = t.level(m, end)
-        if c >= m and lvl < self.best:
+        if c < m:
+            return False
+        if lvl < self.best:
             self.best = lvl
             self.best_x = t.x1[end - 1]
+            return False
+        if self.role == "train_loss":
+            start = t.start()
+            gained = start - self.best
+            return gained > DIVERGE_DROP * abs(start) and lvl > self.best + DIVERGE_BACK * gained
+        if self.role == "grad_norm":
+            return lvl - min(self.best, t.start()) >= EXPLODE_DECADES
+        return False

@@ -83,14 +83,15 @@ class Track:
         self,
         x: np.ndarray,
         v: list[float] | np.ndarray,
-        hook: Callable[[int], None] | None,
+        hook: Callable[[int], bool | None] | None,
         judge: Callable[[], None],
         soon: bool = False,
     ) -> None:
         """Queue the points of one call (x their x, v their values: Python floats or a float64 array) and
         close every block they fill, calling hook(blocks) after each closed block and judge() after the
         last one; within a call that closes many blocks (a large call, a young series), also each time
-        1/JUDGE_GROWTH of the series was closed since the last judge() (after the first block if `soon`).
+        1/JUDGE_GROWTH of the series was closed since the last judge(), and right after a block whose
+        hook returned true (or the first block, if `soon`).
 
         Nothing of the caller's arrays is kept: what stays pending is copied (list or own buffer).
         """
@@ -108,8 +109,8 @@ class Track:
             off = self.bsize - pend
             self._close(self.px0, x[off - 1], self._take_pending(v[:off]))
             since = self.bsize
-            if hook is not None:
-                hook(len(self.cnt))
+            if hook is not None and hook(len(self.cnt)):
+                soon = True
         arr = isinstance(v, np.ndarray)
         while n - off >= self.bsize:  # bounded: each pass closes at least one block of bsize >= 1 points
             b = self.bsize
@@ -124,11 +125,11 @@ class Track:
                 end = len(self.cnt)
                 if hook is not None:
                     for e in range(end - k + 1, end):
-                        hook(e)
+                        soon = hook(e) or soon
                 if end >= CAPACITY:
                     self._merge()
-                if hook is not None:
-                    hook(len(self.cnt))
+                if hook is not None and hook(len(self.cnt)):
+                    soon = True
                 continue
             vals = v[off : off + b]
             if arr and b <= SMALL:
@@ -136,8 +137,8 @@ class Track:
             self._close(x[off], x[off + b - 1], vals)
             off += b
             since += b
-            if hook is not None:
-                hook(len(self.cnt))
+            if hook is not None and hook(len(self.cnt)):
+                soon = True
         if off < n:
             self.px0 = x[off]
             self._queue(v[off:] if off else v)

@@ -150,3 +150,15 @@ def test_block_summary_does_not_depend_on_how_points_arrive(win: str) -> None:
     assert a.x0 == b.x0 and a.x1 == b.x1 and a.first == b.first
     for name in ("sum", "sq", "dab"):
         np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-9, atol=1e-9, err_msg=name)
+
+
+@pytest.mark.parametrize("chunk", [1, 10, 25])
+def test_a_swing_within_one_call_is_judged_at_its_block(chunk: int) -> None:
+    """Detectors run once per call, but a block whose level could make divergence certain is judged at
+    once: a climb half way back that lasts 16 points and ends inside a call is not missed."""
+    x = np.arange(300, dtype=np.float64)
+    rng = np.random.default_rng(1)
+    y = (0.5 + 1.8 * np.exp(-x / 15)) * np.exp(0.01 * rng.standard_normal(300))
+    y[100:116] = 2.0
+    alerts = _feed(Diagnoser(), x, y, chunk, win="loss", trace="train")
+    assert [(a.kind, a.detected) for a in alerts] == [("divergence", 111.0)]  # the block 108-111
