@@ -162,8 +162,8 @@ def lr_too_high(s: Series) -> Finding:
     if not math.isfinite(start) or start <= 0:
         return None
     half = max(LR_MIN_POINTS, n // 8) // 2
-    _, c1, i1 = t.level(half)
-    _, c2, i2 = t.level(half, i1)
+    c1, i1 = t.back(half)
+    c2, i2 = t.back(half, i1)
     if c1 < half // 2 or c2 < half // 2:
         return None
     mu1, sd1, _ = t.spread(i1)

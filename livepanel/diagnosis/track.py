@@ -40,6 +40,7 @@ class Track:
         "prev",
         "n",
         "first",
+        "st",
         "cnt",
         "sum",
         "sq",
@@ -64,6 +65,7 @@ class Track:
         self.prev = math.nan  # last finite (transformed) value, for step-to-step changes
         self.n = 0  # points closed into blocks
         self.first: list[float] = []  # first few finite values: the starting level
+        self.st = math.nan  # their median, once all are there
         self.cnt: list[int] = []
         self.sum: list[float] = []
         self.sq: list[float] = []  # sum of squares, for the spread inside a window
@@ -175,6 +177,10 @@ class Track:
             head = head.tolist() if self.bsize <= SMALL or not self.an else head
         if self.bsize <= SMALL:  # an is 0: buf is used only for large blocks
             vals = self.by + head
+        elif self.an and not self.by:  # completed in its own buffer (closed before the buffer is reused)
+            vals = self.buf[: self.bsize]
+            vals[self.an :] = head
+            self.an = 0
         elif self.an:
             vals = np.concatenate((self.buf[: self.an], np.array(self.by, dtype=np.float64), head))
             self.an = 0
@@ -297,8 +303,26 @@ class Track:
 
     def start(self) -> float:
         """Starting level: median of the first few finite values (one early spike does not move it)."""
+        if self.st == self.st:
+            return self.st
         f = sorted(self.first)
-        return f[len(f) // 2] if f else math.nan
+        if not f:
+            return math.nan
+        if len(f) >= 5:  # first holds at most 5 values: the start is known for good
+            self.st = f[len(f) // 2]
+        return f[len(f) // 2]
+
+    def back(self, m: int, end: int | None = None) -> tuple[int, int]:
+        """The trailing blocks before `end` holding at least m finite points: (count, index of the first)."""
+        end = len(self.cnt) if end is None else end
+        if m <= 0:
+            return 0, end
+        if end and self.cnt[end - 1] >= m:  # the usual case once blocks are large: the last block alone
+            return self.cnt[end - 1], end - 1
+        pc = self.pc
+        # the last i with at least m points in blocks [i, end), else 0
+        i = max(0, bisect_right(pc, pc[end] - m, 0, end + 1) - 1)
+        return pc[end] - pc[i], i
 
     def level(self, m: int, end: int | None = None) -> tuple[float, int, int]:
         """Mean of the trailing blocks before `end` holding at least m finite points.
@@ -306,17 +330,12 @@ class Track:
         Returns (mean, count, index of the first block used); count < m when history is short.
         """
         end = len(self.cnt) if end is None else end
-        if m <= 0:
-            return math.nan, 0, end
-        if end and self.cnt[end - 1] >= m:  # the usual case once blocks are large: the last block alone
-            return (self.sum[end - 1] + 0.0) / self.cnt[end - 1], self.cnt[end - 1], end - 1
-        pc = self.pc
-        # the last i with at least m points in blocks [i, end), else 0; summed from the end, in order
-        i = max(0, bisect_right(pc, pc[end] - m, 0, end + 1) - 1)
-        c = pc[end] - pc[i]
+        c, i = self.back(m, end)
         if not c:
             return math.nan, 0, i
-        return sum(self.sum[end - 1 : i - 1 if i else None : -1]) / c, c, i
+        if i == end - 1:
+            return (self.sum[i] + 0.0) / c, c, i
+        return sum(self.sum[end - 1 : i - 1 if i else None : -1]) / c, c, i  # summed from the end, in order
 
     def spread(self, begin: int, end: int | None = None) -> tuple[float, float, int]:
         """(mean, standard deviation, count) of all finite points in blocks [begin, end)."""
