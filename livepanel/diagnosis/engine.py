@@ -2,8 +2,8 @@
 
 The server calls `observe` for every line append, in order. The common case (a few points,
 healthy series) is a dict lookup, a sum to spot NaN/Inf, and a list extend; the detectors run
-only when a call closes a block (once per call, however many it closed), and blocks grow with
-the series (see track.py).
+only when a call closes a block (once per call, and more often only in a call that closes many:
+see Track.feed), and blocks grow with the series (see track.py).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Diagnoser:
             tot = sum(ys)
             by = t.by
             if tot - tot == 0 and len(by) + t.an + n < t.bsize:  # the common case: finite, no block closes
-                if not by and not t.an:
+                if not by and not t.an and n:
                     t.px0 = x[0]
                 by += ys
                 return []
@@ -76,7 +76,7 @@ class Diagnoser:
 
     def _feed(self, s: Series, x: np.ndarray, v: list[float] | np.ndarray, tot: float) -> list[Alert]:
         """Queue points (v: Python floats or a float64 array; tot: not finite when a value may not be),
-        close the blocks they fill, and run the detectors once if any block closed."""
+        close the blocks they fill, and run the detectors when Track.feed says (after the last block)."""
         out: list[Alert] = []
         if tot - tot != 0 and s.role in _NONFINITE and "nonfinite" not in s.done:
             self._nonfinite(s, x, np.asarray(v, dtype=np.float64), out)

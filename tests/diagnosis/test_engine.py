@@ -162,3 +162,13 @@ def test_a_swing_within_one_call_is_judged_at_its_block(chunk: int) -> None:
     y[100:116] = 2.0
     alerts = _feed(Diagnoser(), x, y, chunk, win="loss", trace="train")
     assert [(a.kind, a.detected) for a in alerts] == [("divergence", 111.0)]  # the block 108-111
+
+
+def test_an_empty_append_is_ignored() -> None:
+    d = Diagnoser()
+    empty = np.empty(0)
+    assert d.observe("e", "loss", "", empty, empty, {}) == []  # before any point
+    x, y = _healthy(300)
+    _feed(d, x, y, 10)
+    assert d.observe("e", "loss", "", empty, empty, {}) == []
+    assert d._series[("e", "loss", "")].track.pending() == 300 % 4
