@@ -11,9 +11,10 @@ VAL_POINTS = 2  # validation points are few and already averaged over a whole se
 DIVERGE_DROP = 0.25  # divergence: the loss must first have fallen this fraction of its start...
 DIVERGE_BACK = 0.5  # ...then climbed back this fraction of what it had gained
 EXPLODE_DECADES = 1.5  # exploding gradients: current level this many orders of magnitude above the lowest
+VANISH_DECADES = 1.0  # vanishing gradients: a layer fell this many orders of magnitude from its start...
 # Smallest block of a dense series (logged every step or so): each closed block costs a few µs, and
 # a young series closed one at each of its first points. Validation series keep blocks of one point.
-MIN_BLOCK = {"train_loss": 4, "grad_norm": 4, "lr": 4}
+MIN_BLOCK = {"train_loss": 4, "lr": 4}
 
 
 class Series:
@@ -101,6 +102,10 @@ class Series:
         lvl, c, _ = t.level(m, end)
         if c < m:
             return False
+        if self.role == "grad_norm" and t.start() - lvl >= VANISH_DECADES:  # a collapsed layer: vanishing?
+            if lvl < self.best:
+                self.best, self.best_x = lvl, t.x1[end - 1]
+            return True
         if lvl < self.best:
             self.best = lvl
             self.best_x = t.x1[end - 1]
