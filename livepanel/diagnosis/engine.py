@@ -1,8 +1,9 @@
 """The Diagnoser: routes appended points to per-series summaries and runs the detectors.
 
 The server calls `observe` for every line append, in order. The common case (a few points,
-healthy series) is a dict lookup, a sum to spot NaN/Inf, and two list extends; detectors run
-only when a block closes, and blocks grow with the series (see track.py).
+healthy series) is a dict lookup, a sum to spot NaN/Inf, and a list extend; the detectors run
+only when a call closes a block (once per call, and more often only in a call that closes many:
+see Track.feed), and blocks grow with the series (see track.py).
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from livepanel.diagnosis import grads, loss, overfit
 from livepanel.diagnosis.alert import SUGGESTIONS, Alert, alert_key
 from livepanel.diagnosis.roles import resolve_role, stem
 from livepanel.diagnosis.series import LEVEL_POINTS, Series
-from livepanel.diagnosis.track import SMALL
+from livepanel.diagnosis.track import JUDGE_GROWTH, SMALL
 
 _WATCHED = ("train_loss", "val_loss", "grad_norm", "val_acc", "lr")  # roles that get a summary
 _NONFINITE = ("train_loss", "val_loss", "grad_norm")
 _OFF = object()  # a series with a role the detectors do not use
+NOT_LEARNING_EVERY = 16  # points at least between two not_learning judgements (young series)
 _DIVERGE_MIN = 3 * LEVEL_POINTS  # loss.divergence returns None below this many points (its first check)
-JUDGE_GROWTH = 64  # not_learning is judged again once a series has grown by 1/JUDGE_GROWTH
 
 
 class Diagnoser:
@@ -37,7 +38,7 @@ class Diagnoser:
         self._envs: dict[str, dict[tuple[str, str], Series]] = {}
         self._lr: dict[str, Series | None] = {}  # env -> its first lr series (None: it has none); reset on change
         self._raised: set[str] = set()
-        self._calls = 0  # observe calls so far: orders "seen before" for findings that need confirming
+        self._calls = 0  # observe calls that closed blocks: orders "seen before" for findings to confirm
         self._collapsed: dict[str, int] = {}  # env -> gradient series that collapsed, awaiting a steady peer
 
     # ------------------------------------------------------------ public API
@@ -46,65 +47,42 @@ class Diagnoser:
         self, env: str, win: str, trace: str, x: np.ndarray, y: np.ndarray, opts: dict[str, Any] | None
     ) -> list[Alert]:
         """Take the points just appended to one trace; return the alerts they newly raise."""
-        self._calls += 1
         s = self._series.get((env, win, trace))
-        if opts:
-            ropt, dopt = opts.get("role"), opts.get("diagnose")
-        else:
-            ropt = dopt = None
-        if s is None or ropt != s.ropt or dopt != s.dopt:
-            s = self._open(env, win, trace, opts, ropt, dopt)
-        if s.role is None:
-            return []
+        if s is None or ((opts or not s.plain) and self._changed(s, opts)):
+            s = self._open(env, win, trace, opts)
         t = s.track
-        out: list[Alert] = []
+        if t is None:  # a role the detectors do not use
+            return []
         n = len(y)
         if n <= SMALL:
             ys = y.tolist()
             tot = sum(ys)
-            if tot - tot != 0 and s.role in _NONFINITE and "nonfinite" not in s.done:
-                self._nonfinite(s, x, np.asarray(y), out)
-            if n == 1 and t.bsize == 1 and not t.by:  # a young series: each point is a block
-                t.close1(x.item(), ys[0])
-                self._after_block(s, out)
-                return out
-            t.bx.extend(x.tolist())
-            t.by.extend(ys)
-            if len(t.by) + t.an >= t.bsize:  # t.ready(), inlined: once per call
-                self._drain(s, out)  # at most one or two blocks for a small call
-            return out
-        x = np.asarray(x, dtype=np.float64)
+            by = t.by
+            if tot - tot == 0 and len(by) + t.an + n < t.bsize:  # the common case: finite, no block closes
+                if not by and not t.an and n:
+                    t.px0 = x[0]
+                by += ys
+                return []
+            return self._feed(s, x, ys, tot)
         y = np.asarray(y, dtype=np.float64)
         # y.y is not finite when a value is not (or it overflows: _nonfinite then finds none); cheaper than a sum
-        if s.role in _NONFINITE and "nonfinite" not in s.done and not math.isfinite(y.dot(y)):
-            self._nonfinite(s, x, y, out)
-        off = 0
-        while t.bsize <= SMALL:  # small blocks: Python floats beat numpy call overhead
-            need = t.bsize - len(t.by)
-            if need > n - off:
-                break
-            t.bx.extend(x[off : off + need].tolist())
-            t.by.extend(y[off : off + need].tolist())
-            off += need
-            t.close()
-            self._after_block(s, out)
-        if off < n:
-            if t.bsize <= SMALL:
-                t.bx.extend(x[off:].tolist())
-                t.by.extend(y[off:].tolist())
-            else:  # large blocks: closed from array views, bounded: each pass consumes bsize points
-                t.add_arrays(x[off:], y[off:])
-                if t.ready():
-                    self._drain(s, out)
-                    t.own()
-        return out
+        tot = float(y.dot(y))
+        an = t.an
+        if an and tot - tot == 0 and not t.by and an + n < t.bsize:  # large blocks, room left in the buffer
+            t.buf[an : an + n] = y
+            t.an = an + n
+            return []
+        return self._feed(s, x, y, tot)
 
-    def _drain(self, s: Series, out: list[Alert]) -> None:
-        """Close every full block of pending points, running the detectors after each."""
-        t = s.track
-        while t.ready():  # bounded: each pass consumes bsize >= 1 points
-            t.close()
-            self._after_block(s, out)
+    def _feed(self, s: Series, x: np.ndarray, v: list[float] | np.ndarray, tot: float) -> list[Alert]:
+        """Queue points (v: Python floats or a float64 array; tot: not finite when a value may not be),
+        close the blocks they fill, and run the detectors when Track.feed says (after the last block)."""
+        out: list[Alert] = []
+        if tot - tot != 0 and s.role in _NONFINITE and "nonfinite" not in s.done:
+            self._nonfinite(s, x, np.asarray(v, dtype=np.float64), out)
+        self._calls += 1
+        s.track.feed(x, v, s.hook, lambda: self._judge(s, out), bool(s.seen))
+        return out
 
     def forget(self, env: str, win: str | None = None, trace: str | None = None) -> None:
         """Drop state (and raised keys) of a trace, a window or a whole env, so a new run there starts clean."""
@@ -133,7 +111,15 @@ class Diagnoser:
 
     # ------------------------------------------------------------ internals
 
-    def _open(self, env: str, win: str, trace: str, opts: dict | None, ropt: object, dopt: object) -> Series:
+    @staticmethod
+    def _changed(s: Series, opts: dict | None) -> bool:
+        """Whether the opts the role was resolved from changed (the role may then change)."""
+        if opts:
+            return opts.get("role") != s.ropt or opts.get("diagnose") != s.dopt
+        return s.ropt is not None or s.dopt is not None
+
+    def _open(self, env: str, win: str, trace: str, opts: dict | None) -> Series:
+        ropt, dopt = (opts.get("role"), opts.get("diagnose")) if opts else (None, None)
         role = resolve_role(win, trace, opts)
         old = self._series.get((env, win, trace))
         s = Series(env, win, trace, role if role in _WATCHED else None, ropt, dopt)
@@ -177,18 +163,15 @@ class Diagnoser:
     def _key(kind: str, s: Series) -> str:
         return alert_key(kind, s.env, s.win, s.trace)
 
-    def _after_block(self, s: Series, out: list[Alert]) -> None:
-        """Run the detectors of this series' role on its new block."""
+    def _judge(self, s: Series, out: list[Alert]) -> None:
+        """Run the detectors of this series' role: after a call closed blocks (see Track.feed)."""
         role = s.role
-        if role == "lr":
-            s.update_peak()
+        if role == "lr" or role == "val_acc":
             return
-        s.update_best()
         done = s.done
         if role == "train_loss":
             # One story per series: a diverging loss also swings and is not learning; say it once.
-            # A young series (every one of its first CAPACITY points closes a block) skips the detectors
-            # whose first check asks for more points than it has: same results, fewer calls.
+            # A young series skips the detectors whose first check asks for more points than it has.
             n = s.track.n
             if n >= _DIVERGE_MIN and "divergence" not in done and "lr_too_high" not in done:
                 found = loss.divergence(s)
@@ -203,10 +186,10 @@ class Diagnoser:
                 and n >= loss.NOT_LEARNING_POINTS
                 and (s.seen or n >= s.judge_at)
             ):
-                # judged again once the series grew by 1/JUDGE_GROWTH (a least-squares fit over its
-                # blocks: too dear for every block a young series closes; the verdict waits at most
-                # n/64 points, a fraction of a percent of a run by the time it can come)
-                s.judge_at = n + n // JUDGE_GROWTH
+                # judged again once the series grew by 1/JUDGE_GROWTH, or NOT_LEARNING_EVERY points if more
+                # (a least-squares fit over its blocks: too dear for every block a young series closes; the
+                # verdict waits at most that long, a fraction of a percent of a run by the time it can come)
+                s.judge_at = n + max(n // JUDGE_GROWTH, NOT_LEARNING_EVERY)
                 found = loss.not_learning(s, self._warmup_end(s.env))
                 if not found:
                     s.seen = 0

@@ -9,13 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from livepanel.diagnosis.series import LEVEL_POINTS, Series
+from livepanel.diagnosis.series import EXPLODE_DECADES, LEVEL_POINTS, VANISH_DECADES, Series
 
 Finding = tuple[float, str] | None
 
-EXPLODE_DECADES = 1.5  # current level this many orders of magnitude above the lowest...
-EXPLODE_PREV = 0.75  # ...and the level before it already this many (growing, not a spike)
-VANISH_DECADES = 1.0  # a layer fell this many orders of magnitude from its start...
+EXPLODE_PREV = 0.75  # exploding: the level before the current one already this many decades up (growing, not a spike)
 VANISH_GAP = 1.5  # ...and at least this many more than some other layer of the env
 
 

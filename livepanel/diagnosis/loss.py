@@ -10,13 +10,11 @@ import math
 
 import numpy as np
 
-from livepanel.diagnosis.series import LEVEL_POINTS, Series
+from livepanel.diagnosis.series import DIVERGE_BACK, DIVERGE_DROP, LEVEL_POINTS, Series
 from livepanel.diagnosis.track import Track
 
 Finding = tuple[float, str] | None
 
-DIVERGE_DROP = 0.25  # the loss must first have fallen this fraction of its start...
-DIVERGE_BACK = 0.5  # ...then climbed back this fraction of what it had gained
 NOT_LEARNING_POINTS = 150  # points before "flat" can be told from "slow start"
 NOT_LEARNING_DROP = 0.05  # fell less than this fraction of its level over the judged points...
 DRIFT_Z = 4.0  # falling this many standard errors over the judged points is learning...
@@ -164,8 +162,8 @@ def lr_too_high(s: Series) -> Finding:
     if not math.isfinite(start) or start <= 0:
         return None
     half = max(LR_MIN_POINTS, n // 8) // 2
-    _, c1, i1 = t.level(half)
-    _, c2, i2 = t.level(half, i1)
+    c1, i1 = t.back(half)
+    c2, i2 = t.back(half, i1)
     if c1 < half // 2 or c2 < half // 2:
         return None
     mu1, sd1, _ = t.spread(i1)

@@ -8,6 +8,13 @@ from livepanel.diagnosis.track import Track
 
 LEVEL_POINTS = 8  # points averaged into a "level" of a dense series (train loss, gradient norms)
 VAL_POINTS = 2  # validation points are few and already averaged over a whole set
+DIVERGE_DROP = 0.25  # divergence: the loss must first have fallen this fraction of its start...
+DIVERGE_BACK = 0.5  # ...then climbed back this fraction of what it had gained
+EXPLODE_DECADES = 1.5  # exploding gradients: current level this many orders of magnitude above the lowest
+VANISH_DECADES = 1.0  # vanishing gradients: a layer fell this many orders of magnitude from its start...
+# Smallest block of a dense series (logged every step or so): each closed block costs a few µs, and
+# a young series closed one at each of its first points. Validation series keep blocks of one point.
+MIN_BLOCK = {"train_loss": 4, "lr": 4}
 
 
 class Series:
@@ -20,6 +27,7 @@ class Series:
         "role",
         "ropt",
         "dopt",
+        "plain",
         "track",
         "best",
         "best_x",
@@ -29,6 +37,7 @@ class Series:
         "peak",
         "peak_x",
         "seen",
+        "hook",
         "judge_at",
         "collapsed",
     )
@@ -37,7 +46,10 @@ class Series:
         self.env, self.win, self.trace = env, win, trace
         self.role = role
         self.ropt, self.dopt = ropt, dopt  # the opts values the role was resolved from
-        self.track = Track(log=role == "grad_norm")
+        self.plain = ropt is None and dopt is None  # resolved from the name alone
+        # no summary for a role the detectors do not use (observe returns at once)
+        self.track = Track(role == "grad_norm", MIN_BLOCK.get(role, 1)) if role is not None else None
+        self.hook = self.update_peak if role == "lr" else None if role == "val_acc" else self.update_best
         self.best = math.inf  # lowest level seen (log10 for gradient norms)
         self.best_x = math.nan
         self.drop = 0.0  # gradient norms: decades fallen from the starting level
@@ -45,7 +57,7 @@ class Series:
         self.done: set[str] = set()  # kinds already raised here (cheap skip before the key lookup)
         self.peak = -math.inf  # learning rate: highest level so far, and where it was reached
         self.peak_x = math.nan
-        self.seen = 0  # observe-call number when a finding that needs confirming was first made
+        self.seen = 0  # engine call count when a finding that needs confirming was first made (0: none)
         self.judge_at = 0  # points the series must reach before not_learning is judged again
         self.collapsed = False  # gradient norm fell far from its start (vanishing candidate)
 
@@ -54,20 +66,20 @@ class Series:
         """How people refer to the series: "win/trace", or "win" for the default trace."""
         return f"{self.win}/{self.trace}" if self.trace else self.win
 
-    def level_points(self) -> int:
-        """Points in one level: a little more for long validation series."""
+    def level_points(self, n: int | None = None) -> int:
+        """Points in one level (n: points in the series then): a little more for long validation series."""
         if self.role == "val_loss":
-            return max(VAL_POINTS, self.track.n // 24)
+            return max(VAL_POINTS, (self.track.n if n is None else n) // 24)
         return LEVEL_POINTS
 
-    def update_peak(self) -> None:
-        """Learning rate: remember where it last rose (the end of a warm-up)."""
+    def update_peak(self, end: int) -> None:
+        """Learning rate, after block end-1 closed: remember where it last rose (the end of a warm-up)."""
         t = self.track
-        c = t.cnt[-1]
+        c = t.cnt[end - 1]
         if c:
-            v = t.sum[-1] / c
+            v = t.sum[end - 1] / c
             if v > self.peak:
-                self.peak, self.peak_x = v, t.x1[-1]
+                self.peak, self.peak_x = v, t.x1[end - 1]
 
     def warmup_end(self) -> float:
         """x where a warm-up ended (or the last x while it still rises); nan when the lr never rose."""
@@ -78,10 +90,30 @@ class Series:
             return math.inf
         return self.peak_x
 
-    def update_best(self) -> None:
-        """Track the lowest smoothed level and where it was (divergence and overfitting start there)."""
-        m = self.level_points()
-        lvl, c, _ = self.track.level(m)
-        if c >= m and lvl < self.best:
+    def update_best(self, end: int) -> bool:
+        """After block end-1 closed: track the lowest smoothed level and where it was (divergence and
+        overfitting start there). Blocks after end-1 (closed in the same call) all hold bsize points.
+
+        True when that level could make a fast kind certain (the first check of loss.divergence or
+        grads.exploding on the level now passes): the detectors should run at this very block, not
+        only at the call's last one (a swing that comes and goes within one call is not missed)."""
+        t = self.track
+        m = self.level_points(t.n - (len(t.cnt) - end) * t.bsize)
+        lvl, c, _ = t.level(m, end)
+        if c < m:
+            return False
+        if self.role == "grad_norm" and t.start() - lvl >= VANISH_DECADES:  # a collapsed layer: vanishing?
+            if lvl < self.best:
+                self.best, self.best_x = lvl, t.x1[end - 1]
+            return True
+        if lvl < self.best:
             self.best = lvl
-            self.best_x = self.track.last_x()
+            self.best_x = t.x1[end - 1]
+            return False
+        if self.role == "train_loss":
+            start = t.start()
+            gained = start - self.best
+            return gained > DIVERGE_DROP * abs(start) and lvl > self.best + DIVERGE_BACK * gained
+        if self.role == "grad_norm":
+            return lvl - min(self.best, t.start()) >= EXPLODE_DECADES
+        return False

@@ -1,6 +1,6 @@
 """A fixed-size, multi-resolution summary of one series, fed point by point or by the million.
 
-Points are gathered into blocks; each closed block keeps a few sums (count, sum, min, max,
+Points are gathered into blocks; each closed block keeps a few sums (count, sum, sum of squares,
 sum of |step-to-step change|, first and last x). At most CAPACITY blocks are kept: when full,
 neighbours are merged in pairs and the block size doubles. So memory is constant, the work
 per point is amortised O(1), and a block always spans between 1/CAPACITY and 2/CAPACITY of
@@ -13,12 +13,15 @@ from __future__ import annotations
 import math
 import operator
 from bisect import bisect_right
+from collections.abc import Callable
 from itertools import accumulate
 
 import numpy as np
 
 CAPACITY = 128
 SMALL = 64  # observe() calls up to this many points take the pure-Python path
+JUDGE_GROWTH = 64  # detectors run again within a large call (and not_learning at all) once 1/64 more closed
+JUDGE_BLOCKS = 4  # ...or this many of its smallest blocks, if more (a young dense series)
 LOG_FLOOR = -30.0  # log10 of a zero gradient norm: a collapse, not an error
 _SQRT_PI_2 = math.sqrt(math.pi) / 2  # E|a-b| = 2 sigma / sqrt(pi) for Gaussian noise
 
@@ -29,19 +32,18 @@ class Track:
     __slots__ = (
         "log",
         "bsize",
-        "bx",
+        "jmin",
         "by",
-        "ax",
-        "ay",
+        "buf",
         "an",
+        "px0",
         "prev",
         "n",
         "first",
+        "st",
         "cnt",
         "sum",
         "sq",
-        "lo",
-        "hi",
         "dab",
         "nd",
         "x0",
@@ -49,24 +51,24 @@ class Track:
         "pc",
     )
 
-    def __init__(self, log: bool = False) -> None:
+    def __init__(self, log: bool = False, min_block: int = 1) -> None:
         self.log = log
-        self.bsize = 1
-        # Points not yet in a block: Python floats while blocks are small (bsize <= SMALL), numpy
-        # segments once they are large (no per-point Python work for a long series fed in chunks).
-        self.bx: list[float] = []
+        self.bsize = min_block  # a power of two; doubles at each merge
+        self.jmin = JUDGE_BLOCKS * min_block if min_block > 1 else 1  # points between judgements in a call, at least
+        # Points not yet in a block (fewer than bsize): numpy values in buf[:an] (only when blocks are
+        # large, bsize > SMALL, and a large call came), then Python floats in `by` (small calls).
+        # Only their values are kept: a block needs the x of its first and last point, no more.
         self.by: list[float] = []
-        self.ax: list[np.ndarray] = []
-        self.ay: list[np.ndarray] = []
-        self.an = 0  # points in ax/ay
+        self.buf: np.ndarray | None = None
+        self.an = 0
+        self.px0 = math.nan  # x of the first pending point
         self.prev = math.nan  # last finite (transformed) value, for step-to-step changes
         self.n = 0  # points closed into blocks
         self.first: list[float] = []  # first few finite values: the starting level
+        self.st = math.nan  # their median, once all are there
         self.cnt: list[int] = []
         self.sum: list[float] = []
         self.sq: list[float] = []  # sum of squares, for the spread inside a window
-        self.lo: list[float] = []
-        self.hi: list[float] = []
         self.dab: list[float] = []
         self.nd: list[int] = []
         self.x0: list[float] = []
@@ -79,109 +81,116 @@ class Track:
         """Points waiting for their block."""
         return len(self.by) + self.an
 
-    def ready(self) -> bool:
-        return self.pending() >= self.bsize
+    def feed(
+        self,
+        x: np.ndarray,
+        v: list[float] | np.ndarray,
+        hook: Callable[[int], bool | None] | None,
+        judge: Callable[[], None],
+        soon: bool = False,
+    ) -> None:
+        """Queue the points of one call (x their x, v their values: Python floats or a float64 array) and
+        close every block they fill, calling hook(blocks) after each closed block and judge() after the
+        last one; within a call that closes many blocks (a large call, a young series), also each time
+        1/JUDGE_GROWTH of the series was closed since the last judge(), and right after a block whose
+        hook returned true (or the first block, if `soon`).
 
-    def close(self) -> None:
-        """Close one block from the front of the pending points (call while `ready()`)."""
-        b = self.bsize
-        if b > SMALL:
-            self._close_arrays(b)
-            return
-        xs, ys = self.bx, self.by
-        if b == 1:
-            self.close1(xs[0], ys[0])
-            del xs[0], ys[0]
-            return
-        self._block(xs[0], xs[b - 1], ys[:b])
-        del xs[:b], ys[:b]
-
-    def add_arrays(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Queue many points while blocks are large (bsize > SMALL), as arrays: no per-point Python work.
-
-        Points that fill no block yet are copied at once; otherwise the arrays are kept as given
-        until the blocks they fill are closed, and `own()` must be called before returning to
-        the caller, so that what stays pending (less than a block) is a copy of its own.
+        Nothing of the caller's arrays is kept: what stays pending is copied (list or own buffer).
         """
-        if self.by:
-            self._flush_floats()
-        if self.an + len(y) < self.bsize:
-            x, y = x.copy(), y.copy()  # float64 already (see the caller)
-        self.ax.append(x)
-        self.ay.append(y)
-        self.an += len(y)
-
-    def own(self) -> None:
-        """Copy what stays pending after blocks were closed from borrowed arrays (fewer than bsize points)."""
-        if self.an:
-            self.ax[:] = [np.concatenate(self.ax)]  # concatenate always makes a new array
-            self.ay[:] = [np.concatenate([np.asarray(v, dtype=np.float64) for v in self.ay])]
-
-    def _flush_floats(self) -> None:
-        """Pending Python floats (the newest points) become one more segment."""
-        self.ax.append(np.array(self.bx, dtype=np.float64))
-        self.ay.append(np.array(self.by, dtype=np.float64))
-        self.an += len(self.by)
-        self.bx, self.by = [], []
-
-    def _close_arrays(self, b: int) -> None:
-        if not self.an:  # only Python floats pending (small calls): x is needed at the ends only
-            xs, ys = self.bx, self.by
-            self._block(xs[0], xs[b - 1], np.array(ys[:b], dtype=np.float64))
-            del xs[:b], ys[:b]
+        n = len(v)
+        if not n:
             return
-        if self.by:
-            self._flush_floats()
-        ax, ay = self.ax, self.ay
-        if len(ay) > 1:
-            ax[:] = [np.concatenate(ax)]
-            ay[:] = [np.concatenate([np.asarray(v, dtype=np.float64) for v in ay])]
-        x, y = ax[0], ay[0]
-        self._block(float(x[0]), float(x[b - 1]), y[:b])
-        self.an -= b
-        if self.an:
-            ax[0], ay[0] = x[b:], y[b:]
-        else:
-            ax.clear()
-            ay.clear()
+        pend = len(self.by) + self.an
+        if not pend:
+            self.px0 = x[0]
+        if pend + n < self.bsize:
+            self._queue(v)
+            return
+        since, off = 0, 0  # points closed since the last judge()
+        if pend:  # the open block, completed from this call's first points
+            off = self.bsize - pend
+            self._close(self.px0, x[off - 1], self._take_pending(v[:off]))
+            since = self.bsize
+            if hook is not None and hook(len(self.cnt)):
+                soon = True
+        arr = isinstance(v, np.ndarray)
+        while n - off >= self.bsize:  # bounded: each pass closes at least one block of bsize >= 1 points
+            b = self.bsize
+            gap = max(self.n // JUDGE_GROWTH, self.jmin, b)
+            if since and (soon or since >= gap):
+                judge()
+                since, soon = 0, False
+            k = min((n - off) // b, CAPACITY - len(self.cnt), max(1, (gap - since) // b))
+            if arr and k > 1 and self._close_many(x, v, off, k):
+                off += k * b
+                since += k * b
+                end = len(self.cnt)
+                if hook is not None:
+                    for e in range(end - k + 1, end):
+                        soon = hook(e) or soon
+                if end >= CAPACITY:
+                    self._merge()
+                if hook is not None and hook(len(self.cnt)):
+                    soon = True
+                continue
+            vals = v[off : off + b]
+            if arr and b <= SMALL:
+                vals = vals.tolist()
+            self._close(x[off], x[off + b - 1], vals)
+            off += b
+            since += b
+            if hook is not None and hook(len(self.cnt)):
+                soon = True
+        if off < n:
+            self.px0 = x[off]
+            self._queue(v[off:] if off else v)
+        if since:
+            judge()
 
-    def close1(self, x: float, v: float) -> None:
-        """Close a block of one point (the first CAPACITY points of every series): same sums as _block."""
-        if self.log and v - v == 0:
-            v = math.log10(v) if v > 1e-30 else LOG_FLOOR
-        p = self.prev
-        if v - v == 0:
-            self.cnt.append(1)
-            self.sum.append(v + 0.0)  # as sum([v]) gives: -0.0 becomes 0.0
-            self.sq.append(v * v)
-            self.lo.append(v)
-            self.hi.append(v)
-            if p == p:
-                self.dab.append(abs(v - p))
-                self.nd.append(1)
-            else:
-                self.dab.append(0.0)
-                self.nd.append(0)
-            if len(self.first) < 5:
-                self.first.append(v)
-            self.prev = v
-            self.pc.append(self.pc[-1] + 1)
-        else:
-            self.pc.append(self.pc[-1])
-            self.cnt.append(0)
-            self.sum.append(0.0)
-            self.sq.append(0.0)
-            self.lo.append(math.inf)
-            self.hi.append(-math.inf)
-            self.dab.append(0.0)
-            self.nd.append(0)
-        self.n += 1
-        self.x0.append(x)
-        self.x1.append(x)
-        if len(self.cnt) >= CAPACITY:
-            self._merge()
+    def _queue(self, v: list[float] | np.ndarray) -> None:
+        """Keep points that fill no block (a copy: the caller's arrays are not held)."""
+        if isinstance(v, list):
+            self.by += v
+            return
+        b = self.bsize
+        if b <= SMALL:
+            self.by += v.tolist()
+            return
+        buf, an = self.buf, self.an
+        if buf is None or len(buf) < b:  # blocks grew: a larger buffer, pending values moved over
+            new = np.empty(b, dtype=np.float64)
+            if an:
+                new[:an] = buf[:an]
+            self.buf = buf = new
+        if self.by:  # they came after buf[:an] and before v
+            m = len(self.by)
+            buf[an : an + m] = self.by
+            an += m
+            self.by = []
+        m = len(v)
+        buf[an : an + m] = v
+        self.an = an + m
 
-    def _block(self, x0: float, x1: float, vals: list[float] | np.ndarray) -> None:
+    def _take_pending(self, head: list[float] | np.ndarray) -> list[float] | np.ndarray:
+        """The pending points (buf[:an], then by) followed by `head`, as one block's values; pending is left empty."""
+        if not isinstance(head, list):
+            head = head.tolist() if self.bsize <= SMALL or not self.an else head
+        if self.bsize <= SMALL:  # an is 0: buf is used only for large blocks
+            vals = self.by + head
+        elif self.an and not self.by:  # completed in its own buffer (closed before the buffer is reused)
+            vals = self.buf[: self.bsize]
+            vals[self.an :] = head
+            self.an = 0
+        elif self.an:
+            vals = np.concatenate((self.buf[: self.an], np.array(self.by, dtype=np.float64), head))
+            self.an = 0
+        else:
+            vals = np.array(self.by + head, dtype=np.float64)
+        self.by = []
+        return vals
+
+    def _close(self, x0: float, x1: float, vals: list[float] | np.ndarray) -> None:
+        """Close one block of these values (as many as bsize), first and last x given."""
         m = len(vals)
         if isinstance(vals, list):
             if self.log:
@@ -195,31 +204,30 @@ class Track:
             c = len(vals)
             if c:
                 # sum() adds in order from 0, as a loop would; map keeps the per-point work in C
-                lo, hi = min(vals), max(vals)
                 q = sum(map(operator.mul, vals, vals))
                 p, d = self.prev, 0.0
                 if p == p:
                     d = abs(vals[0] - p)
-                d = sum(map(abs, map(operator.sub, vals[1:], vals)), d)
+                if c > 1:
+                    d = sum(map(abs, map(operator.sub, vals[1:], vals)), d)
                 nd = c - (p != p)
                 if len(self.first) < 5:
                     self.first.extend(vals[: 5 - len(self.first)])
                 self.prev = vals[-1]
         else:
-            v = np.asarray(vals, dtype=np.float64)
-            s = float(v.sum())  # finite: every value is
-            if s - s != 0:
+            v = vals
+            q = float(v.dot(v))  # finite when every value is (or an overflow: filtered the same way)
+            if q - q != 0:
                 v = v[np.isfinite(v)]
-                s = float(v.sum())
+                q = float(v.dot(v))
             if self.log:
                 v = np.log10(np.maximum(v, 1e-30))
                 v[v <= -30.0] = LOG_FLOOR
-                s = float(v.sum())
+                q = float(v.dot(v))
             c = len(v)
             if c:
-                lo, hi = float(v.min()), float(v.max())
-                q = float(np.dot(v, v))
-                d = float(np.abs(np.diff(v)).sum())
+                s = float(np.add.reduce(v))
+                d = float(np.add.reduce(np.abs(v[1:] - v[:-1])))
                 nd = c - 1
                 if self.prev == self.prev:
                     d += abs(float(v[0]) - self.prev)
@@ -228,29 +236,59 @@ class Track:
                     self.first.extend(v[: 5 - len(self.first)].tolist())
                 self.prev = float(v[-1])
         if not c:
-            s, q, lo, hi, d, nd = 0.0, 0.0, math.inf, -math.inf, 0.0, 0
+            s, q, d, nd = 0.0, 0.0, 0.0, 0
         self.n += m
         self.pc.append(self.pc[-1] + c)
         self.cnt.append(c)
-        self.sum.append(s)
+        self.sum.append(s + 0.0)  # -0.0 becomes 0.0, as sum() gives
         self.sq.append(q)
-        self.lo.append(lo)
-        self.hi.append(hi)
         self.dab.append(d)
         self.nd.append(nd)
-        self.x0.append(x0)
-        self.x1.append(x1)
+        self.x0.append(float(x0))
+        self.x1.append(float(x1))
         if len(self.cnt) >= CAPACITY:
             self._merge()
 
+    def _close_many(self, x: np.ndarray, v: np.ndarray, off: int, k: int) -> bool:
+        """Close k blocks at once from v[off:] (a large call), vectorised; False (nothing done) when a
+        value is not finite (the caller closes them one by one, which filters them)."""
+        b = self.bsize
+        seg = v[off : off + k * b]
+        if not math.isfinite(float(seg.dot(seg))):
+            return False
+        if self.log:
+            seg = np.log10(np.maximum(seg, 1e-30))
+            seg[seg <= -30.0] = LOG_FLOOR
+        rows = seg.reshape(k, b)
+        diff = np.empty(k * b, dtype=np.float64)
+        p = self.prev
+        diff[0] = abs(seg[0] - p) if p == p else 0.0
+        np.abs(seg[1:] - seg[:-1], out=diff[1:])
+        nd = [b] * k
+        if p != p:
+            nd[0] = b - 1
+        if len(self.first) < 5:
+            self.first.extend(seg[: 5 - len(self.first)].tolist())
+        self.prev = float(seg[-1])
+        base = self.pc[-1]
+        self.pc.extend(range(base + b, base + b * k + 1, b))
+        self.cnt.extend([b] * k)
+        self.sum.extend((rows.sum(axis=1) + 0.0).tolist())
+        self.sq.extend(np.einsum("ij,ij->i", rows, rows).tolist())
+        self.dab.extend(diff.reshape(k, b).sum(axis=1).tolist())
+        self.nd.extend(nd)
+        end = off + k * b
+        self.x0.extend(np.asarray(x[off:end:b], dtype=np.float64).tolist())
+        self.x1.extend(np.asarray(x[off + b - 1 : end : b], dtype=np.float64).tolist())
+        self.n += k * b
+        return True
+
     def _merge(self) -> None:
         """Halve the number of blocks by merging neighbours; the block size doubles."""
-        c, s, q, lo, hi, d, nd = self.cnt, self.sum, self.sq, self.lo, self.hi, self.dab, self.nd
+        c, s, q, d, nd = self.cnt, self.sum, self.sq, self.dab, self.nd
         self.sq = [a + b for a, b in zip(q[::2], q[1::2], strict=True)]
         self.cnt = [a + b for a, b in zip(c[::2], c[1::2], strict=True)]
         self.sum = [a + b for a, b in zip(s[::2], s[1::2], strict=True)]
-        self.lo = [min(a, b) for a, b in zip(lo[::2], lo[1::2], strict=True)]
-        self.hi = [max(a, b) for a, b in zip(hi[::2], hi[1::2], strict=True)]
         self.dab = [a + b for a, b in zip(d[::2], d[1::2], strict=True)]
         self.nd = [a + b for a, b in zip(nd[::2], nd[1::2], strict=True)]
         self.pc = [0, *accumulate(self.cnt)]
@@ -265,8 +303,26 @@ class Track:
 
     def start(self) -> float:
         """Starting level: median of the first few finite values (one early spike does not move it)."""
+        if self.st == self.st:
+            return self.st
         f = sorted(self.first)
-        return f[len(f) // 2] if f else math.nan
+        if not f:
+            return math.nan
+        if len(f) >= 5:  # first holds at most 5 values: the start is known for good
+            self.st = f[len(f) // 2]
+        return f[len(f) // 2]
+
+    def back(self, m: int, end: int | None = None) -> tuple[int, int]:
+        """The trailing blocks before `end` holding at least m finite points: (count, index of the first)."""
+        end = len(self.cnt) if end is None else end
+        if m <= 0:
+            return 0, end
+        if end and self.cnt[end - 1] >= m:  # the usual case once blocks are large: the last block alone
+            return self.cnt[end - 1], end - 1
+        pc = self.pc
+        # the last i with at least m points in blocks [i, end), else 0
+        i = max(0, bisect_right(pc, pc[end] - m, 0, end + 1) - 1)
+        return pc[end] - pc[i], i
 
     def level(self, m: int, end: int | None = None) -> tuple[float, int, int]:
         """Mean of the trailing blocks before `end` holding at least m finite points.
@@ -274,17 +330,12 @@ class Track:
         Returns (mean, count, index of the first block used); count < m when history is short.
         """
         end = len(self.cnt) if end is None else end
-        if m <= 0:
-            return math.nan, 0, end
-        if end and self.cnt[end - 1] >= m:  # the usual case once blocks are large: the last block alone
-            return (self.sum[end - 1] + 0.0) / self.cnt[end - 1], self.cnt[end - 1], end - 1
-        pc = self.pc
-        # the last i with at least m points in blocks [i, end), else 0; summed from the end, in order
-        i = max(0, bisect_right(pc, pc[end] - m, 0, end + 1) - 1)
-        c = pc[end] - pc[i]
+        c, i = self.back(m, end)
         if not c:
             return math.nan, 0, i
-        return sum(self.sum[end - 1 : i - 1 if i else None : -1]) / c, c, i
+        if i == end - 1:
+            return (self.sum[i] + 0.0) / c, c, i
+        return sum(self.sum[end - 1 : i - 1 if i else None : -1]) / c, c, i  # summed from the end, in order
 
     def spread(self, begin: int, end: int | None = None) -> tuple[float, float, int]:
         """(mean, standard deviation, count) of all finite points in blocks [begin, end)."""

@@ -115,7 +115,7 @@ def test_state_is_bounded() -> None:
     d = Diagnoser()
     _feed(d, x, y, 1000)
     tr = d._series[("e", "loss", "")].track
-    assert tr.nblocks() < 128 and len(tr.by) < tr.bsize
+    assert tr.nblocks() < 128 and tr.pending() < tr.bsize
 
 
 def test_small_calls_are_cheap() -> None:
@@ -125,3 +125,50 @@ def test_small_calls_are_cheap() -> None:
     t = time.perf_counter()
     _feed(d, x, y, 1)
     assert (time.perf_counter() - t) / len(x) < 20e-6
+
+
+@pytest.mark.parametrize("win", ["loss", "grad_norm", "loss/val"])
+def test_block_summary_does_not_depend_on_how_points_arrive(win: str) -> None:
+    """Point by point (Python floats), or in calls of every size (arrays, a buffer, many blocks at once):
+    the same blocks, with the same sums, whatever mixes of sizes come, NaN and Inf included."""
+    n = 30_000
+    x, y = _healthy(n, seed=3)
+    y[[17, 700, 4000, 4001, 12345]] = [np.nan, np.inf, np.nan, -np.inf, np.nan]
+    y[20000:20300] = 0.0  # a collapsed gradient norm: log10 floor
+    rng = np.random.default_rng(5)
+    reference = Diagnoser()
+    _feed(reference, x, y, 1, win=win)
+    sizes = [1, 2, 3, 7, 10, 63, 64, 65, 100, 511, 513, 1000, 5000]
+    d = Diagnoser()
+    i = 0
+    while i < n:  # bounded: each pass takes at least one point
+        k = int(rng.choice(sizes))
+        d.observe("e", win, "", x[i : i + k], y[i : i + k], {})
+        i += k
+    a, b = d._series[("e", win, "")].track, reference._series[("e", win, "")].track
+    assert (a.bsize, a.n, a.pending(), a.cnt, a.nd, a.pc) == (b.bsize, b.n, b.pending(), b.cnt, b.nd, b.pc)
+    assert a.x0 == b.x0 and a.x1 == b.x1 and a.first == b.first
+    for name in ("sum", "sq", "dab"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-9, atol=1e-9, err_msg=name)
+
+
+@pytest.mark.parametrize("chunk", [1, 10, 25])
+def test_a_swing_within_one_call_is_judged_at_its_block(chunk: int) -> None:
+    """Detectors run once per call, but a block whose level could make divergence certain is judged at
+    once: a climb half way back that lasts 16 points and ends inside a call is not missed."""
+    x = np.arange(300, dtype=np.float64)
+    rng = np.random.default_rng(1)
+    y = (0.5 + 1.8 * np.exp(-x / 15)) * np.exp(0.01 * rng.standard_normal(300))
+    y[100:116] = 2.0
+    alerts = _feed(Diagnoser(), x, y, chunk, win="loss", trace="train")
+    assert [(a.kind, a.detected) for a in alerts] == [("divergence", 111.0)]  # the block 108-111
+
+
+def test_an_empty_append_is_ignored() -> None:
+    d = Diagnoser()
+    empty = np.empty(0)
+    assert d.observe("e", "loss", "", empty, empty, {}) == []  # before any point
+    x, y = _healthy(300)
+    _feed(d, x, y, 10)
+    assert d.observe("e", "loss", "", empty, empty, {}) == []
+    assert d._series[("e", "loss", "")].track.pending() == 300 % 4

@@ -34,7 +34,8 @@ class Diagnosis:
                 engine.forget(env, win, name)
                 if op["update"] == "remove":
                     return ()
-            w = state.window(env, win)
+            e = state.envs.get(env)  # state.window(env, win), inlined: this runs for every line append
+            w = e.windows.get(win) if e else None
             found = engine.observe(env, win, name, op["x"], op["y"], w.opts if w else None)
             if not found:
                 return ()
