@@ -231,7 +231,8 @@ def encode_image(img: Any, fmt: str = "png", quality: int = 90, caption: str = "
 
 
 def bin_histogram(values: np.ndarray | DeviceArray, bins: int | np.ndarray, value_range: tuple | None) -> dict:
-    """Sender side: counts, edges and stats {min, max, mean, std, n, nan} of the finite values.
+    """Counts, edges and stats {min, max, mean, std, n, nan} of the finite values (on the sender thread;
+    for watch's small layers, on the training thread).
 
     Few numpy calls on purpose: on the sender thread each one waits for the GIL behind the training
     loop (docs/workflow.md, "What watch costs"); an all-finite array is checked by its two ends."""
