@@ -72,7 +72,7 @@ class Watch:
         import torch
 
         self._torch = torch
-        self._numpy_dtypes = (torch.float16, torch.float32, torch.float64)  # bfloat16 has no numpy twin
+        self._pooled = (torch.float32, torch.float64)  # CPU clones of these go as numpy, into the Panel's buffer pool
         self.panel, self.every, self.win, self.histograms, self.env = panel, every, win, histograms, env
         self.step = 0
         self._active = True
@@ -198,9 +198,9 @@ class Watch:
                     values = flat[kind].get(name)
                     if isinstance(values, np.ndarray):  # a host buffer: binned now, here
                         panel._histogram_binned_here(values, f"{kind}/{name}", self.env, step)
-                    elif values is not None:  # a clone: the Panel bins it on the sender
-                        if values.device.type == "cpu":
-                            values = values.numpy() if values.dtype in self._numpy_dtypes else values.float().numpy()
+                    elif values is not None:  # a clone: the Panel bins it on the sender (and converts bfloat16)
+                        if values.device.type == "cpu" and values.dtype in self._pooled:
+                            values = values.numpy()
                         panel.histogram(values, win=f"{kind}/{name}", env=self.env, step=step)
         self._sq, self._grads, self._weights, self._arrived = {}, {}, {}, {}
 
