@@ -40,6 +40,7 @@ class Diagnoser:
         self._raised: set[str] = set()
         self._calls = 0  # observe calls that closed blocks: orders "seen before" for findings to confirm
         self._collapsed: dict[str, int] = {}  # env -> gradient series that collapsed, awaiting a steady peer
+        self._unconfirmed: dict[tuple[str, str, str], Series] = {}  # a finding made, to confirm on a later call
 
     # ------------------------------------------------------------ public API
 
@@ -84,6 +85,20 @@ class Diagnoser:
         s.track.feed(x, v, s.hook, lambda: self._judge(s, out), bool(s.seen))
         return out
 
+    def settle(self) -> list[Alert]:
+        """Confirm the findings waiting for a later call now (the caller has fed everything it had: a
+        batch, or a whole run in one call per series); return the alerts that raises."""
+        out: list[Alert] = []
+        if self._unconfirmed:
+            self._calls += 1
+            for s in list(self._unconfirmed.values()):
+                self._judge(s, out)
+        return out
+
+    def unconfirmed(self) -> bool:
+        """Whether a finding waits for a later call (settle would judge it)."""
+        return bool(self._unconfirmed)
+
     def forget(self, env: str, win: str | None = None, trace: str | None = None) -> None:
         """Drop state (and raised keys) of a trace, a window or a whole env, so a new run there starts clean."""
         self._lr.pop(env, None)
@@ -92,6 +107,7 @@ class Diagnoser:
             if (win is None or wt[0] == win) and (trace is None or wt[1] == trace):
                 del group[wt]
                 self._series.pop((env, *wt), None)
+                self._unconfirmed.pop((env, *wt), None)
         if not group:
             self._envs.pop(env, None)
             self._collapsed.pop(env, None)
@@ -122,6 +138,7 @@ class Diagnoser:
         ropt, dopt = (opts.get("role"), opts.get("diagnose")) if opts else (None, None)
         role = resolve_role(win, trace, opts)
         old = self._series.get((env, win, trace))
+        self._unconfirmed.pop((env, win, trace), None)
         s = Series(env, win, trace, role if role in _WATCHED else None, ropt, dopt)
         s.stem = stem(win, trace)
         if old is not None and old.role == s.role:  # only the opts object changed: keep the history
@@ -191,11 +208,15 @@ class Diagnoser:
                 # verdict waits at most that long, a fraction of a percent of a run by the time it can come)
                 s.judge_at = n + max(n // JUDGE_GROWTH, NOT_LEARNING_EVERY)
                 found = loss.not_learning(s, self._warmup_end(s.env))
+                key = (s.env, s.win, s.trace)
                 if not found:
                     s.seen = 0
+                    self._unconfirmed.pop(key, None)
                 elif not s.seen:
                     s.seen = self._calls  # confirm on a later call: the env's lr may not have arrived yet
+                    self._unconfirmed[key] = s
                 elif self._calls > s.seen:
+                    self._unconfirmed.pop(key, None)
                     self._emit(s, "not_learning", self._key("not_learning", s), found[0], found[1], out)
         elif role == "grad_norm":
             if "exploding_gradients" not in done:

@@ -35,7 +35,7 @@ def score(runs: list[Run], chunk: int) -> Score:
     sc = Score(chunk)
     for run in runs:
         d = Diagnoser()
-        found = replay(d.observe, "run", run, chunk)
+        found = replay(d.observe, "run", run, chunk, d.settle)
         if run.label == HEALTHY:
             sc.healthy_runs += 1
             sc.false_alarms += [f"{run.name}: {a.kind} at {a.detected:g}" for a, _ in found]

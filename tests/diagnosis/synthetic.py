@@ -297,16 +297,21 @@ def slow_healthy_specs() -> list[tuple[str, Spec]]:
     ]
 
 
-def replay(observe: Callable, env: str, run: Run, chunk: int) -> list:
+def replay(observe: Callable, env: str, run: Run, chunk: int, settle: Callable | None = None) -> list:
     """Feed a run to `observe(env, win, trace, x, y, opts)` as training would: all series, step by step,
-    `chunk` steps of each series per call. Returns (alert, x of the last point sent) pairs."""
+    `chunk` steps of each series per call, then `settle()` (as the server does after each batch).
+    Returns (alert, x of the last point sent) pairs."""
     edges = np.arange(run.traces[0].x[0], run.traces[0].x[0] + run.length + chunk, chunk)
     cuts = [np.searchsorted(tr.x, edges) for tr in run.traces]
     out = []
     for k in range(len(edges) - 1):  # bounded by length / chunk
+        last = math.nan
         for tr, cut in zip(run.traces, cuts, strict=True):
             a, b = cut[k], cut[k + 1]
             if b > a:
+                last = float(tr.x[b - 1])
                 for alert in observe(env, tr.win, tr.trace, tr.x[a:b], tr.y[a:b], tr.opts):
-                    out.append((alert, float(tr.x[b - 1])))
+                    out.append((alert, last))
+        if settle is not None:
+            out += [(alert, last) for alert in settle()]
     return out
