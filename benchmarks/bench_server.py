@@ -5,8 +5,9 @@ data directory, and stops them by pid. Figures: 1M-point line call-to-ack, scala
 8 writer processes, fan-out latency to 50 viewers, memory per stored point, start-up time, and the
 cost of diagnosis (`--only diagnosis`): ingest with it on and off, alternating, medians, from 8 Panel
 writers (writer-bound), from a Store in process (the server's own work: 1, 10, 100 points per op,
-new series and series of 50,000 points), and server-bound over HTTP (2 writers sending pre-encoded
-batches back to back). Figures measured are in docs/diagnosis.md, "Cost".
+new series and series of 50,000 points), and server-bound over HTTP (3 writers sending batches back
+to back to one server for --seconds; new series all the time, or series under way). Figures
+measured are in docs/diagnosis.md, "Cost".
 """
 
 from __future__ import annotations
@@ -156,101 +157,88 @@ def bench_diagnosis_cost(tmp: Path, seconds: float, runs: int) -> None:
     )
 
 
-def _bound_writer(urls: list[str], index: int, points_per_op: int, batches: int, before: int, go, out) -> None:
-    """Send the same pre-encoded batches (50 line ops each) to each server, alternating which goes first,
-    each server on its own keep-alive connection; report the time spent waiting for each server's acks.
+def _saturating_writer(url: str, index: int, points_per_op: int, seconds: float, before: int, fresh: int, go, out):
+    """Send batches of 50 line ops back to back on one keep-alive connection, each as soon as the last
+    is acknowledged, for `seconds` after `go`; report the points acknowledged in that time.
 
-    `before` points per series are sent first (in ops of 10,000 points), before `go`, outside the timing."""
+    `before` points per series are sent first (in ops of 10,000), before `go`. `fresh` > 0: every
+    `fresh` batches the writer moves to 50 new series (new runs starting all the time)."""
     import http.client
 
     from livepanel import protocol
 
     rng = np.random.default_rng(index)
-    client = f"bound-writer-{index}"
-    warm = [
-        protocol.packb({"client": client, "seq": b + 1, "ops": _loss_ops(f"sb{index}-", b, 10_000, rng)})
-        for b in range(before // 10_000)
-    ]
-    first = before // points_per_op
-    bodies = [
-        protocol.packb(
-            {"client": client, "seq": len(warm) + b + 1, "ops": _loss_ops(f"sb{index}-", b, points_per_op, rng)}
-        )
-        for b in range(first, first + batches)
-    ]
-    conns = []
-    for url in urls:
-        host, port = url.removeprefix("http://").split(":")
-        conns.append(http.client.HTTPConnection(host, int(port), timeout=60))
+    client = f"saturating-writer-{index}"
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
     headers = {"Content-Type": "application/msgpack"}
+    seq = 0
 
-    def send(conn: http.client.HTTPConnection, body: bytes) -> None:
-        conn.request("POST", "/api/v1/ingest", body, headers)
+    def send(ops: list[dict]) -> None:
+        nonlocal seq
+        seq += 1
+        conn.request("POST", "/api/v1/ingest", protocol.packb({"client": client, "seq": seq, "ops": ops}), headers)
         resp = conn.getresponse()
         assert resp.status == 200, resp.read()
         resp.read()
 
-    for conn in conns:
-        for body in warm:
-            send(conn, body)
+    for b in range(before // 10_000):
+        send(_loss_ops(f"sat{index}-", b, 10_000, rng))
     out.put("ready")
     go.wait(120)
-    spent = [0.0] * len(conns)
-    for k, body in enumerate(bodies):  # bounded: `batches` requests per server, each with a 60 s timeout
-        for j in range(len(conns)):
-            which = (j + k + index) % len(conns)
-            start = time.perf_counter()
-            send(conns[which], body)
-            spent[which] += time.perf_counter() - start
-    out.put((spent, batches * 50 * points_per_op))
-    for conn in conns:
-        conn.close()
+    first, points, b = before // points_per_op, 0, 0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:  # bounded by `seconds`, each request with a 60 s timeout
+        prefix = f"sat{index}-{b // fresh}-" if fresh else f"sat{index}-"
+        send(_loss_ops(prefix, first + (b % fresh if fresh else b), points_per_op, rng))
+        points += 50 * points_per_op
+        b += 1
+    out.put(points)
+    conn.close()
 
 
 def bench_server_bound(
-    tmp: Path, points_per_op: int, batches: int, runs: int, before: int = 0, writers: int = 2, store: str = "memory"
+    tmp: Path, points_per_op: int, seconds: float, runs: int, before: int = 0, fresh: int = 0, writers: int = 3
 ) -> None:
-    """End to end, with the server processes the bottleneck: two servers run, diagnosis off and on, and
-    `writers` processes send each of them the same pre-encoded batches of 50 line ops (losses, 50 series
-    per writer) over HTTP, alternating between the servers batch by batch (so a burst of other load on
-    the machine hits both), each waiting only for its ack. A server's figure is the points it took per
-    second of waiting for its acks (summed over writers, divided by their number). The memory store keeps
-    the CPU the limit (with sqlite, small batches wait for the commit's fsync). `before` points per series
-    are sent first, outside the timing (0: new series; 50,000: a run under way)."""
+    """End to end, with the server the bottleneck: `writers` processes send one server batches of 50
+    line ops (training losses) over HTTP back to back for `seconds`; its figure is the points it
+    acknowledged per second. Servers with diagnosis off and on take turns, `runs` of each, a fresh
+    server (memory store: the CPU is the limit) each time. `before` points per series are sent first,
+    outside the timing, and the server is then left idle for a moment (a backlog of their diagnosis
+    drains). `fresh`: series are new every `fresh` batches (0: the same series all along)."""
     ctx = mp.get_context("spawn")
 
-    def one_run() -> tuple[float, float]:
-        srvs = []
+    def one_run(extra: tuple[str, ...]) -> float:
+        srv = ServerProcess(tmp / f"bound{time.monotonic_ns()}", *extra, store="memory").start()
         try:
-            for extra in (("--no-diagnose",), ()):
-                srvs.append(ServerProcess(tmp / f"bound{time.monotonic_ns()}", *extra, store=store).start())
-            urls = [srv.url for srv in srvs]
             go, out = ctx.Event(), ctx.Queue()
-            procs = [
-                ctx.Process(target=_bound_writer, args=(urls, i, points_per_op, batches, before, go, out))
-                for i in range(writers)
-            ]
+            args = (points_per_op, seconds, before, fresh, go, out)
+            procs = [ctx.Process(target=_saturating_writer, args=(srv.url, i, *args)) for i in range(writers)]
             for p in procs:
                 p.start()
             assert [out.get(timeout=300) for _ in procs] == ["ready"] * writers
+            time.sleep(2.0 if before else 0.2)
             go.set()
-            results = [out.get(timeout=300) for _ in procs]
+            points = sum(out.get(timeout=seconds + 120) for _ in procs)
             for p in procs:
                 p.join(30)
-            points = sum(r[1] for r in results)
-            off, on = (points / (sum(r[0][j] for r in results) / writers) for j in range(2))
-            return on, off
+            return points / seconds
         finally:
-            for srv in srvs:
-                srv.stop()
+            srv.stop()
 
+    results = []
+    for i in range(runs):
+        order = [(), ("--no-diagnose",)] if i % 2 else [("--no-diagnose",), ()]
+        got = {extra: one_run(extra) for extra in order}
+        results.append((got[()], got[("--no-diagnose",)]))
     emit_on_off(
         f"server_bound_ingest_points_per_s_{points_per_op}_points_per_op_diagnosis_on_vs_off",
-        [one_run() for _ in range(runs)],
+        results,
         series_points_before=before,
+        new_series_every_batches=fresh,
+        seconds=seconds,
         writers=writers,
-        batches_per_writer=batches,
-        store=store,
+        store="memory",
     )
 
 
@@ -388,17 +376,23 @@ def bench_store_diagnosis(points_per_op: int, runs: int, before: int = 0) -> Non
         body = protocol.packb({"client": "store-bench-2", "seq": b + 1, "ops": ops})
         batches.append(protocol.validate_batch(protocol.unpackb(body)))
 
+    catch_up = []
+
     async def one_run() -> tuple[float, float]:
         stores = {False: Store(None, diagnose=False), True: Store(None, diagnose=True)}
         for store in stores.values():
             for client, seq, ops in warm:
                 await store.ingest(client, seq, ops)
+            store.diagnosis.close()  # the warm-up's backlog, diagnosed outside the timing
         spent = {False: 0.0, True: 0.0}
         for i, (client, seq, ops) in enumerate(batches):
             for diagnose in (bool(i % 2), not i % 2):
                 start = time.perf_counter()
                 await stores[diagnose].ingest(client, seq, ops)
                 spent[diagnose] += time.perf_counter() - start
+        start = time.perf_counter()
+        stores[True].close()  # what waits in the backlog (ingest never yielded to the event loop here)
+        catch_up.append(time.perf_counter() - start)
         points = 200 * 50 * points_per_op
         return points / spent[True], points / spent[False]
 
@@ -406,13 +400,17 @@ def bench_store_diagnosis(points_per_op: int, runs: int, before: int = 0) -> Non
         f"store_apply_points_per_s_{points_per_op}_points_per_op_diagnosis_on_vs_off",
         [asyncio.run(one_run()) for _ in range(runs)],
         series_points_before=before,
+        backlog_left_ms=round(1000 * statistics.median(catch_up), 1),
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
-    parser.add_argument("--only", help="comma-separated: million,writers,fanout,memory,diagnosis")
+    parser.add_argument(
+        "--only", help="comma-separated: million,writers,fanout,memory,diagnosis (diagnosis-http: its HTTP part)"
+    )
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of each server-bound diagnosis run")
     args = parser.parse_args()
     only = set(args.only.split(",")) if args.only else {"million", "writers", "fanout", "memory", "diagnosis"}
     with tempfile.TemporaryDirectory(prefix="livepanel-bench-") as d:
@@ -429,9 +427,10 @@ def main() -> None:
             for before in (0, 50_000):
                 for points_per_op in (1, 10, 100):
                     bench_store_diagnosis(points_per_op, 3 if args.quick else 7, before)
-            for before in (0, 50_000):
+        if "diagnosis" in only or "diagnosis-http" in only:
+            for before, fresh in ((0, 200), (50_000, 0)):
                 for points_per_op in (1, 10, 100):
-                    bench_server_bound(tmp, points_per_op, 50 if args.quick else 200, 1 if args.quick else 3, before)
+                    bench_server_bound(tmp, points_per_op, args.seconds, 1 if args.quick else 3, before, fresh)
         if "memory" in only:
             bench_memory_and_startup(tmp, 2_000_000 if args.quick else 10_000_000, 2 if args.quick else 5)
 

@@ -118,7 +118,8 @@ async def _serve(config: Config) -> int:
         return 1
     limits = Limits(config.max_image_steps, config.max_histogram_steps)
     try:
-        store = Store(config.data_path if config.store == "sqlite" else None, limits, diagnose=not config.no_diagnose)
+        where = config.data_path if config.store == "sqlite" else None
+        store = Store(where, limits, diagnose=not config.no_diagnose, diagnosis_budget=config.diagnosis_budget)
     except Exception as exc:
         print(f"livepanel: cannot open the store in {config.data_path}: {exc}", file=sys.stderr)
         return 1

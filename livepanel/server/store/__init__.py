@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from livepanel.server.store.diagnosis import BUDGET as DIAGNOSIS_BUDGET
 from livepanel.server.store.diagnosis import Diagnosis
 from livepanel.server.store.model import Limits, State, Window, window_state
 from livepanel.server.store.persist import Job, Persistence
@@ -27,7 +28,13 @@ class StoreError(RuntimeError):
 
 
 class Store:
-    def __init__(self, path: Path | None = None, limits: Limits | None = None, diagnose: bool = True):
+    def __init__(
+        self,
+        path: Path | None = None,
+        limits: Limits | None = None,
+        diagnose: bool = True,
+        diagnosis_budget: float = DIAGNOSIS_BUDGET,
+    ):
         self.state = State(limits)
         self.listeners: list[Listener] = []
         self._pending: dict[str, asyncio.Future] = {}
@@ -41,10 +48,15 @@ class Store:
             self.store_id = self.persist.store_id
             self.clients = self.persist.load(self.state)
             self.persist.start()
-        self.diagnosis = Diagnosis(self.state, diagnose)
+        self.diagnosis = Diagnosis(self.state, diagnose, diagnosis_budget)
+        self.diagnosis.raise_alerts = self._raise
 
-    async def ingest(self, client: str | None, seq: int | None, ops: list[dict]) -> tuple[bool, list[dict]]:
-        """Apply a validated batch once; return (was it a duplicate, alerts it raised). Raises ProtocolError."""
+    async def ingest(
+        self, client: str | None, seq: int | None, ops: list[dict], size: int = 0
+    ) -> tuple[bool, list[dict]]:
+        """Apply a validated batch once; return (was it a duplicate, alerts it raised). Raises ProtocolError.
+
+        `size`: the batch's encoded bytes (what its arrays hold, about), if known: bounds diagnosis's backlog."""
         if self._failed is not None:
             raise StoreError(f"the store failed earlier and accepts no more writes: {self._failed}")
         if client is not None and seq <= self.clients.get(client, 0):
@@ -55,17 +67,38 @@ class Store:
         self.state.check(ops)
         now = time.time()
         messages, writes, raised = [], [], []
-        apply, follow = self.state.apply, self.diagnosis.follow if self.diagnosis.engine is not None else None
-        for op in ops:
-            message, actions = apply(op, now)
-            messages.append(message)
-            writes.extend(actions)
-            if follow is not None and op["op"] in _FOLLOWED:
-                for alert in follow(op, self.state):  # the alerts it raises, applied right after it
-                    message, actions = apply(alert, now)
-                    messages.append(message)
-                    writes.extend(actions)
-                    raised.append(alert["alert"])
+        apply, diagnosis = self.state.apply, self.diagnosis
+        diagnosing = diagnosis.engine is not None
+        if diagnosing and diagnosis.admit():  # diagnosed now, so the acknowledgement lists what it raised
+            spent, clock = 0.0, time.perf_counter
+            for op in ops:
+                message, actions = apply(op, now)
+                messages.append(message)
+                writes.extend(actions)
+                if op["op"] in _FOLLOWED:
+                    start = clock()
+                    alerts = diagnosis.follow(op, self.state)
+                    spent += clock() - start
+                    for alert in alerts:  # the alerts it raises, applied right after it
+                        message, actions = apply(alert, now)
+                        messages.append(message)
+                        writes.extend(actions)
+                        raised.append(alert["alert"])
+            for alert in diagnosis.settle():
+                message, actions = apply(alert, now)
+                messages.append(message)
+                writes.extend(actions)
+                raised.append(alert["alert"])
+            diagnosis.spend(spent)
+        else:
+            for op in ops:
+                message, actions = apply(op, now)
+                messages.append(message)
+                writes.extend(actions)
+            if diagnosing:  # diagnosed later, after what already waits (see diagnosis.py)
+                diagnosis.defer(client, ops, size)
+        if diagnosing:
+            raised += diagnosis.mail_for(client)
         if client is not None:
             self.clients[client] = seq
         if self.persist is None:
@@ -96,12 +129,46 @@ class Store:
         future.set_result(None)  # the acknowledgement goes out first; viewers right after, in commit order
         asyncio.get_running_loop().call_soon(self._publish, messages)
 
+    def _raise(self, alerts: list[dict]) -> None:
+        """Apply, store and publish alert operations found from diagnosis's backlog (after their batches)."""
+        if self._failed is not None:
+            return
+        now = time.time()
+        messages, writes = [], []
+        for alert in alerts:
+            message, actions = self.state.apply(alert, now)
+            messages.append(message)
+            writes.extend(actions)
+        if self.persist is None:
+            self._publish(messages)
+            return
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # closed outside the loop: the alerts are stored, no viewer is left
+            loop = None
+
+        def done(job: Job) -> None:
+            try:
+                if loop is not None:
+                    loop.call_soon_threadsafe(self._stored, job, messages)
+            except RuntimeError:  # loop closed during shutdown; the alerts are on disk
+                pass
+
+        self.persist.submit(Job(writes, None, None, done))
+
+    def _stored(self, job: Job, messages: list[dict]) -> None:
+        if job.error is not None:
+            self._failed = job.error
+            return
+        self._publish(messages)
+
     def _publish(self, messages: list[dict]) -> None:
         for listener in self.listeners:
             listener(messages)
 
     def close(self) -> None:
-        """Commit everything accepted so far and close the database."""
+        """Diagnose what waits, commit everything accepted so far and close the database."""
+        self.diagnosis.close()
         if self.persist is not None:
             self.persist.close()
             self.persist = None
