@@ -48,6 +48,25 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_when_quiet(pid: int, limit: float = 60.0) -> float:
+    """The process's CPU time once it stops using any (its backlog done), waiting `limit` s at most."""
+    last, deadline = cpu_seconds(pid), time.monotonic() + limit
+    while time.monotonic() < deadline:  # bounded by `limit`
+        time.sleep(0.3)
+        now = cpu_seconds(pid)
+        if now - last < 0.005:
+            return now
+        last = now
+    return last
+
+
 def emit_on_off(figure: str, results: list[tuple[float, float]], **extra) -> None:
     """One line for (on, off) throughput pairs: their medians and the drop, overall and per run."""
     on, off = [r[0] for r in results], [r[1] for r in results]
@@ -161,9 +180,13 @@ def _saturating_writer(url: str, index: int, points_per_op: int, seconds: float,
     """Send batches of 50 line ops back to back on one keep-alive connection, each as soon as the last
     is acknowledged, for `seconds` after `go`; report the points acknowledged in that time.
 
-    `before` points per series are sent first (in ops of 10,000), before `go`. `fresh` > 0: every
-    `fresh` batches the writer moves to 50 new series (new runs starting all the time)."""
+    The batches' ops are encoded beforehand (enough for the run at up to 6M points/s among 3 writers,
+    then they repeat), so the writer's own work is small. `before` points per series are sent first
+    (in ops of 10,000), before `go`. `fresh` > 0: every `fresh` batches the writer moves to 50 new
+    series (new runs starting all the time)."""
     import http.client
+
+    import msgpack
 
     from livepanel import protocol
 
@@ -172,25 +195,31 @@ def _saturating_writer(url: str, index: int, points_per_op: int, seconds: float,
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=60)
     headers = {"Content-Type": "application/msgpack"}
+    head = b"\x83" + msgpack.packb("client") + msgpack.packb(client) + msgpack.packb("seq")
+    ops_key = msgpack.packb("ops")
     seq = 0
 
-    def send(ops: list[dict]) -> None:
+    def send(encoded_ops: bytes) -> None:
         nonlocal seq
         seq += 1
-        conn.request("POST", "/api/v1/ingest", protocol.packb({"client": client, "seq": seq, "ops": ops}), headers)
+        conn.request("POST", "/api/v1/ingest", head + msgpack.packb(seq) + ops_key + encoded_ops, headers)
         resp = conn.getresponse()
         assert resp.status == 200, resp.read()
         resp.read()
 
     for b in range(before // 10_000):
-        send(_loss_ops(f"sat{index}-", b, 10_000, rng))
+        send(protocol.packb(_loss_ops(f"sat{index}-", b, 10_000, rng)))
+    first = before // points_per_op
+    pool = []
+    for b in range(int(seconds * min(2000, 2e6 / (50 * points_per_op)))):  # bounded by the run's length
+        prefix = f"sat{index}-{b // fresh}-" if fresh else f"sat{index}-"
+        pool.append(protocol.packb(_loss_ops(prefix, first + (b % fresh if fresh else b), points_per_op, rng)))
     out.put("ready")
     go.wait(120)
-    first, points, b = before // points_per_op, 0, 0
+    points, b = 0, 0
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:  # bounded by `seconds`, each request with a 60 s timeout
-        prefix = f"sat{index}-{b // fresh}-" if fresh else f"sat{index}-"
-        send(_loss_ops(prefix, first + (b % fresh if fresh else b), points_per_op, rng))
+        send(pool[b % len(pool)])
         points += 50 * points_per_op
         b += 1
     out.put(points)
@@ -204,11 +233,14 @@ def bench_server_bound(
     line ops (training losses) over HTTP back to back for `seconds`; its figure is the points it
     acknowledged per second. Servers with diagnosis off and on take turns, `runs` of each, a fresh
     server (memory store: the CPU is the limit) each time. `before` points per series are sent first,
-    outside the timing, and the server is then left idle for a moment (a backlog of their diagnosis
-    drains). `fresh`: series are new every `fresh` batches (0: the same series all along)."""
+    outside the timing, and the run starts once the server is quiet (their diagnosis done). Besides
+    the throughput, the server's CPU time per point is reported, counted until it is quiet again
+    after the run (so it includes diagnosis left waiting in the backlog: the whole cost).
+    `fresh`: series are new every `fresh` batches (0: the same series all along)."""
     ctx = mp.get_context("spawn")
 
-    def one_run(extra: tuple[str, ...]) -> float:
+    def one_run(extra: tuple[str, ...]) -> tuple[float, float]:
+        """(points per second acknowledged, server CPU µs per point including the diagnosis left after)."""
         srv = ServerProcess(tmp / f"bound{time.monotonic_ns()}", *extra, store="memory").start()
         try:
             go, out = ctx.Event(), ctx.Queue()
@@ -217,23 +249,27 @@ def bench_server_bound(
             for p in procs:
                 p.start()
             assert [out.get(timeout=300) for _ in procs] == ["ready"] * writers
-            time.sleep(2.0 if before else 0.2)
+            cpu0 = cpu_when_quiet(srv.proc.pid)
             go.set()
             points = sum(out.get(timeout=seconds + 120) for _ in procs)
             for p in procs:
                 p.join(30)
-            return points / seconds
+            return points / seconds, 1e6 * (cpu_when_quiet(srv.proc.pid) - cpu0) / points
         finally:
             srv.stop()
 
-    results = []
+    results, cpu = [], []
     for i in range(runs):
         order = [(), ("--no-diagnose",)] if i % 2 else [("--no-diagnose",), ()]
         got = {extra: one_run(extra) for extra in order}
-        results.append((got[()], got[("--no-diagnose",)]))
+        results.append((got[()][0], got[("--no-diagnose",)][0]))
+        cpu.append((got[()][1], got[("--no-diagnose",)][1]))
     emit_on_off(
         f"server_bound_ingest_points_per_s_{points_per_op}_points_per_op_diagnosis_on_vs_off",
         results,
+        server_cpu_us_per_point_on=round(statistics.median(c[0] for c in cpu), 3),
+        server_cpu_us_per_point_off=round(statistics.median(c[1] for c in cpu), 3),
+        server_cpu_extra_percent_per_run=sorted(round(100 * (a / b - 1), 1) for a, b in cpu),
         series_points_before=before,
         new_series_every_batches=fresh,
         seconds=seconds,
@@ -356,11 +392,14 @@ def _loss_ops(env: str, b: int, points_per_op: int, rng: np.random.Generator, se
 def bench_store_diagnosis(points_per_op: int, runs: int, before: int = 0) -> None:
     """The server's own cost of diagnosis: 200 batches of 50 line ops applied by a Store in this process
     (no HTTP, no disk), series named like losses so the engine watches every one. Two stores, diagnosis
-    on and off, take the same batches in alternation (which one goes first alternates too), so a burst
-    of load on the machine hits both; each run's figure is its total time per store, and the medians of
-    `runs` runs are reported. `before` points per series are ingested first, outside the timing: 0
-    measures new series (each of a series' first 128 points closes a block and runs the detectors),
-    50,000 a training run under way (a block every 512-1024 points)."""
+    on and off, take the same batches one after the other (which one goes first alternates from run to
+    run: a saturated server's time is all ingest, so diagnosis's budget is a share of that store's own
+    time); each run's figure is its total time per store, and the medians of `runs` runs are reported.
+    `before` points per series are ingested first, outside the timing: 0 measures new series (each of a
+    series' first 128 points closes a block and runs the detectors), 50,000 a training run under way (a
+    block every 512-1024 points). Ingest never yields to the event loop here, so once diagnosis's time
+    budget is spent appends wait in its backlog; the time to diagnose what is left there afterwards is
+    reported too, and the drop counting it (the whole cost)."""
     from livepanel import protocol
     from livepanel.server.store import Store
 
@@ -385,14 +424,15 @@ def bench_store_diagnosis(points_per_op: int, runs: int, before: int = 0) -> Non
                 await store.ingest(client, seq, ops)
             store.diagnosis.close()  # the warm-up's backlog, diagnosed outside the timing
         spent = {False: 0.0, True: 0.0}
-        for i, (client, seq, ops) in enumerate(batches):
-            for diagnose in (bool(i % 2), not i % 2):
-                start = time.perf_counter()
-                await stores[diagnose].ingest(client, seq, ops)
-                spent[diagnose] += time.perf_counter() - start
+        for diagnose in (False, True) if len(catch_up) % 2 else (True, False):
+            store, start = stores[diagnose], time.perf_counter()
+            for client, seq, ops in batches:
+                await store.ingest(client, seq, ops)
+            spent[diagnose] = time.perf_counter() - start
         start = time.perf_counter()
         stores[True].close()  # what waits in the backlog (ingest never yielded to the event loop here)
-        catch_up.append(time.perf_counter() - start)
+        left = time.perf_counter() - start
+        catch_up.append((left, 1 - spent[False] / (spent[True] + left)))
         points = 200 * 50 * points_per_op
         return points / spent[True], points / spent[False]
 
@@ -400,7 +440,8 @@ def bench_store_diagnosis(points_per_op: int, runs: int, before: int = 0) -> Non
         f"store_apply_points_per_s_{points_per_op}_points_per_op_diagnosis_on_vs_off",
         [asyncio.run(one_run()) for _ in range(runs)],
         series_points_before=before,
-        backlog_left_ms=round(1000 * statistics.median(catch_up), 1),
+        backlog_left_ms=round(1000 * statistics.median(c[0] for c in catch_up), 1),
+        drop_with_backlog_percent=round(100 * statistics.median(c[1] for c in catch_up), 1),
     )
 
 
