@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from livepanel.client.buffers import BufferPool
+from livepanel.sumsq import sum_of_squares
 
 NUMBER_KINDS = "biuf"
 
@@ -260,7 +261,7 @@ def bin_histogram(values: np.ndarray | DeviceArray, bins: int | np.ndarray, valu
         counts = np.diff(idx)
         mean = float(np.add.reduce(s, dtype=np.float64)) / s.size
         deviations = np.subtract(s, mean, dtype=np.float64)
-        std = math.sqrt(float(np.dot(deviations, deviations)) / s.size)
+        std = math.sqrt(sum_of_squares(deviations) / s.size)
     else:
         counts, edges = np.histogram(s, bins=bins, range=value_range or (0.0, 1.0))
         vmin = vmax = mean = std = 0.0

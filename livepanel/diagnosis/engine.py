@@ -19,6 +19,7 @@ from livepanel.diagnosis.alert import SUGGESTIONS, Alert, alert_key
 from livepanel.diagnosis.roles import resolve_role, stem
 from livepanel.diagnosis.series import LEVEL_POINTS, Series
 from livepanel.diagnosis.track import JUDGE_GROWTH, SMALL
+from livepanel.sumsq import sum_of_squares
 
 _WATCHED = ("train_loss", "val_loss", "grad_norm", "val_acc", "lr")  # roles that get a summary
 _NONFINITE = ("train_loss", "val_loss", "grad_norm")
@@ -67,7 +68,7 @@ class Diagnoser:
             return self._feed(s, x, ys, tot)
         y = np.asarray(y, dtype=np.float64)
         # y.y is not finite when a value is not (or it overflows: _nonfinite then finds none); cheaper than a sum
-        tot = float(y.dot(y))
+        tot = sum_of_squares(y)
         an = t.an
         if an and tot - tot == 0 and not t.by and an + n < t.bsize:  # large blocks, room left in the buffer
             t.buf[an : an + n] = y

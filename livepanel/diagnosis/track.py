@@ -18,6 +18,8 @@ from itertools import accumulate
 
 import numpy as np
 
+from livepanel.sumsq import sum_of_squares
+
 CAPACITY = 128
 SMALL = 64  # observe() calls up to this many points take the pure-Python path
 JUDGE_GROWTH = 64  # detectors run again within a large call (and not_learning at all) once 1/64 more closed
@@ -220,14 +222,14 @@ class Track:
                 self.prev = vals[-1]
         else:
             v = vals
-            q = float(v.dot(v))  # finite when every value is (or an overflow: filtered the same way)
+            q = sum_of_squares(v)  # finite when every value is (or an overflow: filtered the same way)
             if q - q != 0:
                 v = v[np.isfinite(v)]
-                q = float(v.dot(v))
+                q = sum_of_squares(v)
             if self.log:
                 v = np.log10(np.maximum(v, 1e-30))
                 v[v <= -30.0] = LOG_FLOOR
-                q = float(v.dot(v))
+                q = sum_of_squares(v)
             c = len(v)
             if c:
                 s = float(np.add.reduce(v))
@@ -258,7 +260,7 @@ class Track:
         value is not finite (the caller closes them one by one, which filters them)."""
         b = self.bsize
         seg = v[off : off + k * b]
-        if not math.isfinite(float(seg.dot(seg))):
+        if not math.isfinite(sum_of_squares(seg)):
             return False
         if self.log:
             seg = np.log10(np.maximum(seg, 1e-30))

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from livepanel.sumsq import sum_of_squares
+
 if TYPE_CHECKING:
     import torch
 
@@ -189,7 +191,7 @@ class Watch:
                 flat[kind][name] = parts[0] if len(parts) == 1 else torch.cat(parts)
         norm: dict[str, Any] = {name: sq.sqrt() for name, sq in self._sq.items()}
         for name, g in flat["grads"].items():  # one norm per layer, of its gradients laid end to end
-            norm[name] = math.sqrt(float(np.dot(g, g))) if isinstance(g, np.ndarray) else torch.linalg.vector_norm(g)
+            norm[name] = math.sqrt(sum_of_squares(g)) if isinstance(g, np.ndarray) else torch.linalg.vector_norm(g)
         with panel.batch():  # one request for the whole step
             if norm:
                 panel.log({f"{self.win}/{name}": norm[name] for name in order if name in norm}, step=step, env=self.env)
