@@ -110,8 +110,10 @@ def bench_million_line(tmp: Path, runs: int) -> None:
         srv.stop()
 
 
-def _writer(url: str, index: int, seconds: float, spool: str, out: mp.Queue) -> None:
+def _writer(url: str, index: int, seconds: float, spool: str, go, out: mp.Queue) -> None:
     panel = Panel(url, env=f"w{index}", spool_dir=spool)
+    out.put("ready")
+    go.wait(120)
     step, deadline = 0, time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         for _ in range(1000):
@@ -124,18 +126,21 @@ def _writer(url: str, index: int, seconds: float, spool: str, out: mp.Queue) -> 
 
 
 def bench_writers(tmp: Path, seconds: float, writers: int = 8, *extra: str, quiet: bool = False) -> float:
-    """Scalar points per second, sustained, from several writer processes (each its own Panel)."""
+    """Scalar points per second, sustained, from several writer processes (each its own Panel), from
+    when all have started (their imports done) to their last flush."""
     srv = ServerProcess(tmp / f"writers{time.monotonic_ns()}", *extra).start()
     try:
         ctx = mp.get_context("spawn")
-        out = ctx.Queue()
-        start = time.perf_counter()
+        go, out = ctx.Event(), ctx.Queue()
         procs = [
-            ctx.Process(target=_writer, args=(srv.url, i, seconds, str(tmp / f"spool-w{i}"), out))
+            ctx.Process(target=_writer, args=(srv.url, i, seconds, str(tmp / f"spool-w{i}"), go, out))
             for i in range(writers)
         ]
         for p in procs:
             p.start()
+        assert [out.get(timeout=120) for _ in procs] == ["ready"] * writers  # started, imports done
+        start = time.perf_counter()
+        go.set()
         results = [out.get(timeout=seconds + 120) for _ in procs]
         for p in procs:
             p.join(30)
