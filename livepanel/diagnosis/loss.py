@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from livepanel.diagnosis.series import DIVERGE_BACK, DIVERGE_DROP, LEVEL_POINTS, Series
 from livepanel.diagnosis.track import Track
 
@@ -72,19 +70,16 @@ def _drift(t: Track, begin: int, end: int | None = None) -> tuple[float, float, 
 
     The fall is the line's drop from the first to the last point of the stretch; its standard
     error comes from the point-to-point noise of the stretch, so it shrinks as points come.
-    (numpy over at most CAPACITY blocks: not_learning runs it often on young series.)
+    (From running sums per block, Track.line_sums: not_learning runs it often on young series.)
     """
     end = len(t.cnt) if end is None else end
-    c = np.array(t.cnt[begin:end], dtype=np.float64)
-    w = float(c.sum())
+    w, total, cm, cm2, ms = t.line_sums(begin, end)
     if w < 2:
         return math.nan, math.nan, math.nan, 0
-    sm = np.array(t.sum[begin:end], dtype=np.float64)
-    pos = np.cumsum(c) - c / 2  # each block's middle, in points from the start of the stretch
-    pm, ym = float(c.dot(pos)) / w, float(sm.sum()) / w
-    d = pos - pm
-    sxx = float(c.dot(d * d))
-    sxy = float(d.dot(sm - c * ym))  # empty blocks add nothing (count and sum 0)
+    ym = total / w
+    mid = cm / w  # the stretch's mean place; each block's distance from it is (its middle - mid)
+    sxx = cm2 - w * mid * mid
+    sxy = ms - mid * total  # empty blocks add nothing (count and sum 0)
     sd = t.noise(begin, end)
     if not sxx > 0 or not math.isfinite(sd):
         return math.nan, math.nan, ym, int(w)

@@ -52,6 +52,9 @@ class Track:
         "x0",
         "x1",
         "pc",
+        "fcm",
+        "fcm2",
+        "fms",
     )
 
     def __init__(self, log: bool = False, min_block: int = 1) -> None:
@@ -78,6 +81,10 @@ class Track:
         self.x0: list[float] = []
         self.x1: list[float] = []
         self.pc: list[int] = [0]  # prefix sums of cnt (pc[i] = sum(cnt[:i])): levels found by bisection
+        # per closed block, for line fits (line_sums): count*middle, count*middle^2, middle*sum (until a merge)
+        self.fcm: list[float] = []
+        self.fcm2: list[float] = []
+        self.fms: list[float] = []
 
     # ------------------------------------------------------------ feeding
 
@@ -298,6 +305,7 @@ class Track:
         self.dab = [a + b for a, b in zip(d[::2], d[1::2], strict=True)]
         self.nd = [a + b for a, b in zip(nd[::2], nd[1::2], strict=True)]
         self.pc = [0, *accumulate(self.cnt)]
+        self.fcm, self.fcm2, self.fms = [], [], []
         self.x0 = self.x0[::2]
         self.x1 = self.x1[1::2]
         self.bsize *= 2
@@ -353,6 +361,21 @@ class Track:
         mu = sum(self.sum[begin:end]) / c
         var = sum(self.sq[begin:end]) / c - mu * mu
         return mu, math.sqrt(var) if var > 0 else 0.0, c
+
+    def line_sums(self, begin: int, end: int) -> tuple[int, float, float, float, float]:
+        """Sums for a least-squares line through blocks [begin, end): (points, sum of their values, and
+        over the blocks: count*middle, count*middle^2, middle*sum), a block's middle being its middle
+        point's place among the series' finite points. The products are kept per closed block until the
+        next merge, so a young series judged every few blocks computes only the blocks closed since."""
+        cm, cm2, ms = self.fcm, self.fcm2, self.fms
+        pc, cnt, sm = self.pc, self.cnt, self.sum
+        for i in range(len(cm), len(cnt)):  # bounded by CAPACITY
+            mid = (pc[i] + pc[i + 1]) * 0.5
+            c = cnt[i]
+            cm.append(c * mid)
+            cm2.append(c * mid * mid)
+            ms.append(mid * sm[i])
+        return pc[end] - pc[begin], sum(sm[begin:end]), sum(cm[begin:end]), sum(cm2[begin:end]), sum(ms[begin:end])
 
     def noise(self, begin: int, end: int | None = None) -> float:
         """Point-to-point noise (standard deviation) over blocks [begin, end), from mean |change|."""
