@@ -42,6 +42,8 @@ def test_backlogged_alert_is_raised_once_stored_and_sent(server_factory, tmp_pat
         acks = await asyncio.to_thread(send_in_steps, srv.url, x, y)
         msg = await sock.until(lambda m: m["type"] == "change" and m["op"]["op"] == "alert")
         sock.close()
+        seqs = [m["seq"] for m in sock.messages if m["type"] == "change"]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs  # in order, none missing
         return acks, [msg["op"]["alert"]]
 
     acks, live = arun(run())

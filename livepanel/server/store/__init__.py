@@ -160,7 +160,8 @@ class Store:
         if job.error is not None:
             self._failed = job.error
             return
-        self._publish(messages)
+        # after the publication of the batches committed with it or before it (_committed's call_soon)
+        asyncio.get_running_loop().call_soon(self._publish, messages)
 
     def _publish(self, messages: list[dict]) -> None:
         for listener in self.listeners:
