@@ -35,7 +35,6 @@ class Track:
         "log",
         "bsize",
         "jmin",
-        "since",
         "by",
         "buf",
         "an",
@@ -60,8 +59,7 @@ class Track:
     def __init__(self, log: bool = False, min_block: int = 1) -> None:
         self.log = log
         self.bsize = min_block  # a power of two; doubles at each merge
-        self.jmin = JUDGE_BLOCKS * min_block if min_block > 1 else 1  # points between judgements, at least
-        self.since = 0  # points closed since judge() last ran (across calls)
+        self.jmin = JUDGE_BLOCKS * min_block if min_block > 1 else 1  # points between judgements in a call, at least
         # Points not yet in a block (fewer than bsize): numpy values in buf[:an] (only when blocks are
         # large, bsize > SMALL, and a large call came), then Python floats in `by` (small calls).
         # Only their values are kept: a block needs the x of its first and last point, no more.
@@ -101,9 +99,9 @@ class Track:
         soon: bool = False,
     ) -> None:
         """Queue the points of one call (x their x, v their values: Python floats or a float64 array) and
-        close every block they fill, calling hook(blocks) after each closed block, and judge() each time
-        1/JUDGE_GROWTH of the series (at least jmin points, and a block) was closed since it last ran,
-        counted across calls (within a call, and after its last block), and right after a block whose
+        close every block they fill, calling hook(blocks) after each closed block and judge() after the
+        last one; within a call that closes many blocks (a large call, a young series), also each time
+        1/JUDGE_GROWTH of the series was closed since the last judge(), and right after a block whose
         hook returned true (or the first block, if `soon`).
 
         Nothing of the caller's arrays is kept: what stays pending is copied (list or own buffer).
@@ -117,11 +115,11 @@ class Track:
         if pend + n < self.bsize:
             self._queue(v)
             return
-        since, off = self.since, 0  # points closed since the last judge()
+        since, off = 0, 0  # points closed since the last judge()
         if pend:  # the open block, completed from this call's first points
             off = self.bsize - pend
             self._close(self.px0, x[off - 1], self._take_pending(v[:off]))
-            since += self.bsize
+            since = self.bsize
             if hook is not None and hook(len(self.cnt)):
                 soon = True
         arr = isinstance(v, np.ndarray)
@@ -155,10 +153,8 @@ class Track:
         if off < n:
             self.px0 = x[off]
             self._queue(v[off:] if off else v)
-        if since and (soon or since >= max(self.n // JUDGE_GROWTH, self.jmin, self.bsize)):
+        if since:
             judge()
-            since = 0
-        self.since = since
 
     def _queue(self, v: list[float] | np.ndarray) -> None:
         """Keep points that fill no block (a copy: the caller's arrays are not held)."""
