@@ -41,7 +41,9 @@ class Diagnoser:
         self._raised: set[str] = set()
         self._calls = 0  # observe calls that closed blocks: orders "seen before" for findings to confirm
         self._collapsed: dict[str, int] = {}  # env -> gradient series that collapsed, awaiting a steady peer
-        self._unconfirmed: dict[tuple[str, str, str], Series] = {}  # a finding made, to confirm on a later call
+        # findings to confirm on a later call, with the number of batches settled when they were made
+        self._unconfirmed: dict[tuple[str, str, str], tuple[Series, int]] = {}
+        self._batches = 0
 
     # ------------------------------------------------------------ public API
 
@@ -87,13 +89,18 @@ class Diagnoser:
         return out
 
     def settle(self) -> list[Alert]:
-        """Confirm the findings waiting for a later call now (the caller has fed everything it had: a
-        batch, or a whole run in one call per series); return the alerts that raises."""
+        """After a batch: judge again the findings still waiting for a later call that were made before
+        the previous batch ended (their series got no block since, e.g. a whole run sent in one call per
+        series); return the alerts that raises. A finding of this very batch waits for the next one, as
+        a confirmation on the same data would be none."""
         out: list[Alert] = []
         if self._unconfirmed:
-            self._calls += 1
-            for s in list(self._unconfirmed.values()):
-                self._judge(s, out)
+            stale = [s for s, made in self._unconfirmed.values() if made < self._batches]
+            if stale:
+                self._calls += 1
+                for s in stale:
+                    self._judge(s, out)
+        self._batches += 1
         return out
 
     def unconfirmed(self) -> bool:
@@ -215,7 +222,7 @@ class Diagnoser:
                     self._unconfirmed.pop(key, None)
                 elif not s.seen:
                     s.seen = self._calls  # confirm on a later call: the env's lr may not have arrived yet
-                    self._unconfirmed[key] = s
+                    self._unconfirmed[key] = (s, self._batches)
                 elif self._calls > s.seen:
                     self._unconfirmed.pop(key, None)
                     self._emit(s, "not_learning", self._key("not_learning", s), found[0], found[1], out)

@@ -22,7 +22,7 @@ from livepanel.sumsq import sum_of_squares
 
 CAPACITY = 128
 SMALL = 64  # observe() calls up to this many points take the pure-Python path
-JUDGE_GROWTH = 64  # detectors run again (within a call or across calls) once 1/64 more of the series closed
+JUDGE_GROWTH = 64  # detectors run again within a large call (and not_learning at all) once 1/64 more closed
 JUDGE_BLOCKS = 4  # ...or this many of its smallest blocks, if more (a young dense series)
 LOG_FLOOR = -30.0  # log10 of a zero gradient norm: a collapse, not an error
 _SQRT_PI_2 = math.sqrt(math.pi) / 2  # E|a-b| = 2 sigma / sqrt(pi) for Gaussian noise
