@@ -13,14 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from livepanel.server.store.diagnosis import BUDGET as DIAGNOSIS_BUDGET
-from livepanel.server.store.diagnosis import Diagnosis
+from livepanel.server.store.diagnosis import FOLLOWED, Diagnosis
 from livepanel.server.store.model import Limits, State, Window, window_state
 from livepanel.server.store.persist import Job, Persistence
 
 __all__ = ["Store", "StoreError", "State", "Window", "Limits", "window_state"]
 
 Listener = Callable[[list[dict]], None]
-_FOLLOWED = frozenset(("line", "close", "delete_env"))  # operations diagnosis looks at, once applied
 
 
 class StoreError(RuntimeError):
@@ -69,34 +68,22 @@ class Store:
         messages, writes, raised = [], [], []
         apply, diagnosis = self.state.apply, self.diagnosis
         diagnosing = diagnosis.engine is not None
-        if diagnosing and diagnosis.admit():  # diagnosed now, so the acknowledgement lists what it raised
-            spent, clock = 0.0, time.perf_counter
-            for op in ops:
-                message, actions = apply(op, now)
-                messages.append(message)
-                writes.extend(actions)
-                if op["op"] in _FOLLOWED:
-                    start = clock()
-                    alerts = diagnosis.follow(op, self.state)
-                    spent += clock() - start
-                    for alert in alerts:  # the alerts it raises, applied right after it
-                        message, actions = apply(alert, now)
-                        messages.append(message)
-                        writes.extend(actions)
-                        raised.append(alert["alert"])
-            for alert in diagnosis.settle():
-                message, actions = apply(alert, now)
-                messages.append(message)
-                writes.extend(actions)
-                raised.append(alert["alert"])
+        now_too = diagnosing and diagnosis.admit()  # diagnosed now, so the acknowledgement lists what it raised
+        spent, clock = 0.0, time.perf_counter
+        for op in ops:
+            message, actions = apply(op, now)
+            messages.append(message)
+            writes.extend(actions)
+            if now_too and op["op"] in FOLLOWED:
+                start = clock()
+                alerts = diagnosis.follow(op, self.state)
+                spent += clock() - start
+                self._apply_alerts(alerts, now, messages, writes, raised)  # right after the op that raised them
+        if now_too:
+            self._apply_alerts(diagnosis.settle(), now, messages, writes, raised)
             diagnosis.spend(spent)
-        else:
-            for op in ops:
-                message, actions = apply(op, now)
-                messages.append(message)
-                writes.extend(actions)
-            if diagnosing:  # diagnosed later, after what already waits (see diagnosis.py)
-                diagnosis.defer(client, ops, size)
+        elif diagnosing:  # diagnosed later, after what already waits (see diagnosis.py)
+            diagnosis.defer(client, ops, size)
         if diagnosing:
             raised += diagnosis.mail_for(client)
         if client is not None:
@@ -133,12 +120,9 @@ class Store:
         """Apply, store and publish alert operations found from diagnosis's backlog (after their batches)."""
         if self._failed is not None:
             return
-        now = time.time()
-        messages, writes = [], []
-        for alert in alerts:
-            message, actions = self.state.apply(alert, now)
-            messages.append(message)
-            writes.extend(actions)
+        messages: list[dict] = []
+        writes: list[tuple] = []
+        self._apply_alerts(alerts, time.time(), messages, writes)
         if self.persist is None:
             self._publish(messages)
             return
@@ -155,6 +139,17 @@ class Store:
                 pass
 
         self.persist.submit(Job(writes, None, None, done))
+
+    def _apply_alerts(
+        self, alerts: list[dict], now: float, messages: list[dict], writes: list[tuple], raised: list | None = None
+    ) -> None:
+        """Apply alert operations, adding their viewer messages and write actions (and bodies to `raised`)."""
+        for alert in alerts:
+            message, actions = self.state.apply(alert, now)
+            messages.append(message)
+            writes.extend(actions)
+            if raised is not None:
+                raised.append(alert["alert"])
 
     def _stored(self, job: Job, messages: list[dict]) -> None:
         if job.error is not None:

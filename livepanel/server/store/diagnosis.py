@@ -38,6 +38,7 @@ MAX_BYTES = 256 << 20  # ...and bytes of points waiting, at most
 GROUP = 64  # backlog batches diagnosed between two looks at the clock, at most...
 GROUP_BYTES = 64 << 10  # ...or as many as hold this many bytes (a few milliseconds of work at most)
 MAIL_MAX = 1000  # alerts kept for one writer until its next acknowledgement
+FOLLOWED = frozenset(("line", "close", "delete_env"))  # operations diagnosis looks at, once applied
 
 
 class Diagnosis:
@@ -82,14 +83,11 @@ class Diagnosis:
 
     def defer(self, client: str | None, ops: list[dict[str, Any]], size: int) -> None:
         """Queue a batch's applied operations (those follow takes) for diagnosis later, in order."""
-        followed = []
-        for op in ops:
-            kind = op["op"]
-            if kind == "line" or kind == "close" or kind == "delete_env":
-                followed.append(op)
-                if kind != "line" or op["update"] != "append":
-                    key = _barrier(op)
-                    self.barriers[key] = self.barriers.get(key, 0) + 1
+        followed = [op for op in ops if op["op"] in FOLLOWED]
+        for op in followed:
+            key = _barrier(op)
+            if key is not None:
+                self.barriers[key] = self.barriers.get(key, 0) + 1
         if not followed:
             return
         self.backlog.append((client, followed, size, self._last_batch))
@@ -192,8 +190,8 @@ class Diagnosis:
                 count += 1
                 for op in ops:
                     alerts = self.follow(op, state)
-                    if op["op"] != "line" or op["update"] != "append":
-                        key = _barrier(op)
+                    key = _barrier(op)
+                    if key is not None:
                         left = self.barriers.pop(key) - 1
                         if left:
                             self.barriers[key] = left
@@ -202,8 +200,6 @@ class Diagnosis:
             self.backlog_bytes -= size
             if charge:
                 self.credit -= time.perf_counter() - start
-        if not backlog:
-            self.backlog_bytes = 0
         if found:
             self.raise_alerts(found)
 
@@ -233,10 +229,10 @@ class Diagnosis:
         )
 
 
-def _barrier(op: dict[str, Any]) -> tuple[str, ...]:
-    """What a close, delete_env, replace or remove ends (the key of Diagnosis.barriers)."""
+def _barrier(op: dict[str, Any]) -> tuple[str, ...] | None:
+    """What a close, delete_env, replace or remove ends (the key of Diagnosis.barriers); None for an append."""
     if op["op"] == "delete_env":
         return ("env", op["env"])
     if op["op"] == "close":
         return ("win", op["env"], op["win"])
-    return ("trace", op["env"], op["win"], op["name"])
+    return None if op["update"] == "append" else ("trace", op["env"], op["win"], op["name"])
