@@ -22,6 +22,7 @@ DTYPES = ("f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8")
 MAX_NAME = 200
 MAX_TEXT = 1 << 20  # one text window update, in characters
 KINDS = ("line", "scatter", "bar", "histogram", "heatmap", "image", "text")
+_LITTLE = {code: np.dtype("<" + code) for code in DTYPES}  # wire dtype codes as numpy dtypes
 UPDATES = ("append", "replace", "remove")
 IMAGE_FORMATS = ("png", "jpeg", "webp")
 OPTION_KEYS = {
@@ -297,6 +298,21 @@ def _trace(op: dict, out: dict) -> None:
         if len(t) not in (1, len(y)):
             raise ProtocolError(f"{kind} t must hold one time or one per point; got {len(t)} for {len(y)} points")
     out["x"], out["y"], out["t"] = x, y, t
+
+
+def read_line(op: dict[str, Any]) -> tuple[str, str, np.ndarray | None, np.ndarray | None]:
+    """A line op as decoded from a body that validate_op already passed (the diagnosis worker reads what
+    the server accepted): (trace name, update, x, y), with validate_op's defaults and no checks again;
+    x and y are None for a remove."""
+    update = op.get("update", "append")
+    if update == "remove":
+        return op.get("name", ""), update, None, None
+    x, y = op["x"], op["y"]
+    return op.get("name", ""), update, _frombuffer(x), _frombuffer(y)
+
+
+def _frombuffer(obj: dict[str, Any]) -> np.ndarray:
+    return np.frombuffer(obj["data"], dtype=_LITTLE[obj["dtype"]])
 
 
 def _check_images(images: Any) -> list[dict[str, Any]]:
