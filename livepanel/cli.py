@@ -119,7 +119,7 @@ async def _serve(config: Config) -> int:
     limits = Limits(config.max_image_steps, config.max_histogram_steps)
     try:
         where = config.data_path if config.store == "sqlite" else None
-        store = Store(where, limits, diagnose=not config.no_diagnose, diagnosis_budget=config.diagnosis_budget)
+        store = Store(where, limits, diagnose=not config.no_diagnose)
     except Exception as exc:
         print(f"livepanel: cannot open the store in {config.data_path}: {exc}", file=sys.stderr)
         return 1

@@ -38,16 +38,6 @@ def _positive(text: str) -> int:
     return value
 
 
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a share (examples: 0.08, 0.2, 0)") from None
-    if not 0 <= value <= 1:
-        raise ValueError(f"{value:g} must be between 0 and 1")
-    return value
-
-
 def _base_url(text: str) -> str:
     text = "/" + str(text).strip("/")
     return "" if text == "/" else text
@@ -83,12 +73,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("replay_buffer", 4096, "recent changes kept per env for viewers that reconnect", _positive),
     Setting("logdir", None, "TensorBoard log directory to import and follow live (needs livepanel[tensorboard])"),
     Setting("no_diagnose", False, "do not watch series for training problems (NaN, divergence, ...)", bool, flag=True),
-    Setting(
-        "diagnosis_budget",
-        0.08,
-        "share of the server's time diagnosis may take while ingest is busy; beyond it, it catches up later",
-        _share,
-    ),
 )
 
 
@@ -108,7 +92,6 @@ class Config:
     replay_buffer: int = 4096
     logdir: str | None = None
     no_diagnose: bool = False
-    diagnosis_budget: float = 0.08
 
     @property
     def data_path(self) -> Path:

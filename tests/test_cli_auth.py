@@ -38,8 +38,6 @@ def test_port_in_use_is_one_line_error(tmp_path):
         (["--port", "70000"], "not between 0 and 65535"),
         (["--store", "redis"], "store must be 'sqlite' or 'memory'"),
         (["--max-payload", "lots"], "is not a size"),
-        (["--diagnosis-budget", "2"], "2 must be between 0 and 1"),
-        (["--diagnosis-budget", "most"], "'most' is not a share"),
     ],
 )
 def test_bad_flags_are_explained(args, message, tmp_path):

@@ -137,7 +137,7 @@ class IngestHandler(BaseHandler):
             self.fail(400, "empty body: send a msgpack batch {client, seq, ops}")
         try:
             client, seq, ops = protocol.validate_batch(protocol.unpackb(body))
-            duplicate, alerts = await self.store.ingest(client, seq, ops, len(body))
+            duplicate, alerts = await self.store.ingest(client, seq, ops, body)
         except protocol.ProtocolError as exc:
             self.fail(400, str(exc), exc.op)
         except StoreError as exc:

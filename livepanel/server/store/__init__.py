@@ -12,8 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from livepanel.server.store.diagnosis import BUDGET as DIAGNOSIS_BUDGET
-from livepanel.server.store.diagnosis import FOLLOWED, Diagnosis
+from livepanel.server.store.diagnosis import Diagnosis
 from livepanel.server.store.model import Limits, State, Window, window_state
 from livepanel.server.store.persist import Job, Persistence
 
@@ -27,13 +26,7 @@ class StoreError(RuntimeError):
 
 
 class Store:
-    def __init__(
-        self,
-        path: Path | None = None,
-        limits: Limits | None = None,
-        diagnose: bool = True,
-        diagnosis_budget: float = DIAGNOSIS_BUDGET,
-    ):
+    def __init__(self, path: Path | None = None, limits: Limits | None = None, diagnose: bool = True):
         self.state = State(limits)
         self.listeners: list[Listener] = []
         self._pending: dict[str, asyncio.Future] = {}
@@ -47,15 +40,15 @@ class Store:
             self.store_id = self.persist.store_id
             self.clients = self.persist.load(self.state)
             self.persist.start()
-        self.diagnosis = Diagnosis(self.state, diagnose, diagnosis_budget)
+        self.diagnosis = Diagnosis(self.state, diagnose)
         self.diagnosis.raise_alerts = self._raise
 
     async def ingest(
-        self, client: str | None, seq: int | None, ops: list[dict], size: int = 0
+        self, client: str | None, seq: int | None, ops: list[dict], body: bytes | None = None
     ) -> tuple[bool, list[dict]]:
         """Apply a validated batch once; return (was it a duplicate, alerts it raised). Raises ProtocolError.
 
-        `size`: the batch's encoded bytes (what its arrays hold, about), if known: bounds diagnosis's backlog."""
+        `body`: the batch as it came (msgpack), if it did: what diagnosis is handed (else it encodes the ops)."""
         if self._failed is not None:
             raise StoreError(f"the store failed earlier and accepts no more writes: {self._failed}")
         if client is not None and seq <= self.clients.get(client, 0):
@@ -65,32 +58,20 @@ class Store:
             return True, []
         self.state.check(ops)
         now = time.time()
-        messages, writes, raised = [], [], []
-        apply, diagnosis = self.state.apply, self.diagnosis
-        diagnosing = diagnosis.engine is not None
-        now_too = diagnosing and diagnosis.admit()  # diagnosed now, so the acknowledgement lists what it raised
-        spent, clock = 0.0, time.perf_counter
+        messages, writes = [], []
+        apply = self.state.apply
         for op in ops:
             message, actions = apply(op, now)
             messages.append(message)
             writes.extend(actions)
-            if now_too and op["op"] in FOLLOWED:
-                start = clock()
-                alerts = diagnosis.follow(op, self.state)
-                spent += clock() - start
-                self._apply_alerts(alerts, now, messages, writes, raised)  # right after the op that raised them
-        if now_too:
-            self._apply_alerts(diagnosis.settle(), now, messages, writes, raised)
-            diagnosis.spend(spent)
-        elif diagnosing:  # diagnosed later, after what already waits (see diagnosis.py)
-            diagnosis.defer(client, ops, size)
-        if diagnosing:
-            raised += diagnosis.mail_for(client)
+        diagnosis = self.diagnosis
+        number = diagnosis.submit(client, ops, body) if diagnosis.enabled else 0
         if client is not None:
             self.clients[client] = seq
         if self.persist is None:
             self._publish(messages)
-            return False, raised
+            await diagnosis.settled(number)
+            return False, diagnosis.mail_for(client)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if client is not None:
@@ -106,7 +87,8 @@ class Store:
         await future
         if client is not None and self._pending.get(client) is future:
             del self._pending[client]
-        return False, raised
+        await diagnosis.settled(number)
+        return False, diagnosis.mail_for(client)
 
     def _committed(self, job: Job, messages: list[dict], future: asyncio.Future) -> None:
         if job.error is not None:
@@ -117,12 +99,16 @@ class Store:
         asyncio.get_running_loop().call_soon(self._publish, messages)
 
     def _raise(self, alerts: list[dict]) -> None:
-        """Apply, store and publish alert operations found from diagnosis's backlog (after their batches)."""
+        """Apply, store and publish alert operations the diagnosis worker found (after their batches)."""
         if self._failed is not None:
             return
         messages: list[dict] = []
         writes: list[tuple] = []
-        self._apply_alerts(alerts, time.time(), messages, writes)
+        now = time.time()
+        for alert in alerts:
+            message, actions = self.state.apply(alert, now)
+            messages.append(message)
+            writes.extend(actions)
         if self.persist is None:
             self._publish(messages)
             return
@@ -140,17 +126,6 @@ class Store:
 
         self.persist.submit(Job(writes, None, None, done))
 
-    def _apply_alerts(
-        self, alerts: list[dict], now: float, messages: list[dict], writes: list[tuple], raised: list | None = None
-    ) -> None:
-        """Apply alert operations, adding their viewer messages and write actions (and bodies to `raised`)."""
-        for alert in alerts:
-            message, actions = self.state.apply(alert, now)
-            messages.append(message)
-            writes.extend(actions)
-            if raised is not None:
-                raised.append(alert["alert"])
-
     def _stored(self, job: Job, messages: list[dict]) -> None:
         if job.error is not None:
             self._failed = job.error
@@ -163,7 +138,7 @@ class Store:
             listener(messages)
 
     def close(self) -> None:
-        """Diagnose what waits, commit everything accepted so far and close the database."""
+        """Raise what diagnosis still finds, commit everything accepted so far and close the database."""
         self.diagnosis.close()
         if self.persist is not None:
             self.persist.close()

@@ -1,223 +1,312 @@
-"""The server side of diagnosis: line appends go to the engine, what it finds becomes alert operations.
+"""The server side of diagnosis: accepted batches go to the diagnosis worker, what it finds becomes alerts.
 
-An alert is an env change like any other (it gets an env seq, is stored, and reaches viewers in
-order), so it survives restarts and resumes. The engine (livepanel.diagnosis) is told at start
-which alerts are stored, so an ongoing problem is not raised again.
+The detectors run in a process of their own (livepanel.diagnosis.worker), so they use another core
+and ingest pays for handing over each batch's body only (a write to a pipe). An alert is an env
+change like any other (it gets an env seq, is stored, and reaches viewers in order), so it survives
+restarts and resumes; the worker is told at start which alerts are stored, so an ongoing problem is
+not raised again.
 
-Diagnosis may take only a share of the server's time while ingest is busy (`budget`), so it never
-costs ingest more than that share of its throughput. Credit accrues with wall time at that share
-(BURST at most). While there is credit and nothing waits, a batch is diagnosed before it is
-acknowledged, and its acknowledgement lists the alerts it raised: the usual case, as a training run
-takes a small part of the server. Once the credit is spent, appends wait in a backlog, in order, and
-are diagnosed when the server is idle (no batch for IDLE) or as credit comes back; the alerts found
-there are applied as changes of their own and go to their writer with its next acknowledgement. The
-backlog is bounded (MAX_LAG seconds behind, MAX_BYTES of points): past a bound, each batch first
-diagnoses the oldest appends until the backlog is back within it, whatever that costs ingest.
+Alerts found in a batch go to its writer with an acknowledgement: that batch's own when nothing else
+waits for the worker (the ack then waits for the answer, which comes within a millisecond or so, WAIT
+at most), else its next one. A worker behind ingest is bounded (MAX_LAG seconds, MAX_BYTES of bodies
+not yet answered): past a bound acknowledgements wait until it is back within both, so a server
+saturated for longer than that slows to what diagnosis can follow. A worker that dies is started
+again (with the stored alerts, and from then on: what it had not answered is not diagnosed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
+import select
+import subprocess
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from itertools import islice
+from pathlib import Path
 from typing import Any
 
-from livepanel.diagnosis import Alert, Diagnoser
+import msgpack
+
+import livepanel
+from livepanel import protocol
+from livepanel.diagnosis.worker import FOLLOWED, HINTS, LENGTH, NUMBER, barrier, frame, frames
 from livepanel.server.store.model import State
 
 log = logging.getLogger("livepanel.diagnosis")
 
-BUDGET = 0.08  # share of the server's time diagnosis may take while ingest is busy (the default)
-BURST = 0.002  # seconds of credit at most: an idle spell does not buy a long stall of ingest later
-IDLE = 0.005  # seconds without a batch: the server is idle, and the backlog is diagnosed freely
-SLICE = 0.005  # seconds of backlog work at most before the event loop gets a turn again
-MAX_LAG = 10.0  # seconds the oldest waiting append may be behind, at most...
-MAX_BYTES = 256 << 20  # ...and bytes of points waiting, at most
-GROUP = 64  # backlog batches diagnosed between two looks at the clock, at most...
-GROUP_BYTES = 64 << 10  # ...or as many as hold this many bytes (a few milliseconds of work at most)
+WAIT = 0.25  # seconds an acknowledgement waits for its batch's diagnosis, at most (when nothing else waits)
+MAX_LAG = 10.0  # seconds the oldest batch not yet answered may be behind, at most...
+MAX_BYTES = 256 << 20  # ...and bytes of bodies not yet answered, at most
 MAIL_MAX = 1000  # alerts kept for one writer until its next acknowledgement
-FOLLOWED = frozenset(("line", "close", "delete_env"))  # operations diagnosis looks at, once applied
+RESTARTS = 5  # a worker that keeps dying is given up (diagnosis stops, ingest goes on)
+PIPE_BYTES = 1 << 20  # the pipes' size asked for (Linux; the default is 64 KiB)
+WHOLE = 1 << 20  # a body larger than this with ops diagnosis ignores (images) is re-encoded without them
 
 
 class Diagnosis:
-    def __init__(self, state: State, enabled: bool = True, budget: float = BUDGET):
-        self.engine = Diagnoser() if enabled else None
+    def __init__(self, state: State, enabled: bool = True):
+        self.enabled = enabled
         self.state = state
-        self.budget = budget
         stored = [a for env in state.envs.values() for a in env.alerts]
         self.next_id = 1 + max((int(a.get("id", 0)) for a in stored), default=0)
-        if self.engine is not None and stored:
-            self.engine.known([Alert.from_dict(a) for a in stored])
-        # set by the Store: apply alert operations found from the backlog, store and publish them
+        # set by the Store: apply alert operations, store and publish them (after their batches)
         self.raise_alerts: Callable[[list[dict[str, Any]]], None] = lambda ops: None
-        self.credit = BURST if budget > 0 else 0.0  # seconds diagnosis may still take now
-        self._accrued = self._last_batch = time.perf_counter()
-        # batches waiting: (client, its line, close and delete_env operations, bytes, when queued)
-        self.backlog: deque[tuple[str | None, list[dict[str, Any]], int, float]] = deque()
-        self.backlog_bytes = 0
-        # closes, env deletions, trace replacements and removals waiting in the backlog, by what they end:
-        # an alert from an append before one of them would land on what replaced it (or on nothing)
+        self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._out: deque[memoryview | bytes] = deque()  # frames (in pieces) not yet taken by the worker's pipe
+        self._in = bytearray()
+        self.sent = 0  # batches handed over (their numbers count from 1)
+        # batches handed over, not yet answered: (number, client, what they end, bytes, when)
+        self.flight: deque[tuple[int, str | None, list[tuple[str, ...]], int, float]] = deque()
+        self.flight_bytes = 0
+        # closes, env deletions, trace replacements and removals in batches not yet answered, by what they
+        # end: an alert from an append before one of them would land on what replaced it (or on nothing)
         self.barriers: dict[tuple[str, ...], int] = {}
-        self.mail: dict[str, list[dict[str, Any]]] = {}  # client -> alerts its backlogged appends raised
-        self.max_lag, self.max_bytes = MAX_LAG, MAX_BYTES
-        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
+        self.mail: dict[str, list[dict[str, Any]]] = {}  # client -> alerts its batches raised, until its ack
+        self.max_lag, self.max_bytes, self.wait = MAX_LAG, MAX_BYTES, WAIT
+        self._answers: asyncio.Future | None = None  # done at the next answer (acks waiting for the worker)
         self._warned = False
+        if enabled:
+            self._start()
 
     # ------------------------------------------------------------ what the Store calls
 
-    def admit(self) -> bool:
-        """At the start of a batch: whether to diagnose it now, before its acknowledgement (credit
-        left, nothing waiting). Otherwise its appends go to the backlog (defer), after what waits."""
-        now = time.perf_counter()
-        self._last_batch = now
-        self._accrue(now)
-        if self.backlog and (now - self.backlog[0][3] > self.max_lag or self.backlog_bytes > self.max_bytes):
-            self._catch_up(now)
-        return not self.backlog and self.credit > 0
-
-    def spend(self, seconds: float) -> None:
-        """Charge the time a batch's diagnosis took."""
-        self.credit -= seconds
-
-    def defer(self, client: str | None, ops: list[dict[str, Any]], size: int) -> None:
-        """Queue a batch's applied operations (those follow takes) for diagnosis later, in order."""
-        followed = [op for op in ops if op["op"] in FOLLOWED]
-        for op in followed:
-            key = _barrier(op)
-            if key is not None:
-                self.barriers[key] = self.barriers.get(key, 0) + 1
+    def submit(self, client: str | None, ops: list[dict[str, Any]], body: bytes | None) -> int:
+        """Hand an applied batch (its ops, and its msgpack body when it has one) to the worker; its number
+        (0: nothing in it for diagnosis)."""
+        if self.proc is None and not self._start():
+            return 0
+        followed = 0
+        barriers = self.barriers
+        keys = []
+        for op in ops:
+            kind = op["op"]
+            if kind == "line" and op["update"] == "append":  # the usual op: it ends nothing
+                followed += 1
+            elif kind in FOLLOWED:
+                followed += 1
+                key = barrier(op)
+                if key is not None:
+                    keys.append(key)
+                    barriers[key] = barriers.get(key, 0) + 1
         if not followed:
+            return 0
+        if body is None or (followed < len(ops) and len(body) > WHOLE):
+            body = protocol.packb({"ops": [op for op in ops if op["op"] in FOLLOWED]})
+        self.sent += 1
+        self._write(LENGTH.pack(NUMBER.size + len(body)) + NUMBER.pack(self.sent), memoryview(body))
+        self.flight.append((self.sent, client, keys, len(body), time.monotonic()))
+        self.flight_bytes += len(body)
+        return self.sent
+
+    async def settled(self, number: int) -> None:
+        """Before a batch's acknowledgement: wait while the worker is past a bound, and for the batch's own
+        answer when nothing else waits for the worker (so its alerts come with this very ack)."""
+        if not number:
             return
-        self.backlog.append((client, followed, size, self._last_batch))
-        self.backlog_bytes += size
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(IDLE, self._drain)
+        flight = self.flight
+        if len(flight) == 1 and flight[0][0] == number and self.wait > 0:
+            deadline = time.monotonic() + self.wait
+            while flight and flight[0][0] <= number:  # bounded by the deadline
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                await self._next_answer(left)
+        while flight and self._behind():  # bounded: each answer shrinks flight; a dead worker's end empties it
+            await self._next_answer(None)
 
     def mail_for(self, client: str | None) -> list[dict[str, Any]]:
-        """Alerts a writer's backlogged appends raised since its last acknowledgement (taken once)."""
+        """Alerts a writer's batches raised since its last acknowledgement (taken once)."""
         return self.mail.pop(client, []) if client is not None and self.mail else []
 
     def close(self) -> None:
-        """Diagnose everything waiting, now (the Store closes)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._process(lambda: True, charge=False)
+        """Let the worker answer everything handed over, raise what it finds, and stop it (the Store closes)."""
+        proc = self.proc
+        if proc is None:
+            return
+        self._unwatch()
+        out, inp = proc.stdin.fileno(), proc.stdout.fileno()
+        try:
+            while True:  # bounded: the worker ends once it has answered what it was given
+                if not self._out and not proc.stdin.closed:
+                    proc.stdin.close()  # all handed over: the worker ends after its last answer
+                writing = [out] if self._out else []
+                readable, writable, _ = select.select([inp], writing, [], 60)
+                if not readable and not writable:
+                    raise OSError("no answer in 60 s")
+                if writable:  # both ways at once: a worker whose answers are not read stops reading
+                    self._flush()
+                if readable:
+                    data = os.read(inp, 1 << 20)
+                    if not data:
+                        break
+                    self._received(data)
+        except OSError as exc:
+            log.error("diagnosis worker: %s", exc)
+        self._stop()
 
-    def follow(self, op: dict[str, Any], state: State) -> list[dict[str, Any]] | tuple[()]:
-        """The alert operations that an applied line, close or delete_env operation raises (usually none)."""
-        engine = self.engine
-        if engine is None:
-            return ()
-        kind, env = op["op"], op["env"]
-        if kind == "line":
-            win, name = op["win"], op["name"]
-            if op["update"] != "append":
-                engine.forget(env, win, name)
-                if op["update"] == "remove":
-                    return ()
-            e = state.envs.get(env)  # state.window(env, win), inlined: this runs for every line append
-            w = e.windows.get(win) if e else None
-            found = engine.observe(env, win, name, op["x"], op["y"], w.opts if w else None)
-            if not found:
-                return ()
-        elif kind == "close":
-            engine.forget(env, op["win"])
-            return ()
-        elif kind == "delete_env":
-            engine.forget(env)
-            return ()
-        else:
-            return ()
-        return self._ops(found)
+    # ------------------------------------------------------------ the worker process
 
-    def settle(self) -> list[dict[str, Any]] | tuple[()]:
-        """After a batch (also one diagnosed from the backlog): the alert operations of findings that waited for a later
-        call (the engine confirms some on the next call; a batch holds all its writer had)."""
-        engine = self.engine
-        return self._ops(engine.settle()) if engine is not None and engine.unconfirmed() else ()
+    def _start(self) -> bool:
+        """Start the worker with what the store holds; False when diagnosis is off or was given up."""
+        if not self.enabled or self.restarts > RESTARTS:
+            return False
+        root = str(Path(livepanel.__file__).resolve().parent.parent)
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1")  # its sums need no BLAS threads spinning on cores
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "livepanel.diagnosis.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        )
+        for f in (self.proc.stdin, self.proc.stdout):
+            os.set_blocking(f.fileno(), False)
+            if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: room for a few batches, fewer wake-ups
+                try:
+                    fcntl.fcntl(f.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+                except OSError:
+                    pass
+        known = [a for e in self.state.envs.values() for a in e.alerts]
+        hints = [
+            [e.name, w.win, {k: w.opts[k] for k in HINTS if k in w.opts}]
+            for e in self.state.envs.values()
+            for w in e.windows.values()
+            if w.kind == "line" and any(k in w.opts for k in HINTS)
+        ]
+        self._write(frame(msgpack.packb({"known": known, "hints": hints}, use_bin_type=True)), b"")
+        return True
 
-    def _ops(self, found: list[Alert]) -> list[dict[str, Any]]:
-        ops = []
-        for alert in found:
-            body = alert.to_dict() | {"id": self.next_id, "t": time.time()}
-            self.next_id += 1
-            ops.append({"op": "alert", "env": alert.env, "alert": body})
-        return ops
+    def _watch(self) -> None:
+        """Read the worker's answers from the running event loop (from the first batch handed over)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop = loop
+            loop.add_reader(self.proc.stdout.fileno(), self._readable)
 
-    # ------------------------------------------------------------ the backlog
+    def _unwatch(self) -> None:
+        if self._loop is not None and self.proc is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self.proc.stdout.fileno())
+            self._loop.remove_writer(self.proc.stdin.fileno())
+        self._loop = None
 
-    def _accrue(self, now: float) -> None:
-        self.credit = min(self.credit + self.budget * (now - self._accrued), BURST)
-        self._accrued = now
+    def _write(self, head: bytes, body: memoryview | bytes) -> None:
+        """Queue a frame for the worker without blocking (nor copying): what its pipe does not take now
+        waits here, and goes when the pipe has room."""
+        if self.proc is None:
+            return
+        waiting = bool(self._out)
+        self._out.append(head)
+        if body:
+            self._out.append(body)
+        if not waiting:  # else the pipe is full, and _writable goes on when it has room
+            self._flush()
+        try:
+            self._watch()
+            if self._out:
+                self._loop.add_writer(self.proc.stdin.fileno(), self._writable)
+        except RuntimeError:  # no event loop yet (the start frame): the first batch will start watching
+            pass
 
-    def _drain(self) -> None:
-        """Timer: diagnose waiting appends, freely when the server is idle, else as far as credit goes."""
-        self._timer = None
-        now = time.perf_counter()
-        self._accrue(now)
-        idle = now - self._last_batch >= IDLE
-        end = now + SLICE
-        if idle:
-            self._process(lambda: time.perf_counter() < end, charge=False)
-        else:
-            self._process(lambda: self.credit > 0 and time.perf_counter() < end, charge=True)
-        if self.backlog:
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_soon(self._drain) if idle else loop.call_later(IDLE, self._drain)
+    def _flush(self) -> None:
+        """Write what waits, as far as the pipe takes it."""
+        out, fd = self._out, self.proc.stdin.fileno()
+        while out:  # bounded: each pass writes at least a byte, or stops
+            try:
+                done = os.writev(fd, list(islice(out, 64)))
+            except BlockingIOError:
+                return
+            except OSError:  # the worker is gone: its answers' end says so (_readable)
+                out.clear()
+                return
+            while done:  # bounded by the pieces written
+                n = len(out[0])
+                if done < n:
+                    out[0] = memoryview(out[0])[done:]
+                    break
+                done -= n
+                out.popleft()
 
-    def _catch_up(self, now: float) -> None:
-        """Past a bound: diagnose the oldest waiting appends until the backlog is back within both
-        (outside the budget: a backlog that keeps growing must slow ingest, or it would grow forever)."""
-        if not self._warned:
-            self._warned = True
-            log.warning("diagnosis is %.1f s behind ingest; it now slows ingest to catch up", now - self.backlog[0][3])
-        oldest = now - self.max_lag
-        self._process(lambda: self.backlog[0][3] < oldest or self.backlog_bytes > self.max_bytes, charge=False)
+    def _writable(self) -> None:
+        self._flush()
+        if not self._out:
+            self._loop.remove_writer(self.proc.stdin.fileno())
 
-    def _process(self, more: Callable[[], bool], charge: bool) -> None:
-        """Diagnose backlog batches, oldest first, while `more()` (checked every GROUP batches or
-        GROUP_BYTES), each as it would have been before its acknowledgement; raise what they find."""
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.proc.stdout.fileno(), 1 << 20)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            self._received(data)
+            return
+        code = self.proc.poll()
+        log.error("the diagnosis worker stopped (exit status %s); starting it again", code)
+        self._unwatch()
+        self._stop()
+        self.restarts += 1
+        for number, *_ in list(self.flight):  # what it had not answered is not diagnosed
+            self._answered(number, [], [])
+        self._wake()
+
+    def _stop(self) -> None:
+        proc, self.proc = self.proc, None
+        self._out.clear()
+        self._in.clear()
+        for f in (proc.stdin, proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    # ------------------------------------------------------------ answers
+
+    def _received(self, data: bytes) -> None:
+        self._in += data
         found: list[dict[str, Any]] = []
-        backlog, state = self.backlog, self.state
-        while backlog and more():  # bounded by the backlog, which only shrinks here
-            start, size, count = time.perf_counter(), 0, 0
-            while backlog and count < GROUP and size < GROUP_BYTES:
-                client, ops, nbytes, _ = backlog.popleft()
-                size += nbytes
-                count += 1
-                for op in ops:
-                    alerts = self.follow(op, state)
-                    key = _barrier(op)
-                    if key is not None:
-                        left = self.barriers.pop(key) - 1
-                        if left:
-                            self.barriers[key] = left
-                    self._keep(alerts, client, found)
-                self._keep(self.settle(), client, found)
-            self.backlog_bytes -= size
-            if charge:
-                self.credit -= time.perf_counter() - start
+        for payload in frames(self._in):
+            number, alerts = msgpack.unpackb(payload, raw=False)
+            self._answered(number, alerts, found)
         if found:
             self.raise_alerts(found)
+        self._wake()
 
-    def _keep(self, alerts: list[dict[str, Any]] | tuple[()], client: str | None, found: list[dict]) -> None:
-        """Add the alerts still about something that exists to `found`, and to their writer's mail."""
-        for alert in alerts:
-            if self._ended(alert):
+    def _answered(self, number: int, alerts: list[dict[str, Any]], found: list[dict[str, Any]]) -> None:
+        """A batch's answer: its barriers end, and its alerts still about something that exists are kept
+        (in `found`, and in its writer's mail)."""
+        head, client, keys, size, _ = self.flight.popleft()
+        assert head == number, (head, number)
+        self.flight_bytes -= size
+        barriers = self.barriers
+        for key in keys:
+            left = barriers.pop(key) - 1
+            if left:
+                barriers[key] = left
+        for body in alerts:
+            if self._ended(body):
                 continue  # its window or trace was closed, replaced or deleted since the append
-            found.append(alert)
+            body = body | {"id": self.next_id, "t": time.time()}
+            self.next_id += 1
+            found.append({"op": "alert", "env": body["env"], "alert": body})
             if client is not None:
                 mail = self.mail.setdefault(client, [])
                 if len(mail) < MAIL_MAX:
-                    mail.append(alert["alert"])
+                    mail.append(body)
 
-    def _ended(self, alert: dict[str, Any]) -> bool:
-        """Whether an alert found from the backlog is about something gone since (a close, a deletion,
-        a replacement still waiting after the append, or already applied to the state)."""
-        env, body = alert["env"], alert["alert"]
+    def _ended(self, body: dict[str, Any]) -> bool:
+        """Whether an alert is about something gone since its append (a close, deletion or replacement in a
+        batch not yet answered, or already applied to the state)."""
+        env = body["env"]
         e = self.state.envs.get(env)
         if e is None or body["win"] not in e.windows:
             return True
@@ -228,11 +317,25 @@ class Diagnosis:
             or ("trace", env, body["win"], body["trace"]) in barriers
         )
 
+    def _behind(self) -> bool:
+        """Past a bound: the worker is too far behind ingest (acknowledgements wait for it)."""
+        behind = self.flight_bytes > self.max_bytes or time.monotonic() - self.flight[0][4] > self.max_lag
+        if behind and not self._warned:
+            self._warned = True
+            log.warning("diagnosis is behind ingest by %.1f s; acknowledgements now wait for it", self._lag())
+        return behind
 
-def _barrier(op: dict[str, Any]) -> tuple[str, ...] | None:
-    """What a close, delete_env, replace or remove ends (the key of Diagnosis.barriers); None for an append."""
-    if op["op"] == "delete_env":
-        return ("env", op["env"])
-    if op["op"] == "close":
-        return ("win", op["env"], op["win"])
-    return None if op["update"] == "append" else ("trace", op["env"], op["win"], op["name"])
+    def _lag(self) -> float:
+        return time.monotonic() - self.flight[0][4] if self.flight else 0.0
+
+    async def _next_answer(self, timeout: float | None) -> None:
+        if self._answers is None or self._answers.done():
+            self._answers = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._answers), timeout)
+        except TimeoutError:
+            pass
+
+    def _wake(self) -> None:
+        if self._answers is not None and not self._answers.done():
+            self._answers.set_result(None)

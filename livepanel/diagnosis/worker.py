@@ -1,0 +1,174 @@
+"""The diagnosis worker: a process of its own that runs the Diagnoser over the server's line appends.
+
+Diagnosis is CPU work in Python, for a young series about as much as storing its points, so the
+server hands each accepted batch, as the client sent it (msgpack), to this process and goes on:
+ingest pays for the hand-off only, and the detectors use another core.
+
+Frames both ways are a 4-byte little-endian length, then that many bytes. To the worker: first
+START (msgpack {"known": [alert], "hints": [[env, win, hints]]}, what the store held when the worker
+started), then one frame per accepted batch: an 8-byte batch number, then the batch's msgpack body.
+From the worker: one msgpack frame [batch number, [alert]] per batch, in order, alerts as
+Alert.to_dict() (the server adds id and time). Run as `python -m livepanel.diagnosis.worker`; it
+ends when its input does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import sys
+from typing import Any
+
+import msgpack
+
+from livepanel import protocol
+from livepanel.diagnosis.alert import Alert
+from livepanel.diagnosis.engine import Diagnoser
+
+HINTS = ("role", "diagnose")  # the only opts the engine reads (roles.resolve_role)
+FOLLOWED = frozenset(("line", "close", "delete_env", "opts"))  # what diagnosis looks at, once applied
+LENGTH = struct.Struct("<I")
+NUMBER = struct.Struct("<Q")
+
+log = logging.getLogger("livepanel.diagnosis")
+
+
+def frame(payload: bytes) -> bytes:
+    return LENGTH.pack(len(payload)) + payload
+
+
+def frames(buf: bytearray) -> list[memoryview]:
+    """Take the complete frames at the start of buf (what is left stays in it)."""
+    out, off, end = [], 0, len(buf)
+    view = memoryview(buf)
+    while end - off >= 4:  # bounded by the buffer
+        (n,) = LENGTH.unpack_from(buf, off)
+        if end - off - 4 < n:
+            break
+        out.append(bytes(view[off + 4 : off + 4 + n]))
+        off += 4 + n
+    view.release()
+    if off:
+        del buf[:off]
+    return out
+
+
+def barrier(op: dict[str, Any]) -> tuple[str, ...] | None:
+    """What a close, delete_env, trace replace or remove ends (its alerts until then are about what is
+    gone); None for an append or an opts change."""
+    kind = op["op"]
+    if kind == "delete_env":
+        return ("env", op["env"])
+    if kind == "close":
+        return ("win", op["env"], op["win"])
+    if kind == "line" and op["update"] != "append":
+        return ("trace", op["env"], op["win"], op["name"])
+    return None
+
+
+def ends(key: tuple[str, ...], alert: Alert) -> bool:
+    """Whether a barrier key ends what an alert is about."""
+    if key[0] == "env":
+        return alert.env == key[1]
+    if key[0] == "win":
+        return (alert.env, alert.win) == key[1:]
+    return (alert.env, alert.win, alert.trace) == key[1:]
+
+
+class Worker:
+    """The worker's state: the engine, and the role hints of line windows (mirrored from the ops)."""
+
+    def __init__(self, known: list[dict[str, Any]], hints: list[list[Any]]) -> None:
+        self.engine = Diagnoser()
+        self.engine.known(Alert.from_dict(a) for a in known)
+        self.hints: dict[tuple[str, str], dict[str, Any]] = {(env, win): h for env, win, h in hints}
+
+    def batch(self, body: bytes) -> list[dict[str, Any]]:
+        """Diagnose one applied batch, op by op as the store applied it; the alerts it raises."""
+        found: list[Alert] = []
+        engine, hints = self.engine, self.hints
+        for op in protocol.unpackb(body)["ops"]:
+            kind = op["op"]
+            if kind not in FOLLOWED:
+                continue
+            env = op["env"]
+            if kind == "line":  # the usual op: read as the store accepted it, not checked again
+                name, update, x, y = protocol.read_line(op)
+                key = None if update == "append" else ("trace", env, op["win"], name)
+            else:
+                key = barrier(op)
+            if key is not None and found:  # an alert of this batch about what this op ends is dropped
+                found = [a for a in found if not ends(key, a)]
+            if kind == "delete_env":
+                engine.forget(env)
+                for k in [k for k in hints if k[0] == env]:
+                    del hints[k]
+                continue
+            win = op["win"]
+            if kind == "close":
+                engine.forget(env, win)
+                hints.pop((env, win), None)
+                continue
+            opts = op.get("opts")
+            if opts:
+                self._hints(env, win, opts)
+            if kind == "opts":
+                continue
+            if update != "append":
+                engine.forget(env, win, name)
+                if update == "remove":
+                    continue
+            found += engine.observe(env, win, name, x, y, hints.get((env, win)))
+        found += engine.settle()
+        return [a.to_dict() for a in found]
+
+    def _hints(self, env: str, win: str, opts: dict[str, Any] | None) -> None:
+        """Merge an op's role hints into its window's, as the store merges opts (None removes)."""
+        if not opts or not any(k in opts for k in HINTS):
+            return
+        h = dict(self.hints.get((env, win), {}))
+        for k in HINTS:
+            if k in opts:
+                if opts[k] is None:
+                    h.pop(k, None)
+                else:
+                    h[k] = opts[k]
+        if h:
+            self.hints[(env, win)] = h
+        else:
+            self.hints.pop((env, win), None)
+
+
+def main() -> None:
+    logging.basicConfig(format="livepanel diagnosis worker: %(message)s")
+    inp, out = sys.stdin.fileno(), os.dup(sys.stdout.fileno())
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt the answers
+    buf = bytearray()
+    worker: Worker | None = None
+    while True:  # bounded by the input: it ends when the server closes it
+        data = os.read(inp, 1 << 20)
+        if not data:
+            return
+        buf += data
+        replies = []
+        for payload in frames(buf):
+            if worker is None:
+                start = msgpack.unpackb(payload, raw=False)
+                worker = Worker(start["known"], start["hints"])
+                continue
+            (number,) = NUMBER.unpack_from(payload)
+            try:
+                alerts = worker.batch(payload[NUMBER.size :])
+            except Exception:  # a bug must not stop diagnosis of the batches after it
+                log.exception("batch %d could not be diagnosed", number)
+                alerts = []
+            replies.append(frame(msgpack.packb([number, alerts], use_bin_type=True)))
+        if replies:
+            data = b"".join(replies)
+            while data:  # bounded: each write takes at least a byte
+                data = data[os.write(out, data) :]
+
+
+if __name__ == "__main__":
+    main()
