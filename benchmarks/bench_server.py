@@ -17,7 +17,9 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,12 +57,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_with_children(pid: int) -> float:
+    """CPU time of a process and of its children (the server's diagnosis worker) so far (Linux /proc)."""
+    total = cpu_seconds(pid)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                total += cpu_seconds(int(child))
+            except FileNotFoundError:  # it ended meanwhile
+                pass
+    return total
+
+
 def cpu_when_quiet(pid: int, limit: float = 60.0) -> float:
-    """The process's CPU time once it stops using any (its backlog done), waiting `limit` s at most."""
-    last, deadline = cpu_seconds(pid), time.monotonic() + limit
+    """CPU time of the server and its diagnosis worker once they stop using any (all diagnosed), waiting
+    `limit` s at most."""
+    last, deadline = cpu_with_children(pid), time.monotonic() + limit
     while time.monotonic() < deadline:  # bounded by `limit`
         time.sleep(0.3)
-        now = cpu_seconds(pid)
+        now = cpu_with_children(pid)
         if now - last < 0.005:
             return now
         last = now
@@ -239,13 +254,13 @@ def bench_server_bound(
     acknowledged per second. Servers with diagnosis off and on take turns, `runs` of each, a fresh
     server (memory store: the CPU is the limit) each time. `before` points per series are sent first,
     outside the timing, and the run starts once the server is quiet (their diagnosis done). Besides
-    the throughput, the server's CPU time per point is reported, counted until it is quiet again
-    after the run (so it includes diagnosis left waiting in the backlog: the whole cost).
+    the throughput, the CPU time per point of the server and its diagnosis worker is reported, counted
+    until both are quiet again after the run (so it includes diagnosis still catching up: the whole cost).
     `fresh`: series are new every `fresh` batches (0: the same series all along)."""
     ctx = mp.get_context("spawn")
 
     def one_run(extra: tuple[str, ...]) -> tuple[float, float]:
-        """(points per second acknowledged, server CPU µs per point including the diagnosis left after)."""
+        """(points per second acknowledged, server and worker CPU µs per point, diagnosis caught up)."""
         srv = ServerProcess(tmp / f"bound{time.monotonic_ns()}", *extra, store="memory").start()
         try:
             go, out = ctx.Event(), ctx.Queue()
@@ -394,17 +409,65 @@ def _loss_ops(env: str, b: int, points_per_op: int, rng: np.random.Generator, se
     return ops
 
 
-def bench_store_diagnosis(points_per_op: int, runs: int, before: int = 0) -> None:
+def bench_core_contention(runs: int) -> None:
+    """How much a busy process on another core slows the store's ingest here (a pure Python loop spinning
+    in a child process while 200 batches are applied, against none; alternated, medians): what any
+    parallel work, such as the diagnosis worker, costs ingest on this machine beyond its own hand-off."""
+    from livepanel import protocol
+    from livepanel.server.store import Store
+
+    rng = np.random.default_rng(0)
+    batches = []
+    for b in range(200):
+        body = protocol.packb({"client": "contention-1", "seq": b + 1, "ops": _loss_ops("run", b, 10, rng)})
+        batches.append((*protocol.validate_batch(protocol.unpackb(body)), body))
+
+    async def ingest_all() -> float:
+        store = Store(None, diagnose=False)
+        start = time.perf_counter()
+        for batch in batches:
+            await store.ingest(*batch)
+        return time.perf_counter() - start
+
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(runs):
+        for busy in (False, True):
+            spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+            try:
+                time.sleep(0.2)  # the spinner is running
+                times[busy].append(asyncio.run(ingest_all()))
+            finally:
+                if spinner is not None:
+                    spinner.kill()
+                    spinner.wait()
+    alone, busy = statistics.median(times[False]), statistics.median(times[True])
+    emit(
+        figure="store_ingest_slowdown_with_another_core_busy_percent",
+        median=round(100 * (busy / alone - 1), 1),
+        per_run=sorted(round(100 * (b / a - 1), 1) for a, b in zip(times[False], times[True], strict=True)),
+        cores=os.cpu_count(),
+    )
+
+
+def bench_store_diagnosis(
+    points_per_op: int, runs: int, before: int = 0, writers: int = 4, paused: bool = True
+) -> None:
     """The server's own cost of diagnosis: 200 batches of 50 line ops applied by a Store in this process
-    (no HTTP, no disk), series named like losses so the engine watches every one. Two stores, diagnosis
-    on and off, take the same batches one after the other (which one goes first alternates from run to
-    run: a saturated server's time is all ingest, so diagnosis's budget is a share of that store's own
-    time); each run's figure is its total time per store, and the medians of `runs` runs are reported.
-    `before` points per series are ingested first, outside the timing: 0 measures new series (each of a
-    series' first 128 points closes a block and runs the detectors), 50,000 a training run under way (a
-    block every 512-1024 points). Ingest never yields to the event loop here, so once diagnosis's time
-    budget is spent appends wait in its backlog; the time to diagnose what is left there afterwards is
-    reported too, and the drop counting it (the whole cost)."""
+    (no HTTP, no disk), series named like losses so the engine watches every one, from `writers` writers
+    at once (asyncio tasks, 200/writers batches each: a saturated server has several). Two stores,
+    diagnosis on and off, take the same batches one after the other (which one goes first alternates from
+    run to run); each run's figure is the time until every batch is acknowledged, and the medians of `runs`
+    runs are reported. `before` points per series are ingested first, outside the timing: 0 measures new
+    series (each of a series' first 128 points closes a block and runs the detectors), 50,000 a training
+    run under way (a block every 512-1024 points).
+
+    The detectors run in the diagnosis worker's process. `paused`: the worker is stopped (SIGSTOP) while
+    ingest is timed and let go after, so the figure is ingest's own cost of handing batches over, as on a
+    machine with a core free for the worker (on a 2-vCPU VM a busy second vCPU slows this process by tens
+    of percent whatever it runs); acks then do not wait for answers, as a saturated server's do not (others
+    wait for the worker). Also reported: the time spent handing batches over, as a share of ingest's time
+    in the same runs (the least noisy figure of the cost), how long after the last ack the worker had
+    answered every batch, and its CPU time over the store's own time (below 1, it keeps up with ingest)."""
     from livepanel import protocol
     from livepanel.server.store import Store
 
@@ -412,41 +475,95 @@ def bench_store_diagnosis(points_per_op: int, runs: int, before: int = 0) -> Non
     rng = np.random.default_rng(0)
     warm, batches = [], []
     for b in range(before // warm_chunk):
-        body = protocol.packb({"client": "store-bench-1", "seq": b + 1, "ops": _loss_ops("run", b, warm_chunk, rng)})
-        warm.append(protocol.validate_batch(protocol.unpackb(body)))
+        body = protocol.packb({"client": "store-bench-w", "seq": b + 1, "ops": _loss_ops("run", b, warm_chunk, rng)})
+        warm.append((*protocol.validate_batch(protocol.unpackb(body)), body))
     first = before // points_per_op
     for b in range(first, first + 200):
         ops = _loss_ops("run", b, points_per_op, rng)
-        body = protocol.packb({"client": "store-bench-2", "seq": b + 1, "ops": ops})
-        batches.append(protocol.validate_batch(protocol.unpackb(body)))
+        body = protocol.packb({"client": f"store-bench-{b % writers}", "seq": b // writers + 1, "ops": ops})
+        batches.append((*protocol.validate_batch(protocol.unpackb(body)), body))
+    points = 200 * 50 * points_per_op
+    after, ratio, handoff = [], [], []
 
-    catch_up = []
+    async def ingest_all(store: Store) -> float:
+        async def writer(w: int) -> None:
+            for batch in batches[w::writers]:
+                await store.ingest(*batch)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(writer(w) for w in range(writers)))
+        return time.perf_counter() - start
 
     async def one_run() -> tuple[float, float]:
         stores = {False: Store(None, diagnose=False), True: Store(None, diagnose=True)}
         for store in stores.values():
-            for client, seq, ops in warm:
-                await store.ingest(client, seq, ops)
-            store.diagnosis.close()  # the warm-up's backlog, diagnosed outside the timing
-        spent = {False: 0.0, True: 0.0}
-        for diagnose in (False, True) if len(catch_up) % 2 else (True, False):
-            store, start = stores[diagnose], time.perf_counter()
-            for client, seq, ops in batches:
-                await store.ingest(client, seq, ops)
-            spent[diagnose] = time.perf_counter() - start
-        start = time.perf_counter()
-        stores[True].close()  # what waits in the backlog (ingest never yielded to the event loop here)
-        left = time.perf_counter() - start
-        catch_up.append((left, 1 - spent[False] / (spent[True] + left)))
-        points = 200 * 50 * points_per_op
+            for batch in warm:
+                await store.ingest(*batch)
+        diagnosis = stores[True].diagnosis
+        await stores[True].ingest(
+            "store-bench-r",
+            1,
+            [
+                {
+                    "op": "line",
+                    "env": "ready",
+                    "win": "w",
+                    "name": "",
+                    "update": "append",
+                    "x": np.zeros(1),
+                    "y": np.zeros(1),
+                    "t": None,
+                    "opts": {},
+                }
+            ],
+        )
+        while diagnosis.flight:  # the worker started and answered the warm-up (bounded: it answers all)
+            await asyncio.sleep(0.01)
+        pid = diagnosis.proc.pid
+        if paused:
+            diagnosis.wait = 0.0
+        submit, in_submit = diagnosis.submit, [0.0]
+
+        def timed_submit(*args):  # the hand-off's own time, measured inside the same runs
+            start = time.perf_counter()
+            try:
+                return submit(*args)
+            finally:
+                in_submit[0] += time.perf_counter() - start
+
+        diagnosis.submit = timed_submit
+        spent, cpu = {}, 0.0
+        for diagnose in (False, True) if len(after) % 2 else (True, False):
+            if diagnose:
+                cpu = -cpu_seconds(pid)
+                if paused:
+                    os.kill(pid, signal.SIGSTOP)
+            try:
+                spent[diagnose] = await ingest_all(stores[diagnose])
+            finally:
+                if diagnose and paused:
+                    os.kill(pid, signal.SIGCONT)
+            if diagnose:
+                end = time.perf_counter()
+                while diagnosis.flight:  # bounded: the worker answers every batch handed over
+                    await asyncio.sleep(0.001)
+                after.append(time.perf_counter() - end)
+                cpu += cpu_seconds(pid)
+        ratio.append(cpu / spent[False])
+        handoff.append(in_submit[0] / spent[True])
+        for store in stores.values():
+            store.close()
         return points / spent[True], points / spent[False]
 
     emit_on_off(
         f"store_apply_points_per_s_{points_per_op}_points_per_op_diagnosis_on_vs_off",
         [asyncio.run(one_run()) for _ in range(runs)],
         series_points_before=before,
-        backlog_left_ms=round(1000 * statistics.median(c[0] for c in catch_up), 1),
-        drop_with_backlog_percent=round(100 * statistics.median(c[1] for c in catch_up), 1),
+        writers=writers,
+        worker="paused while timed" if paused else "running",
+        worker_done_after_last_ack_ms=round(1000 * statistics.median(after), 1),
+        worker_cpu_over_store_time=round(statistics.median(ratio), 2),
+        handoff_percent_of_ingest=round(100 * statistics.median(handoff), 1),
     )
 
 
@@ -470,9 +587,11 @@ def main() -> None:
             bench_fanout(tmp, 50, 20 if args.quick else 200)
         if "diagnosis" in only:
             bench_diagnosis_cost(tmp, 2 if args.quick else 5, 1 if args.quick else 3)
+            bench_core_contention(3 if args.quick else 7)
             for before in (0, 50_000):
                 for points_per_op in (1, 10, 100):
-                    bench_store_diagnosis(points_per_op, 3 if args.quick else 7, before)
+                    for paused in (True, False):
+                        bench_store_diagnosis(points_per_op, 3 if args.quick else 7, before, paused=paused)
         if "diagnosis" in only or "diagnosis-http" in only:
             for before, fresh in ((0, 200), (50_000, 0)):
                 for points_per_op in (1, 10, 100):
