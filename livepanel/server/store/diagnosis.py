@@ -17,7 +17,6 @@ again (with the stored alerts, and from then on: what it had not answered is not
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import select
@@ -36,6 +35,11 @@ import livepanel
 from livepanel import protocol
 from livepanel.diagnosis.worker import FOLLOWED, HINTS, LENGTH, NUMBER, barrier, frame, frames
 from livepanel.server.store.model import State
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: pipes keep their default size
+    fcntl = None
 
 log = logging.getLogger("livepanel.diagnosis")
 
@@ -160,11 +164,19 @@ class Diagnosis:
         root = str(Path(livepanel.__file__).resolve().parent.parent)
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1")  # its sums need no BLAS threads spinning on cores
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "livepanel.diagnosis.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
-        )
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "livepanel.diagnosis.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+        except OSError as exc:
+            log.error("cannot start the diagnosis worker (%s): diagnosis is off", exc)
+            self.enabled = False
+            return False
         for f in (self.proc.stdin, self.proc.stdout):
-            os.set_blocking(f.fileno(), False)
+            os.set_blocking(f.fileno(), False)  # POSIX pipes (as the event loop's add_reader needs)
             if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: room for a few batches, fewer wake-ups
                 try:
                     fcntl.fcntl(f.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
