@@ -187,3 +187,18 @@ def test_every_kind_is_caught_through_the_worker_when_acks_do_not_wait():
         store = arun(replay(batches))
         found = [a["kind"] for a in store.state.envs["run"].alerts]
         assert kind in found, (run.name, found)
+
+
+def test_a_worker_that_cannot_start_leaves_ingest_working(monkeypatch, caplog):
+    monkeypatch.setattr(diagnosis_module.sys, "executable", "/nonexistent/python")
+
+    async def run() -> tuple[bool, list[dict], Store]:
+        store = Store(None)
+        duplicate, raised = await store.ingest(*_batch("no-worker-client", 1, _nan_ops()))
+        store.close()
+        return duplicate, raised, store
+
+    duplicate, raised, store = arun(run())
+    assert not duplicate and raised == [] and not store.diagnosis.enabled
+    assert store.state.envs["run"].windows["loss"].traces["train"].n == 300
+    assert "cannot start the diagnosis worker" in caplog.text
