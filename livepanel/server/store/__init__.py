@@ -57,13 +57,7 @@ class Store:
                 await asyncio.shield(pending)
             return True, []
         self.state.check(ops)
-        now = time.time()
-        messages, writes = [], []
-        apply = self.state.apply
-        for op in ops:
-            message, actions = apply(op, now)
-            messages.append(message)
-            writes.extend(actions)
+        messages, writes = self._apply(ops)
         diagnosis = self.diagnosis
         number = diagnosis.submit(client, ops, body) if diagnosis.enabled else 0
         if client is not None:
@@ -102,13 +96,7 @@ class Store:
         """Apply, store and publish alert operations the diagnosis worker found (after their batches)."""
         if self._failed is not None:
             return
-        messages: list[dict] = []
-        writes: list[tuple] = []
-        now = time.time()
-        for alert in alerts:
-            message, actions = self.state.apply(alert, now)
-            messages.append(message)
-            writes.extend(actions)
+        messages, writes = self._apply(alerts)
         if self.persist is None:
             self._publish(messages)
             return
@@ -125,6 +113,18 @@ class Store:
                 pass
 
         self.persist.submit(Job(writes, None, None, done))
+
+    def _apply(self, ops: list[dict]) -> tuple[list[dict], list[tuple]]:
+        """Apply checked operations to the state, in order: (their viewer messages, their write actions)."""
+        now = time.time()
+        messages: list[dict] = []
+        writes: list[tuple] = []
+        apply = self.state.apply
+        for op in ops:
+            message, actions = apply(op, now)
+            messages.append(message)
+            writes.extend(actions)
+        return messages, writes
 
     def _stored(self, job: Job, messages: list[dict]) -> None:
         if job.error is not None:
