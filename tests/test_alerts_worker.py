@@ -202,3 +202,26 @@ def test_a_worker_that_cannot_start_leaves_ingest_working(monkeypatch, caplog):
     assert not duplicate and raised == [] and not store.diagnosis.enabled
     assert store.state.envs["run"].windows["loss"].traces["train"].n == 300
     assert "cannot start the diagnosis worker" in caplog.text
+
+
+def test_a_stuck_worker_is_stopped_and_ingest_goes_on(caplog):
+    """Past the bound, acks wait for the worker; one that answers nothing (stopped here) is killed, and
+    a new one takes the batches after."""
+
+    async def run() -> tuple[float, list[dict]]:
+        store = Store(None)
+        diagnosis = store.diagnosis
+        diagnosis.max_bytes, diagnosis.stuck = 0, 0.5  # every batch waits for its answer; stuck after 0.5 s
+        assert (await store.ingest(*_batch("stuck-client", 1, [line_op("run", "o", [0.0], [1.0])])))[1] == []
+        os.kill(diagnosis.proc.pid, signal.SIGSTOP)
+        start = time.monotonic()
+        await store.ingest(*_batch("stuck-client", 2, [line_op("run", "o", [1.0], [1.0])]))
+        waited = time.monotonic() - start
+        raised = (await store.ingest(*_batch("stuck-client", 3, _nan_ops())))[1]
+        store.close()
+        return waited, raised
+
+    waited, raised = arun(run())
+    assert 0.4 < waited < 5, waited
+    assert "answered nothing" in caplog.text
+    assert [a["kind"] for a in raised] == ["nonfinite"]

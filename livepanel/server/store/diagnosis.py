@@ -10,8 +10,9 @@ Alerts found in a batch go to its writer with an acknowledgement: that batch's o
 waits for the worker (the ack then waits for the answer, which comes within a millisecond or so, WAIT
 at most), else its next one. A worker behind ingest is bounded (MAX_LAG seconds, MAX_BYTES of bodies
 not yet answered): past a bound acknowledgements wait until it is back within both, so a server
-saturated for longer than that slows to what diagnosis can follow. A worker that dies is started
-again (with the stored alerts, and from then on: what it had not answered is not diagnosed).
+saturated for longer than that slows to what diagnosis can follow; a worker that answers nothing for
+STUCK seconds then is killed. A worker that dies is started again (with the stored alerts, and from
+then on: what it had not answered is not diagnosed).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ MAX_LAG = 10.0  # seconds the oldest batch not yet answered may be behind, at mo
 MAX_BYTES = 256 << 20  # ...and bytes of bodies not yet answered, at most
 MAIL_MAX = 1000  # alerts kept for one writer until its next acknowledgement
 RESTARTS = 5  # a worker that keeps dying is given up (diagnosis stops, ingest goes on)
+STUCK = 30.0  # seconds without an answer while acks wait for the worker: it is stuck, and is killed
 PIPE_BYTES = 1 << 20  # the pipes' size asked for (Linux; the default is 64 KiB)
 WHOLE = 1 << 20  # a body larger than this with ops diagnosis ignores (images) is re-encoded without them
 
@@ -73,7 +75,8 @@ class Diagnosis:
         # end: an alert from an append before one of them would land on what replaced it (or on nothing)
         self.barriers: dict[tuple[str, ...], int] = {}
         self.mail: dict[str, list[dict[str, Any]]] = {}  # client -> alerts its batches raised, until its ack
-        self.max_lag, self.max_bytes, self.wait = MAX_LAG, MAX_BYTES, WAIT
+        self.max_lag, self.max_bytes, self.wait, self.stuck = MAX_LAG, MAX_BYTES, WAIT, STUCK
+        self.answered = 0  # batches answered (or given up with a dead worker)
         self._answers: asyncio.Future | None = None  # done at the next answer (acks waiting for the worker)
         self._warned = False
         if enabled:
@@ -123,7 +126,12 @@ class Diagnosis:
                     break
                 await self._next_answer(left)
         while flight and self._behind():  # bounded: each answer shrinks flight; a dead worker's end empties it
-            await self._next_answer(None)
+            answered = self.answered
+            await self._next_answer(self.stuck)
+            if self.answered == answered and flight and self.proc is not None:
+                log.error("the diagnosis worker answered nothing in %.0f s; stopping it", self.stuck)
+                self.proc.kill()  # its end (_readable) releases what waits for it
+                await self._next_answer(self.stuck)
 
     def mail_for(self, client: str | None) -> list[dict[str, Any]]:
         """Alerts a writer's batches raised since its last acknowledgement (taken once)."""
@@ -297,6 +305,7 @@ class Diagnosis:
         """A batch's answer: its barriers end, and its alerts still about something that exists are kept
         (in `found`, and in its writer's mail)."""
         head, client, keys, size, _ = self.flight.popleft()
+        self.answered += 1
         assert head == number, (head, number)
         self.flight_bytes -= size
         barriers = self.barriers
