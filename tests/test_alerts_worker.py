@@ -141,6 +141,7 @@ def test_a_worker_that_dies_is_started_again(server):
     assert get(server.url, "/api/v1/alerts", env=raised[0]["env"])[1]["alerts"] == raised
     new = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
     assert len(new) == 1 and new != children
+    assert "the diagnosis worker stopped (exit status -9)" in server.log.read_text()
 
 
 def test_a_large_body_is_handed_over_without_what_diagnosis_ignores(monkeypatch):

@@ -265,10 +265,10 @@ class Diagnosis:
         if data:
             self._received(data)
             return
-        code = self.proc.poll()
-        log.error("the diagnosis worker stopped (exit status %s); starting it again", code)
+        proc = self.proc
         self._unwatch()
         self._stop()
+        log.error("the diagnosis worker stopped (exit status %s); starting it again", proc.returncode)
         self.restarts += 1
         for number, *_ in list(self.flight):  # what it had not answered is not diagnosed
             self._answered(number, [], [])
