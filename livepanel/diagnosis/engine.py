@@ -1,6 +1,6 @@
 """The Diagnoser: routes appended points to per-series summaries and runs the detectors.
 
-The server calls `observe` for every line append, in order. The common case (a few points,
+The diagnosis worker calls `observe` for every line append the server accepts, in order. The common case (a few points,
 healthy series) is a dict lookup, a sum to spot NaN/Inf, and a list extend; the detectors run
 only when a call closes a block (once per call, and more often only in a call that closes many:
 see Track.feed), and blocks grow with the series (see track.py).
@@ -31,7 +31,7 @@ _DIVERGE_MIN = 3 * LEVEL_POINTS  # loss.divergence returns None below this many 
 class Diagnoser:
     """Detects training problems in line series as they are appended; numpy only, no I/O.
 
-    Not thread-safe: call it from the thread that applies appends (the server's ingest).
+    Not thread-safe: one thread feeds it, in order (in the server, the diagnosis worker process).
     """
 
     def __init__(self) -> None:
