@@ -226,3 +226,28 @@ def test_a_stuck_worker_is_stopped_and_ingest_goes_on(caplog):
     assert 0.4 < waited < 5, waited
     assert "answered nothing" in caplog.text
     assert [a["kind"] for a in raised] == ["nonfinite"]
+
+
+def test_the_worker_follows_role_hints_as_the_store_merges_opts():
+    """An opts op names an unrecognised series a training loss (then its NaN is raised); a hint set to
+    None is removed, and a close forgets the window's hints."""
+    from livepanel.diagnosis.worker import Worker
+
+    x, y = loss_then_nan()
+    worker = Worker([], [])
+
+    def body(*ops: dict) -> bytes:
+        return protocol.packb({"ops": list(ops)})
+
+    assert Worker([], []).batch(body(line_op("run", "metric", x, y))) == []  # by its name alone: not watched
+
+    hint = {"op": "opts", "env": "run", "win": "metric", "opts": {"role": "train_loss"}}
+    assert worker.batch(body(hint, line_op("run", "metric", x[:100], y[:100]))) == []
+    assert [a["kind"] for a in worker.batch(body(line_op("run", "metric", x[100:], y[100:])))] == ["nonfinite"]
+    unset = {"op": "opts", "env": "run", "win": "metric", "opts": {"role": None}}
+    worker.batch(body(unset))
+    assert ("run", "metric") not in worker.hints
+    started = Worker([], [["run", "metric", {"role": "train_loss"}]])  # as the store held it at start
+    assert [a["kind"] for a in started.batch(body(line_op("run", "metric", x, y)))] == ["nonfinite"]
+    started.batch(body({"op": "close", "env": "run", "win": "metric"}))
+    assert started.hints == {}

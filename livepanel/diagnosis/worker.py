@@ -38,7 +38,7 @@ def frame(payload: bytes) -> bytes:
     return LENGTH.pack(len(payload)) + payload
 
 
-def frames(buf: bytearray) -> list[memoryview]:
+def frames(buf: bytearray) -> list[bytes]:
     """Take the complete frames at the start of buf (what is left stays in it)."""
     out, off, end = [], 0, len(buf)
     view = memoryview(buf)
@@ -84,7 +84,7 @@ class Worker:
         self.engine.known(Alert.from_dict(a) for a in known)
         self.hints: dict[tuple[str, str], dict[str, Any]] = {(env, win): h for env, win, h in hints}
 
-    def batch(self, body: bytes) -> list[dict[str, Any]]:
+    def batch(self, body: bytes | memoryview) -> list[dict[str, Any]]:
         """Diagnose one applied batch, op by op as the store applied it; the alerts it raises."""
         found: list[Alert] = []
         engine, hints = self.engine, self.hints
@@ -159,7 +159,7 @@ def main() -> None:
                 continue
             (number,) = NUMBER.unpack_from(payload)
             try:
-                alerts = worker.batch(payload[NUMBER.size :])
+                alerts = worker.batch(memoryview(payload)[NUMBER.size :])
             except Exception:  # a bug must not stop diagnosis of the batches after it
                 log.exception("batch %d could not be diagnosed", number)
                 alerts = []
