@@ -251,3 +251,25 @@ def test_the_worker_follows_role_hints_as_the_store_merges_opts():
     assert [a["kind"] for a in started.batch(body(line_op("run", "metric", x, y)))] == ["nonfinite"]
     started.batch(body({"op": "close", "env": "run", "win": "metric"}))
     assert started.hints == {}
+
+
+def test_an_acknowledged_alert_is_on_disk(tmp_path):
+    """Alerts the worker found are committed after their batch: an ack that lists one waits for that commit."""
+    import sqlite3
+
+    async def run() -> list[list[dict]]:
+        store = Store(tmp_path / "data")
+        file = store.persist.file
+        found = []
+        for seq in range(1, 21):  # bounded; each batch's alert is acknowledged by it or the next
+            ops = [line_op(f"run{seq}", "loss", *loss_then_nan(), "train")]
+            raised = (await store.ingest(*_batch("durable-client", seq, ops)))[1]
+            if raised:
+                with sqlite3.connect(file) as db:  # another connection: what is committed
+                    on_disk = {r[0] for r in db.execute("SELECT id FROM alerts")}
+                found.append([a["id"] in on_disk for a in raised])
+        store.close()
+        return found
+
+    found = arun(run())
+    assert len(found) >= 10 and all(all(f) for f in found), found

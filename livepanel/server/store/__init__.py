@@ -42,6 +42,7 @@ class Store:
             self.persist.start()
         self.diagnosis = Diagnosis(self.state, diagnose)
         self.diagnosis.raise_alerts = self._raise
+        self._alerts_stored: asyncio.Future | None = None  # the commit of the last alerts raised
 
     async def ingest(
         self, client: str | None, seq: int | None, ops: list[dict], body: bytes | None = None
@@ -82,7 +83,11 @@ class Store:
         if client is not None and self._pending.get(client) is future:
             del self._pending[client]
         await diagnosis.settled(number)
-        return False, diagnosis.mail_for(client)
+        raised = diagnosis.mail_for(client)
+        stored = self._alerts_stored
+        if raised and stored is not None and not stored.done():  # an acknowledged alert is on disk too
+            await asyncio.shield(stored)
+        return False, raised
 
     def _committed(self, job: Job, messages: list[dict], future: asyncio.Future) -> None:
         if job.error is not None:
@@ -105,13 +110,16 @@ class Store:
         except RuntimeError:  # closed outside the loop: the alerts are stored, no viewer is left
             loop = None
 
+        stored = loop.create_future() if loop is not None else None
+
         def done(job: Job) -> None:
             try:
                 if loop is not None:
-                    loop.call_soon_threadsafe(self._stored, job, messages)
+                    loop.call_soon_threadsafe(self._stored, job, messages, stored)
             except RuntimeError:  # loop closed during shutdown; the alerts are on disk
                 pass
 
+        self._alerts_stored = stored
         self.persist.submit(Job(writes, None, None, done))
 
     def _apply(self, ops: list[dict]) -> tuple[list[dict], list[tuple]]:
@@ -126,7 +134,9 @@ class Store:
             writes.extend(actions)
         return messages, writes
 
-    def _stored(self, job: Job, messages: list[dict]) -> None:
+    def _stored(self, job: Job, messages: list[dict], stored: asyncio.Future | None) -> None:
+        if stored is not None and not stored.done():
+            stored.set_result(None)
         if job.error is not None:
             self._failed = job.error
             return
