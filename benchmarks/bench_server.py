@@ -409,18 +409,24 @@ def _loss_ops(env: str, b: int, points_per_op: int, rng: np.random.Generator, se
     return ops
 
 
+def _accepted(client: str, seq: int, ops: list[dict]) -> tuple[str, int, list[dict], bytes]:
+    """A batch as the ingest handler passes it to Store.ingest: client, seq, validated ops and the body."""
+    from livepanel import protocol
+
+    body = protocol.packb({"client": client, "seq": seq, "ops": ops})
+    return (*protocol.validate_batch(protocol.unpackb(body)), body)
+
+
 def bench_core_contention(runs: int) -> None:
     """How much a busy process on another core slows the store's ingest here (a pure Python loop spinning
     in a child process while 200 batches are applied, against none; alternated, medians): what any
     parallel work, such as the diagnosis worker, costs ingest on this machine beyond its own hand-off."""
-    from livepanel import protocol
     from livepanel.server.store import Store
 
     rng = np.random.default_rng(0)
     batches = []
     for b in range(200):
-        body = protocol.packb({"client": "contention-1", "seq": b + 1, "ops": _loss_ops("run", b, 10, rng)})
-        batches.append((*protocol.validate_batch(protocol.unpackb(body)), body))
+        batches.append(_accepted("contention-1", b + 1, _loss_ops("run", b, 10, rng)))
 
     async def ingest_all() -> float:
         store = Store(None, diagnose=False)
@@ -468,20 +474,17 @@ def bench_store_diagnosis(
     wait for the worker). Also reported: the time spent handing batches over, as a share of ingest's time
     in the same runs (the least noisy figure of the cost), how long after the last ack the worker had
     answered every batch, and its CPU time over the store's own time (below 1, it keeps up with ingest)."""
-    from livepanel import protocol
     from livepanel.server.store import Store
 
     warm_chunk = 10_000
     rng = np.random.default_rng(0)
     warm, batches = [], []
     for b in range(before // warm_chunk):
-        body = protocol.packb({"client": "store-bench-w", "seq": b + 1, "ops": _loss_ops("run", b, warm_chunk, rng)})
-        warm.append((*protocol.validate_batch(protocol.unpackb(body)), body))
+        warm.append(_accepted("store-bench-w", b + 1, _loss_ops("run", b, warm_chunk, rng)))
     first = before // points_per_op
     for b in range(first, first + 200):
         ops = _loss_ops("run", b, points_per_op, rng)
-        body = protocol.packb({"client": f"store-bench-{b % writers}", "seq": b // writers + 1, "ops": ops})
-        batches.append((*protocol.validate_batch(protocol.unpackb(body)), body))
+        batches.append(_accepted(f"store-bench-{b % writers}", b // writers + 1, ops))
     points = 200 * 50 * points_per_op
     after, ratio, handoff = [], [], []
 

@@ -67,13 +67,10 @@ def barrier(op: dict[str, Any]) -> tuple[str, ...] | None:
     return None
 
 
-def ends(key: tuple[str, ...], alert: Alert) -> bool:
-    """Whether a barrier key ends what an alert is about."""
-    if key[0] == "env":
-        return alert.env == key[1]
-    if key[0] == "win":
-        return (alert.env, alert.win) == key[1:]
-    return (alert.env, alert.win, alert.trace) == key[1:]
+def ended_by(env: str, win: str, trace: str) -> tuple[tuple[str, ...], ...]:
+    """The barrier keys that end an alert about this trace: its env's deletion, its window's close, or
+    the trace's replacement or removal."""
+    return ("env", env), ("win", env, win), ("trace", env, win, trace)
 
 
 class Worker:
@@ -99,7 +96,7 @@ class Worker:
             else:
                 key = barrier(op)
             if key is not None and found:  # an alert of this batch about what this op ends is dropped
-                found = [a for a in found if not ends(key, a)]
+                found = [a for a in found if key not in ended_by(a.env, a.win, a.trace)]
             if kind == "delete_env":
                 engine.forget(env)
                 for k in [k for k in hints if k[0] == env]:

@@ -65,8 +65,7 @@ class Store:
             self.clients[client] = seq
         if self.persist is None:
             self._publish(messages)
-            await diagnosis.settled(number)
-            return False, diagnosis.mail_for(client)
+            return False, await self._alerts_for(client, number)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if client is not None:
@@ -82,12 +81,17 @@ class Store:
         await future
         if client is not None and self._pending.get(client) is future:
             del self._pending[client]
-        await diagnosis.settled(number)
-        raised = diagnosis.mail_for(client)
+        return False, await self._alerts_for(client, number)
+
+    async def _alerts_for(self, client: str | None, number: int) -> list[dict]:
+        """The alerts an acknowledgement lists: once the batch's diagnosis is settled (diagnosis.py), and
+        once they are on disk too, as the batch is."""
+        await self.diagnosis.settled(number)
+        raised = self.diagnosis.mail_for(client)
         stored = self._alerts_stored
-        if raised and stored is not None and not stored.done():  # an acknowledged alert is on disk too
+        if raised and stored is not None and not stored.done():
             await asyncio.shield(stored)
-        return False, raised
+        return raised
 
     def _committed(self, job: Job, messages: list[dict], future: asyncio.Future) -> None:
         if job.error is not None:

@@ -34,7 +34,7 @@ import msgpack
 
 import livepanel
 from livepanel import protocol
-from livepanel.diagnosis.worker import FOLLOWED, HINTS, LENGTH, NUMBER, barrier, frame, frames
+from livepanel.diagnosis.worker import FOLLOWED, HINTS, LENGTH, NUMBER, barrier, ended_by, frame, frames
 from livepanel.server.store.model import State
 
 try:
@@ -76,7 +76,6 @@ class Diagnosis:
         self.barriers: dict[tuple[str, ...], int] = {}
         self.mail: dict[str, list[dict[str, Any]]] = {}  # client -> alerts its batches raised, until its ack
         self.max_lag, self.max_bytes, self.wait, self.stuck = MAX_LAG, MAX_BYTES, WAIT, STUCK
-        self.answered = 0  # batches answered (or given up with a dead worker)
         self._answers: asyncio.Future | None = None  # done at the next answer (acks waiting for the worker)
         self._warned = False
         if enabled:
@@ -126,9 +125,9 @@ class Diagnosis:
                     break
                 await self._next_answer(left)
         while flight and self._behind():  # bounded: each answer shrinks flight; a dead worker's end empties it
-            answered = self.answered
+            answered = self.sent - len(flight)  # batches answered so far (or given up with a dead worker)
             await self._next_answer(self.stuck)
-            if self.answered == answered and flight and self.proc is not None:
+            if self.sent - len(flight) == answered and flight and self.proc is not None:
                 log.error("the diagnosis worker answered nothing in %.0f s; stopping it", self.stuck)
                 self.proc.kill()  # its end (_readable) releases what waits for it
                 await self._next_answer(self.stuck)
@@ -305,7 +304,6 @@ class Diagnosis:
         """A batch's answer: its barriers end, and its alerts still about something that exists are kept
         (in `found`, and in its writer's mail)."""
         head, client, keys, size, _ = self.flight.popleft()
-        self.answered += 1
         assert head == number, (head, number)
         self.flight_bytes -= size
         barriers = self.barriers
@@ -327,27 +325,20 @@ class Diagnosis:
     def _ended(self, body: dict[str, Any]) -> bool:
         """Whether an alert is about something gone since its append (a close, deletion or replacement in a
         batch not yet answered, or already applied to the state)."""
-        env = body["env"]
-        e = self.state.envs.get(env)
+        e = self.state.envs.get(body["env"])
         if e is None or body["win"] not in e.windows:
             return True
         barriers = self.barriers
-        return bool(barriers) and (
-            ("env", env) in barriers
-            or ("win", env, body["win"]) in barriers
-            or ("trace", env, body["win"], body["trace"]) in barriers
-        )
+        return bool(barriers) and any(k in barriers for k in ended_by(body["env"], body["win"], body["trace"]))
 
     def _behind(self) -> bool:
         """Past a bound: the worker is too far behind ingest (acknowledgements wait for it)."""
-        behind = self.flight_bytes > self.max_bytes or time.monotonic() - self.flight[0][4] > self.max_lag
+        lag = time.monotonic() - self.flight[0][4]
+        behind = self.flight_bytes > self.max_bytes or lag > self.max_lag
         if behind and not self._warned:
             self._warned = True
-            log.warning("diagnosis is behind ingest by %.1f s; acknowledgements now wait for it", self._lag())
+            log.warning("diagnosis is behind ingest by %.1f s; acknowledgements now wait for it", lag)
         return behind
-
-    def _lag(self) -> float:
-        return time.monotonic() - self.flight[0][4] if self.flight else 0.0
 
     async def _next_answer(self, timeout: float | None) -> None:
         if self._answers is None or self._answers.done():
