@@ -48,9 +48,20 @@ class Diagnoser:
     # ------------------------------------------------------------ public API
 
     def observe(
-        self, env: str, win: str, trace: str, x: np.ndarray, y: np.ndarray, opts: dict[str, Any] | None
+        self,
+        env: str,
+        win: str,
+        trace: str,
+        x: np.ndarray,
+        y: np.ndarray,
+        opts: dict[str, Any] | None,
+        catch_up: bool = False,
     ) -> list[Alert]:
-        """Take the points just appended to one trace; return the alerts they newly raise."""
+        """Take the points just appended to one trace; return the alerts they newly raise.
+
+        `catch_up`: the points are a backlog of several appends (the worker fell behind), judged once at
+        their end (and at blocks that may make a fast kind certain), not as the series grows through
+        them: the work per point then falls as the backlog grows, so diagnosis catches up."""
         s = self._series.get((env, win, trace))
         if s is None or ((opts or not s.plain) and self._changed(s, opts)):
             s = self._open(env, win, trace, opts)
@@ -67,7 +78,7 @@ class Diagnoser:
                     t.px0 = x[0]
                 by += ys
                 return []
-            return self._feed(s, x, ys, tot)
+            return self._feed(s, x, ys, tot, catch_up)
         y = np.asarray(y, dtype=np.float64)
         # y.y is not finite when a value is not (or it overflows: _nonfinite then finds none); cheaper than a sum
         tot = sum_of_squares(y)
@@ -76,16 +87,18 @@ class Diagnoser:
             t.buf[an : an + n] = y
             t.an = an + n
             return []
-        return self._feed(s, x, y, tot)
+        return self._feed(s, x, y, tot, catch_up)
 
-    def _feed(self, s: Series, x: np.ndarray, v: list[float] | np.ndarray, tot: float) -> list[Alert]:
+    def _feed(
+        self, s: Series, x: np.ndarray, v: list[float] | np.ndarray, tot: float, catch_up: bool = False
+    ) -> list[Alert]:
         """Queue points (v: Python floats or a float64 array; tot: not finite when a value may not be),
         close the blocks they fill, and run the detectors when Track.feed says (after the last block)."""
         out: list[Alert] = []
         if tot - tot != 0 and s.role in _NONFINITE and "nonfinite" not in s.done:
             self._nonfinite(s, x, np.asarray(v, dtype=np.float64), out)
         self._calls += 1
-        s.track.feed(x, v, s.hook, lambda: self._judge(s, out), bool(s.seen))
+        s.track.feed(x, v, s.hook, lambda: self._judge(s, out), bool(s.seen), catch_up)
         return out
 
     def settle(self) -> list[Alert]:

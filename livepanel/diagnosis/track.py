@@ -97,12 +97,15 @@ class Track:
         hook: Callable[[int], bool | None] | None,
         judge: Callable[[], None],
         soon: bool = False,
+        catch_up: bool = False,
     ) -> None:
         """Queue the points of one call (x their x, v their values: Python floats or a float64 array) and
         close every block they fill, calling hook(blocks) after each closed block and judge() after the
         last one; within a call that closes many blocks (a large call, a young series), also each time
         1/JUDGE_GROWTH of the series was closed since the last judge(), and right after a block whose
-        hook returned true (or the first block, if `soon`).
+        hook returned true (or the first block, if `soon`). When `catch_up` (a backlog of many appends),
+        each time the series doubled instead of grew by 1/JUDGE_GROWTH: a fast kind is judged as promptly
+        (its hook), the slow ones in a few judgements per call (yet at every age of the series).
 
         Nothing of the caller's arrays is kept: what stays pending is copied (list or own buffer).
         """
@@ -125,11 +128,12 @@ class Track:
         arr = isinstance(v, np.ndarray)
         while n - off >= self.bsize:  # bounded: each pass closes at least one block of bsize >= 1 points
             b = self.bsize
-            gap = max(self.n // JUDGE_GROWTH, self.jmin, b)
+            step = max(self.n // JUDGE_GROWTH, self.jmin, b)  # points closed between two looks at the hooks
+            gap = max(self.n, step) if catch_up else step
             if since and (soon or since >= gap):
                 judge()
                 since, soon = 0, False
-            k = min((n - off) // b, CAPACITY - len(self.cnt), max(1, (gap - since) // b))
+            k = min((n - off) // b, CAPACITY - len(self.cnt), max(1, (step - since % step) // b))
             if arr and k > 1 and self._close_many(x, v, off, k):
                 off += k * b
                 since += k * b

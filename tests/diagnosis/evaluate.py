@@ -6,6 +6,7 @@ benchmarks/bench_diagnosis.py (which prints the figures).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -30,12 +31,14 @@ class Score:
     healthy_runs: int = 0
 
 
-def score(runs: list[Run], chunk: int) -> Score:
-    """Replay every run (a fresh Diagnoser each) in chunks of `chunk` steps per series."""
+def score(runs: list[Run], chunk: int, catch_up: bool = False) -> Score:
+    """Replay every run (a fresh Diagnoser each) in chunks of `chunk` steps per series (`catch_up`: as
+    the diagnosis worker feeds a backlog, see Diagnoser.observe)."""
     sc = Score(chunk)
     for run in runs:
         d = Diagnoser()
-        found = replay(d.observe, "run", run, chunk, d.settle)
+        observe = functools.partial(d.observe, catch_up=True) if catch_up else d.observe
+        found = replay(observe, "run", run, chunk, d.settle)
         if run.label == HEALTHY:
             sc.healthy_runs += 1
             sc.false_alarms += [f"{run.name}: {a.kind} at {a.detected:g}" for a, _ in found]
