@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import struct
 import sys
 from typing import Any
 
 import msgpack
+import numpy as np
 
 from livepanel import protocol
 from livepanel.diagnosis.alert import Alert
@@ -30,6 +32,7 @@ HINTS = ("role", "diagnose")  # the only opts the engine reads (roles.resolve_ro
 FOLLOWED = frozenset(("line", "close", "delete_env", "opts"))  # what diagnosis looks at, once applied
 LENGTH = struct.Struct("<I")
 NUMBER = struct.Struct("<Q")
+GROUP_BYTES = 8 << 20  # batches waiting in the pipe diagnosed together, at most (a behind worker catches up)
 
 log = logging.getLogger("livepanel.diagnosis")
 
@@ -82,43 +85,92 @@ class Worker:
         self.hints: dict[tuple[str, str], dict[str, Any]] = {(env, win): h for env, win, h in hints}
 
     def batch(self, body: bytes | memoryview) -> list[dict[str, Any]]:
-        """Diagnose one applied batch, op by op as the store applied it; the alerts it raises."""
-        found: list[Alert] = []
+        """Diagnose one applied batch; the alerts it raises."""
+        return self.batches([body])[0]
+
+    def batches(self, bodies: list[bytes | memoryview]) -> list[list[dict[str, Any]]]:
+        """Diagnose applied batches, in order, op by op as the store applied them; each batch's alerts.
+
+        A trace's appends are one engine call until an op that ends or re-hints something. When there
+        are several batches (the worker fell behind), all but the last are one pass whose calls catch up
+        (Diagnoser.observe: the more is waiting, the less each point costs); the last batch then goes on
+        its own, as a later batch that confirms what the pass found (Diagnoser.settle). An alert goes
+        with the last batch that appended to the trace it came from."""
+        found: list[tuple[int, Alert]] = []
+        if len(bodies) > 1:
+            found = self._diagnose(bodies[:-1], 0, True, found)
+        found = self._diagnose(bodies[-1:], len(bodies) - 1, False, found)
+        out: list[list[dict[str, Any]]] = [[] for _ in bodies]
+        for j, a in found:
+            out[j].append(a.to_dict())
+        return out
+
+    def _diagnose(
+        self, bodies: list[bytes | memoryview], first: int, catch_up: bool, found: list[tuple[int, Alert]]
+    ) -> list[tuple[int, Alert]]:
+        """One pass over batches (numbered from `first`), then Diagnoser.settle(): `found` (the alerts so
+        far, with their batch; those about what an op here ends are dropped) and the alerts the pass raises."""
+        waiting: dict[tuple[str, str, str], list[tuple[int, Any, Any]]] = {}  # trace -> its appends (batch, x, y)
         engine, hints = self.engine, self.hints
-        for op in protocol.unpackb(body)["ops"]:
-            kind = op["op"]
-            if kind not in FOLLOWED:
-                continue
-            env = op["env"]
-            if kind == "line":  # the usual op: read as the store accepted it, not checked again
-                name, update, x, y = protocol.read_line(op)
-                key = None if update == "append" else ("trace", env, op["win"], name)
-            else:
-                key = barrier(op)
-            if key is not None and found:  # an alert of this batch about what this op ends is dropped
-                found = [a for a in found if key not in ended_by(a.env, a.win, a.trace)]
-            if kind == "delete_env":
-                engine.forget(env)
-                for k in [k for k in hints if k[0] == env]:
-                    del hints[k]
-                continue
-            win = op["win"]
-            if kind == "close":
-                engine.forget(env, win)
-                hints.pop((env, win), None)
-                continue
-            opts = op.get("opts")
-            if opts:
-                self._hints(env, win, opts)
-            if kind == "opts":
-                continue
-            if update != "append":
-                engine.forget(env, win, name)
-                if update == "remove":
+        for i, body in enumerate(bodies, first):
+            for op in protocol.unpackb(body)["ops"]:
+                kind = op["op"]
+                if kind not in FOLLOWED:
                     continue
-            found += engine.observe(env, win, name, x, y, hints.get((env, win)))
-        found += engine.settle()
-        return [a.to_dict() for a in found]
+                env = op["env"]
+                opts = op.get("opts")
+                hinted = bool(opts) and any(k in opts for k in HINTS)
+                if kind == "line":  # the usual op: read as the store accepted it, not checked again
+                    name, update, x, y = protocol.read_line(op)
+                    if update == "append" and not hinted:
+                        waiting.setdefault((env, op["win"], name), []).append((i, x, y))
+                        continue
+                    key = None if update == "append" else ("trace", env, op["win"], name)
+                elif kind == "opts" and not hinted:
+                    continue
+                else:
+                    key = barrier(op)
+                if waiting:
+                    found += self._observe(waiting, catch_up)
+                if key is not None and found:  # an alert about what this op ends is dropped
+                    found = [(j, a) for j, a in found if key not in ended_by(a.env, a.win, a.trace)]
+                if kind == "delete_env":
+                    engine.forget(env)
+                    for k in [k for k in hints if k[0] == env]:
+                        del hints[k]
+                    continue
+                win = op["win"]
+                if kind == "close":
+                    engine.forget(env, win)
+                    hints.pop((env, win), None)
+                    continue
+                self._hints(env, win, opts)
+                if kind == "opts":
+                    continue
+                if update != "append":
+                    engine.forget(env, win, name)
+                    if update == "remove":
+                        continue
+                found += [(i, a) for a in engine.observe(env, win, name, x, y, hints.get((env, win)))]
+        if waiting:
+            found += self._observe(waiting, catch_up)
+        return found + [(first + len(bodies) - 1, a) for a in engine.settle()]
+
+    def _observe(
+        self, waiting: dict[tuple[str, str, str], list[tuple[int, Any, Any]]], catch_up: bool
+    ) -> list[tuple[int, Alert]]:
+        """Feed the engine the appends waiting, one call per trace (emptying `waiting`); the alerts, each
+        with the batch that last appended to its trace."""
+        found = []
+        for (env, win, name), appends in waiting.items():
+            i, x, y = appends[-1]
+            if len(appends) > 1:
+                x = np.concatenate([a[1] for a in appends])
+                y = np.concatenate([a[2] for a in appends])
+            alerts = self.engine.observe(env, win, name, x, y, self.hints.get((env, win)), catch_up)
+            found += [(i, a) for a in alerts]
+        waiting.clear()
+        return found
 
     def _hints(self, env: str, win: str, opts: dict[str, Any] | None) -> None:
         """Merge an op's role hints into its window's, as the store merges opts (None removes)."""
@@ -143,28 +195,34 @@ def main() -> None:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt the answers
     buf = bytearray()
     worker: Worker | None = None
-    while True:  # bounded by the input: it ends when the server closes it
+    ended = False
+    while not ended:  # bounded by the input: it ends when the server closes it
         data = os.read(inp, 1 << 20)
-        if not data:
-            return
+        ended = not data
         buf += data
-        replies = []
+        # all that waits in the pipe (GROUP_BYTES at most) is diagnosed together: see Worker.batches
+        while not ended and len(buf) < GROUP_BYTES and select.select([inp], [], [], 0)[0]:  # bounded by it
+            data = os.read(inp, 1 << 20)
+            ended = not data
+            buf += data
+        numbers, bodies = [], []
         for payload in frames(buf):
             if worker is None:
                 start = msgpack.unpackb(payload, raw=False)
                 worker = Worker(start["known"], start["hints"])
                 continue
-            (number,) = NUMBER.unpack_from(payload)
-            try:
-                alerts = worker.batch(memoryview(payload)[NUMBER.size :])
-            except Exception:  # a bug must not stop diagnosis of the batches after it
-                log.exception("batch %d could not be diagnosed", number)
-                alerts = []
-            replies.append(frame(msgpack.packb([number, alerts], use_bin_type=True)))
-        if replies:
-            data = b"".join(replies)
-            while data:  # bounded: each write takes at least a byte
-                data = data[os.write(out, data) :]
+            numbers.append(NUMBER.unpack_from(payload)[0])
+            bodies.append(memoryview(payload)[NUMBER.size :])
+        if not bodies:
+            continue
+        try:
+            answers = worker.batches(bodies)
+        except Exception:  # a bug must not stop diagnosis of the batches after these
+            log.exception("batches %d to %d could not be diagnosed", numbers[0], numbers[-1])
+            answers = [[] for _ in bodies]
+        data = b"".join(frame(msgpack.packb([n, a], use_bin_type=True)) for n, a in zip(numbers, answers, strict=True))
+        while data:  # bounded: each write takes at least a byte
+            data = data[os.write(out, data) :]
 
 
 if __name__ == "__main__":
