@@ -33,6 +33,7 @@ FOLLOWED = frozenset(("line", "close", "delete_env", "opts"))  # what diagnosis 
 LENGTH = struct.Struct("<I")
 NUMBER = struct.Struct("<Q")
 GROUP_BYTES = 8 << 20  # batches waiting in the pipe diagnosed together, at most (a behind worker catches up)
+NICE = 10  # below ingest's priority (and training's, on one machine): short of cores, diagnosis waits, then catches up
 
 log = logging.getLogger("livepanel.diagnosis")
 
@@ -193,6 +194,10 @@ def main() -> None:
     logging.basicConfig(format="livepanel diagnosis worker: %(message)s")
     inp, out = sys.stdin.fileno(), os.dup(sys.stdout.fileno())
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt the answers
+    try:
+        os.nice(NICE)
+    except (AttributeError, OSError):  # not POSIX, or not allowed: the default priority
+        pass
     buf = bytearray()
     worker: Worker | None = None
     ended = False
