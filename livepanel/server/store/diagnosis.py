@@ -8,11 +8,12 @@ not raised again.
 
 Alerts found in a batch go to its writer with an acknowledgement: that batch's own when nothing else
 waits for the worker (the ack then waits for the answer, which comes within a millisecond or so, WAIT
-at most), else its next one. A worker behind ingest is bounded (MAX_LAG seconds, MAX_BYTES of bodies
-not yet answered): past a bound acknowledgements wait until it is back within both, so a server
-saturated for longer than that slows to what diagnosis can follow; a worker that answers nothing for
-STUCK seconds then is killed. A worker that dies is started again (with the stored alerts, and from
-then on: what it had not answered is not diagnosed).
+at most, unless another batch comes first), else its next one. A worker behind ingest is bounded
+(MAX_LAG seconds, MAX_BYTES of bodies not yet answered): past a bound acknowledgements wait until it
+is back within both, so a server saturated for longer than that slows to what diagnosis can follow;
+a worker that answers nothing for STUCK seconds then is killed. A worker that dies is started again
+(with the stored alerts, and from then on: what it had not answered is not diagnosed). The worker
+runs at a lower priority, and diagnoses what waits for it together (see worker.py).
 """
 
 from __future__ import annotations
@@ -109,17 +110,20 @@ class Diagnosis:
         self._write(LENGTH.pack(NUMBER.size + len(body)) + NUMBER.pack(self.sent), memoryview(body))
         self.flight.append((self.sent, client, keys, len(body), time.monotonic()))
         self.flight_bytes += len(body)
+        self._wake()  # an ack waiting for its own answer need wait no more (see settled)
         return self.sent
 
     async def settled(self, number: int) -> None:
         """Before a batch's acknowledgement: wait while the worker is past a bound, and for the batch's own
-        answer when nothing else waits for the worker (so its alerts come with this very ack)."""
+        answer when nothing else waits for the worker and no other batch comes meanwhile (so its alerts
+        come with this very ack)."""
         if not number:
             return
         flight = self.flight
         if len(flight) == 1 and flight[0][0] == number and self.wait > 0:
             deadline = time.monotonic() + self.wait
-            while flight and flight[0][0] <= number:  # bounded by the deadline
+            # until its answer, or another batch comes (the server is busy: the alerts go with the next ack)
+            while flight and flight[0][0] <= number and self.sent == number:  # bounded by the deadline
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
