@@ -321,6 +321,36 @@ def test_alerts_of_a_backlog_go_to_the_writers_that_raised_them():
     assert sorted(a["env"] for a in stored) == ["a", "b"]
 
 
+def test_an_ack_waiting_for_its_answer_stops_waiting_when_another_batch_comes():
+    """A lone batch's ack waits for the worker's answer (here paused); another batch arriving ends that
+    wait at once, and the worker runs at a lower priority than the server."""
+
+    async def run() -> tuple[float, int]:
+        store = Store(None)
+        diagnosis = store.diagnosis
+        await store.ingest(*_batch("start-client", 1, [line_op("ready", "w", [0.0], [1.0])]))
+        pid = diagnosis.proc.pid
+        nice = os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0)
+        diagnosis.wait = 20.0
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            lone = asyncio.ensure_future(store.ingest(*_batch("lone-client", 1, _nan_ops())))
+            await asyncio.sleep(0.2)
+            assert not lone.done()  # it waits for its answer
+            start = time.monotonic()
+            await store.ingest(*_batch("other-client", 1, [line_op("other", "w", [0.0], [1.0])]))
+            await lone
+            waited = time.monotonic() - start
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        store.close()
+        return waited, nice
+
+    waited, nice = arun(run())
+    assert waited < 5, waited
+    assert nice > 0, nice
+
+
 def test_an_acknowledged_alert_is_on_disk(tmp_path):
     """Alerts the worker found are committed after their batch: an ack that lists one waits for that commit."""
     import sqlite3
