@@ -311,6 +311,19 @@ def read_line(op: dict[str, Any]) -> tuple[str, str, np.ndarray | None, np.ndarr
     return op.get("name", ""), update, _frombuffer(x), _frombuffer(y)
 
 
+def read_joined(parts: list[tuple], at: int = 0) -> np.ndarray:
+    """Wire arrays of ops validate_op already passed, end to end as one array (the diagnosis worker's
+    appends to one trace): each part holds an array's dtype code at `at` and its data bytes after it.
+    Joined as bytes when they share a dtype (as usual), not checked again."""
+    first = parts[0]
+    dtype = first[at]
+    if len(parts) == 1:
+        return np.frombuffer(first[at + 1], dtype=_LITTLE[dtype])
+    if all(p[at] == dtype for p in parts):
+        return np.frombuffer(b"".join([p[at + 1] for p in parts]), dtype=_LITTLE[dtype])
+    return np.concatenate([np.frombuffer(p[at + 1], dtype=_LITTLE[p[at]]) for p in parts])
+
+
 def _frombuffer(obj: dict[str, Any]) -> np.ndarray:
     return np.frombuffer(obj["data"], dtype=_LITTLE[obj["dtype"]])
 

@@ -255,14 +255,17 @@ def test_the_worker_follows_role_hints_as_the_store_merges_opts():
 
 def test_a_backlog_is_diagnosed_together_and_each_alert_goes_with_its_batch():
     """Batches given to the worker at once (it fell behind) raise what they raise one by one, each alert
-    with the batch that last appended to its trace, and none about a window a later batch closed."""
+    with the batch that last appended to its trace, and none about a window a later batch closed (a
+    trace's appends of other dtypes joined too)."""
     from livepanel.diagnosis.worker import Worker
 
     x, y = loss_then_nan()
+    first = line_op("a", "loss", x[:100], y[:100], "train")
+    first["x"], first["y"] = x[:100].astype("<i4"), y[:100].astype("<f4")  # joined with f8 points after
     bodies = [
         protocol.packb({"ops": ops})
         for ops in (
-            [line_op("a", "loss", x[:100], y[:100], "train")],
+            [first],
             [line_op("b", "loss", x, y, "train")],
             [line_op("a", "loss", x[100:], y[100:], "train"), line_op("c", "loss", x, y, "train")],
             [line_op("d", "loss", x[:100], y[:100], "train"), {"op": "close", "env": "c", "win": "loss"}],

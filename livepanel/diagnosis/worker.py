@@ -2,7 +2,9 @@
 
 Diagnosis is CPU work in Python, for a young series about as much as storing its points, so the
 server hands each accepted batch, as the client sent it (msgpack), to this process and goes on:
-ingest pays for the hand-off only, and the detectors use another core.
+ingest pays for the hand-off only, and the detectors use another core. It runs at a lower priority
+(NICE): short of cores, ingest and training come first, and the batches that wait meanwhile are then
+diagnosed together, at a lower cost per point (Worker.batches).
 
 Frames both ways are a 4-byte little-endian length, then that many bytes. To the worker: first
 START (msgpack {"known": [alert], "hints": [[env, win, hints]]}, what the store held when the worker
@@ -22,7 +24,6 @@ import sys
 from typing import Any
 
 import msgpack
-import numpy as np
 
 from livepanel import protocol
 from livepanel.diagnosis.alert import Alert
@@ -111,7 +112,8 @@ class Worker:
     ) -> list[tuple[int, Alert]]:
         """One pass over batches (numbered from `first`), then Diagnoser.settle(): `found` (the alerts so
         far, with their batch; those about what an op here ends are dropped) and the alerts the pass raises."""
-        waiting: dict[tuple[str, str, str], list[tuple[int, Any, Any]]] = {}  # trace -> its appends (batch, x, y)
+        # trace -> its appends waiting: (batch, x dtype, x data, y dtype, y data), read at the trace's call
+        waiting: dict[tuple[str, str, str], list[tuple[int, str, bytes, str, bytes]]] = {}
         engine, hints = self.engine, self.hints
         for i, body in enumerate(bodies, first):
             for op in protocol.unpackb(body)["ops"]:
@@ -122,10 +124,12 @@ class Worker:
                 opts = op.get("opts")
                 hinted = bool(opts) and any(k in opts for k in HINTS)
                 if kind == "line":  # the usual op: read as the store accepted it, not checked again
-                    name, update, x, y = protocol.read_line(op)
-                    if update == "append" and not hinted:
-                        waiting.setdefault((env, op["win"], name), []).append((i, x, y))
+                    if op.get("update", "append") == "append" and not hinted:
+                        x, y = op["x"], op["y"]  # kept as bytes: no array, no container held per op
+                        points = (i, x["dtype"], x["data"], y["dtype"], y["data"])
+                        waiting.setdefault((env, op["win"], op.get("name", "")), []).append(points)
                         continue
+                    name, update, x, y = protocol.read_line(op)
                     key = None if update == "append" else ("trace", env, op["win"], name)
                 elif kind == "opts" and not hinted:
                     continue
@@ -158,18 +162,15 @@ class Worker:
         return found + [(first + len(bodies) - 1, a) for a in engine.settle()]
 
     def _observe(
-        self, waiting: dict[tuple[str, str, str], list[tuple[int, Any, Any]]], catch_up: bool
+        self, waiting: dict[tuple[str, str, str], list[tuple[int, str, bytes, str, bytes]]], catch_up: bool
     ) -> list[tuple[int, Alert]]:
         """Feed the engine the appends waiting, one call per trace (emptying `waiting`); the alerts, each
         with the batch that last appended to its trace."""
         found = []
         for (env, win, name), appends in waiting.items():
-            i, x, y = appends[-1]
-            if len(appends) > 1:
-                x = np.concatenate([a[1] for a in appends])
-                y = np.concatenate([a[2] for a in appends])
+            x, y = protocol.read_joined(appends, 1), protocol.read_joined(appends, 3)
             alerts = self.engine.observe(env, win, name, x, y, self.hints.get((env, win)), catch_up)
-            found += [(i, a) for a in alerts]
+            found += [(appends[-1][0], a) for a in alerts]
         waiting.clear()
         return found
 
