@@ -5,9 +5,10 @@ data directory, and stops them by pid. Figures: 1M-point line call-to-ack, scala
 8 writer processes, fan-out latency to 50 viewers, memory per stored point, start-up time, and the
 cost of diagnosis (`--only diagnosis`): ingest with it on and off, alternating, medians, from 8 Panel
 writers (writer-bound), from a Store in process (the server's own work: 1, 10, 100 points per op,
-new series and series of 50,000 points), and server-bound over HTTP (3 writers sending batches back
-to back to one server for --seconds; new series all the time, or series under way). Figures
-measured are in docs/diagnosis.md, "Cost".
+new series and series of 50,000 points), the diagnosis worker's own time (keeping up, or catching up
+on 200 batches at once), and server-bound over HTTP (3 writers sending batches back to back to one
+server for --seconds; new series all the time, or series under way). Figures measured are in
+docs/diagnosis.md, "Cost".
 """
 
 from __future__ import annotations
@@ -417,6 +418,41 @@ def _accepted(client: str, seq: int, ops: list[dict]) -> tuple[str, int, list[di
     return (*protocol.validate_batch(protocol.unpackb(body)), body)
 
 
+def bench_worker_catch_up(points_per_op: int, runs: int, before: int = 0) -> None:
+    """The diagnosis worker's own time for 200 batches of 50 line ops (new series, or `before` points per
+    series first), given one at a time (a worker that keeps up) and all at once (one that fell behind:
+    Worker.batches diagnoses them together, caught up); in this process, alternated, medians."""
+    from livepanel import protocol
+    from livepanel.diagnosis.worker import Worker
+
+    rng = np.random.default_rng(0)
+    warm = [protocol.packb({"ops": _loss_ops("run", b, 10_000, rng)}) for b in range(before // 10_000)]
+    first = before // points_per_op
+    bodies = [protocol.packb({"ops": _loss_ops("run", first + b, points_per_op, rng)}) for b in range(200)]
+
+    def timed(group: int) -> float:
+        worker = Worker([], [])
+        for body in warm:
+            worker.batch(body)
+        start = time.perf_counter()
+        for g in range(0, len(bodies), group):
+            worker.batches(bodies[g : g + group])
+        return time.perf_counter() - start
+
+    alone, together = [], []
+    for i in range(runs):
+        for group in (1, 200) if i % 2 else (200, 1):
+            (alone if group == 1 else together).append(timed(group))
+    a, t = statistics.median(alone), statistics.median(together)
+    emit(
+        figure=f"diagnosis_worker_ms_200_batches_{points_per_op}_points_per_op",
+        series_points_before=before,
+        one_at_a_time_ms=round(1e3 * a, 1),
+        all_at_once_ms=round(1e3 * t, 1),
+        ratio=round(a / t, 2),
+    )
+
+
 def bench_core_contention(runs: int) -> None:
     """How much a busy process on another core slows the store's ingest here (a pure Python loop spinning
     in a child process while 200 batches are applied, against none; alternated, medians): what any
@@ -591,6 +627,9 @@ def main() -> None:
         if "diagnosis" in only:
             bench_diagnosis_cost(tmp, 2 if args.quick else 5, 1 if args.quick else 3)
             bench_core_contention(3 if args.quick else 7)
+            for before in (0, 50_000):
+                for points_per_op in (1, 10, 100):
+                    bench_worker_catch_up(points_per_op, 3 if args.quick else 7, before)
             for before in (0, 50_000):
                 for points_per_op in (1, 10, 100):
                     for paused in (True, False):
