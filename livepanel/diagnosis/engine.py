@@ -59,9 +59,9 @@ class Diagnoser:
     ) -> list[Alert]:
         """Take the points just appended to one trace; return the alerts they newly raise.
 
-        `catch_up`: the points are a backlog of several appends (the worker fell behind), judged once at
-        their end (and at blocks that may make a fast kind certain), not as the series grows through
-        them: the work per point then falls as the backlog grows, so diagnosis catches up."""
+        `catch_up`: the points are a backlog of several appends (the worker fell behind), judged each time
+        the series doubles through them and at their end (and at any block that may make a fast kind
+        certain), not each time it grows by 1/64: the longer the backlog, the less each point costs."""
         s = self._series.get((env, win, trace))
         if s is None or ((opts or not s.plain) and self._changed(s, opts)):
             s = self._open(env, win, trace, opts)
