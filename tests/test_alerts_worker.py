@@ -332,6 +332,9 @@ def test_an_ack_waiting_for_its_answer_stops_waiting_when_another_batch_comes():
         store = Store(None)
         diagnosis = store.diagnosis
         await store.ingest(*_batch("start-client", 1, [line_op("ready", "w", [0.0], [1.0])]))
+        deadline = time.monotonic() + 30
+        while diagnosis.flight and time.monotonic() < deadline:  # the worker is up and answered (bounded)
+            await asyncio.sleep(0.01)
         pid = diagnosis.proc.pid
         nice = os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0)
         diagnosis.wait = 20.0
