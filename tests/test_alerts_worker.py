@@ -357,6 +357,39 @@ def test_an_ack_waiting_for_its_answer_stops_waiting_when_another_batch_comes():
     assert nice > 0, nice
 
 
+def test_a_batch_coming_while_acks_wait_for_a_slow_worker_does_not_stop_it(caplog):
+    """Past the byte bound acks wait for the worker (here paused for a second); another batch handed
+    over meanwhile wakes them, but only `stuck` seconds without an answer stop the worker."""
+
+    async def run() -> tuple[int, int, list[list[dict]]]:
+        store = Store(None)
+        diagnosis = store.diagnosis
+        await store.ingest(*_batch("start-client", 1, [line_op("ready", "w", [0.0], [1.0])]))
+        deadline = time.monotonic() + 30
+        while diagnosis.flight and time.monotonic() < deadline:  # the worker is up and answered (bounded)
+            await asyncio.sleep(0.01)
+        pid = diagnosis.proc.pid
+        diagnosis.max_bytes, diagnosis.stuck, diagnosis.wait = 100, 20.0, 0.0
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            first = asyncio.ensure_future(store.ingest(*_batch("slow-client-1", 1, _nan_ops())))
+            await asyncio.sleep(0.2)  # its ack waits: the worker is past the bound
+            ops = [line_op("run2", "loss", *loss_then_nan(), "train")]
+            second = asyncio.ensure_future(store.ingest(*_batch("slow-client-2", 1, ops)))
+            await asyncio.sleep(0.5)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        raised = [(await first)[1], (await second)[1]]
+        after = diagnosis.proc.pid
+        store.close()
+        return pid, after, raised
+
+    with caplog.at_level("ERROR", logger="livepanel.diagnosis"):
+        pid, after, raised = arun(run())
+    assert after == pid and "answered nothing" not in caplog.text
+    assert [[a["kind"] for a in r] for r in raised] == [["nonfinite"], ["nonfinite"]]
+
+
 def test_an_acknowledged_alert_is_on_disk(tmp_path):
     """Alerts the worker found are committed after their batch: an ack that lists one waits for that commit."""
     import sqlite3

@@ -110,7 +110,7 @@ class Diagnosis:
         self._write(LENGTH.pack(NUMBER.size + len(body)) + NUMBER.pack(self.sent), memoryview(body))
         self.flight.append((self.sent, client, keys, len(body), time.monotonic()))
         self.flight_bytes += len(body)
-        self._wake()  # an ack waiting for its own answer need wait no more (see settled)
+        self._wake()  # an ack waiting for its own answer need wait no more (see settled, _wait)
         return self.sent
 
     async def settled(self, number: int) -> None:
@@ -121,16 +121,11 @@ class Diagnosis:
             return
         flight = self.flight
         if len(flight) == 1 and flight[0][0] == number and self.wait > 0:
-            deadline = time.monotonic() + self.wait
             # until its answer, or another batch comes (the server is busy: the alerts go with the next ack)
-            while flight and flight[0][0] <= number and self.sent == number:  # bounded by the deadline
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                await self._next_answer(left)
+            await self._wait(self.wait, lambda: flight and flight[0][0] <= number and self.sent == number)
         while flight and self._behind():  # bounded: each answer shrinks flight; a dead worker's end empties it
             answered = self.sent - len(flight)  # batches answered so far (or given up with a dead worker)
-            await self._next_answer(self.stuck)
+            await self._wait(self.stuck, lambda done=answered: flight and self.sent - len(flight) == done)
             if self.sent - len(flight) == answered and flight and self.proc is not None:
                 log.error("the diagnosis worker answered nothing in %.0f s; stopping it", self.stuck)
                 self.proc.kill()  # its end (_readable) releases what waits for it
@@ -343,6 +338,16 @@ class Diagnosis:
             self._warned = True
             log.warning("diagnosis is behind ingest by %.1f s; acknowledgements now wait for it", lag)
         return behind
+
+    async def _wait(self, seconds: float, waiting: Callable[[], Any]) -> None:
+        """Wait while waiting() holds, `seconds` at most: it is checked again at each answer and at each
+        batch handed over (either wakes the waiters)."""
+        deadline = time.monotonic() + seconds
+        while waiting():  # bounded by the deadline
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            await self._next_answer(left)
 
     async def _next_answer(self, timeout: float | None) -> None:
         if self._answers is None or self._answers.done():
