@@ -43,6 +43,16 @@ async def _behind_another(store: Store, first: tuple, then: tuple) -> tuple[list
     return (await a)[1], raised_then
 
 
+async def _worker_up() -> Store:
+    """A memory Store whose worker is up and has answered a first batch (none in flight)."""
+    store = Store(None)
+    await store.ingest(*_batch("start-client", 1, [line_op("ready", "w", [0.0], [1.0])]))
+    deadline = time.monotonic() + 30
+    while store.diagnosis.flight and time.monotonic() < deadline:  # bounded by the deadline
+        await asyncio.sleep(0.01)
+    return store
+
+
 def test_alert_found_behind_another_batch_comes_with_the_next_ack():
     async def run() -> tuple[list, list, list, Store]:
         store = Store(None)
@@ -329,12 +339,8 @@ def test_an_ack_waiting_for_its_answer_stops_waiting_when_another_batch_comes():
     wait at once, and the worker runs at a lower priority than the server."""
 
     async def run() -> tuple[float, int]:
-        store = Store(None)
+        store = await _worker_up()
         diagnosis = store.diagnosis
-        await store.ingest(*_batch("start-client", 1, [line_op("ready", "w", [0.0], [1.0])]))
-        deadline = time.monotonic() + 30
-        while diagnosis.flight and time.monotonic() < deadline:  # the worker is up and answered (bounded)
-            await asyncio.sleep(0.01)
         pid = diagnosis.proc.pid
         nice = os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0)
         diagnosis.wait = 20.0
@@ -362,12 +368,8 @@ def test_a_batch_coming_while_acks_wait_for_a_slow_worker_does_not_stop_it(caplo
     over meanwhile wakes them, but only `stuck` seconds without an answer stop the worker."""
 
     async def run() -> tuple[int, int, list[list[dict]]]:
-        store = Store(None)
+        store = await _worker_up()
         diagnosis = store.diagnosis
-        await store.ingest(*_batch("start-client", 1, [line_op("ready", "w", [0.0], [1.0])]))
-        deadline = time.monotonic() + 30
-        while diagnosis.flight and time.monotonic() < deadline:  # the worker is up and answered (bounded)
-            await asyncio.sleep(0.01)
         pid = diagnosis.proc.pid
         diagnosis.max_bytes, diagnosis.stuck, diagnosis.wait = 100, 20.0, 0.0
         os.kill(pid, signal.SIGSTOP)
