@@ -343,7 +343,7 @@ def test_an_ack_waiting_for_its_answer_stops_waiting_when_another_batch_comes():
         diagnosis = store.diagnosis
         pid = diagnosis.proc.pid
         nice = os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0)
-        diagnosis.wait = 20.0
+        diagnosis.wait, diagnosis.crowd = 20.0, 0.0  # no other writer counts as just before
         os.kill(pid, signal.SIGSTOP)
         try:
             lone = asyncio.ensure_future(store.ingest(*_batch("lone-client", 1, _nan_ops())))
@@ -361,6 +361,36 @@ def test_an_ack_waiting_for_its_answer_stops_waiting_when_another_batch_comes():
     waited, nice = arun(run())
     assert waited < 5, waited
     assert nice > 0, nice
+
+
+def test_an_ack_does_not_wait_for_its_answer_right_after_another_writers_batch():
+    """With other writers at work, an ack does not wait for its own answer (here the worker is paused, and
+    would answer only after `wait`): it comes at once, and the alerts come with the writer's next ack."""
+
+    async def run() -> tuple[float, list, list]:
+        store = await _worker_up()
+        diagnosis = store.diagnosis
+        diagnosis.wait, diagnosis.crowd = 20.0, 10.0  # another writer's batch in the last 10 s: crowded
+        await store.ingest(*_batch("other-client", 1, [line_op("other", "w", [0.0], [1.0])]))
+        deadline = time.monotonic() + 30
+        while diagnosis.flight and time.monotonic() < deadline:  # bounded by the deadline
+            await asyncio.sleep(0.01)
+        os.kill(diagnosis.proc.pid, signal.SIGSTOP)
+        try:
+            start = time.monotonic()
+            raised = (await store.ingest(*_batch("nan-client", 1, _nan_ops())))[1]
+            waited = time.monotonic() - start
+        finally:
+            os.kill(diagnosis.proc.pid, signal.SIGCONT)
+        while diagnosis.flight and time.monotonic() < deadline:  # bounded by the deadline
+            await asyncio.sleep(0.01)
+        later = (await store.ingest(*_batch("nan-client", 2, [line_op("other", "w", [1.0], [1.0])])))[1]
+        store.close()
+        return waited, raised, later
+
+    waited, raised, later = arun(run())
+    assert waited < 5, waited  # not the 20 s of `wait`
+    assert raised == [] and [a["kind"] for a in later] == ["nonfinite"]
 
 
 def test_a_batch_coming_while_acks_wait_for_a_slow_worker_does_not_stop_it(caplog):

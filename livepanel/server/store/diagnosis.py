@@ -7,13 +7,15 @@ restarts and resumes; the worker is told at start which alerts are stored, so an
 not raised again.
 
 Alerts found in a batch go to its writer with an acknowledgement: that batch's own when nothing else
-waits for the worker (the ack then waits for the answer, which comes within a millisecond or so, WAIT
-at most, unless another batch comes first), else its next one. A worker behind ingest is bounded
-(MAX_LAG seconds, MAX_BYTES of bodies not yet answered): past a bound acknowledgements wait until it
-is back within both, so a server saturated for longer than that slows to what diagnosis can follow;
-a worker that answers nothing for STUCK seconds then is killed. A worker that dies is started again
-(with the stored alerts, and from then on: what it had not answered is not diagnosed). The worker
-runs at a lower priority, and diagnoses what waits for it together (see worker.py).
+waits for the worker and no other writer's batch came just before (CROWD: the ack then waits for the
+answer, which comes within a millisecond or so, WAIT at most, unless another batch comes first), else
+its next one: with other writers at work, an ack that waits would slow ingest and the next ack is near.
+A worker behind ingest is bounded (MAX_LAG seconds, MAX_BYTES of bodies not yet answered): past a
+bound acknowledgements wait until it is back within both, so a server saturated for longer than that
+slows to what diagnosis can follow; a worker that answers nothing for STUCK seconds then is killed.
+A worker that dies is started again (with the stored alerts, and from then on: what it had not
+answered is not diagnosed). The worker runs at a lower priority, and diagnoses what waits for it
+together (see worker.py).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ except ImportError:  # not POSIX: pipes keep their default size
 log = logging.getLogger("livepanel.diagnosis")
 
 WAIT = 0.25  # seconds an acknowledgement waits for its batch's diagnosis, at most (when nothing else waits)
+CROWD = 0.01  # seconds: a batch from another writer this recent means others are at work (acks do not wait)
 MAX_LAG = 10.0  # seconds the oldest batch not yet answered may be behind, at most...
 MAX_BYTES = 256 << 20  # ...and bytes of bodies not yet answered, at most
 MAIL_MAX = 1000  # alerts kept for one writer until its next acknowledgement
@@ -76,7 +79,9 @@ class Diagnosis:
         # end: an alert from an append before one of them would land on what replaced it (or on nothing)
         self.barriers: dict[tuple[str, ...], int] = {}
         self.mail: dict[str, list[dict[str, Any]]] = {}  # client -> alerts its batches raised, until its ack
-        self.max_lag, self.max_bytes, self.wait, self.stuck = MAX_LAG, MAX_BYTES, WAIT, STUCK
+        self.max_lag, self.max_bytes, self.wait, self.stuck, self.crowd = MAX_LAG, MAX_BYTES, WAIT, STUCK, CROWD
+        self._last: tuple[str | None, float] = (None, -self.crowd)  # the writer and time of the last batch
+        self._crowded = 0  # the last batch handed over less than `crowd` after another writer's
         self._answers: asyncio.Future | None = None  # done at the next answer (acks waiting for the worker)
         self._warned = False
         if enabled:
@@ -108,19 +113,23 @@ class Diagnosis:
             body = protocol.packb({"ops": [op for op in ops if op["op"] in FOLLOWED]})
         self.sent += 1
         self._write(LENGTH.pack(NUMBER.size + len(body)) + NUMBER.pack(self.sent), memoryview(body))
-        self.flight.append((self.sent, client, keys, len(body), time.monotonic()))
+        now = time.monotonic()
+        if self._last[0] != client and now - self._last[1] < self.crowd:
+            self._crowded = self.sent
+        self._last = (client, now)
+        self.flight.append((self.sent, client, keys, len(body), now))
         self.flight_bytes += len(body)
         self._wake()  # an ack waiting for its own answer need wait no more (see settled, _wait)
         return self.sent
 
     async def settled(self, number: int) -> None:
         """Before a batch's acknowledgement: wait while the worker is past a bound, and for the batch's own
-        answer when nothing else waits for the worker and no other batch comes meanwhile (so its alerts
-        come with this very ack)."""
+        answer when nothing else waits for the worker, no other writer's batch came just before it and no
+        other batch comes meanwhile (so a lone writer's alerts come with this very ack)."""
         if not number:
             return
         flight = self.flight
-        if len(flight) == 1 and flight[0][0] == number and self.wait > 0:
+        if len(flight) == 1 and flight[0][0] == number and self.wait > 0 and self._crowded != number:
             # until its answer, or another batch comes (the server is busy: the alerts go with the next ack)
             await self._wait(self.wait, lambda: flight and flight[0][0] <= number and self.sent == number)
         while flight and self._behind():  # bounded: each answer shrinks flight; a dead worker's end empties it
