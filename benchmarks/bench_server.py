@@ -7,7 +7,8 @@ cost of diagnosis (`--only diagnosis`): ingest with it on and off, alternating, 
 writers (writer-bound), from a Store in process (the server's own work: 1, 10, 100 points per op,
 new series and series of 50,000 points), the diagnosis worker's own time (keeping up, or catching up
 on 200 batches at once), and server-bound over HTTP (3 writers sending batches back to back to one
-server for --seconds; new series all the time, or series under way). Figures measured are in
+server for --seconds; new series all the time, or series under way; and `diagnosis-rounds`: both
+servers side by side, taking turns in 10 rounds of --round-seconds). Figures measured are in
 docs/diagnosis.md, "Cost".
 """
 
@@ -197,14 +198,17 @@ def bench_diagnosis_cost(tmp: Path, seconds: float, runs: int) -> None:
     )
 
 
-def _saturating_writer(url: str, index: int, points_per_op: int, seconds: float, before: int, fresh: int, go, out):
-    """Send batches of 50 line ops back to back on one keep-alive connection, each as soon as the last
-    is acknowledged, for `seconds` after `go`; report the points acknowledged in that time.
+def _saturating_writer(
+    urls: list[str], index: int, points_per_op: int, seconds: float, before: int, fresh: int, rounds, out
+) -> None:
+    """Send batches of 50 line ops back to back on one keep-alive connection per server, each as soon as
+    the last is acknowledged: for each (url, seconds) taken from `rounds` (None ends), send to that
+    server for that long and report the points acknowledged in that time.
 
-    The batches' ops are encoded beforehand (enough for the run at up to 6M points/s among 3 writers,
-    then they repeat), so the writer's own work is small. `before` points per series are sent first
-    (in ops of 10,000), before `go`. `fresh` > 0: every `fresh` batches the writer moves to 50 new
-    series (new runs starting all the time)."""
+    The batches' ops are encoded beforehand (enough for a round of `seconds` at up to 6M points/s among
+    3 writers, then they repeat), so the writer's own work is small. `before` points per series are sent
+    to every server first (in ops of 10,000), before "ready". `fresh` > 0: every `fresh` batches the
+    writer moves to 50 new series (new runs starting all the time)."""
     import http.client
 
     import msgpack
@@ -212,39 +216,114 @@ def _saturating_writer(url: str, index: int, points_per_op: int, seconds: float,
     from livepanel import protocol
 
     rng = np.random.default_rng(index)
-    client = f"saturating-writer-{index}"
-    host, port = url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=60)
-    headers = {"Content-Type": "application/msgpack"}
-    head = b"\x83" + msgpack.packb("client") + msgpack.packb(client) + msgpack.packb("seq")
+    head = b"\x83" + msgpack.packb("client") + msgpack.packb(f"saturating-writer-{index}") + msgpack.packb("seq")
     ops_key = msgpack.packb("ops")
-    seq = 0
+    conns, seqs, sent = {}, dict.fromkeys(urls, 0), dict.fromkeys(urls, 0)
+    for url in urls:
+        host, port = url.removeprefix("http://").split(":")
+        conns[url] = http.client.HTTPConnection(host, int(port), timeout=60)
 
-    def send(encoded_ops: bytes) -> None:
-        nonlocal seq
-        seq += 1
-        conn.request("POST", "/api/v1/ingest", head + msgpack.packb(seq) + ops_key + encoded_ops, headers)
-        resp = conn.getresponse()
+    def send(url: str, encoded_ops: bytes) -> None:
+        seqs[url] += 1
+        body = head + msgpack.packb(seqs[url]) + ops_key + encoded_ops
+        conns[url].request("POST", "/api/v1/ingest", body, {"Content-Type": "application/msgpack"})
+        resp = conns[url].getresponse()
         assert resp.status == 200, resp.read()
         resp.read()
 
-    for b in range(before // 10_000):
-        send(protocol.packb(_loss_ops(f"sat{index}-", b, 10_000, rng)))
+    for url in urls:
+        for b in range(before // 10_000):
+            send(url, protocol.packb(_loss_ops(f"sat{index}-", b, 10_000, rng)))
     first = before // points_per_op
     pool = []
     for b in range(int(seconds * min(2000, 2e6 / (50 * points_per_op)))):  # bounded by the run's length
         prefix = f"sat{index}-{b // fresh}-" if fresh else f"sat{index}-"
         pool.append(protocol.packb(_loss_ops(prefix, first + (b % fresh if fresh else b), points_per_op, rng)))
     out.put("ready")
-    go.wait(120)
-    points, b = 0, 0
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:  # bounded by `seconds`, each request with a 60 s timeout
-        send(pool[b % len(pool)])
-        points += 50 * points_per_op
-        b += 1
-    out.put(points)
-    conn.close()
+    for url, length in iter(lambda: rounds.get(timeout=600), None):  # bounded: the parent ends it
+        points, end = 0, time.perf_counter() + length
+        while time.perf_counter() < end:  # bounded by the round's length, each request with a 60 s timeout
+            send(url, pool[sent[url] % len(pool)])
+            sent[url] += 1
+            points += 50 * points_per_op
+        out.put(points)
+    for conn in conns.values():
+        conn.close()
+
+
+class _SaturatingWriters:
+    """`writers` processes running _saturating_writer against `urls`, ready once entered; round() runs one."""
+
+    def __init__(self, urls: list[str], writers: int, points_per_op: int, seconds: float, before: int, fresh: int):
+        ctx = mp.get_context("spawn")
+        self.out, self.rounds = ctx.Queue(), [ctx.Queue() for _ in range(writers)]
+        args = (points_per_op, seconds, before, fresh)
+        self.procs = [
+            ctx.Process(target=_saturating_writer, args=(urls, i, *args, self.rounds[i], self.out))
+            for i in range(writers)
+        ]
+
+    def __enter__(self) -> _SaturatingWriters:
+        for p in self.procs:
+            p.start()
+        assert [self.out.get(timeout=300) for _ in self.procs] == ["ready"] * len(self.procs)
+        return self
+
+    def round(self, url: str, seconds: float) -> int:
+        """All writers send to `url` for `seconds`; the points acknowledged."""
+        for q in self.rounds:
+            q.put((url, seconds))
+        return sum(self.out.get(timeout=seconds + 120) for _ in self.procs)
+
+    def __exit__(self, *exc) -> None:
+        for q in self.rounds:
+            q.put(None)
+        for p in self.procs:
+            p.join(30)
+            if p.is_alive():
+                p.kill()
+
+
+def bench_server_rounds(
+    tmp: Path, points_per_op: int, seconds: float, rounds: int, before: int = 0, fresh: int = 0, writers: int = 3
+) -> None:
+    """As bench_server_bound, but the two servers (diagnosis on and off) run side by side all along and
+    take turns in `rounds` short rounds of `seconds` (which goes first alternates; each round starts once
+    both are quiet), the same writer processes sending to both: slow changes of the machine's speed
+    then fall on both alike, and the figure is the median of the rounds' own drops."""
+    servers = {
+        extra: ServerProcess(tmp / f"rounds{time.monotonic_ns()}", *extra, store="memory").start()
+        for extra in ((), ("--no-diagnose",))
+    }
+    try:
+        urls = [srv.url for srv in servers.values()]
+        got: dict[tuple[str, ...], list[float]] = {extra: [] for extra in servers}
+        # batches encoded for half the rounds' time at _saturating_writer's generous rate: rarely repeated
+        with _SaturatingWriters(urls, writers, points_per_op, seconds * rounds / 2, before, fresh) as load:
+            for r in range(rounds):
+                for extra in list(servers) if r % 2 else list(servers)[::-1]:
+                    for srv in servers.values():
+                        cpu_when_quiet(srv.proc.pid)
+                    got[extra].append(load.round(servers[extra].url, seconds) / seconds)
+    finally:
+        for srv in servers.values():
+            srv.stop()
+    on, off = got[()], got[("--no-diagnose",)]
+    drops = sorted(100 * (1 - a / b) for a, b in zip(on, off, strict=True))
+    emit(
+        figure=f"server_bound_rounds_ingest_points_per_s_{points_per_op}_points_per_op_diagnosis_on_vs_off",
+        series_points_before=before,
+        new_series_every_batches=fresh,
+        seconds=seconds,
+        rounds=rounds,
+        writers=writers,
+        on=round(statistics.median(on)),
+        off=round(statistics.median(off)),
+        drop_percent_median_of_rounds=round(statistics.median(drops), 1),
+        drop_percent_quartiles=[round(drops[len(drops) // 4], 1), round(drops[(3 * len(drops)) // 4], 1)],
+        drop_percent_per_round=[round(d, 1) for d in drops],
+        target="drop <= 10%",
+    )
 
 
 def bench_server_bound(
@@ -258,23 +337,14 @@ def bench_server_bound(
     the throughput, the CPU time per point of the server and its diagnosis worker is reported, counted
     until both are quiet again after the run (so it includes diagnosis still catching up: the whole cost).
     `fresh`: series are new every `fresh` batches (0: the same series all along)."""
-    ctx = mp.get_context("spawn")
 
     def one_run(extra: tuple[str, ...]) -> tuple[float, float]:
         """(points per second acknowledged, server and worker CPU µs per point, diagnosis caught up)."""
         srv = ServerProcess(tmp / f"bound{time.monotonic_ns()}", *extra, store="memory").start()
         try:
-            go, out = ctx.Event(), ctx.Queue()
-            args = (points_per_op, seconds, before, fresh, go, out)
-            procs = [ctx.Process(target=_saturating_writer, args=(srv.url, i, *args)) for i in range(writers)]
-            for p in procs:
-                p.start()
-            assert [out.get(timeout=300) for _ in procs] == ["ready"] * writers
-            cpu0 = cpu_when_quiet(srv.proc.pid)
-            go.set()
-            points = sum(out.get(timeout=seconds + 120) for _ in procs)
-            for p in procs:
-                p.join(30)
+            with _SaturatingWriters([srv.url], writers, points_per_op, seconds, before, fresh) as load:
+                cpu0 = cpu_when_quiet(srv.proc.pid)
+                points = load.round(srv.url, seconds)
             return points / seconds, 1e6 * (cpu_when_quiet(srv.proc.pid) - cpu0) / points
         finally:
             srv.stop()
@@ -610,9 +680,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument(
-        "--only", help="comma-separated: million,writers,fanout,memory,diagnosis (diagnosis-http: its HTTP part)"
+        "--only",
+        help="comma-separated: million,writers,fanout,memory,diagnosis (diagnosis-http, diagnosis-rounds: HTTP parts)",
     )
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each server-bound diagnosis run")
+    parser.add_argument("--round-seconds", type=float, default=2.0, help="length of each diagnosis-rounds round")
     args = parser.parse_args()
     only = set(args.only.split(",")) if args.only else {"million", "writers", "fanout", "memory", "diagnosis"}
     with tempfile.TemporaryDirectory(prefix="livepanel-bench-") as d:
@@ -638,6 +710,10 @@ def main() -> None:
             for before, fresh in ((0, 200), (50_000, 0)):
                 for points_per_op in (1, 10, 100):
                     bench_server_bound(tmp, points_per_op, args.seconds, 1 if args.quick else 3, before, fresh)
+        if "diagnosis" in only or "diagnosis-rounds" in only:
+            for before, fresh in ((0, 200), (50_000, 0)):
+                for points_per_op in (1, 10, 100):
+                    bench_server_rounds(tmp, points_per_op, args.round_seconds, 3 if args.quick else 10, before, fresh)
         if "memory" in only:
             bench_memory_and_startup(tmp, 2_000_000 if args.quick else 10_000_000, 2 if args.quick else 5)
 
