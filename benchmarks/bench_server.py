@@ -205,7 +205,7 @@ def _saturating_writer(
     the last is acknowledged: for each (url, seconds) taken from `rounds` (None ends), send to that
     server for that long and report the points acknowledged in that time.
 
-    The batches' ops are encoded beforehand (enough for a round of `seconds` at up to 6M points/s among
+    The batches' ops are encoded beforehand (enough for `seconds` of sending at up to 6M points/s among
     3 writers, then they repeat), so the writer's own work is small. `before` points per series are sent
     to every server first (in ops of 10,000), before "ready". `fresh` > 0: every `fresh` batches the
     writer moves to 50 new series (new runs starting all the time)."""
