@@ -43,13 +43,18 @@ async def _behind_another(store: Store, first: tuple, then: tuple) -> tuple[list
     return (await a)[1], raised_then
 
 
+async def _answered(store: Store, seconds: float = 30) -> None:
+    """Wait until the worker has answered every batch handed over (`seconds` at most)."""
+    deadline = time.monotonic() + seconds
+    while store.diagnosis.flight and time.monotonic() < deadline:  # bounded by the deadline
+        await asyncio.sleep(0.01)
+
+
 async def _worker_up() -> Store:
     """A memory Store whose worker is up and has answered a first batch (none in flight)."""
     store = Store(None)
     await store.ingest(*_batch("start-client", 1, [line_op("ready", "w", [0.0], [1.0])]))
-    deadline = time.monotonic() + 30
-    while store.diagnosis.flight and time.monotonic() < deadline:  # bounded by the deadline
-        await asyncio.sleep(0.01)
+    await _answered(store)
     return store
 
 
@@ -58,9 +63,7 @@ def test_alert_found_behind_another_batch_comes_with_the_next_ack():
         store = Store(None)
         first = _batch("other-client-1", 1, [line_op("run", "other", [0.0, 1.0], [1.0, 1.0])])
         raised_first, raised_nan = await _behind_another(store, first, _batch("nan-client-1", 1, _nan_ops()))
-        deadline = time.monotonic() + 10
-        while store.diagnosis.flight and time.monotonic() < deadline:  # bounded by the deadline
-            await asyncio.sleep(0.01)
+        await _answered(store, 10)
         later = await store.ingest(*_batch("nan-client-1", 2, [line_op("run", "other", [2.0], [1.0])]))
         store.close()
         return raised_first, raised_nan, later[1], store
@@ -321,9 +324,7 @@ def test_alerts_of_a_backlog_go_to_the_writers_that_raised_them():
             assert raised == []
         finally:
             os.kill(diagnosis.proc.pid, signal.SIGCONT)
-        deadline = time.monotonic() + 10
-        while diagnosis.flight and time.monotonic() < deadline:  # bounded by the deadline
-            await asyncio.sleep(0.01)
+        await _answered(store, 10)
         later = [(await store.ingest(*_batch(f"writer-{w}", 3, [line_op(w, "other", [3.0], [1.0])])))[1] for w in "ab"]
         store.close()
         return later[0], later[1], [a for e in store.state.envs.values() for a in e.alerts]
@@ -372,9 +373,7 @@ def test_an_ack_does_not_wait_for_its_answer_right_after_another_writers_batch()
         diagnosis = store.diagnosis
         diagnosis.wait, diagnosis.crowd = 20.0, 10.0  # another writer's batch in the last 10 s: crowded
         await store.ingest(*_batch("other-client", 1, [line_op("other", "w", [0.0], [1.0])]))
-        deadline = time.monotonic() + 30
-        while diagnosis.flight and time.monotonic() < deadline:  # bounded by the deadline
-            await asyncio.sleep(0.01)
+        await _answered(store)
         os.kill(diagnosis.proc.pid, signal.SIGSTOP)
         try:
             start = time.monotonic()
@@ -382,8 +381,7 @@ def test_an_ack_does_not_wait_for_its_answer_right_after_another_writers_batch()
             waited = time.monotonic() - start
         finally:
             os.kill(diagnosis.proc.pid, signal.SIGCONT)
-        while diagnosis.flight and time.monotonic() < deadline:  # bounded by the deadline
-            await asyncio.sleep(0.01)
+        await _answered(store)
         later = (await store.ingest(*_batch("nan-client", 2, [line_op("other", "w", [1.0], [1.0])])))[1]
         store.close()
         return waited, raised, later

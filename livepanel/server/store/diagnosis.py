@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import select
 import subprocess
@@ -80,7 +81,7 @@ class Diagnosis:
         self.barriers: dict[tuple[str, ...], int] = {}
         self.mail: dict[str, list[dict[str, Any]]] = {}  # client -> alerts its batches raised, until its ack
         self.max_lag, self.max_bytes, self.wait, self.stuck, self.crowd = MAX_LAG, MAX_BYTES, WAIT, STUCK, CROWD
-        self._last: tuple[str | None, float] = (None, -self.crowd)  # the writer and time of the last batch
+        self._last: tuple[str | None, float] = (None, -math.inf)  # the writer and time of the last batch
         self._crowded = 0  # the last batch handed over less than `crowd` after another writer's
         self._answers: asyncio.Future | None = None  # done at the next answer (acks waiting for the worker)
         self._warned = False
