@@ -2,7 +2,8 @@
 
 Prints one JSON line per figure:
 - per kind and chunk size: runs caught, worst and median delay after the onset (% of the run's
-  length; "data" = the point that made it certain, "arrival" = when observe() returned), target;
+  length; "data" = the point that made it certain, "arrival" = when observe() returned; "from start"
+  = from the run's first step, which differs for not_learning after a warm-up), target;
 - false alarms on the healthy runs (and alerts of another kind on problem runs, for information);
 - cost of observe(): microseconds per point and per call, for chunks of 1 to 1,000,000 points,
   healthy series (the common case).
@@ -42,6 +43,7 @@ def quality(chunks: tuple[int, ...]) -> None:
         for kind in PROBLEMS:
             d = sc.delays.get(kind, [])
             a = sc.arrival.get(kind, [])
+            f = sc.from_start.get(kind, [])
             emit(
                 figure="detection",
                 kind=kind,
@@ -51,6 +53,7 @@ def quality(chunks: tuple[int, ...]) -> None:
                 worst_delay_pct=round(100 * max(d), 1) if d else None,
                 median_delay_pct=round(100 * statistics.median(d), 1) if d else None,
                 worst_arrival_delay_pct=round(100 * max(a), 1) if a else None,
+                worst_delay_from_start_pct=round(100 * max(f), 1) if f else None,
                 target_pct=100 * TARGET[kind],
                 met=bool(d) and len(d) == sc.total.get(kind, 0) and max(d) <= TARGET[kind],
             )

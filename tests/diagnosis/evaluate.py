@@ -26,6 +26,7 @@ class Score:
     total: dict[str, int] = field(default_factory=dict)
     delays: dict[str, list[float]] = field(default_factory=dict)  # fraction of the run, data-level
     arrival: dict[str, list[float]] = field(default_factory=dict)  # fraction of the run, when observe returned
+    from_start: dict[str, list[float]] = field(default_factory=dict)  # fraction of the run, data-level, from step 0
     false_alarms: list[str] = field(default_factory=list)  # "run: kind" on healthy runs
     other: list[str] = field(default_factory=list)  # alerts of another kind on problem runs
     healthy_runs: int = 0
@@ -52,6 +53,7 @@ def score(runs: list[Run], chunk: int, catch_up: bool = False) -> Score:
             sc.caught[k] = sc.caught.get(k, 0) + 1
             sc.delays.setdefault(k, []).append((a.detected - run.onset) / run.length)
             sc.arrival.setdefault(k, []).append((x - run.onset) / run.length)
+            sc.from_start.setdefault(k, []).append((a.detected - float(run.traces[0].x[0])) / run.length)
     return sc
 
 

@@ -220,7 +220,10 @@ def _problem(kind: str, variant: int, rng: np.random.Generator) -> Run:
         acc = 1 - 0.9 * (v - spec.floor * 0.5) / spec.start - 0.03  # accuracy follows the validation loss
         c["val_acc"] = (acc + 0.005 * rng.standard_normal(n))[vi]
     elif kind == "not_learning":
-        t0 = 0
+        # The problem starts where the learning rate reaches its working value: the end of a warm-up
+        # (step 0 without one). While it still rises from near zero a flat loss is what a healthy run's
+        # slow start looks like too (healthy-long: 2,000 steps of warm-up), so it is no problem yet.
+        t0 = int(np.argmax(c["lr"]))
         start = (2.3, 0.7, 4.6)[variant % 3]
         dip = 1 - 0.02 * (variant % 2) * (1 - np.exp(-steps / (0.01 * n)))
         c["train"] = noisy(start * dip, noise, rng)
