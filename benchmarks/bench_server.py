@@ -8,8 +8,8 @@ writers (writer-bound), from a Store in process (the server's own work: 1, 10, 1
 new series and series of 50,000 points), the diagnosis worker's own time (keeping up, or catching up
 on 200 batches at once), and server-bound over HTTP (3 writers sending batches back to back to one
 server for --seconds; new series all the time, or series under way; and `diagnosis-rounds`: both
-servers side by side, taking turns in 10 rounds of --round-seconds). Figures measured are in
-docs/diagnosis.md, "Cost".
+servers side by side, taking turns in --rounds rounds of --round-seconds, from 3 writers and from 1).
+Figures measured are in docs/diagnosis.md, "Cost".
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import multiprocessing as mp
 import os
 import signal
@@ -82,6 +83,19 @@ def cpu_when_quiet(pid: int, limit: float = 60.0) -> float:
             return now
         last = now
     return last
+
+
+def median_interval(ordered: list[float], level: float = 0.90) -> tuple[float, float]:
+    """A distribution-free confidence interval of the median of sorted values: ordered[j] to
+    ordered[n-1-j], j the largest with P(Binomial(n, 1/2) <= j) <= (1-level)/2 (its coverage is
+    1 - 2 P(Binomial(n, 1/2) <= j)); the whole range when too few values for the level."""
+    n, j, tail = len(ordered), 0, 0.0
+    for k in range(n // 2):  # bounded by n
+        tail += math.comb(n, k) / 2**n  # P(Binomial(n, 1/2) <= k)
+        if tail > (1 - level) / 2:
+            break
+        j = k
+    return ordered[j], ordered[n - 1 - j]
 
 
 def emit_on_off(figure: str, results: list[tuple[float, float]], **extra) -> None:
@@ -321,6 +335,7 @@ def bench_server_rounds(
         off=round(statistics.median(off)),
         drop_percent_median_of_rounds=round(statistics.median(drops), 1),
         drop_percent_quartiles=[round(drops[len(drops) // 4], 1), round(drops[(3 * len(drops)) // 4], 1)],
+        drop_percent_median_ci90=[round(d, 1) for d in median_interval(drops)],
         drop_percent_per_round=[round(d, 1) for d in drops],
         target="drop <= 10%",
     )
@@ -685,6 +700,8 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each server-bound diagnosis run")
     parser.add_argument("--round-seconds", type=float, default=2.0, help="length of each diagnosis-rounds round")
+    parser.add_argument("--rounds", type=int, default=20, help="rounds of each diagnosis-rounds case")
+    parser.add_argument("--writers", default="3,1", help="diagnosis-rounds: comma-separated writer counts")
     args = parser.parse_args()
     only = set(args.only.split(",")) if args.only else {"million", "writers", "fanout", "memory", "diagnosis"}
     with tempfile.TemporaryDirectory(prefix="livepanel-bench-") as d:
@@ -711,9 +728,11 @@ def main() -> None:
                 for points_per_op in (1, 10, 100):
                     bench_server_bound(tmp, points_per_op, args.seconds, 1 if args.quick else 3, before, fresh)
         if "diagnosis" in only or "diagnosis-rounds" in only:
-            for before, fresh in ((0, 200), (50_000, 0)):
-                for points_per_op in (1, 10, 100):
-                    bench_server_rounds(tmp, points_per_op, args.round_seconds, 3 if args.quick else 10, before, fresh)
+            rounds = 3 if args.quick else args.rounds
+            for writers in (int(w) for w in args.writers.split(",")):
+                for before, fresh in ((0, 200), (50_000, 0)):
+                    for points_per_op in (1, 10, 100):
+                        bench_server_rounds(tmp, points_per_op, args.round_seconds, rounds, before, fresh, writers)
         if "memory" in only:
             bench_memory_and_startup(tmp, 2_000_000 if args.quick else 10_000_000, 2 if args.quick else 5)
 
