@@ -380,7 +380,7 @@ def test_an_ack_does_not_wait_for_its_answer_right_after_another_writers_batch_o
         diagnosis.wait, diagnosis.crowd = 20.0, 10.0  # another writer's batch, or its own ack, in the last 10 s
         await store.ingest(*_batch(first, 1, [line_op("other", "w", [0.0], [1.0])]))
         await _answered(store)
-        seq = 1 if first != "nan-client" else 2
+        seq = 2 if first == "nan-client" else 1  # the writer's own first batch took seq 1
         os.kill(diagnosis.proc.pid, signal.SIGSTOP)
         try:
             start = time.monotonic()
