@@ -377,7 +377,8 @@ def test_an_ack_does_not_wait_for_its_answer_right_after_another_writers_batch_o
     async def run() -> tuple[float, list, list]:
         store = await _worker_up()
         diagnosis = store.diagnosis
-        diagnosis.wait, diagnosis.crowd = 20.0, 10.0  # another writer's batch, or its own ack, in the last 10 s
+        # another writer's batch, or its own ack, in the last 10 s: busy
+        diagnosis.wait, diagnosis.crowd, diagnosis.back_to_back = 20.0, 10.0, 10.0
         await store.ingest(*_batch(first, 1, [line_op("other", "w", [0.0], [1.0])]))
         await _answered(store)
         seq = 2 if first == "nan-client" else 1  # the writer's own first batch took seq 1

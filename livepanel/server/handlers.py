@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import urllib.parse
 from pathlib import Path
 from typing import Any, NoReturn
@@ -100,6 +101,7 @@ class IngestHandler(BaseHandler):
 
     def prepare(self) -> None:
         super().prepare()
+        self._arrived = time.monotonic()  # its headers came: diagnosis tells a writer sending back to back by it
         self._chunks: list[bytes] = []
         self._size = 0
         self._too_big = False
@@ -137,7 +139,7 @@ class IngestHandler(BaseHandler):
             self.fail(400, "empty body: send a msgpack batch {client, seq, ops}")
         try:
             client, seq, ops = protocol.validate_batch(protocol.unpackb(body))
-            duplicate, alerts = await self.store.ingest(client, seq, ops, body)
+            duplicate, alerts = await self.store.ingest(client, seq, ops, body, self._arrived)
         except protocol.ProtocolError as exc:
             self.fail(400, str(exc), exc.op)
         except StoreError as exc:

@@ -45,11 +45,18 @@ class Store:
         self._alerts_stored: asyncio.Future | None = None  # the commit of the last alerts raised
 
     async def ingest(
-        self, client: str | None, seq: int | None, ops: list[dict], body: bytes | None = None
+        self,
+        client: str | None,
+        seq: int | None,
+        ops: list[dict],
+        body: bytes | None = None,
+        arrived: float | None = None,
     ) -> tuple[bool, list[dict]]:
         """Apply a validated batch once; return (was it a duplicate, alerts it raised). Raises ProtocolError.
 
-        `body`: the batch as it came (msgpack), if it did: what diagnosis is handed (else it encodes the ops)."""
+        `body`: the batch as it came (msgpack), if it did: what diagnosis is handed (else it encodes the ops).
+        `arrived`: when its request came (time.monotonic()), if not just now: diagnosis tells by it a writer
+        sending back to back (see diagnosis.py)."""
         if self._failed is not None:
             raise StoreError(f"the store failed earlier and accepts no more writes: {self._failed}")
         if client is not None and seq <= self.clients.get(client, 0):
@@ -60,7 +67,7 @@ class Store:
         self.state.check(ops)
         messages, writes = self._apply(ops)
         diagnosis = self.diagnosis
-        number = diagnosis.submit(client, ops, body) if diagnosis.enabled else 0
+        number = diagnosis.submit(client, ops, body, arrived) if diagnosis.enabled else 0
         if client is not None:
             self.clients[client] = seq
         if self.persist is None:

@@ -7,10 +7,11 @@ restarts and resumes; the worker is told at start which alerts are stored, so an
 not raised again.
 
 Alerts found in a batch go to its writer with an acknowledgement: that batch's own when nothing else
-waits for the worker, no other writer's batch came just before and the writer's own last ack did not
-either (CROWD: the ack then waits for the answer, which comes within a millisecond or so, WAIT at
-most, unless another batch comes first), else its next one: with other writers at work, or a writer
-sending back to back, an ack that waits would slow ingest and the next ack is near.
+waits for the worker, no other writer's batch came just before (CROWD) and the writer did not send it
+right after its last ack (BACK_TO_BACK): the ack then waits for the answer, which comes within a
+millisecond or so, WAIT at most, unless another batch comes first. Else its next one: with other
+writers at work, or a writer sending back to back, an ack that waits would slow ingest and the next
+ack is near.
 A worker behind ingest is bounded (MAX_LAG seconds, MAX_BYTES of bodies not yet answered): past a
 bound acknowledgements wait until it is back within both, so a server saturated for longer than that
 slows to what diagnosis can follow; a worker that answers nothing for STUCK seconds then is killed.
@@ -50,7 +51,10 @@ except ImportError:  # not POSIX: pipes keep their default size
 log = logging.getLogger("livepanel.diagnosis")
 
 WAIT = 0.25  # seconds an acknowledgement waits for its batch's diagnosis, at most (when nothing else waits)
-CROWD = 0.01  # seconds: another writer's batch, or the writer's own last ack, this recent: busy (acks do not wait)
+CROWD = 0.01  # seconds: a batch from another writer this recent means others are at work (acks do not wait)
+BACK_TO_BACK = 0.005  # seconds from a writer's ack to its next request, at most, when it sends back to back
+# (its acks do not wait either): half a Panel's send_interval, which a Panel logging at its pace leaves
+# between requests (6-9 ms from ack to request here; 1-4 ms for a writer sending as fast as it can)
 MAX_LAG = 10.0  # seconds the oldest batch not yet answered may be behind, at most...
 MAX_BYTES = 256 << 20  # ...and bytes of bodies not yet answered, at most
 MAIL_MAX = 1000  # alerts kept for one writer until its next acknowledgement
@@ -82,9 +86,10 @@ class Diagnosis:
         self.barriers: dict[tuple[str, ...], int] = {}
         self.mail: dict[str, list[dict[str, Any]]] = {}  # client -> alerts its batches raised, until its ack
         self.max_lag, self.max_bytes, self.wait, self.stuck, self.crowd = MAX_LAG, MAX_BYTES, WAIT, STUCK, CROWD
+        self.back_to_back = BACK_TO_BACK
         self._last: tuple[str | None, float] = (None, -math.inf)  # the writer and time of the last batch
         self._acked: tuple[str | None, float] = (None, -math.inf)  # the writer and time of the last ack
-        self._crowded = 0  # the last batch handed over less than `crowd` after another writer's, or its own ack
+        self._crowded = 0  # the last batch handed over that came right after another writer's, or its own ack
         self._answers: asyncio.Future | None = None  # done at the next answer (acks waiting for the worker)
         self._warned = False
         if enabled:
@@ -92,9 +97,11 @@ class Diagnosis:
 
     # ------------------------------------------------------------ what the Store calls
 
-    def submit(self, client: str | None, ops: list[dict[str, Any]], body: bytes | None) -> int:
-        """Hand an applied batch (its ops, and its msgpack body when it has one) to the worker; its number
-        (0: nothing in it for diagnosis)."""
+    def submit(
+        self, client: str | None, ops: list[dict[str, Any]], body: bytes | None, arrived: float | None = None
+    ) -> int:
+        """Hand an applied batch (its ops, and its msgpack body when it has one; `arrived`: when its request
+        came) to the worker; its number (0: nothing in it for diagnosis)."""
         if self.proc is None and not self._start():
             return 0
         followed = 0
@@ -117,9 +124,11 @@ class Diagnosis:
         self.sent += 1
         self._write(LENGTH.pack(NUMBER.size + len(body)) + NUMBER.pack(self.sent), memoryview(body))
         now = time.monotonic()
-        # busy: another writer's batch just came, or this writer sends back to back (its last ack just went)
+        # busy: another writer's batch just came, or this writer sends back to back (its last ack just went;
+        # counted to the request's arrival, as reading and applying a large batch takes a while)
+        came = now if arrived is None else arrived
         if (self._last[0] != client and now - self._last[1] < self.crowd) or (
-            self._acked[0] == client and now - self._acked[1] < self.crowd
+            self._acked[0] == client and came - self._acked[1] < self.back_to_back
         ):
             self._crowded = self.sent
         self._last = (client, now)
@@ -131,8 +140,8 @@ class Diagnosis:
     async def settled(self, number: int) -> None:
         """Before a batch's acknowledgement: wait while the worker is past a bound, and for the batch's own
         answer when nothing else waits for the worker, neither another writer's batch nor this writer's own
-        last ack came just before it, and no other batch comes meanwhile (so the alerts of a lone writer
-        that is not sending back to back come with this very ack)."""
+        last ack came just before it (CROWD, BACK_TO_BACK), and no other batch comes meanwhile (so the
+        alerts of a lone writer that is not sending back to back come with this very ack)."""
         if not number:
             return
         flight = self.flight
