@@ -117,3 +117,20 @@ def test_panel_alerts_and_on_alert(server, tmp_path):
 
         with pytest.raises(TypeError, match="on_alert"):
             panel.on_alert("not a function")
+
+
+def test_a_writer_gets_each_of_its_alerts_once_acked_or_judged(server):
+    """Whatever the timing, an alert goes to its writer once: in an acknowledgement or, for batches whose
+    acknowledgements went before their answer, from /alerts?client= once they are judged."""
+    x, y = loss_then_nan()
+    acks = send_in_steps(server.url, x, y, client="judged-client-1")
+    in_acks = [a for ack in acks for a in ack.get("alerts", [])]
+    status, judged = get(server.url, "/api/v1/alerts", client="judged-client-1", wait=30)
+    assert status == 200
+    delivered = in_acks + judged["alerts"]
+    assert [a["kind"] for a in delivered] == ["nonfinite"]
+    assert delivered == get(server.url, "/api/v1/alerts", env="run")[1]["alerts"]
+    # taken once: asking again gives nothing; another writer's alerts are not this one's
+    assert get(server.url, "/api/v1/alerts", client="judged-client-1", wait=0)[1]["alerts"] == []
+    assert get(server.url, "/api/v1/alerts", client="never-wrote-1", wait=0)[1]["alerts"] == []
+    assert get(server.url, "/api/v1/alerts", client="judged-client-1", wait="soon")[0] == 400

@@ -169,11 +169,21 @@ class EnvsHandler(BaseHandler):
 
 
 class AlertsHandler(BaseHandler):
-    """GET /api/v1/alerts[?env=E]: the training problems found, oldest first."""
+    """GET /api/v1/alerts[?env=E]: the training problems found, oldest first.
+
+    With ?client=ID[&wait=S]: once diagnosis has judged every batch of that client it was handed, the
+    alerts those batches raised that no acknowledgement carried yet (each goes to its writer once)."""
 
     store: Store
 
-    def get(self) -> None:
+    async def get(self) -> None:
+        client = self.arg("client")
+        if client is not None:
+            wait = self.arg("wait", float, 10.0)
+            if not 0 <= wait <= 60:
+                self.fail(400, f"wait must be a number of seconds from 0 to 60, got {wait}")
+            self.send({"alerts": await self.store.diagnosis.judged(client, wait)})
+            return
         env = self.arg("env")
         envs = self.store.state.envs
         if env is not None and env not in envs:

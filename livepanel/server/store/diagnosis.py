@@ -84,7 +84,8 @@ class Diagnosis:
         # closes, env deletions, trace replacements and removals in batches not yet answered, by what they
         # end: an alert from an append before one of them would land on what replaced it (or on nothing)
         self.barriers: dict[tuple[str, ...], int] = {}
-        self.mail: dict[str, list[dict[str, Any]]] = {}  # client -> alerts its batches raised, until its ack
+        self.mail: dict[str, list[dict[str, Any]]] = {}  # client -> alerts its batches raised, until taken
+        self.latest: dict[str, int] = {}  # client -> the number of its last batch handed over
         self.max_lag, self.max_bytes, self.wait, self.stuck, self.crowd = MAX_LAG, MAX_BYTES, WAIT, STUCK, CROWD
         self.back_to_back = BACK_TO_BACK
         self._last: tuple[str | None, float] = (None, -math.inf)  # the writer and time of the last batch
@@ -122,6 +123,8 @@ class Diagnosis:
         if body is None or (followed < len(ops) and len(body) > WHOLE):
             body = protocol.packb({"ops": [op for op in ops if op["op"] in FOLLOWED]})
         self.sent += 1
+        if client is not None:
+            self.latest[client] = self.sent
         self._write(LENGTH.pack(NUMBER.size + len(body)) + NUMBER.pack(self.sent), memoryview(body))
         now = time.monotonic()
         # busy: another writer's batch just came, or this writer sends back to back (its last ack just went;
@@ -160,6 +163,15 @@ class Diagnosis:
         """Alerts a writer's batches raised since its last acknowledgement (taken once), as that ack goes."""
         self._acked = (client, time.monotonic())
         return self.mail.pop(client, []) if client is not None and self.mail else []
+
+    async def judged(self, client: str, timeout: float) -> list[dict[str, Any]]:
+        """The alerts a writer's batches raised that no acknowledgement carried yet (taken once), after the
+        worker has answered every batch of it handed over so far (`timeout` seconds at most): how a client
+        gets the alerts of its last batches, whose acknowledgements went before their answer."""
+        number = self.latest.get(client, 0)
+        flight = self.flight
+        await self._wait(timeout, lambda: flight and flight[0][0] <= number)
+        return self.mail.pop(client, [])
 
     def close(self) -> None:
         """Let the worker answer everything handed over, raise what it finds, and stop it (the Store closes)."""
