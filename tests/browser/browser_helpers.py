@@ -10,6 +10,11 @@ import numpy as np
 _seq = itertools.count(1)
 
 
+def next_frames(page) -> None:
+    """Return once the page has painted twice: what a hover or click set off (handlers, redraws) has run."""
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
 def next_seq() -> int:
     return next(_seq)
 

@@ -7,7 +7,7 @@ cannot collect two test modules with the same basename.)"""
 from __future__ import annotations
 
 import numpy as np
-from browser_helpers import next_seq
+from browser_helpers import next_frames, next_seq
 from wire import get, line_op, send_ops
 
 PAYLOADS = ['<img src=x onerror="window.__pwned=1">', "<script>window.__pwned=2</script>"]
@@ -34,6 +34,13 @@ def send(url: str, ops: list[dict]) -> dict:
     status, answer = send_ops(url, ops, client="browser-alerts", seq=next_seq())
     assert status == 200, answer
     return answer
+
+
+def raised(url: str, ack: dict) -> list[dict]:
+    """The alerts a batch raised: in its ack, or once judged, if the ack went before its diagnosis."""
+    status, judged = get(url, "/api/v1/alerts", client="browser-alerts", wait=30)
+    assert status == 200, judged
+    return ack.get("alerts", []) + judged["alerts"]
 
 
 def loss_then_nan(n: int = 300, bad_at: int = 200) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +77,7 @@ def test_nan_loss_alert_shows_live_as_badge_marker_and_list(server, pages, artif
     assert not page.locator(".lp-alerts-toggle").is_visible()
 
     ack = send(server.url, [line_op(env, win, x[200:], y[200:], name="train")])
-    [alert] = ack["alerts"]
+    [alert] = raised(server.url, ack)
     badge.wait_for(state="visible", timeout=5000)
     assert page.evaluate("window.__livepanel.connections") == 1  # live: no reload
     assert badge.get_attribute("data-kind") == "nonfinite" and badge.get_attribute("data-count") == "1"
@@ -124,7 +131,7 @@ def test_alert_names_with_injection_strings_execute_nothing(server, pages, artif
     x, y = loss_then_nan(n=240)
     for env in envs:
         ack = send(server.url, [line_op(env, win, x, y, name=PAYLOADS[1])])
-        assert [a["kind"] for a in ack["alerts"]] == ["nonfinite"]
+        assert [a["kind"] for a in raised(server.url, ack)] == ["nonfinite"]
 
     page = pages.open(server.url + "/")
     page.evaluate("(envs) => window.__livepanel.select(envs)", envs)
@@ -152,7 +159,7 @@ def test_alert_names_with_injection_strings_execute_nothing(server, pages, artif
     for b in items.locator("button").all():
         b.click()
     page.mouse.move(300, 300)
-    page.wait_for_timeout(200)
+    next_frames(page)  # what the moves set off has run
     assert page.evaluate("window.__pwned") is None
     assert page.locator(".lp-alerts img, .lp-alerts script, .lp-win img, .lp-win script, [onerror]").count() == 0
     page.screenshot(path=str(artifacts / "alerts-injection.png"))

@@ -101,8 +101,9 @@ def test_interactions_per_kind(server, pages, artifacts):
     loss.locator(".lp-legend-item").first.click()
     assert "off" in loss.locator(".lp-legend-item").first.get_attribute("class")
     loss.locator(".lp-smooth input").fill("0.9")
-    page.wait_for_timeout(100)
-    assert page.evaluate("document.querySelectorAll('section[data-win=\"loss\"] .lp-legend-item').length") == 2
+    page.wait_for_function(
+        "document.querySelectorAll('section[data-win=\"loss\"] .lp-legend-item').length === 2", timeout=5000
+    )
     # cursor values in the legend
     plot = loss.locator(".u-over").bounding_box()
     page.mouse.move(plot["x"] + plot["width"] / 2, plot["y"] + plot["height"] / 2)

@@ -4,7 +4,7 @@ captions, labels and text windows holding script-injection payloads."""
 from __future__ import annotations
 
 import numpy as np
-from browser_helpers import next_seq, png_bytes
+from browser_helpers import next_frames, next_seq, png_bytes
 from wire import send_ops
 
 PAYLOADS = [
@@ -90,7 +90,7 @@ def test_injection_strings_execute_nothing(server, pages, artifacts):
     for target in page.locator(".lp-md #hover, .lp-md a").all():
         target.hover()
     page.mouse.move(400, 300)
-    page.wait_for_timeout(300)
+    next_frames(page)  # what the moves set off has run
     assert page.evaluate("window.__pwned") is None
     assert page.evaluate("window.parent.__pwned") is None
     # the strings show as text
