@@ -82,8 +82,8 @@ def test_live_tail_new_events_files_and_runs(server_factory, tmp_path):
         panel.close()
 
     srv.restart()  # imported again at start: nothing twice
+    wait_for(lambda: srv.log.read_text().count(f"livepanel: imported {logdir}") == 2)  # its first pass is done
     with Panel(srv.url, spool_dir=tmp_path / "spool2", replay_spool=False) as panel:
-        time.sleep(1.0)
         np.testing.assert_array_equal(points(panel, "loss", "exp"), np.arange(1, 11))
         assert len(points(panel, "acc", "exp2/seed1")) == 1
         assert len(panel.get("weights", "exp", flush=False)["steps"]) == 1
