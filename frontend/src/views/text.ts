@@ -1,15 +1,9 @@
 // Text windows: markdown rendered by `marked`, then sanitized by DOMPurify
-// before it touches the DOM. Several envs: one section per env.
+// (markdown.ts) before it touches the DOM. Several envs: one section per env.
 
-import DOMPurify from "dompurify";
-import { marked } from "marked";
+import { renderMarkdown } from "../markdown";
 import type { WindowState } from "../state";
 import { canvasPng, el, theme, type Ctx, type View } from "./common";
-
-export function renderMarkdown(text: string): string {
-  const html = marked.parse(text, { async: false, gfm: true, breaks: false }) as string;
-  return DOMPurify.sanitize(html, { USE_PROFILES: { html: true } });
-}
 
 export class TextView implements View {
   readonly el = el("div", "lp-text");
@@ -27,11 +21,7 @@ export class TextView implements View {
         const sec = el("section", "lp-md");
         if (multi) sec.append(el("h6", "lp-text-env", w.env));
         const body = el("div");
-        body.innerHTML = renderMarkdown(w.text); // sanitized by DOMPurify
-        for (const a of body.querySelectorAll("a")) {
-          a.target = "_blank";
-          a.rel = "noopener noreferrer";
-        }
+        body.append(renderMarkdown(w.text)); // sanitized nodes (see markdown.ts)
         sec.append(body);
         return sec;
       }),
