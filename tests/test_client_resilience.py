@@ -138,16 +138,17 @@ def test_replay_all_is_exactly_once(server_factory, tmp_path):
     reader.close()
 
 
-def test_rejected_batch_is_logged_and_not_retried(server_factory, tmp_path, caplog):
+def test_wrong_token_is_not_a_delivery(server_factory, tmp_path, caplog):
+    """401 refuses the client, not the batch: kept and spooled, not counted as rejected."""
     caplog.set_level(logging.WARNING, logger="livepanel.client")
     srv = server_factory("--token", "right-token")
     p = livepanel.Panel(srv.url, env="auth", token="wrong-token", spool_dir=tmp_path / "spool")
     p.line(1.0, win="w")
-    assert p.flush(10)  # resolved: rejected, not retried forever
-    errors = messages(caplog, "rejected")
+    assert p.flush(10) is False  # refused: not delivered, and not dropped
+    errors = messages(caplog, "refused")
     assert len(errors) == 1 and "401" in errors[0]
-    assert p.stats["rejected"] == 1 and p.stats["retries"] == 0
-    p.close()
+    assert p.stats["rejected"] == 0 and p.stats["refused"] >= 1
+    assert p.close() is False and spooled(tmp_path / "spool")
     good = livepanel.Panel(srv.url, env="auth", token="right-token", spool_dir=tmp_path / "spool2")
     good.line(2.0, win="w")
     assert trace(good.get("w"))["y"].tolist() == [2.0]

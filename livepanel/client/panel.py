@@ -119,7 +119,7 @@ class Panel(WindowKinds):
 
     @property
     def stats(self) -> dict[str, int]:
-        """Batches acknowledged, duplicates, rejected, retries, replayed (for monitoring and tests)."""
+        """Batches acknowledged, duplicates, rejected (dropped), refused, retries, replayed (for monitoring)."""
         return dict(self._sender.stats)
 
     def __repr__(self) -> str:
@@ -301,6 +301,8 @@ class Panel(WindowKinds):
             step = checks.scalar(step, "log step")
             if isinstance(step, convert.DeviceArray):
                 raise TypeError("log step must be a number on the host, not a device tensor")
+        if type(step) is int:
+            checks.step(step)  # an int64, as every step (a larger one would fail on the sender thread)
         env = self._env(env)
         items = []
         for key, v in values.items():
@@ -343,7 +345,11 @@ class Panel(WindowKinds):
     # ------------------------------------------------------------ lifecycle
 
     def flush(self, timeout: float | None = 10.0) -> bool:
-        """Wait until everything queued so far is acknowledged (or rejected and logged); False on timeout."""
+        """Wait until everything queued so far is acknowledged (or judged bad, dropped and logged).
+
+        False on timeout, and at once when the server refuses this client's token (the batches are kept,
+        in the spool at close, for `livepanel replay`).
+        """
         if self._closed:
             return True
         return self._sender.flush(timeout)

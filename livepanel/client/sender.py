@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from livepanel import protocol
-from livepanel.client.spool import Outbox, Retryable, SpoolDir, leftover_dirs, replay_dir, send_refusing
+from livepanel.client.spool import Outbox, Refused, Retryable, SpoolDir, leftover_dirs, replay_dir, send_refusing
 from livepanel.client.transport import Transport
 
 log = logging.getLogger("livepanel.client")
@@ -40,13 +40,17 @@ class Pending:
 
 
 class Marker:
-    """A flush request: set once every batch holding items queued before it is resolved."""
+    """A flush request: set once every batch holding items queued before it is resolved.
 
-    __slots__ = ("event", "boundary")
+    `ok` is False when it was set because the server refuses this client: the batches are kept, not sent.
+    """
+
+    __slots__ = ("event", "boundary", "ok")
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self.boundary = 0
+        self.ok = True
 
 
 class Builder:
@@ -158,8 +162,10 @@ class Sender:
         self.reachable = True
         self.next_retry = 0.0
         self.backoff = 0.0
-        # "rejected": operations (or whole batches) the server refused
-        self.stats = {"batches": 0, "duplicates": 0, "rejected": 0, "retries": 0, "replayed": 0}
+        self.refused: Refused | None = None  # the server refuses this client (its token): batches are kept
+        # "rejected": operations (or whole batches) the server judged bad and that were dropped;
+        # "refused": requests the server refused (a wrong or missing token), whose batches are kept
+        self.stats = {"batches": 0, "duplicates": 0, "rejected": 0, "refused": 0, "retries": 0, "replayed": 0}
         self.alert_callbacks: list = []  # Panel.on_alert: called here, on the sender thread
         self.thread: threading.Thread | None = None
         self.replayer: threading.Thread | None = None
@@ -190,12 +196,18 @@ class Sender:
         with self.build_lock:
             self._collect()
 
-    def flush(self, timeout: float | None) -> bool:
+    def _marker(self) -> Marker:
         marker = Marker()
         self.queue.append(marker)
         self.retry_now = True
         self.wake()
-        return marker.event.wait(timeout)
+        return marker
+
+    def flush(self, timeout: float | None) -> bool:
+        """True once everything queued so far is delivered (or judged bad and dropped); False on timeout,
+        or at once when the server refuses this client (the batches stay in the outbox)."""
+        marker = self._marker()
+        return marker.event.wait(timeout) and marker.ok
 
     def close(self, timeout: float) -> bool:
         """Bounded flush, stop the thread, and spool whatever is left; True when all was delivered."""
@@ -212,8 +224,21 @@ class Sender:
             if self.builder:
                 self._seal()
         left = len(self.outbox)
+        refused = self.refused
         if left:
             self.outbox.spill()
+        if left and refused is not None:
+            log.error(
+                "livepanel: %s refused this client (%s): %d batch(es) not delivered, kept in %s. To deliver "
+                "them, %s and run `livepanel replay --spool %s` (a new Panel with this spool sends them too)",
+                self.url,
+                refused,
+                left,
+                self.outbox.spool.path,
+                refused.hint(),
+                self.spool_root,
+            )
+        elif left:
             log.warning(
                 "livepanel: %d batch(es) not delivered to %s; kept in %s (sent by the next Panel with this "
                 "spool, or by `livepanel replay`)",
@@ -350,6 +375,9 @@ class Sender:
         self.tokens = max(0.0, self.tokens - 1)
         try:
             sent, dropped = send_refusing(transport, data, self._acked if self.alert_callbacks else None)
+        except Refused as exc:
+            self._refused(exc)
+            return
         except Retryable as exc:
             self.stats["retries"] += 1
             self.backoff = min(self.max_backoff, max(0.05, self.backoff * 2))
@@ -363,6 +391,11 @@ class Sender:
             log.warning(
                 "livepanel: server %s reachable again; sending %d buffered batch(es)", self.url, len(self.outbox)
             )
+        if self.refused is not None:
+            self.refused = None
+            log.warning(
+                "livepanel: server %s accepts this client again; sending %d held batch(es)", self.url, len(self.outbox)
+            )
         self.backoff = 0.0
         self.next_retry = 0.0
         for problem in dropped:
@@ -373,6 +406,34 @@ class Sender:
         self.outbox.remove(seq)
         with self.build_lock:
             self._resolve()
+
+    def _refused(self, exc: Refused) -> None:
+        """The server refuses this client (its token): keep every batch, on disk, and fail waiting flushes.
+
+        Sending again with the same token cannot succeed unless the server changes, so the sender backs
+        off as when the server is down (one request per `max_backoff` at most, or one per flush), never
+        drops a batch, and keeps collecting calls: the outbox and the spool bound memory as usual.
+        """
+        self.stats["refused"] += 1
+        self.reachable = True  # it answered
+        self.backoff = min(self.max_backoff, max(0.05, self.backoff * 2))
+        self.next_retry = time.monotonic() + self.backoff
+        if self.refused is None:
+            log.error(
+                "livepanel: server %s refused this client (%s); keeping its batches in the spool %s and trying "
+                "again now and then; %s",
+                self.url,
+                exc,
+                self.outbox.spool.path,
+                exc.hint(),
+            )
+            self.outbox.spill()  # a state that lasts: on disk, so the batches outlive this process
+        self.refused = exc
+        with self.build_lock:
+            for m in self.markers:
+                m.ok = False
+                m.event.set()
+            self.markers = []
 
     def _acked(self, body: bytes) -> None:
         """Hand the alerts an acknowledgement carries to the Panel's on_alert callbacks."""

@@ -37,8 +37,34 @@ class Retryable(Exception):
     """The server could not take the batch now (unreachable, timeout, 5xx): send it again later."""
 
 
+class Refused(Retryable):
+    """The server refused this client, not the batch (401/403: the token; 404: the URL; ...): keep the batch.
+
+    Nothing a retry with the same settings can fix, but the batch is good: it stays in the outbox and
+    the spool, to be sent once the client has the right token (`livepanel replay`, or a new Panel).
+    """
+
+    def __init__(self, status: int, message: str):
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+    def hint(self) -> str:
+        """What to change before the batches are sent again."""
+        if self.status in (401, 403, 407):
+            return "set $LIVEPANEL_TOKEN (or Panel(token=...)) to the server's token"
+        if self.status in (404, 405):
+            return "check the server URL (and its path prefix, --base-url)"
+        return "fix what the server says"
+
+
+# A judgment on the batch itself (malformed, too large): sending it again cannot help, so it is dropped,
+# loudly. 408 and 429 are the server asking to try later. Any other 4xx refuses the client, not the batch.
+JUDGED = (400, 413)
+LATER = (408, 425, 429)
+
+
 class Rejected:
-    """The server refused a batch (4xx): its message, and the refused operation's index when it named one."""
+    """The server judged a batch bad (400, 413): its message, and the refused operation's index when it named one."""
 
     __slots__ = ("message", "op")
 
@@ -50,7 +76,10 @@ class Rejected:
 
 
 def post_batch(transport: Transport, data: bytes, on_ack: Callable[[bytes], None] | None = None) -> Rejected | None:
-    """POST one sealed batch. None when acked; a Rejected when refused (4xx); raises Retryable."""
+    """POST one sealed batch. None when acked; a Rejected when the server judged it bad (400, 413).
+
+    Raises Refused when the server refuses the client (401, 403, other 4xx), else Retryable.
+    """
     try:
         status, body = transport.request("POST", "/ingest", data)
     except OSError as exc:
@@ -60,8 +89,10 @@ def post_batch(transport: Transport, data: bytes, on_ack: Callable[[bytes], None
             on_ack(body)
         return None
     message, op = error_details(body)
-    if 400 <= status < 500:
+    if status in JUDGED:
         return Rejected(f"HTTP {status}: {message}", op if status == 400 else None)
+    if 400 <= status < 500 and status not in LATER:
+        raise Refused(status, message)
     raise Retryable(f"HTTP {status}: {message}")
 
 
@@ -325,6 +356,8 @@ def replay_all(spool_root: str | None, url: str | None, token: str | None) -> in
             n = replay_dir(spool, transport)
             delivered += n
             log.info("livepanel: delivered %d batches from %s to %s", n, path, target)
+        except Refused as exc:
+            failures.append(f"{path} -> {target}: refused ({exc}); {exc.hint()}")
         except Retryable as exc:
             failures.append(f"{path} -> {target}: {exc}")
         finally:
