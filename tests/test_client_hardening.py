@@ -1,4 +1,4 @@
-"""Issue 17, the client's part: a refused token keeps the data."""
+"""Issue 17, the client's part: a refused token keeps the data, close() is bounded."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from serverproc import ServerProcess, free_port
 
 import livepanel
-from livepanel.client.spool import SUFFIX
+from livepanel.client.spool import SUFFIX, replay_all
 
 
 def spooled(root: Path) -> list[Path]:
@@ -121,3 +122,26 @@ def test_judged_batch_is_dropped_loudly(server_factory, tmp_path, caplog):
     assert p.flush(10) is True
     assert p.close(timeout=5) is True
     assert spooled(tmp_path / "spool") == []
+
+
+def test_close_with_server_down_is_bounded_and_spools(tmp_path, caplog):
+    """Leaving `with Panel(...)` with the server down takes `exit_timeout`, not `timeout`; replay delivers."""
+    caplog.set_level(logging.WARNING, logger="livepanel.client")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    root = tmp_path / "spool"
+    with livepanel.Panel(url, env="down", spool_dir=root, exit_timeout=1.0, max_backoff=0.2) as p:
+        for step in range(100):
+            p.line(step, float(step), win="w")
+        assert wait_for(lambda: p.stats["retries"] >= 1, 10)
+        start = time.monotonic()
+    took = time.monotonic() - start
+    assert took < 2.5, f"close took {took:.1f} s with exit_timeout=1"
+    assert spooled(root) and messages(caplog, "not delivered")
+    srv = ServerProcess(tmp_path / "data", port=port).start()
+    try:
+        assert replay_all(str(root), None, None) >= 1
+        assert spooled(root) == []
+        assert points(url, None, "down", "w", tmp_path)[0] == list(range(100))
+    finally:
+        srv.stop()

@@ -355,7 +355,11 @@ class Panel(WindowKinds):
         return self._sender.flush(timeout)
 
     def close(self, win: str | None = None, env: str | None = None, timeout: float | None = None) -> bool | None:
-        """`close(win)` deletes a window; `close()` flushes (bounded) and stops the sender."""
+        """`close(win)` deletes a window; `close()` flushes (bounded) and stops the sender.
+
+        The flush waits up to `timeout` (10 s) while the server acknowledges batches, and at most
+        `exit_timeout` without an acknowledgement; what is left is spooled. True when all was delivered.
+        """
         if win is not None:
             env, win = self._env(env), self._win(win, win)
             self._push({"op": "close", "env": env, "win": win})
@@ -369,7 +373,7 @@ class Panel(WindowKinds):
             return True
         self._closed = True
         self._wins = set()  # forces later calls onto the checked path, which raises
-        return self._sender.close(timeout)
+        return self._sender.close(timeout, self.exit_timeout)
 
     # ------------------------------------------------------------ reads
 

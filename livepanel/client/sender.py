@@ -163,6 +163,7 @@ class Sender:
         self.next_retry = 0.0
         self.backoff = 0.0
         self.refused: Refused | None = None  # the server refuses this client (its token): batches are kept
+        self.last_ack = 0.0  # monotonic time of the last batch the server took (or judged)
         # "rejected": operations (or whole batches) the server judged bad and that were dropped;
         # "refused": requests the server refused (a wrong or missing token), whose batches are kept
         self.stats = {"batches": 0, "duplicates": 0, "rejected": 0, "refused": 0, "retries": 0, "replayed": 0}
@@ -209,10 +210,27 @@ class Sender:
         marker = self._marker()
         return marker.event.wait(timeout) and marker.ok
 
-    def close(self, timeout: float) -> bool:
-        """Bounded flush, stop the thread, and spool whatever is left; True when all was delivered."""
+    def _await(self, marker: Marker, deadline: float, patience: float | None) -> bool:
+        """Wait for a flush marker until `deadline`, or until `patience` seconds pass without an ack."""
+        start = time.monotonic()
+        while True:
+            now = time.monotonic()
+            limit = deadline if patience is None else min(deadline, max(start, self.last_ack) + patience)
+            if now >= limit:
+                return False
+            if marker.event.wait(min(limit - now, 0.05)):
+                return marker.ok
+
+    def close(self, timeout: float, patience: float | None = None) -> bool:
+        """Bounded flush, stop the thread, and spool whatever is left; True when all was delivered.
+
+        The flush waits up to `timeout` while the server acknowledges batches, but gives up after
+        `patience` seconds without an acknowledgement (a server that is down, or does not answer).
+        """
         deadline = time.monotonic() + max(timeout, 0.0)
-        ok = self.flush(timeout) if self.thread is not None or self.queue else True
+        ok = self._await(self._marker(), deadline, patience) if self.thread is not None or self.queue else True
+        if not ok:  # given up: do not wait long for a thread stuck in a request (what it sends is spooled too)
+            deadline = min(deadline, time.monotonic() + 0.25)
         self.stopping = True
         self.stop_event.set()
         self.event.set()
@@ -398,6 +416,7 @@ class Sender:
             )
         self.backoff = 0.0
         self.next_retry = 0.0
+        self.last_ack = time.monotonic()
         for problem in dropped:
             self.stats["rejected"] += 1
             log.error("livepanel: batch %d: the server rejected %s", seq, problem)
