@@ -28,6 +28,14 @@ UNSUPPORTED = (
 )  # fmt: skip
 
 
+class Unsupported(AttributeError, NotImplementedError):
+    """A visdom method livepanel does not have: `hasattr` answers False, and a call says so plainly.
+
+    An AttributeError for `hasattr`, `getattr(vis, name, default)` and feature checks; also a
+    NotImplementedError, which is what calling an unsupported method raised before.
+    """
+
+
 def _array(x: Any) -> np.ndarray:
     if type(x).__module__.startswith("torch"):
         x = x.detach().cpu().numpy()
@@ -266,5 +274,7 @@ class Visdom:
 
     def __getattr__(self, name: str) -> Any:
         if name in UNSUPPORTED:
-            raise NotImplementedError(f"livepanel.visdom does not support visdom's {name}(); see docs/client.md")
-        raise AttributeError(name)
+            raise Unsupported(
+                f"livepanel.visdom does not support visdom's {name}(); see docs/client.md", name=name, obj=self
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self)

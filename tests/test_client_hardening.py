@@ -1,4 +1,4 @@
-"""Issue 17, the client's part: a refused token keeps the data, close() is bounded."""
+"""Issue 17, the client's part: a refused token keeps the data, close() is bounded, visdom's hasattr."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from serverproc import ServerProcess, free_port
 
 import livepanel
@@ -145,3 +146,19 @@ def test_close_with_server_down_is_bounded_and_spools(tmp_path, caplog):
         assert points(url, None, "down", "w", tmp_path)[0] == list(range(100))
     finally:
         srv.stop()
+
+
+def test_visdom_unsupported_methods_answer_hasattr(tmp_path):
+    from livepanel.visdom import Visdom
+
+    viz = Visdom(port=free_port(), spool_dir=tmp_path / "spool")
+    assert hasattr(viz, "surf") is False
+    assert hasattr(viz, "no_such_method") is False
+    assert hasattr(viz, "line") is True
+    with pytest.raises(NotImplementedError, match=r"surf\(\).*docs/client.md"):
+        viz.surf(np.eye(3))
+    with pytest.raises(AttributeError, match=r"surf\(\)"):
+        _ = viz.surf
+    with pytest.raises(AttributeError):
+        _ = viz.no_such_method
+    viz.panel.close(timeout=0)
