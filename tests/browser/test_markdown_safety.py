@@ -72,11 +72,12 @@ def test_markdown_keeps_to_its_window(server, pages, artifacts):
     status, answer = send_ops(server.url, ops, client="browser-markdown", seq=next_seq())
     assert status == 200, answer
     page.evaluate("(envs) => window.__livepanel.select(envs)", [ENV])
+    # predicates are functions, not expressions: Playwright polls an expression with eval, which a CSP forbids
     page.wait_for_function(
-        "[...document.querySelectorAll('.lp-md strong')].some((e) => e.textContent === 'bold')", timeout=5000
+        "() => [...document.querySelectorAll('.lp-md strong')].some((e) => e.textContent === 'bold')", timeout=5000
     )
     # every image in the text window has loaded or failed
-    page.wait_for_function("[...document.querySelectorAll('.lp-md img')].every((i) => i.complete)", timeout=5000)
+    page.wait_for_function("() => [...document.querySelectorAll('.lp-md img')].every((i) => i.complete)", timeout=5000)
 
     md = page.locator(".lp-md")
     found = page.eval_on_selector_all(f".lp-md :is({FORBIDDEN})", "els => els.map((e) => e.outerHTML)")
