@@ -33,9 +33,12 @@ export interface View {
 
 export const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
+const COLOR = /^(#[0-9a-f]{3,8}|[a-z]{3,30}|(rgb|rgba|hsl|hsla)\([0-9.,% ]{1,40}\))$/i;
+
 export function color(i: number, opts?: Record<string, unknown>): string {
   const custom = opts?.colors;
-  if (Array.isArray(custom) && typeof custom[i] === "string" && /^[#a-zA-Z0-9(),.% ]{1,40}$/.test(custom[i] as string)) return custom[i] as string;
+  // a colour only (#hex, a name, rgb()/hsl()): never url() or anything else CSS would fetch
+  if (Array.isArray(custom) && typeof custom[i] === "string" && COLOR.test(custom[i] as string)) return custom[i] as string;
   return PALETTE[i % PALETTE.length];
 }
 
