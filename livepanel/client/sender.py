@@ -22,11 +22,12 @@ import numpy as np
 
 from livepanel import protocol
 from livepanel.client.spool import Outbox, Refused, Retryable, SpoolDir, leftover_dirs, replay_dir, send_refusing
-from livepanel.client.transport import Transport
+from livepanel.client.transport import HTTPError, Transport
 
 log = logging.getLogger("livepanel.client")
 
 PACED_BYTES = 256 << 10  # a batch this large goes at once: pacing is for the many small ones
+JUDGE_WAIT = 5.0  # seconds the server may take to judge a client's last batches before a flush returns
 PACE_BURST = 4  # requests that may start back to back before pacing holds batches back
 
 
@@ -168,6 +169,8 @@ class Sender:
         # "refused": requests the server refused (a wrong or missing token), whose batches are kept
         self.stats = {"batches": 0, "duplicates": 0, "rejected": 0, "refused": 0, "retries": 0, "replayed": 0}
         self.alert_callbacks: list = []  # Panel.on_alert: called here, on the sender thread
+        self.unjudged = False  # batches acknowledged whose alerts may not have reached on_alert yet
+        self.judge_due = False  # a flush waits for those alerts
         self.thread: threading.Thread | None = None
         self.replayer: threading.Thread | None = None
         self.replay_leftovers = replay_leftovers
@@ -321,6 +324,9 @@ class Sender:
             return
         head = self.outbox.head_seq()
         done = self.seq if head is None else head - 1
+        if self.unjudged and any(m.boundary <= done for m in self.markers):
+            self.judge_due = True  # released once the thread has fetched their alerts (_judge)
+            return
         keep = []
         for m in self.markers:
             if m.boundary <= done:
@@ -369,6 +375,9 @@ class Sender:
                 if hold:  # not idle: calls meanwhile only queue (a flush seals at once, in _collect)
                     self.event.wait(hold)
                     self.event.clear()
+                    continue
+                if self.judge_due:
+                    self._judge(transport)
                     continue
                 if not len(self.outbox):
                     self._wait(1.0)
@@ -422,6 +431,7 @@ class Sender:
             log.error("livepanel: batch %d: the server rejected %s", seq, problem)
         if sent:
             self.stats["batches"] += 1
+            self.unjudged = bool(self.alert_callbacks)
         self.outbox.remove(seq)
         with self.build_lock:
             self._resolve()
@@ -454,11 +464,26 @@ class Sender:
                 m.event.set()
             self.markers = []
 
+    def _judge(self, transport: Transport) -> None:
+        """Before a flush returns: fetch the alerts of this client's batches whose acknowledgements went
+        before diagnosis judged them (the server waits until it has), so on_alert gets each alert once."""
+        try:
+            answer = transport.call("GET", "/alerts", client=self.client, wait=JUDGE_WAIT)
+        except (OSError, HTTPError) as exc:  # not lost: the server hands them to the next acknowledgement
+            log.warning("livepanel: could not fetch the alerts of the last batches from %s: %s", self.url, exc)
+            answer = {}
+        self.unjudged = self.judge_due = False
+        self._dispatch(answer.get("alerts", []))
+        with self.build_lock:
+            self._resolve()
+
     def _acked(self, body: bytes) -> None:
         """Hand the alerts an acknowledgement carries to the Panel's on_alert callbacks."""
-        if b"alerts" not in body:
-            return
-        for alert in protocol.unpackb(body).get("alerts", []):
+        if b"alerts" in body:
+            self._dispatch(protocol.unpackb(body).get("alerts", []))
+
+    def _dispatch(self, alerts: list[dict]) -> None:
+        for alert in alerts:
             for callback in list(self.alert_callbacks):
                 try:
                     callback(alert)
