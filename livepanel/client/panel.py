@@ -403,7 +403,8 @@ class Panel(WindowKinds):
         return self._read("/alerts", **query)["alerts"]
 
     def on_alert(self, callback: Callable[[dict[str, Any]], None]) -> None:
-        """Call callback(alert) on the sender thread for each alert this Panel's data raises, as it is acknowledged."""
+        """Call callback(alert) on the sender thread, once for each alert this Panel's data raises: with an
+        acknowledgement, and at the latest before flush() returns."""
         if not callable(callback):
             raise TypeError(f"on_alert: expected a function taking one alert dict, got {type(callback).__name__}")
         self._alert_callbacks.append(callback)
