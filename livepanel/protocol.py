@@ -9,6 +9,7 @@ are rebuilt with ``np.frombuffer`` without copying. See docs/protocol.md.
 from __future__ import annotations
 
 import math
+import reprlib
 from typing import Any
 
 import msgpack
@@ -21,6 +22,8 @@ API = "/api/v1"
 DTYPES = ("f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8")
 MAX_NAME = 200
 MAX_TEXT = 1 << 20  # one text window update, in characters
+MAX_DEPTH = 32  # nesting of maps and lists in one message; a batch needs 5
+MAX_QUOTE = 200  # characters of a sent value that an error message quotes
 KINDS = ("line", "scatter", "bar", "histogram", "heatmap", "image", "text")
 _LITTLE = {code: np.dtype("<" + code) for code in DTYPES}  # wire dtype codes as numpy dtypes
 UPDATES = ("append", "replace", "remove")
@@ -46,6 +49,33 @@ OPTION_KEYS = {
     "role": str,
     "nrow": int,
 }
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, MAX_QUOTE, MAX_QUOTE, MAX_QUOTE
+
+
+def quote(value: Any, limit: int = MAX_QUOTE) -> str:
+    """The repr of a value a sender sent, cut to at most `limit` characters (ending in "...") when longer:
+    for error messages, which must not echo a 10 MiB name back. Cheap and safe on any decoded value."""
+    if isinstance(value, (str, bytes, bytearray)):
+        text = repr(value[: limit + 1])
+    elif value is None or isinstance(value, (bool, float)):
+        text = repr(value)
+    elif isinstance(value, int):
+        text = repr(value) if value.bit_length() <= 4 * limit else f"<an integer of {value.bit_length()} bits>"
+    else:
+        try:
+            text = _REPR.repr(value)  # bounded in depth and in items
+        except Exception:  # a type whose repr fails: its name is enough
+            text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: max(limit - 3, 0)] + "..."
+
+
+def _names(names: Any) -> str:
+    """Unknown field names for an error message: quoted, sorted, at most 10 of them."""
+    listed = sorted(n if isinstance(n, str) and len(n) <= 50 and n.isprintable() else quote(n, 50) for n in names)
+    return ", ".join(listed[:10]) + (f" and {len(listed) - 10} more" if len(listed) > 10 else "")
 
 
 class ProtocolError(ValueError):
@@ -86,13 +116,13 @@ def decode_array(obj: Any, what: str = "array") -> np.ndarray:
     if not isinstance(obj, dict) or not _is_array(obj):
         raise ProtocolError(f"{what}: expected an array {{dtype, shape, data}}, got {type(obj).__name__}")
     dtype, shape, data = obj["dtype"], obj["shape"], obj["data"]
-    if dtype not in DTYPES:
-        raise ProtocolError(f"{what}: unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
+    if not isinstance(dtype, str) or dtype not in DTYPES:
+        raise ProtocolError(f"{what}: unknown dtype {quote(dtype)}; expected one of {', '.join(DTYPES)}")
     if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape) or len(shape) > 4:
-        raise ProtocolError(f"{what}: shape must be a list of up to 4 non-negative integers, got {shape!r}")
+        raise ProtocolError(f"{what}: shape must be a list of up to 4 non-negative integers, got {quote(shape)}")
     if not isinstance(data, bytes):
         raise ProtocolError(f"{what}: data must be binary, got {type(data).__name__}")
-    dt = np.dtype("<" + dtype)
+    dt = _LITTLE[dtype]
     expected = math.prod(shape) * dt.itemsize
     if len(data) != expected:
         raise ProtocolError(f"{what}: shape {shape} of {dtype} needs {expected} bytes, got {len(data)}")
@@ -112,14 +142,38 @@ def packb(obj: Any) -> bytes:
     return msgpack.packb(obj, default=_default, use_bin_type=True)
 
 
-def unpackb(data: bytes, max_size: int | None = None) -> Any:
-    """Decode a message without turning arrays into numpy (validation does that)."""
+def unpackb(data: bytes, max_size: int | None = None, max_depth: int = MAX_DEPTH) -> Any:
+    """Decode a message without turning arrays into numpy (validation does that); maps and lists may
+    nest at most `max_depth` deep (deeper would break readers that recurse: repr, JSON, packb)."""
     if max_size is not None and len(data) > max_size:
         raise ProtocolError(f"message of {len(data)} bytes is larger than the limit of {max_size}")
     try:
-        return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
+        obj = msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, TypeError) as exc:
         raise ProtocolError(f"body is not valid msgpack: {exc}") from None
+    if _depth_over(obj, max_depth):
+        raise ProtocolError(f"message nests maps and lists more than {max_depth} deep")
+    return obj
+
+
+def _depth_over(obj: Any, limit: int) -> bool:
+    """Whether maps and lists nest deeper than `limit`: level by level, without recursion (plain loops:
+    about 1 us per operation of a batch, a tenth of its validation)."""
+    level = [obj] if type(obj) is dict or type(obj) is list else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        inner: list = []
+        append = inner.append
+        for c in level:
+            for v in c.values() if type(c) is dict else c:
+                t = type(v)
+                if t is dict or t is list:
+                    append(v)
+        level = inner
+    return False
 
 
 def decode_arrays(obj: Any) -> Any:
@@ -136,6 +190,13 @@ def decode_arrays(obj: Any) -> Any:
 # ---------------------------------------------------------------- validation helpers
 
 
+def check_choice(value: Any, what: str, choices: tuple[str, ...]) -> str:
+    """One of a few strings (any other value, hashable or not, is refused by name)."""
+    if not isinstance(value, str) or value not in choices:
+        raise ProtocolError(f"{what} must be one of {', '.join(choices)}, got {quote(value)}")
+    return value
+
+
 def check_name(value: Any, what: str, allow_empty: bool = False) -> str:
     """Env, window and trace names: printable text, at most MAX_NAME characters."""
     if not isinstance(value, str):
@@ -145,13 +206,14 @@ def check_name(value: Any, what: str, allow_empty: bool = False) -> str:
     if len(value) > MAX_NAME:
         raise ProtocolError(f"{what} is {len(value)} characters long; the limit is {MAX_NAME}")
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ProtocolError(f"{what} {value!r} contains control characters")
+        raise ProtocolError(f"{what} {quote(value)} contains control characters")
     if value != value.strip():
-        raise ProtocolError(f"{what} {value!r} has leading or trailing spaces")
+        raise ProtocolError(f"{what} {quote(value)} has leading or trailing spaces")
     return value
 
 
 def check_opts(opts: Any) -> dict[str, Any]:
+    """Window options: known keys, each value of its type and within its limits (None removes a key)."""
     if opts is None:
         return {}
     if not isinstance(opts, dict):
@@ -159,7 +221,7 @@ def check_opts(opts: Any) -> dict[str, Any]:
     for key, value in opts.items():
         expected = OPTION_KEYS.get(key)
         if expected is None:
-            raise ProtocolError(f"unknown option {key!r}; known options: {', '.join(sorted(OPTION_KEYS))}")
+            raise ProtocolError(f"unknown option {quote(key, 50)}; known options: {', '.join(sorted(OPTION_KEYS))}")
         if value is not None and not isinstance(value, expected):
             raise ProtocolError(f"option {key!r} has the wrong type {type(value).__name__}")
         if isinstance(value, str) and len(value) > 1000:
@@ -182,14 +244,14 @@ def _time(op: dict) -> float | None:
     """A step's wall time (seconds since the epoch), when the client knows it."""
     t = op.get("t")
     if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t)):
-        raise ProtocolError(f"t must be a finite number of seconds since the epoch, got {t!r}")
+        raise ProtocolError(f"t must be a finite number of seconds since the epoch, got {quote(t)}")
     return None if t is None else float(t)
 
 
 def _step(op: dict) -> int | None:
     step = op.get("step")
     if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
-        raise ProtocolError(f"step must be an integer, got {step!r}")
+        raise ProtocolError(f"step must be an integer, got {quote(step)}")
     return step
 
 
@@ -223,11 +285,11 @@ def validate_op(op: Any) -> dict[str, Any]:
     if not isinstance(op, dict):
         raise ProtocolError(f"an operation must be a map, got {type(op).__name__}")
     kind = op.get("op")
-    if kind not in _FIELDS:
-        raise ProtocolError(f"unknown operation {kind!r}; expected one of {', '.join(OPS)}")
+    if not isinstance(kind, str) or kind not in _FIELDS:  # an unhashable kind fails the lookup cleanly too
+        raise ProtocolError(f"unknown operation {quote(kind)}; expected one of {', '.join(OPS)}")
     extra = set(op) - _FIELDS[kind]
     if extra:
-        raise ProtocolError(f"{kind}: unknown field(s) {', '.join(sorted(map(str, extra)))}")
+        raise ProtocolError(f"{kind}: unknown field(s) {_names(extra)}")
     out: dict[str, Any] = {"op": kind, "env": check_name(_require(op, "env"), "env name")}
     if kind == "delete_env":
         return out
@@ -272,9 +334,7 @@ def validate_op(op: Any) -> dict[str, Any]:
             raise ProtocolError(f"text must be a string, got {type(text).__name__}")
         if len(text) > MAX_TEXT:
             raise ProtocolError(f"text is {len(text)} characters; the limit is {MAX_TEXT}")
-        update = op.get("update", "replace")
-        if update not in ("append", "replace"):
-            raise ProtocolError(f"text update must be 'append' or 'replace', got {update!r}")
+        update = check_choice(op.get("update", "replace"), "text update", ("append", "replace"))
         out["text"], out["update"] = text, update
     return out
 
@@ -282,10 +342,7 @@ def validate_op(op: Any) -> dict[str, Any]:
 def _trace(op: dict, out: dict) -> None:
     kind = op["op"]
     out["name"] = check_name(op.get("name", ""), "trace name", allow_empty=True)
-    update = op.get("update", "append")
-    if update not in UPDATES:
-        raise ProtocolError(f"{kind} update must be one of {', '.join(UPDATES)}, got {update!r}")
-    out["update"] = update
+    update = out["update"] = check_choice(op.get("update", "append"), f"{kind} update", UPDATES)
     if update == "remove":
         return
     y = _numeric(_require(op, "y"), f"{kind} y", 1)
@@ -337,9 +394,7 @@ def _check_images(images: Any) -> list[dict[str, Any]]:
     for i, img in enumerate(images):
         if not isinstance(img, dict):
             raise ProtocolError(f"image {i} must be a map")
-        fmt, data = img.get("format"), img.get("data")
-        if fmt not in IMAGE_FORMATS:
-            raise ProtocolError(f"image {i}: format must be one of {', '.join(IMAGE_FORMATS)}, got {fmt!r}")
+        fmt, data = check_choice(img.get("format"), f"image {i}: format", IMAGE_FORMATS), img.get("data")
         if not isinstance(data, bytes) or not data:
             raise ProtocolError(f"image {i}: data must be non-empty binary")
         w, h = img.get("width"), img.get("height")
@@ -360,7 +415,7 @@ def _check_layout(layout: Any) -> dict[str, Any]:
         if not isinstance(cell, dict) or not all(
             k in ("order", "w", "h") and isinstance(v, int) and 0 <= v <= 100000 for k, v in cell.items()
         ):
-            raise ProtocolError(f"layout of {win!r} must be a map of integers order, w, h")
+            raise ProtocolError(f"layout of {quote(win)} must be a map of integers order, w, h")
     return layout
 
 
@@ -370,12 +425,12 @@ def validate_batch(batch: Any) -> tuple[str, int, list[dict[str, Any]]]:
         raise ProtocolError(f"a batch must be a map {{client, seq, ops}}, got {type(batch).__name__}")
     extra = set(batch) - {"client", "seq", "ops"}
     if extra:
-        raise ProtocolError(f"batch: unknown field(s) {', '.join(sorted(map(str, extra)))}")
+        raise ProtocolError(f"batch: unknown field(s) {_names(extra)}")
     client, seq, ops = batch.get("client"), batch.get("seq"), batch.get("ops")
     if not isinstance(client, str) or not 8 <= len(client) <= 64 or not client.isprintable():
         raise ProtocolError("batch client must be a string id of 8 to 64 printable characters")
     if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq < 2**63:
-        raise ProtocolError(f"batch seq must be a positive integer, got {seq!r}")
+        raise ProtocolError(f"batch seq must be a positive integer, got {quote(seq)}")
     if not isinstance(ops, list) or not ops:
         raise ProtocolError("batch ops must be a non-empty list")
     checked = []

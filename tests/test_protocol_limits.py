@@ -1,0 +1,130 @@
+"""Limits of the wire (issue 17): every value that passes validation fits the store and every reader.
+
+A value out of range is refused at the client call (ValueError naming the argument) or by the server
+(400 naming the field), never by the store (which would answer 503 to every writer) or a reader (500).
+"""
+
+from __future__ import annotations
+
+import msgpack
+import numpy as np
+import pytest
+
+from livepanel import protocol
+from livepanel.protocol import ProtocolError
+
+
+def arr(a) -> dict:
+    a = np.asarray(a)
+    return protocol.encode_array(a) | {"data": a.tobytes()}
+
+
+def wire_array(dtype: str, shape: list, data: bytes = b"") -> dict:
+    return {"dtype": dtype, "shape": shape, "data": data}
+
+
+def hist(**fields) -> dict:
+    op = {"op": "histogram", "env": "e", "win": "h", "counts": arr(np.ones(2)), "edges": arr(np.arange(3.0))}
+    return op | fields
+
+
+def image(**fields) -> dict:
+    img = {"format": "png", "data": b"\x89PNG", "width": 1, "height": 1, "caption": ""} | fields
+    return {"op": "image", "env": "e", "win": "i", "images": [img]}
+
+
+def line(**fields) -> dict:
+    return {"op": "line", "env": "e", "win": "w", "x": arr(np.arange(2.0)), "y": arr(np.ones(2))} | fields
+
+
+def check(*ops) -> list[dict]:
+    """Through the wire as the server gets it: pack, unpack, validate."""
+    body = msgpack.packb({"client": "client-lim", "seq": 1, "ops": list(ops)}, use_bin_type=True)
+    return protocol.validate_batch(protocol.unpackb(body))[2]
+
+
+def refused(op: dict) -> str:
+    with pytest.raises(ProtocolError) as info:
+        check(op)
+    assert info.value.op == 0
+    return str(info.value)
+
+
+# ---------------------------------------------------------------- 3. a 400, not a 500
+
+
+@pytest.mark.parametrize(
+    "op,expected",
+    [
+        ({"op": [], "env": "e", "win": "w"}, "unknown operation []"),
+        ({"op": {}, "env": "e", "win": "w"}, "unknown operation {}"),
+        (line(update=[]), "line update must be one of"),
+        (line(update={}), "line update must be one of"),
+        ({"op": "text", "env": "e", "win": "t", "text": "x", "update": ["a"]}, "text update must be one of"),
+        (image(format={}), "format must be one of"),
+        (line(y={"dtype": [], "shape": [2], "data": b""}), "unknown dtype []"),
+    ],
+)
+def test_unhashable_values_are_refused_cleanly(op, expected):
+    assert expected in refused(op)
+
+
+@pytest.mark.parametrize("depth", [31, 1000, 5000])
+def test_deep_nesting_is_refused(depth):
+    nested = b"\x91" * depth + b"\x01"  # [[[...[1]...]]]: msgpack's own packer stops at 512
+    body = b"\x83\xa6client\xaaclient-lim\xa3seq\x01\xa3ops\x91\x82\xa2op" + nested + b"\xa3env\xa1e"
+    assert msgpack.unpackb(b"\x91" * 30 + b"\x01") == protocol.unpackb(b"\x91" * 30 + b"\x01")
+    with pytest.raises(ProtocolError, match="more than 32 deep|not valid msgpack"):
+        protocol.unpackb(body)
+
+
+def test_nesting_of_a_real_batch_passes():
+    deep = {"a": [{"b": [1]}]}
+    for _ in range(6):
+        deep = {"k": [deep]}  # 14 levels + the map above: within the limit
+    assert protocol.unpackb(protocol.packb(deep)) == deep
+    assert protocol.unpackb(protocol.packb([[[1]]]), max_depth=3) == [[[1]]]
+    with pytest.raises(ProtocolError, match="more than 2 deep"):
+        protocol.unpackb(protocol.packb([[[1]]]), max_depth=2)
+
+
+def test_quote_cuts_long_values():
+    assert protocol.quote("abc") == "'abc'"
+    long = protocol.quote("x" * 10_000_000)
+    assert len(long) == 200 and long.endswith("...") and long.startswith("'xxx")
+    assert len(protocol.quote(b"\0" * 10_000)) == 200
+    assert len(protocol.quote(list(range(100_000)))) <= 200
+    assert protocol.quote(2**64 - 1) == str(2**64 - 1)
+    assert len(protocol.quote(10**5000)) <= 200  # no str() of a huge int (Python limits it)
+    assert protocol.quote("abcdef", limit=5) == "'a..."
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        line(env="x" * 10_000_000),  # too long: the length is quoted, not the name
+        line(win="\n" * 150),  # control characters: the repr doubles the length
+        {"op": "x" * 10_000_000, "env": "e"},
+        line(**{"field" * 1_000_000: 1}),
+        line(update="u" * 10_000_000),
+        line(t=["t" * 10_000_000]),
+        hist(step="s" * 10_000_000),
+        line(y={"dtype": "d" * 10_000_000, "shape": [2], "data": b""}),
+        line(y={"dtype": "f8", "shape": ["s" * 10_000_000], "data": b""}),
+        image(format="f" * 10_000_000),
+        line(opts={"o" * 10_000_000: 1}),
+    ],
+)
+def test_errors_quote_at_most_200_characters_of_a_value(op):
+    assert len(refused(op)) < 400
+
+
+def test_batch_errors_quote_little_too():
+    body = msgpack.packb({"client": "client-lim", "seq": "s" * 10_000_000, "ops": [line()]})
+    with pytest.raises(ProtocolError) as info:
+        protocol.validate_batch(protocol.unpackb(body))
+    assert len(str(info.value)) < 400
+    body = msgpack.packb({"client": "client-lim", "seq": 1, "ops": [line()], "x" * 10_000_000: 1})
+    with pytest.raises(ProtocolError) as info:
+        protocol.validate_batch(protocol.unpackb(body))
+    assert len(str(info.value)) < 400
