@@ -22,8 +22,14 @@ API = "/api/v1"
 DTYPES = ("f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8")
 MAX_NAME = 200
 MAX_TEXT = 1 << 20  # one text window update, in characters
+# Integers the store keeps are signed 64-bit: a number outside is refused before it reaches the store.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_STEP = INT64_MAX - 1  # a step sent without a number is the last one + 1, which must fit as well
 MAX_DEPTH = 32  # nesting of maps and lists in one message; a batch needs 5
 MAX_QUOTE = 200  # characters of a sent value that an error message quotes
+MAX_OPTION_TEXT = 1000  # characters of a string option, or of a string in a list option
+MAX_OPTION_LIST = 10000  # entries of a list option
+MAX_PIXELS = 100000  # integer options (width, height, nrow) and layout cells range from 0 to this
 KINDS = ("line", "scatter", "bar", "histogram", "heatmap", "image", "text")
 _LITTLE = {code: np.dtype("<" + code) for code in DTYPES}  # wire dtype codes as numpy dtypes
 UPDATES = ("append", "replace", "remove")
@@ -190,6 +196,13 @@ def decode_arrays(obj: Any) -> Any:
 # ---------------------------------------------------------------- validation helpers
 
 
+def check_int(value: Any, what: str, lo: int = INT64_MIN, hi: int = INT64_MAX) -> int:
+    """An integer from `lo` to `hi` (a bool is no integer here); by default one that fits int64."""
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ProtocolError(f"{what} must be an integer from {lo} to {hi}, got {quote(value)}")
+    return value
+
+
 def check_choice(value: Any, what: str, choices: tuple[str, ...]) -> str:
     """One of a few strings (any other value, hashable or not, is refused by name)."""
     if not isinstance(value, str) or value not in choices:
@@ -222,14 +235,40 @@ def check_opts(opts: Any) -> dict[str, Any]:
         expected = OPTION_KEYS.get(key)
         if expected is None:
             raise ProtocolError(f"unknown option {quote(key, 50)}; known options: {', '.join(sorted(OPTION_KEYS))}")
-        if value is not None and not isinstance(value, expected):
+        if value is None:
+            continue
+        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in _as_tuple(expected)):
             raise ProtocolError(f"option {key!r} has the wrong type {type(value).__name__}")
-        if isinstance(value, str) and len(value) > 1000:
-            raise ProtocolError(f"option {key!r} is longer than 1000 characters")
-        if isinstance(value, list):
-            if len(value) > 10000 or not all(isinstance(v, (str, int, float)) for v in value):
-                raise ProtocolError(f"option {key!r} must be a list of up to 10000 strings or numbers")
+        if isinstance(value, str):
+            if len(value) > MAX_OPTION_TEXT:
+                raise ProtocolError(f"option {key!r} is longer than {MAX_OPTION_TEXT} characters")
+        elif isinstance(value, list):
+            _check_option_list(key, value)
+        elif expected is int:
+            check_int(value, f"option {key!r}", 0, MAX_PIXELS)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ProtocolError(f"option {key!r} must be a finite number, got {value!r}")
+        elif not isinstance(value, bool) and isinstance(value, int):
+            check_int(value, f"option {key!r}")
     return opts
+
+
+def _as_tuple(expected: type | tuple) -> tuple:
+    return expected if isinstance(expected, tuple) else (expected,)
+
+
+def _check_option_list(key: str, value: list) -> None:
+    """Entries of a list option: strings of at most MAX_OPTION_TEXT characters, int64 integers, floats."""
+    if len(value) > MAX_OPTION_LIST:
+        raise ProtocolError(f"option {key!r} has {len(value)} entries; the limit is {MAX_OPTION_LIST}")
+    for v in value:
+        if isinstance(v, str):
+            if len(v) > MAX_OPTION_TEXT:
+                raise ProtocolError(f"option {key!r}: an entry is longer than {MAX_OPTION_TEXT} characters")
+        elif isinstance(v, int) and not isinstance(v, bool):
+            check_int(v, f"option {key!r}: an entry")
+        elif not isinstance(v, float):  # a bool is no label, legend or color
+            raise ProtocolError(f"option {key!r} must be a list of strings or numbers, got a {type(v).__name__} in it")
 
 
 def _numeric(obj: Any, what: str, ndim: int | tuple[int, ...]) -> np.ndarray:
@@ -250,9 +289,7 @@ def _time(op: dict) -> float | None:
 
 def _step(op: dict) -> int | None:
     step = op.get("step")
-    if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
-        raise ProtocolError(f"step must be an integer, got {quote(step)}")
-    return step
+    return None if step is None else check_int(step, "step", INT64_MIN, MAX_STEP)
 
 
 def _require(op: dict, key: str) -> Any:
@@ -397,9 +434,8 @@ def _check_images(images: Any) -> list[dict[str, Any]]:
         fmt, data = check_choice(img.get("format"), f"image {i}: format", IMAGE_FORMATS), img.get("data")
         if not isinstance(data, bytes) or not data:
             raise ProtocolError(f"image {i}: data must be non-empty binary")
-        w, h = img.get("width"), img.get("height")
-        if not (isinstance(w, int) and isinstance(h, int) and 0 < w <= 32768 and 0 < h <= 32768):
-            raise ProtocolError(f"image {i}: width and height must be integers from 1 to 32768")
+        w = check_int(img.get("width"), f"image {i}: width", 1, 32768)
+        h = check_int(img.get("height"), f"image {i}: height", 1, 32768)
         caption = img.get("caption", "")
         if not isinstance(caption, str) or len(caption) > 1000:
             raise ProtocolError(f"image {i}: caption must be a string of at most 1000 characters")
@@ -413,9 +449,9 @@ def _check_layout(layout: Any) -> dict[str, Any]:
     for win, cell in layout.items():
         check_name(win, "window name")
         if not isinstance(cell, dict) or not all(
-            k in ("order", "w", "h") and isinstance(v, int) and 0 <= v <= 100000 for k, v in cell.items()
+            k in ("order", "w", "h") and type(v) is int and 0 <= v <= MAX_PIXELS for k, v in cell.items()
         ):
-            raise ProtocolError(f"layout of {quote(win)} must be a map of integers order, w, h")
+            raise ProtocolError(f"layout of {quote(win)} must be a map of integers order, w, h from 0 to {MAX_PIXELS}")
     return layout
 
 

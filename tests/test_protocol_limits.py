@@ -10,6 +10,7 @@ import msgpack
 import numpy as np
 import pytest
 
+import livepanel
 from livepanel import protocol
 from livepanel.protocol import ProtocolError
 
@@ -48,6 +49,51 @@ def refused(op: dict) -> str:
         check(op)
     assert info.value.op == 0
     return str(info.value)
+
+
+# ---------------------------------------------------------------- 1. integers fit int64
+
+
+@pytest.mark.parametrize(
+    "op,field",
+    [
+        (hist(step=2**63), "step"),
+        (hist(step=2**64 - 1), "step"),
+        (hist(step=2**63 - 1), "step"),  # the next step (last + 1) would not fit
+        (image(width=2**63), "width"),
+        (image(height=True), "height"),
+        ({"op": "image", "env": "e", "win": "i", "images": image()["images"], "step": 2**63}, "step"),
+        ({"op": "layout", "env": "e", "layout": {"w": {"order": 2**63}}}, "layout"),
+        ({"op": "layout", "env": "e", "layout": {"w": {"order": True}}}, "layout"),
+        (line(opts={"width": 2**63}), "'width'"),
+        (line(opts={"height": -1}), "'height'"),
+        (line(opts={"nrow": True}), "'nrow'"),
+        (line(opts={"markersize": float("nan")}), "'markersize'"),
+        (line(opts={"markersize": 2**64 - 1}), "'markersize'"),
+        (line(opts={"legend": [2**63]}), "'legend'"),
+        (line(opts={"legend": [True]}), "'legend'"),
+        (line(opts={"xticklabels": ["x" * 1001]}), "'xticklabels'"),
+        (line(opts={"colors": [None]}), "'colors'"),
+    ],
+)
+def test_integers_and_option_values_out_of_range_are_refused(op, field):
+    assert field in refused(op)
+
+
+def test_integers_in_range_pass():
+    ops = check(
+        hist(step=2**63 - 2),
+        hist(step=-(2**63)),
+        image(width=32768, height=1),
+        line(opts={"width": 0, "height": 100000, "nrow": 3, "markersize": 2.5, "legend": ["a", 1, 2.0]}),
+        {"op": "layout", "env": "e", "layout": {"w": {"order": 0, "w": 4, "h": 3}}},
+    )
+    assert ops[0]["step"] == 2**63 - 2 and ops[1]["step"] == -(2**63)
+    assert protocol.check_int(2**63 - 1, "seq") == 2**63 - 1
+    with pytest.raises(ProtocolError, match=r"seq for env 'e' must be an integer from 0 to"):
+        protocol.check_int(-1, "seq for env 'e'", 0)
+    with pytest.raises(ProtocolError, match="got True"):
+        protocol.check_int(True, "seq")
 
 
 # ---------------------------------------------------------------- 3. a 400, not a 500
@@ -128,3 +174,44 @@ def test_batch_errors_quote_little_too():
     with pytest.raises(ProtocolError) as info:
         protocol.validate_batch(protocol.unpackb(body))
     assert len(str(info.value)) < 400
+
+
+# ---------------------------------------------------------------- the client raises at the call
+
+
+@pytest.fixture
+def offline(tmp_path):
+    """A Panel whose server is not there (argument checks need no server)."""
+    p = livepanel.Panel("http://127.0.0.1:9", env="api", spool_dir=tmp_path / "spool", replay_spool=False)
+    yield p
+    p.close(timeout=0)
+
+
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda p: p.histogram([1.0, 2.0], win="h", step=2**63), ValueError, "step must be from"),
+        (lambda p: p.histogram([1.0, 2.0], win="h", step=np.uint64(2**64 - 1)), ValueError, "step must be from"),
+        (lambda p: p.image(np.zeros((4, 4)), win="i", step=-(2**63) - 1), ValueError, "step must be from"),
+        (lambda p: p.images(np.zeros((2, 4, 4)), win="i", step=2**70), ValueError, "step must be from"),
+        (lambda p: p.log({"a": 1.0}, step=2**63), ValueError, "step must be from"),
+        (lambda p: p.log({"a": 1.0}, step=np.uint64(2**64 - 1)), ValueError, "step must be from"),
+        (lambda p: p.log({"a": 1.0}, step=10**400), ValueError, "step must be from"),
+        (lambda p: p.line(1.0, win="w", opts={"width": 2**63}), ValueError, "option 'width'"),
+        (lambda p: p.line(1.0, win="w", opts={"markersize": float("inf")}), ValueError, "option 'markersize'"),
+        (lambda p: p.line(1.0, win="w", opts={"legend": ["x" * 1001]}), ValueError, "option 'legend'"),
+        (lambda p: p.line(1.0, win="w", opts={"legend": [2**63]}), ValueError, "option 'legend'"),
+        (lambda p: p.line(1.0, win="w", opts={"legend": [True]}), TypeError, "option 'legend'"),
+    ],
+)
+def test_client_raises_at_the_call(offline, call, exc, match):
+    with pytest.raises(exc, match=match):
+        call(offline)
+    assert len(offline._q) == 0  # nothing was queued by a failed call
+
+
+def test_client_accepts_the_largest_step(offline):
+    offline.histogram([1.0, 2.0], win="h", step=2**63 - 2)
+    offline.log({"a": 1.0}, step=2**63 - 2)
+    offline.log({"a": 1.0}, step=1e300)  # a float step is an x value, as in line
+    offline.log({"a": 1.0}, step=-(2**63))

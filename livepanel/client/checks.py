@@ -47,13 +47,17 @@ def opts(value: Any) -> dict[str, Any] | None:
         if expected is int and isinstance(v, bool) or (v is not None and not isinstance(v, expected)):
             raise TypeError(f"option {key!r} must be {_TYPE_NAMES.get(expected, expected)}, got {type(v).__name__}")
         if isinstance(v, list):
-            if not all(isinstance(e, (str, int, float)) for e in v):
+            if not all(isinstance(e, (str, int, float)) and not isinstance(e, bool) for e in v):
                 raise TypeError(f"option {key!r} must be a list of strings or numbers")
             if len(v) > 10000:
                 raise ValueError(f"option {key!r} has {len(v)} entries; the limit is 10000")
         if isinstance(v, str) and len(v) > 1000:
             raise ValueError(f"option {key!r} is longer than 1000 characters")
         out[key] = v
+    try:
+        protocol.check_opts(out)  # the server's limits (int ranges, finite sizes, entry lengths), raised here
+    except protocol.ProtocolError as exc:
+        raise ValueError(str(exc)) from None
     return out
 
 
@@ -70,6 +74,8 @@ def step(value: Any) -> int | None:
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"step must be an integer, got {type(value).__name__}")
+    if not protocol.INT64_MIN <= value <= protocol.MAX_STEP:  # the server keeps steps as int64
+        raise ValueError(f"step must be from {protocol.INT64_MIN} to {protocol.MAX_STEP}, got {value}")
     return value
 
 
