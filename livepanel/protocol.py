@@ -25,8 +25,12 @@ MAX_TEXT = 1 << 20  # one text window update, in characters
 # Integers the store keeps are signed 64-bit: a number outside is refused before it reaches the store.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_STEP = INT64_MAX - 1  # a step sent without a number is the last one + 1, which must fit as well
+MAX_DIM = 2**31 - 1  # one dimension of an array
+MAX_ELEMENTS = 2**28  # the product of the dimensions, each counted as at least 1 (so [0, 2**62] counts)
+MAX_EMPTY = 2**16  # the same product for an array without elements: [10**7, 0] is 10**7 empty rows to readers
 MAX_DEPTH = 32  # nesting of maps and lists in one message; a batch needs 5
 MAX_QUOTE = 200  # characters of a sent value that an error message quotes
+MAX_STATS = 64  # entries in a histogram's stats
 MAX_OPTION_TEXT = 1000  # characters of a string option, or of a string in a list option
 MAX_OPTION_LIST = 10000  # entries of a list option
 MAX_PIXELS = 100000  # integer options (width, height, nrow) and layout cells range from 0 to this
@@ -124,8 +128,16 @@ def decode_array(obj: Any, what: str = "array") -> np.ndarray:
     dtype, shape, data = obj["dtype"], obj["shape"], obj["data"]
     if not isinstance(dtype, str) or dtype not in DTYPES:
         raise ProtocolError(f"{what}: unknown dtype {quote(dtype)}; expected one of {', '.join(DTYPES)}")
-    if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape) or len(shape) > 4:
-        raise ProtocolError(f"{what}: shape must be a list of up to 4 non-negative integers, got {quote(shape)}")
+    if (
+        not isinstance(shape, list)
+        or len(shape) > 4
+        or not all(type(s) is int and 0 <= s <= MAX_DIM for s in shape)  # type(): True is no dimension
+    ):
+        raise ProtocolError(f"{what}: shape must be a list of up to 4 integers from 0 to {MAX_DIM}, got {quote(shape)}")
+    size = math.prod(max(s, 1) for s in shape)  # an empty array may not claim a huge shape
+    limit = MAX_EMPTY if 0 in shape else MAX_ELEMENTS
+    if size > limit:
+        raise ProtocolError(f"{what}: shape {shape} is larger than {limit} elements (a 0 counts as 1)")
     if not isinstance(data, bytes):
         raise ProtocolError(f"{what}: data must be binary, got {type(data).__name__}")
     dt = _LITTLE[dtype]
@@ -355,9 +367,7 @@ def validate_op(op: Any) -> dict[str, Any]:
             raise ProtocolError(
                 f"histogram has {len(counts)} counts, so it needs {len(counts) + 1} edges, got {len(edges)}"
             )
-        stats = op.get("stats") or {}
-        if not isinstance(stats, dict) or not all(isinstance(v, (int, float)) for v in stats.values()):
-            raise ProtocolError("histogram stats must be a map of numbers")
+        stats = _check_stats(op.get("stats"))
         out.update(counts=counts, edges=edges, stats=stats, step=_step(op), t=_time(op))
     elif kind == "heatmap":
         out["z"] = _numeric(_require(op, "z"), "heatmap z", 2)
@@ -374,6 +384,21 @@ def validate_op(op: Any) -> dict[str, Any]:
         update = check_choice(op.get("update", "replace"), "text update", ("append", "replace"))
         out["text"], out["update"] = text, update
     return out
+
+
+def _check_stats(stats: Any) -> dict[str, int | float]:
+    """A histogram's stats: up to MAX_STATS string keys (names), each an int64 or any float (NaN too)."""
+    if stats is None:
+        return {}
+    if not isinstance(stats, dict) or len(stats) > MAX_STATS:
+        raise ProtocolError(f"histogram stats must be a map of up to {MAX_STATS} names to numbers")
+    for key, value in stats.items():
+        check_name(key, "histogram stats key")  # a binary key would break every JSON reader of the window
+        if isinstance(value, int) and not isinstance(value, bool):
+            check_int(value, f"histogram stats {key!r}")
+        elif not isinstance(value, float):
+            raise ProtocolError(f"histogram stats {key!r} must be a number, got {type(value).__name__}")
+    return stats
 
 
 def _trace(op: dict, out: dict) -> None:
@@ -422,6 +447,9 @@ def _frombuffer(obj: dict[str, Any]) -> np.ndarray:
     return np.frombuffer(obj["data"], dtype=_LITTLE[obj["dtype"]])
 
 
+_IMAGE_FIELDS = {"format", "data", "width", "height", "caption"}
+
+
 def _check_images(images: Any) -> list[dict[str, Any]]:
     if not isinstance(images, list) or not images:
         raise ProtocolError("image needs a non-empty list of images")
@@ -431,6 +459,9 @@ def _check_images(images: Any) -> list[dict[str, Any]]:
     for i, img in enumerate(images):
         if not isinstance(img, dict):
             raise ProtocolError(f"image {i} must be a map")
+        extra = set(img) - _IMAGE_FIELDS
+        if extra:
+            raise ProtocolError(f"image {i}: unknown field(s) {_names(extra)}")
         fmt, data = check_choice(img.get("format"), f"image {i}: format", IMAGE_FORMATS), img.get("data")
         if not isinstance(data, bytes) or not data:
             raise ProtocolError(f"image {i}: data must be non-empty binary")

@@ -6,9 +6,12 @@ A value out of range is refused at the client call (ValueError naming the argume
 
 from __future__ import annotations
 
+import json
+
 import msgpack
 import numpy as np
 import pytest
+from wire import get, post, send_ops, window
 
 import livepanel
 from livepanel import protocol
@@ -96,6 +99,63 @@ def test_integers_in_range_pass():
         protocol.check_int(True, "seq")
 
 
+# ---------------------------------------------------------------- 2. values that decode but break readers
+
+
+@pytest.mark.parametrize(
+    "stats,expected",
+    [
+        ({b"min": 1.0}, "histogram stats key must be a string"),
+        ({"": 1.0}, "histogram stats key must not be empty"),
+        ({"k" * 201: 1.0}, "the limit is 200"),
+        ({"n": 2**63}, "histogram stats 'n'"),
+        ({"n": True}, "histogram stats 'n' must be a number"),
+        ({"n": "3"}, "histogram stats 'n' must be a number"),
+        ({f"s{i}": 1 for i in range(65)}, "up to 64"),
+        ([1.0], "must be a map"),
+    ],
+)
+def test_histogram_stats_keys_and_values(stats, expected):
+    assert expected in refused(hist(stats=stats))
+
+
+def test_histogram_stats_may_hold_non_finite_floats():
+    op = check(hist(stats={"min": float("nan"), "max": float("inf"), "n": 3}))[0]
+    assert np.isnan(op["stats"]["min"]) and op["stats"]["n"] == 3
+
+
+def heatmap(z: dict) -> dict:
+    return {"op": "heatmap", "env": "e", "win": "z", "z": z}
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [[10**7, 0], [0, 2**62], [2**31, 0], [0, 2**30, 2**30], [2**15, 2**14, 0, 2], [2**16 + 1, 0], [2**28 + 1]],
+)
+def test_arrays_may_not_claim_huge_shapes(shape):
+    assert "heatmap z: shape" in refused(heatmap(wire_array("f8", shape)))
+
+
+def test_a_bool_is_no_dimension_and_small_shapes_pass():
+    assert "shape must be a list" in refused(line(y=wire_array("f8", [True], b"\0" * 8)))
+    ops = check(line(x=wire_array("f8", [0]), y=wire_array("f8", [0])), heatmap(wire_array("f4", [2**16, 0])))
+    assert ops[1]["z"].shape == (2**16, 0)
+
+
+@pytest.mark.parametrize(
+    "op,expected",
+    [
+        (image(extra=1), "unknown field(s) extra"),
+        ({"op": "image", "env": "e", "win": "i", "images": [{b"format": "png"}]}, "unknown field(s) b'format'"),
+        ({"op": "layout", "env": "e", "layout": {b"w": {"order": 1}}}, "window name must be a string"),
+        ({"op": "layout", "env": "e", "layout": {"w": {b"order": 1}}}, "must be a map of integers"),
+        (line(opts={b"title": "x"}), "unknown option b'title'"),
+    ],
+)
+def test_binary_and_unknown_keys_in_user_maps(op, expected):
+    assert expected in refused(op)
+
+
 # ---------------------------------------------------------------- 3. a 400, not a 500
 
 
@@ -174,6 +234,41 @@ def test_batch_errors_quote_little_too():
     with pytest.raises(ProtocolError) as info:
         protocol.validate_batch(protocol.unpackb(body))
     assert len(str(info.value)) < 400
+
+
+# ---------------------------------------------------------------- end to end
+
+
+def test_server_refuses_what_the_store_cannot_keep_and_keeps_serving(server):
+    u = server.url
+    bad = [
+        (hist(step=2**63), "step must be an integer"),
+        (hist(stats={b"min": 0.0}), "histogram stats key must be a string"),
+        (heatmap(wire_array("f8", [10**7, 0])), "heatmap z: shape"),
+        (heatmap(wire_array("f8", [0, 2**62])), "heatmap z: shape"),
+        ({"op": [], "env": "e", "win": "w"}, "unknown operation []"),
+        (line(opts={"width": 2**64 - 1}), "option 'width'"),
+    ]
+    for seq, (op, expected) in enumerate(bad, start=1):
+        body = msgpack.packb({"client": "client-e2e", "seq": seq, "ops": [line(), op]}, use_bin_type=True)
+        status, answer = post(u, body)
+        assert status == 400, answer
+        assert answer["op"] == 1 and expected in answer["error"], answer
+    nested: object = 1
+    for _ in range(1000):
+        nested = [nested]
+    status, answer = post(u, msgpack.packb({"client": "client-e2e", "seq": 90, "ops": nested}))
+    assert status == 400 and "deep" in answer["error"]
+    status, answer = post(u, msgpack.packb({"client": "client-e2e", "seq": 91, "ops": [line(env="e" * 1_000_000)]}))
+    assert status == 400 and len(answer["error"]) < 400
+    # Nothing of the refused batches was applied; a good batch after them is stored and readable.
+    assert get(u, "/api/v1/window", env="e", win="w")[0] == 404
+    good = hist(step=2**63 - 2, stats={"min": 0.0, "n": 2})
+    assert send_ops(u, [good, hist(win="h2")], client="client-e2e", seq=100)[0] == 200
+    assert window(u, "e", "h")["steps"][-1]["step"] == 2**63 - 2
+    status, body = get(u, "/api/v1/window", env="e", win="h", format="json")
+    assert status == 200 and json.loads(body)["steps"][0]["stats"] == {"min": 0.0, "n": 2}
+    assert get(u, "/api/v1/envs", format="json")[0] == 200
 
 
 # ---------------------------------------------------------------- the client raises at the call
