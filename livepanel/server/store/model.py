@@ -187,9 +187,10 @@ class State:
         else:
             entry = {"step": step, "t": t, "images": op["images"]}
             limit = self.limits.max_image_steps
+        last = w.last_step()  # before this one: a step below it is put in order (as they load from disk)
         w.steps.pop(step, None)
         w.steps[step] = entry
-        if len(w.steps) > 1 and step < next(reversed(w.steps)):
+        if step < last:
             w.steps = OrderedDict(sorted(w.steps.items()))
         dropped = []
         while len(w.steps) > limit:
