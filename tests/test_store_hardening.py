@@ -1,9 +1,50 @@
-"""The store keeps what it is sent as a restart reads it back."""
+"""The store under hostile or unlucky input: one batch's failure stays its own, one writer cannot grow
+the data directory without end or silence another, and a restart gives back what was there."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import msgpack
 import numpy as np
-from wire import send_ops, window
+import pytest
+from wire import line_op, send_ops, window
+
+from livepanel import protocol
+from livepanel.server.store import BatchError, Store
+from livepanel.server.store.persist import Job, Persistence
+
+
+def checked(ops: list[dict]) -> list[dict]:
+    """Operations as the ingest handler hands them to the store (validated, arrays decoded)."""
+    batch = protocol.unpackb(protocol.packb({"client": "validate-only", "seq": 1, "ops": ops}))
+    return protocol.validate_batch(batch)[2]
+
+
+def histogram(win: str, step: int) -> dict:
+    op = {"op": "histogram", "env": "e", "win": win, "counts": np.array([1, 2]), "edges": np.array([0.0, 1, 2])}
+    return dict(checked([dict(op, step=5)])[0], step=step)  # a step validation would refuse, put in after it
+
+
+def in_store(path: Path, work):
+    """Run `await work(store)` against a real SQLite Store in `path`, closed afterwards."""
+
+    async def run():
+        store = Store(path, diagnose=False)
+        try:
+            return await work(store)
+        finally:
+            store.close()
+
+    return asyncio.run(run())
+
+
+def trace_of(store: Store, win: str) -> np.ndarray:
+    return store.state.window("e", win).traces[""].arrays()[1]
+
 
 # ---------------------------------------------------------------- steps in step order
 
@@ -17,3 +58,183 @@ def test_steps_sent_out_of_order_read_the_same_after_a_restart(server):
     assert before == [2, 5, 9]
     server.restart()
     assert [s["step"] for s in window(server.url, "e", "h")["steps"]] == before
+
+
+# ---------------------------------------------------------------- one batch's failure is its own
+
+
+def test_a_batch_the_store_cannot_write_is_refused_alone(tmp_path):
+    """A step beyond SQLite's integers (2**63) once got past validation, failed in the writer and made every
+    later write a 503, even after a restart. Now that batch alone is refused, and memory is as before it."""
+
+    async def work(store: Store):
+        await store.ingest("good-writer-1", 1, checked([line_op("e", "loss", [0, 1], [1.0, 0.5])]))
+        seq, windows = store.state.seqs["e"], set(store.state.envs["e"].windows)
+        bad = [line_op("e", "loss", [2], [0.25]), histogram("h", 2**63)]
+        with pytest.raises(BatchError) as refused:
+            await store.ingest("bad-writer-1", 1, checked(bad[:1]) + bad[1:])
+        assert refused.value.op == 1  # the operation at fault, for a client to drop it and send the rest
+        # taken back whole: the line append of the same batch too
+        assert store.state.seqs["e"] == seq and set(store.state.envs["e"].windows) == windows
+        assert trace_of(store, "loss").tolist() == [1.0, 0.5]
+        assert store.clients.get("bad-writer-1") is None
+        # everyone else is served, and the trace goes on where it was
+        assert await store.ingest("good-writer-2", 1, checked([line_op("e", "loss", [2], [0.1])])) == (False, [])
+        # the refused seq is free: the same client may send a good batch under it
+        assert await store.ingest("bad-writer-1", 1, checked([histogram("h", 3)])) == (False, [])
+
+    in_store(tmp_path, work)
+
+    async def reopened(store: Store):
+        assert trace_of(store, "loss").tolist() == [1.0, 0.5, 0.1]
+        assert list(store.state.window("e", "h").steps) == [3]
+        assert store.clients == {"good-writer-1": 1, "good-writer-2": 1, "bad-writer-1": 1}
+        assert await store.ingest("good-writer-1", 2, checked([line_op("e", "loss", [3], [0.0])])) == (False, [])
+
+    in_store(tmp_path, reopened)
+
+
+def test_a_refused_batch_leaves_every_kind_of_window_as_it_was(tmp_path):
+    """Whatever a batch did before its failing operation (appends, replaces, steps, text, options,
+    closes, a deleted env) is taken back: the state reads exactly as before it."""
+    image = {"format": "png", "data": b"\x89PNG", "width": 1, "height": 1, "caption": ""}
+    setup = [
+        line_op("e", "loss", np.arange(5.0), np.arange(5.0), name="a"),
+        line_op("e", "loss", [0], [1.0], name="b"),
+        {"op": "text", "env": "e", "win": "log", "text": "first\n"},
+        {"op": "bar", "env": "e", "win": "bar", "y": np.array([1.0, 2.0]), "labels": ["p", "q"]},
+        {"op": "image", "env": "e", "win": "im", "images": [image], "step": 1},
+        {"op": "opts", "env": "e", "win": "loss", "opts": {"title": "Loss"}},
+        {"op": "layout", "env": "e", "layout": {"loss": {"order": 0, "w": 6, "h": 4}}},
+        line_op("other", "w", [0], [0.0]),
+    ]
+    changes = [
+        line_op("e", "loss", [5, 6], [5.0, 6.0], name="a"),
+        line_op("e", "loss", [9], [9.0], name="b", update="replace"),
+        line_op("e", "loss", [0], [0.0], name="c"),
+        {"op": "text", "env": "e", "win": "log", "text": "second\n", "update": "append"},
+        {"op": "image", "env": "e", "win": "im", "images": [image], "step": 0},
+        {"op": "opts", "env": "e", "win": "loss", "opts": {"title": None, "ylog": True}},
+        {"op": "close", "env": "e", "win": "bar"},
+        {"op": "layout", "env": "e", "layout": {}},
+        {"op": "delete_env", "env": "other"},
+        line_op("new", "w", [0], [0.0]),
+    ]
+
+    def everything(store: Store) -> tuple:
+        state = store.state
+        snaps = {name: state.snapshot(name, None) for name in state.seqs}
+        for snap in snaps.values():  # a window's own seq is not kept on disk: it reads back as its env's
+            snap["windows"] = [dict(w, seq=None) for w in snap["windows"]]
+        envs = {name: protocol.packb(snap) for name, snap in snaps.items()}
+        return envs, dict(state.seqs), {n: list(e.windows) for n, e in state.envs.items()}
+
+    async def work(store: Store):
+        await store.ingest("w", 1, checked(setup))
+        before = everything(store)
+        with pytest.raises(BatchError) as refused:
+            await store.ingest("w", 2, checked(changes) + [histogram("h", 2**63)])
+        assert refused.value.op == len(changes)
+        assert everything(store) == before
+        await store.ingest("w", 2, checked(changes))  # and the same changes apply as they would have
+        return everything(store)
+
+    after = in_store(tmp_path, work)
+    assert in_store(tmp_path, lambda store: asyncio.sleep(0, everything(store))) == after
+
+
+def test_appends_after_a_refused_batch_survive_a_restart(tmp_path):
+    """Memory taken back after a refused batch agrees with disk: later appends are read back whole
+    (points whose start disagreed with the trace's length were once skipped at start-up)."""
+
+    async def work(store: Store):
+        await store.ingest("w", 1, checked([line_op("e", "loss", np.arange(10.0), np.arange(10.0))]))
+        with pytest.raises(BatchError):
+            await store.ingest(
+                "w", 2, checked([line_op("e", "loss", [10, 11], [0, 0])]) + [histogram("h", -(2**63) - 1)]
+            )
+        for i in range(3, 40):
+            await store.ingest("w", i, checked([line_op("e", "loss", [i + 7], [float(i)])]))
+        return trace_of(store, "loss").tolist()
+
+    before = in_store(tmp_path, work)
+    assert len(before) == 47
+    assert in_store(tmp_path, lambda store: asyncio.sleep(0, trace_of(store, "loss").tolist())) == before
+
+
+def test_a_batch_failing_in_the_writer_fails_alone(tmp_path):
+    """A batch the writer cannot commit (here: two alerts with one id) fails alone, with a 400 kind of
+    error; batches committed with it or after it are acknowledged and kept."""
+
+    def alert(number: int) -> dict:
+        body = {"id": number, "win": "nowhere", "kind": "nan", "message": "NaN"}
+        return {"op": "alert", "env": "e", "win": "nowhere", "alert": body}  # made by the server, never sent
+
+    async def work(store: Store):
+        line = checked([line_op("e", "loss", [0], [1.0])])
+        await store.ingest("writer-1", 1, line)
+        results = await asyncio.gather(
+            store.ingest("writer-2", 1, checked([line_op("e", "other", [0], [2.0])])),
+            store.ingest("writer-3", 1, [alert(7), alert(7)]),
+            store.ingest("writer-4", 1, checked([line_op("e", "third", [0], [3.0])])),
+            return_exceptions=True,
+        )
+        assert results[0] == (False, []) and results[2] == (False, [])
+        assert isinstance(results[1], BatchError) and isinstance(results[1], protocol.ProtocolError)
+        assert store.clients.get("writer-3") is None
+        assert await store.ingest("writer-1", 2, checked([line_op("e", "loss", [1], [0.5])])) == (False, [])
+
+    in_store(tmp_path, work)
+
+    async def reopened(store: Store):
+        assert trace_of(store, "loss").tolist() == [1.0, 0.5]
+        assert trace_of(store, "other").tolist() == [2.0] and trace_of(store, "third").tolist() == [3.0]
+        assert store.state.envs["e"].alerts == []
+        assert store.clients == {"writer-1": 2, "writer-2": 1, "writer-4": 1}
+
+    in_store(tmp_path, reopened)
+
+
+def test_a_group_commit_keeps_every_batch_but_the_culprit(tmp_path):
+    """Jobs waiting together are committed in one transaction; when it fails, the others are committed
+    one by one and only the job at fault reports an error (not a storage failure)."""
+    persist = Persistence(tmp_path)
+    store_writes = [("env", "e", 1), ("layout", "e", msgpack.packb({"a": 1}))]
+    culprit = [("alert", "e", 1, "w", b"x"), ("alert", "e", 1, "w", b"x")]  # the same id twice
+    finished = threading.Semaphore(0)
+    jobs = [
+        Job(store_writes, "c1", 1, lambda job: finished.release()),
+        Job(culprit, "c2", 1, lambda job: finished.release()),
+        Job([("env", "f", 1), ("layout", "f", msgpack.packb({"b": 2}))], "c3", 1, lambda job: finished.release()),
+    ]
+    for job in jobs:  # all waiting before the writer starts: one group
+        persist.submit(job)
+    persist.start()
+    for _ in jobs:
+        assert finished.acquire(timeout=20)
+    assert jobs[0].error is None and jobs[2].error is None
+    assert isinstance(jobs[1].error, sqlite3.IntegrityError) and not jobs[1].fatal
+    assert persist.failed is None
+    persist.close()
+    with sqlite3.connect(tmp_path / "livepanel.sqlite3") as db:
+        assert db.execute("SELECT client, seq FROM clients ORDER BY client").fetchall() == [("c1", 1), ("c3", 1)]
+        assert db.execute("SELECT env FROM envs ORDER BY env").fetchall() == [("e",), ("f",)]
+        assert db.execute("SELECT count(*) FROM alerts").fetchone() == (0,)
+
+
+def test_a_storage_failure_stops_writes_with_503(tmp_path):
+    """Only the storage failing (here: the database file replaced by garbage) stops writes; it is a 503,
+    and stays one until a restart."""
+
+    async def work(store: Store):
+        await store.ingest("w", 1, checked([line_op("e", "loss", [0], [1.0])]))
+        store.persist.db.execute("PRAGMA query_only=1")  # the database refuses writes: SQLITE_READONLY
+        with pytest.raises(Exception) as failed:
+            await store.ingest("w", 2, checked([line_op("e", "loss", [1], [2.0])]))
+        assert not isinstance(failed.value, BatchError)
+        with pytest.raises(Exception) as again:
+            await store.ingest("other", 1, checked([line_op("e", "x", [0], [1.0])]))
+        assert "until restarted" in str(again.value)
+        store.persist.db.execute("PRAGMA query_only=0")  # so that close can checkpoint
+
+    in_store(tmp_path, work)

@@ -1,7 +1,8 @@
 """The live state: envs and their windows in memory, and the rule for applying each operation.
 
 `State.apply` changes memory and returns what the outside needs to know: the message for
-viewers, and the write actions for persistence. It does no I/O itself.
+viewers, and the write actions for persistence. It does no I/O itself. Given an `Undo`, it records
+what it is about to change, so that a batch that cannot be stored is taken back whole.
 """
 
 from __future__ import annotations
@@ -52,6 +53,51 @@ class Limits:
     max_histogram_steps: int = 2000
 
 
+class Undo:
+    """What a batch found in memory, recorded as `State.apply` first touches each thing, so that
+    `rollback` leaves memory as it was before the batch (one that could not be prepared for storage)."""
+
+    def __init__(self, state: State):
+        self.state = state
+        self.envs: dict[str, tuple] = {}
+        self.windows: dict[int, tuple] = {}
+        self.series: dict[int, tuple] = {}
+
+    def env(self, name: str) -> None:
+        if name not in self.envs:
+            e = self.state.envs.get(name)
+            saved = None if e is None else (e.seq, e.layout, e.alerts, len(e.alerts), dict(e.windows))
+            self.envs[name] = (self.state.seqs.get(name), e, saved)
+
+    def window(self, w: Window) -> None:
+        if id(w) not in self.windows:
+            steps = OrderedDict(w.steps) if w.kind in STEP_KINDS else None
+            self.windows[id(w)] = (w, w.seq, dict(w.opts), dict(w.traces), steps, w.content)
+
+    def trace(self, series: Series) -> None:
+        if id(series) not in self.series:
+            self.series[id(series)] = (series, series.mark())
+
+    def rollback(self) -> None:
+        for series, mark in self.series.values():
+            series.rollback(mark)
+        for w, seq, opts, traces, steps, content in self.windows.values():
+            w.seq, w.opts, w.traces, w.content = seq, opts, traces, content
+            if steps is not None:
+                w.steps = steps
+        for name, (seq, e, saved) in self.envs.items():
+            if seq is None:
+                self.state.seqs.pop(name, None)
+            else:
+                self.state.seqs[name] = seq
+            if e is None:
+                self.state.envs.pop(name, None)
+                continue
+            self.state.envs[name] = e
+            e.seq, e.layout, e.alerts, n, e.windows = saved
+            del e.alerts[n:]  # alerts are appended in place (a close makes a new list)
+
+
 class State:
     """Every env's windows. Env seq counters outlive a deleted env so viewers never go back."""
 
@@ -99,10 +145,14 @@ class State:
 
     # ------------------------------------------------------------ applying
 
-    def apply(self, op: dict, now: float | None = None) -> tuple[dict, list[tuple]]:
-        """Apply one checked operation; return (message for viewers, write actions)."""
+    def apply(self, op: dict, now: float | None = None, undo: Undo | None = None) -> tuple[dict, list[tuple]]:
+        """Apply one checked operation; return (message for viewers, write actions).
+
+        The write actions may hold the state's own dicts (opts): encode them before the next change."""
         now = time.time() if now is None else now
         name = op["env"]
+        if undo is not None:
+            undo.env(name)
         seq = self.seqs.get(name, 0) + 1
         self.seqs[name] = seq
         env = self.envs.get(name)
@@ -133,6 +183,8 @@ class State:
         w = env.windows.get(win)
         if w is None:
             w = env.windows[win] = Window(win, kind)
+        if undo is not None:
+            undo.window(w)
         w.seq = seq
         if op.get("opts"):
             for key, value in op["opts"].items():
@@ -142,7 +194,7 @@ class State:
                     w.opts[key] = value
             writes.append(("opts", name, win, w.kind, w.opts))
         if kind in TRACE_KINDS:
-            message = self._trace(env, w, op, now, message, writes)
+            message = self._trace(env, w, op, now, message, writes, undo)
         elif kind in STEP_KINDS:
             message = self._step(env, w, op, now, message, writes)
         elif kind == "bar":
@@ -156,7 +208,7 @@ class State:
             writes.append(("content", name, win, kind, w.opts, w.content))
         return message, writes
 
-    def _trace(self, env: Env, w: Window, op: dict, now: float, message: dict, writes: list) -> dict:
+    def _trace(self, env: Env, w: Window, op: dict, now: float, message: dict, writes: list, undo: Undo | None) -> dict:
         name, update = op["name"], op["update"]
         if update == "remove":
             w.traces.pop(name, None)
@@ -170,7 +222,10 @@ class State:
                 writes.append(("remove_trace", env.name, w.win, name))
             series = Series(Series.y_dtype_for(y))
             w.traces[name] = series
-            writes.append(("trace", env.name, w.win, w.kind, w.opts, name, str(series.ydtype), list(w.traces)))
+            order = list(w.traces).index(name)
+            writes.append(("trace", env.name, w.win, w.kind, w.opts, name, str(series.ydtype), order))
+        elif undo is not None:
+            undo.trace(series)
         start = series.n
         xs, ys, ts = series.append(x, y, t)
         if len(x):

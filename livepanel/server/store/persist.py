@@ -1,10 +1,13 @@
 """SQLite persistence: one writer thread, group commits, arrays as chunks of raw bytes.
 
-Every accepted batch becomes a job of write actions (made by `State.apply`). The writer
-takes all jobs waiting, runs them in one transaction, commits (WAL, synchronous=FULL), and
-only then reports them done. Short appends to a trace become small rows of points; when
-eight neighbouring rows of the same size class pile up at a trace's tail they are merged,
-so a trace ends up in rows of about CHUNK points and the start-up read stays fast.
+Every accepted batch becomes a job of write actions (made by `State.apply`, encoded by `prepare`
+before the batch is accepted). The writer takes all jobs waiting, runs them in one transaction,
+commits (WAL, synchronous=FULL), and only then reports them done. If that transaction fails for
+a reason other than the storage itself (disk, file), its jobs are committed again one by one, so
+only the batch at fault fails; a storage failure fails every job from then on. Short appends to a
+trace become small rows of points; when eight neighbouring rows of the same size class pile up at
+a trace's tail they are merged, so a trace ends up in rows of about CHUNK points and the start-up
+read stays fast.
 """
 
 from __future__ import annotations
@@ -43,9 +46,36 @@ CREATE UNIQUE INDEX IF NOT EXISTS points_key ON points (env, win, trace, start);
 CREATE TABLE IF NOT EXISTS steps (env TEXT, win TEXT, step INTEGER, body BLOB, PRIMARY KEY (env, win, step));
 CREATE TABLE IF NOT EXISTS alerts (id INTEGER PRIMARY KEY, env TEXT, win TEXT, body BLOB);
 """
+WINDOW_TABLES = ("windows", "traces", "points", "steps", "alerts")
 
 MERGE_FAN = 8
 CHECKPOINT_EVERY = 1.0  # seconds
+INT64 = (-(2**63), 2**63 - 1)
+# Result codes (the low byte of sqlite_errorcode) that say the storage failed, not the data written.
+_STORAGE_CODES = {
+    3,  # PERM
+    5,  # BUSY
+    6,  # LOCKED
+    7,  # NOMEM
+    8,  # READONLY
+    10,  # IOERR
+    11,  # CORRUPT
+    13,  # FULL
+    14,  # CANTOPEN
+    15,  # PROTOCOL
+    22,  # NOLFS
+    26,  # NOTADB
+}
+
+
+def storage_failure(exc: BaseException) -> bool:
+    """Whether an error is the storage's (disk, file, memory), as opposed to one batch's data."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is None:  # raised by the sqlite3 module itself (binding, closed connection)
+            return isinstance(exc, sqlite3.OperationalError)
+        return code & 0xFF in _STORAGE_CODES
+    return isinstance(exc, (OSError, MemoryError)) or not isinstance(exc, Exception)
 
 
 def _size_class(n: int) -> int:
@@ -53,13 +83,17 @@ def _size_class(n: int) -> int:
 
 
 class Job:
-    """One accepted batch: its write actions, and the client sequence it commits."""
+    """One accepted batch: its prepared write actions, and the client sequence it commits.
 
-    __slots__ = ("writes", "client", "seq", "done", "error")
+    Once done: `error` is None (committed), or why not; `fatal` tells a storage failure (nothing
+    more can be written) from a failure of this batch alone."""
+
+    __slots__ = ("writes", "client", "seq", "done", "error", "fatal")
 
     def __init__(self, writes: list[tuple], client: str | None, seq: int | None, done: Callable[[Job], None]):
         self.writes, self.client, self.seq, self.done = writes, client, seq, done
         self.error: BaseException | None = None
+        self.fatal = False
 
 
 class Persistence:
@@ -72,6 +106,7 @@ class Persistence:
         self.db.execute("PRAGMA synchronous=FULL")
         # Checkpoints run on their own thread, so a commit never waits for one.
         self.db.execute("PRAGMA wal_autocheckpoint=0")
+        self.max_length = self.db.getlimit(sqlite3.SQLITE_LIMIT_LENGTH)  # bytes in one string or blob
         self.db.executescript(SCHEMA)
         row = self.db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
         if row is None:
@@ -79,6 +114,7 @@ class Persistence:
             self.db.execute("INSERT INTO meta VALUES ('store_id', ?)", (self.store_id,))
         else:
             self.store_id = row[0]
+        self.failed: BaseException | None = None  # a storage failure: no job is written after it
         self._tails: dict[tuple[str, str, str], list[tuple[int, int]]] = defaultdict(list)
         self._touched: set[tuple[str, str, str]] = set()  # traces whose tail grew since the last compaction
         self._queue: queue.Queue[Job | None] = queue.Queue()
@@ -148,6 +184,46 @@ class Persistence:
 
     # ------------------------------------------------------------ writing
 
+    def prepare(self, actions: list[tuple]) -> list[tuple]:
+        """Encode write actions (from `State.apply`) as the writer binds them, on the caller's thread.
+
+        Raises if a value cannot be stored (an integer beyond SQLite's, a string or blob past its
+        length limit, a value msgpack cannot encode): the batch is refused before it is accepted,
+        rather than failing in the writer. Points stay arrays (the writer merges and encodes them)."""
+        out = []
+        for action in actions:
+            kind = action[0]
+            if kind in ("opts", "trace", "content", "step"):
+                action = (*action[:4], self._fit(packb(action[4])), *action[5:])  # the window's opts
+            if kind == "layout":
+                action = (kind, action[1], self._fit(packb(action[2])))
+            elif kind == "content":
+                action = (*action[:5], self._fit(packb(action[5])))
+            elif kind == "step":
+                entry, dropped = action[5], action[6]
+                steps = [self._fit(step) for step in dropped]
+                action = (*action[:5], self._fit(entry["step"]), self._fit(packb(entry)), steps)
+            elif kind == "alert":
+                alert = action[2]
+                action = (kind, action[1], self._fit(alert["id"]), alert["win"], self._fit(packb(alert)))
+            elif kind == "points":
+                if 8 * len(action[6]) > self.max_length:
+                    raise ValueError(f"{len(action[6])} points in one append are more than SQLite can store")
+            out.append(action)
+        return out
+
+    def _fit(self, value: Any) -> Any:
+        """The value, if SQLite can bind it (else ValueError)."""
+        if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+            raise ValueError(f"{value} is beyond the 64-bit integers the store keeps")
+        if isinstance(value, str) and 4 * len(value) > self.max_length:
+            value_bytes = len(value.encode("utf-8", "surrogatepass"))
+            if value_bytes > self.max_length:
+                raise ValueError(f"a text of {value_bytes} bytes is longer than SQLite stores ({self.max_length})")
+        if isinstance(value, bytes) and len(value) > self.max_length:
+            raise ValueError(f"{len(value)} bytes are more than SQLite stores in one value ({self.max_length})")
+        return value
+
     def submit(self, job: Job) -> None:
         self._queue.put(job)
 
@@ -159,8 +235,10 @@ class Persistence:
         self._stopping.set()
         if self._checkpointer.is_alive():
             self._checkpointer.join()
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self.db.close()
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self.db.close()
 
     def _run(self) -> None:
         stop = False
@@ -177,13 +255,47 @@ class Persistence:
             if jobs:
                 self._commit(jobs)
             del jobs  # do not hold the last batch's arrays while waiting for the next
-            if self._queue.empty():
-                self._compact()
+            if self._queue.empty() and self.failed is None:
+                try:
+                    self._compact()
+                except BaseException as exc:  # merging rows is only an optimisation, unless the disk failed
+                    self._rollback()
+                    if storage_failure(exc):
+                        self.failed = exc
+                    log.exception("merging rows of points failed")
 
     def _commit(self, jobs: list[Job]) -> None:
+        """Commit the jobs in one transaction and report each done (with its error, if any).
+
+        A failure that is not the storage's is narrowed down by committing the jobs again one by one,
+        so that only the batch at fault fails and the others of its group are committed."""
+        error: BaseException | None = self.failed
+        if error is None:
+            try:
+                self._transaction(jobs)
+            except BaseException as exc:  # report to every waiting request, never die silently
+                error = exc
+            if error is not None and len(jobs) > 1 and self.failed is None and not storage_failure(error):
+                log.warning("a commit of %d batches failed (%r); committing them one by one", len(jobs), error)
+                for job in jobs:
+                    self._commit([job])
+                return
+            if error is not None:
+                if self.failed is None and storage_failure(error):
+                    self.failed = error
+                    log.error("the store cannot write any more: %r", error, exc_info=error)
+                elif self.failed is None:
+                    log.error("a batch could not be written; it alone is refused", exc_info=error)
+        if error is not None:
+            for job in jobs:
+                job.error, job.fatal = error, self.failed is not None
+        for job in jobs:
+            job.done(job)
+
+    def _transaction(self, jobs: list[Job]) -> None:
+        writer = _GroupWriter(self.db, self._tails, self._touched)
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            writer = _GroupWriter(self.db, self._tails, self._touched)
             for job in jobs:
                 for action in job.writes:
                     writer.write(action)
@@ -191,15 +303,21 @@ class Persistence:
                     writer.clients[job.client] = job.seq
             writer.finish()
             self.db.execute("COMMIT")
-            self._dirty.set()
-        except BaseException as exc:  # report to every waiting request, never die silently
-            log.exception("commit failed")
+        except BaseException:
+            writer.undo()
+            self._rollback()
+            raise
+        self._dirty.set()
+
+    def _rollback(self) -> None:
+        """End a failed transaction; a database that cannot even roll back has failed."""
+        try:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
-            for job in jobs:
-                job.error = exc
-        for job in jobs:
-            job.done(job)
+        except BaseException as exc:
+            log.exception("rollback failed")
+            if self.failed is None:
+                self.failed = exc
 
     def _compact(self) -> None:
         """Merge runs of MERGE_FAN small rows of the same size class at the tails that grew."""
@@ -263,13 +381,17 @@ def column(blob: bytes, n: int, dtype: str | np.dtype) -> np.ndarray:
 
 
 class _GroupWriter:
-    """Turns the write actions of one group commit into SQL, merging appends to the same trace."""
+    """Turns the prepared write actions of one group commit into SQL, merging appends to the same trace.
+
+    The tails of traces it changes are noted first, so that `undo` puts them back if the transaction
+    is rolled back."""
 
     def __init__(self, db: sqlite3.Connection, tails: dict, touched: set):
         self.db, self.tails, self.touched = db, tails, touched
         self.envs: dict[str, int] = {}
         self.clients: dict[str, int] = {}
         self.pending: dict[tuple[str, str, str], list] = {}
+        self.saved: dict[tuple[str, str, str], list | None] = {}
 
     def write(self, action: tuple) -> None:
         kind, env = action[0], action[1]
@@ -291,47 +413,62 @@ class _GroupWriter:
         self._flush_all()
         if kind == "layout":
             self._touch_env(env)
-            db.execute("UPDATE envs SET layout=? WHERE env=?", (packb(action[2]), env))
+            db.execute("UPDATE envs SET layout=? WHERE env=?", (action[2], env))
         elif kind == "opts":
             self._window(env, action[2], action[3], action[4])
         elif kind == "trace":
             _, env, win, wkind, opts, trace, ydtype, order = action
             self._window(env, win, wkind, opts)
-            db.execute(
-                "INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,NULL)", (env, win, trace, order.index(trace), ydtype)
-            )
+            db.execute("INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,NULL)", (env, win, trace, order, ydtype))
         elif kind == "remove_trace":
             _, env, win, trace = action
             db.execute("DELETE FROM points WHERE env=? AND win=? AND trace=?", (env, win, trace))
             db.execute("DELETE FROM traces WHERE env=? AND win=? AND trace=?", (env, win, trace))
+            self._save((env, win, trace))
             self.tails.pop((env, win, trace), None)
         elif kind == "content":
             _, env, win, wkind, opts, content = action
             self._window(env, win, wkind, opts)
-            db.execute("UPDATE windows SET content=? WHERE env=? AND win=?", (packb(content), env, win))
+            db.execute("UPDATE windows SET content=? WHERE env=? AND win=?", (content, env, win))
         elif kind == "step":
-            _, env, win, wkind, opts, entry, dropped = action
+            _, env, win, wkind, opts, step, body, dropped = action
             self._window(env, win, wkind, opts)
-            db.execute("INSERT OR REPLACE INTO steps VALUES (?,?,?,?)", (env, win, entry["step"], packb(entry)))
+            db.execute("INSERT OR REPLACE INTO steps VALUES (?,?,?,?)", (env, win, step, body))
             db.executemany("DELETE FROM steps WHERE env=? AND win=? AND step=?", [(env, win, s) for s in dropped])
         elif kind == "alert":
-            alert = action[2]
-            db.execute("INSERT INTO alerts VALUES (?,?,?,?)", (alert["id"], env, alert["win"], packb(alert)))
+            _, env, number, win, body = action
+            db.execute("INSERT INTO alerts VALUES (?,?,?,?)", (number, env, win, body))
         elif kind == "close":
             win = action[2]
-            for table in ("windows", "traces", "points", "steps", "alerts"):
+            for table in WINDOW_TABLES:
                 db.execute(f"DELETE FROM {table} WHERE env=? AND win=?", (env, win))
             for key in [k for k in self.tails if k[:2] == (env, win)]:
+                self._save(key)
                 del self.tails[key]
         elif kind == "delete_env":
-            for table in ("windows", "traces", "points", "steps", "alerts"):
+            for table in WINDOW_TABLES:
                 db.execute(f"DELETE FROM {table} WHERE env=?", (env,))
             self._touch_env(env)
             db.execute("UPDATE envs SET live=0, layout=NULL WHERE env=?", (env,))
             for key in [k for k in self.tails if k[0] == env]:
+                self._save(key)
                 del self.tails[key]
         else:
             raise ValueError(f"unknown write action {kind!r}")
+
+    def _save(self, key: tuple[str, str, str]) -> None:
+        """Note a trace's tail before its first change in this transaction."""
+        if key not in self.saved:
+            tail = self.tails.get(key)
+            self.saved[key] = None if tail is None else list(tail)
+
+    def undo(self) -> None:
+        """Put back the tails changed (the transaction is rolled back)."""
+        for key, tail in self.saved.items():
+            if tail is None:
+                self.tails.pop(key, None)
+            else:
+                self.tails[key] = tail
 
     def _touch_env(self, env: str) -> None:
         seq = self.envs.pop(env, None)
@@ -341,10 +478,11 @@ class _GroupWriter:
                 (env, seq),
             )
 
-    def _window(self, env: str, win: str, kind: str, opts: dict) -> None:
+    def _window(self, env: str, win: str, kind: str, opts: bytes) -> None:
         self.db.execute(
-            "INSERT INTO windows VALUES (?,?,?,?,NULL) ON CONFLICT(env, win) DO UPDATE SET opts=excluded.opts",
-            (env, win, kind, packb(opts)),
+            "INSERT INTO windows (env, win, kind, opts) VALUES (?,?,?,?)"
+            " ON CONFLICT(env, win) DO UPDATE SET opts=excluded.opts",
+            (env, win, kind, opts),
         )
 
     def _flush(self, key: tuple[str, str, str]) -> None:
@@ -356,6 +494,7 @@ class _GroupWriter:
         self.db.execute("INSERT INTO points VALUES (?,?,?,?,?,?,?,?)", (*key, start, n, *blobs))
         if start == 0:
             self.db.execute("UPDATE traces SET t0=? WHERE env=? AND win=? AND trace=?", (t0, *key))
+        self._save(key)
         if n < CHUNK:
             self.tails[key].append((start, n))
             self.touched.add(key)

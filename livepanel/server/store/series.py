@@ -70,6 +70,16 @@ class Series:
         self.n += m
         return xs, ys, ts
 
+    def mark(self) -> tuple:
+        """Where the series stands, for `rollback` (appends after it can be taken back)."""
+        return self.n, len(self._chunks), self._fill, self.monotonic, self._last_x, self.t0
+
+    def rollback(self, mark: tuple) -> None:
+        """Forget the points appended since `mark`. A chunk grown since keeps its first points, and
+        chunks started since are dropped, so the arrays are back to what they were."""
+        self.n, chunks, self._fill, self.monotonic, self._last_x, self.t0 = mark
+        del self._chunks[chunks:]
+
     def _grow(self, want: int) -> None:
         """Make room: double a small last chunk, else start a new one."""
         if self._chunks and len(self._chunks[-1][0]) < CHUNK:
