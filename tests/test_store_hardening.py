@@ -11,7 +11,7 @@ from pathlib import Path
 import msgpack
 import numpy as np
 import pytest
-from wire import line_op, send_ops, window
+from wire import get, line_op, send_ops, window
 
 from livepanel import protocol
 from livepanel.server.store import BatchError, Store
@@ -238,3 +238,20 @@ def test_a_storage_failure_stops_writes_with_503(tmp_path):
         store.persist.db.execute("PRAGMA query_only=0")  # so that close can checkpoint
 
     in_store(tmp_path, work)
+
+
+# ---------------------------------------------------------------- seqs far ahead
+
+
+def test_a_seq_far_ahead_is_refused_and_does_not_silence_its_writer(server):
+    assert send_ops(server.url, [line_op("e", "loss", [0], [1.0])], client="writer-one", seq=1)[0] == 200
+    status, answer = send_ops(server.url, [line_op("e", "loss", [9], [9.0])], client="writer-one", seq=2**63 - 1)
+    assert status == 400 and "more than 1000000 above the last one" in answer["error"], answer
+    status, answer = send_ops(server.url, [line_op("e", "loss", [1], [2.0])], client="writer-one", seq=2)
+    assert status == 200 and answer["duplicate"] is False
+    assert window(server.url, "e", "loss")["traces"][0]["y"].tolist() == [1.0, 2.0]
+    assert get(server.url, "/api/v1/clients", client="writer-one")[1]["seq"] == 2
+    # a gap within the bound is a client's right (refused batches leave one), and so is a new client
+    # id starting high (a spool replayed to a server that never saw it)
+    assert send_ops(server.url, [line_op("e", "loss", [2], [3.0])], client="writer-one", seq=1_000_002)[0] == 200
+    assert send_ops(server.url, [line_op("e", "loss", [3], [4.0])], client="new-writer", seq=10**12)[0] == 200

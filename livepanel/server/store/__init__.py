@@ -27,6 +27,10 @@ __all__ = ["Store", "StoreError", "BatchError", "State", "Window", "Limits", "wi
 
 Listener = Callable[[list[dict]], None]
 log = logging.getLogger("livepanel.store")
+# A batch seq this far above the last one of its client id is refused: stored, it would make that
+# client's next batches look like duplicates (acknowledged, never applied). A Python client counts
+# 1, 2, 3, ... (gaps only where batches were refused); the TensorBoard importer counts records.
+MAX_SEQ_GAP = 1_000_000
 
 
 class StoreError(RuntimeError):
@@ -80,6 +84,11 @@ class Store:
             if pending is not None and not pending.done():
                 await asyncio.shield(pending)
             return True, []
+        if last and seq > last + MAX_SEQ_GAP:
+            raise ProtocolError(
+                f"batch seq {seq} is more than {MAX_SEQ_GAP} above the last one of client {client!r} ({last}): "
+                "a client numbers its batches 1, 2, 3, ...; is another writer using this client id?"
+            )
         self.state.check(ops)
         messages, writes = self._apply(ops)
         diagnosis = self.diagnosis
