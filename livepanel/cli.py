@@ -116,7 +116,7 @@ async def _serve(config: Config) -> int:
     except OSError as exc:
         print(f"livepanel: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    limits = Limits(config.max_image_steps, config.max_histogram_steps)
+    limits = Limits(config.max_image_steps, config.max_histogram_steps, config.max_text)
     try:
         where = config.data_path if config.store == "sqlite" else None
         store = Store(where, limits, diagnose=not config.no_diagnose)

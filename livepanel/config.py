@@ -69,6 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_payload", 64 << 20, "largest request body or websocket message, e.g. 64M", _size),
     Setting("max_image_steps", 200, "image steps kept per window (oldest dropped first)", _positive),
     Setting("max_histogram_steps", 2000, "histogram steps kept per window", _positive),
+    Setting("max_text", 1 << 20, "characters kept per text window, e.g. 1M (the oldest appends are dropped)", _size),
     Setting("viewer_queue", 32 << 20, "bytes queued for one slow viewer before it is resynchronised", _size),
     Setting("replay_buffer", 4096, "recent changes kept per env for viewers that reconnect", _positive),
     Setting("logdir", None, "TensorBoard log directory to import and follow live (needs livepanel[tensorboard])"),
@@ -88,6 +89,7 @@ class Config:
     max_payload: int = 64 << 20
     max_image_steps: int = 200
     max_histogram_steps: int = 2000
+    max_text: int = 1 << 20
     viewer_queue: int = 32 << 20
     replay_buffer: int = 4096
     logdir: str | None = None

@@ -11,10 +11,11 @@ from pathlib import Path
 import msgpack
 import numpy as np
 import pytest
-from wire import get, line_op, send_ops, window
+from wire import Socket, arun, get, line_op, send_ops, window
 
 from livepanel import protocol
 from livepanel.server.store import BatchError, Store
+from livepanel.server.store.model import TEXT_DROPPED
 from livepanel.server.store.persist import Job, Persistence
 
 
@@ -255,3 +256,100 @@ def test_a_seq_far_ahead_is_refused_and_does_not_silence_its_writer(server):
     # id starting high (a spool replayed to a server that never saw it)
     assert send_ops(server.url, [line_op("e", "loss", [2], [3.0])], client="writer-one", seq=1_000_002)[0] == 200
     assert send_ops(server.url, [line_op("e", "loss", [3], [4.0])], client="new-writer", seq=10**12)[0] == 200
+
+
+# ---------------------------------------------------------------- text windows stay bounded
+
+
+def data_dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def test_text_window_keeps_the_newest_text_and_says_so(server_factory):
+    srv = server_factory("--max-text", "8K")
+
+    async def run():
+        sock = await Socket(srv.url).connect()
+        await sock.subscribe([{"env": "e"}])
+        seen = (await sock.until(lambda m: m["type"] == "snapshot"))["windows"]
+        text = seen[0]["text"] if seen else ""
+        lines = [f"line {i:04d} " + "x" * 90 + "\n" for i in range(300)]  # 30,000 characters in all
+        for i, line in enumerate(lines):
+            op = {"op": "text", "env": "e", "win": "log", "text": line, "update": "append"}
+            assert (await asyncio.to_thread(send_ops, srv.url, [op], seq=i + 1))[0] == 200
+        for _ in lines:  # a viewer applying the changes it gets ends with the window's text
+            op = (await sock.until(lambda m: m["type"] == "change"))["op"]
+            text = op["text"] if op["update"] == "replace" else text + op["text"]
+        sock.close()
+        return text, lines
+
+    viewed, lines = arun(run())
+    text = window(srv.url, "e", "log")["text"]
+    assert viewed == text
+    assert text.startswith(TEXT_DROPPED) and text.endswith(lines[-1])
+    body = text[len(TEXT_DROPPED) :]
+    assert 5 * 1024 <= len(body) <= 8 * 1024 and "".join(lines).endswith(body) and body.startswith("line ")
+    srv.restart()
+    assert window(srv.url, "e", "log")["text"] == text
+    op = {"op": "text", "env": "e", "win": "log", "text": "# new", "update": "replace"}
+    assert send_ops(srv.url, [op], seq=1000)[0] == 200
+    srv.restart()
+    assert window(srv.url, "e", "log")["text"] == "# new"
+
+
+def test_one_writer_of_large_text_does_not_grow_the_data_dir(server):
+    """80 appends of 1 MiB to one text window once rewrote the whole ever-growing text on each append:
+    acks slowed to seconds and the data dir passed 3 GB. The text is kept to --max-text (1 MiB) and the
+    WAL is truncated under steady writes."""
+    piece = ("y" * 1023 + "\n") * 1024
+    largest = 0
+    for i in range(1, 81):
+        op = {"op": "text", "env": "e", "win": "big", "text": piece, "update": "append"}
+        assert send_ops(server.url, [op], seq=i)[0] == 200
+        largest = max(largest, data_dir_size(server.data_dir))
+        assert largest < 128 << 20, f"the data dir holds {largest} bytes after {i} appends"
+    text = window(server.url, "e", "big")["text"]
+    assert text == TEXT_DROPPED + piece
+
+
+def test_an_empty_text_window_survives_a_restart(tmp_path):
+    async def work(store: Store):
+        await store.ingest("w", 1, checked([{"op": "text", "env": "e", "win": "t", "text": "", "update": "append"}]))
+
+    in_store(tmp_path, work)
+    assert in_store(tmp_path, lambda store: asyncio.sleep(0, store.state.window("e", "t").content)) == {"text": ""}
+
+
+OLD_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE clients (client TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE envs (env TEXT PRIMARY KEY, seq INTEGER NOT NULL, live INTEGER NOT NULL, layout BLOB);
+CREATE TABLE windows (env TEXT, win TEXT, kind TEXT NOT NULL, opts BLOB, content BLOB, PRIMARY KEY (env, win));
+CREATE TABLE traces (env TEXT, win TEXT, trace TEXT, ord INTEGER, ydtype TEXT, t0 REAL,
+    PRIMARY KEY (env, win, trace));
+CREATE TABLE points (env TEXT, win TEXT, trace TEXT, start INTEGER, n INTEGER, x BLOB, y BLOB, t BLOB);
+CREATE UNIQUE INDEX points_key ON points (env, win, trace, start);
+CREATE TABLE steps (env TEXT, win TEXT, step INTEGER, body BLOB, PRIMARY KEY (env, win, step));
+CREATE TABLE alerts (id INTEGER PRIMARY KEY, env TEXT, win TEXT, body BLOB);
+"""
+
+
+def test_a_data_dir_of_the_first_schema_is_upgraded(server_factory, tmp_path):
+    """Text windows move into parts."""
+    data = tmp_path / "old"
+    data.mkdir()
+    with sqlite3.connect(data / "livepanel.sqlite3") as db:
+        db.executescript(OLD_SCHEMA)
+        db.execute("INSERT INTO meta VALUES ('store_id', 'old-store-1234')")
+        db.execute("INSERT INTO envs VALUES ('e', 7, 1, NULL)")
+        db.execute("INSERT INTO windows VALUES ('e', 'notes', 'text', ?, ?)", (b"\x80", msgpack.packb({"text": "hi"})))
+    db.close()
+    srv = server_factory(data_dir=data)
+    state = window(srv.url, "e", "notes")
+    assert state["text"] == "hi"
+    op = {"op": "text", "env": "e", "win": "notes", "text": " there", "update": "append"}
+    assert send_ops(srv.url, [op])[0] == 200
+    srv.restart()
+    state = window(srv.url, "e", "notes")
+    assert state["text"] == "hi there"
+    assert get(srv.url, "/api/v1/envs")[1]["store"] == "old-store-1234"

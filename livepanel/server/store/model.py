@@ -22,6 +22,8 @@ RAW_APPEND_LIMIT = 50_000  # larger appends reach viewers as a decimated window
 PUSH_WIDTH = 2048  # pixel columns for windows pushed to every viewer
 TRACE_KINDS = ("line", "scatter")
 STEP_KINDS = ("histogram", "image")
+TEXT_DROPPED = "… (older text dropped)\n\n"  # starts a text window whose oldest appends were dropped
+TEXT_PART = 4096  # appends to a text window are kept in parts of at least this many characters (or max_text/16)
 
 
 @dataclass
@@ -33,6 +35,14 @@ class Window:
     traces: dict[str, Series] = field(default_factory=dict)  # line, scatter
     steps: OrderedDict[int, dict] = field(default_factory=OrderedDict)  # histogram, image
     content: dict[str, Any] = field(default_factory=dict)  # bar: y, labels; heatmap: z; text: text
+    # text: (part number, characters) of each stored part, oldest first; and whether older text was dropped
+    text_parts: list[tuple[int, int]] = field(default_factory=list)
+    text_dropped: bool = False
+
+    def text_body(self) -> str:
+        """A text window's text without the marker of dropped text."""
+        text = self.content.get("text", "")
+        return text[len(TEXT_DROPPED) :] if self.text_dropped else text
 
     def last_step(self) -> int:
         return next(reversed(self.steps)) if self.steps else -1
@@ -51,6 +61,7 @@ class Env:
 class Limits:
     max_image_steps: int = 200
     max_histogram_steps: int = 2000
+    max_text: int = 1 << 20  # characters kept per text window
 
 
 class Undo:
@@ -72,7 +83,8 @@ class Undo:
     def window(self, w: Window) -> None:
         if id(w) not in self.windows:
             steps = OrderedDict(w.steps) if w.kind in STEP_KINDS else None
-            self.windows[id(w)] = (w, w.seq, dict(w.opts), dict(w.traces), steps, w.content)
+            parts, dropped = w.text_parts, w.text_dropped
+            self.windows[id(w)] = (w, w.seq, dict(w.opts), dict(w.traces), steps, w.content, parts, len(parts), dropped)
 
     def trace(self, series: Series) -> None:
         if id(series) not in self.series:
@@ -81,10 +93,12 @@ class Undo:
     def rollback(self) -> None:
         for series, mark in self.series.values():
             series.rollback(mark)
-        for w, seq, opts, traces, steps, content in self.windows.values():
-            w.seq, w.opts, w.traces, w.content = seq, opts, traces, content
+        for w, seq, opts, traces, steps, content, parts, n, dropped in self.windows.values():
+            w.seq, w.opts, w.traces, w.content, w.text_dropped = seq, opts, traces, content, dropped
             if steps is not None:
                 w.steps = steps
+            del parts[n:]  # text parts are only ever appended in place (dropping makes a new list)
+            w.text_parts = parts
         for name, (seq, e, saved) in self.envs.items():
             if seq is None:
                 self.state.seqs.pop(name, None)
@@ -197,16 +211,53 @@ class State:
             message = self._trace(env, w, op, now, message, writes, undo)
         elif kind in STEP_KINDS:
             message = self._step(env, w, op, now, message, writes)
-        elif kind == "bar":
-            w.content = {"y": np.array(op["y"]), "labels": op["labels"]}
-        elif kind == "heatmap":
-            w.content = {"z": np.array(op["z"])}
         elif kind == "text":
-            text = op["text"] if op["update"] == "replace" else w.content.get("text", "") + op["text"]
-            w.content = {"text": text}
-        if kind in ("bar", "heatmap", "text"):
+            message = self._text(env, w, op, message, writes)
+        elif kind in ("bar", "heatmap"):
+            w.content = {"y": np.array(op["y"]), "labels": op["labels"]} if kind == "bar" else {"z": np.array(op["z"])}
             writes.append(("content", name, win, kind, w.opts, w.content))
         return message, writes
+
+    def _text(self, env: Env, w: Window, op: dict, message: dict, writes: list) -> dict:
+        """Replace or extend a text window, keeping at most `max_text` characters of it.
+
+        The text is stored as parts (an append adds one, or extends a last part shorter than TEXT_PART),
+        so an append writes about its own size. Past `max_text`, the oldest parts are dropped until
+        three quarters of it are left, so that drops (and the full text they send to viewers) are rare;
+        the text then starts with TEXT_DROPPED."""
+        limit, piece = self.limits.max_text, op["text"]
+        if op["update"] == "replace":
+            parts, body, dropped, clear = [], "", False, True
+        else:
+            parts, body, dropped, clear = w.text_parts, w.text_body(), w.text_dropped, False
+            if not piece and parts:  # nothing to store (a new window still gets its empty part)
+                return message
+        drop_below = None
+        if len(piece) > limit:
+            piece, parts, body, dropped, clear = piece[-limit:], [], "", True, True
+        elif len(body) + len(piece) > limit:
+            cut, keep, target = 0, 0, limit * 3 // 4
+            while keep < len(parts) and len(body) - cut + len(piece) > target:
+                cut += parts[keep][1]
+                keep += 1
+            drop_below = parts[keep][0] if keep < len(parts) else (parts[-1][0] + 1 if parts else 0)
+            parts, body, dropped = parts[keep:], body[cut:], True
+        if parts and parts[-1][1] < min(TEXT_PART, limit // 16):  # extend a short last part (rewritten whole)
+            number, length = parts[-1]
+            stored = body[len(body) - length :] + piece
+            parts = parts if drop_below is not None else list(parts)  # the state's list is only appended to
+            parts[-1] = (number, len(stored))
+        else:
+            number = parts[-1][0] + 1 if parts else 0
+            stored = piece
+            parts.append((number, len(stored)))
+        w.text_parts, w.text_dropped = parts, dropped
+        text = (TEXT_DROPPED if dropped else "") + body + piece
+        w.content = {"text": text}
+        writes.append(("text", env.name, w.win, w.kind, w.opts, clear, drop_below, number, stored, dropped))
+        if dropped and (clear or drop_below is not None):  # viewers hold the dropped text: send it all
+            message["op"] = dict(op, text=text, update="replace")
+        return message
 
     def _trace(self, env: Env, w: Window, op: dict, now: float, message: dict, writes: list, undo: Undo | None) -> dict:
         name, update = op["name"], op["update"]

@@ -13,6 +13,7 @@ read stays fast.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import secrets
 import sqlite3
@@ -27,7 +28,7 @@ import numpy as np
 
 from livepanel.protocol import decode_arrays, packb
 from livepanel.server import malloc
-from livepanel.server.store.model import Env, State, Window
+from livepanel.server.store.model import TEXT_DROPPED, Env, State, Window
 from livepanel.server.store.series import CHUNK, Series
 
 log = logging.getLogger("livepanel.store")
@@ -38,6 +39,7 @@ CREATE TABLE IF NOT EXISTS clients (client TEXT PRIMARY KEY, seq INTEGER NOT NUL
 CREATE TABLE IF NOT EXISTS envs (env TEXT PRIMARY KEY, seq INTEGER NOT NULL, live INTEGER NOT NULL, layout BLOB);
 CREATE TABLE IF NOT EXISTS windows (env TEXT, win TEXT, kind TEXT NOT NULL, opts BLOB, content BLOB,
     PRIMARY KEY (env, win));
+CREATE TABLE IF NOT EXISTS texts (env TEXT, win TEXT, part INTEGER, text TEXT, PRIMARY KEY (env, win, part));
 CREATE TABLE IF NOT EXISTS traces (env TEXT, win TEXT, trace TEXT, ord INTEGER, ydtype TEXT, t0 REAL,
     PRIMARY KEY (env, win, trace));
 CREATE TABLE IF NOT EXISTS points (env TEXT, win TEXT, trace TEXT, start INTEGER, n INTEGER,
@@ -46,10 +48,13 @@ CREATE UNIQUE INDEX IF NOT EXISTS points_key ON points (env, win, trace, start);
 CREATE TABLE IF NOT EXISTS steps (env TEXT, win TEXT, step INTEGER, body BLOB, PRIMARY KEY (env, win, step));
 CREATE TABLE IF NOT EXISTS alerts (id INTEGER PRIMARY KEY, env TEXT, win TEXT, body BLOB);
 """
-WINDOW_TABLES = ("windows", "traces", "points", "steps", "alerts")
+# 1: the first; 2: text windows in parts (texts), not in windows.content
+SCHEMA_VERSION = 2
+WINDOW_TABLES = ("windows", "traces", "points", "steps", "texts", "alerts")
 
 MERGE_FAN = 8
 CHECKPOINT_EVERY = 1.0  # seconds
+WAL_LIMIT = 64 << 20  # past this the writer truncates the WAL (a passive checkpoint cannot under steady writes)
 INT64 = (-(2**63), 2**63 - 1)
 # Result codes (the low byte of sqlite_errorcode) that say the storage failed, not the data written.
 _STORAGE_CODES = {
@@ -104,16 +109,19 @@ class Persistence:
         self.db.execute("PRAGMA page_size=65536")  # takes effect on a new file: fewer, larger pages for blobs
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        # Checkpoints run on their own thread, so a commit never waits for one.
+        # Checkpoints run on their own thread, so a commit never waits for one (but see WAL_LIMIT).
         self.db.execute("PRAGMA wal_autocheckpoint=0")
+        self.db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
         self.max_length = self.db.getlimit(sqlite3.SQLITE_LIMIT_LENGTH)  # bytes in one string or blob
         self.db.executescript(SCHEMA)
         row = self.db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
         if row is None:
             self.store_id = secrets.token_hex(8)
             self.db.execute("INSERT INTO meta VALUES ('store_id', ?)", (self.store_id,))
+            self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         else:
             self.store_id = row[0]
+            self._migrate()
         self.failed: BaseException | None = None  # a storage failure: no job is written after it
         self._tails: dict[tuple[str, str, str], list[tuple[int, int]]] = defaultdict(list)
         self._touched: set[tuple[str, str, str]] = set()  # traces whose tail grew since the last compaction
@@ -125,6 +133,28 @@ class Persistence:
 
     # ------------------------------------------------------------ start-up
 
+    def _migrate(self) -> None:
+        """Bring a data directory written by an older livepanel to SCHEMA_VERSION, in one transaction."""
+        db = self.db
+        row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        version = int(row[0]) if row else 1
+        if version >= SCHEMA_VERSION:
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if version < 2:
+                rows = db.execute("SELECT env, win, content FROM windows WHERE kind='text' AND content IS NOT NULL")
+                for env, win, content in rows.fetchall():
+                    text = (_unpack(content) or {}).get("text", "")
+                    db.execute("INSERT OR REPLACE INTO texts VALUES (?,?,0,?)", (env, win, text))
+                    db.execute("UPDATE windows SET content=NULL WHERE env=? AND win=?", (env, win))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        log.info("livepanel: data directory upgraded from schema %d to %d", version, SCHEMA_VERSION)
+
     def load(self, state: State) -> dict[str, int]:
         """Rebuild the live state from disk; return the last committed seq per client."""
         db = self.db
@@ -132,12 +162,25 @@ class Persistence:
             state.seqs[env] = seq
             if live:
                 state.envs[env] = Env(env, seq, {}, _unpack(layout) or {})
+        texts: dict[tuple[str, str], list[str]] = {}
         for env, win, kind, opts, content in db.execute("SELECT env, win, kind, opts, content FROM windows"):
             e = state.envs.get(env)
             if e is not None:
                 w = Window(win, kind, _unpack(opts) or {}, e.seq)
-                w.content = decode_arrays(_unpack(content)) if content else {}
+                if kind == "text":
+                    w.text_dropped = bool((_unpack(content) or {}).get("dropped"))
+                    texts[(env, win)] = []
+                else:
+                    w.content = decode_arrays(_unpack(content)) if content else {}
                 e.windows[win] = w
+        for env, win, part, text in db.execute("SELECT env, win, part, text FROM texts ORDER BY env, win, part"):
+            pieces = texts.get((env, win))
+            if pieces is not None:
+                pieces.append(text)
+                state.envs[env].windows[win].text_parts.append((part, len(text)))
+        for (env, win), pieces in texts.items():
+            w = state.envs[env].windows[win]
+            w.content = {"text": (TEXT_DROPPED if w.text_dropped else "") + "".join(pieces)}
         for env, win, trace, ydtype, t0 in db.execute(
             "SELECT env, win, trace, ydtype, t0 FROM traces ORDER BY env, win, ord"
         ):
@@ -193,12 +236,15 @@ class Persistence:
         out = []
         for action in actions:
             kind = action[0]
-            if kind in ("opts", "trace", "content", "step"):
+            if kind in ("opts", "trace", "content", "text", "step"):
                 action = (*action[:4], self._fit(packb(action[4])), *action[5:])  # the window's opts
             if kind == "layout":
                 action = (kind, action[1], self._fit(packb(action[2])))
             elif kind == "content":
                 action = (*action[:5], self._fit(packb(action[5])))
+            elif kind == "text":
+                flag = packb({"dropped": True}) if action[9] else None
+                action = (*action[:7], self._fit(action[7]), self._fit(action[8]), flag)
             elif kind == "step":
                 entry, dropped = action[5], action[6]
                 steps = [self._fit(step) for step in dropped]
@@ -255,6 +301,8 @@ class Persistence:
             if jobs:
                 self._commit(jobs)
             del jobs  # do not hold the last batch's arrays while waiting for the next
+            if self.failed is None:
+                self._limit_wal()
             if self._queue.empty() and self.failed is None:
                 try:
                     self._compact()
@@ -318,6 +366,19 @@ class Persistence:
             log.exception("rollback failed")
             if self.failed is None:
                 self.failed = exc
+
+    def _limit_wal(self) -> None:
+        """Under steady writes a passive checkpoint never gets the WAL to start over, so it grows without
+        end: past WAL_LIMIT the writer checkpoints it whole and truncates it (it waits for this once)."""
+        try:
+            size = os.stat(f"{self.file}-wal").st_size
+        except OSError:
+            return
+        if size > WAL_LIMIT:
+            try:
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:  # the data is safe in the WAL; try again after the next commit
+                log.warning("could not checkpoint the WAL (%s bytes): %s", size, exc)
 
     def _compact(self) -> None:
         """Merge runs of MERGE_FAN small rows of the same size class at the tails that grew."""
@@ -430,6 +491,15 @@ class _GroupWriter:
             _, env, win, wkind, opts, content = action
             self._window(env, win, wkind, opts)
             db.execute("UPDATE windows SET content=? WHERE env=? AND win=?", (content, env, win))
+        elif kind == "text":
+            _, env, win, wkind, opts, clear, drop_below, part, text, flag = action
+            self._window(env, win, wkind, opts)
+            if clear:
+                db.execute("DELETE FROM texts WHERE env=? AND win=?", (env, win))
+            elif drop_below is not None:
+                db.execute("DELETE FROM texts WHERE env=? AND win=? AND part<?", (env, win, drop_below))
+            db.execute("INSERT OR REPLACE INTO texts VALUES (?,?,?,?)", (env, win, part, text))
+            db.execute("UPDATE windows SET content=? WHERE env=? AND win=?", (flag, env, win))
         elif kind == "step":
             _, env, win, wkind, opts, step, body, dropped = action
             self._window(env, win, wkind, opts)
