@@ -124,10 +124,7 @@ def test_a_refused_batch_leaves_every_kind_of_window_as_it_was(tmp_path):
 
     def everything(store: Store) -> tuple:
         state = store.state
-        snaps = {name: state.snapshot(name, None) for name in state.seqs}
-        for snap in snaps.values():  # a window's own seq is not kept on disk: it reads back as its env's
-            snap["windows"] = [dict(w, seq=None) for w in snap["windows"]]
-        envs = {name: protocol.packb(snap) for name, snap in snaps.items()}
+        envs = {name: protocol.packb(state.snapshot(name, None)) for name in state.seqs}
         return envs, dict(state.seqs), {n: list(e.windows) for n, e in state.envs.items()}
 
     async def work(store: Store):
@@ -335,7 +332,7 @@ CREATE TABLE alerts (id INTEGER PRIMARY KEY, env TEXT, win TEXT, body BLOB);
 
 
 def test_a_data_dir_of_the_first_schema_is_upgraded(server_factory, tmp_path):
-    """Text windows move into parts."""
+    """Text windows move into parts, and windows get their own seq (the env's until they change)."""
     data = tmp_path / "old"
     data.mkdir()
     with sqlite3.connect(data / "livepanel.sqlite3") as db:
@@ -346,10 +343,25 @@ def test_a_data_dir_of_the_first_schema_is_upgraded(server_factory, tmp_path):
     db.close()
     srv = server_factory(data_dir=data)
     state = window(srv.url, "e", "notes")
-    assert state["text"] == "hi"
+    assert state["text"] == "hi" and state["seq"] == 7
     op = {"op": "text", "env": "e", "win": "notes", "text": " there", "update": "append"}
     assert send_ops(srv.url, [op])[0] == 200
     srv.restart()
     state = window(srv.url, "e", "notes")
-    assert state["text"] == "hi there"
+    assert state["text"] == "hi there" and state["seq"] == 8
     assert get(srv.url, "/api/v1/envs")[1]["store"] == "old-store-1234"
+
+
+# ---------------------------------------------------------------- a window's seq
+
+
+def test_window_seq_is_its_last_change_after_a_restart(server):
+    assert send_ops(server.url, [line_op("e", "a", [0], [1.0])], seq=1)[0] == 200
+    assert send_ops(server.url, [{"op": "text", "env": "e", "win": "b", "text": "hi"}], seq=2)[0] == 200
+    assert send_ops(server.url, [line_op("e", "c", [0], [1.0])], seq=3)[0] == 200
+    assert send_ops(server.url, [line_op("e", "a", [1], [2.0])], seq=4)[0] == 200
+    assert send_ops(server.url, [{"op": "opts", "env": "e", "win": "c", "opts": {"title": "C"}}], seq=5)[0] == 200
+    before = {w: window(server.url, "e", w)["seq"] for w in "abc"}
+    assert before == {"a": 4, "b": 2, "c": 5}
+    server.restart()
+    assert {w: window(server.url, "e", w)["seq"] for w in "abc"} == before

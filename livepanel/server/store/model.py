@@ -200,6 +200,7 @@ class State:
         if undo is not None:
             undo.window(w)
         w.seq = seq
+        writes.append(("win", name, win, seq))
         if op.get("opts"):
             for key, value in op["opts"].items():
                 if value is None:

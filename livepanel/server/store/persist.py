@@ -37,7 +37,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS clients (client TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS envs (env TEXT PRIMARY KEY, seq INTEGER NOT NULL, live INTEGER NOT NULL, layout BLOB);
-CREATE TABLE IF NOT EXISTS windows (env TEXT, win TEXT, kind TEXT NOT NULL, opts BLOB, content BLOB,
+CREATE TABLE IF NOT EXISTS windows (env TEXT, win TEXT, kind TEXT NOT NULL, opts BLOB, content BLOB, seq INTEGER,
     PRIMARY KEY (env, win));
 CREATE TABLE IF NOT EXISTS texts (env TEXT, win TEXT, part INTEGER, text TEXT, PRIMARY KEY (env, win, part));
 CREATE TABLE IF NOT EXISTS traces (env TEXT, win TEXT, trace TEXT, ord INTEGER, ydtype TEXT, t0 REAL,
@@ -48,8 +48,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS points_key ON points (env, win, trace, start);
 CREATE TABLE IF NOT EXISTS steps (env TEXT, win TEXT, step INTEGER, body BLOB, PRIMARY KEY (env, win, step));
 CREATE TABLE IF NOT EXISTS alerts (id INTEGER PRIMARY KEY, env TEXT, win TEXT, body BLOB);
 """
-# 1: the first; 2: text windows in parts (texts), not in windows.content
-SCHEMA_VERSION = 2
+# 1: the first; 2: text windows in parts (texts), not in windows.content; 3: windows.seq
+SCHEMA_VERSION = 3
 WINDOW_TABLES = ("windows", "traces", "points", "steps", "texts", "alerts")
 
 MERGE_FAN = 8
@@ -148,6 +148,8 @@ class Persistence:
                     text = (_unpack(content) or {}).get("text", "")
                     db.execute("INSERT OR REPLACE INTO texts VALUES (?,?,0,?)", (env, win, text))
                     db.execute("UPDATE windows SET content=NULL WHERE env=? AND win=?", (env, win))
+            if version < 3 and "seq" not in [r[1] for r in db.execute("PRAGMA table_info(windows)")]:
+                db.execute("ALTER TABLE windows ADD COLUMN seq INTEGER")  # unknown (NULL): the env's seq at load
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             db.execute("COMMIT")
         except BaseException:
@@ -163,10 +165,11 @@ class Persistence:
             if live:
                 state.envs[env] = Env(env, seq, {}, _unpack(layout) or {})
         texts: dict[tuple[str, str], list[str]] = {}
-        for env, win, kind, opts, content in db.execute("SELECT env, win, kind, opts, content FROM windows"):
+        query = "SELECT env, win, kind, opts, content, seq FROM windows"
+        for env, win, kind, opts, content, seq in db.execute(query):
             e = state.envs.get(env)
             if e is not None:
-                w = Window(win, kind, _unpack(opts) or {}, e.seq)
+                w = Window(win, kind, _unpack(opts) or {}, e.seq if seq is None else seq)
                 if kind == "text":
                     w.text_dropped = bool((_unpack(content) or {}).get("dropped"))
                     texts[(env, win)] = []
@@ -450,6 +453,7 @@ class _GroupWriter:
     def __init__(self, db: sqlite3.Connection, tails: dict, touched: set):
         self.db, self.tails, self.touched = db, tails, touched
         self.envs: dict[str, int] = {}
+        self.wins: dict[tuple[str, str], int] = {}  # window -> env seq of its last change
         self.clients: dict[str, int] = {}
         self.pending: dict[tuple[str, str, str], list] = {}
         self.saved: dict[tuple[str, str, str], list | None] = {}
@@ -459,6 +463,9 @@ class _GroupWriter:
         db = self.db
         if kind == "env":
             self.envs[env] = action[2]
+            return
+        if kind == "win":
+            self.wins[(env, action[2])] = action[3]
             return
         if kind == "points":
             _, env, win, trace, start, t0, x, y, t = action
@@ -512,6 +519,7 @@ class _GroupWriter:
             win = action[2]
             for table in WINDOW_TABLES:
                 db.execute(f"DELETE FROM {table} WHERE env=? AND win=?", (env, win))
+            self.wins.pop((env, win), None)
             for key in [k for k in self.tails if k[:2] == (env, win)]:
                 self._save(key)
                 del self.tails[key]
@@ -520,6 +528,8 @@ class _GroupWriter:
                 db.execute(f"DELETE FROM {table} WHERE env=?", (env,))
             self._touch_env(env)
             db.execute("UPDATE envs SET live=0, layout=NULL WHERE env=?", (env,))
+            for key in [k for k in self.wins if k[0] == env]:
+                del self.wins[key]
             for key in [k for k in self.tails if k[0] == env]:
                 self._save(key)
                 del self.tails[key]
@@ -579,6 +589,9 @@ class _GroupWriter:
         self._flush_all()
         for env in list(self.envs):
             self._touch_env(env)
+        self.db.executemany(
+            "UPDATE windows SET seq=? WHERE env=? AND win=?", [(seq, *key) for key, seq in self.wins.items()]
+        )
         self.db.executemany(
             "INSERT INTO clients VALUES (?,?) ON CONFLICT(client) DO UPDATE SET seq=excluded.seq",
             list(self.clients.items()),
