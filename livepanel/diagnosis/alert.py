@@ -37,7 +37,7 @@ class Alert:
     `step` is the x where the problem started (best estimate); `detected` is the x
     of the point that made it certain. `key` names the ongoing problem: the same key
     is never raised twice by one Diagnoser, and `Diagnoser.known()` seeds it after a
-    restart.
+    restart. `evidence` says why, in numbers a user can check against the plot.
     """
 
     kind: str
@@ -49,6 +49,7 @@ class Alert:
     suggestion: str
     key: str
     detected: float = float("nan")
+    evidence: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain str/float fields only, so msgpack and JSON take it as is."""
@@ -63,6 +64,31 @@ class Alert:
             if k in kw:
                 kw[k] = float(kw[k])
         return cls(**kw)
+
+
+def fmt(v: float) -> str:
+    """A value for people: 3 significant digits (1.23, 0.0457, 1.2e-09, 3.4e+11)."""
+    if v != v or v in (float("inf"), float("-inf")):
+        return str(v)
+    a = abs(v)
+    if a and (a < 1e-3 or a >= 1e6):
+        return f"{v:.3g}"
+    if a >= 1000:
+        return f"{float(f'{v:.3g}'):,.0f}"
+    return f"{v:.3g}"
+
+
+def fmt_step(x: float) -> str:
+    """A step for people: thousands separators (12,500), decimals only when it has some."""
+    if x != x or x in (float("inf"), float("-inf")):
+        return str(x)
+    return f"{int(x):,}" if x == int(x) else f"{x:,.3g}"
+
+
+def pct(frac: float) -> str:
+    """A fraction as a percentage for people: 38%, 0.4%, 2.5%."""
+    p = 100 * frac
+    return f"{p:.2g}%" if abs(p) < 10 else f"{p:.0f}%"
 
 
 def alert_key(kind: str, env: str, *parts: str) -> str:

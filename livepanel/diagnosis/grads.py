@@ -7,14 +7,16 @@ single spike moves a level average only a little.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 
+from livepanel.diagnosis.alert import fmt, fmt_step
 from livepanel.diagnosis.series import EXPLODE_DECADES, LEVEL_POINTS, VANISH_DECADES, Series
+from livepanel.diagnosis.track import Track
 
-Finding = tuple[float, str] | None
+Finding = tuple[float, str, str] | None  # (onset x, message, evidence)
 
 EXPLODE_PREV = 0.75  # exploding: the level before the current one already this many decades up (growing, not a spike)
 VANISH_GAP = 1.5  # ...and at least this many more than some other layer of the env
+STATIC_GAP = 5.0  # or a layer this many orders of magnitude below another of the env (both windows), from the start
 
 
 def exploding(s: Series) -> Finding:
@@ -36,45 +38,93 @@ def exploding(s: Series) -> Finding:
         if c and t.sum[i] / c <= base + 0.5:
             onset = t.x1[i]
             break
-    return onset, (
+    return (
+        onset,
         f"gradient norm {s.name} grew {cur - base:.1f} orders of magnitude "
-        f"(from about {10**base:.3g} to {10**cur:.3g}) since step {onset:g}"
+        f"(from about {10**base:.3g} to {10**cur:.3g}) since step {onset:g}",
+        f"{s.name} rose from {fmt(10**base)} (its lowest level) to {fmt(10**cur)} (geometric mean of its last "
+        f"{c1} points, to step {fmt_step(t.x1[-1])}): {cur - base:.1f} orders of magnitude since step "
+        f"{fmt_step(onset)}, and still growing ({fmt(10**prev)} the {c2} points before)",
     )
 
 
-def update_drop(s: Series) -> bool:
-    """Refresh how far this layer fell from its start (decades); True when both windows say it collapsed."""
-    t = s.track
+def drop(t: Track) -> tuple[float, float]:
+    """How far this layer fell from its start (decades): over its last LEVEL_POINTS points, and the ones
+    before (nan when it has too few points)."""
     m = LEVEL_POINTS
     cur, c1, i1 = t.level(m)
     if c1 < m or t.n < 2 * m:
-        return False
-    start = t.start()
-    s.drop = start - cur
-    if s.drop < VANISH_DECADES:
-        return False
+        return math.nan, math.nan
     prev, c2, _ = t.level(m, i1)
-    return c2 >= m and start - prev >= 0.75 * VANISH_DECADES
-
-
-def vanishing(s: Series, others: Iterable[Series]) -> Finding:
-    """This layer collapsed (see update_drop) while another layer of the same env did not."""
-    steady = None
-    for o in others:  # bounded by the gradient series of one env
-        if o is not s and o.track.n >= 2 * LEVEL_POINTS and o.drop <= s.drop - VANISH_GAP:
-            if steady is None or o.drop < steady.drop:
-                steady = o
-    if steady is None:
-        return None
-    t = s.track
     start = t.start()
-    onset = t.x0[0]
-    for i in range(t.nblocks() - 1, -1, -1):  # last block still near the start level
-        c = t.cnt[i]
-        if c and t.sum[i] / c >= start - 0.5:
-            onset = t.x1[i]
-            break
-    return onset, (
-        f"gradients are vanishing in {s.name}: its norm fell {s.drop:.1f} orders of magnitude "
-        f"while {steady.name} changed {-steady.drop:+.1f}"
-    )
+    return start - cur, (start - prev if c2 >= m else math.nan)
+
+
+def candidate(s: Series) -> bool:
+    """Whether to compare this layer with the others now: it collapsed (fell VANISH_DECADES from its start,
+    both windows say so), or its length is a power of two (a layer far below the others from the start)."""
+    t = s.track
+    n = t.n
+    if n < 2 * LEVEL_POINTS:
+        return False
+    if not n & (n - 1):
+        return True
+    d, p = drop(t)
+    return d >= VANISH_DECADES and p >= 0.75 * VANISH_DECADES
+
+
+def vanishing(s: Series, t: Track, peers: list[tuple[Series, Track]]) -> Finding:
+    """This layer collapsed while another layer of the same env did not (fell VANISH_GAP decades less),
+    or it sits STATIC_GAP decades below another layer (both windows), as both stood at the judged x."""
+    d, p = drop(t)
+    if d != d:
+        return None
+    m = LEVEL_POINTS
+    cur, _, i1 = t.level(m)
+    prev, _, _ = t.level(m, i1)
+    steady = low = None
+    for o, ot in peers:  # bounded by the gradient series of one env
+        od, op = drop(ot)
+        if od != od:
+            continue
+        if d >= VANISH_DECADES and p >= 0.75 * VANISH_DECADES and od <= d - VANISH_GAP:
+            if steady is None or od < steady[1]:
+                steady = (o, od)
+        oc, _, j1 = ot.level(m)
+        opv, _, _ = ot.level(m, j1)
+        if oc - cur >= STATIC_GAP and opv - prev >= STATIC_GAP and (low is None or oc > low[1]):
+            low = (o, oc)
+    start = t.start()
+    if steady is not None:
+        o, od = steady
+        onset = t.x0[0]
+        for i in range(t.nblocks() - 1, -1, -1):  # last block still near the start level
+            c = t.cnt[i]
+            if c and t.sum[i] / c >= start - 0.5:
+                onset = t.x1[i]
+                break
+        return (
+            onset,
+            f"gradients are vanishing in {s.name}: its norm fell {d:.1f} orders of magnitude "
+            f"while {o.name} changed {-od:+.1f}",
+            f"{s.name} fell from {fmt(10**start)} to {fmt(10**cur)} ({d:.1f} orders of magnitude) since step "
+            f"{fmt_step(onset)}, while {o.name} changed {-od:+.1f} orders (to {fmt(10 ** (ot_level(o, peers)))}) "
+            f"by step {fmt_step(t.x1[-1])}",
+        )
+    if low is not None:
+        o, oc = low
+        return (
+            t.x0[0],
+            f"gradients are vanishing in {s.name}: its norm is {oc - cur:.1f} orders of magnitude below {o.name}'s",
+            f"{s.name} is {fmt(10**cur)}, {oc - cur:.1f} orders of magnitude below {o.name} ({fmt(10**oc)}) "
+            f"(geometric means of their last {m} points, to step {fmt_step(t.x1[-1])}), and was "
+            f"{fmt(10**start)} at its start",
+        )
+    return None
+
+
+def ot_level(o: Series, peers: list[tuple[Series, Track]]) -> float:
+    for p, pt in peers:
+        if p is o:
+            return pt.level(LEVEL_POINTS)[0]
+    return math.nan

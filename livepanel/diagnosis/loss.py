@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 
+from livepanel.diagnosis.alert import fmt, fmt_step, pct
 from livepanel.diagnosis.series import DIVERGE_BACK, DIVERGE_DROP, LEVEL_POINTS, Series
 from livepanel.diagnosis.track import Track
 
-Finding = tuple[float, str] | None
+Finding = tuple[float, str, str] | None  # (onset x, message, evidence)
 
 NOT_LEARNING_POINTS = 150  # points before "flat" can be told from "slow start"
 NOT_LEARNING_DROP = 0.05  # fell less than this fraction of its level over the judged points...
@@ -25,8 +26,7 @@ LR_MIN_POINTS = 100
 LR_SPREAD = 0.3  # standard deviation / level of both halves of the window
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.3g}"
+_fmt = fmt
 
 
 def divergence(s: Series) -> Finding:
@@ -58,9 +58,13 @@ def divergence(s: Series) -> Finding:
         if c and t.sum[i] / c <= best + 0.1 * gained:
             onset = t.x1[i]
             break
-    return onset, (
+    return (
+        onset,
         f"{s.name} is diverging: it fell from {_fmt(start)} to {_fmt(best)}, "
-        f"then climbed to {_fmt(cur)} since step {onset:g}"
+        f"then climbed to {_fmt(cur)} since step {onset:g}",
+        f"{s.name} fell from {_fmt(start)} to {_fmt(best)} (at step {fmt_step(s.best_x)}), then climbed back to "
+        f"{_fmt(cur)} (mean of its last {c1} points, to step {fmt_step(t.x1[-1])}): {pct(1 - (start - cur) / gained)} "
+        f"of the way back to its start",
     )
 
 
@@ -87,7 +91,7 @@ def _drift(t: Track, begin: int, end: int | None = None) -> tuple[float, float, 
     return fall, sd * w / math.sqrt(sxx), ym, int(w)
 
 
-def not_learning(s: Series, warmup_end: float = math.nan) -> Finding:
+def not_learning(s: Series, t: Track | None = None, warmup_end: float = math.nan) -> Finding:
     """Loss still flat near its starting value after the first NOT_LEARNING_POINTS points.
 
     `warmup_end` is the x where the env's learning rate stopped rising (when it logs one):
@@ -98,8 +102,9 @@ def not_learning(s: Series, warmup_end: float = math.nan) -> Finding:
     fallen by now; a noisy loss waits until the two can be told apart (SLOW_Z standard errors).
     A loss whose line falls clearly (DRIFT_Z standard errors) is learning however slowly, unless
     its recent half is clearly flatter than its first (an early dip, then flat, is not learning).
+    `t`: the series' summary as it was when judged (default: as it is).
     """
-    t = s.track
+    t = s.track if t is None else t
     n = t.n
     if n < NOT_LEARNING_POINTS or n > 64 * NOT_LEARNING_POINTS or t.nblocks() < 8:
         return None
@@ -141,9 +146,15 @@ def not_learning(s: Series, warmup_end: float = math.nan) -> Finding:
         flatter = rfall < DRIFT_KEEP * ffall and ffall - rfall > KEEP_Z * math.hypot(fse, rse)
         if not flatter:
             return None
-    return x_first, (
+    xa = t.x0[begin]
+    since = f" (counted from step {fmt_step(xa)}, a quarter into the learning rate's warm-up)" if begin else ""
+    return (
+        x_first,
         f"{s.name} is not learning: after {n} points it is still at {_fmt(mu - fall / 2)}, "
-        f"where it started ({_fmt(mu + fall / 2)})"
+        f"where it started ({_fmt(mu + fall / 2)})",
+        f"{s.name} fell {pct(fall / mu)} over {m:,} points, steps {fmt_step(xa)}-{fmt_step(t.x1[-1])} "
+        f"(its least-squares line: {_fmt(mu + fall / 2)} to {_fmt(mu - fall / 2)}){since}; a slow but steady "
+        f"learner falls {pct(SLOW_FALL)} per {NOT_LEARNING_POINTS} points, {pct(slow / mu)} by now",
     )
 
 
@@ -172,7 +183,12 @@ def lr_too_high(s: Series) -> Finding:
     if mu1 > 2 * mu2:  # climbing fast: that is divergence
         return None
     onset = t.x0[i2]
-    return onset, (
+    return (
+        onset,
         f"{s.name} swings widely (about ±{100 * sd1 / mu1:.0f}%) around {_fmt(mu1)} "
-        f"without coming down: the learning rate looks too high"
+        f"without coming down: the learning rate looks too high",
+        f"{s.name} swings by ±{pct(sd1 / mu1)} (standard deviation) around {_fmt(mu1)} over steps "
+        f"{fmt_step(t.x0[i1])}-{fmt_step(t.x1[-1])}, and ±{pct(sd2 / mu2)} around {_fmt(mu2)} over steps "
+        f"{fmt_step(onset)}-{fmt_step(t.x1[i1 - 1])}: not coming down, {pct(mu1 / start)} of where it started "
+        f"({_fmt(start)})",
     )

@@ -13,10 +13,13 @@ quarter of that rise in noise units is enough.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
+from livepanel.diagnosis.alert import fmt, fmt_step, pct
 from livepanel.diagnosis.series import Series
+from livepanel.diagnosis.track import Track
 
-Finding = tuple[float, str] | None
+Finding = tuple[float, str, str] | None  # (onset x, message, evidence)
 
 RISE = 0.04  # validation level this fraction above its lowest...
 RISE_NOISE = 7.0  # ...and this many standard deviations of (level now - lowest level) above it
@@ -55,11 +58,19 @@ def _noise(v: list[float], rel: bool, cap: float) -> float:
     return r[len(r) // 2] / _MAD_2ND if len(r) >= MIN_NOISE_POINTS else math.nan
 
 
-def overfitting(val: Series, train: Series | None, acc: Series | None) -> Finding:
-    """Compare the validation level now with its lowest point, and training loss over that stretch."""
+def overfitting(
+    val: Series,
+    t: Track,
+    train: Series | None,
+    train_at: Callable[[], Track],
+    acc: Series | None,
+    acc_at: Callable[[], Track],
+) -> Finding:
+    """Compare the validation level now with its lowest point, and training loss over that stretch
+    (t: the validation summary as it stood at the judged x; train_at(), acc_at(): the others then, read
+    only when the validation points alone make a case)."""
     if train is None:
         return None
-    t = val.track
     if t.n < MIN_VAL_POINTS:
         return None
     v = [s / c for s, c in zip(t.sum, t.cnt, strict=True) if c]  # at most CAPACITY blocks
@@ -108,7 +119,7 @@ def overfitting(val: Series, train: Series | None, acc: Series | None) -> Findin
         return None
     # the training loss over the same stretch: falling, or flat at its low (within its own noise)
     span = max((now - bx) / 4, 0.0)
-    tr = train.track
+    tr = train_at()
     then_lvl, ca = tr.mean_between(bx - span, bx + span)
     now_lvl, cb = tr.mean_between(now - span, now)
     if not ca or not cb:
@@ -127,17 +138,23 @@ def overfitting(val: Series, train: Series | None, acc: Series | None) -> Findin
     if not (lvl > 1 and min(v[-2:]) - best > 0.5 * thr) and not clear_line and not parting:
         return None
     extra = ""
-    if acc is not None and acc.track.nblocks():
-        a_then, c3 = acc.track.mean_between(bx - span, bx + span)
-        a_now, c4 = acc.track.mean_between(now - span, now)
+    at = acc_at() if acc is not None else None
+    if at is not None and at.nblocks():
+        a_then, c3 = at.mean_between(bx - span, bx + span)
+        a_now, c4 = at.mean_between(now - span, now)
         if c3 and c4:
             scale = max(abs(a_then), 1e-12)
             if a_now - a_then > 0.01 * scale:
                 return None  # accuracy still improving: a calibration drift, not overfitting yet
             if a_then - a_now > 0.005 * scale:
                 extra = f", and {acc.name} fell from {a_then:.3g} to {a_now:.3g}"
-    return bx, (
+    tmove = f"fell {pct(fell)}" if now_lvl < then_lvl else f"stayed low (rose {pct(-fell)})"
+    return (
+        bx,
         f"overfitting: {val.name} rose from {best:.3g} to {cur:.3g} since step {bx:g} "
         f"while {train.name} {'kept falling' if now_lvl < then_lvl else 'stayed low'} "
-        f"({then_lvl:.3g} to {now_lvl:.3g}){extra}"
+        f"({then_lvl:.3g} to {now_lvl:.3g}){extra}",
+        f"{val.name} rose {pct((cur - best) / abs(best))} over steps {fmt_step(bx)}-{fmt_step(now)} "
+        f"(mean of its lowest {wb} points {fmt(best)}, of its last {w} {fmt(cur)}; its noise about "
+        f"{pct(sd) if rel else fmt(sd)}) while {train.name} {tmove} ({fmt(then_lvl)} to {fmt(now_lvl)}){extra}",
     )

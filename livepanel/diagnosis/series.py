@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 from livepanel.diagnosis.track import Track
 
@@ -15,6 +16,7 @@ VANISH_DECADES = 1.0  # vanishing gradients: a layer fell this many orders of ma
 # Smallest block of a dense series (logged every step or so): each closed block costs a few µs, and
 # a young series closed one at each of its first points. Validation series keep blocks of one point.
 MIN_BLOCK = {"train_loss": 4, "lr": 4}
+KEPT = ("train_loss", "val_acc", "grad_norm")  # roles read by another series' detectors
 
 
 class Series:
@@ -36,30 +38,34 @@ class Series:
         "done",
         "peak",
         "peak_x",
-        "seen",
         "hook",
         "judge_at",
-        "collapsed",
+        "peaks",
     )
 
-    def __init__(self, env: str, win: str, trace: str, role: str, ropt: object, dopt: object) -> None:
+    def __init__(
+        self, env: str, win: str, trace: str, role: str, ropt: object, dopt: object, clock: list[int] | None = None
+    ) -> None:
         self.env, self.win, self.trace = env, win, trace
         self.role = role
         self.ropt, self.dopt = ropt, dopt  # the opts values the role was resolved from
         self.plain = ropt is None and dopt is None  # resolved from the name alone
         # no summary for a role the detectors do not use (observe returns at once)
-        self.track = Track(role == "grad_norm", MIN_BLOCK.get(role, 1)) if role is not None else None
+        # series other detectors read as they were at an earlier x keep their past merges (Track.at)
+        keep = role in KEPT
+        self.track = Track(role == "grad_norm", MIN_BLOCK.get(role, 1), keep, clock) if role is not None else None
         self.hook = self.update_peak if role == "lr" else None if role == "val_acc" else self.update_best
         self.best = math.inf  # lowest level seen (log10 for gradient norms)
         self.best_x = math.nan
         self.drop = 0.0  # gradient norms: decades fallen from the starting level
         self.stem: frozenset[str] = frozenset()
-        self.done: set[str] = set()  # kinds already raised here (cheap skip before the key lookup)
+        self.done: dict[str, float] = {}  # kinds already found here, with the x they were detected at
         self.peak = -math.inf  # learning rate: highest level so far, and where it was reached
         self.peak_x = math.nan
-        self.seen = 0  # engine call count when a finding that needs confirming was first made (0: none)
         self.judge_at = 0  # points the series must reach before not_learning is judged again
-        self.collapsed = False  # gradient norm fell far from its start (vanishing candidate)
+        # learning rate: each rise of its highest level, [x, level, x of the first block after that did not
+        # rise (inf: none yet)]: where a warm-up ended, as of any x (warmup_end)
+        self.peaks: list[list[float]] = []
 
     @property
     def name(self) -> str:
@@ -78,17 +84,23 @@ class Series:
         c = t.cnt[end - 1]
         if c:
             v = t.sum[end - 1] / c
+            x = t.x1[end - 1]
             if v > self.peak:
-                self.peak, self.peak_x = v, t.x1[end - 1]
+                self.peak, self.peak_x = v, x
+                self.peaks.append([x, v, math.inf])
+            elif x > self.peak_x and self.peaks[-1][2] == math.inf:  # (a merge re-dates nothing)
+                self.peaks[-1][2] = x
 
-    def warmup_end(self) -> float:
-        """x where a warm-up ended (or the last x while it still rises); nan when the lr never rose."""
-        start = self.track.start()
-        if not (self.peak > 1.5 * start > 0):
+    def warmup_end(self, at: float = math.inf) -> float:
+        """x where a warm-up ended, as the series stood at x `at` (inf while it still rose then); nan when
+        the lr had not risen by half its start."""
+        i = bisect_right(self.peaks, at, key=lambda p: p[0]) - 1
+        if i < 0:
             return math.nan
-        if self.peak_x >= self.track.last_x():  # still rising: the warm-up has not ended
-            return math.inf
-        return self.peak_x
+        px, v, after = self.peaks[i]
+        if not (v > 1.5 * self.track.start() > 0):
+            return math.nan
+        return math.inf if after > at else px
 
     def update_best(self, end: int) -> bool:
         """After block end-1 closed: track the lowest smoothed level and where it was (divergence and
@@ -102,10 +114,10 @@ class Series:
         lvl, c, _ = t.level(m, end)
         if c < m:
             return False
-        if self.role == "grad_norm" and t.start() - lvl >= VANISH_DECADES:  # a collapsed layer: vanishing?
+        if self.role == "grad_norm" and t.start() - lvl >= VANISH_DECADES:  # a collapsed layer
             if lvl < self.best:
                 self.best, self.best_x = lvl, t.x1[end - 1]
-            return True
+            return False
         if lvl < self.best:
             self.best = lvl
             self.best_x = t.x1[end - 1]

@@ -54,10 +54,24 @@ class Track:
         "fcm",
         "fcm2",
         "fms",
+        "keep",
+        "b0",
+        "eras",
+        "clock",
+        "lx",
     )
 
-    def __init__(self, log: bool = False, min_block: int = 1) -> None:
+    def __init__(
+        self, log: bool = False, min_block: int = 1, keep: bool = False, clock: list[int] | None = None
+    ) -> None:
         self.log = log
+        # keep: the lists of past merges are kept (a few), so that another series can read this one as it
+        # was at an earlier x (Track.at); clock[0] is the number of batches settled (old ones are dropped)
+        self.keep = keep
+        self.b0 = min_block
+        self.eras: list[tuple] = []
+        self.clock = clock if clock is not None else [0]
+        self.lx = -math.inf  # x of the last point received (closed or pending)
         self.bsize = min_block  # a power of two; doubles at each merge
         self.jmin = JUDGE_BLOCKS * min_block if min_block > 1 else 1  # points between judgements in a call, at least
         # Points not yet in a block (fewer than bsize): numpy values in buf[:an] (only when blocks are
@@ -96,16 +110,12 @@ class Track:
         v: list[float] | np.ndarray,
         hook: Callable[[int], bool | None] | None,
         judge: Callable[[], None],
-        soon: bool = False,
-        catch_up: bool = False,
     ) -> None:
         """Queue the points of one call (x their x, v their values: Python floats or a float64 array) and
-        close every block they fill, calling hook(blocks) after each closed block and judge() after the
-        last one; within a call that closes many blocks (a large call, a young series), also each time
-        1/JUDGE_GROWTH of the series was closed since the last judge(), and right after a block whose
-        hook returned true (or the first block, if `soon`). When `catch_up` (a backlog of many appends),
-        each time the series doubled instead of grew by 1/JUDGE_GROWTH: a fast kind is judged as promptly
-        (its hook), the slow ones in a few judgements per call (yet at every age of the series).
+        close every block they fill, calling hook(blocks) after each closed block, and judge() after each
+        block where the series is due (Track.due) or whose hook returned true. So the detectors run at
+        points the series itself defines, whatever the calls it came in: the same verdicts, at the same x,
+        point by point or all at once.
 
         Nothing of the caller's arrays is kept: what stays pending is copied (list or own buffer).
         """
@@ -118,46 +128,42 @@ class Track:
         if pend + n < self.bsize:
             self._queue(v)
             return
-        since, off = 0, 0  # points closed since the last judge()
+        off = 0
         if pend:  # the open block, completed from this call's first points
             off = self.bsize - pend
             self._close(self.px0, x[off - 1], self._take_pending(v[:off]))
-            since = self.bsize
-            if hook is not None and hook(len(self.cnt)):
-                soon = True
+            self._closed(hook, judge)
         arr = isinstance(v, np.ndarray)
         while n - off >= self.bsize:  # bounded: each pass closes at least one block of bsize >= 1 points
             b = self.bsize
-            step = max(self.n // JUDGE_GROWTH, self.jmin, b)  # points closed between two looks at the hooks
-            gap = max(self.n, step) if catch_up else step
-            if since and (soon or since >= gap):
-                judge()
-                since, soon = 0, False
-            k = min((n - off) // b, CAPACITY - len(self.cnt), max(1, (step - since % step) // b))
-            if arr and k > 1 and self._close_many(x, v, off, k):
+            k = min((n - off) // b, CAPACITY - len(self.cnt))
+            if arr and k > 1 and self._close_many(x, v, off, k, hook, judge):
                 off += k * b
-                since += k * b
-                end = len(self.cnt)
-                if hook is not None:
-                    for e in range(end - k + 1, end):
-                        soon = hook(e) or soon
-                if end >= CAPACITY:
-                    self._merge()
-                if hook is not None and hook(len(self.cnt)):
-                    soon = True
                 continue
             vals = v[off : off + b]
             if arr and b <= SMALL:
                 vals = vals.tolist()
             self._close(x[off], x[off + b - 1], vals)
             off += b
-            since += b
-            if hook is not None and hook(len(self.cnt)):
-                soon = True
+            self._closed(hook, judge)
         if off < n:
             self.px0 = x[off]
             self._queue(v[off:] if off else v)
-        if since:
+
+    def due(self) -> bool:
+        """Whether the detectors run at the block just closed: each time the series' length reaches a
+        multiple of a power of two near 1/JUDGE_GROWTH of it (at least jmin points), so about every
+        block once the series has merged, every jmin points while young."""
+        n = self.n
+        g = n // JUDGE_GROWTH
+        g = 1 << (g.bit_length() - 1) if g else 1
+        if g < self.jmin:
+            g = self.jmin
+        return not n % g
+
+    def _closed(self, hook: Callable[[int], bool | None] | None, judge: Callable[[], None]) -> None:
+        """After a block closed (and merged, if full): its hook, then the detectors if due."""
+        if (hook is not None and hook(len(self.cnt))) or self.due():
             judge()
 
     def _queue(self, v: list[float] | np.ndarray) -> None:
@@ -262,9 +268,18 @@ class Track:
         if len(self.cnt) >= CAPACITY:
             self._merge()
 
-    def _close_many(self, x: np.ndarray, v: np.ndarray, off: int, k: int) -> bool:
-        """Close k blocks at once from v[off:] (a large call), vectorised; False (nothing done) when a
-        value is not finite (the caller closes them one by one, which filters them)."""
+    def _close_many(
+        self,
+        x: np.ndarray,
+        v: np.ndarray,
+        off: int,
+        k: int,
+        hook: Callable[[int], bool | None] | None,
+        judge: Callable[[], None],
+    ) -> bool:
+        """Close k blocks from v[off:] (a large call): their sums vectorised, then appended one by one
+        with their hook and judgement, as if closed one at a time; False (nothing done) when a value is
+        not finite (the caller closes them one by one, which filters them)."""
         b = self.bsize
         seg = v[off : off + k * b]
         if not math.isfinite(sum_of_squares(seg)):
@@ -277,28 +292,38 @@ class Track:
         p = self.prev
         diff[0] = abs(seg[0] - p) if p == p else 0.0
         np.abs(seg[1:] - seg[:-1], out=diff[1:])
-        nd = [b] * k
-        if p != p:
-            nd[0] = b - 1
+        first_nd = b - 1 if p != p else b
         if len(self.first) < 5:
             self.first.extend(seg[: 5 - len(self.first)].tolist())
         self.prev = float(seg[-1])
-        base = self.pc[-1]
-        self.pc.extend(range(base + b, base + b * k + 1, b))
-        self.cnt.extend([b] * k)
-        self.sum.extend((rows.sum(axis=1) + 0.0).tolist())
-        self.sq.extend(np.einsum("ij,ij->i", rows, rows).tolist())
-        self.dab.extend(diff.reshape(k, b).sum(axis=1).tolist())
-        self.nd.extend(nd)
+        sums = (rows.sum(axis=1) + 0.0).tolist()
+        sqs = np.einsum("ij,ij->i", rows, rows).tolist()
+        dabs = diff.reshape(k, b).sum(axis=1).tolist()
         end = off + k * b
-        self.x0.extend(np.asarray(x[off:end:b], dtype=np.float64).tolist())
-        self.x1.extend(np.asarray(x[off + b - 1 : end : b], dtype=np.float64).tolist())
-        self.n += k * b
+        x0s = np.asarray(x[off:end:b], dtype=np.float64).tolist()
+        x1s = np.asarray(x[off + b - 1 : end : b], dtype=np.float64).tolist()
+        for j in range(k):  # bounded by CAPACITY: the blocks, in order, each as _close leaves it
+            self.pc.append(self.pc[-1] + b)
+            self.cnt.append(b)
+            self.sum.append(sums[j])
+            self.sq.append(sqs[j])
+            self.dab.append(dabs[j])
+            self.nd.append(first_nd if not j else b)
+            self.x0.append(x0s[j])
+            self.x1.append(x1s[j])
+            self.n += b
+            if len(self.cnt) >= CAPACITY:
+                self._merge()
+            self._closed(hook, judge)
         return True
 
     def _merge(self) -> None:
         """Halve the number of blocks by merging neighbours; the block size doubles."""
         c, s, q, d, nd = self.cnt, self.sum, self.sq, self.dab, self.nd
+        if self.keep:  # the lists are replaced below, not changed: the past state stays readable as is
+            now = self.clock[0]
+            self.eras = [e for e in self.eras[:-1] if e[0] >= now - 1] + self.eras[-1:]
+            self.eras.append((now, self.bsize, c, s, q, d, nd, self.x0, self.x1, self.pc))
         self.sq = [a + b for a, b in zip(q[::2], q[1::2], strict=True)]
         self.cnt = [a + b for a, b in zip(c[::2], c[1::2], strict=True)]
         self.sum = [a + b for a, b in zip(s[::2], s[1::2], strict=True)]
@@ -311,6 +336,68 @@ class Track:
         self.bsize *= 2
 
     # ------------------------------------------------------------ reading
+
+    def at(self, xq: float) -> Track:
+        """This series as it was when its last block ending at or before x closed (itself when that is its
+        last block; otherwise a copy of the lists, from the merges kept: see keep). Older than the oldest
+        state kept: that oldest state (within the last batch or two, all are kept)."""
+        x1 = self.x1
+        if not x1 or x1[-1] <= xq:
+            return self
+        end = bisect_right(x1, xq)
+        if end >= (0 if self.bsize == self.b0 else CAPACITY // 2):
+            return self._view(self.bsize, self.cnt, self.sum, self.sq, self.dab, self.nd, self.x0, x1, self.pc, end)
+        era = None
+        for era in reversed(self.eras):  # bounded by the kept merges
+            _, b, c, s, q, d, nd, e0, e1, pc = era
+            lo = 0 if b == self.b0 else CAPACITY // 2
+            end = min(bisect_right(e1, xq), CAPACITY - 1)
+            if end >= lo:
+                return self._view(b, c, s, q, d, nd, e0, e1, pc, end)
+        if era is None:
+            return self._view(
+                self.bsize, self.cnt, self.sum, self.sq, self.dab, self.nd, self.x0, x1, self.pc, CAPACITY // 2
+            )
+        return self._view(*era[1:], CAPACITY // 2)
+
+    def snap(self) -> tuple:
+        """This state, to read later as it is now (Track.thaw): the lists are only appended to until a merge
+        replaces them, so references and a length keep it, without a copy."""
+        return (
+            self,
+            self.bsize,
+            self.cnt,
+            self.sum,
+            self.sq,
+            self.dab,
+            self.nd,
+            self.x0,
+            self.x1,
+            self.pc,
+            len(self.cnt),
+        )
+
+    @staticmethod
+    def thaw(snap: tuple) -> Track:
+        """The state Track.snap kept (the track itself when nothing closed since)."""
+        t = snap[0]
+        if snap[2] is t.cnt and snap[-1] == len(t.cnt):
+            return t
+        return t._view(*snap[1:])
+
+    def _view(
+        self, b: int, c: list, s: list, q: list, d: list, nd: list, e0: list, e1: list, pc: list, end: int
+    ) -> Track:
+        t = Track.__new__(Track)
+        t.log, t.bsize, t.jmin, t.b0 = self.log, b, self.jmin, self.b0
+        t.by, t.buf, t.an, t.px0, t.prev = [], None, 0, math.nan, math.nan
+        t.first, t.st = self.first, self.st
+        t.cnt, t.sum, t.sq, t.dab, t.nd = c[:end], s[:end], q[:end], d[:end], nd[:end]
+        t.x0, t.x1, t.pc = e0[:end], e1[:end], pc[: end + 1]
+        t.n = end * b
+        t.fcm, t.fcm2, t.fms = [], [], []
+        t.keep, t.eras, t.clock, t.lx = False, [], self.clock, t.x1[-1] if end else -math.inf
+        return t
 
     def nblocks(self) -> int:
         return len(self.cnt)

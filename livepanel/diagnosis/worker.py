@@ -4,7 +4,7 @@ Diagnosis is CPU work in Python, for a young series about as much as storing its
 server hands each accepted batch, as the client sent it (msgpack), to this process and goes on:
 ingest pays for the hand-off only, and the detectors use another core. It runs at a lower priority
 (NICE): short of cores, ingest and training come first, and the batches that wait meanwhile are then
-diagnosed together, at a lower cost per point (Worker.batches).
+diagnosed together, with fewer, larger engine calls (Worker.batches): the same alerts as one at a time.
 
 Frames both ways are a 4-byte little-endian length, then that many bytes. To the worker: first
 START (msgpack {"known": [alert], "hints": [[env, win, hints]]}, what the store held when the worker
@@ -94,21 +94,21 @@ class Worker:
         """Diagnose applied batches, in order, op by op as the store applied them; each batch's alerts.
 
         A trace's appends are one engine call until an op that ends or re-hints something. When there
-        are several batches (the worker fell behind), all but the last are one pass whose calls catch up
-        (Diagnoser.observe: the more is waiting, the less each point costs); the last batch then goes on
-        its own, as a later batch that confirms what the pass found (Diagnoser.settle). An alert goes
-        with the last batch that appended to the trace it came from."""
+        are several batches (the worker fell behind), all but the last are one pass (fewer, larger calls:
+        the engine's verdicts do not depend on how the points are cut), settled once; the last batch then
+        goes on its own and is settled, so a judgement that waited for a series of the same steps is made
+        (Diagnoser.settle). An alert goes with the last batch that appended to the trace it came from."""
         found: list[tuple[int, Alert]] = []
         if len(bodies) > 1:
-            found = self._diagnose(bodies[:-1], 0, True, found)
-        found = self._diagnose(bodies[-1:], len(bodies) - 1, False, found)
+            found = self._diagnose(bodies[:-1], 0, found)
+        found = self._diagnose(bodies[-1:], len(bodies) - 1, found)
         out: list[list[dict[str, Any]]] = [[] for _ in bodies]
         for j, a in found:
             out[j].append(a.to_dict())
         return out
 
     def _diagnose(
-        self, bodies: list[bytes | memoryview], first: int, catch_up: bool, found: list[tuple[int, Alert]]
+        self, bodies: list[bytes | memoryview], first: int, found: list[tuple[int, Alert]]
     ) -> list[tuple[int, Alert]]:
         """One pass over batches (numbered from `first`), then Diagnoser.settle(): `found` (the alerts so
         far, with their batch; those about what an op here ends are dropped) and the alerts the pass raises."""
@@ -136,7 +136,7 @@ class Worker:
                 else:
                     key = barrier(op)
                 if waiting:
-                    found += self._observe(waiting, catch_up)
+                    found += self._observe(waiting)
                 if key is not None and found:  # an alert about what this op ends is dropped
                     found = [(j, a) for j, a in found if key not in ended_by(a.env, a.win, a.trace)]
                 if kind == "delete_env":
@@ -158,18 +158,18 @@ class Worker:
                         continue
                 found += [(i, a) for a in engine.observe(env, win, name, x, y, hints.get((env, win)))]
         if waiting:
-            found += self._observe(waiting, catch_up)
+            found += self._observe(waiting)
         return found + [(first + len(bodies) - 1, a) for a in engine.settle()]
 
     def _observe(
-        self, waiting: dict[tuple[str, str, str], list[tuple[int, str, bytes, str, bytes]]], catch_up: bool
+        self, waiting: dict[tuple[str, str, str], list[tuple[int, str, bytes, str, bytes]]]
     ) -> list[tuple[int, Alert]]:
         """Feed the engine the appends waiting, one call per trace (emptying `waiting`); the alerts, each
         with the batch that last appended to its trace."""
         found = []
         for (env, win, name), appends in waiting.items():
             x, y = protocol.read_joined(appends, 1), protocol.read_joined(appends, 3)
-            alerts = self.engine.observe(env, win, name, x, y, self.hints.get((env, win)), catch_up)
+            alerts = self.engine.observe(env, win, name, x, y, self.hints.get((env, win)))
             found += [(appends[-1][0], a) for a in alerts]
         waiting.clear()
         return found
