@@ -172,3 +172,42 @@ def test_an_empty_append_is_ignored() -> None:
     _feed(d, x, y, 10)
     assert d.observe("e", "loss", "", empty, empty, {}) == []
     assert d._series[("e", "loss", "")].track.pending() == 300 % 4
+
+
+def test_formatting_for_people() -> None:
+    from livepanel.diagnosis.alert import fmt, fmt_step, pct
+
+    assert [fmt(v) for v in (1e-9, 0.1, 2.345, 12345.6, 5e11, -0.5)] == [
+        "1e-09",
+        "0.1",
+        "2.35",
+        "12,300",
+        "5e+11",
+        "-0.5",
+    ]
+    assert [fmt_step(v) for v in (12500.0, 999.0, 3.5)] == ["12,500", "999", "3.5"]
+    assert [pct(v) for v in (0.38, 0.004, 0.025)] == ["38%", "0.4%", "2.5%"]
+
+
+def test_every_alert_says_why_in_numbers() -> None:
+    """Each kind of the labelled set carries evidence: the series named, numbers and steps to check."""
+    import re
+
+    from synthetic import labelled_runs, replay
+
+    seen: dict[str, Alert] = {}
+    for run in labelled_runs(seed=0):
+        if run.label == "healthy" or run.label in seen:
+            continue
+        d = Diagnoser()
+        for a, _ in replay(d.observe, "run", run, 10, d.settle):
+            seen.setdefault(a.kind, a)
+    assert len(seen) == 7
+    for kind, a in seen.items():
+        assert a.evidence and a.message and a.suggestion, kind
+        name = f"{a.win}/{a.trace}" if a.trace else a.win
+        assert name in a.evidence, (kind, a.evidence)
+        assert re.search(r"\d", a.evidence), (kind, a.evidence)
+        assert Alert.from_dict(a.to_dict()).evidence == a.evidence
+    assert "step" in seen["overfitting"].evidence and "%" in seen["overfitting"].evidence
+    assert "orders of magnitude" in seen["exploding_gradients"].evidence

@@ -116,7 +116,7 @@ def test_family_a_long_runs() -> None:
         _check(run, [w for w in WAYS if w[0] >= 100 or w[0] == 0])
 
 
-@pytest.mark.parametrize("family", [("family_b", "labelled_runs"), ("real_runs", "real_runs")])
+@pytest.mark.parametrize("family", [("family_b", "family_b"), ("real_runs", "real_runs")])
 def test_other_families_same_alerts(family: tuple[str, str]) -> None:
     runs = _family(*family)
     if not runs:
