@@ -108,6 +108,7 @@ async def _serve(config: Config) -> int:
     import tornado.netutil
 
     from livepanel.server.app import make_app
+    from livepanel.server.diagnosis import Diagnosis
     from livepanel.server.hub import Hub
     from livepanel.server.store import Limits, Store
 
@@ -119,14 +120,15 @@ async def _serve(config: Config) -> int:
     limits = Limits(config.max_image_steps, config.max_histogram_steps, config.max_text)
     try:
         where = config.data_path if config.store == "sqlite" else None
-        store = Store(where, limits, diagnose=not config.no_diagnose)
+        store = Store(where, limits)
     except Exception as exc:
         print(f"livepanel: cannot open the store in {config.data_path}: {exc}", file=sys.stderr)
         return 1
     hub = Hub(store, config.replay_buffer, config.viewer_queue)
+    diagnosis = Diagnosis(store, enabled=not config.no_diagnose)  # the store's other consumer, beside the hub
     # Tornado's default 64 KiB read chunks: a larger chunk is a fresh zeroed buffer on every read, and
     # a 1 MiB one cost every small request about 0.6 ms of CPU (1 M-point bodies were slower with it too).
-    server = tornado.httpserver.HTTPServer(make_app(config, store, hub), max_body_size=1 << 20)
+    server = tornado.httpserver.HTTPServer(make_app(config, store, hub, diagnosis), max_body_size=1 << 20)
     server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]
     host = config.host if config.host not in ("0.0.0.0", "::", "") else socket.gethostname()
@@ -155,5 +157,6 @@ async def _serve(config: Config) -> int:
         await asyncio.wait_for(server.close_all_connections(), 5)
     except TimeoutError:
         pass
+    diagnosis.close()  # its last alerts are stored through the store: before it closes
     store.close()
     return 0

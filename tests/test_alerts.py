@@ -1,4 +1,5 @@
-"""Diagnosis inside the server: alerts in the ack, in the read API, to viewers, across restarts."""
+"""Diagnosis inside the server: alerts to their writer (acks, then /alerts?client=), in the read API, to
+viewers, across restarts."""
 
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ def send_in_steps(url: str, x, y, env="run", win="loss", name="train", chunk=10,
     return acks
 
 
+def delivered(url: str, acks: list[dict], client: str = "diag-client-1") -> list[dict]:
+    """Every alert a writer's batches raised, as the writer gets them: those its acknowledgements carried
+    (already judged when they went), then the rest once the server has judged all it sent."""
+    status, judged = get(url, "/api/v1/alerts", client=client, wait=30)
+    assert status == 200, judged
+    return [a for ack in acks for a in ack.get("alerts", [])] + judged["alerts"]
+
+
 def test_nan_loss_raises_one_alert_everywhere(server):
     async def watch():
         sock = await Socket(server.url).connect()
@@ -33,8 +42,7 @@ def test_nan_loss_raises_one_alert_everywhere(server):
         return sock
 
     x, y = loss_then_nan()
-    acks = send_in_steps(server.url, x, y)
-    raised = [a for ack in acks for a in ack.get("alerts", [])]
+    raised = delivered(server.url, send_in_steps(server.url, x, y))
     assert [a["kind"] for a in raised] == ["nonfinite"]
     alert = raised[0]
     assert alert["env"] == "run" and alert["win"] == "loss" and alert["trace"] == "train"
@@ -52,7 +60,7 @@ def test_nan_loss_raises_one_alert_everywhere(server):
     # After a restart the alert is still there, and the same ongoing problem is not raised again.
     server.restart()
     more = send_in_steps(server.url, x + 300, np.full(300, np.nan), client="diag-client-2")
-    assert not [a for ack in more for a in ack.get("alerts", [])]
+    assert delivered(server.url, more, "diag-client-2") == []
     assert get(server.url, "/api/v1/alerts")[1]["alerts"] == raised
 
 
@@ -75,7 +83,7 @@ def test_alert_reaches_a_viewer_live(server):
 
 def test_closing_the_window_drops_its_alerts(server):
     x, y = loss_then_nan()
-    send_in_steps(server.url, x, y)
+    assert [a["kind"] for a in delivered(server.url, send_in_steps(server.url, x, y))] == ["nonfinite"]
     assert send_ops(server.url, [{"op": "close", "env": "run", "win": "loss"}], client="closer-1")[0] == 200
     assert get(server.url, "/api/v1/alerts", env="run")[1]["alerts"] == []
 
@@ -83,12 +91,14 @@ def test_closing_the_window_drops_its_alerts(server):
 def test_no_diagnose_switch_and_opts_hint(server_factory):
     off = server_factory("--no-diagnose", store="memory")
     x, y = loss_then_nan()
-    assert not [a for ack in send_in_steps(off.url, x, y) for a in ack.get("alerts", [])]
+    assert delivered(off.url, send_in_steps(off.url, x, y)) == []
+    assert get(off.url, "/api/v1/alerts")[1]["alerts"] == []
     on = server_factory(store="memory")
     op = line_op("run", "loss", [0.0], [1.0], "train") | {"opts": {"diagnose": False}}
     assert send_ops(on.url, [op], client="hint-client")[0] == 200
     acks = send_in_steps(on.url, x + 1, y, client="hint-client-2")
-    assert not [a for ack in acks for a in ack.get("alerts", [])]
+    assert delivered(on.url, acks, "hint-client-2") == []
+    assert get(on.url, "/api/v1/alerts")[1]["alerts"] == []
 
 
 def test_panel_alerts_and_on_alert(server, tmp_path):
@@ -120,8 +130,8 @@ def test_panel_alerts_and_on_alert(server, tmp_path):
 
 
 def test_a_writer_gets_each_of_its_alerts_once_acked_or_judged(server):
-    """Whatever the timing, an alert goes to its writer once: in an acknowledgement or, for batches whose
-    acknowledgements went before their answer, from /alerts?client= once they are judged."""
+    """Whatever the timing, an alert goes to its writer once: in an acknowledgement (when it was judged and
+    stored before that ack went) or from /alerts?client= once everything the writer sent is judged."""
     x, y = loss_then_nan()
     acks = send_in_steps(server.url, x, y, client="judged-client-1")
     in_acks = [a for ack in acks for a in ack.get("alerts", [])]

@@ -7,20 +7,21 @@ import tornado.web
 from livepanel.config import Config
 from livepanel.server import handlers
 from livepanel.server.auth import Guard
+from livepanel.server.diagnosis import Diagnosis
 from livepanel.server.hub import Hub
 from livepanel.server.store import Store
 from livepanel.server.ws import SocketHandler
 
 
-def make_app(config: Config, store: Store, hub: Hub) -> tornado.web.Application:
+def make_app(config: Config, store: Store, hub: Hub, diagnosis: Diagnosis | None = None) -> tornado.web.Application:
     guard = Guard(config)
     base = config.base_url
     api = base + "/api/v1"
     read = {"guard": guard, "store": store}
     routes = [
-        (api + "/ingest", handlers.IngestHandler, {**read, "max_payload": config.max_payload}),
+        (api + "/ingest", handlers.IngestHandler, {**read, "diagnosis": diagnosis, "max_payload": config.max_payload}),
         (api + "/envs", handlers.EnvsHandler, read),
-        (api + "/alerts", handlers.AlertsHandler, read),
+        (api + "/alerts", handlers.AlertsHandler, {**read, "diagnosis": diagnosis}),
         (api + "/clients", handlers.ClientHandler, read),
         (api + "/window", handlers.WindowHandler, read),
         (api + "/image", handlers.ImageHandler, read),

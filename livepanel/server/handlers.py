@@ -7,7 +7,7 @@ import math
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import tornado.web
@@ -16,6 +16,9 @@ from livepanel import __version__, protocol
 from livepanel.server import export
 from livepanel.server.auth import COOKIE, Guard
 from livepanel.server.store import Store, StoreError, window_state
+
+if TYPE_CHECKING:
+    from livepanel.server.diagnosis import Diagnosis
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 CHUNKED_LIMIT = 1 << 30  # bodies past this are cut off rather than read to say 413
@@ -97,11 +100,12 @@ class IngestHandler(BaseHandler):
     """POST /api/v1/ingest: a msgpack batch, acknowledged once committed."""
 
     store: Store
+    diagnosis: Diagnosis | None
     max_payload: int
 
     def prepare(self) -> None:
         super().prepare()
-        self._arrived = time.monotonic()  # its headers came: diagnosis tells a writer sending back to back by it
+        self._arrived = time.monotonic()  # its headers came
         self._chunks: list[bytes] = []
         self._size = 0
         self._too_big = False
@@ -139,13 +143,15 @@ class IngestHandler(BaseHandler):
             self.fail(400, "empty body: send a msgpack batch {client, seq, ops}")
         try:
             client, seq, ops = protocol.validate_batch(protocol.unpackb(body))
-            duplicate, alerts = await self.store.ingest(client, seq, ops, body, self._arrived)
+            duplicate = await self.store.ingest(client, seq, ops, body)
         except protocol.ProtocolError as exc:
             self.fail(400, str(exc), exc.op)
         except StoreError as exc:
             self.fail(503, str(exc))
         self.set_header("Content-Type", "application/msgpack")
         ack = {"ok": True, "seq": seq, "duplicate": duplicate}
+        # the stored alerts this writer's earlier batches raised, if any are there now (never waited for)
+        alerts = self.diagnosis.mail_for(client) if self.diagnosis is not None else None
         if alerts:
             ack["alerts"] = alerts
         self.finish(protocol.packb(ack))
@@ -171,10 +177,11 @@ class EnvsHandler(BaseHandler):
 class AlertsHandler(BaseHandler):
     """GET /api/v1/alerts[?env=E]: the training problems found, oldest first.
 
-    With ?client=ID[&wait=S]: once diagnosis has judged every batch of that client it was handed, the
+    With ?client=ID[&wait=S]: once diagnosis has judged every batch of that client committed so far, the
     alerts those batches raised that no acknowledgement carried yet (each goes to its writer once)."""
 
     store: Store
+    diagnosis: Diagnosis | None
 
     async def get(self) -> None:
         client = self.arg("client")
@@ -182,7 +189,8 @@ class AlertsHandler(BaseHandler):
             wait = self.arg("wait", float, 10.0)
             if not 0 <= wait <= 60:
                 self.fail(400, f"wait must be a number of seconds from 0 to 60, got {wait}")
-            self.send({"alerts": await self.store.diagnosis.judged(client, wait)})
+            judged = await self.diagnosis.judged(client, wait) if self.diagnosis is not None else []
+            self.send({"alerts": judged})
             return
         env = self.arg("env")
         envs = self.store.state.envs

@@ -1,7 +1,11 @@
 """The store: the one place that changes window state, in order, exactly once per client sequence.
 
 A batch is checked against the state, applied to memory, its writes encoded, handed to the writer
-thread, and acknowledged (and published to viewers, in commit order) only once it is on disk.
+thread, and acknowledged only once it is on disk; then, in commit order, its changes go to the
+listeners (`listeners`: the hub's fan-out to viewers) and the batch itself to the batch listeners
+(`batch_listeners`: diagnosis, livepanel/server/diagnosis.py). Nothing on the ack path waits for a
+listener. Changes the server makes itself (alerts) go through `apply_internal`: stored and published
+like a batch's.
 
 A failure is one batch's or the store's. A batch whose writes cannot be encoded or bound is taken
 back from memory and refused (BatchError, a 400) before it is accepted; one that still fails in the
@@ -19,13 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from livepanel.protocol import ProtocolError
-from livepanel.server.store.diagnosis import Diagnosis
 from livepanel.server.store.model import Limits, State, Undo, Window, window_state
 from livepanel.server.store.persist import Job, Persistence
 
 __all__ = ["Store", "StoreError", "BatchError", "State", "Window", "Limits", "window_state"]
 
 Listener = Callable[[list[dict]], None]
+# a committed batch: its client id (None for a viewer's op), its validated ops, its msgpack body if it came as one
+BatchListener = Callable[[str | None, list[dict], bytes | bytearray | None], None]
 log = logging.getLogger("livepanel.store")
 # A batch seq this far above the last one of its client id is refused: stored, it would make that
 # client's next batches look like duplicates (acknowledged, never applied). A Python client counts
@@ -45,9 +50,13 @@ class BatchError(StoreError, ProtocolError):
 
 
 class Store:
-    def __init__(self, path: Path | None = None, limits: Limits | None = None, diagnose: bool = True):
+    def __init__(self, path: Path | None = None, limits: Limits | None = None):
         self.state = State(limits)
-        self.listeners: list[Listener] = []
+        self.listeners: list[Listener] = []  # called with each commit's viewer messages, in commit order
+        self.batch_listeners: list[BatchListener] = []  # then with each committed batch, in the same order
+        # batches applied to memory, and those of them handed to the listeners (the rest wait for their commit)
+        self.batches_applied = 0
+        self.batches_published = 0
         self._pending: dict[str, asyncio.Future] = {}
         self._failed: BaseException | None = None
         self.persist: Persistence | None = None
@@ -59,23 +68,14 @@ class Store:
             self.store_id = self.persist.store_id
             self.clients = self.persist.load(self.state)
             self.persist.start()
-        self.diagnosis = Diagnosis(self.state, diagnose)
-        self.diagnosis.raise_alerts = self._raise
-        self._alerts_stored: asyncio.Future | None = None  # the commit of the last alerts raised
 
     async def ingest(
-        self,
-        client: str | None,
-        seq: int | None,
-        ops: list[dict],
-        body: bytes | None = None,
-        arrived: float | None = None,
-    ) -> tuple[bool, list[dict]]:
-        """Apply a validated batch once; return (was it a duplicate, alerts it raised). Raises ProtocolError.
+        self, client: str | None, seq: int | None, ops: list[dict], body: bytes | bytearray | None = None
+    ) -> bool:
+        """Apply a validated batch once and return once it is durably stored: whether it was a duplicate.
+        Raises ProtocolError.
 
-        `body`: the batch as it came (msgpack), if it did: what diagnosis is handed (else it encodes the ops).
-        `arrived`: when its request came (time.monotonic()), if not just now: diagnosis tells by it a writer
-        sending back to back (see diagnosis.py)."""
+        `body`: the batch as it came (msgpack), if it did: the batch listeners get it with the ops."""
         if self._failed is not None:
             raise StoreError(f"the store failed earlier and accepts no more writes until restarted: {self._failed}")
         last = self.clients.get(client, 0) if client is not None else 0
@@ -83,7 +83,7 @@ class Store:
             pending = self._pending.get(client)
             if pending is not None and not pending.done():
                 await asyncio.shield(pending)
-            return True, []
+            return True
         if last and seq > last + MAX_SEQ_GAP:
             raise ProtocolError(
                 f"batch seq {seq} is more than {MAX_SEQ_GAP} above the last one of client {client!r} ({last}): "
@@ -91,13 +91,13 @@ class Store:
             )
         self.state.check(ops)
         messages, writes = self._apply(ops)
-        diagnosis = self.diagnosis
-        number = diagnosis.submit(client, ops, body, arrived) if diagnosis.enabled else 0
+        self.batches_applied += 1
+        batch = (client, ops, body)
         if client is not None:
             self.clients[client] = seq
         if self.persist is None:
-            self._publish(messages)
-            return False, await self._alerts_for(client, number)
+            self._publish(messages, batch)
+            return False
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if client is not None:
@@ -105,7 +105,7 @@ class Store:
 
         def done(job: Job) -> None:
             try:
-                loop.call_soon_threadsafe(self._committed, job, messages, future, last)
+                loop.call_soon_threadsafe(self._committed, job, messages, future, last, batch)
             except RuntimeError:  # loop closed during shutdown; the data is on disk
                 pass
 
@@ -115,19 +115,9 @@ class Store:
         finally:
             if client is not None and self._pending.get(client) is future:
                 del self._pending[client]
-        return False, await self._alerts_for(client, number)
+        return False
 
-    async def _alerts_for(self, client: str | None, number: int) -> list[dict]:
-        """The alerts an acknowledgement lists: once the batch's diagnosis is settled (diagnosis.py), and
-        once they are on disk too, as the batch is."""
-        await self.diagnosis.settled(number)
-        raised = self.diagnosis.mail_for(client)
-        stored = self._alerts_stored
-        if raised and stored is not None and not stored.done():
-            await asyncio.shield(stored)
-        return raised
-
-    def _committed(self, job: Job, messages: list[dict], future: asyncio.Future, last: int) -> None:
+    def _committed(self, job: Job, messages: list[dict], future: asyncio.Future, last: int, batch: tuple) -> None:
         if job.fatal:
             self._failed = job.error
             future.set_exception(StoreError(f"could not write to the store: {job.error}"))
@@ -140,39 +130,46 @@ class Store:
                 else:
                     del self.clients[job.client]
             future.set_exception(BatchError(f"the store could not write this batch: {job.error!r}"))
-            asyncio.get_running_loop().call_soon(self._publish, messages)  # viewers keep showing memory
+            asyncio.get_running_loop().call_soon(self._publish, messages, batch)  # viewers keep showing memory
             return
-        future.set_result(None)  # the acknowledgement goes out first; viewers right after, in commit order
-        asyncio.get_running_loop().call_soon(self._publish, messages)
+        future.set_result(None)  # the acknowledgement goes out first; listeners right after, in commit order
+        asyncio.get_running_loop().call_soon(self._publish, messages, batch)
 
-    def _raise(self, alerts: list[dict]) -> None:
-        """Apply, store and publish alert operations the diagnosis worker found (after their batches)."""
+    def apply_internal(self, ops: list[dict], done: Callable[[bool], None] | None = None) -> None:
+        """Apply, store and publish operations the server makes itself (alerts), after what is applied
+        already; `done(stored)` is called once they are on disk (False: they could not be applied or
+        stored). No batch listener sees them."""
         if self._failed is not None:
+            if done is not None:
+                done(False)
             return
         try:
-            messages, writes = self._apply(alerts)
+            messages, writes = self._apply(ops)
         except BatchError:
-            log.exception("alerts could not be stored")
+            log.exception("operations of the server could not be stored")
+            if done is not None:
+                done(False)
             return
         if self.persist is None:
             self._publish(messages)
+            if done is not None:
+                done(True)
             return
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:  # closed outside the loop: the alerts are stored, no viewer is left
+        except RuntimeError:  # outside the loop (shutting down): stored by close(), no viewer is left
             loop = None
 
-        stored = loop.create_future() if loop is not None else None
-
-        def done(job: Job) -> None:
+        def written(job: Job) -> None:
             try:
                 if loop is not None:
-                    loop.call_soon_threadsafe(self._stored, job, messages, stored)
-            except RuntimeError:  # loop closed during shutdown; the alerts are on disk
+                    loop.call_soon_threadsafe(self._stored, job, messages, done)
+            except RuntimeError:  # loop closed during shutdown; the operations are on disk
                 pass
 
-        self._alerts_stored = stored
-        self.persist.submit(Job(writes, None, None, done))
+        self.persist.submit(Job(writes, None, None, written))
+        if loop is None and done is not None:
+            done(True)
 
     def _apply(self, ops: list[dict]) -> tuple[list[dict], list[tuple]]:
         """Apply checked operations to the state, in order: (their viewer messages, their prepared writes).
@@ -196,22 +193,31 @@ class Store:
             writes.extend(actions)
         return messages, writes
 
-    def _stored(self, job: Job, messages: list[dict], stored: asyncio.Future | None) -> None:
-        if stored is not None and not stored.done():
-            stored.set_result(None)
+    def _stored(self, job: Job, messages: list[dict], done: Callable[[bool], None] | None) -> None:
         if job.fatal:
             self._failed = job.error
+        if done is not None:
+            done(job.error is None)
+        if job.fatal:
             return
         # after the publication of the batches committed with it or before it (_committed's call_soon)
         asyncio.get_running_loop().call_soon(self._publish, messages)
 
-    def _publish(self, messages: list[dict]) -> None:
+    def _publish(self, messages: list[dict], batch: tuple | None = None) -> None:
         for listener in self.listeners:
             listener(messages)
+        if batch is None:
+            return
+        self.batches_published += 1
+        for batch_listener in self.batch_listeners:
+            try:
+                batch_listener(*batch)
+            except Exception:  # a listener's bug must not fail ingest (nor the listeners after it)
+                log.exception("a batch listener failed")
 
     def close(self) -> None:
-        """Raise what diagnosis still finds, commit everything accepted so far and close the database."""
-        self.diagnosis.close()
+        """Commit everything accepted so far and close the database (close diagnosis first: its last
+        alerts are stored through this store)."""
         if self.persist is not None:
             self.persist.close()
             self.persist = None

@@ -129,6 +129,20 @@ class Series:
             x, y, t = x[keep], y[keep], t[keep]
         return x, y, t
 
+    def tail(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the last k points' x and y, as stored (k at most n)."""
+        xs, ys, left = [], [], min(k, self.n)
+        for px, py, _ in reversed(list(self._parts())):
+            if left <= 0:
+                break
+            take = min(left, len(px))
+            xs.append(px[len(px) - take :])
+            ys.append(py[len(py) - take :])
+            left -= take
+        if not xs:
+            return np.empty(0, "<f8"), np.empty(0, self.ydtype)
+        return np.concatenate(xs[::-1]), np.concatenate(ys[::-1])
+
     def raw_t(self) -> np.ndarray:
         """Relative f4 times as stored (persistence writes these)."""
         return np.concatenate([p[2] for p in self._parts()]) if self._chunks else np.empty(0, "<f4")
