@@ -3,12 +3,9 @@
 Prints one JSON line per figure. Starts its own servers on free loopback ports, in a temporary
 data directory, and stops them by pid. Figures: 1M-point line call-to-ack, scalar throughput from
 8 writer processes, fan-out latency to 50 viewers, memory per stored point, start-up time, and the
-cost of diagnosis (`--only diagnosis`): ingest with it on and off, alternating, medians, from 8 Panel
-writers (writer-bound), from a Store in process (the server's own work: 1, 10, 100 points per op,
-new series and series of 50,000 points), the diagnosis worker's own time (keeping up, or catching up
-on 200 batches at once), and server-bound over HTTP (3 writers sending batches back to back to one
-server for --seconds; new series all the time, or series under way; and `diagnosis-rounds`: both
-servers side by side, taking turns in --rounds rounds of --round-seconds, from 3 writers and from 1).
+cost of diagnosis (`--only diagnosis`): ingest throughput with it on and off, server-bound over HTTP
+(3 writers sending batches of 50 line ops back to back to one server for --seconds; --points-per-op,
+new series all the time or --before points per series first), --runs of each, alternating, medians.
 Figures measured are in docs/diagnosis.md, "Cost".
 """
 
@@ -17,12 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import multiprocessing as mp
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -85,19 +79,6 @@ def cpu_when_quiet(pid: int, limit: float = 60.0) -> float:
     return last
 
 
-def median_interval(ordered: list[float], level: float = 0.90) -> tuple[float, float]:
-    """A distribution-free confidence interval of the median of sorted values: ordered[j] to
-    ordered[n-1-j], j the largest with P(Binomial(n, 1/2) <= j) <= (1-level)/2 (its coverage is
-    1 - 2 P(Binomial(n, 1/2) <= j)); the whole range when too few values for the level."""
-    n, j, tail = len(ordered), 0, 0.0
-    for k in range(n // 2):  # bounded by n
-        tail += math.comb(n, k) / 2**n  # P(Binomial(n, 1/2) <= k)
-        if tail > (1 - level) / 2:
-            break
-        j = k
-    return ordered[j], ordered[n - 1 - j]
-
-
 def emit_on_off(figure: str, results: list[tuple[float, float]], **extra) -> None:
     """One line for (on, off) throughput pairs: their medians and the drop, overall and per run."""
     on, off = [r[0] for r in results], [r[1] for r in results]
@@ -156,10 +137,10 @@ def _writer(url: str, index: int, seconds: float, spool: str, go, out: mp.Queue)
     out.put((step, time.perf_counter() - start))
 
 
-def bench_writers(tmp: Path, seconds: float, writers: int = 8, *extra: str, quiet: bool = False) -> float:
+def bench_writers(tmp: Path, seconds: float, writers: int = 8) -> float:
     """Scalar points per second, sustained, from several writer processes (each its own Panel), from
     when all have started (their imports done) to their last flush."""
-    srv = ServerProcess(tmp / f"writers{time.monotonic_ns()}", *extra).start()
+    srv = ServerProcess(tmp / f"writers{time.monotonic_ns()}").start()
     try:
         ctx = mp.get_context("spawn")
         go, out = ctx.Event(), ctx.Queue()
@@ -182,34 +163,18 @@ def bench_writers(tmp: Path, seconds: float, writers: int = 8, *extra: str, quie
         for i in range(writers):
             with urllib.request.urlopen(f"{srv.url}/api/v1/window?env=w{i}&win=loss&format=json&width=1") as r:
                 stored += json.loads(r.read())["traces"][0]["n"]
-        if not quiet:
-            emit(
-                figure="scalar_points_per_s_8_writers",
-                value=round(total / elapsed),
-                points=total,
-                stored=stored,
-                seconds=round(elapsed, 2),
-                target=">= 100000",
-            )
+        emit(
+            figure="scalar_points_per_s_8_writers",
+            value=round(total / elapsed),
+            points=total,
+            stored=stored,
+            seconds=round(elapsed, 2),
+            target=">= 100000",
+        )
         assert stored == total
         return total / elapsed
     finally:
         srv.stop()
-
-
-def bench_diagnosis_cost(tmp: Path, seconds: float, runs: int) -> None:
-    """Ingest throughput with diagnosis on and off (alternating runs, same machine state)."""
-    on, off = [], []
-    for _ in range(runs):
-        off.append(bench_writers(tmp, seconds, 8, "--no-diagnose", quiet=True))
-        on.append(bench_writers(tmp, seconds, 8, quiet=True))
-    emit(
-        figure="ingest_points_per_s_diagnosis_on_vs_off",
-        on=round(statistics.median(on)),
-        off=round(statistics.median(off)),
-        drop_percent=round(100 * (1 - statistics.median(on) / statistics.median(off)), 1),
-        target="drop <= 10%",
-    )
 
 
 def _saturating_writer(
@@ -296,49 +261,6 @@ class _SaturatingWriters:
             p.join(30)
             if p.is_alive():
                 p.kill()
-
-
-def bench_server_rounds(
-    tmp: Path, points_per_op: int, seconds: float, rounds: int, before: int = 0, fresh: int = 0, writers: int = 3
-) -> None:
-    """As bench_server_bound, but the two servers (diagnosis on and off) run side by side all along and
-    take turns in `rounds` short rounds of `seconds` (which goes first alternates; each round starts once
-    both are quiet), the same writer processes sending to both: slow changes of the machine's speed
-    then fall on both alike, and the figure is the median of the rounds' own drops."""
-    servers = {
-        extra: ServerProcess(tmp / f"rounds{time.monotonic_ns()}", *extra, store="memory").start()
-        for extra in ((), ("--no-diagnose",))
-    }
-    try:
-        urls = [srv.url for srv in servers.values()]
-        got: dict[tuple[str, ...], list[float]] = {extra: [] for extra in servers}
-        # batches encoded for half the rounds' time at _saturating_writer's generous rate: rarely repeated
-        with _SaturatingWriters(urls, writers, points_per_op, seconds * rounds / 2, before, fresh) as load:
-            for r in range(rounds):
-                for extra in list(servers) if r % 2 else list(servers)[::-1]:
-                    for srv in servers.values():
-                        cpu_when_quiet(srv.proc.pid)
-                    got[extra].append(load.round(servers[extra].url, seconds) / seconds)
-    finally:
-        for srv in servers.values():
-            srv.stop()
-    on, off = got[()], got[("--no-diagnose",)]
-    drops = sorted(100 * (1 - a / b) for a, b in zip(on, off, strict=True))
-    emit(
-        figure=f"server_bound_rounds_ingest_points_per_s_{points_per_op}_points_per_op_diagnosis_on_vs_off",
-        series_points_before=before,
-        new_series_every_batches=fresh,
-        seconds=seconds,
-        rounds=rounds,
-        writers=writers,
-        on=round(statistics.median(on)),
-        off=round(statistics.median(off)),
-        drop_percent_median_of_rounds=round(statistics.median(drops), 1),
-        drop_percent_quartiles=[round(drops[len(drops) // 4], 1), round(drops[(3 * len(drops)) // 4], 1)],
-        drop_percent_median_ci90=[round(d, 1) for d in median_interval(drops)],
-        drop_percent_per_round=[round(d, 1) for d in drops],
-        target="drop <= 10%",
-    )
 
 
 def bench_server_bound(
@@ -495,213 +417,19 @@ def _loss_ops(env: str, b: int, points_per_op: int, rng: np.random.Generator, se
     return ops
 
 
-def _accepted(client: str, seq: int, ops: list[dict]) -> tuple[str, int, list[dict], bytes]:
-    """A batch as the ingest handler passes it to Store.ingest: client, seq, validated ops and the body."""
-    from livepanel import protocol
-
-    body = protocol.packb({"client": client, "seq": seq, "ops": ops})
-    return (*protocol.validate_batch(protocol.unpackb(body)), body)
-
-
-def bench_worker_catch_up(points_per_op: int, runs: int, before: int = 0) -> None:
-    """The diagnosis worker's own time for 200 batches of 50 line ops (new series, or `before` points per
-    series first), given one at a time (a worker that keeps up) and all at once (one that fell behind:
-    Worker.batches diagnoses them together, caught up); in this process, alternated, medians."""
-    from livepanel import protocol
-    from livepanel.diagnosis.worker import Worker
-
-    rng = np.random.default_rng(0)
-    warm = [protocol.packb({"ops": _loss_ops("run", b, 10_000, rng)}) for b in range(before // 10_000)]
-    first = before // points_per_op
-    bodies = [protocol.packb({"ops": _loss_ops("run", first + b, points_per_op, rng)}) for b in range(200)]
-
-    def timed(group: int) -> float:
-        worker = Worker([], [])
-        for body in warm:
-            worker.batch(body)
-        start = time.perf_counter()
-        for g in range(0, len(bodies), group):
-            worker.batches(bodies[g : g + group])
-        return time.perf_counter() - start
-
-    alone, together = [], []
-    for i in range(runs):
-        for group in (1, 200) if i % 2 else (200, 1):
-            (alone if group == 1 else together).append(timed(group))
-    a, t = statistics.median(alone), statistics.median(together)
-    emit(
-        figure=f"diagnosis_worker_ms_200_batches_{points_per_op}_points_per_op",
-        series_points_before=before,
-        one_at_a_time_ms=round(1e3 * a, 1),
-        all_at_once_ms=round(1e3 * t, 1),
-        ratio=round(a / t, 2),
-    )
-
-
-def bench_core_contention(runs: int) -> None:
-    """How much a busy process on another core slows the store's ingest here (a pure Python loop spinning
-    in a child process while 200 batches are applied, against none; alternated, medians): what any
-    parallel work, such as the diagnosis worker, costs ingest on this machine beyond its own hand-off."""
-    from livepanel.server.store import Store
-
-    rng = np.random.default_rng(0)
-    batches = []
-    for b in range(200):
-        batches.append(_accepted("contention-1", b + 1, _loss_ops("run", b, 10, rng)))
-
-    async def ingest_all() -> float:
-        store = Store(None, diagnose=False)
-        start = time.perf_counter()
-        for batch in batches:
-            await store.ingest(*batch)
-        return time.perf_counter() - start
-
-    times: dict[bool, list[float]] = {False: [], True: []}
-    for _ in range(runs):
-        for busy in (False, True):
-            spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
-            try:
-                time.sleep(0.2)  # the spinner is running
-                times[busy].append(asyncio.run(ingest_all()))
-            finally:
-                if spinner is not None:
-                    spinner.kill()
-                    spinner.wait()
-    alone, busy = statistics.median(times[False]), statistics.median(times[True])
-    emit(
-        figure="store_ingest_slowdown_with_another_core_busy_percent",
-        median=round(100 * (busy / alone - 1), 1),
-        per_run=sorted(round(100 * (b / a - 1), 1) for a, b in zip(times[False], times[True], strict=True)),
-        cores=os.cpu_count(),
-    )
-
-
-def bench_store_diagnosis(
-    points_per_op: int, runs: int, before: int = 0, writers: int = 4, paused: bool = True
-) -> None:
-    """The server's own cost of diagnosis: 200 batches of 50 line ops applied by a Store in this process
-    (no HTTP, no disk), series named like losses so the engine watches every one, from `writers` writers
-    at once (asyncio tasks, 200/writers batches each: a saturated server has several). Two stores,
-    diagnosis on and off, take the same batches one after the other (which one goes first alternates from
-    run to run); each run's figure is the time until every batch is acknowledged, and the medians of `runs`
-    runs are reported. `before` points per series are ingested first, outside the timing: 0 measures new
-    series (each of a series' first 128 points closes a block and runs the detectors), 50,000 a training
-    run under way (a block every 512-1024 points).
-
-    The detectors run in the diagnosis worker's process. `paused`: the worker is stopped (SIGSTOP) while
-    ingest is timed and let go after, so the figure is ingest's own cost of handing batches over, as on a
-    machine with a core free for the worker (on a 2-vCPU VM a busy second vCPU slows this process by tens
-    of percent whatever it runs); acks then do not wait for answers, as a saturated server's do not (others
-    wait for the worker). Also reported: the time spent handing batches over, as a share of ingest's time
-    in the same runs (the least noisy figure of the cost), how long after the last ack the worker had
-    answered every batch, and its CPU time over the store's own time (below 1, it keeps up with ingest)."""
-    from livepanel.server.store import Store
-
-    warm_chunk = 10_000
-    rng = np.random.default_rng(0)
-    warm, batches = [], []
-    for b in range(before // warm_chunk):
-        warm.append(_accepted("store-bench-w", b + 1, _loss_ops("run", b, warm_chunk, rng)))
-    first = before // points_per_op
-    for b in range(first, first + 200):
-        ops = _loss_ops("run", b, points_per_op, rng)
-        batches.append(_accepted(f"store-bench-{b % writers}", b // writers + 1, ops))
-    points = 200 * 50 * points_per_op
-    after, ratio, handoff = [], [], []
-
-    async def ingest_all(store: Store) -> float:
-        async def writer(w: int) -> None:
-            for batch in batches[w::writers]:
-                await store.ingest(*batch)
-
-        start = time.perf_counter()
-        await asyncio.gather(*(writer(w) for w in range(writers)))
-        return time.perf_counter() - start
-
-    async def one_run() -> tuple[float, float]:
-        stores = {False: Store(None, diagnose=False), True: Store(None, diagnose=True)}
-        for store in stores.values():
-            for batch in warm:
-                await store.ingest(*batch)
-        diagnosis = stores[True].diagnosis
-        await stores[True].ingest(
-            "store-bench-r",
-            1,
-            [
-                {
-                    "op": "line",
-                    "env": "ready",
-                    "win": "w",
-                    "name": "",
-                    "update": "append",
-                    "x": np.zeros(1),
-                    "y": np.zeros(1),
-                    "t": None,
-                    "opts": {},
-                }
-            ],
-        )
-        while diagnosis.flight:  # the worker started and answered the warm-up (bounded: it answers all)
-            await asyncio.sleep(0.01)
-        pid = diagnosis.proc.pid
-        if paused:
-            diagnosis.wait = 0.0
-        submit, in_submit = diagnosis.submit, [0.0]
-
-        def timed_submit(*args):  # the hand-off's own time, measured inside the same runs
-            start = time.perf_counter()
-            try:
-                return submit(*args)
-            finally:
-                in_submit[0] += time.perf_counter() - start
-
-        diagnosis.submit = timed_submit
-        spent, cpu = {}, 0.0
-        for diagnose in (False, True) if len(after) % 2 else (True, False):
-            if diagnose:
-                cpu = -cpu_seconds(pid)
-                if paused:
-                    os.kill(pid, signal.SIGSTOP)
-            try:
-                spent[diagnose] = await ingest_all(stores[diagnose])
-            finally:
-                if diagnose and paused:
-                    os.kill(pid, signal.SIGCONT)
-            if diagnose:
-                end = time.perf_counter()
-                while diagnosis.flight:  # bounded: the worker answers every batch handed over
-                    await asyncio.sleep(0.001)
-                after.append(time.perf_counter() - end)
-                cpu += cpu_seconds(pid)
-        ratio.append(cpu / spent[False])
-        handoff.append(in_submit[0] / spent[True])
-        for store in stores.values():
-            store.close()
-        return points / spent[True], points / spent[False]
-
-    emit_on_off(
-        f"store_apply_points_per_s_{points_per_op}_points_per_op_diagnosis_on_vs_off",
-        [asyncio.run(one_run()) for _ in range(runs)],
-        series_points_before=before,
-        writers=writers,
-        worker="paused while timed" if paused else "running",
-        worker_done_after_last_ack_ms=round(1000 * statistics.median(after), 1),
-        worker_cpu_over_store_time=round(statistics.median(ratio), 2),
-        handoff_percent_of_ingest=round(100 * statistics.median(handoff), 1),
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument(
         "--only",
-        help="comma-separated: million,writers,fanout,memory,diagnosis (diagnosis-http, diagnosis-rounds: HTTP parts)",
+        help="comma-separated: million,writers,fanout,memory,diagnosis (diagnosis-http: the same)",
     )
-    parser.add_argument("--seconds", type=float, default=4.0, help="length of each server-bound diagnosis run")
-    parser.add_argument("--round-seconds", type=float, default=2.0, help="length of each diagnosis-rounds round")
-    parser.add_argument("--rounds", type=int, default=20, help="rounds of each diagnosis-rounds case")
-    parser.add_argument("--writers", default="3,1", help="diagnosis-rounds: comma-separated writer counts")
+    parser.add_argument("--seconds", type=float, default=4.0, help="diagnosis: length of each run")
+    parser.add_argument("--runs", type=int, default=5, help="diagnosis: runs with it on, and as many off")
+    parser.add_argument("--points-per-op", type=int, default=10, help="diagnosis: points per line op")
+    parser.add_argument(
+        "--before", type=int, default=0, help="diagnosis: points per series first (0: new series every 200 batches)"
+    )
     args = parser.parse_args()
     only = set(args.only.split(",")) if args.only else {"million", "writers", "fanout", "memory", "diagnosis"}
     with tempfile.TemporaryDirectory(prefix="livepanel-bench-") as d:
@@ -713,26 +441,10 @@ def main() -> None:
             bench_writers(tmp, 2 if args.quick else 8)
         if "fanout" in only:
             bench_fanout(tmp, 50, 20 if args.quick else 200)
-        if "diagnosis" in only:
-            bench_diagnosis_cost(tmp, 2 if args.quick else 5, 1 if args.quick else 3)
-            bench_core_contention(3 if args.quick else 7)
-            for before in (0, 50_000):
-                for points_per_op in (1, 10, 100):
-                    bench_worker_catch_up(points_per_op, 3 if args.quick else 7, before)
-            for before in (0, 50_000):
-                for points_per_op in (1, 10, 100):
-                    for paused in (True, False):
-                        bench_store_diagnosis(points_per_op, 3 if args.quick else 7, before, paused=paused)
         if "diagnosis" in only or "diagnosis-http" in only:
-            for before, fresh in ((0, 200), (50_000, 0)):
-                for points_per_op in (1, 10, 100):
-                    bench_server_bound(tmp, points_per_op, args.seconds, 1 if args.quick else 3, before, fresh)
-        if "diagnosis" in only or "diagnosis-rounds" in only:
-            rounds = 3 if args.quick else args.rounds
-            for writers in (int(w) for w in args.writers.split(",")):
-                for before, fresh in ((0, 200), (50_000, 0)):
-                    for points_per_op in (1, 10, 100):
-                        bench_server_rounds(tmp, points_per_op, args.round_seconds, rounds, before, fresh, writers)
+            fresh = 0 if args.before else 200
+            runs = 1 if args.quick else args.runs
+            bench_server_bound(tmp, args.points_per_op, args.seconds, runs, args.before, fresh)
         if "memory" in only:
             bench_memory_and_startup(tmp, 2_000_000 if args.quick else 10_000_000, 2 if args.quick else 5)
 
