@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
         flag = "--" + setting.name.replace("_", "-")
         if setting.flag:
             serve.add_argument(flag, action="store_true", help=setting.help)
+        elif setting.many:
+            serve.add_argument(flag, type=_checked(setting), action="extend", default=[], help=setting.help)
         else:
             default = "" if setting.default is None else f" (default: {setting.default})"
             serve.add_argument(flag, type=_checked(setting), default=setting.default, help=setting.help + default)
@@ -59,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         if args.no_auth and args.token:
             parser.error("serve: --token and --no-auth contradict each other; give one of them")
-        config = Config(**{s.name: getattr(args, s.name) for s in SETTINGS})
+        config = Config(**{s.name: tuple(getattr(args, s.name)) if s.many else getattr(args, s.name) for s in SETTINGS})
         return serve(config)
     if args.command == "replay":
         from livepanel.client.spool import replay_all

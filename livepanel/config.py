@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,21 @@ def _positive(text: str) -> int:
     return value
 
 
+def _hosts(text: str) -> list[str]:
+    """Host names (or IP literals) separated by commas: lower-cased, without port or brackets."""
+    hosts = []
+    for item in str(text).split(","):
+        name = item.strip().lower()
+        bare = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+        if _is_ip(bare):
+            hosts.append(bare)
+        elif re.fullmatch(r"[a-z0-9_]([a-z0-9_.-]{0,251}[a-z0-9_])?", name) and ".." not in name:
+            hosts.append(name)
+        else:
+            raise ValueError(f"{item.strip()[:100]!r} is not a host name or IP address (no scheme, port or path)")
+    return hosts
+
+
 def _base_url(text: str) -> str:
     text = "/" + str(text).strip("/")
     return "" if text == "/" else text
@@ -56,10 +73,19 @@ class Setting:
     help: str
     parse: Callable[[str], Any] = str
     flag: bool = False  # a switch without a value
+    many: bool = False  # repeatable, each value parsed to a list; the setting is a tuple
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "address to bind; anything but loopback requires a token"),
+    Setting(
+        "allow_host",
+        (),
+        "another name to answer to without a token, besides localhost and loopback IPs; pages on it may "
+        "embed the panel (repeatable or comma-separated)",
+        _hosts,
+        many=True,
+    ),
     Setting("port", 8097, "port to listen on (0 picks a free one)", _port),
     Setting("data_dir", "~/.livepanel", "where the SQLite store keeps its data", str),
     Setting("store", "sqlite", "sqlite (kept on disk) or memory (kept nowhere)", _store),
@@ -80,6 +106,7 @@ SETTINGS: tuple[Setting, ...] = (
 @dataclass(frozen=True)
 class Config:
     host: str = "127.0.0.1"
+    allow_host: tuple[str, ...] = ()
     port: int = 8097
     data_dir: str = "~/.livepanel"
     store: str = "sqlite"
@@ -108,8 +135,27 @@ class Config:
 
 
 def is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
+    """`localhost` or a loopback IP literal (127.0.0.0/8, ::1). A name is not resolved: `127.evil.example`
+    is a name like any other, and only DNS decides where it points (DNS rebinding)."""
+    host = host.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if host == "localhost":
+        return True
+    if not _is_ip(host):
+        return False
+    addr = ipaddress.ip_address(host)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return addr.is_loopback
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 assert [s.name for s in SETTINGS] == [f.name for f in dataclasses.fields(Config)], "SETTINGS and Config disagree"
@@ -120,6 +166,6 @@ def markdown_table() -> str:
     rows = ["| flag | default | meaning |", "|---|---|---|"]
     for s in SETTINGS:
         flag = "--" + s.name.replace("_", "-") + ("" if s.flag else " " + s.name.upper())
-        default = "off" if s.flag else ("" if s.default is None else str(s.default))
+        default = "off" if s.flag else ("" if s.default in (None, ()) else str(s.default))
         rows.append(f"| `{flag}` | {default} | {s.help} |")
     return "\n".join(rows) + "\n"

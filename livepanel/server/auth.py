@@ -16,7 +16,22 @@ class Guard:
 
     def __init__(self, config: Config):
         self.token = None if config.no_auth else config.token
-        self.hosts = {"localhost", "127.0.0.1", "::1", config.host.lower()}
+        bound = _hostname(config.host)
+        # Names answered without a token besides loopback IP literals; never a wildcard address.
+        self.hosts = frozenset(
+            {"localhost", *config.allow_host} | ({bound} if bound not in ("", "0.0.0.0", "::") else set())
+        )
+        self._served = {"127.0.0.1", "::1", *self.hosts}  # names known to be served (is_loopback costs µs)
+
+    def serves(self, host: str) -> bool:
+        """Whether a Host (without port) is answered without a token."""
+        if host in self._served:
+            return True
+        if not is_loopback(host):
+            return False
+        if len(self._served) < 256:  # bounded: 127.0.0.0/8 has many names
+            self._served.add(host)
+        return True
 
     def token_from(self, handler: RequestHandler) -> str | None:
         auth = handler.request.headers.get("Authorization", "")
@@ -41,8 +56,12 @@ class Guard:
                 return 401, "wrong token"
             return None
         host = _hostname(handler.request.host or "")
-        if not (is_loopback(host) or host in self.hosts):
-            return 403, f"host {host!r} is not served: without a token only loopback hosts are answered"
+        if not self.serves(host):
+            return (
+                403,
+                f"host {host!r} is not served: without a token only localhost, loopback addresses and "
+                "names given with --allow-host are answered",
+            )
         return None
 
 

@@ -1,0 +1,158 @@
+"""The HTTP and websocket edge against hostile senders and hostile web pages (issue 17).
+
+DNS rebinding (the Host check takes literal loopback addresses only), cross-site writes (CSRF),
+memory held for bodies that never come, malformed Content-Length, hostile websocket messages,
+long values echoed back, security headers, and tokens kept out of URLs and logs. Raw sockets where
+a client library would tidy the request up.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from serverproc import ServerProcess
+from wire import get, line_op
+
+from livepanel import cli, protocol
+from livepanel.config import Config
+
+TOKEN = "s3cret-hardening-token"
+WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+
+
+def batch(client: str = "client-hard-0", seq: int = 1, env: str = "h", win: str = "w", n: int = 2) -> bytes:
+    ops = [line_op(env, win, np.arange(n, dtype="f8"), np.ones(n))]
+    return protocol.packb({"client": client, "seq": seq, "ops": ops})
+
+
+def head(method: str, path: str, port: int, headers: list[tuple[str, str]] = (), host: str | None = None) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host or f'127.0.0.1:{port}'}"]
+    lines += [f"{k}: {v}" for k, v in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP answer from a raw socket: (status, headers with lower-case names, body)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionError(f"closed after {buf[:200]!r}")
+        buf += data
+    top, _, rest = buf.partition(b"\r\n\r\n")
+    lines = top.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", 0))
+    while len(rest) < length:
+        data = sock.recv(65536)
+        if not data:
+            break
+        rest += data
+    return int(lines[0].split()[1]), headers, rest[:length]
+
+
+def exchange(port: int, data: bytes, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        return read_answer(sock)
+
+
+def error_of(body: bytes) -> str:
+    import json
+
+    return json.loads(body)["error"]
+
+
+def ingest(port: int, body: bytes, headers: list[tuple[str, str]] = (), host: str | None = None):
+    """POST a batch with Content-Type msgpack (unless headers give one) and a Content-Length."""
+    extra = list(headers)
+    if not any(k.lower() == "content-type" for k, _ in extra):
+        extra.append(("Content-Type", "application/msgpack"))
+    extra.append(("Content-Length", str(len(body))))
+    return exchange(port, head("POST", "/api/v1/ingest", port, extra, host) + body)
+
+
+def _ws_upgrade(port: int, origin: str, host: str | None = None, query: str = "") -> bytes:
+    return head(
+        "GET",
+        "/api/v1/socket" + query,
+        port,
+        [
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", WS_KEY),
+            ("Sec-WebSocket-Version", "13"),
+            ("Origin", origin),
+        ],
+        host,
+    )
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    srv = ServerProcess(tmp_path_factory.mktemp("hard") / "data", store="memory").start()
+    yield srv
+    srv.stop()
+
+
+# ------------------------------------------------------------------------------------ DNS rebinding
+
+
+@pytest.mark.parametrize("host", ["127.evil.example", "127.0.0.1.nip.io", "localhost.evil.example", "0.0.0.0"])
+def test_names_that_look_loopback_are_refused(shared, host):
+    port = shared.port
+    for path in ("/api/v1/envs", "/"):
+        status, _, body = exchange(port, head("GET", path, port, host=f"{host}:{port}"))
+        assert status == 403 and "is not served" in error_of(body), (path, status)
+    status, _, body = ingest(port, batch(client="client-rebind"), host=f"{host}:{port}")
+    assert status == 403 and "is not served" in error_of(body)
+    assert get(shared.url, "/api/v1/window", env="h", win="rebind")[0] == 404
+
+    # The page such a name serves would open its socket with Host and Origin both on that name.
+    status, _, body = exchange(port, _ws_upgrade(port, f"http://{host}:{port}", host=f"{host}:{port}"))
+    assert status == 403 and "is not served" in error_of(body)
+
+
+@pytest.mark.parametrize("host", ["localhost", "LocalHost", "127.0.0.1", "127.0.0.2", "[::1]"])
+def test_literal_loopback_hosts_are_served(shared, host):
+    status, _, _ = exchange(shared.port, head("GET", "/api/v1/envs", shared.port, host=f"{host}:{shared.port}"))
+    assert status == 200
+
+
+def test_allow_host_names_more_hosts(server_factory):
+    srv = server_factory("--allow-host", "mybox.lan,Other.Lan", "--allow-host", "third.lan", store="memory")
+    for host in ("mybox.lan", "other.lan", "third.lan", "localhost"):
+        assert exchange(srv.port, head("GET", "/api/v1/envs", srv.port, host=f"{host}:{srv.port}"))[0] == 200
+    assert exchange(srv.port, head("GET", "/api/v1/envs", srv.port, host=f"evil.lan:{srv.port}"))[0] == 403
+
+
+def test_allow_host_takes_names_only(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "livepanel", "serve", "--data-dir", str(tmp_path), "--allow-host", "http://x.lan/"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "is not a host name or IP address" in out.stderr
+
+
+def test_a_name_that_looks_loopback_is_not_loopback_for_the_token():
+    assert not Config(host="127.evil.example").loopback
+    assert cli.resolve_token(Config(host="127.evil.example")).token  # bound by such a name: a token is made
+    assert Config(host="127.0.0.5").loopback and Config(host="::1").loopback and Config(host="localhost").loopback
+    assert cli.resolve_token(Config(host="127.0.0.1")).token is None
