@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from serverproc import ServerProcess
-from wire import get, line_op
+from wire import Socket, arun, get, line_op, window
 
 from livepanel import cli, protocol
 from livepanel.config import Config
@@ -156,3 +156,62 @@ def test_a_name_that_looks_loopback_is_not_loopback_for_the_token():
     assert cli.resolve_token(Config(host="127.evil.example")).token  # bound by such a name: a token is made
     assert Config(host="127.0.0.5").loopback and Config(host="::1").loopback and Config(host="localhost").loopback
     assert cli.resolve_token(Config(host="127.0.0.1")).token is None
+
+
+# ---------------------------------------------------------------------------------------- CSRF
+
+
+@pytest.mark.parametrize("ctype", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+def test_ingest_takes_msgpack_only(shared, ctype):
+    headers = [("Content-Type", ctype)] if ctype else [("Content-Type", "")]
+    status, _, body = ingest(shared.port, batch(client="client-ctype", win="ctype"), headers)
+    assert status == 415 and "Content-Type: application/msgpack" in error_of(body)
+    assert get(shared.url, "/api/v1/window", env="h", win="ctype")[0] == 404
+    ok = [("Content-Type", "Application/MsgPack; charset=binary")]
+    assert ingest(shared.port, batch(client="client-ctype2", win="ctype2"), ok)[0] == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("Origin", "http://evil.example")],
+        [("Origin", "http://127.0.0.1:1")],  # another port of the same host
+        [("Origin", "null")],  # a sandboxed frame or a file:// page
+        [("Sec-Fetch-Site", "cross-site")],
+        [("Sec-Fetch-Site", "same-site")],
+        [("Origin", "http://evil.example"), ("Sec-Fetch-Site", "cross-site")],
+    ],
+)
+def test_writes_from_pages_of_other_origins_are_refused(shared, headers):
+    status, _, body = ingest(shared.port, batch(client="client-csrf", win="csrf"), headers)
+    assert status == 403 and "another" in error_of(body)
+    assert get(shared.url, "/api/v1/window", env="h", win="csrf")[0] == 404
+
+
+def test_writes_from_the_same_origin_are_served(shared):
+    same = [("Origin", f"http://127.0.0.1:{shared.port}"), ("Sec-Fetch-Site", "same-origin")]
+    assert ingest(shared.port, batch(client="client-same", win="same"), same)[0] == 200
+    assert window(shared.url, "h", "same")["traces"][0]["n"] == 2
+
+
+def test_the_cookie_does_not_authorize_writes(server_factory):
+    srv = server_factory("--token", TOKEN, store="memory")
+    cookie = [("Cookie", f"livepanel_token={TOKEN}")]
+    status, headers, _ = exchange(srv.port, head("GET", f"/?token={TOKEN}", srv.port))
+    assert status == 302 and f"livepanel_token={TOKEN}" in headers["set-cookie"]
+    assert exchange(srv.port, head("GET", "/api/v1/envs", srv.port, cookie))[0] == 200  # reads: yes
+    status, _, body = ingest(srv.port, batch(client="client-cookie"), cookie)
+    assert status == 401 and "Authorization: Bearer" in error_of(body)
+    assert ingest(srv.port, batch(client="client-cookie"), [("Authorization", f"Bearer {TOKEN}")])[0] == 200
+
+
+def test_websocket_from_another_port_is_refused(shared):
+    async def run():
+        for origin in (f"http://127.0.0.1:{shared.port + 1}", f"http://localhost:{shared.port}", "null"):
+            with pytest.raises(Exception, match="403"):
+                await Socket(shared.url, origin=origin).connect()
+        sock = await Socket(shared.url, origin=f"http://127.0.0.1:{shared.port}").connect()
+        assert (await sock.recv())["type"] == "hello"
+        sock.close()
+
+    arun(run())

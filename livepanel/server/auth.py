@@ -1,14 +1,21 @@
-"""Who may talk to the server: the token, and the Host check that stops DNS rebinding."""
+"""Who may talk to the server, and what a web page may make it do (docs/server.md, "Security").
+
+The token; the Host check that stops DNS rebinding; and the refusal of writes that a page of another
+origin could send (CSRF).
+"""
 
 from __future__ import annotations
 
 import hmac
+import urllib.parse
 
+from tornado.httputil import HTTPServerRequest
 from tornado.web import RequestHandler
 
 from livepanel.config import Config, is_loopback
 
 COOKIE = "livepanel_token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # all other methods write
 
 
 class Guard:
@@ -33,36 +40,67 @@ class Guard:
             self._served.add(host)
         return True
 
-    def token_from(self, handler: RequestHandler) -> str | None:
-        auth = handler.request.headers.get("Authorization", "")
+    def token_from(self, handler: RequestHandler, cookie: bool = True) -> str | None:
+        """The token a request carries: a header, ?token=, or the cookie (not for writes)."""
+        headers = handler.request.headers
+        auth = headers.get("Authorization", "")
         if auth.startswith("Bearer "):
             return auth[7:].strip()
-        return (
-            handler.request.headers.get("X-Livepanel-Token")
-            or handler.get_query_argument("token", None)
-            or handler.get_cookie(COOKIE)
-        )
+        given = headers.get("X-Livepanel-Token") or handler.get_query_argument("token", None)
+        if not given and cookie:
+            given = handler.get_cookie(COOKIE)
+        return given or None
 
     def refuse(self, handler: RequestHandler) -> tuple[int, str] | None:
         """None when the request may proceed, else (status, reason)."""
+        request = handler.request
+        write = request.method not in SAFE_METHODS
         if self.token is not None:
-            given = self.token_from(handler)
+            # The cookie is the browser's credential, and the page never writes over HTTP: a write needs a
+            # header, which no page of another origin can add (the cookie would go with a forged request).
+            given = self.token_from(handler, cookie=not write)
             if not given:
+                if write and handler.get_cookie(COOKIE):
+                    return (
+                        401,
+                        "a write needs the token in an 'Authorization: Bearer TOKEN' header; "
+                        "the cookie is not accepted for writes",
+                    )
                 return (
                     401,
                     "this server needs a token: send 'Authorization: Bearer TOKEN' or open the page with ?token=",
                 )
             if not hmac.compare_digest(given.encode(), self.token.encode()):
                 return 401, "wrong token"
-            return None
-        host = _hostname(handler.request.host or "")
-        if not self.serves(host):
-            return (
-                403,
-                f"host {host!r} is not served: without a token only localhost, loopback addresses and "
-                "names given with --allow-host are answered",
-            )
+        else:
+            host = _hostname(request.host or "")
+            if not self.serves(host):
+                return (
+                    403,
+                    f"host {host!r} is not served: without a token only localhost, loopback addresses and "
+                    "names given with --allow-host are answered",
+                )
+        if write:
+            why = cross_site(request)
+            if why is not None:
+                return 403, why
         return None
+
+
+def cross_site(request: HTTPServerRequest) -> str | None:
+    """Why a write looks sent by a page of another origin, or None. Clients send neither header."""
+    site = request.headers.get("Sec-Fetch-Site", "").strip().lower()
+    if site in ("cross-site", "same-site"):
+        return f"a write sent by a page of another site is refused (Sec-Fetch-Site: {site})"
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        try:
+            netloc = urllib.parse.urlsplit(origin.strip()).netloc.lower()
+        except ValueError:
+            netloc = ""
+        if not netloc or netloc != (request.host or "").lower():
+            return f"a write sent by a page of another origin ({origin!r}) is refused"
+    return None
 
 
 def _hostname(host: str) -> str:

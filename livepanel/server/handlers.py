@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 CHUNKED_LIMIT = 1 << 30  # bodies past this are cut off rather than read to say 413
+MSGPACK = "application/msgpack"
 
 
 class BaseHandler(tornado.web.RequestHandler):
@@ -73,9 +74,14 @@ class BaseHandler(tornado.web.RequestHandler):
 
 
 def _reason(status: int) -> str:
-    return {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 413: "Payload Too Large"}.get(
-        status, "Error"
-    )
+    return {
+        400: "Bad Request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not Found",
+        413: "Payload Too Large",
+        415: "Unsupported Media Type",
+    }.get(status, "Error")
 
 
 def to_json(obj: Any) -> Any:
@@ -97,7 +103,8 @@ def to_json(obj: Any) -> Any:
 
 @tornado.web.stream_request_body
 class IngestHandler(BaseHandler):
-    """POST /api/v1/ingest: a msgpack batch, acknowledged once committed."""
+    """POST /api/v1/ingest: a msgpack batch, acknowledged once committed. Only msgpack is taken (no web
+    page can send that type to us)."""
 
     store: Store
     diagnosis: Diagnosis | None
@@ -109,6 +116,13 @@ class IngestHandler(BaseHandler):
         self._chunks: list[bytes] = []
         self._size = 0
         self._too_big = False
+        media = self.request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if media != MSGPACK:
+            self.fail(
+                415,
+                f"send the batch as 'Content-Type: {MSGPACK}', not {(media or 'none')!r} (the server takes no "
+                "other type, so that no web page can write to it)",
+            )
         length = int(self.request.headers.get("Content-Length", 0) or 0)
         # A declared length gets one buffer, filled as chunks arrive (no join copy at the end).
         self._buffer = bytearray(length) if 0 < length <= self.max_payload else None
