@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from livepanel import __version__
 from livepanel.config import SETTINGS, Config
 
+IDLE_TIMEOUT = 3600.0  # seconds an idle connection (or one still sending its headers) is kept
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="livepanel", description="A realtime plotting server for model training.")
@@ -130,7 +132,14 @@ async def _serve(config: Config) -> int:
     diagnosis = Diagnosis(store, enabled=not config.no_diagnose)  # the store's other consumer, beside the hub
     # Tornado's default 64 KiB read chunks: a larger chunk is a fresh zeroed buffer on every read, and
     # a 1 MiB one cost every small request about 0.6 ms of CPU (1 M-point bodies were slower with it too).
-    server = tornado.httpserver.HTTPServer(make_app(config, store, hub, diagnosis), max_body_size=1 << 20)
+    # A body must arrive within --body-timeout. Idle keep-alive connections (and unfinished headers) keep
+    # Tornado's hour: a Panel that logs once per epoch keeps its connection rather than meet a closed one.
+    server = tornado.httpserver.HTTPServer(
+        make_app(config, store, hub, diagnosis),
+        max_body_size=1 << 20,
+        body_timeout=config.body_timeout,
+        idle_connection_timeout=IDLE_TIMEOUT,
+    )
     server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]
     host = config.host if config.host not in ("0.0.0.0", "::", "") else socket.gethostname()

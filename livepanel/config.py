@@ -40,6 +40,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 86400:
+        raise ValueError(f"{value} must be more than 0 and at most 86400 seconds")
+    return value
+
+
 def _hosts(text: str) -> list[str]:
     """Host names (or IP literals) separated by commas: lower-cased, without port or brackets."""
     hosts = []
@@ -93,6 +100,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("no_auth", False, "serve without a token even when bound beyond loopback", bool, flag=True),
     Setting("base_url", "", "path prefix when served behind a reverse proxy, e.g. /livepanel", _base_url),
     Setting("max_payload", 64 << 20, "largest request body or websocket message, e.g. 64M", _size),
+    Setting(
+        "max_pending",
+        256 << 20,
+        "bytes of request bodies still arriving, all connections together; past it a new request gets 503",
+        _size,
+    ),
+    Setting("body_timeout", 120.0, "seconds a request body may take to arrive; a slower one is cut off", _seconds),
     Setting("max_image_steps", 200, "image steps kept per window (oldest dropped first)", _positive),
     Setting("max_histogram_steps", 2000, "histogram steps kept per window", _positive),
     Setting("max_text", 1 << 20, "characters kept per text window, e.g. 1M (the oldest appends are dropped)", _size),
@@ -114,6 +128,8 @@ class Config:
     no_auth: bool = False
     base_url: str = ""
     max_payload: int = 64 << 20
+    max_pending: int = 256 << 20
+    body_timeout: float = 120.0
     max_image_steps: int = 200
     max_histogram_steps: int = 2000
     max_text: int = 1 << 20

@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +216,108 @@ def test_websocket_from_another_port_is_refused(shared):
         sock.close()
 
     arun(run())
+
+
+# ---------------------------------------------------------------------------------- memory, timeouts
+
+
+def _answered(socks: list[socket.socket], expected: int, deadline: float) -> dict[int, tuple[int, str]]:
+    """Poll the sockets until `expected` have an answer, or the deadline; return the answers by index."""
+    answers: dict[int, tuple[int, str]] = {}
+    for s in socks:
+        s.setblocking(False)
+    while time.monotonic() < deadline and len(answers) < expected:
+        for i, s in enumerate(socks):
+            if i in answers:
+                continue
+            try:
+                peeked = s.recv(65536, socket.MSG_PEEK)
+            except BlockingIOError:
+                continue
+            if b"\r\n\r\n" in peeked or not peeked:
+                s.setblocking(True)
+                s.settimeout(5)
+                status, _, body = read_answer(s)
+                answers[i] = (status, error_of(body))
+        time.sleep(0.01)
+    return answers
+
+
+def test_declared_lengths_alone_hold_no_memory(server_factory):
+    srv = server_factory(store="memory")
+    assert ingest(srv.port, batch(client="client-warm"))[0] == 200
+    before = rss_mib(srv.proc.pid)
+    fake = head("POST", "/api/v1/ingest", srv.port, [("Content-Type", "application/msgpack")])
+    fake = fake.replace(b"\r\n\r\n", b"\r\nContent-Length: 67108864\r\n\r\nx")
+    socks = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(16)]
+    try:
+        for s in socks:
+            s.sendall(fake)
+        # 4 x 64 MiB fill --max-pending (256M): those wait for their bodies, the other 12 are refused at once.
+        answers = _answered(socks, 12, time.monotonic() + 15)
+        assert len(answers) == 12, answers
+        assert all(status == 503 and "--max-pending" in text for status, text in answers.values())
+        grown = rss_mib(srv.proc.pid) - before
+        assert grown < 32, f"the server grew by {grown:.0f} MiB for 16 requests that sent one byte each"
+        status, _, body = ingest(srv.port, batch(client="client-busy"))
+        assert status == 503 and "send again" in error_of(body)
+    finally:
+        for s in socks:
+            s.close()
+    deadline = time.monotonic() + 10  # the closed connections give their reservations back
+    while ingest(srv.port, batch(client="client-after"))[0] != 200:
+        assert time.monotonic() < deadline, "pending bytes were not released when the connections closed"
+        time.sleep(0.02)
+
+
+def test_chunked_bodies_count_toward_the_pending_limit(server_factory):
+    srv = server_factory("--max-pending", "64K", store="memory")
+    chunked = head(
+        "POST",
+        "/api/v1/ingest",
+        srv.port,
+        [("Content-Type", "application/msgpack"), ("Transfer-Encoding", "chunked")],
+    )
+
+    def chunk(data: bytes) -> bytes:
+        return b"%x\r\n" % len(data) + data + b"\r\n"
+
+    # a holds 40 KB of its 96 KiB body and b's 64 KB do not fit beside it. Which of the two the server
+    # takes first is a race (the second is refused), so an attempt where b came first is made again.
+    for attempt in range(20):
+        body = batch(client=f"client-chunk-a{attempt}", env=f"c{attempt}", n=6000)
+        other = batch(client=f"client-chunk-b{attempt}", env=f"c{attempt}", win="b", n=4000)
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as a:
+            a.sendall(chunked + chunk(body[:40_000]))
+            assert exchange(srv.port, head("GET", "/api/v1/health", srv.port))[0] == 200  # a's chunk in, likely
+            status, _, answer = exchange(srv.port, chunked + chunk(other) + b"0\r\n\r\n")
+            a.sendall(chunk(body[40_000:]) + b"0\r\n\r\n")
+            a_status = read_answer(a)[0]
+        if status == 503:
+            assert "--max-pending" in error_of(answer) and a_status == 200
+            assert window(srv.url, f"c{attempt}", "w")["traces"][0]["n"] == 6000
+            return
+    pytest.fail("b was never refused beside a's first chunk")
+
+
+def test_a_slow_body_is_cut_off_and_its_bytes_released(server_factory):
+    srv = server_factory("--body-timeout", "1", "--max-pending", "4K", store="memory")
+    declare = head("POST", "/api/v1/ingest", srv.port, [("Content-Type", "application/msgpack")])
+    declare = declare.replace(b"\r\n\r\n", b"\r\nContent-Length: 3000\r\n\r\n0123456789")
+    probe = declare.replace(b"0123456789", b"x" * 3000)  # a whole body: answered at once, 400 if let in
+    for _ in range(20):  # the probe, if the server takes it first, refuses the slow one: again
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as slow:
+            slow.sendall(declare)
+            assert exchange(srv.port, head("GET", "/api/v1/health", srv.port))[0] == 200  # slow's headers in, likely
+            if exchange(srv.port, probe)[0] != 503:  # 3000 more do not fit beside the slow one
+                continue
+            start = time.monotonic()
+            assert slow.recv(65536) == b""  # closed by the server (the socket's own timeout is 10 s)
+            assert 0.5 < time.monotonic() - start < 9
+            break
+    else:
+        pytest.fail("the probe was never refused beside the slow body")
+    deadline = time.monotonic() + 10
+    while ingest(srv.port, batch(client="client-slow"))[0] != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)

@@ -18,8 +18,10 @@ def make_app(config: Config, store: Store, hub: Hub, diagnosis: Diagnosis | None
     base = config.base_url
     api = base + "/api/v1"
     read = {"guard": guard, "store": store}
+    pending = handlers.Pending(config.max_pending, config.body_timeout)
+    ingest = {**read, "diagnosis": diagnosis, "max_payload": config.max_payload, "pending": pending}
     routes = [
-        (api + "/ingest", handlers.IngestHandler, {**read, "diagnosis": diagnosis, "max_payload": config.max_payload}),
+        (api + "/ingest", handlers.IngestHandler, ingest),
         (api + "/envs", handlers.EnvsHandler, read),
         (api + "/alerts", handlers.AlertsHandler, {**read, "diagnosis": diagnosis}),
         (api + "/clients", handlers.ClientHandler, read),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 import urllib.parse
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import tornado.web
+from tornado.ioloop import IOLoop
 
 from livepanel import __version__, protocol
 from livepanel.server import export
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from livepanel.server.diagnosis import Diagnosis
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+log = logging.getLogger("livepanel.server")
 CHUNKED_LIMIT = 1 << 30  # bodies past this are cut off rather than read to say 413
 MSGPACK = "application/msgpack"
 
@@ -81,6 +84,7 @@ def _reason(status: int) -> str:
         404: "Not Found",
         413: "Payload Too Large",
         415: "Unsupported Media Type",
+        503: "Service Unavailable",
     }.get(status, "Error")
 
 
@@ -101,21 +105,82 @@ def to_json(obj: Any) -> Any:
     return obj
 
 
+class Pending:
+    """Ingest bodies still arriving, all connections of one server together: their bytes (--max-pending)
+    and their time (--body-timeout).
+
+    A body with a declared length reserves it before any of it is read, so headers alone hold nothing
+    and the total never passes the limit; a chunked body reserves its chunks as they come. One body is
+    always let in when nothing else is pending, so a limit below --max-payload still takes the largest.
+
+    A body that takes longer than the timeout has its connection closed. Tornado's own body_timeout
+    (which the other routes keep) costs every request a timer, about 5% of the CPU of a small ingest;
+    here one sweep every few seconds looks at the bodies arriving, oldest first.
+    """
+
+    def __init__(self, limit: int, timeout: float):
+        self.limit = limit
+        self.held = 0
+        self.timeout = timeout
+        self._arriving: dict[IngestHandler, float] = {}  # by when each began: oldest first
+        self._sweep_scheduled = False
+
+    def arriving(self, handler: IngestHandler, began: float) -> None:
+        self._arriving[handler] = began
+        if not self._sweep_scheduled:
+            self._schedule()
+
+    def arrived(self, handler: IngestHandler) -> None:
+        self._arriving.pop(handler, None)
+
+    def _schedule(self) -> None:
+        self._sweep_scheduled = True
+        IOLoop.current().call_later(min(max(self.timeout / 4, 0.05), 5.0), self._sweep)
+
+    def _sweep(self) -> None:
+        late = time.monotonic() - self.timeout
+        while self._arriving:
+            handler, began = next(iter(self._arriving.items()))
+            if began > late:
+                break
+            del self._arriving[handler]
+            handler.too_slow()
+        self._sweep_scheduled = False
+        if self._arriving:
+            self._schedule()
+
+    def take(self, n: int, own: int = 0) -> bool:
+        """Reserve n more bytes for a body that holds `own` already."""
+        if self.held > own and self.held + n > self.limit:
+            return False
+        self.held += n
+        return True
+
+    def give(self, n: int) -> None:
+        self.held -= n
+
+
 @tornado.web.stream_request_body
 class IngestHandler(BaseHandler):
-    """POST /api/v1/ingest: a msgpack batch, acknowledged once committed. Only msgpack is taken (no web
-    page can send that type to us)."""
+    """POST /api/v1/ingest: a msgpack batch, acknowledged once committed.
+
+    Nothing is allocated before bytes arrive: a single chunk (most batches) is the body as it came, a
+    longer body grows as it arrives. Only msgpack is taken (no web page can send that type to us).
+    """
 
     store: Store
     diagnosis: Diagnosis | None
     max_payload: int
+    pending: Pending
 
     def prepare(self) -> None:
+        self._reserved = 0
+        self.request.connection.set_body_timeout(None)  # type: ignore[arg-type]  # Pending times bodies out
         super().prepare()
         self._arrived = time.monotonic()  # its headers came
-        self._chunks: list[bytes] = []
+        self._body: bytes | bytearray = b""
         self._size = 0
-        self._too_big = False
+        self._too_big = self._busy = False
         media = self.request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         if media != MSGPACK:
             self.fail(
@@ -123,36 +188,84 @@ class IngestHandler(BaseHandler):
                 f"send the batch as 'Content-Type: {MSGPACK}', not {(media or 'none')!r} (the server takes no "
                 "other type, so that no web page can write to it)",
             )
-        length = int(self.request.headers.get("Content-Length", 0) or 0)
-        # A declared length gets one buffer, filled as chunks arrive (no join copy at the end).
-        self._buffer = bytearray(length) if 0 < length <= self.max_payload else None
-        if length > self.max_payload:
+        header = self.request.headers.get("Content-Length")
+        length = int(header) if header is not None else None
+        self._declared = length is not None
+        if length is not None and length > self.max_payload:
             self._too_big = True
             if length > CHUNKED_LIMIT:
                 self.fail(413, f"body of {length} bytes is larger than the limit of {self.max_payload}")
+        elif length and not self._reserve(length):
+            self._refuse_busy(length)
         # Read up to the declared length (discarding what is past the limit) so the 413 reaches the client.
         self.request.connection.set_max_body_size(max(length, self.max_payload) if length else CHUNKED_LIMIT)
+        self.pending.arriving(self, self._arrived)
+
+    def _reserve(self, n: int) -> bool:
+        if not self.pending.take(n, self._reserved):
+            return False
+        self._reserved += n
+        return True
+
+    def _give_back(self) -> None:
+        reserved, self._reserved = getattr(self, "_reserved", 0), 0
+        if reserved:
+            self.pending.give(reserved)
+
+    def _release(self) -> None:
+        self.pending.arrived(self)
+        self._give_back()
+
+    def too_slow(self) -> None:
+        """Its body took longer than --body-timeout: the connection is closed (as Tornado's timeout does)."""
+        log.info(
+            "%s took more than %g s to send its body; connection closed",
+            self.request.remote_ip,
+            self.pending.timeout,
+        )
+        self.request.connection.close()
+
+    def _refuse_busy(self, size: int) -> NoReturn:
+        self._release()
+        self.fail(
+            503,
+            f"the server is receiving {self.pending.held} bytes of other request bodies, and {size} more would "
+            f"pass its limit (--max-pending {self.pending.limit}); send again in a moment",
+        )
+
+    def on_finish(self) -> None:
+        self._release()
+
+    def on_connection_close(self) -> None:
+        self._release()
+        super().on_connection_close()
 
     def data_received(self, chunk: bytes) -> None:
-        start = self._size
         self._size += len(chunk)
+        if self._too_big or self._busy:
+            return
         if self._size > self.max_payload:
             self._too_big = True
-            self._chunks.clear()
-            self._buffer = None
-        elif self._too_big:
-            return
-        elif self._buffer is not None:  # Tornado delivers exactly the declared length
-            self._buffer[start : self._size] = chunk
+        elif not self._declared and not self._reserve(len(chunk)):
+            self._busy = True
         else:
-            self._chunks.append(chunk)
+            if not self._body:
+                self._body = chunk  # most bodies come in one chunk: taken as it is, no copy
+            else:
+                if isinstance(self._body, bytes):
+                    self._body = bytearray(self._body)
+                self._body += chunk  # grows in place (realloc), no join copy at the end
+            return
+        self._body = b""  # the rest is read and dropped, to answer 413 or 503 once it is all in
+        self._give_back()
 
     async def post(self) -> None:
+        self.pending.arrived(self)
         if self._too_big:
             self.fail(413, f"body of {self._size} bytes is larger than the limit of {self.max_payload} (--max-payload)")
-        body = self._buffer if self._buffer is not None and self._size == len(self._buffer) else b"".join(self._chunks)
-        self._chunks.clear()
-        self._buffer = None
+        if self._busy:
+            self._refuse_busy(self._size)
+        body, self._body = self._body, b""
         if not body:
             self.fail(400, "empty body: send a msgpack batch {client, seq, ops}")
         try:
