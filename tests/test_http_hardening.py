@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from serverproc import ServerProcess
-from wire import Socket, arun, get, line_op, window
+from wire import Socket, arun, get, line_op, send_ops, window
 
 from livepanel import cli, protocol
 from livepanel.config import Config
@@ -321,3 +321,87 @@ def test_a_slow_body_is_cut_off_and_its_bytes_released(server_factory):
     while ingest(srv.port, batch(client="client-slow"))[0] != 200:
         assert time.monotonic() < deadline
         time.sleep(0.02)
+
+
+# ------------------------------------------------------------------------------- malformed requests
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [["abc"], ["5, 6"], ["5", "6"], ["-1"], ["1_0"], ["+5"], ["0x10"], ["99999999999999999999999"]],
+)
+def test_bad_content_length_gets_400_naming_it(shared, lengths):
+    headers = [("Content-Type", "application/msgpack"), *(("Content-Length", v) for v in lengths)]
+    status, answer_headers, body = exchange(
+        shared.port, head("POST", "/api/v1/ingest", shared.port, headers) + b"hello"
+    )
+    assert status == 400 and "Content-Length" in error_of(body)
+    assert answer_headers.get("connection") == "close"  # the body is left unread: not reused
+    assert "Traceback" not in shared.log.read_text()
+
+
+def test_content_length_with_transfer_encoding_is_refused(shared):
+    headers = [("Content-Type", "application/msgpack"), ("Content-Length", "5"), ("Transfer-Encoding", "chunked")]
+    status, _, body = exchange(shared.port, head("POST", "/api/v1/ingest", shared.port, headers) + b"0\r\n\r\n")
+    assert status == 400 and "Transfer-Encoding and Content-Length" in error_of(body)
+
+
+def test_equal_repeated_content_lengths_are_one(shared):
+    body = batch(client="client-twice", win="twice")
+    headers = [("Content-Type", "application/msgpack"), ("Content-Length", f"{len(body)}, {len(body)}")]
+    assert exchange(shared.port, head("POST", "/api/v1/ingest", shared.port, headers) + body)[0] == 200
+
+
+def test_refused_large_body_gets_one_answer(shared):
+    """A refusal before the body is read is the only answer on the connection (no second, bare 400)."""
+    body = b"\0" * (3 << 20)  # past Tornado's own 1 MiB default
+    with socket.create_connection(("127.0.0.1", shared.port), timeout=10) as sock:
+        sock.sendall(head("POST", "/api/v1/ingest", shared.port, [("Content-Length", str(len(body)))]))
+        status, headers, _ = read_answer(sock)
+        assert status == 415 and headers["connection"] == "close"
+        rest = b""
+        while data := sock.recv(65536):
+            rest += data
+        assert rest == b""
+
+
+def test_hostile_websocket_messages_get_an_error_frame(shared):
+    nested: object = 1
+    for _ in range(1000):
+        nested = [nested]
+
+    async def run():
+        sock = await Socket(shared.url).connect()
+        assert (await sock.recv())["type"] == "hello"
+        await sock.send({"type": nested})  # its repr alone would exceed Python's recursion limit
+        assert (await sock.recv())["type"] == "error"
+        await sock.conn.write_message(b"\x91" * 5000 + b"\xc0", binary=True)
+        assert (await sock.recv())["type"] == "error"
+        await sock.send({"type": "x" * 5_000_000})
+        message = (await sock.recv())["message"]
+        assert "unknown message type" in message and len(message) < 700
+        await sock.send({"type": "layout", "env": "h", "layout": {"w": nested}})
+        assert (await sock.recv())["type"] == "error"
+        await sock.subscribe([{"env": "h"}])  # the socket still works
+        assert (await sock.until(lambda m: m["type"] == "snapshot"))["env"] == "h"
+        sock.close()
+
+    send_ops(shared.url, [line_op("h", "w", [0], [1])], client="client-ws-hostile")
+    arun(run())
+    log = shared.log.read_text()
+    assert "Uncaught exception" not in log and "x" * 1000 not in log
+
+
+def test_error_bodies_and_log_lines_quote_at_most_a_little(shared):
+    long = "x" * 20_000
+    status, body = get(shared.url, "/api/v1/window", env=long, win="w")
+    assert status == 404 and len(body["error"]) < 700
+    status, _, answer = exchange(shared.port, head("GET", "/" + long, shared.port))
+    assert status == 404 and len(error_of(answer)) < 700
+    status, body = get(shared.url, "/api/v1/window", env="h", win="w", width=long)
+    assert status == 400 and len(body["error"]) < 700
+    big = protocol.packb({"client": "client-long", "seq": 1, "ops": [{"op": "y" * (10 << 20), "env": "e"}]})
+    status, _, answer = ingest(shared.port, big)
+    assert status == 400 and len(error_of(answer)) < 700
+    log = shared.log.read_text()
+    assert "x" * 1000 not in log and "y" * 1000 not in log

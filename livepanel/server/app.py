@@ -6,7 +6,7 @@ import tornado.web
 
 from livepanel.config import Config
 from livepanel.server import handlers
-from livepanel.server.auth import Guard
+from livepanel.server.auth import Guard, log_request
 from livepanel.server.diagnosis import Diagnosis
 from livepanel.server.hub import Hub
 from livepanel.server.store import Store
@@ -42,4 +42,5 @@ def make_app(config: Config, store: Store, hub: Hub, diagnosis: Diagnosis | None
         compress_response=False,
         default_handler_class=handlers.NotFoundHandler,
         default_handler_args={"guard": guard},
+        log_function=log_request,  # never a token from the URL, never a whole URL
     )

@@ -1,21 +1,34 @@
 """Who may talk to the server, and what a web page may make it do (docs/server.md, "Security").
 
-The token; the Host check that stops DNS rebinding; and the refusal of writes that a page of another
-origin could send (CSRF).
+The token; the Host check that stops DNS rebinding; the refusal of writes that a page of another origin
+could send (CSRF); and log lines that never show a token.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
+import reprlib
+import traceback
 import urllib.parse
+from types import TracebackType
+from typing import Any
 
 from tornado.httputil import HTTPServerRequest
-from tornado.web import RequestHandler
+from tornado.web import HTTPError, RequestHandler
 
 from livepanel.config import Config, is_loopback
 
 COOKIE = "livepanel_token"
+MAX_QUOTE = 200  # characters of a value sent to us that an error message or a log line quotes
+MAX_MESSAGE = 600  # characters of any error message or log line about a request
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # all other methods write
+
+access_log = logging.getLogger("tornado.access")
+app_log = logging.getLogger("tornado.application")
+gen_log = logging.getLogger("tornado.general")
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, MAX_QUOTE, MAX_QUOTE
 
 
 class Guard:
@@ -77,7 +90,7 @@ class Guard:
             if not self.serves(host):
                 return (
                     403,
-                    f"host {host!r} is not served: without a token only localhost, loopback addresses and "
+                    f"host {quote(host)} is not served: without a token only localhost, loopback addresses and "
                     "names given with --allow-host are answered",
                 )
         if write:
@@ -99,8 +112,61 @@ def cross_site(request: HTTPServerRequest) -> str | None:
         except ValueError:
             netloc = ""
         if not netloc or netloc != (request.host or "").lower():
-            return f"a write sent by a page of another origin ({origin!r}) is refused"
+            return f"a write sent by a page of another origin ({quote(origin)}) is refused"
     return None
+
+
+def clip(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Text cut to `limit` characters, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def quote(value: Any, limit: int = MAX_QUOTE) -> str:
+    """The repr of a value someone sent, at most about `limit` characters; safe on any nesting."""
+    if isinstance(value, (str, bytes)):
+        text = repr(value[: limit + 1])
+    else:
+        try:
+            text = _REPR.repr(value)
+        except Exception:  # a repr that fails: the type is enough
+            text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def safe_uri(request: HTTPServerRequest) -> str:
+    """The request's path and query for a log line: a token's value never, and at most MAX_QUOTE characters."""
+    path, sep, query = request.uri.partition("?")
+    if query:
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        if any(k == "token" for k, _ in pairs):
+            query = urllib.parse.urlencode([(k, "REDACTED" if k == "token" else v) for k, v in pairs])
+    return clip(path + sep + query, MAX_QUOTE)
+
+
+def summary(request: HTTPServerRequest) -> str:
+    return f"{request.method} {safe_uri(request)} ({request.remote_ip})"
+
+
+def log_request(handler: RequestHandler) -> None:
+    """The access log (the application's `log_function`): Tornado's line, with the URI made safe."""
+    status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    if access_log.isEnabledFor(level):
+        access_log.log(level, "%d %s %.2fms", status, summary(handler.request), 1000.0 * handler.request.request_time())
+
+
+def log_exception(
+    request: HTTPServerRequest, typ: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+) -> None:
+    """RequestHandler.log_exception without the raw URI (a token) or a whole sent value (10 MiB)."""
+    if isinstance(value, HTTPError):
+        if value.log_message:
+            message = value.log_message % value.args if value.args else value.log_message
+            gen_log.warning("%d %s: %s", value.status_code, summary(request), clip(message))
+        return
+    trace = "".join(traceback.format_tb(tb))
+    name = typ.__name__ if typ is not None else "Exception"
+    app_log.error("Uncaught exception %s\n%s%s: %s", summary(request), trace, name, clip(str(value)))
 
 
 def _hostname(host: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 import urllib.parse
 from pathlib import Path
@@ -15,8 +16,8 @@ import tornado.web
 from tornado.ioloop import IOLoop
 
 from livepanel import __version__, protocol
-from livepanel.server import export
-from livepanel.server.auth import COOKIE, Guard
+from livepanel.server import auth, export
+from livepanel.server.auth import COOKIE, Guard, clip, quote
 from livepanel.server.store import Store, StoreError, window_state
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 log = logging.getLogger("livepanel.server")
 CHUNKED_LIMIT = 1 << 30  # bodies past this are cut off rather than read to say 413
 MSGPACK = "application/msgpack"
+_LENGTH = re.compile(r"[0-9]{1,18}")
 
 
 class BaseHandler(tornado.web.RequestHandler):
@@ -39,21 +41,24 @@ class BaseHandler(tornado.web.RequestHandler):
     def prepare(self) -> None:
         refused = self.guard.refuse(self)
         if refused is not None:
-            raise tornado.web.HTTPError(refused[0], reason=_reason(refused[0]), log_message=refused[1])
+            self.fail(*refused)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        auth.log_exception(self.request, typ, value, tb)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         message = self._reason
         exc = kwargs.get("exc_info", (None, None))[1]
         if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
             message = exc.log_message % exc.args if exc.args else exc.log_message
-        body: dict[str, Any] = {"error": message}
+        body: dict[str, Any] = {"error": clip(message)}
         if getattr(exc, "op", None) is not None:
             body["op"] = exc.op
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 
     def fail(self, status: int, message: str, op: int | None = None) -> NoReturn:
-        error = tornado.web.HTTPError(status, reason=_reason(status), log_message=message.replace("%", "%%"))
+        error = tornado.web.HTTPError(status, "%s", message, reason=_reason(status))
         error.op = op  # the refused operation of a batch, for the client (docs/protocol.md, "Errors")
         raise error
 
@@ -73,7 +78,7 @@ class BaseHandler(tornado.web.RequestHandler):
         try:
             return parse(value)
         except ValueError:
-            self.fail(400, f"query argument {name}={value!r} is not a valid {parse.__name__}")
+            self.fail(400, f"query argument {name}={quote(value)} is not a valid {parse.__name__}")
 
 
 def _reason(status: int) -> str:
@@ -160,6 +165,30 @@ class Pending:
         self.held -= n
 
 
+def declared_length(headers: Any) -> int | None:
+    """The Content-Length of a request (None without one); ValueError naming what is wrong with it."""
+    value = headers.get("Content-Length")  # several are joined with commas
+    if (
+        value is not None
+        and value.isdigit()
+        and value.isascii()
+        and len(value) <= 18
+        and "Transfer-Encoding" not in headers
+    ):
+        return int(value)  # the usual case, quickly
+    values = headers.get_list("Content-Length")
+    if not values:
+        return None
+    if "Transfer-Encoding" in headers:
+        raise ValueError("a request with both Transfer-Encoding and Content-Length is ambiguous; send one of them")
+    parts = [v.strip() for value in values for v in value.split(",")]
+    if not all(_LENGTH.fullmatch(v) for v in parts):
+        raise ValueError(f"Content-Length {quote(', '.join(values))} is not a number of bytes")
+    if len(set(map(int, parts))) > 1:
+        raise ValueError(f"Content-Length is given twice with different values ({quote(', '.join(values))})")
+    return int(parts[0])
+
+
 @tornado.web.stream_request_body
 class IngestHandler(BaseHandler):
     """POST /api/v1/ingest: a msgpack batch, acknowledged once committed.
@@ -175,6 +204,10 @@ class IngestHandler(BaseHandler):
 
     def prepare(self) -> None:
         self._reserved = 0
+        self._complete = False
+        # Until the checks below pass, Tornado's own check of the length must not fail after a refusal
+        # here (it would send a bare 400 after ours): a refused body is left unread, the connection closed.
+        self.request.connection.set_max_body_size(1 << 62)
         self.request.connection.set_body_timeout(None)  # type: ignore[arg-type]  # Pending times bodies out
         super().prepare()
         self._arrived = time.monotonic()  # its headers came
@@ -185,11 +218,13 @@ class IngestHandler(BaseHandler):
         if media != MSGPACK:
             self.fail(
                 415,
-                f"send the batch as 'Content-Type: {MSGPACK}', not {(media or 'none')!r} (the server takes no "
+                f"send the batch as 'Content-Type: {MSGPACK}', not {quote(media or 'none')} (the server takes no "
                 "other type, so that no web page can write to it)",
             )
-        header = self.request.headers.get("Content-Length")
-        length = int(header) if header is not None else None
+        try:
+            length = declared_length(self.request.headers)
+        except ValueError as exc:
+            self.fail(400, str(exc))
         self._declared = length is not None
         if length is not None and length > self.max_payload:
             self._too_big = True
@@ -220,7 +255,7 @@ class IngestHandler(BaseHandler):
         """Its body took longer than --body-timeout: the connection is closed (as Tornado's timeout does)."""
         log.info(
             "%s took more than %g s to send its body; connection closed",
-            self.request.remote_ip,
+            auth.summary(self.request),
             self.pending.timeout,
         )
         self.request.connection.close()
@@ -232,6 +267,11 @@ class IngestHandler(BaseHandler):
             f"the server is receiving {self.pending.held} bytes of other request bodies, and {size} more would "
             f"pass its limit (--max-pending {self.pending.limit}); send again in a moment",
         )
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if not getattr(self, "_complete", False):  # refused before its body was read: Tornado closes after
+            self.set_header("Connection", "close")  # this answer, and says so, so a client does not reuse it
+        super().write_error(status_code, **kwargs)
 
     def on_finish(self) -> None:
         self._release()
@@ -260,6 +300,7 @@ class IngestHandler(BaseHandler):
         self._give_back()
 
     async def post(self) -> None:
+        self._complete = True
         self.pending.arrived(self)
         if self._too_big:
             self.fail(413, f"body of {self._size} bytes is larger than the limit of {self.max_payload} (--max-payload)")
@@ -322,7 +363,7 @@ class AlertsHandler(BaseHandler):
         env = self.arg("env")
         envs = self.store.state.envs
         if env is not None and env not in envs:
-            self.fail(404, f"no env {env!r}")
+            self.fail(404, f"no env {quote(env)}")
         chosen = [envs[env]] if env is not None else list(envs.values())
         self.send({"alerts": [a for e in chosen for a in e.alerts]})
 
@@ -352,7 +393,7 @@ class WindowMixin(BaseHandler):
             self.fail(400, "name the window with ?env=ENV&win=WIN")
         w = self.store.state.window(env, win)
         if w is None:
-            self.fail(404, f"no window {win!r} in env {env!r}")
+            self.fail(404, f"no window {quote(win)} in env {quote(env)}")
         return env, w
 
 
@@ -389,7 +430,7 @@ class ExportHandler(WindowMixin):
         env, w = self.window()
         fmt = self.arg("format", str, "csv")
         if fmt not in ("csv", "json"):
-            self.fail(400, f"format must be csv or json, got {fmt!r}")
+            self.fail(400, f"format must be csv or json, got {quote(fmt)}")
         name = urllib.parse.quote(f"{env}-{w.win}".replace("/", "_"))
         if fmt == "json":
             body, ctype = json.dumps(to_json(window_state(w)), allow_nan=False), "application/json"
@@ -435,4 +476,4 @@ class NotFoundHandler(BaseHandler):
     """Unknown paths: a JSON 404 that says which path, like every other error."""
 
     def prepare(self) -> None:
-        self.fail(404, f"no such path {self.request.path!r}; the API lives under /api/v1/ (see docs/protocol.md)")
+        self.fail(404, f"no such path {quote(self.request.path)}; the API lives under /api/v1/ (see docs/protocol.md)")

@@ -10,7 +10,8 @@ import tornado.web
 import tornado.websocket
 
 from livepanel import protocol
-from livepanel.server.auth import Guard
+from livepanel.server import auth
+from livepanel.server.auth import Guard, clip, quote
 from livepanel.server.hub import Hub, Viewer
 from livepanel.server.store import Store, StoreError
 
@@ -23,11 +24,14 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         self.viewer: Viewer | None = None
         self._tasks: set[asyncio.Task] = set()
 
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        auth.log_exception(self.request, typ, value, tb)
+
     def prepare(self) -> None:
         refused = self.guard.refuse(self)
         if refused is not None:
             self.set_status(refused[0])
-            self.finish({"error": refused[1]})
+            self.finish({"error": clip(refused[1])})
 
     def open(self, *args: Any) -> None:
         self.set_nodelay(True)
@@ -51,19 +55,25 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             else:
-                raise protocol.ProtocolError(f"unknown message type {kind!r}; expected subscribe or layout")
+                raise protocol.ProtocolError(f"unknown message type {quote(kind)}; expected subscribe or layout")
         except protocol.ProtocolError as exc:
             self._error(str(exc))
+        except Exception as exc:  # a gap in the checks: logged (short) and answered; the socket stays open
+            auth.log_exception(self.request, type(exc), exc, exc.__traceback__)
+            self._error(f"the message could not be handled ({type(exc).__name__})")
 
     async def _save(self, op: dict) -> None:
         try:
             await self.store.ingest(None, None, [op])
         except (protocol.ProtocolError, StoreError) as exc:
             self._error(str(exc))
+        except Exception as exc:
+            auth.log_exception(self.request, type(exc), exc, exc.__traceback__)
+            self._error(f"the layout could not be saved ({type(exc).__name__})")
 
     def _error(self, text: str) -> None:
         if self.viewer is not None:
-            self.viewer.push(protocol.packb({"type": "error", "message": text}))
+            self.viewer.push(protocol.packb({"type": "error", "message": clip(text)}))
 
     def on_close(self) -> None:
         if self.viewer is not None:
