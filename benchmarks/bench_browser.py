@@ -85,7 +85,7 @@ def bench_draw_1m(browser, url: str, repeat: int) -> None:
     post(url, [line("bench-1m", "big", x, np.sin(x / 20000) + np.random.default_rng(0).normal(0, 0.1, n))])
     page = browser.new_page(viewport={"width": 1600, "height": 900})
     page.goto(url + "/?env=bench-1m")
-    page.wait_for_function("window.__livepanel.points('big') > 0", timeout=30000)
+    page.wait_for_function("() => window.__livepanel.points('big') > 0", timeout=30000)
     e2e, draw = [], []
     for _ in range(repeat):
         page.evaluate("window.__livepanel.resetZoom('big')")
@@ -121,7 +121,7 @@ def bench_frames(browser, url: str, repeat: int, seconds: float, all_visible: bo
             viewport={"width": 1920, "height": 1300} if all_visible else {"width": 1600, "height": 1000}
         )
         page.goto(url + "/?env=bench-50")
-        page.wait_for_function("document.querySelectorAll('section.lp-win').length === 50", timeout=30000)
+        page.wait_for_function("() => document.querySelectorAll('section.lp-win').length === 50", timeout=30000)
         if all_visible:  # small windows, every one on screen (none can defer its redraws)
             page.evaluate(
                 "document.body.classList.add('picker-hidden'); "
@@ -186,7 +186,7 @@ def bench_usable(browser, url: str, repeat: int, n: int) -> None:
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.goto(url + "/?env=bench-20")
         page.wait_for_function(
-            "window.__livepanel.status === 'open' && Object.keys(window.__livepanel.lastDraw).length === 20",
+            "() => window.__livepanel.status === 'open' && Object.keys(window.__livepanel.lastDraw).length === 20",
             timeout=60000,
         )
         runs.append(

@@ -140,6 +140,8 @@ def test_allow_host_names_more_hosts(server_factory):
     for host in ("mybox.lan", "other.lan", "third.lan", "localhost"):
         assert exchange(srv.port, head("GET", "/api/v1/envs", srv.port, host=f"{host}:{srv.port}"))[0] == 200
     assert exchange(srv.port, head("GET", "/api/v1/envs", srv.port, host=f"evil.lan:{srv.port}"))[0] == 403
+    _, headers, _ = exchange(srv.port, head("GET", "/", srv.port))
+    assert "http://mybox.lan:*" in headers["content-security-policy"]  # its pages may embed the panel
 
 
 def test_allow_host_takes_names_only(tmp_path):
@@ -405,3 +407,42 @@ def test_error_bodies_and_log_lines_quote_at_most_a_little(shared):
     assert status == 400 and len(error_of(answer)) < 700
     log = shared.log.read_text()
     assert "x" * 1000 not in log and "y" * 1000 not in log
+
+
+# ------------------------------------------------------------------------------------------- headers
+
+
+def test_every_answer_has_the_security_headers(shared):
+    port = shared.port
+    answers = {
+        "page": exchange(port, head("GET", "/", port)),
+        "script": exchange(port, head("GET", "/static/app.js", port)),
+        "missing static": exchange(port, head("GET", "/static/nope.js", port)),
+        "api": exchange(port, head("GET", "/api/v1/envs", port)),
+        "health": exchange(port, head("GET", "/api/v1/health", port)),
+        "api error": exchange(port, head("GET", "/api/v1/window?env=a&win=b", port)),
+        "unknown path": exchange(port, head("GET", "/nope", port)),
+        "refused host": exchange(port, head("GET", "/", port, host="evil.example")),
+        "ingest refusal": ingest(port, b"x", [("Content-Type", "text/plain")]),
+        "websocket refusal": exchange(port, _ws_upgrade(port, "http://evil.example")),
+    }
+    assert answers["websocket refusal"][0] == 403
+    for what, (_, headers, _) in answers.items():
+        assert headers.get("x-content-type-options") == "nosniff", what
+        assert "frame-ancestors" in headers.get("content-security-policy", ""), what
+    page = answers["page"][1]["content-security-policy"]
+    for part in ("script-src 'self'", "img-src 'self' data: blob:", "object-src 'none'", "frame-ancestors 'self'"):
+        assert part in page
+    for ancestor in ("http://localhost:*", "http://127.0.0.1:*"):  # a notebook on this machine embeds the page
+        assert ancestor in page
+    assert f"ws://127.0.0.1:{port}" in page and "x-frame-options" not in answers["page"][1]
+    for what in ("api", "api error", "unknown path", "ingest refusal", "websocket refusal"):
+        headers = answers[what][1]
+        assert headers["x-frame-options"] == "DENY", what
+        assert headers["content-security-policy"].startswith("default-src 'none'"), what
+
+
+def test_base_url_redirect_has_the_headers(server_factory):
+    srv = server_factory("--base-url", "/lp", store="memory")
+    status, headers, _ = exchange(srv.port, head("GET", "/lp", srv.port))
+    assert status == 301 and headers["x-content-type-options"] == "nosniff"

@@ -30,11 +30,11 @@ def make_app(config: Config, store: Store, hub: Hub, diagnosis: Diagnosis | None
         (api + "/export", handlers.ExportHandler, read),
         (api + "/health", handlers.HealthHandler),
         (api + "/socket", SocketHandler, {"guard": guard, "hub": hub, "store": store}),
-        (base + "/static/(.*)", tornado.web.StaticFileHandler, {"path": str(handlers.STATIC)}),
+        (base + "/static/(.*)", handlers.StaticHandler, {"guard": guard, "path": str(handlers.STATIC)}),
         (base + "/", handlers.PageHandler, {"guard": guard, "base_url": base}),
     ]
     if base:
-        routes.append((base, tornado.web.RedirectHandler, {"url": base + "/"}))
+        routes.append((base, handlers.RedirectHandler, {"url": base + "/"}))
     return tornado.web.Application(
         routes,
         websocket_max_message_size=config.max_payload,

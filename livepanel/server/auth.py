@@ -1,13 +1,14 @@
 """Who may talk to the server, and what a web page may make it do (docs/server.md, "Security").
 
 The token; the Host check that stops DNS rebinding; the refusal of writes that a page of another origin
-could send (CSRF); and log lines that never show a token.
+could send (CSRF); the security headers of every answer; and log lines that never show a token.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import re
 import reprlib
 import traceback
 import urllib.parse
@@ -23,6 +24,9 @@ COOKIE = "livepanel_token"
 MAX_QUOTE = 200  # characters of a value sent to us that an error message or a log line quotes
 MAX_MESSAGE = 600  # characters of any error message or log line about a request
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # all other methods write
+# Answers that are not the page: nothing in them may run, load or be framed.
+API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+_HOST = re.compile(r"(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")  # a Host header safe to put in a policy
 
 access_log = logging.getLogger("tornado.access")
 app_log = logging.getLogger("tornado.application")
@@ -41,6 +45,12 @@ class Guard:
         self.hosts = frozenset(
             {"localhost", *config.allow_host} | ({bound} if bound not in ("", "0.0.0.0", "::") else set())
         )
+        # Pages that may show the app in a frame (a notebook's output, served from another origin).
+        names = ["localhost", "127.0.0.1", "[::1]", *sorted(_bracket(h) for h in self.hosts - {"localhost"})]
+        self.ancestors = [
+            "'self'",
+            *(f"{scheme}://{name}:*" for name in dict.fromkeys(names) for scheme in ("http", "https")),
+        ]
         self._served = {"127.0.0.1", "::1", *self.hosts}  # names known to be served (is_loopback costs µs)
 
     def serves(self, host: str) -> bool:
@@ -99,6 +109,21 @@ class Guard:
                 return 403, why
         return None
 
+    def page_policy(self, request: HTTPServerRequest) -> str:
+        """The page's Content-Security-Policy: its own scripts only, connections to itself only, images from
+        itself (or data:/blob: URLs it makes), styles inline (uPlot's), framed by loopback pages and ours."""
+        host = (request.host or "").lower()
+        ancestors, sockets = self.ancestors, ""
+        if _HOST.fullmatch(host):
+            sockets = f" ws://{host} wss://{host}"
+            own = _bracket(_hostname(host))
+            ancestors = [*ancestors, *(s for s in (f"http://{own}:*", f"https://{own}:*") if s not in ancestors)]
+        return (
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+            f"connect-src 'self'{sockets}; object-src 'none'; base-uri 'none'; form-action 'self'; "
+            f"frame-ancestors {' '.join(ancestors)}"
+        )
+
 
 def cross_site(request: HTTPServerRequest) -> str | None:
     """Why a write looks sent by a page of another origin, or None. Clients send neither header."""
@@ -114,6 +139,19 @@ def cross_site(request: HTTPServerRequest) -> str | None:
         if not netloc or netloc != (request.host or "").lower():
             return f"a write sent by a page of another origin ({quote(origin)}) is refused"
     return None
+
+
+def secure(handler: RequestHandler, guard: Guard | None, page: bool) -> None:
+    """The security headers of every answer. The page allows being framed by the pages its policy names
+    (a notebook's output), so it has no X-Frame-Options (which cannot name them; CSP wins anyway)."""
+    handler.set_header("X-Content-Type-Options", "nosniff")
+    handler.set_header("Referrer-Policy", "no-referrer")
+    if page and guard is not None:
+        handler.set_header("Content-Security-Policy", guard.page_policy(handler.request))
+        handler.clear_header("X-Frame-Options")
+    else:
+        handler.set_header("Content-Security-Policy", API_POLICY)
+        handler.set_header("X-Frame-Options", "DENY")
 
 
 def clip(text: str, limit: int = MAX_MESSAGE) -> str:
@@ -167,6 +205,10 @@ def log_exception(
     trace = "".join(traceback.format_tb(tb))
     name = typ.__name__ if typ is not None else "Exception"
     app_log.error("Uncaught exception %s\n%s%s: %s", summary(request), trace, name, clip(str(value)))
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _hostname(host: str) -> str:

@@ -30,21 +30,32 @@ MSGPACK = "application/msgpack"
 _LENGTH = re.compile(r"[0-9]{1,18}")
 
 
-class BaseHandler(tornado.web.RequestHandler):
+class Secured:
+    """The security headers on every answer of a handler (auth.secure); `page` for the app's own files."""
+
+    page = False
+
+    def set_default_headers(self) -> None:
+        auth.secure(self, getattr(self, "guard", None), self.page)  # type: ignore[arg-type]
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        auth.log_exception(self.request, typ, value, tb)  # type: ignore[attr-defined]
+
+
+class BaseHandler(Secured, tornado.web.RequestHandler):
     """Common checks and answers: the guard first, errors as JSON {"error": ...}."""
 
     def initialize(self, guard: Guard, **kwargs: Any) -> None:
         self.guard = guard
         for key, value in kwargs.items():
             setattr(self, key, value)
+        if self.page:
+            self.set_default_headers()  # again, with the guard: the page's policy names who may frame it
 
     def prepare(self) -> None:
         refused = self.guard.refuse(self)
         if refused is not None:
             self.fail(*refused)
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        auth.log_exception(self.request, typ, value, tb)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         message = self._reason
@@ -443,7 +454,7 @@ class ExportHandler(WindowMixin):
         self.finish(body)
 
 
-class HealthHandler(tornado.web.RequestHandler):
+class HealthHandler(Secured, tornado.web.RequestHandler):
     def get(self) -> None:
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"ok": True, "version": __version__}))
@@ -451,6 +462,8 @@ class HealthHandler(tornado.web.RequestHandler):
 
 class PageHandler(BaseHandler):
     """The app page; a ?token= becomes a cookie, then the URL is cleaned."""
+
+    page = True
 
     def get(self) -> None:
         token = self.get_query_argument("token", None)
@@ -477,3 +490,18 @@ class NotFoundHandler(BaseHandler):
 
     def prepare(self) -> None:
         self.fail(404, f"no such path {quote(self.request.path)}; the API lives under /api/v1/ (see docs/protocol.md)")
+
+
+class StaticHandler(Secured, tornado.web.StaticFileHandler):
+    """The app's script (and its page), with the page's headers."""
+
+    page = True
+
+    def initialize(self, guard: Guard, **kwargs: Any) -> None:  # type: ignore[override]
+        self.guard = guard
+        super().initialize(**kwargs)
+        self.set_default_headers()
+
+
+class RedirectHandler(Secured, tornado.web.RedirectHandler):
+    """BASE to BASE/ under --base-url."""

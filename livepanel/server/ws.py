@@ -24,6 +24,9 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         self.viewer: Viewer | None = None
         self._tasks: set[asyncio.Task] = set()
 
+    def set_default_headers(self) -> None:
+        auth.secure(self, None, page=False)  # the refusals (401, 403) are answers like any other
+
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         auth.log_exception(self.request, typ, value, tb)
 
