@@ -446,3 +446,25 @@ def test_base_url_redirect_has_the_headers(server_factory):
     srv = server_factory("--base-url", "/lp", store="memory")
     status, headers, _ = exchange(srv.port, head("GET", "/lp", srv.port))
     assert status == 301 and headers["x-content-type-options"] == "nosniff"
+
+
+# ---------------------------------------------------------------------------------------- tokens
+
+
+def test_query_tokens_only_on_the_page_and_never_in_the_log(server_factory):
+    srv = server_factory("--token", TOKEN, store="memory")
+    port = srv.port
+    status, _, body = exchange(port, head("GET", f"/api/v1/envs?token={TOKEN}", port))
+    assert status == 401 and "page URL only" in error_of(body)
+    wrong = [("Authorization", "Bearer wrong-token")]
+    assert exchange(port, head("GET", f"/api/v1/envs?format=json&token={TOKEN}", port, wrong))[0] == 401
+    status, _, _ = ingest(port, batch(client="client-qtoken"), [("Content-Type", "application/msgpack")])
+    assert status == 401
+    assert exchange(port, _ws_upgrade(port, f"http://127.0.0.1:{port}", query=f"?token={TOKEN}"))[0] == 401
+    assert exchange(port, head("GET", f"/nope?token={TOKEN}", port))[0] == 404
+    status, headers, _ = exchange(port, head("GET", f"/?env=a&token={TOKEN}", port))
+    assert status == 302 and headers["location"] == "/?env=a"
+    assert exchange(port, head("GET", "/", port, [("Cookie", f"livepanel_token={TOKEN}")]))[0] in (200, 503)
+    served = srv.log.read_text().split("\n", 1)[1]  # the first line is the URL printed at start
+    assert "401" in served and "REDACTED" in served
+    assert TOKEN not in served

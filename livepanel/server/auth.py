@@ -24,6 +24,9 @@ COOKIE = "livepanel_token"
 MAX_QUOTE = 200  # characters of a value sent to us that an error message or a log line quotes
 MAX_MESSAGE = 600  # characters of any error message or log line about a request
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # all other methods write
+NEEDS_TOKEN = (
+    "this server needs a token: send 'Authorization: Bearer TOKEN' (clients) or open the page with ?token= (browsers)"
+)
 # Answers that are not the page: nothing in them may run, load or be framed.
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 _HOST = re.compile(r"(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")  # a Host header safe to put in a policy
@@ -63,25 +66,30 @@ class Guard:
             self._served.add(host)
         return True
 
-    def token_from(self, handler: RequestHandler, cookie: bool = True) -> str | None:
-        """The token a request carries: a header, ?token=, or the cookie (not for writes)."""
+    def matches(self, given: str) -> bool:
+        return hmac.compare_digest(given.encode(), self.token.encode()) if self.token is not None else False
+
+    def token_from(self, handler: RequestHandler, query: bool = False, cookie: bool = True) -> str | None:
+        """The token a request carries: a header; the cookie (not for writes); ?token= (only the page's)."""
         headers = handler.request.headers
         auth = headers.get("Authorization", "")
         if auth.startswith("Bearer "):
             return auth[7:].strip()
-        given = headers.get("X-Livepanel-Token") or handler.get_query_argument("token", None)
+        given = headers.get("X-Livepanel-Token")
+        if not given and query:
+            given = handler.get_query_argument("token", None)
         if not given and cookie:
             given = handler.get_cookie(COOKIE)
         return given or None
 
-    def refuse(self, handler: RequestHandler) -> tuple[int, str] | None:
-        """None when the request may proceed, else (status, reason)."""
+    def refuse(self, handler: RequestHandler, page: bool = False) -> tuple[int, str] | None:
+        """None when the request may proceed, else (status, reason). `page`: the route that takes ?token=."""
         request = handler.request
         write = request.method not in SAFE_METHODS
         if self.token is not None:
             # The cookie is the browser's credential, and the page never writes over HTTP: a write needs a
             # header, which no page of another origin can add (the cookie would go with a forged request).
-            given = self.token_from(handler, cookie=not write)
+            given = self.token_from(handler, query=page, cookie=not write)
             if not given:
                 if write and handler.get_cookie(COOKIE):
                     return (
@@ -89,11 +97,10 @@ class Guard:
                         "a write needs the token in an 'Authorization: Bearer TOKEN' header; "
                         "the cookie is not accepted for writes",
                     )
-                return (
-                    401,
-                    "this server needs a token: send 'Authorization: Bearer TOKEN' or open the page with ?token=",
-                )
-            if not hmac.compare_digest(given.encode(), self.token.encode()):
+                if not page and "token" in request.query_arguments:
+                    return 401, "?token= is accepted on the page URL only: send 'Authorization: Bearer TOKEN'"
+                return 401, NEEDS_TOKEN
+            if not self.matches(given):
                 return 401, "wrong token"
         else:
             host = _hostname(request.host or "")

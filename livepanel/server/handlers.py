@@ -461,13 +461,18 @@ class HealthHandler(Secured, tornado.web.RequestHandler):
 
 
 class PageHandler(BaseHandler):
-    """The app page; a ?token= becomes a cookie, then the URL is cleaned."""
+    """The app page; a ?token= becomes a cookie, then the URL is cleaned. The only route that takes ?token=."""
 
     page = True
 
+    def prepare(self) -> None:
+        refused = self.guard.refuse(self, page=True)
+        if refused is not None:
+            self.fail(*refused)
+
     def get(self) -> None:
         token = self.get_query_argument("token", None)
-        if token is not None and self.guard.token is not None:
+        if token is not None and self.guard.matches(token):
             self.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path=self.base_url + "/")
             query = [(k, v) for k, vs in self.request.query_arguments.items() if k != "token" for v in vs]
             rest = urllib.parse.urlencode([(k, v.decode()) for k, v in query])

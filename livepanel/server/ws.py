@@ -19,6 +19,9 @@ log = logging.getLogger("livepanel.ws")
 
 
 class SocketHandler(tornado.websocket.WebSocketHandler):
+    """The page's socket: the cookie or a header authenticates it (never ?token=), and Tornado's
+    check_origin refuses an upgrade from a page of another origin (another port included)."""
+
     def initialize(self, guard: Guard, hub: Hub, store: Store) -> None:
         self.guard, self.hub, self.store = guard, hub, store
         self.viewer: Viewer | None = None
