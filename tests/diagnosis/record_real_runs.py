@@ -4,7 +4,7 @@
 
 Writes tests/diagnosis/real_runs.npz (the series only, float32, compressed), which
 tests/diagnosis/real_runs.py loads: the tests never train. Needs torch and scikit-learn; CPU, one
-thread, a few seconds per run (about two minutes in all). `--check` prints each run's curves in
+thread, 1-5 s per run (about a minute in all). `--check` prints each run's curves in
 tenths (training loss, validation loss, first and last layer's gradient norm) instead of writing.
 
 Each run logs what a user would log, as `panel.log(...)` would name it (window before the first
