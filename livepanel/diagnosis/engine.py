@@ -37,7 +37,12 @@ _NO_MORE = 64 * loss.NOT_LEARNING_POINTS  # not_learning is not judged past this
 # that found it first (lowest x, then name), so made once the batch is all there, in settle(), when every
 # series that may have found it earlier is known.
 _AT_SETTLE = ("nonfinite", "exploding_gradients", "vanishing_gradients")
-_AFTER = {"lr": "not_learning", "train_loss": "overfitting", "val_acc": "overfitting"}  # role -> who reads it
+_LIST = {"divergence": "lr_raised", "lr_too_high": "lr_raised"}  # found, waiting behind a raise's judgement
+_AFTER = {
+    "lr": ("not_learning", "lr_raised"),
+    "train_loss": ("overfitting",),
+    "val_acc": ("overfitting",),
+}  # who reads it
 
 
 class _Wait:
@@ -121,9 +126,10 @@ class Diagnoser:
         last = float(x[-1])  # only now: what another series reads of this one, up to here, is closed
         if last > t.lx:
             t.lx = last
-        after = _AFTER.get(s.role)  # judgements that may wait for this series
-        if after is not None and (s.env, after) in self._waiting:
-            self._release((s.env, after), out)
+        if self._waiting:
+            for after in _AFTER.get(s.role, ()):  # judgements that may wait for this series
+                if (s.env, after) in self._waiting:
+                    self._release((s.env, after), out)
         return out
 
     def settle(self) -> list[Alert]:
@@ -241,6 +247,12 @@ class Diagnoser:
             f"{s.name} is {what} at step {fmt_step(step)}{before}",
         )
         s.done["nonfinite"] = step
+        if s.role == "grad_norm" and "exploding_gradients" not in s.done:
+            blown = grads.blown_up(s.track, y[:i], s.name)
+            if blown is not None:  # it grew by orders of magnitude just before: that came first
+                # (not marked found: the points of this call before the NaN may show it earlier, by levels)
+                found_x = (step, *blown)
+                self._wait(_Wait(step, "exploding_gradients", s, None, self._clock[0], found_x), out)
         if s.role == "grad_norm":  # gradient norms of one window (per-layer traces) share one alert
             self._wait(_Wait(step, "nonfinite", s, None, self._clock[0], found), out)
         else:
@@ -261,14 +273,25 @@ class Diagnoser:
             # One story per series: a diverging loss also swings and is not learning; say it once.
             # A young series skips the detectors whose first check asks for more points than it has.
             n = t.n
+            # while a judgement of a raise of the learning rate waits (for the lr series), what this one finds
+            # waits behind it, so that the first story told, in order of x, is the same whatever came first
+            raise_waits = (s.env, "lr_raised") in self._waiting and any(
+                w.s is s for w in self._waiting[(s.env, "lr_raised")]
+            )
             if n >= _DIVERGE_MIN and "divergence" not in done and "lr_too_high" not in done:
                 found = loss.divergence(s)
-                if found:
+                if found and raise_waits:
+                    self._wait(_Wait(t.last_x(), "divergence", s, None, self._clock[0], found), out)
+                elif found:
                     self._emit(s, "divergence", self._key("divergence", s), found, out)
             if n >= loss.LR_MIN_POINTS and "lr_too_high" not in done and "divergence" not in done:
                 found = loss.lr_too_high(s)
-                if found:
+                if found and raise_waits:
+                    self._wait(_Wait(t.last_x(), "lr_too_high", s, None, self._clock[0], found), out)
+                elif found:
                     self._emit(s, "lr_too_high", self._key("lr_too_high", s), found, out)
+                elif loss.swing_up(t) is not None:  # a raise of the learning rate, logged or not?
+                    self._wait(_Wait(t.last_x(), "lr_raised", s, t.snap(), self._clock[0], None), out)
             if (
                 n >= s.judge_at
                 and loss.NOT_LEARNING_POINTS <= n <= _NO_MORE
@@ -296,7 +319,7 @@ class Diagnoser:
 
     def _wait(self, w: _Wait, out: list[Alert]) -> None:
         """Make this judgement now if the series it reads have come as far as its x, else keep it."""
-        key = (w.s.env, w.kind)
+        key = (w.s.env, _LIST.get(w.kind, w.kind))
         if w.kind in _AT_SETTLE:
             self._waiting.setdefault(key, []).append(w)
             return
@@ -309,7 +332,7 @@ class Diagnoser:
 
     def _ready(self, w: _Wait) -> bool:
         x, env, kind = w.x, w.s.env, w.kind
-        if kind == "not_learning":
+        if kind in ("not_learning", "lr_raised", "divergence", "lr_too_high"):
             lr = self._of(env, "lr")
             return bool(lr) and lr[0].track.lx >= x
         if kind == "overfitting":
@@ -358,6 +381,18 @@ class Diagnoser:
             found = loss.not_learning(s, Track.thaw(w.snap), lr[0].warmup_end(x) if lr else math.nan)
             if found:
                 self._emit(s, kind, self._key(kind, s), found, out, x)
+        elif kind == "divergence" or kind == "lr_too_high":  # found, waiting behind a judgement of a raise
+            other = "lr_too_high" if kind == "divergence" else "divergence"
+            if s.done.get(other, math.inf) <= x or kind in s.done:
+                return
+            self._emit(s, kind, self._key(kind, s), w.found, out, x)
+        elif kind == "lr_raised":
+            if any(s.done.get(k, math.inf) <= x for k in ("divergence", "lr_too_high")):
+                return
+            lr = self._of(env, "lr")
+            found = loss.lr_raised(s, Track.thaw(w.snap), lr[0] if lr else None, x)
+            if found:
+                self._emit(s, "lr_too_high", self._key("lr_too_high", s), found, out, x)
         elif kind == "overfitting":
             if "overfitting" in s.done:
                 return

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from livepanel.diagnosis.alert import fmt, fmt_step
 from livepanel.diagnosis.series import EXPLODE_DECADES, LEVEL_POINTS, VANISH_DECADES, Series
 from livepanel.diagnosis.track import Track
 
 Finding = tuple[float, str, str] | None  # (onset x, message, evidence)
 
+EXPLODE_FROM_START = 2.2  # ...or this many above its start when it never fell below it (leaving its initialisation)
+NEAR_START = 0.25  # decades: a lowest level this close to the start is the start
+EARLY = 0.25  # a rise that started within this fraction of the series' points is an early one...
+EARLY_POINTS = 100  # ...or within this many
 EXPLODE_PREV = 0.75  # exploding: the level before the current one already this many decades up (growing, not a spike)
 VANISH_GAP = 1.5  # ...and at least this many more than some other layer of the env
 STATIC_GAP = 5.0  # or a layer this many orders of magnitude below another of the env (both windows), from the start
@@ -29,15 +35,23 @@ def exploding(s: Series) -> Finding:
     prev, c2, i2 = t.level(m, i1)
     if c1 < m or c2 < m or cur < prev:
         return None
-    base = min(s.best, t.start())
+    start = t.start()
+    base = min(s.best, start)
     if cur - base < EXPLODE_DECADES or prev - base < EXPLODE_PREV:
         return None
-    onset = s.best_x
+    onset, rise = s.best_x, 0
     for i in range(i2 - 1, -1, -1):  # last block near the base level: growth starts after it
         c = t.cnt[i]
         if c and t.sum[i] / c <= base + 0.5:
-            onset = t.x1[i]
+            onset, rise = t.x1[i], t.pc[i + 1]
             break
+    # a norm that never fell below its start and rose early may be leaving a small initialisation (a
+    # healthy deep net grows 1.5-1.8 orders of magnitude in its first steps, then levels off): it must
+    # grow further to be called exploding
+    if s.best >= start - NEAR_START and rise < max(EARLY_POINTS, t.n * EARLY):
+        need = EXPLODE_FROM_START
+        if cur - base < need or prev - base < need * EXPLODE_PREV / EXPLODE_DECADES:
+            return None
     return (
         onset,
         f"gradient norm {s.name} grew {cur - base:.1f} orders of magnitude "
@@ -45,6 +59,34 @@ def exploding(s: Series) -> Finding:
         f"{s.name} rose from {fmt(10**base)} (its lowest level) to {fmt(10**cur)} (geometric mean of its last "
         f"{c1} points, to step {fmt_step(t.x1[-1])}): {cur - base:.1f} orders of magnitude since step "
         f"{fmt_step(onset)}, and still growing ({fmt(10**prev)} the {c2} points before)",
+    )
+
+
+def blown_up(t: Track, before: np.ndarray, name: str) -> tuple[str, str] | None:
+    """At a NaN/Inf: whether the last finite value before it stood EXPLODE_FROM_START orders of magnitude
+    above the series' start (a norm that blew up in a step or two, too fast for the levels of exploding):
+    (message, evidence) then. `before`: this call's values before the NaN (its earlier ones are in t)."""
+    fin = before[np.isfinite(before)]
+    if len(fin):
+        last = float(fin[-1])
+    elif t.an or t.by:
+        pend = t.by or t.buf[: t.an].tolist()
+        last = next((v for v in reversed(pend) if v - v == 0), math.nan)
+    else:
+        last = 10**t.prev if t.prev == t.prev else math.nan
+    first = list(t.first)
+    if len(first) < 5 and len(fin):
+        first += np.log10(np.maximum(fin[: 5 - len(first)], 1e-30)).tolist()
+    if not first or not last > 0:
+        return None
+    start = sorted(first)[len(first) // 2]
+    up = math.log10(last) - start
+    if up < EXPLODE_FROM_START:
+        return None
+    return (
+        f"gradient norm {name} grew {up:.1f} orders of magnitude (from about {10**start:.3g} to {last:.3g}) "
+        f"just before it became non-finite",
+        f"{name}'s last finite value was {fmt(last)}, {up:.1f} orders of magnitude above its start ({fmt(10**start)})",
     )
 
 

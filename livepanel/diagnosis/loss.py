@@ -24,6 +24,7 @@ SLOW_Z = 4.0  # ...by this many standard errors (noisy losses wait for more poin
 KEEP_Z = 3.0  # ...by this many standard errors of their difference (an early dip, then flat)
 LR_MIN_POINTS = 100
 LR_SPREAD = 0.3  # standard deviation / level of both halves of the window
+ABOVE_START = 1.5  # a loss that never came down and climbs while this far above its start: too high from step 0
 
 
 _fmt = fmt
@@ -180,7 +181,8 @@ def lr_too_high(s: Series) -> Finding:
         return None
     if mu1 < 0.92 * mu2 or mu1 < 0.6 * start:  # still coming down, or already far below the start
         return None
-    if mu1 > 2 * mu2:  # climbing fast: that is divergence
+    # climbing fast: divergence, unless it never came down (it went up from the start: too high from step 0)
+    if mu1 > 2 * mu2 and not (s.best > (1 - DIVERGE_DROP) * start and mu2 > ABOVE_START * start):
         return None
     onset = t.x0[i2]
     return (
@@ -191,4 +193,82 @@ def lr_too_high(s: Series) -> Finding:
         f"{fmt_step(t.x0[i1])}-{fmt_step(t.x1[-1])}, and ±{pct(sd2 / mu2)} around {_fmt(mu2)} over steps "
         f"{fmt_step(onset)}-{fmt_step(t.x1[i1 - 1])}: not coming down, {pct(mu1 / start)} of where it started "
         f"({_fmt(start)})",
+    )
+
+
+SWING_POINTS = 32  # points (at least; or 1/16 of the series) in each of the two windows compared
+SWING_RATIO = 3.0  # the loss's relative step-to-step noise grew this many times from one window to the next...
+SWING_MIN = 0.05  # ...to at least this fraction of its level (with a raise of the learning rate to explain it)
+SWING_ALONE = 4.0  # without one (none logged, or none raised): this many times...
+SWING_ALONE_MIN = 0.15  # ...to at least this fraction of its level...
+SWING_LEVEL = 1.1  # ...and the level did not come down (this many times the level before, at least)
+
+
+def swing_up(t: Track) -> tuple[float, float, float, float, int, int] | None:
+    """Whether the loss's step-to-step swing (its point-to-point noise) jumped SWING_RATIO-fold between the
+    window before and the latest one, to at least SWING_MIN of its level: (swing before, after, level
+    before, after, first block of the latest window, first block of the one before), or None."""
+    n = t.n
+    w = max(SWING_POINTS, n // 16)
+    if n < 4 * w:
+        return None
+    c1, i1 = t.back(w)
+    c2, i2 = t.back(w, i1)
+    if c1 < w // 2 or c2 < w // 2:
+        return None
+    mu1, _, _ = t.spread(i1)
+    mu2, _, _ = t.spread(i2, i1)
+    if not (mu1 > 0 and mu2 > 0):
+        return None
+    a1, a2 = t.noise(i1), t.noise(i2, i1)
+    if not (a1 >= SWING_RATIO * a2 and a1 >= SWING_MIN * mu1):
+        return None
+    return a2, a1, mu2, mu1, i1, i2
+
+
+def lr_raised(s: Series, t: Track, lr: Series | None, x: float) -> Finding:
+    """The loss swings far more since the learning rate was raised (lr: the env's, read as of x), or, with
+    no raise to explain it, far more and without coming down: the learning rate is too high since then."""
+    found = swing_up(t)
+    if found is None:
+        return None
+    a2, a1, mu2, mu1, i1, i2 = found
+    r1 = a1 / mu1
+    start = t.start()
+    if max(mu1, t.level(LEVEL_POINTS)[0]) >= start > 0:
+        return None  # back past where it started: a divergence (its own story)
+    jump = None
+    if lr is not None:
+        x_lo = t.x0[i2]
+        for xr, before, told in reversed(lr.jumps):  # bounded by the raises of one series
+            if told <= x:  # as the lr stood at x
+                if xr >= x_lo:
+                    jump = (xr, before)
+                break
+    if jump is not None:
+        xr, before = jump
+        lt = lr.track.at(x)
+        after = lt.level(1)[0]
+        return (
+            xr,
+            f"{s.name} swings widely (about ±{100 * r1:.0f}% from step to step) since the learning rate was "
+            f"raised at step {xr:g}: it looks too high",
+            f"{lr.name} went from {fmt(before)} to {fmt(after)} at step {fmt_step(xr)}; {s.name}'s amplitude "
+            f"x{a1 / a2:.1f} since (step-to-step ±{fmt(a1)} around {fmt(mu1)}, was ±{fmt(a2)} around {fmt(mu2)})",
+        )
+    if not (a1 >= SWING_ALONE * a2 and r1 >= SWING_ALONE_MIN and mu1 >= SWING_LEVEL * mu2):
+        return None
+    onset = t.x0[i1]
+    for i in range(i1 - 1, i2 - 1, -1):  # bounded by CAPACITY: blocks before the window, swinging already
+        c = t.cnt[i]
+        if not c or t.noise(i, i + 1) < math.sqrt(a1 * a2):
+            break
+        onset = t.x0[i]
+    return (
+        onset,
+        f"{s.name} swings widely (about ±{100 * r1:.0f}% from step to step) since step {onset:g} without coming "
+        f"down: the learning rate looks too high",
+        f"{s.name}'s amplitude grew x{a1 / a2:.1f} (step-to-step ±{fmt(a1)} around {fmt(mu1)} over steps "
+        f"{fmt_step(t.x0[i1])}-{fmt_step(t.x1[-1])}, was ±{fmt(a2)} around {fmt(mu2)} before) and its level "
+        f"rose {pct(mu1 / mu2 - 1)}",
     )

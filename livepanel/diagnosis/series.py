@@ -16,6 +16,8 @@ VANISH_DECADES = 1.0  # vanishing gradients: a layer fell this many orders of ma
 # Smallest block of a dense series (logged every step or so): each closed block costs a few µs, and
 # a young series closed one at each of its first points. Validation series keep blocks of one point.
 MIN_BLOCK = {"train_loss": 4, "lr": 4}
+LR_JUMP = 5.0  # a learning rate raised this many times above its highest level, after its warm-up...
+LR_JUMP_BLOCKS = 4  # ...within this many blocks
 KEPT = ("train_loss", "val_acc", "grad_norm")  # roles read by another series' detectors
 
 
@@ -41,6 +43,7 @@ class Series:
         "hook",
         "judge_at",
         "peaks",
+        "jumps",
     )
 
     def __init__(
@@ -66,6 +69,9 @@ class Series:
         # learning rate: each rise of its highest level, [x, level, x of the first block after that did not
         # rise (inf: none yet)]: where a warm-up ended, as of any x (warmup_end)
         self.peaks: list[list[float]] = []
+        # learning rate: each time it was raised LR_JUMP-fold above its highest level after its warm-up had
+        # ended, (x of the first block at the new level, the highest level before, x where it was told)
+        self.jumps: list[tuple[float, float, float]] = []
 
     @property
     def name(self) -> str:
@@ -85,9 +91,18 @@ class Series:
         if c:
             v = t.sum[end - 1] / c
             x = t.x1[end - 1]
-            if v > self.peak:
+            if v > self.peak and not v <= self.peak + 1e-9 * abs(self.peak):  # (not a constant's rounding)
+                # a raise: LR_JUMP times the level it held (its last peak it then did not pass), within a few
+                # blocks of rising (a step, or a short ramp; not a warm-up, which rises from no held level)
+                k = len(self.peaks) - 1
+                while k >= 0 and self.peaks[k][2] == math.inf and len(self.peaks) - k <= LR_JUMP_BLOCKS:
+                    k -= 1
+                if k >= 0 and self.peaks[k][2] < math.inf and v >= LR_JUMP * self.peaks[k][1] > 0:
+                    if not self.jumps or self.jumps[-1][0] < self.peaks[k][0]:
+                        first = self.peaks[k + 1][3] if k + 1 < len(self.peaks) else t.x0[end - 1]
+                        self.jumps.append((first, self.peaks[k][1], x))
                 self.peak, self.peak_x = v, x
-                self.peaks.append([x, v, math.inf])
+                self.peaks.append([x, v, math.inf, t.x0[end - 1]])
             elif x > self.peak_x and self.peaks[-1][2] == math.inf:  # (a merge re-dates nothing)
                 self.peaks[-1][2] = x
 
@@ -97,7 +112,7 @@ class Series:
         i = bisect_right(self.peaks, at, key=lambda p: p[0]) - 1
         if i < 0:
             return math.nan
-        px, v, after = self.peaks[i]
+        px, v, after, _ = self.peaks[i]
         if not (v > 1.5 * self.track.start() > 0):
             return math.nan
         return math.inf if after > at else px

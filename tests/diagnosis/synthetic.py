@@ -274,6 +274,92 @@ def labelled_runs(seed: int = 0, per_kind: int = 6) -> list[Run]:
     slow = np.random.default_rng(seed + 2000)
     for name, spec in slow_healthy_specs():
         runs.append(assemble(name, HEALTHY, math.nan, spec, build(spec, slow), slow))
+    known = np.random.default_rng(seed + 3000)
+    runs += known_misses(known)
+    return runs
+
+
+def known_misses(rng: np.random.Generator) -> list[Run]:
+    """Patterns earlier detectors missed on independent data (issue 18), modelled here (tuning data):
+    - the learning rate raised 10-50x in the middle of a healthy run, the loss then swinging widely
+      (lr_too_high, onset at the raise; with and without the learning rate logged);
+    - the learning rate raised 50x, the loss going back to 75% of its start (lr_too_high) or past it
+      (divergence);
+    - a learning rate too high from the start: the loss climbs 4-7x at once and swings (lr_too_high);
+    - a bad initialisation: gradient norms grow by 9-10 orders of magnitude in two steps, then NaN
+      (exploding_gradients, not only nonfinite);
+    - a deep sigmoid network whose first layers' gradients sit 6-10 orders of magnitude below the last
+      layer's from step 0 (vanishing_gradients, onset 0);
+    - healthy deep nets whose gradient norms grow 1.5-1.8 orders of magnitude in their first steps,
+      leaving a small initialisation, then level off (no alert)."""
+    runs = []
+    for v in range(4):  # lr raised mid-run
+        n = (2000, 3000, 5000, 3000)[v]
+        spec = Spec(length=n, noise=(0.02, 0.05, 0.1, 0.03)[v], tau=0.15, sched="constant", naming=v,
+                    log_lr=v != 3)  # fmt: skip
+        c = build(spec, rng)
+        t0 = int(n * (0.4, 0.5, 0.6, 0.5)[v])
+        factor = (30.0, 10.0, 50.0, 30.0)[v]
+        c["lr"][t0:] *= factor
+        amp = (0.3, 0.2, 0.45, 0.35)[v]  # relative swing of the loss after the raise
+        steps = np.arange(n)
+        wave = np.sin(2 * np.pi * steps[t0:] / rng.uniform(6, 30)) * 0.5 + rng.standard_normal(n - t0)
+        level = c["clean"][t0] * (1 + 0.5 * (1 - np.exp(-(steps[t0:] - t0) / 50)))
+        c["train"][t0:] = level * np.exp(amp * wave - amp * amp / 2)
+        c["val_clean"][t0:] = level * 1.1
+        c["grads"][:, t0:] *= 3.0
+        runs.append(assemble(f"lr_too_high-raised-{v}", "lr_too_high", float(t0), spec, c, rng))
+    for v, (label, back) in enumerate((("lr_too_high", 0.75), ("divergence", 3.0))):  # raised far up
+        n = 3000
+        spec = Spec(length=n, noise=0.05, tau=0.1, naming=v, sched="constant")
+        c = build(spec, rng)
+        t0 = int(n * 0.5)
+        c["lr"][t0:] *= 50.0
+        steps = np.arange(n)
+        # back to 75% of its start, swinging (too high), or past its start (diverged)
+        level = c["clean"][t0] + (back * spec.start - c["clean"][t0]) * (1 - np.exp(-(steps[t0:] - t0) / 10))
+        amp = 0.4
+        wave = np.sin(2 * np.pi * steps[t0:] / rng.uniform(6, 30)) * 0.5 + rng.standard_normal(n - t0)
+        c["train"][t0:] = level * np.exp(amp * wave - amp * amp / 2)
+        c["val_clean"][t0:] = level * 1.1
+        runs.append(assemble(f"{label}-lr-raised-far-{v}", label, float(t0), spec, c, rng))
+    for v in range(3):  # too high from the start (Adam at a large rate): the loss goes up at once, swinging
+        n = (1200, 2000, 3000)[v]
+        spec = Spec(length=n, noise=0.05, tau=0.2, naming=v + 2, sched="constant")
+        c = build(spec, rng)
+        steps = np.arange(n)
+        level = spec.start * (1 + (3.0, 6.0, 4.0)[v] * (1 - np.exp(-steps / (0.02 * n))))
+        amp = (0.35, 0.5, 0.4)[v]
+        wave = np.sin(2 * np.pi * steps / rng.uniform(6, 30)) * 0.5 + rng.standard_normal(n)
+        c["train"] = level * np.exp(amp * wave - amp * amp / 2)
+        c["val_clean"] = level * 1.05
+        runs.append(assemble(f"lr_too_high-from-start-{v}", "lr_too_high", 0.0, spec, c, rng))
+    for v in range(3):  # bad initialisation: gradients blow up in two steps, then NaN
+        n = (1000, 2000, 1200)[v]
+        spec = Spec(length=n, noise=0.05, tau=0.2, naming=v + 1)
+        c = build(spec, rng)
+        t0 = (3, int(0.2 * n), int(0.4 * n))[v]
+        for k, decades in enumerate((2.0, 9.5)):
+            c["grads"][:, t0 + k] *= 10 ** (decades + 0.3 * rng.standard_normal(len(LAYERS)))
+        c["grads"][:, t0 + 2 :] = np.nan
+        c["train"][t0 + 2 :] = np.nan
+        runs.append(assemble(f"exploding_gradients-bad-init-{v}", "exploding_gradients", float(t0), spec, c, rng))
+    for v in range(3):  # deep sigmoid: the first layers' gradients far below the last from the start
+        n = (1000, 2000, 1500)[v]
+        spec = Spec(length=n, noise=0.02, tau=(0.6, 1.0, 0.4)[v], naming=v + 2)
+        c = build(spec, rng)
+        gap = (6.0, 8.0, 10.0)[v]
+        for layer in range(len(LAYERS) - 1):
+            c["grads"][layer] *= 10 ** (-gap * (1 - layer / (len(LAYERS) - 1)))
+        runs.append(assemble(f"vanishing_gradients-sigmoid-{v}", "vanishing_gradients", 0.0, spec, c, rng))
+    for v in range(3):  # healthy deep nets: gradients leave a small initialisation, then level off
+        n = (2000, 3000, 5000)[v]
+        spec = Spec(length=n, noise=0.05, tau=0.2, naming=v + 3, sched="constant")
+        c = build(spec, rng)
+        grow = (1.5, 1.65, 1.8)[v]
+        steps = np.arange(n)
+        c["grads"] *= 10 ** (grow * (1 - np.exp(-steps / (0.015 * n))) - grow)
+        runs.append(assemble(f"healthy-grads-leave-small-init-{v}", HEALTHY, math.nan, spec, c, rng))
     return runs
 
 
