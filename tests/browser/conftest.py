@@ -98,7 +98,7 @@ class Pages:
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         page.on("console", lambda msg: msg.type == "error" and self.console.append(msg.text))
         page.goto(url)
-        page.wait_for_function("window.__livepanel && window.__livepanel.status === 'open'", timeout=10000)
+        page.wait_for_function("() => window.__livepanel && window.__livepanel.status === 'open'", timeout=10000)
         return page
 
     def close(self):

@@ -71,7 +71,7 @@ def test_nan_loss_alert_shows_live_as_badge_marker_and_list(server, pages, artif
     x, y = loss_then_nan()
     page = pages.open(server.url + f"/?env={env}")
     send(server.url, [line_op(env, win, x[:200], y[:200], name="train")])
-    page.wait_for_function("window.__livepanel.points('loss') === 200", timeout=5000)
+    page.wait_for_function("() => window.__livepanel.points('loss') === 200", timeout=5000)
     badge = page.locator('section[data-win="loss"] .lp-alert-badge')
     assert not badge.is_visible()
     assert not page.locator(".lp-alerts-toggle").is_visible()
@@ -119,7 +119,7 @@ def test_nan_loss_alert_shows_live_as_badge_marker_and_list(server, pages, artif
 
     # closing the window drops its alerts, here and on the server
     send(server.url, [{"op": "close", "env": env, "win": win}])
-    page.wait_for_function("window.__livepanel.alerts().length === 0", timeout=5000)
+    page.wait_for_function("() => window.__livepanel.alerts().length === 0", timeout=5000)
     page.wait_for_selector(".lp-alerts-toggle", state="hidden", timeout=5000)
     assert page.locator(".lp-alert").count() == 0
     assert get(server.url, "/api/v1/alerts", env=env)[1]["alerts"] == []

@@ -47,11 +47,11 @@ def painted(page, win: str) -> float:
 def test_every_kind_renders(server, pages, artifacts, scheme):
     send(server.url, every_kind("kinds"))
     page = pages.open(server.url + "/?env=kinds", color_scheme=scheme, width=1500, height=1100)
-    page.wait_for_function(f"document.querySelectorAll('section.lp-win').length === {len(KINDS)}", timeout=5000)
+    page.wait_for_function(f"() => document.querySelectorAll('section.lp-win').length === {len(KINDS)}", timeout=5000)
     for win, kind in KINDS.items():
         assert page.locator(f'section[data-win="{win}"]').get_attribute("data-kind") == kind
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('.lp-image img')).every((i) => i.complete && i.naturalWidth === 8)",
+        "() => Array.from(document.querySelectorAll('.lp-image img')).every((i) => i.complete && i.naturalWidth === 8)",
         timeout=5000,
     )
     for win in ("loss", "embedding", "classes", "confusion", "grads"):
@@ -72,7 +72,7 @@ def test_every_kind_renders(server, pages, artifacts, scheme):
 def test_interactions_per_kind(server, pages, artifacts):
     send(server.url, every_kind("inter"))
     page = pages.open(server.url + "/?env=inter", width=1500, height=1100)
-    page.wait_for_function(f"document.querySelectorAll('section.lp-win').length === {len(KINDS)}", timeout=5000)
+    page.wait_for_function(f"() => document.querySelectorAll('section.lp-win').length === {len(KINDS)}", timeout=5000)
     # histogram: step slider (latest by default) and the distribution over steps
     hist = page.locator('section[data-win="grads"]')
     assert "step 5 (latest)" in hist.locator(".lp-step").inner_text()
@@ -102,7 +102,7 @@ def test_interactions_per_kind(server, pages, artifacts):
     assert "off" in loss.locator(".lp-legend-item").first.get_attribute("class")
     loss.locator(".lp-smooth input").fill("0.9")
     page.wait_for_function(
-        "document.querySelectorAll('section[data-win=\"loss\"] .lp-legend-item').length === 2", timeout=5000
+        "() => document.querySelectorAll('section[data-win=\"loss\"] .lp-legend-item').length === 2", timeout=5000
     )
     # cursor values in the legend
     plot = loss.locator(".u-over").bounding_box()
@@ -134,7 +134,7 @@ def test_compare_runs_overlays_env_traces(server, pages, artifacts):
     # appends to one env update the overlay
     send(server.url, [line_op("opt/sgd", "loss", [100], [0.2], name="train")])
     page.wait_for_function(
-        "window.__livepanel.state.envs.get('opt/sgd').windows.get('loss').traces[0].y.len === 101", timeout=5000
+        "() => window.__livepanel.state.envs.get('opt/sgd').windows.get('loss').traces[0].y.len === 101", timeout=5000
     )
     page.screenshot(path=str(artifacts / "compare.png"))
 
@@ -145,7 +145,7 @@ def test_zoom_refetches_full_resolution_and_double_click_resets(server, pages):
     y = np.sin(x / 5000) + (x == 123_457) * 5  # one spike that decimation must keep
     send(server.url, [line_op("big", "signal", x, y, name="s")])
     page = pages.open(server.url + "/?env=big")
-    page.wait_for_function("window.__livepanel.points('signal') > 0", timeout=10000)
+    page.wait_for_function("() => window.__livepanel.points('signal') > 0", timeout=10000)
     snap = page.evaluate("window.__livepanel.points('signal')")
     assert snap < 20_000, "the snapshot is decimated"
     assert page.evaluate("window.__livepanel.state.envs.get('big').windows.get('signal').traces[0].decimated")
@@ -158,12 +158,12 @@ def test_zoom_refetches_full_resolution_and_double_click_resets(server, pages):
     page.mouse.down()
     page.mouse.move(over["x"] + over["width"] * 0.42, over["y"] + 40, steps=3)
     page.mouse.up()
-    page.wait_for_function(f"window.__livepanel.points('signal') > {snap}", timeout=10000)
+    page.wait_for_function(f"() => window.__livepanel.points('signal') > {snap}", timeout=10000)
     zoomed = page.evaluate("window.__livepanel.points('signal')")
     span = 0.02 * n
     assert 0.7 * span < zoomed < 1.3 * span + 200, (zoomed, span)  # every point of the range
     page.locator('section[data-win="signal"] .u-over').dblclick()
-    page.wait_for_function(f"window.__livepanel.points('signal') === {snap}", timeout=5000)
+    page.wait_for_function(f"() => window.__livepanel.points('signal') === {snap}", timeout=5000)
 
 
 def test_export_png_and_csv(server, pages, tmp_path):

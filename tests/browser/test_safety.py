@@ -84,8 +84,8 @@ def test_injection_strings_execute_nothing(server, pages, artifacts):
 
     page = pages.open(server.url + "/")
     page.evaluate("(envs) => window.__livepanel.select(envs)", [env, PAYLOADS[1]])
-    page.wait_for_function("document.querySelectorAll('section.lp-win').length === 8", timeout=5000)
-    page.wait_for_function("document.querySelector('section[data-win=\"img\"] img')?.complete", timeout=5000)
+    page.wait_for_function("() => document.querySelectorAll('section.lp-win').length === 8", timeout=5000)
+    page.wait_for_function("() => document.querySelector('section[data-win=\"img\"] img')?.complete", timeout=5000)
     # interact with what a person would touch
     for target in page.locator(".lp-md #hover, .lp-md a").all():
         target.hover()
