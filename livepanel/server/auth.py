@@ -9,19 +9,17 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-import reprlib
 import traceback
 import urllib.parse
 from types import TracebackType
-from typing import Any
 
 from tornado.httputil import HTTPServerRequest
 from tornado.web import HTTPError, RequestHandler
 
 from livepanel.config import Config, is_loopback
+from livepanel.protocol import MAX_QUOTE, quote
 
 COOKIE = "livepanel_token"
-MAX_QUOTE = 200  # characters of a value sent to us that an error message or a log line quotes
 MAX_MESSAGE = 600  # characters of any error message or log line about a request
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # all other methods write
 NEEDS_TOKEN = (
@@ -34,8 +32,6 @@ _HOST = re.compile(r"(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")  # a Hos
 access_log = logging.getLogger("tornado.access")
 app_log = logging.getLogger("tornado.application")
 gen_log = logging.getLogger("tornado.general")
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, MAX_QUOTE, MAX_QUOTE
 
 
 class Guard:
@@ -164,18 +160,6 @@ def secure(handler: RequestHandler, guard: Guard | None, page: bool) -> None:
 def clip(text: str, limit: int = MAX_MESSAGE) -> str:
     """Text cut to `limit` characters, saying how long it was."""
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
-def quote(value: Any, limit: int = MAX_QUOTE) -> str:
-    """The repr of a value someone sent, at most about `limit` characters; safe on any nesting."""
-    if isinstance(value, (str, bytes)):
-        text = repr(value[: limit + 1])
-    else:
-        try:
-            text = _REPR.repr(value)
-        except Exception:  # a repr that fails: the type is enough
-            text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def safe_uri(request: HTTPServerRequest) -> str:

@@ -16,8 +16,9 @@ import tornado.web
 from tornado.ioloop import IOLoop
 
 from livepanel import __version__, protocol
+from livepanel.protocol import quote
 from livepanel.server import auth, export
-from livepanel.server.auth import COOKIE, Guard, clip, quote
+from livepanel.server.auth import COOKIE, Guard, clip
 from livepanel.server.store import Store, StoreError, window_state
 
 if TYPE_CHECKING:

@@ -10,8 +10,9 @@ import tornado.web
 import tornado.websocket
 
 from livepanel import protocol
+from livepanel.protocol import quote
 from livepanel.server import auth
-from livepanel.server.auth import Guard, clip, quote
+from livepanel.server.auth import Guard, clip
 from livepanel.server.hub import Hub, Viewer
 from livepanel.server.store import Store, StoreError
 
