@@ -115,3 +115,26 @@ def test_bad_websocket_messages_get_an_error_and_the_socket_keeps_working(shared
         sock.close()
 
     arun(run())
+
+
+def test_bad_subscribe_fields_get_an_error_naming_them(shared):
+    async def run():
+        sock = await Socket(shared.url).connect()
+        assert (await sock.recv())["type"] == "hello"
+        cases = [
+            ({"type": "subscribe", "envs": [], "width": True}, "subscribe width"),
+            ({"type": "subscribe", "envs": [{"env": "keep", "seq": 2**64 - 1}]}, "seq for env 'keep'"),
+            ({"type": "subscribe", "envs": [{"env": "keep", "seq": -1}]}, "seq for env 'keep'"),
+            ({"type": "subscribe", "envs": [{"env": "keep", "store": b"x" * 100}]}, "store of env 'keep'"),
+            ({"type": "x" * 10_000}, "unknown message type 'xxx"),
+        ]
+        for msg, expected in cases:
+            await sock.send(msg)
+            error = await sock.recv()
+            assert error["type"] == "error" and expected in error["message"], (msg, error)
+            assert len(error["message"]) < 400
+        await sock.subscribe([{"env": "keep"}])
+        assert (await sock.recv())["type"] == "snapshot"
+        sock.close()
+
+    arun(run())

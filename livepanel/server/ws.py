@@ -89,8 +89,8 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
 
 def _check_subscribe(msg: dict) -> tuple[list[dict], int | None]:
     width = msg.get("width")
-    if width is not None and (not isinstance(width, int) or not 1 <= width <= 100_000):
-        raise protocol.ProtocolError("subscribe width must be an integer number of pixels from 1 to 100000")
+    if width is not None:
+        protocol.check_int(width, "subscribe width (pixels)", 1, 100_000)
     envs = msg.get("envs")
     if not isinstance(envs, list) or len(envs) > 1000:
         raise protocol.ProtocolError("subscribe envs must be a list of {env, seq, store}")
@@ -100,7 +100,10 @@ def _check_subscribe(msg: dict) -> tuple[list[dict], int | None]:
             raise protocol.ProtocolError("subscribe envs must be a list of {env, seq, store}")
         env = protocol.check_name(item.get("env"), "env name")
         seq = item.get("seq")
-        if seq is not None and (not isinstance(seq, int) or seq < 0):
-            raise protocol.ProtocolError(f"seq for env {env!r} must be a non-negative integer")
-        requests.append({"env": env, "seq": seq, "store": item.get("store")})
+        if seq is not None:
+            protocol.check_int(seq, f"seq for env {quote(env)}", 0)
+        store = item.get("store")
+        if store is not None and not (isinstance(store, str) and len(store) <= 64):
+            raise protocol.ProtocolError(f"store of env {quote(env)} must be a store id (a short string)")
+        requests.append({"env": env, "seq": seq, "store": store})
     return requests, width
