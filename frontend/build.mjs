@@ -24,7 +24,7 @@ if (args.has("--tests")) {
     bundle: true,
     format: "iife",
     target: ["chrome100", "firefox100", "safari15"],
-    loader: { ".css": "text" },
+    loader: { ".css": "css" }, // app.css beside app.js: a stylesheet the page's CSP allows ('self')
     minify: !args.has("--watch"),
     sourcemap: args.has("--watch") ? "inline" : false,
     legalComments: "none",

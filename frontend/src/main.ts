@@ -1,8 +1,8 @@
 // The app: wires the socket, the state, the scheduler, the picker and the grid,
 // keeps the URL in step with what is shown, and exposes window.__livepanel.
 
-import uplotCss from "uplot/dist/uPlot.min.css";
-import css from "./styles.css";
+import "uplot/dist/uPlot.min.css"; // bundled into static/app.css, linked by index.html
+import "./styles.css";
 import { AlertsPanel, flash } from "./alerts";
 import { Grid } from "./grid";
 import { Picker } from "./picker";
@@ -48,10 +48,6 @@ declare global {
 }
 
 function start(): void {
-  const style = document.createElement("style");
-  style.textContent = uplotCss + "\n" + css;
-  document.head.append(style);
-
   const state = new State();
   let selected = envsFromUrl();
   let autoSelect = selected.length === 0;

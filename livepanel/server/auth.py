@@ -114,7 +114,7 @@ class Guard:
 
     def page_policy(self, request: HTTPServerRequest) -> str:
         """The page's Content-Security-Policy: its own scripts only, connections to itself only, images from
-        itself (or data:/blob: URLs it makes), styles inline (uPlot's), framed by loopback pages and ours."""
+        itself (or data:/blob: URLs it makes), its own stylesheet, framed by loopback pages and ours."""
         host = (request.host or "").lower()
         ancestors, sockets = self.ancestors, ""
         if _HOST.fullmatch(host):
@@ -122,7 +122,7 @@ class Guard:
             own = _bracket(_hostname(host))
             ancestors = [*ancestors, *(s for s in (f"http://{own}:*", f"https://{own}:*") if s not in ancestors)]
         return (
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
             f"connect-src 'self'{sockets}; object-src 'none'; base-uri 'none'; form-action 'self'; "
             f"frame-ancestors {' '.join(ancestors)}"
         )
