@@ -144,3 +144,15 @@ def test_a_writer_gets_each_of_its_alerts_once_acked_or_judged(server):
     assert get(server.url, "/api/v1/alerts", client="judged-client-1", wait=0)[1]["alerts"] == []
     assert get(server.url, "/api/v1/alerts", client="never-wrote-1", wait=0)[1]["alerts"] == []
     assert get(server.url, "/api/v1/alerts", client="judged-client-1", wait="soon")[0] == 400
+
+
+def test_after_a_flush_alerts_lists_what_the_panels_data_raised(server, tmp_path):
+    """A flush waits until the server has judged what the Panel sent: read your own alerts."""
+    from livepanel import Panel
+
+    with Panel(server.url, env="flushed-run", spool_dir=str(tmp_path / "spool")) as panel:
+        x, y = loss_then_nan()
+        for step, value in zip(x, y, strict=True):
+            panel.line(step, value, win="loss", name="train")
+        assert panel.flush(30)
+        assert [a["kind"] for a in panel.alerts()] == ["nonfinite"]

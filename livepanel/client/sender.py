@@ -169,8 +169,8 @@ class Sender:
         # "refused": requests the server refused (a wrong or missing token), whose batches are kept
         self.stats = {"batches": 0, "duplicates": 0, "rejected": 0, "refused": 0, "retries": 0, "replayed": 0}
         self.alert_callbacks: list = []  # Panel.on_alert: called here, on the sender thread
-        self.unjudged = False  # batches acknowledged whose alerts may not have reached on_alert yet
-        self.judge_due = False  # a flush waits for those alerts
+        self.unjudged = False  # batches acknowledged that the server's diagnosis may not have judged yet
+        self.judge_due = False  # a flush waits until they are judged
         self.thread: threading.Thread | None = None
         self.replayer: threading.Thread | None = None
         self.replay_leftovers = replay_leftovers
@@ -431,7 +431,7 @@ class Sender:
             log.error("livepanel: batch %d: the server rejected %s", seq, problem)
         if sent:
             self.stats["batches"] += 1
-            self.unjudged = bool(self.alert_callbacks)
+            self.unjudged = True
         self.outbox.remove(seq)
         with self.build_lock:
             self._resolve()
@@ -465,8 +465,9 @@ class Sender:
             self.markers = []
 
     def _judge(self, transport: Transport) -> None:
-        """Before a flush returns: fetch the alerts of this client's batches whose acknowledgements went
-        before diagnosis judged them (the server waits until it has), so on_alert gets each alert once."""
+        """Before a flush returns: wait until the server's diagnosis has judged this client's batches, and
+        take the alerts their acknowledgements did not carry, so that alerts() then lists what they raised
+        and on_alert gets each alert once."""
         try:
             answer = transport.call("GET", "/alerts", client=self.client, wait=JUDGE_WAIT)
         except (OSError, HTTPError) as exc:  # not lost: the server hands them to the next acknowledgement
