@@ -41,7 +41,8 @@ def traces(panel: livepanel.Panel, win: str) -> dict:
 
 
 def replay_diagnosis(panel: livepanel.Panel, env: str) -> list:
-    """Feed every line point of an env to a fresh Diagnoser in the order the points were logged."""
+    """Feed every line point of an env to a fresh Diagnoser in the order the points were logged, one batch
+    each (settled, as the server's worker settles each batch)."""
     from livepanel.diagnosis import Diagnoser
 
     points = []
@@ -56,6 +57,7 @@ def replay_diagnosis(panel: livepanel.Panel, env: str) -> list:
     diagnoser, alerts = Diagnoser(), []
     for _, _, win, trace, x, y, opts in points:
         alerts += diagnoser.observe(env, win, trace, np.array([x]), np.array([y]), opts)
+        alerts += diagnoser.settle()
     return alerts
 
 
