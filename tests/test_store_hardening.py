@@ -40,7 +40,7 @@ def in_store(path: Path, work):
         finally:
             store.close()
 
-    return asyncio.run(run())
+    return arun(run())  # a thread of its own: the browser tests keep a loop in the main thread
 
 
 def trace_of(store: Store, win: str) -> np.ndarray:
