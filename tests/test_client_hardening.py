@@ -11,27 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from client_helpers import messages, spooled, wait_for
 from serverproc import ServerProcess, free_port
 
 import livepanel
-from livepanel.client.spool import SUFFIX, replay_all
-
-
-def spooled(root: Path) -> list[Path]:
-    return sorted(root.glob("*/*" + SUFFIX)) if root.exists() else []
-
-
-def messages(caplog, text: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records if text in r.getMessage()]
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+from livepanel.client.spool import replay_all
 
 
 def replay_cli(root: Path, token: str | None) -> subprocess.CompletedProcess:

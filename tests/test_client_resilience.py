@@ -7,30 +7,14 @@ import time
 
 import numpy as np
 import pytest
+from client_helpers import messages, spooled, wait_for
 
 import livepanel
-from livepanel.client.spool import SUFFIX, replay_all
+from livepanel.client.spool import replay_all
 
 
 def trace(state: dict, name: str = "") -> dict:
     return next(t for t in state["traces"] if t["name"] == name)
-
-
-def spooled(root) -> list:
-    return sorted(root.glob("*/*" + SUFFIX)) if root.exists() else []
-
-
-def messages(caplog, text: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records if text in r.getMessage()]
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_server_killed_mid_run_and_restarted(server, tmp_path, caplog):
