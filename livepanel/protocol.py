@@ -35,6 +35,17 @@ MAX_OPTION_TEXT = 1000  # characters of a string option, or of a string in a lis
 MAX_OPTION_LIST = 10000  # entries of a list option
 MAX_PIXELS = 100000  # integer options (width, height, nrow) and layout cells range from 0 to this
 KINDS = ("line", "scatter", "bar", "histogram", "heatmap", "image", "text")
+# Kinds of alert the server's diagnosis raises (livepanel/diagnosis/alert.py KINDS; a test keeps them equal):
+# what a mute may name.
+ALERT_KINDS = (
+    "nonfinite",
+    "divergence",
+    "overfitting",
+    "not_learning",
+    "vanishing_gradients",
+    "exploding_gradients",
+    "lr_too_high",
+)
 _LITTLE = {code: np.dtype("<" + code) for code in DTYPES}  # wire dtype codes as numpy dtypes
 UPDATES = ("append", "replace", "remove")
 IMAGE_FORMATS = ("png", "jpeg", "webp")
@@ -58,6 +69,7 @@ OPTION_KEYS = {
     "diagnose": (bool, str),
     "role": str,
     "nrow": int,
+    "mute": list,
 }
 
 
@@ -254,6 +266,8 @@ def check_opts(opts: Any) -> dict[str, Any]:
         if isinstance(value, str):
             if len(value) > MAX_OPTION_TEXT:
                 raise ProtocolError(f"option {key!r} is longer than {MAX_OPTION_TEXT} characters")
+        elif key == "mute":
+            check_mute_list(value, "option 'mute'")
         elif isinstance(value, list):
             _check_option_list(key, value)
         elif expected is int:
@@ -263,6 +277,17 @@ def check_opts(opts: Any) -> dict[str, Any]:
         elif not isinstance(value, bool) and isinstance(value, int):
             check_int(value, f"option {key!r}")
     return opts
+
+
+def check_mute_list(value: Any, what: str) -> list[str]:
+    """Alert kinds muted (a window's `mute` option): a list of distinct known kinds."""
+    if not isinstance(value, list) or len(value) > len(ALERT_KINDS):
+        raise ProtocolError(f"{what} must be a list of alert kinds ({', '.join(ALERT_KINDS)}), got {quote(value)}")
+    for v in value:
+        check_choice(v, f"{what}: an entry", ALERT_KINDS)
+    if len(set(value)) != len(value):
+        raise ProtocolError(f"{what} names a kind twice: {quote(value)}")
+    return value
 
 
 def _as_tuple(expected: type | tuple) -> tuple:
@@ -325,6 +350,8 @@ _FIELDS = {
     "close": {"op", "env", "win"},
     "delete_env": {"op", "env"},
     "layout": {"op", "env", "layout"},
+    "dismiss": {"op", "env", "id"},
+    "mute": {"op", "env", "win", "kind", "muted"},
 }
 OPS = tuple(_FIELDS)
 
@@ -344,6 +371,18 @@ def validate_op(op: Any) -> dict[str, Any]:
         return out
     if kind == "layout":
         out["layout"] = _check_layout(_require(op, "layout"))
+        return out
+    if kind == "dismiss":
+        out["id"] = check_int(_require(op, "id"), "dismiss id (an alert's id)", 1)
+        return out
+    if kind == "mute":
+        if op.get("win") is not None:
+            out["win"] = check_name(op["win"], "window name")
+        out["kind"] = check_choice(_require(op, "kind"), "mute kind", ALERT_KINDS)
+        muted = op.get("muted", True)
+        if not isinstance(muted, bool):
+            raise ProtocolError(f"mute muted must be true or false, got {quote(muted)}")
+        out["muted"] = muted
         return out
     out["win"] = check_name(_require(op, "win"), "window name")
     if kind == "close":

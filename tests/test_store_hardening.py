@@ -352,6 +352,44 @@ def test_a_data_dir_of_the_first_schema_is_upgraded(server_factory, tmp_path):
     assert get(srv.url, "/api/v1/envs")[1]["store"] == "old-store-1234"
 
 
+def test_a_data_dir_of_schema_3_gets_env_mutes_and_keeps_its_alerts(server_factory, tmp_path):
+    """Schema 4 adds envs.mute; alerts stored before it read as not dismissed, and can be dismissed."""
+    data = tmp_path / "v3"
+    data.mkdir()
+    schema_3 = OLD_SCHEMA.replace("content BLOB, PRIMARY KEY", "content BLOB, seq INTEGER, PRIMARY KEY")
+    alert = {"id": 3, "kind": "nonfinite", "env": "e", "win": "loss", "trace": "", "step": 5.0, "detected": 5.0,
+             "message": "m", "suggestion": "s", "key": "k", "t": 1.0}  # fmt: skip
+    with sqlite3.connect(data / "livepanel.sqlite3") as db:
+        db.executescript(schema_3)
+        db.execute("CREATE TABLE texts (env TEXT, win TEXT, part INTEGER, text TEXT, PRIMARY KEY (env, win, part))")
+        db.execute("INSERT INTO meta VALUES ('store_id', 'v3-store-1234')")
+        db.execute("INSERT INTO meta VALUES ('schema', '3')")
+        db.execute("INSERT INTO envs VALUES ('e', 4, 1, NULL)")
+        db.execute("INSERT INTO windows VALUES ('e', 'loss', 'line', NULL, NULL, 4)")
+        db.execute("INSERT INTO alerts VALUES (3, 'e', 'loss', ?)", (msgpack.packb(alert),))
+    db.close()
+    srv = server_factory(data_dir=data)
+    assert get(srv.url, "/api/v1/alerts", env="e")[1]["alerts"] == [alert | {"dismissed": False}]
+    ops = [{"op": "mute", "env": "e", "kind": "overfitting"}, {"op": "dismiss", "env": "e", "id": 3}]
+    assert send_ops(srv.url, ops)[0] == 200
+    srv.restart()
+    assert get(srv.url, "/api/v1/alerts", env="e")[1]["alerts"] == [alert | {"dismissed": True}]
+
+    async def snapshot():
+        sock = await Socket(srv.url).connect()
+        await sock.recv()
+        await sock.subscribe([{"env": "e"}])
+        snap = await sock.until(lambda m: m["type"] == "snapshot")
+        sock.close()
+        return snap
+
+    snap = arun(snapshot())
+    assert snap["mute"] == ["overfitting"] and snap["seq"] == 6
+    assert send_ops(srv.url, [{"op": "delete_env", "env": "e"}], seq=2)[0] == 200
+    srv.restart()
+    assert arun(snapshot())["mute"] == []
+
+
 # ---------------------------------------------------------------- a window's seq
 
 

@@ -6,7 +6,9 @@ and ingest pays for handing over each committed batch's body only (a write to a 
 An acknowledgement means "durably stored" and waits for nothing here. An alert is an env change like
 any other: applied through the store (Store.apply_internal), it gets an env seq, is stored and
 reaches viewers in order, so it survives restarts and resumes; the worker is told at start which
-alerts are stored, so an ongoing problem is not raised again.
+alerts are stored, so an ongoing problem is not raised again (a dismissed alert stays stored, marked, for
+that). A kind muted in an env, or on a window (its `mute` option), is filtered here, as the worker's
+alerts are raised: the engine does not know about mutes, and never needs to.
 
 Each alert goes to the writer whose batch raised it, once: once stored, it waits in that writer's mail
 and goes with its next acknowledgement (mail_for) or to GET /api/v1/alerts?client= (judged), which
@@ -500,10 +502,10 @@ class Diagnosis:
         ops, mailed = [], []
         now = time.time()
         for client, body in found:
-            if self._ended(body):
+            if self._ended(body) or self._muted(body):
                 self._came(client)
                 continue
-            body = body | {"id": self.next_id, "t": now}
+            body = body | {"id": self.next_id, "t": now, "dismissed": False}
             self.next_id += 1
             ops.append({"op": "alert", "env": body["env"], "alert": body})
             mailed.append((client, body))
@@ -521,6 +523,13 @@ class Diagnosis:
             self._wake()
 
         self.store.apply_internal(ops, stored)
+
+    def _muted(self, body: dict[str, Any]) -> bool:
+        """Whether the alert's kind is muted where it is (in its env, or by its window's `mute` option): then
+        it is not raised. The worker has noted its key, so the same ongoing problem does not come back
+        after an unmute either (until a restart of the worker, which knows only the stored alerts)."""
+        e = self.state.envs.get(body["env"])
+        return e is not None and e.muted(body.get("kind", ""), body["win"])
 
     def _ended(self, body: dict[str, Any]) -> bool:
         """Whether an alert is about something gone since its append (a close, deletion or replacement in a

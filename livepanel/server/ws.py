@@ -1,4 +1,4 @@
-"""The browser websocket: subscribe to envs, receive changes, save layouts."""
+"""The browser websocket: subscribe to envs, receive changes, save layouts, dismiss alerts, mute kinds."""
 
 from __future__ import annotations
 
@@ -17,6 +17,12 @@ from livepanel.server.hub import Hub, Viewer
 from livepanel.server.store import Store, StoreError
 
 log = logging.getLogger("livepanel.ws")
+# What a page may change, each as the operation of that name (docs/protocol.md): the fields it may send.
+USER_OPS = {
+    "layout": {"type", "env", "layout"},
+    "dismiss": {"type", "env", "id"},
+    "mute": {"type", "env", "win", "kind", "muted"},
+}
 
 
 class SocketHandler(tornado.websocket.WebSocketHandler):
@@ -56,13 +62,18 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
             if kind == "subscribe":
                 requests, width = _check_subscribe(msg)
                 self.hub.subscribe(self.viewer, requests, width)
-            elif kind == "layout":
-                op = protocol.validate_op({"op": "layout", "env": msg.get("env"), "layout": msg.get("layout")})
+            elif kind in USER_OPS:
+                extra = set(msg) - USER_OPS[kind]
+                if extra:
+                    raise protocol.ProtocolError(f"{kind}: unknown field(s) {', '.join(sorted(map(quote, extra)))}")
+                op = protocol.validate_op({k: v for k, v in msg.items() if k != "type"} | {"op": kind})
                 task = asyncio.get_running_loop().create_task(self._save(op))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             else:
-                raise protocol.ProtocolError(f"unknown message type {quote(kind)}; expected subscribe or layout")
+                raise protocol.ProtocolError(
+                    f"unknown message type {quote(kind)}; expected subscribe, {', '.join(USER_OPS)}"
+                )
         except protocol.ProtocolError as exc:
             self._error(str(exc))
         except Exception as exc:  # a gap in the checks: logged (short) and answered; the socket stays open
@@ -76,7 +87,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
             self._error(str(exc))
         except Exception as exc:
             auth.log_exception(self.request, type(exc), exc, exc.__traceback__)
-            self._error(f"the layout could not be saved ({type(exc).__name__})")
+            self._error(f"the {op['op']} could not be saved ({type(exc).__name__})")
 
     def _error(self, text: str) -> None:
         if self.viewer is not None:

@@ -55,6 +55,14 @@ class Env:
     windows: dict[str, Window] = field(default_factory=dict)
     layout: dict[str, Any] = field(default_factory=dict)
     alerts: list[dict[str, Any]] = field(default_factory=list)  # training problems found, oldest first
+    mute: list[str] = field(default_factory=list)  # alert kinds muted in the whole env (a window's: opts["mute"])
+
+    def muted(self, kind: str, win: str) -> bool:
+        """Whether alerts of this kind on this window are muted (in the env, or by the window's opts)."""
+        if kind in self.mute:
+            return True
+        w = self.windows.get(win)
+        return w is not None and kind in (w.opts.get("mute") or ())
 
 
 @dataclass
@@ -77,7 +85,7 @@ class Undo:
     def env(self, name: str) -> None:
         if name not in self.envs:
             e = self.state.envs.get(name)
-            saved = None if e is None else (e.seq, e.layout, e.alerts, len(e.alerts), dict(e.windows))
+            saved = None if e is None else (e.seq, e.layout, e.alerts, len(e.alerts), dict(e.windows), e.mute)
             self.envs[name] = (self.state.seqs.get(name), e, saved)
 
     def window(self, w: Window) -> None:
@@ -108,8 +116,8 @@ class Undo:
                 self.state.envs.pop(name, None)
                 continue
             self.state.envs[name] = e
-            e.seq, e.layout, e.alerts, n, e.windows = saved
-            del e.alerts[n:]  # alerts are appended in place (a close makes a new list)
+            e.seq, e.layout, e.alerts, n, e.windows, e.mute = saved
+            del e.alerts[n:]  # alerts are appended in place (a close or a dismiss makes a new list)
 
 
 class State:
@@ -133,7 +141,12 @@ class State:
                 for win in self.envs.get(env, Env(env)).windows:
                     planned[(env, win)] = None
                 continue
-            if kind == "layout":
+            if kind == "layout" or (kind == "mute" and "win" not in op):
+                continue
+            if kind == "dismiss":
+                e = self.envs.get(env)
+                if e is None or not any(a["id"] == op["id"] for a in e.alerts):
+                    raise ProtocolError(f"operation {i}: env {env!r} has no alert {op['id']} (dismiss id)", op=i)
                 continue
             key = (env, op["win"])
             if key in planned:
@@ -143,7 +156,7 @@ class State:
                 existing = w.kind if w else None
             if kind == "close":
                 planned[key] = None
-            elif kind == "opts":
+            elif kind in ("opts", "mute"):
                 if existing is None:
                     raise ProtocolError(f"operation {i}: window {op['win']!r} in env {env!r} does not exist", op=i)
             elif existing is not None and existing != kind:
@@ -188,6 +201,19 @@ class State:
             env.alerts.append(op["alert"])
             writes.append(("alert", name, op["alert"]))
             return message, writes
+        if kind == "dismiss":  # kept, marked: alerts() still lists it, and its key is not raised again
+            alerts, number = [], op["id"]
+            for a in env.alerts:
+                if a["id"] == number and not a.get("dismissed"):
+                    a = dict(a, dismissed=True)  # a new dict and list: the old ones may be in messages sent
+                    writes.append(("dismiss", name, number, a))
+                alerts.append(a)
+            env.alerts = alerts
+            return message, writes
+        if kind == "mute" and "win" not in op:
+            env.mute = _toggled(env.mute, op["kind"], op["muted"])
+            writes.append(("mute", name, env.mute))
+            return message, writes
         win = op["win"]
         if kind == "close":
             env.windows.pop(win, None)
@@ -201,6 +227,11 @@ class State:
             undo.window(w)
         w.seq = seq
         writes.append(("win", name, win, seq))
+        if kind == "mute":  # a window's mute is its `mute` option
+            mute = _toggled(w.opts.get("mute") or [], op["kind"], op["muted"])
+            w.opts = {k: v for k, v in w.opts.items() if k != "mute"} | ({"mute": mute} if mute else {})
+            writes.append(("opts", name, win, w.kind, w.opts))
+            return message, writes
         if op.get("opts"):
             for key, value in op["opts"].items():
                 if value is None:
@@ -331,7 +362,14 @@ class State:
             "windows": windows,
             "layout": e.layout if e else {},
             "alerts": e.alerts if e else [],
+            "mute": e.mute if e else [],
         }
+
+
+def _toggled(kinds: list[str], kind: str, on: bool) -> list[str]:
+    """A new list of muted kinds with `kind` muted or not (the old list may be in messages sent)."""
+    rest = [k for k in kinds if k != kind]
+    return rest + [kind] if on else rest
 
 
 def public_message(message: dict) -> dict:

@@ -36,7 +36,8 @@ log = logging.getLogger("livepanel.store")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS clients (client TEXT PRIMARY KEY, seq INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS envs (env TEXT PRIMARY KEY, seq INTEGER NOT NULL, live INTEGER NOT NULL, layout BLOB);
+CREATE TABLE IF NOT EXISTS envs (env TEXT PRIMARY KEY, seq INTEGER NOT NULL, live INTEGER NOT NULL, layout BLOB,
+    mute BLOB);
 CREATE TABLE IF NOT EXISTS windows (env TEXT, win TEXT, kind TEXT NOT NULL, opts BLOB, content BLOB, seq INTEGER,
     PRIMARY KEY (env, win));
 CREATE TABLE IF NOT EXISTS texts (env TEXT, win TEXT, part INTEGER, text TEXT, PRIMARY KEY (env, win, part));
@@ -48,8 +49,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS points_key ON points (env, win, trace, start);
 CREATE TABLE IF NOT EXISTS steps (env TEXT, win TEXT, step INTEGER, body BLOB, PRIMARY KEY (env, win, step));
 CREATE TABLE IF NOT EXISTS alerts (id INTEGER PRIMARY KEY, env TEXT, win TEXT, body BLOB);
 """
-# 1: the first; 2: text windows in parts (texts), not in windows.content; 3: windows.seq
-SCHEMA_VERSION = 3
+# 1: the first; 2: text windows in parts (texts), not in windows.content; 3: windows.seq; 4: envs.mute
+SCHEMA_VERSION = 4
 WINDOW_TABLES = ("windows", "traces", "points", "steps", "texts", "alerts")
 
 MERGE_FAN = 8
@@ -150,6 +151,8 @@ class Persistence:
                     db.execute("UPDATE windows SET content=NULL WHERE env=? AND win=?", (env, win))
             if version < 3 and "seq" not in [r[1] for r in db.execute("PRAGMA table_info(windows)")]:
                 db.execute("ALTER TABLE windows ADD COLUMN seq INTEGER")  # unknown (NULL): the env's seq at load
+            if version < 4 and "mute" not in [r[1] for r in db.execute("PRAGMA table_info(envs)")]:
+                db.execute("ALTER TABLE envs ADD COLUMN mute BLOB")  # nothing muted (NULL)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             db.execute("COMMIT")
         except BaseException:
@@ -160,10 +163,10 @@ class Persistence:
     def load(self, state: State) -> dict[str, int]:
         """Rebuild the live state from disk; return the last committed seq per client."""
         db = self.db
-        for env, seq, live, layout in db.execute("SELECT env, seq, live, layout FROM envs"):
+        for env, seq, live, layout, mute in db.execute("SELECT env, seq, live, layout, mute FROM envs"):
             state.seqs[env] = seq
             if live:
-                state.envs[env] = Env(env, seq, {}, _unpack(layout) or {})
+                state.envs[env] = Env(env, seq, {}, _unpack(layout) or {}, mute=_unpack(mute) or [])
         texts: dict[tuple[str, str], list[str]] = {}
         query = "SELECT env, win, kind, opts, content, seq FROM windows"
         for env, win, kind, opts, content, seq in db.execute(query):
@@ -208,7 +211,7 @@ class Persistence:
                 w.steps[step] = decode_arrays(_unpack(body))
         for env, body in db.execute("SELECT env, body FROM alerts ORDER BY id"):
             if env in state.envs:
-                state.envs[env].alerts.append(_unpack(body))
+                state.envs[env].alerts.append({"dismissed": False} | _unpack(body))
         self._touched.update(self._tails)
         return dict(db.execute("SELECT client, seq FROM clients").fetchall())
 
@@ -241,7 +244,7 @@ class Persistence:
             kind = action[0]
             if kind in ("opts", "trace", "content", "text", "step"):
                 action = (*action[:4], self._fit(packb(action[4])), *action[5:])  # the window's opts
-            if kind == "layout":
+            if kind in ("layout", "mute"):
                 action = (kind, action[1], self._fit(packb(action[2])))
             elif kind == "content":
                 action = (*action[:5], self._fit(packb(action[5])))
@@ -255,6 +258,8 @@ class Persistence:
             elif kind == "alert":
                 alert = action[2]
                 action = (kind, action[1], self._fit(alert["id"]), alert["win"], self._fit(packb(alert)))
+            elif kind == "dismiss":
+                action = (kind, action[1], self._fit(action[2]), self._fit(packb(action[3])))
             elif kind == "points":
                 if 8 * len(action[6]) > self.max_length:
                     raise ValueError(f"{len(action[6])} points in one append are more than SQLite can store")
@@ -482,6 +487,9 @@ class _GroupWriter:
         if kind == "layout":
             self._touch_env(env)
             db.execute("UPDATE envs SET layout=? WHERE env=?", (action[2], env))
+        elif kind == "mute":
+            self._touch_env(env)
+            db.execute("UPDATE envs SET mute=? WHERE env=?", (action[2], env))
         elif kind == "opts":
             self._window(env, action[2], action[3], action[4])
         elif kind == "trace":
@@ -515,6 +523,9 @@ class _GroupWriter:
         elif kind == "alert":
             _, env, number, win, body = action
             db.execute("INSERT INTO alerts VALUES (?,?,?,?)", (number, env, win, body))
+        elif kind == "dismiss":
+            _, env, number, body = action
+            db.execute("UPDATE alerts SET body=? WHERE id=? AND env=?", (body, number, env))
         elif kind == "close":
             win = action[2]
             for table in WINDOW_TABLES:
@@ -527,7 +538,7 @@ class _GroupWriter:
             for table in WINDOW_TABLES:
                 db.execute(f"DELETE FROM {table} WHERE env=?", (env,))
             self._touch_env(env)
-            db.execute("UPDATE envs SET live=0, layout=NULL WHERE env=?", (env,))
+            db.execute("UPDATE envs SET live=0, layout=NULL, mute=NULL WHERE env=?", (env,))
             for key in [k for k in self.wins if k[0] == env]:
                 del self.wins[key]
             for key in [k for k in self.tails if k[0] == env]:
@@ -554,7 +565,8 @@ class _GroupWriter:
         seq = self.envs.pop(env, None)
         if seq is not None:
             self.db.execute(
-                "INSERT INTO envs VALUES (?,?,1,NULL) ON CONFLICT(env) DO UPDATE SET seq=excluded.seq, live=1",
+                "INSERT INTO envs (env, seq, live) VALUES (?,?,1)"
+                " ON CONFLICT(env) DO UPDATE SET seq=excluded.seq, live=1",
                 (env, seq),
             )
 
