@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from livepanel import protocol
 from livepanel.client import checks, convert
 from livepanel.client.buffers import BufferPool
 from livepanel.client.kinds import WindowKinds
@@ -397,10 +398,48 @@ class Panel(WindowKinds):
                 raise KeyError(f"no window {win!r} in env {env!r} on {self.url}") from None
             raise
 
-    def alerts(self, env: str | None = None) -> list[dict[str, Any]]:
-        """Training problems the server found (NaN, divergence, ...), oldest first; every env when env is None."""
-        query = {} if env is None else {"env": checks.name(env, "env name")}
-        return self._read("/alerts", **query)["alerts"]
+    def alerts(self, env: str | None = None, flush: bool = True) -> list[dict[str, Any]]:
+        """Training problems the server found (NaN, divergence, ...) in this Panel's env, oldest first;
+        `env="x"` those of env x, `env="*"` those of every env. Dismissed ones too (`dismissed: True`).
+        Flushes first by default (so it lists what this Panel's data raised, and its dismissals)."""
+        if env is None:
+            env = self.env
+        elif env != "*":
+            checks.name(env, "env name")
+        if flush and not self._closed:
+            self.flush(self.timeout)
+        try:
+            return self._read("/alerts", **({} if env == "*" else {"env": env}))["alerts"]
+        except HTTPError as exc:
+            if exc.status == 404:  # no such env (yet): no alerts
+                return []
+            raise
+
+    def dismiss(self, alert: int | dict[str, Any], env: str | None = None) -> None:
+        """Dismiss an alert (its id, or the alert dict from alerts() or on_alert) for every viewer: it leaves
+        the page's badges and list, stays in alerts() with `dismissed: True`, and the same ongoing problem is
+        not raised again. Queued like a point; an id the env does not have is refused by the server (logged)."""
+        if isinstance(alert, dict):
+            number = alert.get("id")
+            env = alert.get("env") if env is None else env
+        else:
+            number = alert
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= protocol.INT64_MAX:
+            raise TypeError(f"dismiss: expected an alert id (a positive integer) or an alert dict, got {alert!r:.200}")
+        self._push({"op": "dismiss", "env": self._env(env), "id": number})
+
+    def mute(self, kind: str, win: str | None = None, env: str | None = None, muted: bool = True) -> None:
+        """Mute (or with muted=False unmute) an alert kind on one window, or in the whole env when win is None:
+        for every viewer, alerts of that kind there are hidden, and diagnosis raises no new ones. A window
+        must exist (to mute it from its first point, pass opts={"mute": [kind]}). Queued like a point."""
+        if kind not in protocol.ALERT_KINDS:
+            raise ValueError(f"mute: unknown alert kind {kind!r}; expected one of {', '.join(protocol.ALERT_KINDS)}")
+        if not isinstance(muted, bool):
+            raise TypeError(f"mute: muted must be True or False, got {type(muted).__name__}")
+        op: dict[str, Any] = {"op": "mute", "env": self._env(env), "kind": kind, "muted": muted}
+        if win is not None:
+            op["win"] = self._win(win, win)
+        self._push(op)
 
     def on_alert(self, callback: Callable[[dict[str, Any]], None]) -> None:
         """Call callback(alert) on the sender thread, once for each alert this Panel's data raises: with an
