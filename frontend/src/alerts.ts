@@ -56,9 +56,39 @@ export function badge(alerts: Alert[], withEnv: boolean): { text: string; kind: 
   if (!top) return null;
   const sorted = [...alerts].sort((a, b) => severity(a.kind) - severity(b.kind) || a.id - b.id);
   const title = sorted
-    .map((a) => `${kindLabel(a.kind)} (${where(a, withEnv)}, ${stepText(a)}): ${a.message}\n→ ${a.suggestion}`)
+    .map((a) => `${kindLabel(a.kind)} (${where(a, withEnv)}, ${stepText(a)}): ${a.message}${a.evidence ? "\n" + a.evidence : ""}\n→ ${a.suggestion}`)
     .join("\n\n");
   return { text: `⚠ ${alerts.length > 1 ? alerts.length + " · " : ""}${kindLabel(top.kind)}`, kind: top.kind, title };
+}
+
+/** What a person can do about an alert (sent to the server, which tells every viewer). */
+export interface AlertActions {
+  dismiss(a: Alert): void;
+  /** mute the alert's kind on its window (`onWindow`), or in its whole env */
+  mute(a: Alert, onWindow: boolean): void;
+}
+
+/** A small button of an alert (dismiss, mute); its label and title are fixed text. */
+export function actionButton(cls: string, label: string, title: string, act: () => void): HTMLButtonElement {
+  const b = el("button", "lp-alert-act " + cls, label);
+  b.type = "button";
+  b.title = title;
+  b.addEventListener("click", (ev) => {
+    ev.stopPropagation();
+    act();
+  });
+  return b;
+}
+
+/** The dismiss and mute buttons of one alert. */
+export function actions(a: Alert, act: AlertActions, inEnv: boolean): HTMLElement {
+  const box = el("div", "lp-alert-acts");
+  box.append(
+    actionButton("lp-dismiss", "dismiss", "hide this alert, for everyone", () => act.dismiss(a)),
+    actionButton("lp-mute", "mute here", `hide ${kindLabel(a.kind)} alerts on this window, for everyone`, () => act.mute(a, true)),
+  );
+  if (inEnv) box.append(actionButton("lp-mute-env", "mute in env", `hide ${kindLabel(a.kind)} alerts in the whole env, for everyone`, () => act.mute(a, false)));
+  return box;
 }
 
 /** Newest first. */
@@ -76,7 +106,10 @@ export class AlertsPanel {
   /** the person closed the drawer: new alerts do not open it again */
   private closedByHand = false;
 
-  constructor(private readonly pick: (a: Alert) => void) {
+  constructor(
+    private readonly pick: (a: Alert) => void,
+    private readonly act: AlertActions,
+  ) {
     this.el.setAttribute("aria-label", "alerts");
     const head = el("div", "lp-alerts-head");
     const close = el("button", "lp-alerts-close", "×");
@@ -129,9 +162,11 @@ export class AlertsPanel {
     b.title = "show the window";
     const top = el("div", "lp-alert-top");
     top.append(el("span", "lp-alert-kind", kindLabel(a.kind)), el("span", "lp-alert-step", stepText(a)));
-    b.append(top, el("div", "lp-alert-where", where(a, withEnv)), el("div", "lp-alert-msg", a.message), el("div", "lp-alert-sugg", a.suggestion));
+    b.append(top, el("div", "lp-alert-where", where(a, withEnv)), el("div", "lp-alert-msg", a.message));
+    if (a.evidence) b.append(el("div", "lp-alert-evidence", a.evidence));
+    b.append(el("div", "lp-alert-sugg", a.suggestion));
     b.addEventListener("click", () => this.pick(a));
-    li.append(b);
+    li.append(b, actions(a, this.act, true));
     return li;
   }
 }

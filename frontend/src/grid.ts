@@ -2,7 +2,7 @@
 // body, resize handle). Frames are dragged by their header to reorder and
 // resized from their corner; the result is reported as a layout.
 
-import { badge, level } from "./alerts";
+import { actions, badge, kindLabel, level, severity, stepText, type AlertActions } from "./alerts";
 import type { State, WindowState } from "./state";
 import { BarView } from "./views/bar";
 import { el, str, type Ctx, type View } from "./views/common";
@@ -54,6 +54,8 @@ export class Frame {
   private kindEl = el("span", "lp-kind");
   /** the window's alerts: count and most severe kind; the tooltip has every message and suggestion */
   readonly badge = el("button", "lp-alert-badge");
+  /** under the chart: each alert of the window with its evidence, and its dismiss and mute buttons */
+  readonly notes = el("div", "lp-alert-notes");
   readonly view: View;
   private ro: ResizeObserver;
   w: number;
@@ -88,7 +90,8 @@ export class Frame {
     this.body.append(this.view.el);
     const handle = el("div", "lp-resize");
     handle.title = "drag to resize";
-    this.el.append(head, this.body, handle);
+    this.notes.setAttribute("aria-label", "alerts of this window");
+    this.el.append(head, this.body, this.notes, handle);
     this.w = DEFAULT_W;
     this.h = DEFAULT_H;
     // reorder by drag and drop of the header
@@ -147,6 +150,21 @@ export class Frame {
     this.badge.dataset.level = b ? level(b.kind) : "";
     this.badge.dataset.count = String(alerts.length);
     this.badge.setAttribute("aria-label", b ? `${alerts.length} alert${alerts.length === 1 ? "" : "s"}: ${b.title}` : "");
+    const sorted = [...alerts].sort((a, c) => severity(a.kind) - severity(c.kind) || a.id - c.id);
+    this.notes.replaceChildren(
+      ...sorted.map((a) => {
+        const note = el("div", "lp-alert-note");
+        note.dataset.id = String(a.id);
+        note.dataset.kind = a.kind;
+        note.dataset.level = level(a.kind);
+        const head = `⚠ ${kindLabel(a.kind)}${withEnv ? ` (${a.env})` : ""}${stepText(a) ? ` at ${stepText(a)}` : ""}`;
+        const text = el("span", "lp-alert-note-text");
+        text.append(el("strong", undefined, head), document.createTextNode(": "), el("span", "lp-alert-evidence", a.evidence || a.message));
+        text.title = `${a.message}\n→ ${a.suggestion}`;
+        note.append(text, actions(a, this.grid.alertActions, false));
+        return note;
+      }),
+    );
   }
 
   update(wins: WindowState[]): void {
@@ -188,6 +206,8 @@ export class Grid {
   only: Set<string> | null = null;
   /** a window's alert badge was clicked */
   badgeClick: (win: string) => void = () => {};
+  /** a dismiss or mute button of an alert was clicked */
+  alertActions: AlertActions = { dismiss: () => {}, mute: () => {} };
   private io: IntersectionObserver;
 
   constructor(

@@ -3,7 +3,7 @@
 
 import "uplot/dist/uPlot.min.css"; // bundled into static/app.css, linked by index.html
 import "./styles.css";
-import { AlertsPanel, flash } from "./alerts";
+import { AlertsPanel, flash, type AlertActions } from "./alerts";
 import { Grid } from "./grid";
 import { Picker } from "./picker";
 import { Scheduler } from "./scheduler";
@@ -35,8 +35,8 @@ interface Hooks {
   resetZoom(win: string): void;
   points(win: string): number;
   select(envs: string[]): void;
-  /** the alerts of the selected envs (of one window id when given) */
-  alerts(win?: string): Alert[];
+  /** the alerts shown for the selected envs (of one window id when given); `all`: dismissed and muted too */
+  alerts(win?: string, all?: boolean): Alert[];
   /** alert onsets drawn on a line window's chart at its last paint */
   markers(win: string): Marker[];
 }
@@ -86,13 +86,19 @@ function start(): void {
   conn.setAttribute("role", "status");
   const toggle = el("button", "lp-toggle-picker", "envs");
   toggle.type = "button";
+  // dismiss and mute go to the server over the socket (never a POST: the page has no write token); what
+  // changes comes back as env changes, to this page and every other viewer alike
+  const alertActions: AlertActions = {
+    dismiss: (a) => socket.send({ type: "dismiss", env: a.env, id: a.id }),
+    mute: (a, onWindow) => socket.send({ type: "mute", env: a.env, ...(onWindow ? { win: a.win } : {}), kind: a.kind, muted: true }),
+  };
   const alertsPanel = new AlertsPanel((a) => {
     // an entry of the list was picked: bring its window into view and mark it
     const f = grid.frames.get(a.win);
     if (!f) return;
     f.el.scrollIntoView({ block: "nearest", behavior: "smooth" });
     flash(f.el);
-  });
+  }, alertActions);
   bar.append(toggle, brand, shown, el("span", "lp-spacer"), alertsPanel.toggle, conn);
   const picker = new Picker((envs) => select(envs));
   const grid = new Grid(
@@ -107,6 +113,7 @@ function start(): void {
   mainCol.append(hint, grid.el);
   content.append(picker.el, mainCol, alertsPanel.el);
   grid.badgeClick = (win) => alertsPanel.reveal(win);
+  grid.alertActions = alertActions;
 
   // Alerts (badges and the list) are redrawn once per frame when they changed,
   // and after the grid is rebuilt (new frames need their badges).
@@ -226,7 +233,7 @@ function start(): void {
     resetZoom: (win: string) => (grid.frames.get(win)?.view as LineView | undefined)?.resetZoom(),
     points: (win: string) => (grid.frames.get(win)?.view as LineView | undefined)?.points ?? 0,
     select,
-    alerts: (win?: string) => state.alerts(selected, win).map((a) => ({ ...a })),
+    alerts: (win?: string, all = false) => state.alerts(selected, win, all).map((a) => ({ ...a })),
     markers: (win: string) => ((grid.frames.get(win)?.view as LineView | undefined)?.markers ?? []).map((m) => ({ ...m })),
   });
 

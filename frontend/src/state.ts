@@ -72,8 +72,10 @@ export interface EnvState {
   store: string;
   windows: Map<string, WindowState>;
   layout: Layout;
-  /** training problems the server's diagnosis raised in this env, oldest first */
+  /** training problems the server's diagnosis raised in this env, oldest first (dismissed ones too) */
   alerts: Alert[];
+  /** alert kinds muted in the whole env (a window's own: its `mute` option) */
+  mute: string[];
   /** the server skipped a seq: resubscribe from scratch */
   broken: boolean;
 }
@@ -82,6 +84,8 @@ export const MAX_IMAGE_STEPS = 1000;
 /** the operations that create or change a window of that kind */
 export const WINDOW_KINDS = new Set(["line", "scatter", "bar", "histogram", "heatmap", "image", "text"]);
 export const MAX_HIST_STEPS = 10000;
+/** the operations that change which alerts are shown */
+const ALERT_OPS = new Set(["alert", "close", "delete_env", "dismiss", "mute"]);
 
 export function emptyWindow(env: string, win: string, kind: string): WindowState {
   return { env, win, kind, opts: {}, seq: 0, version: 0, traces: [], bar: null, hist: [], heatmap: null, images: [], text: "" };
@@ -131,9 +135,28 @@ export function alertFrom(raw: unknown, env: string): Alert | null {
     detected: Number.isFinite(num(a.detected)) ? num(a.detected) : step,
     message: text(a.message),
     suggestion: text(a.suggestion),
+    evidence: text(a.evidence),
     key: text(a.key),
     t: num(a.t),
+    dismissed: a.dismissed === true,
   };
+}
+
+const kinds = (v: unknown): string[] => (Array.isArray(v) ? v.filter((k): k is string => typeof k === "string") : []);
+
+/** The kinds muted on a window (its `mute` option). */
+export function mutedOn(w: WindowState | undefined): string[] {
+  return w ? kinds(w.opts.mute) : [];
+}
+
+/** Whether an alert is shown: not dismissed, and its kind muted neither in its env nor on its window. */
+export function shown(env: EnvState, a: Alert): boolean {
+  return !a.dismissed && !env.mute.includes(a.kind) && !mutedOn(env.windows.get(a.win)).includes(a.kind);
+}
+
+function toggled(list: string[], kind: string, on: boolean): string[] {
+  const rest = list.filter((k) => k !== kind);
+  return on ? [...rest, kind] : rest;
 }
 
 function addAlert(env: EnvState, raw: unknown): Alert | null {
@@ -173,7 +196,20 @@ export function applyOp(env: EnvState, op: Op, seq: number): string[] {
     env.windows.clear();
     env.layout = {};
     env.alerts = [];
+    env.mute = [];
     return ids;
+  }
+  if (op.op === "dismiss") {
+    // the alert stays (dismissed), its window's badge and marker change
+    const a = env.alerts.find((b) => b.id === op.id);
+    if (!a || a.dismissed) return [];
+    a.dismissed = true;
+    return env.windows.has(a.win) ? [a.win] : [];
+  }
+  if (op.op === "mute" && typeof op.win !== "string") {
+    if (typeof op.kind !== "string") return [];
+    env.mute = toggled(env.mute, op.kind, op.muted !== false);
+    return [...new Set(env.alerts.filter((a) => a.kind === op.kind && env.windows.has(a.win)).map((a) => a.win))];
   }
   if (op.op === "alert") {
     // no window of its own: it names one (alert.win), whose badge and marker change
@@ -192,6 +228,15 @@ export function applyOp(env: EnvState, op: Op, seq: number): string[] {
     return [win];
   }
   let w = env.windows.get(win);
+  if (op.op === "mute") {
+    if (!w || typeof op.kind !== "string") return [];
+    const mute = toggled(mutedOn(w), op.kind, op.muted !== false);
+    if (mute.length) w.opts.mute = mute;
+    else delete w.opts.mute;
+    w.seq = seq;
+    w.version++;
+    return [win];
+  }
   if (op.op === "opts") {
     if (!w) return [];
   } else if (!WINDOW_KINDS.has(op.op)) {
@@ -305,7 +350,7 @@ export class State {
         break;
       case "snapshot": {
         const old = this.envs.get(msg.env);
-        const env: EnvState = { name: msg.env, seq: msg.seq, store: this.store, windows: new Map(), layout: { ...(msg.layout ?? {}) }, alerts: [], broken: false };
+        const env: EnvState = { name: msg.env, seq: msg.seq, store: this.store, windows: new Map(), layout: { ...(msg.layout ?? {}) }, alerts: [], mute: kinds(msg.mute), broken: false };
         for (const w of msg.windows ?? []) env.windows.set(w.win, windowFrom(msg.env, w));
         for (const a of Array.isArray(msg.alerts) ? msg.alerts : []) addAlert(env, a);
         out.alerts = true;
@@ -335,7 +380,8 @@ export class State {
           out.windows = applyOp(env, op, msg.seq);
           const now = typeof op.win === "string" ? env.windows.get(op.win)?.kind : undefined;
           out.structure = op.op === "layout" || op.op === "delete_env" || had !== now;
-          out.alerts = op.op === "alert" || op.op === "close" || op.op === "delete_env";
+          const opts = op.opts as Opts | null | undefined;
+          out.alerts = ALERT_OPS.has(op.op) || (!!opts && typeof opts === "object" && "mute" in opts);
         }
         break;
       }
@@ -345,10 +391,15 @@ export class State {
     return out;
   }
 
-  /** The alerts of these envs (env by env, oldest first); only those of window `win` when given. */
-  alerts(envs: string[], win?: string): Alert[] {
+  /** The alerts shown for these envs (env by env, oldest first): not dismissed, kind not muted there;
+   * only those of window `win` when given. `all` includes the dismissed and muted ones. */
+  alerts(envs: string[], win?: string, all = false): Alert[] {
     const out: Alert[] = [];
-    for (const name of envs) for (const a of this.envs.get(name)?.alerts ?? []) if (win === undefined || a.win === win) out.push(a);
+    for (const name of envs) {
+      const env = this.envs.get(name);
+      if (!env) continue;
+      for (const a of env.alerts) if ((win === undefined || a.win === win) && (all || shown(env, a))) out.push(a);
+    }
     return out;
   }
 

@@ -132,16 +132,20 @@ export interface Alert {
   detected: number;
   message: string;
   suggestion: string;
+  /** why it fired, in numbers to check against the plot (shown as text, never HTML) */
+  evidence: string;
   key: string;
   /** wall time (s) */
   t: number;
+  /** dismissed by someone: kept (so its problem is not raised again), shown nowhere */
+  dismissed: boolean;
 }
 
 export type Op = Record<string, unknown> & { op: string; env: string; win?: string };
 
 export type ServerMessage =
   | { type: "hello"; version: string; store: string; envs: EnvInfo[] }
-  | { type: "snapshot"; env: string; seq: number; windows: WireWindow[]; layout?: Layout | null; alerts?: Alert[] | null }
+  | { type: "snapshot"; env: string; seq: number; windows: WireWindow[]; layout?: Layout | null; alerts?: Alert[] | null; mute?: string[] | null }
   | { type: "change"; env: string; seq: number; op: Op }
   | { type: "window"; env: string; seq: number; window: WireWindow }
   | { type: "envs"; envs: EnvInfo[] }

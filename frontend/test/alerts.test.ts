@@ -4,7 +4,7 @@ import { badge, level, mostSevere, newestFirst, severity, where } from "../src/a
 import type { Alert } from "../src/wire";
 
 function alert(id: number, kind: string, extra: Partial<Alert> = {}): Alert {
-  return { id, kind, env: "e", win: "loss", trace: "train", step: 10 * id, detected: 10 * id, message: `m${id}`, suggestion: `s${id}`, key: `k${id}`, t: id, ...extra };
+  return { id, kind, env: "e", win: "loss", trace: "train", step: 10 * id, detected: 10 * id, message: `m${id}`, suggestion: `s${id}`, key: `k${id}`, t: id, evidence: `e${id}`, dismissed: false, ...extra };
 }
 
 test("severity: NaN first, unknown kinds last; levels", () => {
@@ -24,6 +24,7 @@ test("badge: count, most severe kind, every message and suggestion in the title"
   assert.equal(one.kind, "nonfinite");
   assert.match(one.title, /m1/);
   assert.match(one.title, /s1/);
+  assert.match(one.title, /e1/); // the evidence too
   assert.doesNotMatch(one.title, /\be\b ·/); // one env: not named
   const two = badge([alert(1, "overfitting", { env: "a" }), alert(2, "divergence", { env: "b" })], true)!;
   assert.equal(two.text, "⚠ 2 · diverging");

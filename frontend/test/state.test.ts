@@ -256,3 +256,58 @@ test("alerts: a resume that overlaps does not add an alert twice (seq rule); ids
   s.retain(["b"]);
   assert.deepEqual(s.alerts(["a", "b"]).map((a) => a.env), ["b"]);
 });
+
+test("alerts: dismiss hides one alert for good; it is kept, with its evidence", () => {
+  const s = new State();
+  s.apply(hello);
+  s.apply({ ...snap(), alerts: [alertOf(1, "loss", { evidence: "loss/train is NaN at step 200" }), alertOf(2, "loss", { kind: "divergence" })] } as unknown as ServerMessage);
+  assert.equal(s.alerts(["a"])[0].evidence, "loss/train is NaN at step 200");
+  assert.equal(s.alerts(["a"])[0].dismissed, false);
+  const r = s.apply(change(4, { op: "dismiss", id: 1 }));
+  assert.equal(r.alerts, true);
+  assert.deepEqual(r.windows, ["loss"]); // its badge and marker change
+  assert.equal(r.structure, false);
+  assert.deepEqual(s.alerts(["a"]).map((a) => a.id), [2]);
+  assert.deepEqual(s.alerts(["a"], "loss", true).map((a) => [a.id, a.dismissed]), [[1, true], [2, false]]);
+  // an unknown id, or one dismissed already, changes no window
+  assert.deepEqual(s.apply(change(5, { op: "dismiss", id: 99 })).windows, []);
+  assert.deepEqual(s.apply(change(6, { op: "dismiss", id: 1 })).windows, []);
+  // a snapshot (a page that opens later, or a resume too far behind) says dismissed
+  s.apply({ ...snap("a", 7), alerts: [{ ...alertOf(1), dismissed: true }, alertOf(2, "loss", { kind: "divergence" })] } as unknown as ServerMessage);
+  assert.deepEqual(s.alerts(["a"]).map((a) => a.id), [2]);
+});
+
+test("alerts: a kind muted on a window (mute op, opts) or in the env is hidden there", () => {
+  const s = new State();
+  s.apply(hello);
+  s.apply({ ...snap(), alerts: [alertOf(1), alertOf(2, "other"), alertOf(3, "loss", { kind: "overfitting" })] } as unknown as ServerMessage);
+  s.apply(change(4, { op: "text", win: "other", text: "x" }));
+  const r = s.apply(change(5, { op: "mute", win: "loss", kind: "nonfinite", muted: true }));
+  assert.equal(r.alerts, true);
+  assert.deepEqual(r.windows, ["loss"]);
+  assert.deepEqual(s.envs.get("a")!.windows.get("loss")!.opts.mute, ["nonfinite"]);
+  assert.deepEqual(s.alerts(["a"]).map((a) => a.id), [2, 3]); // the other window's NaN still shows
+  // the env: every window, and the windows with alerts of that kind change
+  const e = s.apply(change(6, { op: "mute", kind: "nonfinite", muted: true }));
+  assert.deepEqual(e.windows.sort(), ["loss", "other"]);
+  assert.deepEqual(s.envs.get("a")!.mute, ["nonfinite"]);
+  assert.deepEqual(s.alerts(["a"]).map((a) => a.id), [3]);
+  // unmuted: shown again (a window mute still holds on its window)
+  s.apply(change(7, { op: "mute", kind: "nonfinite", muted: false }));
+  assert.deepEqual(s.alerts(["a"]).map((a) => a.id), [2, 3]);
+  s.apply(change(8, { op: "mute", win: "loss", kind: "nonfinite", muted: false }));
+  assert.equal("mute" in s.envs.get("a")!.windows.get("loss")!.opts, false);
+  assert.deepEqual(s.alerts(["a"]).map((a) => a.id), [1, 2, 3]);
+  // the window's mute option set by an opts op (or with its points) counts the same
+  const o = s.apply(change(9, { op: "opts", win: "loss", opts: { mute: ["overfitting"] } }));
+  assert.equal(o.alerts, true);
+  assert.deepEqual(s.alerts(["a"]).map((a) => a.id), [1, 2]);
+  // a mute of a window this viewer does not hold creates none
+  assert.deepEqual(s.apply(change(10, { op: "mute", win: "ghost", kind: "nonfinite", muted: true })).windows, []);
+  assert.equal(s.envs.get("a")!.windows.has("ghost"), false);
+  // the env's mutes come with its snapshot, and go with delete_env
+  s.apply({ ...snap("a", 11), alerts: [alertOf(1)], mute: ["nonfinite"] } as unknown as ServerMessage);
+  assert.deepEqual(s.alerts(["a"]), []);
+  s.apply(change(12, { op: "delete_env" }));
+  assert.deepEqual(s.envs.get("a")!.mute, []);
+});
