@@ -98,7 +98,7 @@ def test_nan_loss_alert_shows_live_as_badge_marker_and_list(server, pages, artif
     page.screenshot(path=str(artifacts / "alerts-light.png"))
 
     # clicking the entry highlights the window; clicking the badge highlights the entry
-    item.locator("button").click()
+    item.locator("button.lp-alert-item").click()
     page.wait_for_selector('section[data-win="loss"].lp-flash', timeout=2000)
     badge.click()
     page.wait_for_selector('.lp-alert[data-win="loss"].lp-flash', timeout=2000)
@@ -156,10 +156,68 @@ def test_alert_names_with_injection_strings_execute_nothing(server, pages, artif
     # touch everything a person would
     badge.hover()
     badge.click()
-    for b in items.locator("button").all():
+    for b in items.locator("button.lp-alert-item").all():  # (its dismiss and mute buttons: below)
         b.click()
     page.mouse.move(300, 300)
     next_frames(page)  # what the moves set off has run
     assert page.evaluate("window.__pwned") is None
     assert page.locator(".lp-alerts img, .lp-alerts script, .lp-win img, .lp-win script, [onerror]").count() == 0
     page.screenshot(path=str(artifacts / "alerts-injection.png"))
+
+
+def wait_shown(page, win: str, n: int) -> None:
+    """Until the page shows n alerts on window win (badge count and markers follow them)."""
+    page.wait_for_function("([win, n]) => window.__livepanel.alerts(win).length === n", arg=[win, n], timeout=5000)
+
+
+def test_evidence_shows_by_the_marker_and_dismiss_and_mute_reach_another_page(server, pages, artifacts):
+    env = "diag/shared"
+    x, y = loss_then_nan()
+    first = pages.open(server.url + f"/?env={env}")
+    second = pages.open(server.url + f"/?env={env}")
+    [alert] = raised(server.url, send(server.url, [line_op(env, "loss", x, y, name="train")]))
+    assert alert["evidence"]
+    for page in (first, second):
+        wait_shown(page, "loss", 1)
+        marker_of(page, "loss")
+        # the evidence, as text, on the window under its chart, and in the list
+        note = page.locator('section[data-win="loss"] .lp-alert-note')
+        note.wait_for(state="visible", timeout=5000)
+        assert note.locator(".lp-alert-evidence").inner_text() == alert["evidence"]
+        assert "NaN/Inf" in note.inner_text() and "step 200" in note.inner_text()
+        assert alert["evidence"] in page.locator(f'.lp-alert[data-id="{alert["id"]}"]').inner_text()
+        assert alert["evidence"] in page.locator('section[data-win="loss"] .lp-alert-badge').get_attribute("title")
+    first.screenshot(path=str(artifacts / "alerts-evidence.png"))
+
+    # one page dismisses it with the button in the list: the other sees it go, live
+    first.locator(f'.lp-alert[data-id="{alert["id"]}"] button.lp-dismiss').click()
+    for page in (second, first):
+        wait_shown(page, "loss", 0)
+        page.locator('section[data-win="loss"] .lp-alert-badge').wait_for(state="hidden", timeout=5000)
+        page.wait_for_function("() => window.__livepanel.markers('loss').length === 0", timeout=5000)
+        assert page.locator(".lp-alert-note, .lp-alert").count() == 0
+        assert page.evaluate("window.__livepanel.alerts('loss', true).map((a) => a.dismissed)") == [True]
+    assert second.evaluate("window.__livepanel.connections") == 1  # live: no reload
+    assert get(server.url, "/api/v1/alerts", env=env)[1]["alerts"] == [alert | {"dismissed": True}]
+
+    # "mute here" on a window's alert, in the second page: the kind is hidden on that window in both
+    g = np.arange(300.0)
+    norms = np.where(g < 150, 1.0, np.nan)
+    [grad] = raised(server.url, send(server.url, [line_op(env, "grad_norm", g, norms, name="fc1")]))
+    assert grad["kind"] == "nonfinite"
+    for page in (first, second):
+        wait_shown(page, "grad_norm", 1)
+    second.locator('section[data-win="grad_norm"] .lp-alert-note button.lp-mute').click()
+    for page in (first, second):
+        wait_shown(page, "grad_norm", 0)
+        page.locator('section[data-win="grad_norm"] .lp-alert-badge').wait_for(state="hidden", timeout=5000)
+        assert page.locator(".lp-alerts-toggle").is_hidden()
+    status, state = get(server.url, "/api/v1/window", env=env, win="grad_norm")
+    assert status == 200 and state["opts"]["mute"] == ["nonfinite"]
+    assert get(server.url, "/api/v1/alerts", env=env)[1]["alerts"][1]["dismissed"] is False  # muted, not dismissed
+
+    # a page opened later sees the same: nothing shown, both alerts held
+    later = pages.open(server.url + f"/?env={env}")
+    later.wait_for_function("() => window.__livepanel.alerts(undefined, true).length === 2", timeout=5000)
+    assert later.evaluate("window.__livepanel.alerts().length") == 0
+    assert later.locator(".lp-alert-badge.on, .lp-alert-note").count() == 0
