@@ -336,8 +336,9 @@ class Diagnoser:
             lr = self._of(env, "lr")
             return bool(lr) and lr[0].track.lx >= x
         if kind == "overfitting":
-            train = self._of(env, "train_loss")
-            return bool(train) and all(o.track.lx >= x for o in (*train, *self._of(env, "val_acc")))
+            # with no validation accuracy seen yet, one may still come in this batch (its veto): wait for settle
+            train, accs = self._of(env, "train_loss"), self._of(env, "val_acc")
+            return bool(train) and bool(accs) and all(o.track.lx >= x for o in (*train, *accs))
         peers = self._of(env, "grad_norm")
         if kind != "vanishing_gradients":  # a shared alert: the traces of the same window
             win = w.s.win

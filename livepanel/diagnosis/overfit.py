@@ -7,7 +7,7 @@ the level of the last WINDOW points must stand RISE above the lowest level and R
 standard deviations above it (or climb as a very clear line since the lowest point), the points since the
 lowest one must climb (t statistic of their slope), and the onset is the lowest point. When the training
 loss fell a lot over the same stretch (the two curves part ways: the very sign of overfitting), a
-quarter of that rise in noise units is enough.
+0.4 of that rise in noise units is enough, if the points since the lowest one climb as a clear line.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ TREND_MIN_POINTS = 16  # validation points seen before a clear line alone is tru
 TRAIN_RISE = 0.01  # training level over the same stretch rose at most this fraction (falling or flat at its low)
 TRAIN_RISE_NOISE = 3.0  # ...or this many standard errors of the difference of the two training levels
 TRAIN_FALL = 0.12  # the training loss fell this fraction over the stretch: the curves part ways...
-FALL_LEVEL = 0.25  # ...and then a rise of this fraction of the noise threshold is enough
+FALL_LEVEL = 0.4  # ...and then a rise of this fraction of the noise threshold is enough...
+PARTING_T = 5.0  # ...if the points since the lowest one climb as a clear line (t statistic of their slope)
 LEARNT = 0.25  # ...once the training loss had come down this fraction of its start
 TRAIN_NOISE_BLOCKS = 32  # training blocks its point-to-point noise is measured over (the most recent ones)
 MIN_VAL_POINTS = 8
@@ -130,11 +131,12 @@ def overfitting(
         return None
     fell = (then_lvl - now_lvl) / abs(then_lvl) if then_lvl else 0.0
     # and clearly above the noise: the level stands out, or the climb is a very clear line, or the
-    # training loss fell a lot meanwhile and the level stands a little out
+    # training loss fell a lot meanwhile and the level stands a little out, climbing as a clear line (a
+    # noisy validation loss drifting a few % up while the training loss heads to zero is no alert)
     lvl = (cur - best) / thr  # the level's rise in units of the noise threshold
     clear_line = tstat >= TREND_STRONG and lvl > TREND_LEVEL and len(v) >= TREND_MIN_POINTS
     learnt = then_lvl < (1 - LEARNT) * tr.start()  # not the steep start of training
-    parting = fell >= TRAIN_FALL and lvl >= FALL_LEVEL and learnt
+    parting = fell >= TRAIN_FALL and lvl >= FALL_LEVEL and learnt and tstat >= PARTING_T
     if not (lvl > 1 and min(v[-2:]) - best > 0.5 * thr) and not clear_line and not parting:
         return None
     extra = ""

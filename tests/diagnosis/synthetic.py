@@ -276,6 +276,47 @@ def labelled_runs(seed: int = 0, per_kind: int = 6) -> list[Run]:
         runs.append(assemble(name, HEALTHY, math.nan, spec, build(spec, slow), slow))
     known = np.random.default_rng(seed + 3000)
     runs += known_misses(known)
+    runs += drifting_validation(np.random.default_rng(seed + 4000))
+    return runs
+
+
+def drifting_validation(rng: np.random.Generator) -> list[Run]:
+    """Patterns of real digits trainings (issue 18, round two), modelled here (tuning data):
+    - healthy: the training loss heads to zero while a noisy validation loss (4-6% noise, a point every
+      2-3% of the run) drifts up 5-9% above its lowest point and stays there (no alert: a few % of drift
+      in the noise is not worth one);
+    - overfitting on a tiny training set: the validation loss, smooth (0.5-1% noise), bottoms out early
+      and climbs steadily (30-40% over the run) while the training loss falls by orders of magnitude."""
+    runs = []
+    for v in range(3):
+        n = (1200, 1000, 800)[v]
+        spec = Spec(length=n, noise=0.15, tau=0.08, floor=0.004, sched="constant", naming=v + 1,
+                    val_every=(25, 25, 8)[v])  # fmt: skip
+        c = build(spec, rng)
+        steps = np.arange(n)
+        low = 0.1 * (1 + 0.3 * v)
+        val = low + (spec.start - low) * np.exp(-steps / (0.06 * n))
+        t1 = (0.45, 0.5, 0.35)[v] * n
+        drift = (0.05, 0.09, 0.06)[v]
+        val = val * (1 + drift * np.clip((steps - t1) / (0.25 * n), 0, 1))
+        vi = np.arange(spec.val_every - 1, n, spec.val_every)
+        c["val"] = noisy(val, (0.045, 0.05, 0.055)[v], rng)[vi]
+        runs.append(assemble(f"healthy-val-drifts-up-{v}", HEALTHY, math.nan, spec, c, rng))
+    for v in range(3):
+        n = 1500
+        spec = Spec(length=n, noise=0.05, tau=0.03, floor=1e-4, sched="constant", naming=v + 2,
+                    val_every=(30, 25, 15)[v])  # fmt: skip
+        c = build(spec, rng)
+        steps = np.arange(n, dtype=np.float64)
+        t0 = (0.1, 0.15, 0.08)[v] * n
+        low = (0.45, 0.31, 0.44)[v]
+        val = low + (spec.start - low) * np.exp(-steps / (0.01 * n))
+        # climbing about its low's size per run length at first, slowing down: 30-40% over the run
+        val += low * (0.3, 0.35, 0.4)[v] * (1 - np.exp(-np.clip(steps - t0, 0, None) / (0.3 * n)))
+        vi = np.arange(spec.val_every - 1, n, spec.val_every)
+        c["val"] = noisy(val, (0.01, 0.007, 0.005)[v], rng)[vi]
+        c["val_acc"] = np.full(len(vi), 0.9) + 0.003 * rng.standard_normal(len(vi))
+        runs.append(assemble(f"overfitting-tiny-set-{v}", "overfitting", float(t0), spec, c, rng))
     return runs
 
 
