@@ -5,7 +5,7 @@ from __future__ import annotations
 import tornado.web
 
 from livepanel.config import Config
-from livepanel.server import handlers
+from livepanel.server import handlers, ingest
 from livepanel.server.auth import Guard, log_request
 from livepanel.server.diagnosis import Diagnosis
 from livepanel.server.hub import Hub
@@ -18,10 +18,10 @@ def make_app(config: Config, store: Store, hub: Hub, diagnosis: Diagnosis | None
     base = config.base_url
     api = base + "/api/v1"
     read = {"guard": guard, "store": store}
-    pending = handlers.Pending(config.max_pending, config.body_timeout)
-    ingest = {**read, "diagnosis": diagnosis, "max_payload": config.max_payload, "pending": pending}
+    pending = ingest.Pending(config.max_pending, config.body_timeout)
+    writes = {**read, "diagnosis": diagnosis, "max_payload": config.max_payload, "pending": pending}
     routes = [
-        (api + "/ingest", handlers.IngestHandler, ingest),
+        (api + "/ingest", ingest.IngestHandler, writes),
         (api + "/envs", handlers.EnvsHandler, read),
         (api + "/alerts", handlers.AlertsHandler, {**read, "diagnosis": diagnosis}),
         (api + "/clients", handlers.ClientHandler, read),
