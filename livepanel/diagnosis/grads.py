@@ -22,7 +22,8 @@ EARLY = 0.25  # a rise that started within this fraction of the series' points i
 EARLY_POINTS = 100  # ...or within this many
 EXPLODE_PREV = 0.75  # exploding: the level before the current one already this many decades up (growing, not a spike)
 VANISH_GAP = 1.5  # ...and at least this many more than some other layer of the env
-STATIC_GAP = 5.0  # or a layer this many orders of magnitude below another of the env (both windows), from the start
+STATIC_GAP = 3.5  # or a layer this many orders of magnitude below another of the env (both windows), from the start:
+# healthy nets keep their layers within about 1 order of magnitude of each other (digits MLPs and CNNs: 0.1-1.0)
 
 
 def exploding(s: Series) -> Finding:

@@ -317,6 +317,16 @@ def drifting_validation(rng: np.random.Generator) -> list[Run]:
         c["val"] = noisy(val, (0.01, 0.007, 0.005)[v], rng)[vi]
         c["val_acc"] = np.full(len(vi), 0.9) + 0.003 * rng.standard_normal(len(vi))
         runs.append(assemble(f"overfitting-tiny-set-{v}", "overfitting", float(t0), spec, c, rng))
+    for v in range(3):  # sigmoid nets 3.6-4.5 orders of magnitude apart from the start (one recovers early)
+        n = (1000, 2000, 5000)[v]
+        spec = Spec(length=n, noise=0.02, tau=(0.6, 0.3, 0.4)[v], naming=v + 1)
+        c = build(spec, rng)
+        gap = (3.6, 4.5, 4.0)[v] * np.ones(n)
+        if v == 2:  # Adam finds its way out: the gap closes between 4% and 8% of the run
+            gap *= np.clip((0.08 * n - np.arange(n)) / (0.04 * n), 0.1, 1)
+        for layer in range(len(LAYERS) - 1):
+            c["grads"][layer] *= 10 ** (-gap * (1 - layer / (len(LAYERS) - 1)))
+        runs.append(assemble(f"vanishing_gradients-apart-{v}", "vanishing_gradients", 0.0, spec, c, rng))
     return runs
 
 
