@@ -128,6 +128,8 @@ class Diagnoser:
             t.lx = last
         if self._waiting:
             for after in _AFTER.get(s.role, ()):  # judgements that may wait for this series
+                if after == "overfitting" and not self._of(s.env, "val_acc"):
+                    continue  # none can be made before settle (see _ready)
                 if (s.env, after) in self._waiting:
                     self._release((s.env, after), out)
         return out
