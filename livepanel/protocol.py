@@ -46,6 +46,11 @@ ALERT_KINDS = (
     "exploding_gradients",
     "lr_too_high",
 )
+# A run's record (the `run` op): config and summary are flat maps of names to scalar values.
+RUN_STATUSES = ("running", "finished", "failed")
+MAX_RUN_KEYS = 10000  # entries of a run's config, and of its summary
+MAX_RUN_TEXT = 1000  # characters of a string value in them
+MAX_COLOR = 50  # characters of a run's color
 _LITTLE = {code: np.dtype("<" + code) for code in DTYPES}  # wire dtype codes as numpy dtypes
 UPDATES = ("append", "replace", "remove")
 IMAGE_FORMATS = ("png", "jpeg", "webp")
@@ -352,6 +357,7 @@ _FIELDS = {
     "layout": {"op", "env", "layout"},
     "dismiss": {"op", "env", "id"},
     "mute": {"op", "env", "win", "kind", "muted"},
+    "run": {"op", "env", "config", "summary", "merge", "status", "color"},
 }
 OPS = tuple(_FIELDS)
 
@@ -375,6 +381,8 @@ def validate_op(op: Any) -> dict[str, Any]:
     if kind == "dismiss":
         out["id"] = check_int(_require(op, "id"), "dismiss id (an alert's id)", 1)
         return out
+    if kind == "run":
+        return _check_run(op, out)
     if kind == "mute":
         if op.get("win") is not None:
             out["win"] = check_name(op["win"], "window name")
@@ -423,6 +431,51 @@ def validate_op(op: Any) -> dict[str, Any]:
         update = check_choice(op.get("update", "replace"), "text update", ("append", "replace"))
         out["text"], out["update"] = text, update
     return out
+
+
+def _check_run(op: dict, out: dict) -> dict[str, Any]:
+    """A run op: config and summary (flat maps), merge (true: into what the env has), status, color."""
+    for field in ("config", "summary"):
+        if op.get(field) is not None:
+            out[field] = check_run_values(op[field], f"run {field}")
+    merge = op.get("merge", True)
+    if not isinstance(merge, bool):
+        raise ProtocolError(f"run merge must be true or false, got {quote(merge)}")
+    out["merge"] = merge
+    if op.get("status") is not None:
+        out["status"] = check_choice(op["status"], "run status", RUN_STATUSES)
+    if "color" in op:
+        color = op["color"]
+        if color is not None and (not isinstance(color, str) or not 0 < len(color) <= MAX_COLOR):
+            raise ProtocolError(f"run color must be a string of 1 to {MAX_COLOR} characters or nil, got {quote(color)}")
+        out["color"] = color
+    return out
+
+
+def check_run_values(values: Any, what: str) -> dict[str, Any]:
+    """A run's config or summary: at most MAX_RUN_KEYS names (non-empty printable strings of at most MAX_NAME
+    characters), each an int64, a float, a string of at most MAX_RUN_TEXT characters, a bool or nil."""
+    if not isinstance(values, dict):
+        raise ProtocolError(f"{what} must be a map of names to values, got {type(values).__name__}")
+    if len(values) > MAX_RUN_KEYS:
+        raise ProtocolError(f"{what} has {len(values)} keys; the limit is {MAX_RUN_KEYS}")
+    for key, value in values.items():
+        if not isinstance(key, str) or not key or len(key) > MAX_NAME or not key.isprintable():
+            raise ProtocolError(
+                f"{what}: a key must be a printable string of 1 to {MAX_NAME} characters, got {quote(key, 50)}"
+            )
+        if value is None or isinstance(value, (bool, float)):
+            continue
+        if isinstance(value, int):
+            check_int(value, f"{what} {quote(key, 50)}")
+        elif isinstance(value, str):
+            if len(value) > MAX_RUN_TEXT:
+                raise ProtocolError(f"{what} {quote(key, 50)} is {len(value)} characters; the limit is {MAX_RUN_TEXT}")
+        else:
+            raise ProtocolError(
+                f"{what} {quote(key, 50)} must be a number, a string, true, false or nil, got {quote(value)}"
+            )
+    return values
 
 
 def _check_stats(stats: Any) -> dict[str, int | float]:
