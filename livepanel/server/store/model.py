@@ -16,6 +16,7 @@ import numpy as np
 
 from livepanel.protocol import ProtocolError
 from livepanel.server.decimate import decimate
+from livepanel.server.store import record
 from livepanel.server.store.series import Series
 
 RAW_APPEND_LIMIT = 50_000  # larger appends reach viewers as a decimated window
@@ -56,6 +57,9 @@ class Env:
     layout: dict[str, Any] = field(default_factory=dict)
     alerts: list[dict[str, Any]] = field(default_factory=list)  # training problems found, oldest first
     mute: list[str] = field(default_factory=list)  # alert kinds muted in the whole env (a window's: opts["mute"])
+    run: dict[str, Any] = field(default_factory=record.empty)  # config, summary, status, color (store/record.py)
+    created: float | None = None  # wall time of its first change (None: unknown, data of an older livepanel)
+    updated: float | None = None  # of its last change by a writer (record.QUIET_OPS do not count)
 
     def muted(self, kind: str, win: str) -> bool:
         """Whether alerts of this kind on this window are muted (in the env, or by the window's opts)."""
@@ -85,7 +89,8 @@ class Undo:
     def env(self, name: str) -> None:
         if name not in self.envs:
             e = self.state.envs.get(name)
-            saved = None if e is None else (e.seq, e.layout, e.alerts, len(e.alerts), dict(e.windows), e.mute)
+            saved = None if e is None else (e.seq, e.layout, e.alerts, len(e.alerts), dict(e.windows), e.mute, e.run)
+            saved = None if e is None else (*saved, e.created, e.updated)
             self.envs[name] = (self.state.seqs.get(name), e, saved)
 
     def window(self, w: Window) -> None:
@@ -116,7 +121,7 @@ class Undo:
                 self.state.envs.pop(name, None)
                 continue
             self.state.envs[name] = e
-            e.seq, e.layout, e.alerts, n, e.windows, e.mute = saved
+            e.seq, e.layout, e.alerts, n, e.windows, e.mute, e.run, e.created, e.updated = saved
             del e.alerts[n:]  # alerts are appended in place (a close or a dismiss makes a new list)
 
 
@@ -141,7 +146,7 @@ class State:
                 for win in self.envs.get(env, Env(env)).windows:
                     planned[(env, win)] = None
                 continue
-            if kind == "layout" or (kind == "mute" and "win" not in op):
+            if kind in ("layout", "run") or (kind == "mute" and "win" not in op):
                 continue
             if kind == "dismiss":
                 e = self.envs.get(env)
@@ -184,11 +189,22 @@ class State:
         self.seqs[name] = seq
         env = self.envs.get(name)
         if env is None:
-            env = self.envs[name] = Env(name)
+            env = self.envs[name] = Env(name, created=now)
         env.seq = seq
-        writes: list[tuple] = [("env", name, seq)]
         kind = op["op"]
+        if kind not in record.QUIET_OPS:
+            env.updated = now
+        writes: list[tuple] = [("env", name, seq, env.created, env.updated)]
         message: dict[str, Any] = {"type": "change", "env": name, "seq": seq, "op": op}
+        if kind == "run":  # viewers get the whole record, as a snapshot holds it
+            env.run = record.merged(env.run, op)
+            writes.append(("run", name, env.run))
+            message["op"] = {"op": "run", "env": name, "run": env.run}
+            return message, writes
+        reopened = record.reopened(env.run, kind)
+        if reopened is not None:
+            env.run = reopened
+            writes.append(("run", name, env.run))
         if kind == "delete_env":
             del self.envs[name]
             writes.append(("delete_env", name))
@@ -363,6 +379,7 @@ class State:
             "layout": e.layout if e else {},
             "alerts": e.alerts if e else [],
             "mute": e.mute if e else [],
+            "run": e.run if e else record.empty(),
         }
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from livepanel.protocol import decode_arrays, packb
 from livepanel.server import malloc
+from livepanel.server.store import record
 from livepanel.server.store.model import TEXT_DROPPED, Env, State, Window
 from livepanel.server.store.series import CHUNK, Series
 
@@ -37,7 +38,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS clients (client TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS envs (env TEXT PRIMARY KEY, seq INTEGER NOT NULL, live INTEGER NOT NULL, layout BLOB,
-    mute BLOB);
+    mute BLOB, run BLOB, created REAL, updated REAL);
 CREATE TABLE IF NOT EXISTS windows (env TEXT, win TEXT, kind TEXT NOT NULL, opts BLOB, content BLOB, seq INTEGER,
     PRIMARY KEY (env, win));
 CREATE TABLE IF NOT EXISTS texts (env TEXT, win TEXT, part INTEGER, text TEXT, PRIMARY KEY (env, win, part));
@@ -49,8 +50,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS points_key ON points (env, win, trace, start);
 CREATE TABLE IF NOT EXISTS steps (env TEXT, win TEXT, step INTEGER, body BLOB, PRIMARY KEY (env, win, step));
 CREATE TABLE IF NOT EXISTS alerts (id INTEGER PRIMARY KEY, env TEXT, win TEXT, body BLOB);
 """
-# 1: the first; 2: text windows in parts (texts), not in windows.content; 3: windows.seq; 4: envs.mute
-SCHEMA_VERSION = 4
+# 1: the first; 2: text windows in parts (texts), not in windows.content; 3: windows.seq; 4: envs.mute;
+# 5: envs.run (the run record: config, summary, status, color), envs.created and envs.updated
+SCHEMA_VERSION = 5
 WINDOW_TABLES = ("windows", "traces", "points", "steps", "texts", "alerts")
 
 MERGE_FAN = 8
@@ -153,6 +155,10 @@ class Persistence:
                 db.execute("ALTER TABLE windows ADD COLUMN seq INTEGER")  # unknown (NULL): the env's seq at load
             if version < 4 and "mute" not in [r[1] for r in db.execute("PRAGMA table_info(envs)")]:
                 db.execute("ALTER TABLE envs ADD COLUMN mute BLOB")  # nothing muted (NULL)
+            columns = [r[1] for r in db.execute("PRAGMA table_info(envs)")]
+            for name, sql_type in (("run", "BLOB"), ("created", "REAL"), ("updated", "REAL")):
+                if version < 5 and name not in columns:  # no record, times unknown (NULL)
+                    db.execute(f"ALTER TABLE envs ADD COLUMN {name} {sql_type}")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             db.execute("COMMIT")
         except BaseException:
@@ -163,10 +169,13 @@ class Persistence:
     def load(self, state: State) -> dict[str, int]:
         """Rebuild the live state from disk; return the last committed seq per client."""
         db = self.db
-        for env, seq, live, layout, mute in db.execute("SELECT env, seq, live, layout, mute FROM envs"):
+        query = "SELECT env, seq, live, layout, mute, run, created, updated FROM envs"
+        for env, seq, live, layout, mute, run, created, updated in db.execute(query):
             state.seqs[env] = seq
             if live:
-                state.envs[env] = Env(env, seq, {}, _unpack(layout) or {}, mute=_unpack(mute) or [])
+                e = Env(env, seq, {}, _unpack(layout) or {}, mute=_unpack(mute) or [], run=record.loaded(_unpack(run)))
+                e.created, e.updated = created, updated
+                state.envs[env] = e
         texts: dict[tuple[str, str], list[str]] = {}
         query = "SELECT env, win, kind, opts, content, seq FROM windows"
         for env, win, kind, opts, content, seq in db.execute(query):
@@ -244,7 +253,7 @@ class Persistence:
             kind = action[0]
             if kind in ("opts", "trace", "content", "text", "step"):
                 action = (*action[:4], self._fit(packb(action[4])), *action[5:])  # the window's opts
-            if kind in ("layout", "mute"):
+            if kind in ("layout", "mute", "run"):
                 action = (kind, action[1], self._fit(packb(action[2])))
             elif kind == "content":
                 action = (*action[:5], self._fit(packb(action[5])))
@@ -457,7 +466,7 @@ class _GroupWriter:
 
     def __init__(self, db: sqlite3.Connection, tails: dict, touched: set):
         self.db, self.tails, self.touched = db, tails, touched
-        self.envs: dict[str, int] = {}
+        self.envs: dict[str, tuple] = {}  # env -> (seq, created, updated) of its last change
         self.wins: dict[tuple[str, str], int] = {}  # window -> env seq of its last change
         self.clients: dict[str, int] = {}
         self.pending: dict[tuple[str, str, str], list] = {}
@@ -467,7 +476,7 @@ class _GroupWriter:
         kind, env = action[0], action[1]
         db = self.db
         if kind == "env":
-            self.envs[env] = action[2]
+            self.envs[env] = (*action[2:5], None, None)[:3]  # seq, created, updated (times may be unknown)
             return
         if kind == "win":
             self.wins[(env, action[2])] = action[3]
@@ -490,6 +499,9 @@ class _GroupWriter:
         elif kind == "mute":
             self._touch_env(env)
             db.execute("UPDATE envs SET mute=? WHERE env=?", (action[2], env))
+        elif kind == "run":
+            self._touch_env(env)
+            db.execute("UPDATE envs SET run=? WHERE env=?", (action[2], env))
         elif kind == "opts":
             self._window(env, action[2], action[3], action[4])
         elif kind == "trace":
@@ -538,7 +550,7 @@ class _GroupWriter:
             for table in WINDOW_TABLES:
                 db.execute(f"DELETE FROM {table} WHERE env=?", (env,))
             self._touch_env(env)
-            db.execute("UPDATE envs SET live=0, layout=NULL, mute=NULL WHERE env=?", (env,))
+            db.execute("UPDATE envs SET live=0, layout=NULL, mute=NULL, run=NULL WHERE env=?", (env,))
             for key in [k for k in self.wins if k[0] == env]:
                 del self.wins[key]
             for key in [k for k in self.tails if k[0] == env]:
@@ -562,12 +574,13 @@ class _GroupWriter:
                 self.tails[key] = tail
 
     def _touch_env(self, env: str) -> None:
-        seq = self.envs.pop(env, None)
-        if seq is not None:
+        change = self.envs.pop(env, None)
+        if change is not None:  # a deleted env made again starts over: its created time is the new one
             self.db.execute(
-                "INSERT INTO envs (env, seq, live) VALUES (?,?,1)"
-                " ON CONFLICT(env) DO UPDATE SET seq=excluded.seq, live=1",
-                (env, seq),
+                "INSERT INTO envs (env, seq, live, created, updated) VALUES (?,?,1,?,?)"
+                " ON CONFLICT(env) DO UPDATE SET seq=excluded.seq, updated=excluded.updated,"
+                " created=CASE WHEN live=0 THEN excluded.created ELSE created END, live=1",
+                (env, *change),
             )
 
     def _window(self, env: str, win: str, kind: str, opts: bytes) -> None:
