@@ -5,7 +5,7 @@ from __future__ import annotations
 import tornado.web
 
 from livepanel.config import Config
-from livepanel.server import handlers, ingest
+from livepanel.server import handlers, ingest, runs
 from livepanel.server.auth import Guard, log_request
 from livepanel.server.diagnosis import Diagnosis
 from livepanel.server.hub import Hub
@@ -23,6 +23,7 @@ def make_app(config: Config, store: Store, hub: Hub, diagnosis: Diagnosis | None
     routes = [
         (api + "/ingest", ingest.IngestHandler, writes),
         (api + "/envs", handlers.EnvsHandler, read),
+        (api + "/runs", runs.RunsHandler, read),
         (api + "/alerts", handlers.AlertsHandler, {**read, "diagnosis": diagnosis}),
         (api + "/clients", handlers.ClientHandler, read),
         (api + "/window", handlers.WindowHandler, read),

@@ -15,7 +15,7 @@ CHUNK = 1 << 16
 class Series:
     """x (f8), y (f4 or f8, as first sent) and wall time t (f4 seconds after t0)."""
 
-    __slots__ = ("ydtype", "t0", "_chunks", "_fill", "n", "monotonic", "_last_x")
+    __slots__ = ("ydtype", "t0", "_chunks", "_fill", "n", "monotonic", "_last_x", "_minmax")
 
     def __init__(self, ydtype: np.dtype | str = "f8", t0: float = 0.0):
         self.ydtype = np.dtype(ydtype).newbyteorder("<")
@@ -25,6 +25,7 @@ class Series:
         self.n = 0
         self.monotonic = True
         self._last_x = -np.inf
+        self._minmax: tuple[int, float, float] | None = None  # (points counted, min, max) of y, NaN left out
 
     @staticmethod
     def y_dtype_for(y: np.ndarray) -> np.dtype:
@@ -79,6 +80,24 @@ class Series:
         chunks started since are dropped, so the arrays are back to what they were."""
         self.n, chunks, self._fill, self.monotonic, self._last_x, self.t0 = mark
         del self._chunks[chunks:]
+        self._minmax = None
+
+    def stats(self) -> tuple[float, float, float, float] | None:
+        """(min, max) of y without NaN (NaN when every y is NaN), and x and y of the last point; None when
+        empty. Kept up to date by counting only the points appended since the last call."""
+        if self.n == 0:
+            return None
+        counted, lo, hi = self._minmax or (0, np.inf, -np.inf)
+        if counted < self.n:
+            _, ys = self.tail(self.n - counted)
+            finite = ys[~np.isnan(ys)]
+            if len(finite):
+                lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+            self._minmax = (self.n, lo, hi)
+        x, y = self.tail(1)
+        if lo > hi:  # no number yet
+            lo = hi = float("nan")
+        return lo, hi, float(x[0]), float(y[0])
 
     def _grow(self, want: int) -> None:
         """Make room: double a small last chunk, else start a new one."""
