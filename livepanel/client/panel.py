@@ -23,6 +23,7 @@ from livepanel import protocol
 from livepanel.client import checks, convert
 from livepanel.client.buffers import BufferPool
 from livepanel.client.kinds import WindowKinds
+from livepanel.client.runmeta import RunRecord
 from livepanel.client.sender import Pending, Sender
 from livepanel.client.spool import default_root
 from livepanel.client.transport import HTTPError, Transport, resolve_token, resolve_url
@@ -43,7 +44,7 @@ def _column(a: Any, j: int) -> Any:
     return convert.DeviceArray(a.tensor[:, j]) if isinstance(a, convert.DeviceArray) else a[:, j]
 
 
-class Panel(WindowKinds):
+class Panel(WindowKinds, RunRecord):
     """A connection to a livepanel server, logging into one env by default.
 
     Calls never block on the network and never lose data: see docs/client.md.
@@ -64,6 +65,7 @@ class Panel(WindowKinds):
         replay_spool: bool = True,
         max_backoff: float = 5.0,
         send_interval: float = 0.01,
+        config: Any = None,
     ):
         self.url = resolve_url(url)
         self._token = resolve_token(token)
@@ -94,6 +96,9 @@ class Panel(WindowKinds):
         self._hold_lock = threading.Lock()
         self._new_sender({})
         self._buffers = BufferPool()
+        self._written: set[str] = set()  # envs this Panel wrote to: close() marks their runs finished
+        if config is not None:
+            self.config(config)
         _PANELS.add(self)
 
     def _new_sender(self, counters: dict) -> None:
@@ -161,6 +166,8 @@ class Panel(WindowKinds):
         return self.env if env is None else checks.name(env, "env name")
 
     def _push(self, op: dict, finish: Any = None, key: tuple | None = None) -> None:
+        if op["op"] not in ("delete_env", "dismiss", "mute", "close") and len(self._written) < _CACHE_MAX:
+            self._written.add(op["env"])
         self._q.append(Pending(op, finish, key))
         self._pushed()
 
@@ -305,6 +312,8 @@ class Panel(WindowKinds):
         if type(step) is int:
             checks.step(step)  # an int64, as every step (a larger one would fail on the sender thread)
         env = self._env(env)
+        if env not in self._written and len(self._written) < _CACHE_MAX:
+            self._written.add(env)
         items = []
         for key, v in values.items():
             parsed = self._log_keys.get(key) if type(key) is str else None
@@ -341,7 +350,9 @@ class Panel(WindowKinds):
 
     def delete_env(self, env: str) -> None:
         """Delete an env and all its windows."""
-        self._push({"op": "delete_env", "env": self._env(env)})
+        env = self._env(env)
+        self._written.discard(env)
+        self._push({"op": "delete_env", "env": env})
 
     # ------------------------------------------------------------ lifecycle
 
@@ -372,6 +383,8 @@ class Panel(WindowKinds):
     def _shutdown(self, timeout: float) -> bool:
         if self._closed:
             return True
+        for env in sorted(self._written):  # the runs this Panel wrote to are finished (until data comes again)
+            self._push({"op": "run", "env": env, "status": "finished", "merge": True})
         self._closed = True
         self._wins = set()  # forces later calls onto the checked path, which raises
         return self._sender.close(timeout, self.exit_timeout)
@@ -489,6 +502,7 @@ class Panel(WindowKinds):
     def _after_fork_in_child(self) -> None:
         old = self._sender
         old.after_fork()
+        self._written = set()  # a child finishes only the runs it writes to itself
         self._new_sender(dict(old.counters))
 
 
