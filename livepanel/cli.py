@@ -1,4 +1,4 @@
-"""The `livepanel` command: `serve`, `replay`, `--version`."""
+"""The `livepanel` command: `serve`, `replay`, `import-tb`, `runs`, `export`, `rm`, `--version`."""
 
 from __future__ import annotations
 
@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--url", help="server (default: $LIVEPANEL_URL, else http://127.0.0.1:8097)")
     tb.add_argument("--token", help="access token (default: $LIVEPANEL_TOKEN)")
     tb.add_argument("--env-prefix", default="", help="prefix for the env names, e.g. tb/ (default: none)")
+    from livepanel import runs_cli
+
+    runs_cli.add_parsers(commands)
     return parser
 
 
@@ -80,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from livepanel.tensorboard import main as import_tb
 
         return import_tb(args.logdir, args.url, args.token, args.env_prefix)
+    if args.command in ("runs", "export", "rm"):
+        from livepanel import runs_cli
+
+        return runs_cli.main(args)
     parser.print_help()
     return 2
 
