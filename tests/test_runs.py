@@ -246,3 +246,47 @@ def test_metrics_follow_appends_and_replacements(server):
 
 def test_protocol_knows_the_run_op():
     assert "run" in protocol.OPS
+
+
+def test_a_data_dir_of_schema_4_gets_run_records(server_factory, tmp_path):
+    """Schema 5 adds envs.run, created and updated: an older env has an empty record and unknown times."""
+    import sqlite3
+
+    from test_store_hardening import OLD_SCHEMA
+
+    data = tmp_path / "v4"
+    data.mkdir()
+    schema_4 = OLD_SCHEMA.replace("content BLOB, PRIMARY KEY", "content BLOB, seq INTEGER, PRIMARY KEY").replace(
+        "layout BLOB);", "layout BLOB, mute BLOB);"
+    )
+    with sqlite3.connect(data / "livepanel.sqlite3") as db:
+        db.executescript(schema_4)
+        db.execute("CREATE TABLE texts (env TEXT, win TEXT, part INTEGER, text TEXT, PRIMARY KEY (env, win, part))")
+        db.execute("INSERT INTO meta VALUES ('store_id', 'v4-store-1234')")
+        db.execute("INSERT INTO meta VALUES ('schema', '4')")
+        db.execute("INSERT INTO envs VALUES ('old', 4, 1, NULL, NULL)")
+    db.close()
+    srv = server_factory(data_dir=data)
+    (run,) = get(srv.url, "/api/v1/runs")[1]["runs"]
+    assert run["config"] == {} and run["created"] is None and run["status"] == "stale"
+    assert send_ops(srv.url, [{"op": "run", "env": "old", "config": {"lr": 1}}])[0] == 200
+    srv.restart()
+    (run,) = get(srv.url, "/api/v1/runs")[1]["runs"]
+    assert run["config"] == {"lr": 1} and run["updated"] is not None and run["status"] == "running"
+
+
+def test_runs_of_a_thousand_envs_are_quick(server):
+    """1,000 runs x 10 metrics of 1,000 points: the route answers well within a second, again and again."""
+    import time
+
+    x = np.arange(1000, dtype="<f8")
+    for batch in range(10):
+        ops = [line_op(f"p{e}", f"m{m}", x, x * m) for e in range(batch * 100, batch * 100 + 100) for m in range(10)]
+        assert send_ops(server.url, ops, seq=batch + 1)[0] == 200
+    for _ in range(2):
+        start = time.monotonic()
+        status, answer = get(server.url, "/api/v1/runs")
+        elapsed = time.monotonic() - start
+        assert status == 200 and len(answer["runs"]) == 1000
+    assert answer["runs"][5]["metrics"]["m3"] == {"last": 2997.0, "min": 0.0, "max": 2997.0, "step": 999.0}
+    assert elapsed < 2.0, elapsed
