@@ -6,7 +6,8 @@
 Every run logs the same windows (`loss` and `accuracy` with traces `train` and `val`, `lr`) into its own
 env, `digits/sgd-lr1e-1`, `digits/momentum-lr1e-2`, `digits/adam-lr1e-3`, ...: select several envs in the
 browser (or open the URL printed at the end) and their curves are overlaid, labelled `env/trace`.
-`digits/compare` gets a bar chart of the final validation accuracy and a table.
+`digits/compare` gets a bar chart of the final validation accuracy and a table. Each run stores its
+config (optimizer, lr, momentum, seed) and final summary: `livepanel runs --metric loss/val --config lr`.
 Needs `pip install "livepanel[torch,examples]"`.
 """
 
@@ -47,6 +48,7 @@ def train(panel: livepanel.Panel, env: str, kind: str, lr: float, epochs: int, d
     opt = make_optimizer(kind, model.parameters(), lr)
     gen = torch.Generator().manual_seed(seed)
     panel.delete_env(env)
+    panel.config({"optimizer": kind, "lr": lr, "momentum": 0.9 if kind == "momentum" else 0.0, "seed": seed}, env=env)
     step = 0
     for _ in range(epochs):
         for idx in epoch_batches(len(xtr), 64, gen):
@@ -60,6 +62,7 @@ def train(panel: livepanel.Panel, env: str, kind: str, lr: float, epochs: int, d
             step += 1
         vloss, vacc, _ = evaluate(model, xva, yva)
         panel.log({"loss/val": vloss, "accuracy/val": vacc}, step=step, env=env)
+    panel.summary({"loss/val": vloss, "accuracy/val": vacc}, env=env)
     return {"env": env, "val_loss": vloss, "val_acc": vacc, "steps": step}
 
 

@@ -116,6 +116,10 @@ def test_compare_optimizers(server, tmp_path):
         assert len({round(float(v), 6) for v in first.values()}) == 1  # same init and data order
         bar = panel.get("val_accuracy", "digits/compare")
         assert len(bar["labels"]) == 6 and np.all(np.asarray(bar["y"]) > 0)
+        (adam,) = panel.runs(filter='optimizer == "adam" and lr < 0.005')
+        assert adam["env"] == "digits/adam-lr1e-3" and adam["status"] == "finished"
+        assert adam["config"] == {"optimizer": "adam", "lr": 1e-3, "momentum": 0.0, "seed": 0}
+        assert adam["summary"]["accuracy/val"] == adam["metrics"]["accuracy/val"]["last"]
     assert "env=digits/adam-lr1e-3" in out
 
 
