@@ -290,3 +290,13 @@ def test_runs_of_a_thousand_envs_are_quick(server):
         assert status == 200 and len(answer["runs"]) == 1000
     assert answer["runs"][5]["metrics"]["m3"] == {"last": 2997.0, "min": 0.0, "max": 2997.0, "step": 999.0}
     assert elapsed < 2.0, elapsed
+
+
+def test_closing_after_the_env_was_deleted_does_not_make_it_again(server, tmp_path):
+    p = livepanel.Panel(server.url, env="gone", spool_dir=tmp_path / "s")
+    p.line(1.0, win="loss")
+    p.flush()
+    assert send_ops(server.url, [{"op": "delete_env", "env": "gone"}])[0] == 200
+    assert p.close() is True
+    assert get(server.url, "/api/v1/envs")[1]["envs"] == []
+    assert get(server.url, "/api/v1/runs")[1]["runs"] == []

@@ -182,6 +182,8 @@ class Store:
         apply, undo = self.state.apply, Undo(self.state)
         prepare = self.persist.prepare if self.persist is not None else None
         for i, op in enumerate(ops):
+            if self.state.noop(op):
+                continue
             try:
                 message, actions = apply(op, now, undo)
                 if prepare is not None:

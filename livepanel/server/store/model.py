@@ -177,6 +177,11 @@ class State:
 
     # ------------------------------------------------------------ applying
 
+    def noop(self, op: dict) -> bool:
+        """Whether an operation changes nothing and is left out: a run's status sent to an env that does not
+        exist (a Panel that closes after its env was deleted must not make it again)."""
+        return op["op"] == "run" and op["env"] not in self.envs and not ({"config", "summary", "color"} & op.keys())
+
     def apply(self, op: dict, now: float | None = None, undo: Undo | None = None) -> tuple[dict, list[tuple]]:
         """Apply one checked operation; return (message for viewers, write actions).
 
