@@ -300,3 +300,19 @@ def test_closing_after_the_env_was_deleted_does_not_make_it_again(server, tmp_pa
     assert p.close() is True
     assert get(server.url, "/api/v1/envs")[1]["envs"] == []
     assert get(server.url, "/api/v1/runs")[1]["runs"] == []
+
+
+def test_a_script_that_dies_of_an_exception_leaves_its_run_failed(server, tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import livepanel\n"
+        f"p = livepanel.Panel({server.url!r}, env='dies', spool_dir={str(tmp_path / 's')!r})\n"
+        "p.log({'loss': 1.0}, step=0)\n"
+        "raise RuntimeError('out of memory')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "out of memory" in out.stderr
+    (run,) = get(server.url, "/api/v1/runs")[1]["runs"]
+    assert run["env"] == "dies" and run["status"] == "failed"

@@ -380,11 +380,11 @@ class Panel(WindowKinds, RunRecord):
             raise TypeError("close(win, env) needs a window name; to delete a whole env use delete_env(env)")
         return self._shutdown(10.0 if timeout is None else timeout)
 
-    def _shutdown(self, timeout: float) -> bool:
+    def _shutdown(self, timeout: float, status: str = "finished") -> bool:
         if self._closed:
             return True
         for env in sorted(self._written):  # the runs this Panel wrote to are finished (until data comes again)
-            self._push({"op": "run", "env": env, "status": "finished", "merge": True})
+            self._push({"op": "run", "env": env, "status": status, "merge": True})
         self._closed = True
         self._wins = set()  # forces later calls onto the checked path, which raises
         return self._sender.close(timeout, self.exit_timeout)
@@ -518,9 +518,11 @@ _FORK_TOKEN = _ForkToken()
 
 
 def _close_all(timeout: float | None = None) -> None:
+    # at exit after an uncaught exception (sys.last_value is set then), the runs still open have failed
+    status = "failed" if isinstance(getattr(sys, "last_value", None), Exception) else "finished"
     for panel in list(_PANELS):
         try:
-            panel._shutdown(panel.exit_timeout if timeout is None else timeout)
+            panel._shutdown(panel.exit_timeout if timeout is None else timeout, status)
         except Exception:  # at exit, one panel's failure must not stop the others
             pass
 
