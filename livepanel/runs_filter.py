@@ -8,6 +8,7 @@ Parsed here, never evaluated by Python: shared by the server (GET /api/v1/runs?f
     unary  := "not" unary | "(" expr ")" | value OP value
     OP     := == != < <= > >= ~          (~: the right side is a regular expression searched in the left)
     value  := NAME | "string" | 'string' | number | true | false | null
+              (in a string, \" \' and \\ stand for the character; other backslashes stay, for regexes)
 
 A NAME is a run's `name` (its env; `env` too), `status`, `alerts`, `created`, `updated`, `steps`, or a
 key: `config.K`, `summary.K`, `metric.K` (a metric's last value; `metric.K.min`, `.max`, `.step`), and a
@@ -79,7 +80,7 @@ def _tokens(text: str) -> list[tuple[str, Any, int]]:
         if kind == "num":
             value = float(value) if any(c in value for c in ".eE") else int(value)
         elif kind == "str":
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+            value = re.sub(r"\\([\"'\\])", r"\1", value[1:-1])  # \" \' \\; other backslashes stay (regexes)
         elif kind == "name" and value in ("and", "or", "not", "true", "false", "null", "None", "True", "False"):
             kind = value.lower() if value in ("and", "or", "not") else "const"
             value = {"true": True, "True": True, "false": False, "False": False}.get(m.group("name"))
