@@ -3,6 +3,7 @@
 // resized from their corner; the result is reported as a layout.
 
 import { actions, badge, kindLabel, level, severity, stepText, type AlertActions } from "./alerts";
+import { exportName } from "./finding";
 import type { State, WindowState } from "./state";
 import { BarView } from "./views/bar";
 import { el, str, type Ctx, type View } from "./views/common";
@@ -43,9 +44,6 @@ function download(href: string, name: string): void {
   a.remove();
 }
 
-function fileName(s: string): string {
-  return s.replace(/[^\w.-]+/g, "_").slice(0, 80) || "window";
-}
 
 export class Frame {
   readonly el = el("section", "lp-win");
@@ -181,14 +179,14 @@ export class Frame {
     const blob = await this.view.png();
     if (!blob) return;
     const url = URL.createObjectURL(blob);
-    download(url, fileName(this.win) + ".png");
+    download(url, exportName(this.grid.envsOf(this.win), this.win, "png"));
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
 
   private exportData(): void {
     const format = this.kind === "image" ? "json" : "csv";
     const ext = this.kind === "image" ? "json" : this.kind === "text" ? "md" : "csv";
-    for (const env of this.grid.envsOf(this.win)) download(this.grid.ctx.api("export", { env, win: this.win, format }), `${fileName(env)}-${fileName(this.win)}.${ext}`);
+    for (const env of this.grid.envsOf(this.win)) download(this.grid.ctx.api("export", { env, win: this.win, format }), exportName([env], this.win, ext));
   }
 
   destroy(): void {

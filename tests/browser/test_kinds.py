@@ -182,7 +182,7 @@ def test_export_png_and_csv(server, pages, tmp_path):
         path = tmp_path / f"{win}.png"
         dl.value.save_as(path)
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert dl.value.suggested_filename == f"{win}.png"
+        assert dl.value.suggested_filename == f"exp-{win}.png"  # env-window, as the CSV export names its file
     with page.expect_download() as dl:
         page.locator('section[data-win="loss"] .lp-export', has_text="CSV").click()
     path = tmp_path / "loss.csv"
