@@ -316,3 +316,13 @@ def test_a_script_that_dies_of_an_exception_leaves_its_run_failed(server, tmp_pa
     assert out.returncode == 1 and "out of memory" in out.stderr
     (run,) = get(server.url, "/api/v1/runs")[1]["runs"]
     assert run["env"] == "dies" and run["status"] == "failed"
+
+
+def test_a_bad_config_given_to_the_panel_raises_before_it_starts(server, tmp_path):
+    import threading
+
+    before = threading.active_count()
+    with pytest.raises(TypeError, match="keys must be strings"):
+        livepanel.Panel(server.url, env="never", config={"a": {3: 1}}, spool_dir=tmp_path / "s")
+    assert threading.active_count() == before
+    assert get(server.url, "/api/v1/envs")[1]["envs"] == []

@@ -70,6 +70,7 @@ class Panel(WindowKinds, RunRecord):
         self.url = resolve_url(url)
         self._token = resolve_token(token)
         self.env = checks.name(env, "env name")
+        run = None if config is None else self._run_fields("config", config, True)  # raises before any thread
         self.timeout = float(timeout)
         self.exit_timeout = float(exit_timeout)
         self.image_format = checks.image_format(image_format)
@@ -97,8 +98,8 @@ class Panel(WindowKinds, RunRecord):
         self._new_sender({})
         self._buffers = BufferPool()
         self._written: set[str] = set()  # envs this Panel wrote to: close() marks their runs finished
-        if config is not None:
-            self.config(config)
+        if run is not None:
+            self._push({"op": "run", "env": self.env, **run})
         _PANELS.add(self)
 
     def _new_sender(self, counters: dict) -> None:

@@ -113,12 +113,17 @@ class RunRecord:
     def flush(self, timeout: float | None = 10.0) -> bool:
         raise NotImplementedError
 
-    def _run_op(self, field: str, values: Any, env: str | None, merge: bool) -> None:
+    @staticmethod
+    def _run_fields(field: str, values: Any, merge: bool) -> dict[str, Any]:
         if not isinstance(merge, bool):
             raise TypeError(f"{field}: merge must be True or False, got {type(merge).__name__}")
         flat = flatten(values, field)
         protocol.check_run_values(flat, field)  # what the server checks, so it cannot refuse it
-        self._push({"op": "run", "env": self._env(env), field: flat, "merge": merge})
+        return {field: flat, "merge": merge}
+
+    def _run_op(self, field: str, values: Any, env: str | None, merge: bool) -> None:
+        run = self._run_fields(field, values, merge)
+        self._push({"op": "run", "env": self._env(env), **run})
 
     def config(self, values: Any, env: str | None = None, merge: bool = True) -> None:
         """Store the run's hyper-parameters with its env (merged into those stored, unless merge=False).
