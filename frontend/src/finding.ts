@@ -7,3 +7,18 @@ export function exportName(envs: string[], win: string, ext: string): string {
   const stem = `${envs.length ? envs.join("+") + "-" : ""}${win}`.replace(/\//g, "_");
   return `${stem || "window"}.${ext}`;
 }
+
+/** Image zoom steps; above the last, "+" goes on through the powers of 2 up to MAX_ZOOM. */
+export const ZOOMS = [0.25, 0.5, 1, 2, 3, 4, 6, 8, 12, 16];
+export const MAX_ZOOM = 256;
+
+/** The next zoom in (always larger than `cur`, until MAX_ZOOM) or out (smaller, down to the first step). */
+export function nextZoom(cur: number, dir: 1 | -1): number {
+  if (dir > 0) return Math.min(MAX_ZOOM, ZOOMS.find((s) => s > cur + 1e-9) ?? 2 ** (Math.floor(Math.log2(cur) + 1e-9) + 1));
+  return [...ZOOMS].reverse().find((s) => s < cur - 1e-9) ?? ZOOMS[0];
+}
+
+/** A zoom level as shown: 2×, 1.5×, 0.38×. */
+export function zoomLabel(s: number): string {
+  return `${Number(s.toPrecision(s < 1 ? 2 : 3))}×`;
+}

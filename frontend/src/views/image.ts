@@ -3,6 +3,7 @@
 // api/v1/image as <img src>. Several envs: one row per env.
 
 import type { WindowState } from "../state";
+import { MAX_ZOOM, nextZoom, zoomLabel } from "../finding";
 import { el, StepSlider, type Ctx, type View } from "./common";
 
 export class ImageView implements View {
@@ -10,7 +11,10 @@ export class ImageView implements View {
   readonly tools = el("span", "lp-tools");
   private slider: StepSlider;
   private box = el("div", "lp-image-box");
-  private zoomText = el("span", "lp-zoom", "fit");
+  /** the zoom level, shown once: the scale in use (when fitting, the fit's) */
+  private zoomText = el("span", "lp-zoom");
+  private inBtn = el("button", "", "+");
+  private fitBtn = el("button", "lp-toggle on", "fit");
   private wins: WindowState[] = [];
   /** 0: fit the window; else a pixel scale */
   private scale = 0;
@@ -20,16 +24,18 @@ export class ImageView implements View {
   constructor(private readonly ctx: Ctx, private readonly win: string) {
     this.slider = new StepSlider(() => this.draw());
     const out = el("button", "", "−");
-    const inn = el("button", "", "+");
-    const fit = el("button", "", "fit");
+    const inn = this.inBtn;
+    const fit = this.fitBtn;
     out.type = inn.type = fit.type = "button";
     out.title = "zoom out";
     inn.title = "zoom in (pixels stay sharp)";
     fit.title = "fit to window";
-    const scales = [0.25, 0.5, 1, 2, 3, 4, 6, 8, 12, 16];
-    const cur = () => (this.scale || this.fitScale());
-    inn.addEventListener("click", () => this.setScale(scales.find((s) => s > cur() + 1e-9) ?? 16));
-    out.addEventListener("click", () => this.setScale([...scales].reverse().find((s) => s < cur() - 1e-9) ?? 0.25));
+    fit.setAttribute("aria-pressed", "true");
+    this.zoomText.setAttribute("aria-label", "zoom");
+    // from "fit" too, "+" enlarges: the next step above the scale shown (a small image fits at 20×: 32×)
+    const cur = () => this.scale || this.fitScale();
+    inn.addEventListener("click", () => this.setScale(nextZoom(cur(), 1)));
+    out.addEventListener("click", () => this.setScale(nextZoom(cur(), -1)));
     fit.addEventListener("click", () => this.setScale(0));
     this.tools.append(out, this.zoomText, inn, fit);
     this.el.append(this.box, this.slider.el);
@@ -58,12 +64,15 @@ export class ImageView implements View {
 
   private setScale(s: number): void {
     this.scale = s;
-    this.zoomText.textContent = s ? `${s}×` : "fit";
     this.applyScale();
   }
 
   private applyScale(): void {
     const scale = this.scale || this.fitScale();
+    this.zoomText.textContent = zoomLabel(scale);
+    this.fitBtn.classList.toggle("on", !this.scale);
+    this.fitBtn.setAttribute("aria-pressed", String(!this.scale));
+    this.inBtn.disabled = scale >= MAX_ZOOM;
     for (const img of this.box.querySelectorAll<HTMLImageElement>("img")) {
       img.style.width = `${Math.max(1, Math.floor((Number(img.dataset.w) || 1) * scale))}px`;
       img.style.height = `${Math.max(1, Math.floor((Number(img.dataset.h) || 1) * scale))}px`;
