@@ -1,6 +1,42 @@
 // Pure helpers for finding things on the page (no DOM here, unit-tested under node):
 // window search, sections by name prefix, the landing page's envs, export names, image zoom steps.
 
+/** The section of a window: its name before the first `/` ("" for a name without one, the default section). */
+export function sectionOf(win: string): string {
+  const i = win.indexOf("/");
+  return i > 0 ? win.slice(0, i) : "";
+}
+
+/** Windows (in the layout's order) grouped into sections, each section where its first window is. */
+export function sections(wins: string[]): [string, string[]][] {
+  const out = new Map<string, string[]>();
+  for (const w of wins) {
+    const s = sectionOf(w);
+    if (!out.has(s)) out.set(s, []);
+    out.get(s)!.push(w);
+  }
+  return [...out];
+}
+
+/** A window filter from the search box: a case-insensitive substring, or a regular expression written
+ * `/.../` (flags after the last slash; case-insensitive unless it has flags). Null: an invalid regex. */
+export function matcher(query: string): ((...names: string[]) => boolean) | null {
+  const q = query.trim();
+  if (!q) return () => true;
+  const re = /^\/(.+)\/([a-z]*)$/.exec(q);
+  if (re) {
+    let rx: RegExp;
+    try {
+      rx = new RegExp(re[1], (re[2] || "i").replace(/[gy]/g, ""));
+    } catch {
+      return null;
+    }
+    return (...names) => names.some((n) => rx.test(n));
+  }
+  const low = q.toLowerCase();
+  return (...names) => names.some((n) => n.toLowerCase().includes(low));
+}
+
 /** A download's name: `env-win.ext` with every "/" made "_", as the server's export names its files
  * (handlers.py ExportHandler); several envs (an overlay) join with "+". */
 export function exportName(envs: string[], win: string, ext: string): string {

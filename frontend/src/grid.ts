@@ -3,7 +3,7 @@
 // resized from their corner; the result is reported as a layout.
 
 import { actions, badge, kindLabel, level, severity, stepText, type AlertActions } from "./alerts";
-import { exportName } from "./finding";
+import { exportName, matcher, sectionOf, sections } from "./finding";
 import type { State, WindowState } from "./state";
 import { BarView } from "./views/bar";
 import { el, str, type Ctx, type View } from "./views/common";
@@ -16,6 +16,22 @@ import { TextView } from "./views/text";
 
 export const DEFAULT_W = 460;
 export const DEFAULT_H = 320;
+/** the grid's gap between windows (styles.css .lp-section-body) */
+const GAP = 10;
+
+/** The width of a window without a size of its own: the page's width shared by as many columns as fit
+ * windows of at least DEFAULT_W (a 1600 px screen: 2 of 670 px, not 2 of 460 leaving a third empty). */
+export function autoWidth(gridWidth: number): number {
+  if (!(gridWidth > 0)) return DEFAULT_W;
+  const cols = Math.max(1, Math.floor((gridWidth + GAP) / (DEFAULT_W + GAP)));
+  return Math.floor((gridWidth - GAP * (cols - 1)) / cols) - 1;
+}
+
+interface Section {
+  el: HTMLElement;
+  head: HTMLButtonElement;
+  body: HTMLElement;
+}
 
 export function makeView(kind: string, ctx: Ctx, win: string): View {
   switch (kind) {
@@ -64,6 +80,10 @@ export class Frame {
   drawn = false;
   /** changed while off screen */
   stale = false;
+  /** hidden by the search or a collapsed section: changes wait until it shows */
+  hidden = false;
+  /** sized by the grid (no size of its own in the layout or the options) */
+  auto = true;
 
   constructor(readonly win: string, readonly kind: string, ctx: Ctx, private readonly grid: Grid) {
     this.view = makeView(kind, ctx, win);
@@ -119,6 +139,7 @@ export class Frame {
       const x0 = ev.clientX, y0 = ev.clientY, w0 = this.w, h0 = this.h;
       const move = (e: PointerEvent) => this.setSize(w0 + e.clientX - x0, h0 + e.clientY - y0);
       const up = () => {
+        this.auto = false; // sized by hand: it keeps its width
         handle.removeEventListener("pointermove", move);
         handle.removeEventListener("pointerup", up);
         this.grid.saveLayout();
@@ -199,6 +220,17 @@ export class Frame {
 export class Grid {
   readonly el = el("main", "lp-grid");
   readonly frames = new Map<string, Frame>();
+  /** the sections by name prefix ("" the default one), each a head (collapses it) and the windows */
+  private sections = new Map<string, Section>();
+  /** the search (substring, or /regex/) and the collapsed sections: the page URL keeps both */
+  query = "";
+  folded = new Set<string>();
+  /** the windows shown at the last sync (matching the search, in an open section) */
+  shownCount = 0;
+  /** the search is not a valid regex */
+  badQuery = false;
+  /** a section was collapsed or opened */
+  foldChanged: (folded: string[]) => void = () => {};
   envs: string[] = [];
   /** the window ids the page URL names (`?win=`): only these are shown, and the layout is not saved */
   only: Set<string> | null = null;
@@ -228,6 +260,34 @@ export class Grid {
       },
       { rootMargin: "200px" },
     );
+    // windows without a size of their own share the page's width: follow it
+    let lastWidth = 0;
+    new ResizeObserver(() => {
+      const w = this.el.clientWidth;
+      if (!w || w === lastWidth || this.only) return;
+      lastWidth = w;
+      const auto = autoWidth(w);
+      for (const f of this.frames.values()) if (f.auto) f.setSize(auto, f.h);
+    }).observe(this.el);
+  }
+
+  private section(name: string): Section {
+    let sec = this.sections.get(name);
+    if (sec) return sec;
+    const box = el("div", "lp-section");
+    box.dataset.section = name;
+    const head = el("button", "lp-section-head");
+    head.type = "button";
+    const body = el("div", "lp-section-body");
+    head.addEventListener("click", () => {
+      if (this.folded.has(name)) this.folded.delete(name);
+      else this.folded.add(name);
+      this.foldChanged([...this.folded]);
+    });
+    box.append(head, body);
+    sec = { el: box, head, body };
+    this.sections.set(name, sec);
+    return sec;
   }
 
   envsOf(win: string): string[] {
@@ -240,7 +300,8 @@ export class Grid {
     return all.filter((w) => w.kind === all[0]?.kind);
   }
 
-  /** Create, remove, order and size frames to match the state; return the ids now shown. */
+  /** Create, remove, order and size frames to match the state; place them in their sections, hide those the
+   * search or a collapsed section hides; return the ids now shown. */
   sync(): string[] {
     const only = this.only;
     const order = this.state.order(this.envs).filter((win) => !only || only.has(win));
@@ -253,53 +314,91 @@ export class Grid {
         this.frames.delete(win);
       }
     }
-    let prev: Element | null = null;
-    for (const win of order) {
-      let f = this.frames.get(win);
-      if (!f) {
-        f = new Frame(win, this.windows(win)[0].kind, this.ctx, this);
-        this.frames.set(win, f);
-        this.io.observe(f.el);
+    const match = matcher(this.query);
+    this.badQuery = !match;
+    const auto = autoWidth(this.el.clientWidth);
+    const secs = sections(order);
+    const heads = secs.length > 1 || (secs.length === 1 && secs[0][0] !== "");
+    const shown: string[] = [];
+    let prevSec: Element | null = null;
+    for (const [name, wins] of secs) {
+      const sec = this.section(name);
+      const folded = heads && this.folded.has(name);
+      let matching = 0;
+      let prev: Element | null = null;
+      for (const win of wins) {
+        let f = this.frames.get(win);
+        if (!f) {
+          f = new Frame(win, this.windows(win)[0].kind, this.ctx, this);
+          this.frames.set(win, f);
+          this.io.observe(f.el);
+        }
+        if (only?.size === 1) {
+          // one window named by the URL (a notebook's `panel.show(win)`): it fills the page
+          const top = this.el.getBoundingClientRect().top;
+          f.auto = false;
+          f.setSize(this.el.clientWidth - 4, Math.max(DEFAULT_H, window.innerHeight - top - 12));
+        } else {
+          const cell = this.state.cell(win, this.envs);
+          const opts = this.windows(win)[0]?.opts ?? {};
+          const w = cell.w || (typeof opts.width === "number" ? opts.width : 0);
+          f.auto = !w;
+          f.setSize(w || auto, cell.h || (typeof opts.height === "number" ? opts.height : DEFAULT_H));
+        }
+        const title = str(this.windows(win)[0]?.opts.title) ?? "";
+        const hit = !!match && match(win, title);
+        if (hit) matching++;
+        f.hidden = !hit || folded;
+        f.el.classList.toggle("lp-filtered", !hit);
+        if (!f.hidden) shown.push(win);
+        const want: Element | null = prev ? prev.nextElementSibling : sec.body.firstElementChild;
+        if (want !== f.el) sec.body.insertBefore(f.el, want);
+        prev = f.el;
       }
-      if (only?.size === 1) {
-        // one window named by the URL (a notebook's `panel.show(win)`): it fills the page
-        const top = this.el.getBoundingClientRect().top;
-        f.setSize(this.el.clientWidth - 4, Math.max(DEFAULT_H, window.innerHeight - top - 12));
-      } else {
-        const cell = this.state.cell(win, this.envs);
-        const opts = this.windows(win)[0]?.opts ?? {};
-        f.setSize(cell.w || (typeof opts.width === "number" ? opts.width : DEFAULT_W), cell.h || (typeof opts.height === "number" ? opts.height : DEFAULT_H));
-      }
-      const want: Element | null = prev ? prev.nextElementSibling : this.el.firstElementChild;
-      if (want !== f.el) this.el.insertBefore(f.el, want);
-      prev = f.el;
+      sec.el.classList.toggle("lp-nohead", !heads);
+      sec.el.classList.toggle("collapsed", folded);
+      sec.el.hidden = matching === 0;
+      sec.head.textContent = `${folded ? "▸" : "▾"} ${name || "other"} (${matching === wins.length ? wins.length : `${matching} of ${wins.length}`})`;
+      sec.head.setAttribute("aria-expanded", String(!folded));
+      sec.head.title = folded ? "show this section" : "collapse this section";
+      const want: Element | null = prevSec ? prevSec.nextElementSibling : this.el.firstElementChild;
+      if (want !== sec.el) this.el.insertBefore(sec.el, want);
+      prevSec = sec.el;
     }
+    const names = new Set(secs.map(([n]) => n));
+    for (const [name, sec] of this.sections)
+      if (!names.has(name)) {
+        sec.el.remove();
+        this.sections.delete(name);
+      }
     this.el.classList.toggle("empty", order.length === 0);
-    return order;
+    this.shownCount = shown.length;
+    return shown;
+  }
+
+  /** The frames in page order (across sections). */
+  private ordered(): Frame[] {
+    return [...this.el.querySelectorAll<HTMLElement>("section.lp-win")].map((n) => this.frames.get(n.dataset.win ?? "")).filter((f): f is Frame => !!f);
   }
 
   /** Move window `from` before `to`, and save. */
   move(from: string, to: string): void {
-    const order = [...this.frames.keys()].sort((a, b) => this.position(a) - this.position(b));
+    const order = this.ordered().map((f) => f.win);
     const i = order.indexOf(from);
     order.splice(i, 1);
     order.splice(order.indexOf(to), 0, from);
-    for (const win of order) this.el.append(this.frames.get(win)!.el);
+    // each window stays in its section: a drop moves it among that section's windows
+    for (const win of order) this.section(sectionOf(win)).body.append(this.frames.get(win)!.el);
     this.saveLayout();
-  }
-
-  private position(win: string): number {
-    return Array.prototype.indexOf.call(this.el.children, this.frames.get(win)?.el);
   }
 
   /** Report the current order and sizes, per env (each env gets its own windows). */
   saveLayout(): void {
     if (this.only) return; // a view of some windows only: its order and sizes are not the env's layout
     const cells: Record<string, { order: number; w: number; h: number }> = {};
-    [...this.el.children].forEach((node, order) => {
-      const win = (node as HTMLElement).dataset.win;
-      const f = win ? this.frames.get(win) : undefined;
-      if (f && win) cells[win] = { order, w: f.w, h: f.h };
+    this.ordered().forEach((f, order) => {
+      // a window sized by the grid keeps no width of its own: it follows the page's width
+      cells[f.win] = { order, w: f.auto ? 0 : f.w, h: f.h };
     });
     for (const env of this.envs) {
       const e = this.state.envs.get(env);

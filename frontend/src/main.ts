@@ -9,7 +9,7 @@ import { Picker } from "./picker";
 import { Scheduler } from "./scheduler";
 import { Socket, type Status } from "./socket";
 import { State } from "./state";
-import { api, envsFromUrl, setUrlEnvs, socketUrl, winsFromUrl } from "./urls";
+import { api, envsFromUrl, foldsFromUrl, queryFromUrl, setUrlEnvs, setUrlList, socketUrl, winsFromUrl } from "./urls";
 import { el, type Ctx } from "./views/common";
 import type { LineView, Marker } from "./views/line";
 import type { Alert, ServerMessage } from "./wire";
@@ -99,7 +99,13 @@ function start(): void {
     f.el.scrollIntoView({ block: "nearest", behavior: "smooth" });
     flash(f.el);
   }, alertActions);
-  bar.append(toggle, brand, shown, el("span", "lp-spacer"), alertsPanel.toggle, conn);
+  // the window search (a substring, or /regex/): the page URL keeps it (?q=), so a link shows the same
+  const search = el("input", "lp-win-search");
+  search.type = "search";
+  search.placeholder = "filter windows (text or /regex/)";
+  search.setAttribute("aria-label", "filter windows by name");
+  search.value = queryFromUrl();
+  bar.append(toggle, brand, shown, el("span", "lp-spacer"), search, alertsPanel.toggle, conn);
   const picker = new Picker((envs) => select(envs));
   const grid = new Grid(
     ctx,
@@ -113,6 +119,17 @@ function start(): void {
   mainCol.append(hint, grid.el);
   content.append(picker.el, mainCol, alertsPanel.el);
   grid.badgeClick = (win) => alertsPanel.reveal(win);
+  grid.query = search.value;
+  grid.folded = new Set(foldsFromUrl());
+  grid.foldChanged = (folded) => {
+    setUrlList("fold", folded);
+    scheduler.mark([], true);
+  };
+  search.addEventListener("input", () => {
+    grid.query = search.value;
+    setUrlList("q", search.value ? [search.value] : []);
+    scheduler.mark([], true);
+  });
   grid.alertActions = alertActions;
 
   // Alerts (badges and the list) are redrawn once per frame when they changed,
@@ -158,7 +175,7 @@ function start(): void {
     for (const id of todo) {
       const f = grid.frames.get(id);
       if (!f) continue;
-      if (f.drawn && !f.visible) {
+      if (f.hidden || (f.drawn && !f.visible)) {
         f.stale = true;
         continue;
       }
@@ -170,7 +187,10 @@ function start(): void {
       drawn++;
     }
     const what = grid.only ? `No window ${[...grid.only].join(", ")}` : "No windows";
-    hint.textContent = !selected.length ? "Pick an env on the left." : grid.frames.size ? "" : `${what} in ${selected.join(", ")} yet.`;
+    const unmatched = grid.badQuery ? `Not a valid regular expression: ${grid.query}` : grid.query && !grid.el.querySelector(".lp-section:not([hidden])") ? `No window matches “${grid.query}”.` : "";
+    hint.textContent = !selected.length ? "Pick an env on the left." : !grid.frames.size ? `${what} in ${selected.join(", ")} yet.` : unmatched;
+    search.classList.toggle("bad", grid.badQuery);
+    search.setAttribute("aria-invalid", String(grid.badQuery));
     // charts paint in a microtask after their update: measure once those have run
     queueMicrotask(() => {
       const dt = performance.now() - t0;

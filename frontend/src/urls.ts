@@ -30,11 +30,26 @@ export function winsFromUrl(): string[] {
   return new URLSearchParams(location.search).getAll("win");
 }
 
+/** The window search kept in the page URL (?q=loss). */
+export function queryFromUrl(): string {
+  return new URLSearchParams(location.search).get("q") ?? "";
+}
+
+/** The collapsed sections kept in the page URL (?fold=grad_norm&fold=); "" is the default section. */
+export function foldsFromUrl(): string[] {
+  return new URLSearchParams(location.search).getAll("fold");
+}
+
 /** Put the shown envs into the URL without reloading (a shareable link). */
 export function setUrlEnvs(envs: string[]): void {
+  setUrlList("env", envs);
+}
+
+/** Replace one parameter's values in the URL without reloading (none: the parameter goes). */
+export function setUrlList(key: string, values: string[]): void {
   const params = new URLSearchParams(location.search);
-  params.delete("env");
-  for (const e of envs) params.append("env", e);
+  params.delete(key);
+  for (const v of values) params.append(key, v);
   const q = params.toString();
   const next = location.pathname + (q ? "?" + q : "") + location.hash;
   if (next !== location.pathname + location.search + location.hash) history.replaceState(null, "", next);

@@ -1,6 +1,38 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { exportName, MAX_ZOOM, nextZoom, zoomLabel } from "../src/finding";
+import { exportName, matcher, MAX_ZOOM, nextZoom, sectionOf, sections, zoomLabel } from "../src/finding";
+
+test("windows group into sections by the prefix before the first /, in the order of their first window", () => {
+  assert.equal(sectionOf("loss/train"), "loss");
+  assert.equal(sectionOf("grad_norm/layer1/w"), "grad_norm");
+  assert.equal(sectionOf("accuracy"), "");
+  assert.equal(sectionOf("/odd"), "");
+  assert.deepEqual(sections(["notes", "loss/train", "grad_norm/a", "loss/val", "acc", "grad_norm/b"]), [
+    ["", ["notes", "acc"]],
+    ["loss", ["loss/train", "loss/val"]],
+    ["grad_norm", ["grad_norm/a", "grad_norm/b"]],
+  ]);
+  assert.deepEqual(sections([]), []);
+  assert.deepEqual(sections(["a", "b"]), [["", ["a", "b"]]]);
+});
+
+test("the window search: a case-insensitive substring, or a /regex/", () => {
+  const all = matcher("")!;
+  assert.ok(all("anything"));
+  const sub = matcher("Loss")!;
+  assert.ok(sub("val_loss"));
+  assert.ok(!sub("accuracy"));
+  assert.ok(sub("acc", "Training loss"), "a title matches too");
+  const rx = matcher("/^loss\\/(train|val)$/")!;
+  assert.ok(rx("loss/train"));
+  assert.ok(rx("LOSS/val"), "case-insensitive without flags");
+  assert.ok(!rx("loss/test"));
+  const cased = matcher("/^Loss/s")!;
+  assert.ok(cased("Loss") && !cased("loss"), "flags given: as written");
+  assert.equal(matcher("/(/"), null, "an invalid regex");
+  assert.ok(matcher("a/b")!("a/b"), "a slash inside is a substring");
+  assert.ok(matcher("/g/g")!("g") && matcher("/g/g")!("g"), "no stateful g flag");
+});
 
 test("PNG and CSV downloads share the server's naming: env-win, / made _", () => {
   assert.equal(exportName(["exp"], "loss", "png"), "exp-loss.png");

@@ -4,13 +4,114 @@ toolbars, image zoom and the PNG download's name."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlparse
+
 from browser_helpers import next_seq, png_bytes
 from wire import line_op, send_ops
+
+WINS = ["loss/train", "loss/val", "grad_norm/layer1", "grad_norm/layer2", "accuracy"]
 
 
 def send(url, ops):
     status, answer = send_ops(url, ops, client="browser-finding", seq=next_seq())
     assert status == 200, answer
+
+
+def wait_shown(page, wins: list[str]) -> None:
+    page.wait_for_function(
+        """(want) => JSON.stringify([...document.querySelectorAll('section.lp-win')]
+            .filter((s) => s.offsetParent).map((s) => s.dataset.win)) === JSON.stringify(want)""",
+        arg=wins,
+        timeout=5000,
+    )
+
+
+def query(page) -> dict[str, list[str]]:
+    return parse_qs(urlparse(page.url).query, keep_blank_values=True)
+
+
+def five_windows(url: str, env: str) -> None:
+    send(url, [line_op(env, win, [0, 1, 2], [3.0, 2.0, 1.0]) for win in WINS])
+
+
+def test_search_filters_windows_by_substring_and_regex_and_keeps_it_in_the_url(server, pages):
+    five_windows(server.url, "find")
+    page = pages.open(server.url + "/?env=find")
+    page.wait_for_function("() => document.querySelectorAll('section.lp-win').length === 5", timeout=5000)
+    search = page.locator(".lp-win-search")
+    search.fill("VAL")  # a substring, any case
+    wait_shown(page, ["loss/val"])
+    assert query(page)["q"] == ["VAL"]
+    search.fill("/^grad_norm\\/layer[12]$/")  # a regex
+    wait_shown(page, ["grad_norm/layer1", "grad_norm/layer2"])
+    search.fill("/(/")  # not a regex: said so, nothing shown
+    page.wait_for_function(
+        "() => document.querySelector('.lp-grid-hint').textContent.includes('Not a valid regular expression')"
+    )
+    assert search.get_attribute("aria-invalid") == "true"
+    search.fill("nothing-like-this")
+    page.wait_for_function("() => document.querySelector('.lp-grid-hint').textContent.includes('No window matches')")
+    search.fill("")
+    wait_shown(page, ["loss/train", "loss/val", "grad_norm/layer1", "grad_norm/layer2", "accuracy"])
+    assert "q" not in query(page)
+    # a link reproduces the view: the search comes back from the URL
+    other = pages.open(server.url + "/?env=find&q=layer2")
+    wait_shown(other, ["grad_norm/layer2"])
+    assert other.locator(".lp-win-search").input_value() == "layer2"
+
+
+def test_sections_by_prefix_collapse_and_the_url_keeps_them(server, pages):
+    five_windows(server.url, "sect")
+    page = pages.open(server.url + "/?env=sect")
+    page.wait_for_function("() => document.querySelectorAll('section.lp-win').length === 5", timeout=5000)
+    heads = page.locator(".lp-section-head")
+    assert heads.all_inner_texts() == ["▾ loss (2)", "▾ grad_norm (2)", "▾ other (1)"]
+    for win in WINS:
+        section = "" if "/" not in win else win.split("/")[0]
+        assert page.locator(f'.lp-section[data-section="{section}"] section[data-win="{win}"]').count() == 1
+    page.locator('.lp-section[data-section="loss"] .lp-section-head').click()
+    wait_shown(page, ["grad_norm/layer1", "grad_norm/layer2", "accuracy"])
+    assert page.locator('.lp-section[data-section="loss"] .lp-section-head').get_attribute("aria-expanded") == "false"
+    assert query(page)["fold"] == ["loss"]
+    page.locator('.lp-section[data-section=""] .lp-section-head').click()  # the default section folds too
+    wait_shown(page, ["grad_norm/layer1", "grad_norm/layer2"])
+    assert sorted(query(page)["fold"]) == ["", "loss"]
+    # the search counts within the sections
+    page.locator(".lp-win-search").fill("layer1")
+    page.wait_for_function(
+        "() => document.querySelector('.lp-section[data-section=\"grad_norm\"] .lp-section-head').textContent"
+        " === '▾ grad_norm (1 of 2)'"
+    )
+    # a link reproduces the folds; opening a section shows its windows again
+    other = pages.open(server.url + "/?env=sect&fold=loss")
+    other.wait_for_function("() => document.querySelectorAll('section.lp-win').length === 5", timeout=5000)
+    wait_shown(other, ["grad_norm/layer1", "grad_norm/layer2", "accuracy"])
+    other.locator('.lp-section[data-section="loss"] .lp-section-head').click()
+    wait_shown(other, WINS[:2] + WINS[2:4] + ["accuracy"])
+    other.wait_for_function(
+        "() => document.querySelector('section[data-win=\"loss/val\"] canvas')?.width > 0", timeout=5000
+    )
+    assert "fold" not in query(other)
+
+
+def test_grid_fills_the_width_of_a_1600_px_screen(server, pages):
+    send(server.url, [line_op("wide", f"w{i}", [0, 1, 2], [1.0, 2.0, 3.0]) for i in range(6)])
+    page = pages.open(server.url + "/?env=wide", width=1600, height=1000)
+    page.wait_for_function("() => document.querySelectorAll('section.lp-win').length === 6", timeout=5000)
+    page.wait_for_function(
+        """() => {
+            const grid = document.querySelector('.lp-grid').getBoundingClientRect();
+            const wins = [...document.querySelectorAll('section.lp-win')];
+            const right = Math.max(...wins.map((s) => s.getBoundingClientRect().right));
+            return grid.right - right < 24;
+        }""",
+        timeout=5000,
+    )
+    boxes = page.evaluate(
+        "() => [...document.querySelectorAll('section.lp-win')].map((s) => s.getBoundingClientRect().toJSON())"
+    )
+    assert len({round(b["top"]) for b in boxes}) == 3, "6 windows in 3 rows of 2"
+    assert min(b["width"] for b in boxes) >= 460, "never narrower than a window's default width"
 
 
 def test_image_plus_always_enlarges_and_shows_the_zoom_once(server, pages):
