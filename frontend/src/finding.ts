@@ -1,6 +1,8 @@
 // Pure helpers for finding things on the page (no DOM here, unit-tested under node):
 // window search, sections by name prefix, the landing page's envs, export names, image zoom steps.
 
+import type { EnvInfo } from "./wire";
+
 /** The section of a window: its name before the first `/` ("" for a name without one, the default section). */
 export function sectionOf(win: string): string {
   const i = win.indexOf("/");
@@ -35,6 +37,28 @@ export function matcher(query: string): ((...names: string[]) => boolean) | null
   }
   const low = q.toLowerCase();
   return (...names) => names.some((n) => n.toLowerCase().includes(low));
+}
+
+/** Seconds: envs updated this close to the newest one open together on the landing page. */
+export const RECENT_S = 120;
+/** at most this many envs open on the landing page */
+export const RECENT_MAX = 6;
+
+/** The envs the landing page (no `?env=`) opens: the most recently updated. With an `updated` time per env
+ * (when the server sends one), the newest and those of its group updated within RECENT_S of it; without one,
+ * the env with the most changes (highest seq), the likeliest to be the run in progress. Ties: by name. */
+export function recentEnvs(envs: EnvInfo[]): string[] {
+  if (!envs.length) return [];
+  const timed = envs.filter((e) => typeof e.updated === "number" && Number.isFinite(e.updated));
+  if (timed.length) {
+    const sorted = [...timed].sort((a, b) => b.updated! - a.updated! || a.name.localeCompare(b.name));
+    const top = sorted[0];
+    const group = sectionOf(top.name);
+    const near = sorted.filter((e) => e === top || (group && sectionOf(e.name) === group && top.updated! - e.updated! <= RECENT_S));
+    return near.slice(0, RECENT_MAX).map((e) => e.name).sort((a, b) => a.localeCompare(b));
+  }
+  const best = [...envs].sort((a, b) => (b.seq ?? 0) - (a.seq ?? 0) || a.name.localeCompare(b.name))[0];
+  return [best.name];
 }
 
 /** A download's name: `env-win.ext` with every "/" made "_", as the server's export names its files

@@ -4,6 +4,7 @@
 import "uplot/dist/uPlot.min.css"; // bundled into static/app.css, linked by index.html
 import "./styles.css";
 import { AlertsPanel, flash, type AlertActions } from "./alerts";
+import { recentEnvs } from "./finding";
 import { Grid } from "./grid";
 import { Picker } from "./picker";
 import { Scheduler } from "./scheduler";
@@ -12,7 +13,7 @@ import { State } from "./state";
 import { api, envsFromUrl, foldsFromUrl, queryFromUrl, setUrlEnvs, setUrlList, socketUrl, winsFromUrl } from "./urls";
 import { el, type Ctx } from "./views/common";
 import type { LineView, Marker } from "./views/line";
-import type { Alert, ServerMessage } from "./wire";
+import type { Alert, EnvInfo, ServerMessage } from "./wire";
 
 interface Hooks {
   state: State;
@@ -45,6 +46,15 @@ declare global {
   interface Window {
     __livepanel: Hooks;
   }
+}
+
+/** The server's env list with live window counts for the envs this page holds (the server sends
+ * the list again only when an env comes or goes, so its counts are those of that moment). */
+function liveEnvList(state: State): EnvInfo[] {
+  return state.envList.map((e) => {
+    const held = state.envs.get(e.name);
+    return held && held.store ? { ...e, windows: held.windows.size } : e;
+  });
 }
 
 function start(): void {
@@ -224,12 +234,11 @@ function start(): void {
     hooks.messages++;
     if (msg.type === "error") console.warn("livepanel server:", msg.message);
     const applied = state.apply(msg);
-    if (applied.envs) {
-      picker.setEnvs(state.envList);
-      if (autoSelect && !selected.length && state.envList.length) {
-        select([[...state.envList].sort((a, b) => a.name.localeCompare(b.name))[0].name]);
-        return;
-      }
+    if (applied.envs || applied.structure) picker.setEnvs(liveEnvList(state));
+    if (applied.envs && autoSelect && !selected.length && state.envList.length) {
+      // the landing page (no ?env=): the most recently updated runs, not the alphabetically first
+      select(recentEnvs(state.envList));
+      return;
     }
     if ([...state.envs.values()].some((e) => e.broken)) subscribe(); // a gap in seq: fresh snapshots
     if (applied.alerts) alertsChanged();

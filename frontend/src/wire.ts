@@ -117,6 +117,8 @@ export interface EnvInfo {
   name: string;
   seq: number;
   windows: number;
+  /** when the env last changed (seconds since the epoch), when the server sends it */
+  updated?: number;
 }
 
 /** A training problem the server's diagnosis found (docs/diagnosis.md). Every string is user-influenced. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { exportName, matcher, MAX_ZOOM, nextZoom, sectionOf, sections, zoomLabel } from "../src/finding";
+import { exportName, matcher, MAX_ZOOM, nextZoom, recentEnvs, RECENT_MAX, sectionOf, sections, zoomLabel } from "../src/finding";
 
 test("windows group into sections by the prefix before the first /, in the order of their first window", () => {
   assert.equal(sectionOf("loss/train"), "loss");
@@ -32,6 +32,26 @@ test("the window search: a case-insensitive substring, or a /regex/", () => {
   assert.equal(matcher("/(/"), null, "an invalid regex");
   assert.ok(matcher("a/b")!("a/b"), "a slash inside is a substring");
   assert.ok(matcher("/g/g")!("g") && matcher("/g/g")!("g"), "no stateful g flag");
+});
+
+test("the landing page opens the most recently updated env", () => {
+  // without an `updated` time: the env with the most changes
+  assert.deepEqual(recentEnvs([{ name: "a", seq: 3, windows: 1 }, { name: "z", seq: 40, windows: 2 }, { name: "m", seq: 7, windows: 1 }]), ["z"]);
+  assert.deepEqual(recentEnvs([{ name: "b", seq: 5, windows: 1 }, { name: "a", seq: 5, windows: 1 }]), ["a"], "ties by name");
+  assert.deepEqual(recentEnvs([]), []);
+  // with one: the newest, and its group's envs updated close to it
+  const t = 1_700_000_000;
+  const envs = [
+    { name: "old", seq: 900, windows: 1, updated: t - 3600 },
+    { name: "sweep/lr1", seq: 10, windows: 1, updated: t },
+    { name: "sweep/lr2", seq: 12, windows: 1, updated: t - 30 },
+    { name: "sweep/lr3", seq: 12, windows: 1, updated: t - 3600 },
+    { name: "other", seq: 1, windows: 1, updated: t - 10 },
+  ];
+  assert.deepEqual(recentEnvs(envs), ["sweep/lr1", "sweep/lr2"]);
+  assert.deepEqual(recentEnvs([{ name: "x", seq: 1, windows: 1, updated: t }, { name: "y", seq: 99, windows: 1, updated: t - 1 }]), ["x"], "no group: the newest alone");
+  const many = Array.from({ length: 10 }, (_, i) => ({ name: `g/r${i}`, seq: 1, windows: 1, updated: t - i }));
+  assert.equal(recentEnvs(many).length, RECENT_MAX);
 });
 
 test("PNG and CSV downloads share the server's naming: env-win, / made _", () => {

@@ -114,6 +114,36 @@ def test_grid_fills_the_width_of_a_1600_px_screen(server, pages):
     assert min(b["width"] for b in boxes) >= 460, "never narrower than a window's default width"
 
 
+def test_landing_page_opens_the_most_recently_updated_env(server, pages):
+    send(server.url, [line_op("aaa-old", "loss", [0], [1.0])])
+    for step in range(1, 6):  # the run in progress: it keeps changing
+        send(server.url, [line_op("zzz-new", "loss", [step], [1.0 / step])])
+    page = pages.open(server.url + "/")
+    page.wait_for_function("() => window.__livepanel.selected.length > 0", timeout=5000)
+    assert page.evaluate("() => window.__livepanel.selected") == ["zzz-new"]
+    assert query(page)["env"] == ["zzz-new"]
+
+
+def test_picker_window_counts_stay_live(server, pages):
+    send(server.url, [line_op("counted", "a", [0], [1.0])])
+    page = pages.open(server.url + "/?env=counted")
+    count = page.locator('.lp-env[data-env="counted"] .lp-env-count')
+    page.wait_for_function(
+        "() => document.querySelector('.lp-env[data-env=\"counted\"] .lp-env-count')?.textContent === '1'"
+    )
+    send(server.url, [line_op("counted", "b", [0], [1.0]), line_op("counted", "c", [0], [1.0])])
+    page.wait_for_function(
+        "() => document.querySelector('.lp-env[data-env=\"counted\"] .lp-env-count').textContent === '3'",
+        timeout=5000,
+    )
+    send(server.url, [{"op": "close", "env": "counted", "win": "b"}])
+    page.wait_for_function(
+        "() => document.querySelector('.lp-env[data-env=\"counted\"] .lp-env-count').textContent === '2'",
+        timeout=5000,
+    )
+    assert count.inner_text() == "2"
+
+
 def test_image_plus_always_enlarges_and_shows_the_zoom_once(server, pages):
     image = {"format": "png", "data": png_bytes(8, 8), "width": 8, "height": 8}
     send(server.url, [{"op": "image", "env": "img", "win": "digit", "step": 0, "images": [image]}])
