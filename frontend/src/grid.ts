@@ -84,12 +84,20 @@ export class Frame {
   hidden = false;
   /** sized by the grid (no size of its own in the layout or the options) */
   auto = true;
+  private head = el("header", "lp-head");
+  /** the view's tools and the export buttons, in the header while they fit on its one line */
+  private bar = el("span", "lp-head-tools");
+  private more = el("button", "lp-more", "⋯");
+  /** what does not fit on the header's line: opened by "⋯" */
+  private menu = el("div", "lp-menu");
+  private inline: HTMLElement[] = [];
+  private exports: HTMLElement[] = [];
 
   constructor(readonly win: string, readonly kind: string, ctx: Ctx, private readonly grid: Grid) {
     this.view = makeView(kind, ctx, win);
     this.el.dataset.win = win;
     this.el.dataset.kind = kind;
-    const head = el("header", "lp-head");
+    const head = this.head;
     head.draggable = true;
     head.title = "drag to move";
     const png = el("button", "lp-export", "PNG");
@@ -102,14 +110,22 @@ export class Frame {
     const spacer = el("span", "lp-spacer");
     this.badge.type = "button";
     this.badge.addEventListener("click", () => this.grid.badgeClick(win));
-    head.append(this.titleEl, this.kindEl, this.badge, spacer);
-    if (this.view.tools) head.append(this.view.tools);
-    head.append(png, csv);
+    this.exports = [png, csv];
+    this.inline = [...(this.view.tools ? [this.view.tools] : []), png, csv];
+    this.more.type = "button";
+    this.more.title = "more: the tools that do not fit";
+    this.more.setAttribute("aria-label", "more tools");
+    this.more.setAttribute("aria-expanded", "false");
+    this.more.addEventListener("click", () => this.openMenu(this.menu.hidden));
+    this.menu.hidden = true;
+    for (const b of this.exports) b.addEventListener("click", () => this.openMenu(false));
+    head.append(this.titleEl, this.kindEl, this.badge, spacer, this.bar, this.more);
     this.body.append(this.view.el);
     const handle = el("div", "lp-resize");
     handle.title = "drag to resize";
     this.notes.setAttribute("aria-label", "alerts of this window");
-    this.el.append(head, this.body, this.notes, handle);
+    this.el.append(head, this.menu, this.body, this.notes, handle);
+    this.fitHead();
     this.w = DEFAULT_W;
     this.h = DEFAULT_H;
     // reorder by drag and drop of the header
@@ -147,8 +163,38 @@ export class Frame {
       handle.addEventListener("pointermove", move);
       handle.addEventListener("pointerup", up);
     });
-    this.ro = new ResizeObserver(() => this.view.resize(this.body.clientWidth, this.body.clientHeight));
+    this.ro = new ResizeObserver(() => {
+      this.fitHead();
+      this.view.resize(this.body.clientWidth, this.body.clientHeight);
+    });
     this.ro.observe(this.body);
+  }
+
+  /** Keep the header on one line: when the window is too narrow, the export buttons move into the "⋯"
+   * menu, then the kind label goes, then the view's tools move into the menu too. */
+  fitHead(): void {
+    const over = () => this.head.scrollWidth > this.head.clientWidth + 1;
+    this.bar.replaceChildren(...this.inline);
+    this.more.hidden = true;
+    this.kindEl.hidden = false;
+    if (!over()) {
+      this.openMenu(false);
+      return;
+    }
+    this.more.hidden = false;
+    this.menu.replaceChildren(...this.exports);
+    this.bar.replaceChildren(...this.inline.filter((e) => !this.exports.includes(e)));
+    if (!over()) return;
+    this.kindEl.hidden = true; // the chart shows its kind: its label goes before the tools do
+    if (!over()) return;
+    this.menu.replaceChildren(...this.inline);
+    this.bar.replaceChildren();
+  }
+
+  private openMenu(open: boolean): void {
+    this.menu.hidden = !open || !this.menu.childElementCount;
+    this.more.setAttribute("aria-expanded", String(!this.menu.hidden));
+    this.more.classList.toggle("on", !this.menu.hidden);
   }
 
   setSize(w: number, h: number): void {
@@ -168,6 +214,10 @@ export class Frame {
     this.badge.dataset.kind = b?.kind ?? "";
     this.badge.dataset.level = b ? level(b.kind) : "";
     this.badge.dataset.count = String(alerts.length);
+    if (this.badge.classList.contains("on") !== this.el.classList.contains("had-badge")) {
+      this.el.classList.toggle("had-badge", !!b);
+      this.fitHead();
+    }
     this.badge.setAttribute("aria-label", b ? `${alerts.length} alert${alerts.length === 1 ? "" : "s"}: ${b.title}` : "");
     const sorted = [...alerts].sort((a, c) => severity(a.kind) - severity(c.kind) || a.id - c.id);
     this.notes.replaceChildren(
@@ -188,10 +238,13 @@ export class Frame {
 
   update(wins: WindowState[]): void {
     const first = wins[0];
-    this.titleEl.textContent = str(first?.opts.title) || this.win;
+    const title = str(first?.opts.title) || this.win;
+    const retitled = this.titleEl.textContent !== title;
+    this.titleEl.textContent = title;
     this.titleEl.title = this.win;
     this.kindEl.textContent = this.kind;
     this.view.update(wins);
+    if (retitled) this.fitHead();
     this.drawn = true;
     this.stale = false;
   }

@@ -144,6 +144,44 @@ def test_picker_window_counts_stay_live(server, pages):
     assert count.inner_text() == "2"
 
 
+def test_window_toolbar_stays_on_one_line_when_narrow(server, pages):
+    send(
+        server.url,
+        [
+            line_op("narrow", "loss", [0, 1, 2], [3.0, 2.0, 1.0], name="train"),
+            {"op": "opts", "env": "narrow", "win": "loss", "opts": {"title": "A long title for a loss", "width": 260}},
+        ],
+    )
+    page = pages.open(server.url + "/?env=narrow")
+    win = page.locator('section[data-win="loss"]')
+    page.wait_for_selector('section[data-win="loss"] canvas')
+    rows = page.evaluate(
+        """() => {
+            const head = document.querySelector('section[data-win="loss"] .lp-head');
+            const tops = [...head.querySelectorAll(':scope > *')].filter((e) => e.offsetParent)
+                .map((e) => Math.round(e.getBoundingClientRect().top + e.getBoundingClientRect().height / 2));
+            return {tops, height: head.getBoundingClientRect().height, over: head.scrollWidth - head.clientWidth};
+        }"""
+    )
+    assert max(rows["tops"]) - min(rows["tops"]) <= 2, rows
+    assert rows["height"] < 34, rows
+    assert rows["over"] <= 1, rows
+    # what did not fit is one click away, in the "⋯" menu
+    assert win.locator(".lp-menu").is_hidden()
+    win.locator(".lp-more").click()
+    assert win.locator(".lp-menu").is_visible()
+    with page.expect_download() as dl:
+        win.locator(".lp-menu .lp-export", has_text="PNG").click()
+    assert dl.value.suggested_filename == "narrow-loss.png"
+    assert win.locator(".lp-menu").is_hidden()
+    # wide again: everything back on the header's line
+    page.evaluate("() => { const s = document.querySelector('section[data-win=\"loss\"]'); s.style.width = '900px'; }")
+    page.wait_for_function(
+        "() => document.querySelector('section[data-win=\"loss\"] .lp-head-tools .lp-export') !== null", timeout=5000
+    )
+    assert win.locator(".lp-more").is_hidden()
+
+
 def test_image_plus_always_enlarges_and_shows_the_zoom_once(server, pages):
     image = {"format": "png", "data": png_bytes(8, 8), "width": 8, "height": 8}
     send(server.url, [{"op": "image", "env": "img", "win": "digit", "step": 0, "images": [image]}])
