@@ -156,6 +156,11 @@ def test_a_viewer_gets_the_run_record_in_a_snapshot_and_live(server):
                 "status": "finished",
                 "color": None,
             }
+            assert send_ops(server.url, [line_op("v", "loss", [0], [1.0])], seq=3)[0] == 200  # data: running again
+            again = await sock.until(lambda m: m["type"] == "change")
+            assert again["seq"] == change["seq"] + 1 and again["op"]["run"]["status"] == "running"
+            line = await sock.until(lambda m: m["type"] == "change")
+            assert line["seq"] == again["seq"] + 1 and line["op"]["op"] == "line"
         finally:
             sock.close()
 

@@ -184,15 +184,17 @@ class Store:
         for i, op in enumerate(ops):
             if self.state.noop(op):
                 continue
-            try:
-                message, actions = apply(op, now, undo)
-                if prepare is not None:
-                    actions = prepare(actions)
-            except Exception as exc:
-                undo.rollback()
-                raise BatchError(f"operation {i}: cannot be stored: {exc}", op=i) from exc
-            messages.append(message)
-            writes.extend(actions)
+            reopen = self.state.reopening(op)  # data for a finished run: running again, first
+            for each in (op,) if reopen is None else (reopen, op):
+                try:
+                    message, actions = apply(each, now, undo)
+                    if prepare is not None:
+                        actions = prepare(actions)
+                except Exception as exc:
+                    undo.rollback()
+                    raise BatchError(f"operation {i}: cannot be stored: {exc}", op=i) from exc
+                messages.append(message)
+                writes.extend(actions)
         return messages, writes
 
     def _stored(self, job: Job, messages: list[dict], done: Callable[[bool], None] | None) -> None:

@@ -182,6 +182,14 @@ class State:
         exist (a Panel that closes after its env was deleted must not make it again)."""
         return op["op"] == "run" and op["env"] not in self.envs and not ({"config", "summary", "color"} & op.keys())
 
+    def reopening(self, op: dict) -> dict | None:
+        """The run op to apply before `op` when it brings data to a finished (or failed) run: running again,
+        a change of its own that viewers get like any other."""
+        env = self.envs.get(op["env"])
+        if env is not None and record.reopens(env.run, op["op"]):
+            return {"op": "run", "env": op["env"], "status": "running", "merge": True}
+        return None
+
     def apply(self, op: dict, now: float | None = None, undo: Undo | None = None) -> tuple[dict, list[tuple]]:
         """Apply one checked operation; return (message for viewers, write actions).
 
@@ -206,10 +214,6 @@ class State:
             writes.append(("run", name, env.run))
             message["op"] = {"op": "run", "env": name, "run": env.run}
             return message, writes
-        reopened = record.reopened(env.run, kind)
-        if reopened is not None:
-            env.run = reopened
-            writes.append(("run", name, env.run))
         if kind == "delete_env":
             del self.envs[name]
             writes.append(("delete_env", name))

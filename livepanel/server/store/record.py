@@ -28,11 +28,9 @@ def merged(record: dict[str, Any], op: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def reopened(record: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    """A finished (or failed) run that gets data again is running: the new record, else None."""
-    if kind in KINDS and record["status"] in ("finished", "failed"):
-        return dict(record, status="running")
-    return None
+def reopens(record: dict[str, Any], kind: str) -> bool:
+    """Whether an operation of this kind makes a finished (or failed) run running again: data does."""
+    return kind in KINDS and record["status"] in ("finished", "failed")
 
 
 def loaded(stored: dict[str, Any] | None) -> dict[str, Any]:
