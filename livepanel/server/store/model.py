@@ -89,8 +89,9 @@ class Undo:
     def env(self, name: str) -> None:
         if name not in self.envs:
             e = self.state.envs.get(name)
-            saved = None if e is None else (e.seq, e.layout, e.alerts, len(e.alerts), dict(e.windows), e.mute, e.run)
-            saved = None if e is None else (*saved, e.created, e.updated)
+            saved = None
+            if e is not None:
+                saved = (e.seq, e.layout, e.alerts, len(e.alerts), dict(e.windows), e.mute, e.run, e.created, e.updated)
             self.envs[name] = (self.state.seqs.get(name), e, saved)
 
     def window(self, w: Window) -> None:
