@@ -22,6 +22,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+try:  # the pattern parser of re (sre_parse before 3.11), to refuse patterns that can take forever
+    import re._parser as _sre_parser
+except ImportError:  # pragma: no cover
+    import sre_parse as _sre_parser
+
 MAX_FILTER = 2000  # characters of an expression
 MAX_DEPTH = 32  # nesting of parentheses and `not`
 OPS = ("==", "!=", "<=", ">=", "<", ">", "~")
@@ -151,10 +156,7 @@ class _Parser:
             if op[1] == "~":
                 if right[0] != "const" or not isinstance(right[1], str):
                     raise FilterError(f"~ at position {op[2]} needs a quoted regular expression on its right")
-                try:
-                    right = ("regex", re.compile(right[1]))
-                except re.error as exc:
-                    raise FilterError(f"bad regular expression {right[1]!r}: {exc}") from None
+                right = ("regex", _regex(right[1]))
             return ("cmp", op[1], left, right)
         finally:
             self.depth -= 1
@@ -229,3 +231,51 @@ def _kind(value: Any) -> str:
     if isinstance(value, (int, float)):
         return "number"
     return "string" if isinstance(value, str) else "other"
+
+
+MAX_PATTERN = 200  # characters of a regular expression in a filter
+_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+
+
+def _regex(pattern: str) -> re.Pattern:
+    """A regular expression that cannot take exponential time: the server runs it for anyone who may read,
+    and Python's re has no time limit. Refused: a repeat of something that itself repeats or branches
+    (`(a+)+`, `(a|a)*`), a backreference, more than two unbounded repeats, more than MAX_PATTERN characters."""
+    if len(pattern) > MAX_PATTERN:
+        raise FilterError(f"a regular expression in a filter is at most {MAX_PATTERN} characters long")
+    try:
+        tree = _sre_parser.parse(pattern)
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise FilterError(f"bad regular expression {pattern[:MAX_PATTERN]!r}: {exc}") from None
+    unbounded = 0
+    for op, inner, repeated in _walk(tree, False):
+        if str(op) in ("GROUPREF", "GROUPREF_EXISTS"):
+            raise FilterError(f"regular expression {pattern!r}: backreferences are not supported in filters")
+        if str(op) in _REPEATS:
+            if repeated:
+                raise FilterError(f"regular expression {pattern!r}: a repeat inside a repeat can take forever")
+            if inner[1] is _sre_parser.MAXREPEAT:
+                unbounded += 1
+        if str(op) == "BRANCH" and repeated:
+            raise FilterError(f"regular expression {pattern!r}: alternatives inside a repeat can take forever")
+    if unbounded > 2:
+        raise FilterError(f"regular expression {pattern!r}: at most two unbounded repeats (*, +, {{n,}})")
+    return compiled
+
+
+def _walk(items: Any, repeated: bool):
+    """(opcode, argument, inside a repeat) for every node of a parsed pattern."""
+    for op, arg in items:
+        yield op, arg, repeated
+        if str(op) in _REPEATS:
+            yield from _walk(arg[2], True)
+        elif str(op) == "SUBPATTERN":
+            yield from _walk(arg[-1], repeated)
+        elif str(op) == "BRANCH":
+            for branch in arg[1]:
+                yield from _walk(branch, repeated)
+        elif str(op) in ("ASSERT", "ASSERT_NOT"):
+            yield from _walk(arg[1], repeated)
+        elif str(op) == "ATOMIC_GROUP":
+            yield from _walk(arg, repeated)

@@ -73,3 +73,25 @@ def test_a_filter_is_a_value_error_and_must_be_text():
     assert issubclass(FilterError, ValueError)
     with pytest.raises(FilterError, match="must be a string"):
         parse(3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "pattern, why",
+    [
+        ("(a+)+$", "a repeat inside a repeat"),
+        ("(a|aa)*b", "alternatives inside a repeat"),
+        (r"(ab)\1", "backreferences"),
+        ("a*b*c*d", "at most two unbounded repeats"),
+        ("x" * 201, "at most 200 characters"),
+    ],
+)
+def test_a_regex_that_could_take_forever_is_refused(pattern: str, why: str) -> None:
+    """The server runs filters for anyone who may read, and Python's re has no time limit."""
+    with pytest.raises(FilterError, match=why):
+        parse(f'name ~ "{pattern}"')
+
+
+def test_usual_regexes_are_accepted() -> None:
+    rows = [{"env": "mnist/adam-lr1e-3"}, {"env": "mnist/sgd"}, {"env": "cifar/adam"}]
+    for pattern, want in [("^mnist/(sgd|adam)", 2), ("adam.*", 2), (r"lr\d", 1), ("[a-z]+/sgd$", 1)]:
+        assert sum(parse(f'name ~ "{pattern}"').matches(r) for r in rows) == want, pattern
