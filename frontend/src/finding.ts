@@ -61,6 +61,18 @@ export function recentEnvs(envs: EnvInfo[]): string[] {
   return [best.name];
 }
 
+/** The grid's gap between windows (styles.css .lp-section-body). */
+export const GAP = 10;
+
+/** The width of a window without a size of its own: the grid's width shared by as many columns as fit
+ * windows of at least `min` px (a 1600 px screen: 2 of about 670 px, not 2 of 460 leaving a third empty).
+ * Never more than the grid (one column); `min` when the grid has no width yet. */
+export function autoWidth(gridWidth: number, min: number): number {
+  if (!(gridWidth > 0)) return min;
+  const cols = Math.max(1, Math.floor((gridWidth + GAP) / (min + 1 + GAP))); // 1 px spare: no wrap from rounding
+  return Math.max(1, Math.floor((gridWidth - GAP * (cols - 1)) / cols) - 1);
+}
+
 /** A download's name: `env-win.ext` with every "/" made "_", as the server's export names its files
  * (handlers.py ExportHandler); several envs (an overlay) join with "+". */
 export function exportName(envs: string[], win: string, ext: string): string {

@@ -3,7 +3,7 @@
 // resized from their corner; the result is reported as a layout.
 
 import { actions, badge, kindLabel, level, severity, stepText, type AlertActions } from "./alerts";
-import { exportName, matcher, sectionOf, sections } from "./finding";
+import { autoWidth as columnWidth, exportName, matcher, sectionOf, sections } from "./finding";
 import type { State, WindowState } from "./state";
 import { BarView } from "./views/bar";
 import { el, str, type Ctx, type View } from "./views/common";
@@ -16,17 +16,11 @@ import { TextView } from "./views/text";
 
 export const DEFAULT_W = 460;
 export const DEFAULT_H = 320;
-/** the grid's gap between windows (styles.css .lp-section-body) */
-const GAP = 10;
 
-/** The width of a window without a size of its own: the page's width shared by as many columns as fit
- * windows of at least DEFAULT_W (a 1600 px screen: 2 of 670 px, not 2 of 460 leaving a third empty). */
+/** The width of a window without a size of its own (at least DEFAULT_W: see finding.ts). */
 export function autoWidth(gridWidth: number): number {
-  if (!(gridWidth > 0)) return DEFAULT_W;
-  const cols = Math.max(1, Math.floor((gridWidth + GAP) / (DEFAULT_W + GAP)));
-  return Math.floor((gridWidth - GAP * (cols - 1)) / cols) - 1;
+  return columnWidth(gridWidth, DEFAULT_W);
 }
-
 interface Section {
   el: HTMLElement;
   head: HTMLButtonElement;
@@ -317,7 +311,7 @@ export class Grid {
     let lastWidth = 0;
     new ResizeObserver(() => {
       const w = this.el.clientWidth;
-      if (!w || w === lastWidth || this.only) return;
+      if (!w || w === lastWidth || this.only?.size === 1) return;
       lastWidth = w;
       const auto = autoWidth(w);
       for (const f of this.frames.values()) if (f.auto) f.setSize(auto, f.h);

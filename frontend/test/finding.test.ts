@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { exportName, matcher, MAX_ZOOM, nextZoom, recentEnvs, RECENT_MAX, sectionOf, sections, zoomLabel } from "../src/finding";
+import { autoWidth, exportName, matcher, MAX_ZOOM, nextZoom, recentEnvs, RECENT_MAX, sectionOf, sections, zoomLabel } from "../src/finding";
 
 test("windows group into sections by the prefix before the first /, in the order of their first window", () => {
   assert.equal(sectionOf("loss/train"), "loss");
@@ -75,4 +75,21 @@ test("image zoom: + always enlarges (beyond the steps, powers of 2), - shrinks, 
   assert.equal(zoomLabel(2), "2×");
   assert.equal(zoomLabel(2.3456), "2.35×");
   assert.equal(zoomLabel(0.375), "0.38×");
+});
+
+test("windows without a size share the grid's width in columns of at least the default", () => {
+  const fill = (W: number) => {
+    const w = autoWidth(W, 460);
+    const cols = Math.floor((W + 10) / (w + 10));
+    return { w, cols, left: W - (cols * w + (cols - 1) * 10) };
+  };
+  assert.deepEqual(fill(1340), { w: 664, cols: 2, left: 2 }, "a 1600 px screen, the picker open");
+  assert.equal(fill(1900).cols, 4);
+  for (const W of [470, 930, 1340, 1560, 2400, 3800]) {
+    const f = fill(W);
+    assert.ok(f.w >= 460, `${W}: ${f.w}`);
+    assert.ok(f.left >= 0 && f.left < 12, `${W}: ${f.left} px left over`);
+  }
+  assert.equal(autoWidth(300, 460), 299, "narrower than the default: one column, the grid's width");
+  assert.equal(autoWidth(0, 460), 460, "no width yet");
 });
