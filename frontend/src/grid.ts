@@ -186,10 +186,31 @@ export class Frame {
   }
 
   private openMenu(open: boolean): void {
+    const was = !this.menu.hidden;
     this.menu.hidden = !open || !this.menu.childElementCount;
     this.more.setAttribute("aria-expanded", String(!this.menu.hidden));
     this.more.classList.toggle("on", !this.menu.hidden);
+    const now = !this.menu.hidden;
+    if (was === now) return;
+    // open: a click elsewhere or Escape closes it
+    if (now) {
+      document.addEventListener("pointerdown", this.closeOutside, true);
+      document.addEventListener("keydown", this.closeOnEscape, true);
+    } else {
+      document.removeEventListener("pointerdown", this.closeOutside, true);
+      document.removeEventListener("keydown", this.closeOnEscape, true);
+    }
   }
+
+  private closeOutside = (ev: Event): void => {
+    const t = ev.target as Node | null;
+    if (t && (this.menu.contains(t) || this.more.contains(t))) return;
+    this.openMenu(false);
+  };
+
+  private closeOnEscape = (ev: KeyboardEvent): void => {
+    if (ev.key === "Escape") this.openMenu(false);
+  };
 
   setSize(w: number, h: number): void {
     this.w = Math.round(Math.max(220, Math.min(4000, w)));
@@ -258,6 +279,7 @@ export class Frame {
   }
 
   destroy(): void {
+    this.openMenu(false);
     this.ro.disconnect();
     this.view.destroy();
     this.el.remove();

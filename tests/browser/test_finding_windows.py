@@ -174,6 +174,12 @@ def test_window_toolbar_stays_on_one_line_when_narrow(server, pages):
         win.locator(".lp-menu .lp-export", has_text="PNG").click()
     assert dl.value.suggested_filename == "narrow-loss.png"
     assert win.locator(".lp-menu").is_hidden()
+    win.locator(".lp-more").click()  # a click elsewhere, or Escape, closes it
+    page.locator(".lp-brand").click()
+    assert win.locator(".lp-menu").is_hidden()
+    win.locator(".lp-more").click()
+    page.keyboard.press("Escape")
+    assert win.locator(".lp-menu").is_hidden()
     # wide again: everything back on the header's line
     page.evaluate("() => { const s = document.querySelector('section[data-win=\"loss\"]'); s.style.width = '900px'; }")
     page.wait_for_function(
