@@ -161,3 +161,25 @@ def test_stalled_viewer_does_not_hold_up_another(server_factory):
         stalled.close()
 
     arun(run())
+
+
+def test_env_list_follows_window_counts_and_says_when_each_env_changed(server):
+    """The page's env picker shows each env's window count: a window opened in an env the viewer does not
+    watch reaches it too (at most about once a second), and the list says when each env last changed."""
+
+    async def run():
+        await post(server.url, [line_op("a", "loss", [0], [1.0]), line_op("b", "loss", [0], [1.0])], client="counts-1")
+        sock = await Socket(server.url).connect()
+        hello = await sock.recv()
+        assert {e["name"]: e["windows"] for e in hello["envs"]} == {"a": 1, "b": 1}
+        assert all(isinstance(e["updated"], float) for e in hello["envs"])
+        await sock.subscribe([{"env": "a"}])
+        await sock.until(is_type("snapshot"))
+        await post(server.url, [line_op("b", "acc", [0], [0.5])], client="counts-1", seq=2)
+        envs = await sock.until(
+            lambda m: m["type"] == "envs" and {e["name"]: e["windows"] for e in m["envs"]}["b"] == 2
+        )
+        assert {e["name"]: e["windows"] for e in envs["envs"]} == {"a": 1, "b": 2}
+        sock.close()
+
+    arun(run())

@@ -22,6 +22,7 @@ from livepanel.server.store.model import public_message
 log = logging.getLogger("livepanel.hub")
 RING_FRAME_LIMIT = 1 << 20  # larger frames are not kept for replay (resumers get a snapshot)
 RING_BYTES = 4 << 20  # replay buffer per env
+ENV_LIST_EVERY = 1.0  # seconds between env lists sent for window counts alone (new or deleted envs go at once)
 
 
 class Viewer:
@@ -95,6 +96,8 @@ class Hub:
         self._ring_bytes: dict[str, int] = {}
         self.published: dict[str, int] = dict(store.state.seqs)
         self._env_names = set(store.state.envs)
+        self._counts = {name: len(e.windows) for name, e in store.state.envs.items()}  # as viewers last got them
+        self._list_due: asyncio.TimerHandle | None = None
         store.listeners.append(self.publish)
 
     def connect(self, write: Callable[[bytes], Awaitable[None]]) -> Viewer:
@@ -119,12 +122,28 @@ class Hub:
             for viewer in self.viewers:
                 if env in viewer.envs:
                     viewer.push(frame, env, seq)
-        names = set(self.store.state.envs)
+        envs = self.store.state.envs
+        names = set(envs)
         if names != self._env_names:
             self._env_names = names
-            frame = packb({"type": "envs", "envs": self.env_list()})
-            for viewer in self.viewers:
-                viewer.push(frame)
+            self._send_env_list()
+        elif self._list_due is None and any(
+            (e := envs.get(m["env"])) is not None and len(e.windows) != self._counts.get(m["env"]) for m in messages
+        ):  # a window opened or closed: the pickers' counts follow, at most every ENV_LIST_EVERY seconds
+            try:
+                self._list_due = asyncio.get_running_loop().call_later(ENV_LIST_EVERY, self._send_env_list)
+            except RuntimeError:  # published outside the event loop (a store used alone): at once
+                self._send_env_list()
+
+    def _send_env_list(self) -> None:
+        if self._list_due is not None:
+            self._list_due.cancel()
+            self._list_due = None
+        summary = self.env_list()
+        self._counts = {e["name"]: e["windows"] for e in summary}
+        frame = packb({"type": "envs", "envs": summary})
+        for viewer in self.viewers:
+            viewer.push(frame)
 
     def _remember(self, env: str, seq: int, frame: bytes) -> None:
         """Keep recent frames for resuming viewers, bounded in count and bytes."""

@@ -375,7 +375,9 @@ class State:
         return e.windows.get(win) if e else None
 
     def summary(self) -> list[dict[str, Any]]:
-        return [{"name": e.name, "seq": e.seq, "windows": len(e.windows)} for e in self.envs.values()]
+        return [
+            {"name": e.name, "seq": e.seq, "windows": len(e.windows), "updated": e.updated} for e in self.envs.values()
+        ]
 
     def snapshot(self, env: str, width: int | None) -> dict[str, Any]:
         e = self.envs.get(env)
