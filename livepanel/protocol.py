@@ -35,8 +35,7 @@ MAX_OPTION_TEXT = 1000  # characters of a string option, or of a string in a lis
 MAX_OPTION_LIST = 10000  # entries of a list option
 MAX_PIXELS = 100000  # integer options (width, height, nrow) and layout cells range from 0 to this
 KINDS = ("line", "scatter", "bar", "histogram", "heatmap", "image", "text")
-# Kinds of alert the server's diagnosis raises (livepanel/diagnosis/alert.py KINDS; a test keeps them equal):
-# what a mute may name.
+# Kinds of alert the server's diagnosis raises (livepanel.diagnosis.KINDS is this list): what a mute may name.
 ALERT_KINDS = (
     "nonfinite",
     "divergence",

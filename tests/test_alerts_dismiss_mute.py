@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from wire import Socket, arun, get, line_op, send_ops
 
-from livepanel import Panel, protocol
+from livepanel import Panel
 
 
 def loss_then_nan(n: int = 300, bad_at: int = 200) -> tuple[np.ndarray, np.ndarray]:
@@ -51,12 +51,6 @@ def wait_until(predicate, timeout: float = 10.0):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.02)
-
-
-def test_alert_kinds_of_the_wire_are_the_engines():
-    from livepanel.diagnosis.alert import KINDS
-
-    assert protocol.ALERT_KINDS == KINDS
 
 
 def test_dismiss_from_the_client_reaches_a_viewer_and_survives_a_restart(server, tmp_path):

@@ -1,6 +1,6 @@
 """The alert record the engine hands to the server, and the words it carries.
 
-Kept free of numpy and of the engine so the server can rebuild stored alerts
+Kept free of the engine so the server can rebuild stored alerts
 (`Alert.from_dict`) without touching detector state.
 """
 
@@ -9,15 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-KINDS = (
-    "nonfinite",
-    "divergence",
-    "overfitting",
-    "not_learning",
-    "vanishing_gradients",
-    "exploding_gradients",
-    "lr_too_high",
-)
+from livepanel.protocol import ALERT_KINDS
+
+KINDS = ALERT_KINDS  # the wire's list: what a mute may name, and what the engine raises
 
 SUGGESTIONS = {
     "nonfinite": "lower the learning rate, clip gradients, and look for log(0), division by zero or fp16 overflow",
