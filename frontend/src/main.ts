@@ -10,6 +10,7 @@ import { Picker } from "./picker";
 import { Scheduler } from "./scheduler";
 import { Socket, type Status } from "./socket";
 import { State } from "./state";
+import { clampSmooth, settingsFromQuery, settingsParams, SMOOTH_MAX, X_NAMES, XMODES, type Settings, type XMode } from "./settings";
 import { api, envsFromUrl, foldsFromUrl, queryFromUrl, setUrlEnvs, setUrlList, socketUrl, winsFromUrl } from "./urls";
 import { el, type Ctx } from "./views/common";
 import type { LineView, Marker } from "./views/line";
@@ -40,6 +41,10 @@ interface Hooks {
   alerts(win?: string, all?: boolean): Alert[];
   /** alert onsets drawn on a line window's chart at its last paint */
   markers(win: string): Marker[];
+  /** what a line window's chart shows: settings in force, its own overrides, x label, series, first x */
+  chart(win: string): LineView["info"] | null;
+  /** the page-wide settings */
+  page(): Settings;
 }
 
 declare global {
@@ -75,9 +80,14 @@ function start(): void {
   } as unknown as Hooks;
   window.__livepanel = hooks;
 
+  // page-wide chart settings: the URL keeps them (?smooth=0.6&x=time&logy=1), so a link reproduces the view
+  let page: Settings = settingsFromQuery(location.search);
   const ctx: Ctx = {
     get envs() {
       return selected;
+    },
+    get page() {
+      return page;
     },
     drew(win: string) {
       hooks.draws[win] = (hooks.draws[win] ?? 0) + 1;
@@ -115,7 +125,44 @@ function start(): void {
   search.placeholder = "filter windows (text or /regex/)";
   search.setAttribute("aria-label", "filter windows by name");
   search.value = queryFromUrl();
-  bar.append(toggle, brand, shown, el("span", "lp-spacer"), search, alertsPanel.toggle, conn);
+  // page-wide settings, one line in the bar: smoothing (its value shown), x axis, log y
+  const settingsEl = el("span", "lp-page-settings");
+  settingsEl.title = "for every chart; a window's own controls override these for that window";
+  const smoothLabel = el("label", "lp-page-smooth", "smooth");
+  const smoothIn = el("input");
+  smoothIn.type = "range";
+  smoothIn.min = "0";
+  smoothIn.max = String(SMOOTH_MAX);
+  smoothIn.step = "0.01";
+  smoothIn.setAttribute("aria-label", "smoothing for every chart");
+  const smoothVal = el("span", "lp-page-smooth-value");
+  smoothLabel.append(smoothIn, smoothVal);
+  const xSel = el("select", "lp-page-x");
+  xSel.setAttribute("aria-label", "x axis for every chart");
+  for (const m of XMODES) xSel.append(new Option("x: " + X_NAMES[m], m));
+  const logyBtn = el("button", "lp-toggle lp-page-logy", "log y");
+  logyBtn.type = "button";
+  logyBtn.setAttribute("aria-label", "log y for every chart");
+  settingsEl.append(smoothLabel, xSel, logyBtn);
+  const showPage = () => {
+    smoothIn.value = String(page.smooth);
+    smoothVal.textContent = page.smooth.toFixed(2);
+    xSel.value = page.x;
+    logyBtn.classList.toggle("on", page.logy);
+    logyBtn.setAttribute("aria-pressed", String(page.logy));
+  };
+  const setPage = (next: Partial<Settings>) => {
+    page = { ...page, ...next };
+    showPage();
+    const params = settingsParams(page);
+    for (const k of ["smooth", "x", "logy"] as const) setUrlList(k, params[k]);
+    scheduler.mark([...grid.frames.keys()]);
+  };
+  smoothIn.addEventListener("input", () => setPage({ smooth: clampSmooth(Number(smoothIn.value)) }));
+  xSel.addEventListener("change", () => setPage({ x: xSel.value as XMode }));
+  logyBtn.addEventListener("click", () => setPage({ logy: !page.logy }));
+  showPage();
+  bar.append(toggle, brand, shown, el("span", "lp-spacer"), settingsEl, search, alertsPanel.toggle, conn);
   const picker = new Picker((envs) => select(envs));
   const grid = new Grid(
     ctx,
@@ -261,6 +308,8 @@ function start(): void {
     rebuild: (win: string) => (grid.frames.get(win)?.view as LineView | undefined)?.rebuild(),
     resetZoom: (win: string) => (grid.frames.get(win)?.view as LineView | undefined)?.resetZoom(),
     points: (win: string) => (grid.frames.get(win)?.view as LineView | undefined)?.points ?? 0,
+    chart: (win: string) => (grid.frames.get(win)?.view as LineView | undefined)?.info ?? null,
+    page: () => ({ ...page }),
     select,
     alerts: (win?: string, all = false) => state.alerts(selected, win, all).map((a) => ({ ...a })),
     markers: (win: string) => ((grid.frames.get(win)?.view as LineView | undefined)?.markers ?? []).map((m) => ({ ...m })),

@@ -2,6 +2,7 @@
 // palette, canvas helpers and the page-side counters tests and benchmarks read.
 
 import type { WindowState } from "../state";
+import type { Settings } from "../settings";
 import type { Alert } from "../wire";
 
 export interface Ctx {
@@ -13,6 +14,8 @@ export interface Ctx {
   api(path: string, query: Record<string, string | number | undefined>): string;
   /** the alerts of window `win` in the selected envs */
   alerts(win: string): Alert[];
+  /** the page-wide chart settings (a window's own controls override them) */
+  readonly page: Settings;
 }
 
 export interface View {

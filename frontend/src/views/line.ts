@@ -1,13 +1,16 @@
 // Line and scatter windows (uPlot): own legend with toggles and cursor values,
 // drag to zoom (re-fetching the range at full resolution when the snapshot
 // was decimated), double-click to reset, log axes, EMA smoothing with the raw
-// curve faint behind, x by step or wall time. Several envs overlay as env/trace.
+// curve faint behind, x by step, wall time or time since the env's first point.
+// Smoothing, x and log y follow the page's settings unless the window sets its own.
+// Several envs overlay as env/trace.
 
 import { decode } from "@msgpack/msgpack";
 import uPlot from "uplot";
 import { windowFrom, type Trace, type WindowState } from "../state";
 import { align, smooth, withGaps, type Col } from "../series";
 import type { Alert, WireWindow } from "../wire";
+import { clampSmooth, overrides, relative, resolve, SMOOTH_MAX, X_NAMES, xLabel, XMODES, type Override, type Settings, type XMode } from "../settings";
 import { axisWidth, color, el, fmt, seriesLabel, str, theme, tickLabels, type Ctx, type View } from "./common";
 
 interface Line {
@@ -16,8 +19,6 @@ interface Line {
   x: Float64Array;
   y: Float64Array;
 }
-
-type XMode = "step" | "time";
 
 /** An alert's onset as drawn on the chart (tests read these through window.__livepanel.markers). */
 export interface Marker {
@@ -47,15 +48,17 @@ export class LineView implements View {
   private wins: WindowState[] = [];
   private lines: Line[] = [];
   private hidden = new Set<string>();
-  private smoothing = 0;
-  private xmode: XMode = "step";
+  /** what this window sets for itself (smoothing, x, log y); the rest follows the page */
+  own: Override = {};
   private xlog: boolean | null = null;
-  private ylog: boolean | null = null;
   private zoom: { x0: number; x1: number; traces: Map<string, Trace[]> | null } | null = null;
   private zoomToken = 0;
   private w = 400;
   private h = 240;
   private smoothInput = el("input");
+  private smoothText = el("span", "lp-smooth-value");
+  private xsel = el("select", "lp-xmode");
+  private pageBtn = el("button", "lp-page-reset", "↺ page");
   private legendValues: HTMLElement[] = [];
   private markerColor = "#cf222e";
   /** alert onsets drawn at the last paint */
@@ -63,24 +66,24 @@ export class LineView implements View {
 
   constructor(private readonly kind: string, private readonly ctx: Ctx, private readonly win: string) {
     this.el.append(this.plotEl, this.legendEl);
-    // smoothing slider
+    // smoothing slider (its value shown)
     const sm = el("label", "lp-smooth", "smooth");
     this.smoothInput.type = "range";
     this.smoothInput.min = "0";
-    this.smoothInput.max = "0.99";
+    this.smoothInput.max = String(SMOOTH_MAX);
     this.smoothInput.step = "0.01";
     this.smoothInput.value = "0";
     this.smoothInput.title = "exponential moving average (debiased); the raw curve stays faint behind";
     this.smoothInput.addEventListener("input", () => {
-      this.smoothing = Number(this.smoothInput.value);
+      this.own.smooth = clampSmooth(Number(this.smoothInput.value));
       this.redraw();
     });
-    sm.append(this.smoothInput);
-    const xsel = el("select", "lp-xmode");
+    sm.append(this.smoothInput, this.smoothText);
+    const xsel = this.xsel;
     xsel.title = "x axis";
-    for (const m of ["step", "time"]) xsel.append(new Option(m === "step" ? "x: step" : "x: wall time", m));
+    for (const m of XMODES) xsel.append(new Option("x: " + X_NAMES[m], m));
     xsel.addEventListener("change", () => {
-      this.xmode = xsel.value as XMode;
+      this.own.x = xsel.value as XMode;
       this.zoom = null;
       this.redraw();
     });
@@ -90,13 +93,20 @@ export class LineView implements View {
       return this.isLog("x");
     });
     const logy = this.toggle("log y", () => {
-      this.ylog = !this.isLog("y");
+      this.own.logy = !this.isLog("y");
       this.redraw();
       return this.isLog("y");
     });
     this.logButtons = [logx, logy];
+    this.pageBtn.type = "button";
+    this.pageBtn.title = "this window has settings of its own: go back to the page's";
+    this.pageBtn.addEventListener("click", () => {
+      this.own = {};
+      this.zoom = null;
+      this.redraw();
+    });
     if (kind === "line") this.tools.append(sm);
-    this.tools.append(xsel, logx, logy);
+    this.tools.append(xsel, logx, logy, this.pageBtn);
     this.plotEl.addEventListener("dblclick", () => this.resetZoom());
   }
 
@@ -109,16 +119,42 @@ export class LineView implements View {
     return b;
   }
 
+  /** The settings in force: the window's own, else the page's. */
+  get settings(): Settings {
+    return resolve(this.ctx.page, this.own);
+  }
+
+  private get smoothing(): number {
+    return this.kind === "line" ? this.settings.smooth : 0;
+  }
+
+  private get xmode(): XMode {
+    return this.settings.x;
+  }
+
   private isLog(axis: "x" | "y"): boolean {
-    const mine = axis === "x" ? this.xlog : this.ylog;
-    if (mine !== null) return mine;
+    if (axis === "x" && this.xlog !== null) return this.xlog;
+    if (axis === "y" && (this.own.logy !== undefined || this.ctx.page.logy)) return this.settings.logy;
     return this.wins.some((w) => w.opts[axis === "x" ? "xlog" : "ylog"] === true);
+  }
+
+  /** Show the settings in force on the window's controls, and which of them are its own. */
+  private showControls(): void {
+    const s = this.settings;
+    this.smoothInput.value = String(s.smooth);
+    this.smoothText.textContent = s.smooth.toFixed(2);
+    this.xsel.value = s.x;
+    this.logButtons[0].classList.toggle("on", this.isLog("x"));
+    this.logButtons[1].classList.toggle("on", this.isLog("y"));
+    this.smoothInput.parentElement?.classList.toggle("lp-own", this.own.smooth !== undefined);
+    this.xsel.classList.toggle("lp-own", this.own.x !== undefined);
+    this.logButtons[1].classList.toggle("lp-own", this.own.logy !== undefined);
+    this.pageBtn.hidden = !overrides(this.own);
+    this.el.dataset.own = overrides(this.own) ? Object.keys(this.own).sort().join(" ") : "";
   }
 
   update(wins: WindowState[]): void {
     this.wins = wins;
-    this.logButtons[0].classList.toggle("on", this.isLog("x"));
-    this.logButtons[1].classList.toggle("on", this.isLog("y"));
     this.redraw();
   }
 
@@ -135,15 +171,24 @@ export class LineView implements View {
       const legend = Array.isArray(w.opts.legend) ? (w.opts.legend as unknown[]) : [];
       for (const [k, tr] of this.tracesOf(w).entries()) {
         const name = tr.name || (typeof legend[k] === "string" ? (legend[k] as string) : "");
-        const useTime = this.xmode === "time" && tr.t.len === tr.y.len && tr.t.len > 0;
-        out.push({ label: seriesLabel(w.env, name, n, w.win), color: color(i, n > 1 ? undefined : w.opts), x: useTime ? tr.t.values : tr.x.values, y: tr.y.values });
+        const useTime = this.xmode !== "step" && tr.t.len === tr.y.len && tr.t.len > 0;
+        const x = !useTime ? tr.x.values : this.xmode === "time" ? tr.t.values : relative(tr.t.values, this.start(w));
+        out.push({ label: seriesLabel(w.env, name, n, w.win), color: color(i, n > 1 ? undefined : w.opts), x, y: tr.y.values });
         i++;
       }
     }
     return out;
   }
 
+  /** The time of an env's first point in this window (relative time counts from it). */
+  private start(w: WindowState): number {
+    let t0 = Infinity;
+    for (const tr of w.traces) if (tr.t.len > 0 && tr.t.values[0] < t0) t0 = tr.t.values[0];
+    return Number.isFinite(t0) ? t0 : 0;
+  }
+
   private redraw(): void {
+    this.showControls();
     const lines = this.collect();
     this.lines = lines;
     const smoothOn = this.kind === "line" && this.smoothing > 0;
@@ -165,7 +210,7 @@ export class LineView implements View {
     const ys: Col[] = al.ys.map((y) => (y instanceof Float64Array ? withGaps(cut(y), ylog) : cut(y)));
     const x = cut(al.x);
     const data = [x, ...ys] as unknown as uPlot.AlignedData;
-    const shape = JSON.stringify([lines.map((l) => [l.label, l.color]), smoothOn, markers, xlog, ylog, time, this.wins.map((w) => [w.opts.title, w.opts.xlabel, w.opts.ylabel, w.opts.markersize])]);
+    const shape = JSON.stringify([lines.map((l) => [l.label, l.color]), smoothOn, markers, xlog, ylog, this.xmode, this.wins.map((w) => [w.opts.title, w.opts.xlabel, w.opts.ylabel, w.opts.markersize])]);
     if (!this.u || shape !== this.shape) {
       this.build(data, lines, smoothOn, markers, xlog, ylog, time);
       this.shape = shape;
@@ -181,7 +226,8 @@ export class LineView implements View {
     this.markerColor = th.bad;
     const first = this.wins[0]?.opts ?? {};
     const size = typeof first.markersize === "number" ? Math.max(1, Math.min(30, first.markersize)) : 4;
-    const series: uPlot.Series[] = [{ label: time ? "time" : str(first.xlabel) || "x" }];
+    const xlabel = xLabel(this.xmode, str(first.xlabel));
+    const series: uPlot.Series[] = [{ label: xlabel }];
     for (const l of lines) {
       const show = !this.hidden.has(l.label);
       if (smoothOn) series.push({ label: l.label + " (raw)", stroke: l.color, alpha: 0.25, width: 1, show, points: { show: false } });
@@ -202,7 +248,7 @@ export class LineView implements View {
       legend: { show: false },
       scales: { x: { time, distr: xlog ? 3 : 1 }, y: { distr: ylog ? 3 : 1 } },
       axes: [
-        { ...axis, label: str(first.xlabel), labelSize: first.xlabel ? 18 : 0, size: 30 },
+        { ...axis, label: xlabel, labelSize: 18, size: 30 },
         { ...axis, label: str(first.ylabel), labelSize: first.ylabel ? 18 : 0, size: axisWidth, values: ylog ? undefined : tickLabels },
       ],
       series,
@@ -227,7 +273,8 @@ export class LineView implements View {
   private alertX(a: Alert, v: number): number | null {
     if (!Number.isFinite(v)) return null;
     if (this.xmode === "step") return this.isLog("x") && v <= 0 ? null : v;
-    const tr = this.wins.find((w) => w.env === a.env)?.traces.find((t) => t.name === a.trace);
+    const w = this.wins.find((w) => w.env === a.env);
+    const tr = w?.traces.find((t) => t.name === a.trace);
     if (!tr || tr.t.len !== tr.x.len || !tr.x.len) return null;
     const xs = tr.x.values;
     let lo = 0, hi = xs.length - 1;
@@ -236,7 +283,7 @@ export class LineView implements View {
       if (xs[mid] < v) lo = mid + 1;
       else hi = mid;
     }
-    return tr.t.values[lo];
+    return tr.t.values[lo] - (this.xmode === "rel" && w ? this.start(w) : 0);
   }
 
   /** Alerts of this window: a dashed line at the onset, a faint band up to where it became certain, a notch on top. */
@@ -331,7 +378,8 @@ export class LineView implements View {
       while (j > 0 && col?.[j] === undefined) j--;
       const y = col?.[j];
       const xv = u.data[0][j];
-      v.textContent = y == null ? "" : ` ${fmt(y)} @ ${this.xmode === "time" && xv != null ? new Date(xv * 1000).toLocaleTimeString() : fmt(xv ?? NaN)}`;
+      const at = this.xmode === "time" && xv != null ? new Date(xv * 1000).toLocaleTimeString() : fmt(xv ?? NaN) + (this.xmode === "rel" ? " s" : "");
+      v.textContent = y == null ? "" : ` ${fmt(y)} @ ${at}`;
     });
   }
 
@@ -350,7 +398,7 @@ export class LineView implements View {
     this.zoom = { x0, x1, traces: null };
     this.redraw();
     const decimated = this.wins.some((w) => w.traces.some((t) => t.decimated));
-    if (!decimated || this.xmode === "time") return Promise.resolve();
+    if (!decimated || this.xmode !== "step") return Promise.resolve();
     const width = Math.round((this.u?.bbox.width ?? this.w) || 1000);
     const fetches = this.wins.map(async (w) => {
       // every stored point of the range when there are not too many (estimated from
@@ -391,6 +439,20 @@ export class LineView implements View {
 
   get zoomed(): boolean {
     return !!this.zoom;
+  }
+
+  /** what the chart shows (tests): the settings in force, the x label, series drawn, the first x */
+  get info(): { smooth: number; x: XMode; logy: boolean; own: string[]; xlabel: string; series: number; x0: number | null } {
+    const u = this.u;
+    return {
+      smooth: this.smoothing,
+      x: this.xmode,
+      logy: this.isLog("y"),
+      own: Object.keys(this.own).sort(),
+      xlabel: String(u?.axes[0].label ?? ""),
+      series: u ? u.series.length - 1 : 0,
+      x0: u && u.data[0].length ? u.data[0][0] : null,
+    };
   }
 
   /** points currently given to the chart (tests and benchmarks) */
