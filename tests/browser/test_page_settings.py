@@ -31,7 +31,7 @@ def wait_chart(page, win: str, cond: str) -> None:
     page.wait_for_function(predicate, timeout=5000)
 
 
-def test_page_smoothing_applies_to_every_window_and_an_override_wins(server, pages):
+def test_page_smoothing_applies_to_every_window_and_an_override_wins(server, pages, artifacts):
     send(server.url, [timed("ps", "a", 50, 1000.0), timed("ps", "b", 50, 1000.0)])
     page = pages.open(server.url + "/?env=ps", width=1600, height=1000)
     page.wait_for_function("() => ['a', 'b'].every((w) => window.__livepanel.chart(w)?.series === 1)", timeout=5000)
@@ -51,6 +51,7 @@ def test_page_smoothing_applies_to_every_window_and_an_override_wins(server, pag
     assert chart(page, "a")["series"] == 2
     assert b.locator(".lp-page-reset").is_visible()
     assert "lp-own" in b.locator(".lp-smooth").get_attribute("class")
+    page.screenshot(path=str(artifacts / "page-settings.png"))
 
     page.locator(".lp-page-smooth input").fill("0.3")
     page.wait_for_function("() => window.__livepanel.chart('a').smooth === 0.3", timeout=5000)
