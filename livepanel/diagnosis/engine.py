@@ -381,7 +381,9 @@ class Diagnoser:
             if "not_learning" in s.done or any(s.done.get(k, math.inf) <= x for k in ("divergence", "lr_too_high")):
                 return
             lr = self._of(env, "lr")
-            found = loss.not_learning(s, Track.thaw(w.snap), lr[0].warmup_end(x) if lr else math.nan)
+            found = loss.not_learning(
+                s, Track.thaw(w.snap), lr[0].warmup_end(x) if lr else math.nan, bool(lr) and lr[0].zero(x)
+            )
             if found:
                 self._emit(s, kind, self._key(kind, s), found, out, x)
         elif kind == "divergence" or kind == "lr_too_high":  # found, waiting behind a judgement of a raise

@@ -92,7 +92,7 @@ def _drift(t: Track, begin: int, end: int | None = None) -> tuple[float, float, 
     return fall, sd * w / math.sqrt(sxx), ym, int(w)
 
 
-def not_learning(s: Series, t: Track | None = None, warmup_end: float = math.nan) -> Finding:
+def not_learning(s: Series, t: Track | None = None, warmup_end: float = math.nan, lr_zero: bool = False) -> Finding:
     """Loss still flat near its starting value after the first NOT_LEARNING_POINTS points.
 
     `warmup_end` is the x where the env's learning rate stopped rising (when it logs one):
@@ -104,6 +104,9 @@ def not_learning(s: Series, t: Track | None = None, warmup_end: float = math.nan
     A loss whose line falls clearly (DRIFT_Z standard errors) is learning however slowly, unless
     its recent half is clearly flatter than its first (an early dip, then flat, is not learning).
     `t`: the series' summary as it was when judged (default: as it is).
+    `lr_zero`: the env's learning rate was exactly 0 at every point so far: the model cannot learn, so
+    a loss that did not fall is not learning as soon as NOT_LEARNING_POINTS points are in (no waiting
+    to tell it from a slow learner).
     """
     t = s.track if t is None else t
     n = t.n
@@ -114,7 +117,7 @@ def not_learning(s: Series, t: Track | None = None, warmup_end: float = math.nan
     if x_first > 5 * spacing + 1:  # the series starts mid-run (resumed): its flat start says nothing
         return None
     begin = 0
-    if not math.isnan(warmup_end):
+    if not math.isnan(warmup_end) and not lr_zero:
         if warmup_end == math.inf:  # the learning rate is still rising
             return None
         xa = (3 * x_first + warmup_end) / 4
@@ -126,16 +129,16 @@ def not_learning(s: Series, t: Track | None = None, warmup_end: float = math.nan
     # a noisy loss is judged once a steady fall of SLOW_FALL per NOT_LEARNING_POINTS points would
     # stand SLOW_Z standard errors out (the fall grows as m, its error shrinks as 1/sqrt(m))
     slow = SLOW_FALL * m / NOT_LEARNING_POINTS * mu
-    if slow < SLOW_Z * se:
+    if slow < SLOW_Z * se and not lr_zero:
         return None
     _, sd, _ = t.spread(begin)
     if sd > LR_SPREAD * mu:  # too noisy to call flat; lr_too_high looks at that
         return None
     # flat: nearer no fall than the slowest steady fall we must tell from it (half way), and small
-    if not (fall < min(NOT_LEARNING_DROP * mu, slow / 2) and fall > -NOT_LEARNING_DROP * mu):
+    if not (fall < min(NOT_LEARNING_DROP * mu, math.inf if lr_zero else slow / 2) and fall > -NOT_LEARNING_DROP * mu):
         return None
     # drifting down clearly and steadily (the recent half too, not only an early dip) is learning
-    if fall > DRIFT_Z * se and fall > DRIFT_MIN * mu:
+    if fall > DRIFT_Z * se and fall > DRIFT_MIN * mu and not lr_zero:
         half, c = begin, 0
         for i in range(t.nblocks() - 1, begin - 1, -1):  # bounded by CAPACITY
             c += t.cnt[i]
@@ -148,7 +151,10 @@ def not_learning(s: Series, t: Track | None = None, warmup_end: float = math.nan
         if not flatter:
             return None
     xa = t.x0[begin]
-    since = f" (counted from step {fmt_step(xa)}, a quarter into the learning rate's warm-up)" if begin else ""
+    if lr_zero:
+        since = " (the learning rate is 0)"
+    else:
+        since = f" (counted from step {fmt_step(xa)}, a quarter into the learning rate's warm-up)" if begin else ""
     return (
         x_first,
         f"{s.name} is not learning: after {n} points it is still at {_fmt(mu - fall / 2)}, "

@@ -117,6 +117,11 @@ class Series:
             return math.nan
         return math.inf if after > at else px
 
+    def zero(self, at: float = math.inf) -> bool:
+        """Learning rate: whether every point up to x `at` was exactly 0 (the model cannot learn)."""
+        i = bisect_right(self.peaks, at, key=lambda p: p[0]) - 1
+        return i >= 0 and self.peaks[i][1] == 0
+
     def update_best(self, end: int) -> bool:
         """After block end-1 closed: track the lowest smoothed level and where it was (divergence and
         overfitting start there). Blocks after end-1 (closed in the same call) all hold bsize points.

@@ -342,7 +342,9 @@ def known_misses(rng: np.random.Generator) -> list[Run]:
     - a deep sigmoid network whose first layers' gradients sit 6-10 orders of magnitude below the last
       layer's from step 0 (vanishing_gradients, onset 0);
     - healthy deep nets whose gradient norms grow 1.5-1.8 orders of magnitude in their first steps,
-      leaving a small initialisation, then level off (no alert)."""
+      leaving a small initialisation, then level off (no alert);
+    - the learning rate logged as exactly 0 from the start, the loss flat in 4-5% noise (not_learning
+      from step 0: nothing can be learnt, so no waiting to tell it from a slow learner)."""
     runs = []
     for v in range(4):  # lr raised mid-run
         n = (2000, 3000, 5000, 3000)[v]
@@ -411,6 +413,16 @@ def known_misses(rng: np.random.Generator) -> list[Run]:
         steps = np.arange(n)
         c["grads"] *= 10 ** (grow * (1 - np.exp(-steps / (0.015 * n))) - grow)
         runs.append(assemble(f"healthy-grads-leave-small-init-{v}", HEALTHY, math.nan, spec, c, rng))
+    for v in range(2):  # the learning rate logged as exactly 0 throughout: a noisy loss that cannot fall
+        n = (3000, 20000)[v]
+        spec = Spec(length=n, noise=(0.05, 0.04)[v], tau=0.2, naming=v + 1, sched="constant")
+        c = build(spec, rng)
+        c["lr"][:] = 0.0
+        c["train"] = noisy(np.full(n, spec.start), spec.noise, rng)
+        c["val_clean"][:] = spec.start * 1.05
+        c["acc_clean"][:] = c["acc_clean"][0]
+        c["grads"] = c["grads"][:, :1] * np.exp(0.25 * rng.standard_normal(c["grads"].shape))
+        runs.append(assemble(f"not_learning-lr-zero-{v}", "not_learning", 0.0, spec, c, rng))
     return runs
 
 

@@ -21,7 +21,6 @@ RUNS = {name: family(name) for name in REPORTED}
 # Targets not met yet (issue 18 item 2 is open): strict, so that a fix shows as a failure to remove the mark.
 NOT_YET = {
     ("B", "overfitting"): "b-overfitting-0/-1 caught 16-17% after onset in 4-5% validation noise; -4 missed",
-    ("B", "not_learning"): "b-not_learning-4 (lr logged as 0) caught 16% after onset",
     ("real", "overfitting"): "tiny-set-adam-256 and tiny-set-sgd caught about 12% after onset",
     ("real", "not_learning"): "forgot-optimizer-step 13.2% and labels-shuffled 10.6% after onset",
     ("real", "lr_too_high"): "rmsprop-raised-x30 called divergence at its spike; adam-lr0.5-tanh missed",

@@ -46,3 +46,20 @@ def test_flat_loss_is_not_learning_soon(noise: float, within: int) -> None:
             found = _kinds(_noisy(clean, noise, seed), 10)
             assert [k for k, _ in found] == ["not_learning"], (noise, seed, found)
             assert found[0][1] <= within, (noise, seed, found)
+
+
+@pytest.mark.parametrize("noise", [0.05, 0.15])
+def test_flat_loss_under_a_zero_learning_rate_is_not_learning_at_once(noise: float) -> None:
+    """A learning rate logged as exactly 0: nothing can be learnt, so no waiting to tell a slow learner."""
+    n = 2000
+    x = np.arange(n, dtype=np.float64)
+    for seed in range(3):
+        y = _noisy(np.full(n, 2.3), noise, seed)
+        d = Diagnoser()
+        out = []
+        for i in range(0, n, 10):
+            out += d.observe("e", "lr", "", x[i : i + 10], np.zeros(10), {})
+            out += d.observe("e", "loss", "train", x[i : i + 10], y[i : i + 10], {})
+        found = [(a.kind, a.detected) for a in out + d.settle()]
+        assert [k for k, _ in found] == ["not_learning"], (noise, seed, found)
+        assert found[0][1] <= 200, (noise, seed, found)
