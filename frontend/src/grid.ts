@@ -120,6 +120,7 @@ export class Frame {
     this.notes.setAttribute("aria-label", "alerts of this window");
     this.el.append(head, this.menu, this.body, this.notes, handle);
     this.fitHead();
+    this.view.toolsChanged = () => this.fitHead();
     this.w = DEFAULT_W;
     this.h = DEFAULT_H;
     // reorder by drag and drop of the header

@@ -23,6 +23,8 @@ export interface View {
   readonly el: HTMLElement;
   /** controls placed in the window's header (optional) */
   readonly tools?: HTMLElement;
+  /** set by the window frame: called when the tools grew or shrank (the header is fitted again) */
+  toolsChanged?: () => void;
   /** draw the current state of these windows (one per env that has the id) */
   update(wins: WindowState[]): void;
   /** the body was resized */

@@ -41,6 +41,7 @@ export const FULL_RES_LIMIT = 250_000;
 export class LineView implements View {
   readonly el = el("div", "lp-line");
   readonly tools = el("span", "lp-tools");
+  toolsChanged?: () => void;
   private plotEl = el("div", "lp-plot");
   private legendEl = el("div", "lp-legend");
   private u: uPlot | null = null;
@@ -99,6 +100,7 @@ export class LineView implements View {
     });
     this.logButtons = [logx, logy];
     this.pageBtn.type = "button";
+    this.pageBtn.hidden = true;
     this.pageBtn.title = "this window has settings of its own: go back to the page's";
     this.pageBtn.addEventListener("click", () => {
       this.own = {};
@@ -149,7 +151,11 @@ export class LineView implements View {
     this.smoothInput.parentElement?.classList.toggle("lp-own", this.own.smooth !== undefined);
     this.xsel.classList.toggle("lp-own", this.own.x !== undefined);
     this.logButtons[1].classList.toggle("lp-own", this.own.logy !== undefined);
-    this.pageBtn.hidden = !overrides(this.own);
+    const follows = !overrides(this.own);
+    if (this.pageBtn.hidden !== follows) {
+      this.pageBtn.hidden = follows;
+      this.toolsChanged?.(); // "↺ page" came or went: the header may need fitting again
+    }
     this.el.dataset.own = overrides(this.own) ? Object.keys(this.own).sort().join(" ") : "";
   }
 
