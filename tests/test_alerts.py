@@ -156,3 +156,29 @@ def test_after_a_flush_alerts_lists_what_the_panels_data_raised(server, tmp_path
             panel.line(step, value, win="loss", name="train")
         assert panel.flush(30)
         assert [a["kind"] for a in panel.alerts()] == ["nonfinite"]
+
+
+def test_close_says_delivered_when_only_the_judging_is_slow(server, tmp_path):
+    """A diagnosis worker that does not answer (stopped) delays no data: close() gives up waiting for the
+    judging after exit_timeout and still reports every batch delivered."""
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    from livepanel import Panel
+
+    children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
+    assert len(children) == 1, children  # the diagnosis worker
+    worker = int(children[0])
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        panel = Panel(server.url, env="slow-judge", spool_dir=str(tmp_path / "spool"), exit_timeout=1.0)
+        for step in range(50):
+            panel.line(step, 1.0 / (step + 1), win="loss", name="train")
+        start = time.monotonic()
+        assert panel.close(timeout=30) is True
+        assert time.monotonic() - start < 10  # the judging's wait, not the close timeout
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    assert len(get(server.url, "/api/v1/window", env="slow-judge", win="loss")[1]["traces"][0]["x"]) == 50

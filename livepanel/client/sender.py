@@ -268,7 +268,7 @@ class Sender:
                 self.outbox.spool.path,
             )
         self.outbox.close()
-        return ok and not left
+        return not left  # every batch acknowledged (its judging may still be under way if the flush gave up)
 
     def after_fork(self) -> None:
         """In a forked child: let go of the parent's spool lock without releasing it."""
@@ -468,6 +468,7 @@ class Sender:
         """Before a flush returns: wait until the server's diagnosis has judged this client's batches, and
         take the alerts their acknowledgements did not carry, so that alerts() then lists what they raised
         and on_alert gets each alert once."""
+        self.last_ack = time.monotonic()  # close()'s patience counts from here: the server is answering
         try:
             answer = transport.call("GET", "/alerts", client=self.client, wait=JUDGE_WAIT)
         except (OSError, HTTPError) as exc:  # not lost: the server hands them to the next acknowledgement
