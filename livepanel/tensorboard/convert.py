@@ -105,6 +105,11 @@ class Converter:
                 continue
             if v.HasField("metadata") and v.metadata.plugin_data.plugin_name:
                 self.plugins[v.tag] = v.metadata.plugin_data.plugin_name
+                if v.metadata.plugin_data.plugin_name == "hparams":  # session_start_info: the run's config
+                    config = events.hparams_config(v.metadata.plugin_data.content) if emit else None
+                    if config:
+                        self._add({"op": "run", "env": self.env, "config": config, "merge": True}, 100 * len(config))
+                    continue
             if emit:
                 if kind == "histo":
                     self._histogram(v.tag, events.histogram_op(v.histo), step, ev.wall_time)

@@ -1,4 +1,4 @@
-"""TensorBoard events to livepanel operations: scalars, histograms, images and text, old and new style.
+"""TensorBoard events to livepanel operations: scalars, histograms, images, text, hparams; old and new style.
 
 Old style (torch.utils.tensorboard, tensorboardX, tf.summary v1) puts values in `simple_value`,
 `histo` and `image`; new style (tf.summary v2, Keras) writes tensors whose meaning is named by the
@@ -20,7 +20,7 @@ try:
 except ImportError:  # tensorboardX ships the same messages
     from tensorboardX.proto.event_pb2 import Event  # type: ignore[no-redef]
 
-from livepanel.protocol import MAX_NAME
+from livepanel.protocol import MAX_NAME, MAX_RUN_KEYS, MAX_RUN_TEXT
 
 _parse_event = Event.FromString
 TEXT_SUFFIX = "/text_summary"  # what torch and tensorboardX add to text tags
@@ -145,6 +145,38 @@ def image_entry(data: bytes, width: int = 0, height: int = 0) -> dict[str, Any] 
     if not (0 < width <= 32768 and 0 < height <= 32768):
         return None
     return {"format": fmt, "data": data, "width": width, "height": height, "caption": ""}
+
+
+def hparams_config(content: bytes) -> dict[str, Any] | None:
+    """The hparams of an hparams plugin summary's session_start_info as a run config; None for any other
+    hparams content (experiment, session end). Names are made valid, long strings cut, lists as text."""
+    try:
+        from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+    except ImportError:
+        from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData  # type: ignore[no-redef]
+    data = HParamsPluginData.FromString(content)
+    if not data.HasField("session_start_info"):
+        return None
+    config: dict[str, Any] = {}
+    for name, value in sorted(data.session_start_info.hparams.items())[:MAX_RUN_KEYS]:
+        config[clean_name(name)] = _hparam_value(value)
+    return config
+
+
+def _hparam_value(value: Any) -> Any:
+    """A google.protobuf.Value as a run config value: numbers as floats (NaN and infinities too)."""
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        return float(value.number_value)
+    if kind == "bool_value":
+        return bool(value.bool_value)
+    if kind == "string_value":
+        return value.string_value[:MAX_RUN_TEXT]
+    if kind == "list_value":
+        return repr([_hparam_value(v) for v in value.list_value.values])[:MAX_RUN_TEXT]
+    if kind == "struct_value":
+        return repr({k: _hparam_value(v) for k, v in value.struct_value.fields.items()})[:MAX_RUN_TEXT]
+    return None
 
 
 def text_markdown(arr: np.ndarray) -> str:
