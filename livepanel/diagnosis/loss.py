@@ -174,15 +174,10 @@ def lr_too_high(s: Series) -> Finding:
     start = t.start()
     if not math.isfinite(start) or start <= 0:
         return None
-    half = max(LR_MIN_POINTS, n // 8) // 2
-    c1, i1 = t.back(half)
-    c2, i2 = t.back(half, i1)
-    if c1 < half // 2 or c2 < half // 2:
+    windows = last_two(t, max(LR_MIN_POINTS, n // 8) // 2)
+    if windows is None:
         return None
-    mu1, sd1, _ = t.spread(i1)
-    mu2, sd2, _ = t.spread(i2, i1)
-    if not (mu1 > 0 and mu2 > 0):
-        return None
+    i1, i2, mu1, sd1, mu2, sd2 = windows
     if sd1 < LR_SPREAD * mu1 or sd2 < LR_SPREAD * mu2:
         return None
     if mu1 < 0.92 * mu2 or mu1 < 0.6 * start:  # still coming down, or already far below the start
@@ -210,6 +205,21 @@ SWING_ALONE_MIN = 0.15  # ...to at least this fraction of its level...
 SWING_LEVEL = 1.1  # ...and the level did not come down (this many times the level before, at least)
 
 
+def last_two(t: Track, w: int) -> tuple[int, int, float, float, float, float] | None:
+    """The series' last two windows of about w points each: (first block of the latest, first block of the
+    one before, mean and standard deviation of the latest, of the one before); None when either holds
+    fewer than w // 2 points or a mean is not positive."""
+    c1, i1 = t.back(w)
+    c2, i2 = t.back(w, i1)
+    if c1 < w // 2 or c2 < w // 2:
+        return None
+    mu1, sd1, _ = t.spread(i1)
+    mu2, sd2, _ = t.spread(i2, i1)
+    if not (mu1 > 0 and mu2 > 0):
+        return None
+    return i1, i2, mu1, sd1, mu2, sd2
+
+
 def swing_up(t: Track) -> tuple[float, float, float, float, int, int] | None:
     """Whether the loss's step-to-step swing (its point-to-point noise) jumped SWING_RATIO-fold between the
     window before and the latest one, to at least SWING_MIN of its level: (swing before, after, level
@@ -218,14 +228,10 @@ def swing_up(t: Track) -> tuple[float, float, float, float, int, int] | None:
     w = max(SWING_POINTS, n // 16)
     if n < 4 * w:
         return None
-    c1, i1 = t.back(w)
-    c2, i2 = t.back(w, i1)
-    if c1 < w // 2 or c2 < w // 2:
+    windows = last_two(t, w)
+    if windows is None:
         return None
-    mu1, _, _ = t.spread(i1)
-    mu2, _, _ = t.spread(i2, i1)
-    if not (mu1 > 0 and mu2 > 0):
-        return None
+    i1, i2, mu1, _, mu2, _ = windows
     a1, a2 = t.noise(i1), t.noise(i2, i1)
     if not (a1 >= SWING_RATIO * a2 and a1 >= SWING_MIN * mu1):
         return None
