@@ -10,7 +10,8 @@ import { Picker } from "./picker";
 import { Scheduler } from "./scheduler";
 import { Socket, type Status } from "./socket";
 import { State } from "./state";
-import { clampSmooth, settingsFromQuery, settingsParams, SMOOTH_MAX, X_NAMES, XMODES, type Settings, type XMode } from "./settings";
+import { Focus, RunsModel } from "./runs/model";
+import { clampSmooth, groupingFromQuery, settingsFromQuery, settingsParams, SMOOTH_MAX, X_NAMES, XMODES, type Grouping, type Settings, type XMode } from "./settings";
 import { api, envsFromUrl, foldsFromUrl, queryFromUrl, setUrlEnvs, setUrlList, socketUrl, winsFromUrl } from "./urls";
 import { el, type Ctx } from "./views/common";
 import type { LineView, Marker } from "./views/line";
@@ -31,6 +32,8 @@ interface Hooks {
   connections: number;
   grid: Grid;
   socket: Socket;
+  runs: RunsModel;
+  focus: Focus;
   flush(): void;
   zoom(win: string, x0: number, x1: number, full?: boolean): Promise<void>;
   rebuild(win: string): void;
@@ -82,7 +85,15 @@ function start(): void {
 
   // page-wide chart settings: the URL keeps them (?smooth=0.6&x=time&logy=1), so a link reproduces the view
   let page: Settings = settingsFromQuery(location.search);
+  let grouping: Grouping = groupingFromQuery(location.search); // set by the runs panel (group by)
+  const runs = new RunsModel();
+  const focus = new Focus();
   const ctx: Ctx = {
+    runs,
+    focus,
+    get grouping() {
+      return grouping;
+    },
     get envs() {
       return selected;
     },
@@ -280,6 +291,10 @@ function start(): void {
   const onMessage = (msg: ServerMessage) => {
     hooks.messages++;
     if (msg.type === "error") console.warn("livepanel server:", msg.message);
+    if (msg.type === "runs") {
+      runs.apply(msg);
+      return;
+    }
     const applied = state.apply(msg);
     if (applied.envs || applied.structure) picker.setEnvs(liveEnvList(state));
     if (applied.envs && autoSelect && !selected.length && state.envList.length) {
@@ -297,10 +312,13 @@ function start(): void {
     status: setStatus,
     opened: () => {
       hooks.connections++;
+      socket.send({ type: "runs", on: true });
       subscribe();
     },
   });
   Object.assign(hooks, {
+    runs,
+    focus,
     grid,
     socket,
     flush: () => scheduler.flush(),

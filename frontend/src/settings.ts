@@ -72,3 +72,21 @@ export function relative(t: ArrayLike<number>, t0: number): Float64Array {
   for (let i = 0; i < t.length; i++) out[i] = t[i] - t0;
   return out;
 }
+
+/** How overlaid runs are grouped: by a config key ("" is no grouping), each group one mean curve with a band. */
+export type Band = "minmax" | "std";
+export interface Grouping {
+  key: string;
+  band: Band;
+}
+
+/** The grouping kept in a query string (?group=optimizer&band=std). */
+export function groupingFromQuery(search: string): Grouping {
+  const p = new URLSearchParams(search);
+  const band = p.get("band");
+  return { key: (p.get("group") ?? "").slice(0, 200), band: band === "std" ? "std" : "minmax" };
+}
+
+export function groupingParams(g: Grouping): Record<"group" | "band", string[]> {
+  return { group: g.key ? [g.key] : [], band: g.key && g.band !== "minmax" ? [g.band] : [] };
+}

@@ -145,10 +145,59 @@ export interface Alert {
 
 export type Op = Record<string, unknown> & { op: string; env: string; win?: string };
 
+/** A config or summary value as the server keeps it. */
+export type RunValue = number | string | boolean | null;
+
+/** A line trace's figures in a runs row, keyed by its log key ("win/trace", or "win" for trace ""). */
+export interface RunMetric {
+  last: number;
+  min: number;
+  max: number;
+  /** x of the last point */
+  step: number;
+}
+
+/** One run (env) as `GET /api/v1/runs` and the `runs` feed give it (docs/protocol.md). */
+export interface RunRow {
+  env: string;
+  config: Record<string, RunValue>;
+  summary: Record<string, RunValue>;
+  /** the colour a user chose for the run; null: the one derived from its name (runs/colors.ts) */
+  color: string | null;
+  metrics: Record<string, RunMetric>;
+  status: "running" | "finished" | "failed" | "stale";
+  alerts: number;
+  /** highest step of its line traces, -1 without points */
+  steps: number;
+  created: number | null;
+  updated: number | null;
+}
+
+/** `GET /api/v1/group`: one group's curve, its runs aligned by step (docs/protocol.md). */
+export interface WireGroup {
+  win: string;
+  trace: string;
+  /** the envs that had the trace */
+  envs: string[];
+  band: "minmax" | "std";
+  x: WireArray;
+  mean: WireArray;
+  lo: WireArray;
+  hi: WireArray;
+  /** how many runs have a value at each x */
+  n: WireArray;
+}
+
+/** What the page sends over its socket (besides subscribe, layout, dismiss, mute). */
+export type RunsRequest = { type: "runs"; on: boolean };
+export type ColorRequest = { type: "run"; env: string; color: string | null };
+
 export type ServerMessage =
   | { type: "hello"; version: string; store: string; envs: EnvInfo[] }
   | { type: "snapshot"; env: string; seq: number; windows: WireWindow[]; layout?: Layout | null; alerts?: Alert[] | null; mute?: string[] | null }
   | { type: "change"; env: string; seq: number; op: Op }
   | { type: "window"; env: string; seq: number; window: WireWindow }
   | { type: "envs"; envs: EnvInfo[] }
+  /** the runs feed: every row first (full), then the rows that changed and the envs gone */
+  | { type: "runs"; rows: RunRow[]; gone?: string[]; full?: boolean }
   | { type: "error"; message: string };

@@ -2,7 +2,8 @@
 // palette, canvas helpers and the page-side counters tests and benchmarks read.
 
 import type { WindowState } from "../state";
-import type { Settings } from "../settings";
+import type { Grouping, Settings } from "../settings";
+import type { Focus, RunsModel } from "../runs/model";
 import type { Alert } from "../wire";
 
 export interface Ctx {
@@ -16,6 +17,12 @@ export interface Ctx {
   alerts(win: string): Alert[];
   /** the page-wide chart settings (a window's own controls override them) */
   readonly page: Settings;
+  /** every run's row (config, colour, metrics), live from the server's runs feed */
+  readonly runs: RunsModel;
+  /** the run under the pointer anywhere on the page: views highlight it */
+  readonly focus: Focus;
+  /** overlaid runs grouped by a config key ("" : none) */
+  readonly grouping: Grouping;
 }
 
 export interface View {
