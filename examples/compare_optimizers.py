@@ -1,14 +1,15 @@
-"""The digits MLP trained with SGD, SGD with momentum and Adam, two learning rates each: one env per run.
+"""The digits MLP trained with SGD, SGD with momentum and Adam, two learning rates each, over seeds.
 
     livepanel serve                     # in another terminal: http://127.0.0.1:8097
-    python examples/compare_optimizers.py [--url URL] [--epochs 20]
+    python examples/compare_optimizers.py [--url URL] [--epochs 20] [--seeds 2]
 
 Every run logs the same windows (`loss` and `accuracy` with traces `train` and `val`, `lr`) into its own
-env, `digits/sgd-lr1e-1`, `digits/momentum-lr1e-2`, `digits/adam-lr1e-3`, ...: select several envs in the
-browser (or open the URL printed at the end) and their curves are overlaid, labelled `env/trace`.
-`digits/compare` gets a bar chart of the final validation accuracy and a table. Each run stores its
-config (optimizer, lr, momentum, seed) and final summary: `livepanel runs --metric loss/val --config lr`.
-Needs `pip install "livepanel[torch,examples]"`.
+env, `digits/sgd-lr1e-1-s0`, `digits/adam-lr1e-3-s1`, ...: select several envs in the browser (or open
+the URL printed at the end) and their curves are overlaid, one colour per run. Each run stores its config
+(recipe, optimizer, lr, momentum, seed) and final summary: the page's runs table sorts and filters them,
+"group by recipe" draws one mean curve per recipe with its spread over the seeds, and in a terminal
+`livepanel runs --metric loss/val --config lr`. `digits/compare` gets a bar chart of the final validation
+accuracy and a table. Needs `pip install "livepanel[torch,examples]"`.
 """
 
 from __future__ import annotations
@@ -41,14 +42,15 @@ def make_optimizer(kind: str, params, lr: float) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=lr)
 
 
-def train(panel: livepanel.Panel, env: str, kind: str, lr: float, epochs: int, data, seed: int = 0) -> dict:
-    """One run: the same data order and initial weights for every optimizer, so only the optimizer differs."""
+def train(panel: livepanel.Panel, recipe: str, env: str, kind: str, lr: float, epochs: int, data, seed: int) -> dict:
+    """One run: for a seed, the same data order and initial weights for every optimizer, so only it differs."""
     xtr, ytr, xva, yva = data
     model = make_model(seed=seed)
     opt = make_optimizer(kind, model.parameters(), lr)
     gen = torch.Generator().manual_seed(seed)
     panel.delete_env(env)
-    panel.config({"optimizer": kind, "lr": lr, "momentum": 0.9 if kind == "momentum" else 0.0, "seed": seed}, env=env)
+    momentum = 0.9 if kind == "momentum" else 0.0
+    panel.config({"recipe": recipe, "optimizer": kind, "lr": lr, "momentum": momentum, "seed": seed}, env=env)
     step = 0
     for _ in range(epochs):
         for idx in epoch_batches(len(xtr), 64, gen):
@@ -71,15 +73,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--url", default=None, help="server URL (default: $LIVEPANEL_URL or http://127.0.0.1:8097)")
     ap.add_argument("--prefix", default="digits", help="env prefix: envs are PREFIX/RUN")
     ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--seeds", type=int, default=2, help="runs of each recipe, seeds 0..N-1 (default 2)")
     ap.add_argument("--quick", action="store_true", help="2 epochs per run (for the tests)")
     args = ap.parse_args(argv)
+    if not 1 <= args.seeds <= 10:
+        ap.error(f"--seeds must be from 1 to 10, got {args.seeds}")
     torch.set_num_threads(1)
     epochs = 2 if args.quick else args.epochs
     data = load_data()
     start = time.perf_counter()
     summary_env = f"{args.prefix}/compare"
     with livepanel.Panel(args.url, env=summary_env) as panel:
-        results = [train(panel, f"{args.prefix}/{name}", kind, lr, epochs, data) for name, kind, lr in RUNS]
+        results = [
+            train(panel, name, f"{args.prefix}/{name}-s{seed}", kind, lr, epochs, data, seed)
+            for seed in range(args.seeds)
+            for name, kind, lr in RUNS
+        ]
         panel.delete_env(summary_env)
         names = [r["env"].split("/", 1)[1] for r in results]
         panel.bar([r["val_acc"] for r in results], win="val_accuracy", labels=names,
@@ -93,6 +102,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{r['env']:28s} val loss {r['val_loss']:.4f}  val acc {r['val_acc']:.2%}")
     query = urllib.parse.urlencode([("env", r["env"]) for r in results], safe="/")
     print(f"delivered: {delivered}; overlay them: {panel.url}/?{query}")
+    print(f"one mean curve per recipe over the seeds: {panel.url}/?{query}&group=recipe&runs=1")
 
 
 if __name__ == "__main__":

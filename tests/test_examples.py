@@ -108,19 +108,24 @@ def test_compare_optimizers(server, tmp_path):
     with livepanel.Panel(server.url, spool_dir=tmp_path / "spool") as panel:
         runs = [e for e in panel.envs() if e.startswith("digits/") and e != "digits/compare"]
         names = ("sgd-lr1e-1", "sgd-lr1e-2", "momentum-lr1e-1", "momentum-lr1e-2", "adam-lr1e-2", "adam-lr1e-3")
-        assert sorted(runs) == sorted(f"digits/{n}" for n in names)
+        assert sorted(runs) == sorted(f"digits/{n}-s{seed}" for n in names for seed in (0, 1))
         for env in runs:  # the same windows and traces in every env: ready to overlay
             assert sorted(panel.windows(env)) == ["accuracy", "loss", "lr"]
             assert [t["name"] for t in panel.get("loss", env)["traces"]] == ["train", "val"]
-        first = {e: panel.get("loss", e)["traces"][0]["y"][0] for e in runs}
-        assert len({round(float(v), 6) for v in first.values()}) == 1  # same init and data order
+        for seed in (0, 1):  # one seed: the same init and data order for every optimizer; seeds differ
+            first = {e: panel.get("loss", e)["traces"][0]["y"][0] for e in runs if e.endswith(f"-s{seed}")}
+            assert len({round(float(v), 6) for v in first.values()}) == 1
+        s0, s1 = (panel.get("loss", f"digits/sgd-lr1e-1-s{seed}")["traces"][0]["y"][0] for seed in (0, 1))
+        assert s0 != s1
         bar = panel.get("val_accuracy", "digits/compare")
-        assert len(bar["labels"]) == 6 and np.all(np.asarray(bar["y"]) > 0)
-        (adam,) = panel.runs(filter='optimizer == "adam" and lr < 0.005')
-        assert adam["env"] == "digits/adam-lr1e-3" and adam["status"] == "finished"
-        assert adam["config"] == {"optimizer": "adam", "lr": 1e-3, "momentum": 0.0, "seed": 0}
+        assert len(bar["labels"]) == 12 and np.all(np.asarray(bar["y"]) > 0)
+        adams = panel.runs(filter='optimizer == "adam" and lr < 0.005')
+        assert sorted(r["env"] for r in adams) == ["digits/adam-lr1e-3-s0", "digits/adam-lr1e-3-s1"]
+        adam = next(r for r in adams if r["config"]["seed"] == 1)
+        assert adam["status"] == "finished"
+        assert adam["config"] == {"recipe": "adam-lr1e-3", "optimizer": "adam", "lr": 1e-3, "momentum": 0.0, "seed": 1}
         assert adam["summary"]["accuracy/val"] == adam["metrics"]["accuracy/val"]["last"]
-    assert "env=digits/adam-lr1e-3" in out
+    assert "env=digits/adam-lr1e-3-s1" in out and "group=recipe" in out
 
 
 def test_training_problems(server, tmp_path):
