@@ -11,6 +11,7 @@ import { Scheduler } from "./scheduler";
 import { Socket, type Status } from "./socket";
 import { State } from "./state";
 import { Focus, RunsModel } from "./runs/model";
+import { assignRunColors, runColor, safeColor } from "./runs/colors";
 import { clampSmooth, groupingFromQuery, settingsFromQuery, settingsParams, SMOOTH_MAX, X_NAMES, XMODES, type Grouping, type Settings, type XMode } from "./settings";
 import { api, envsFromUrl, foldsFromUrl, queryFromUrl, setUrlEnvs, setUrlList, socketUrl, winsFromUrl } from "./urls";
 import { el, type Ctx } from "./views/common";
@@ -88,6 +89,8 @@ function start(): void {
   let grouping: Grouping = groupingFromQuery(location.search); // set by the runs panel (group by)
   const runs = new RunsModel();
   const focus = new Focus();
+  // colours first (before any view listens): known runs get distinct palette slots
+  runs.on(() => assignRunColors(runs.rows.values()));
   const ctx: Ctx = {
     runs,
     focus,
@@ -174,7 +177,13 @@ function start(): void {
   logyBtn.addEventListener("click", () => setPage({ logy: !page.logy }));
   showPage();
   bar.append(toggle, brand, shown, el("span", "lp-spacer"), settingsEl, search, alertsPanel.toggle, conn);
-  const picker = new Picker((envs) => select(envs));
+  const picker = new Picker((envs) => select(envs), {
+    color: (env) => runColor(env, runs.rows.get(env)),
+    chosen: (env) => safeColor(runs.rows.get(env)?.color),
+    setColor: (env, color) => socket.send({ type: "run", env, color }),
+    focus,
+  });
+  runs.on(() => picker.refreshColors());
   const grid = new Grid(
     ctx,
     state,
