@@ -141,3 +141,8 @@ test("passing runs: inside every brush (AND), null without brushes", () => {
   assert.ok(!sameSet(new Set([1]), null));
   assert.ok(sameSet(null, null));
 });
+
+test("whole-number columns (a seed) get whole-number ticks", () => {
+  assert.deepEqual(makeScale([0, 1, 2]).ticks().map((t) => t.label), ["0", "1", "2"]);
+  assert.deepEqual(makeScale([0, 0.5, 2]).ticks().map((t) => t.label), ["0", "0.5", "1", "1.5", "2"]);
+});

@@ -41,6 +41,8 @@ export interface Profile {
   present: number;
   /** how many distinct values */
   distinct: number;
+  /** numeric and every value a whole number */
+  integer: boolean;
 }
 
 /** A value is missing when null/undefined, or a non-finite number (NaN, ±Infinity). */
@@ -58,6 +60,7 @@ export function profile(values: readonly Value[]): Profile {
   let min = Infinity;
   let max = -Infinity;
   let present = 0;
+  let integer = true;
   const seen = new Set<string>();
   for (const v of values) {
     if (missing(v)) continue;
@@ -67,13 +70,14 @@ export function profile(values: readonly Value[]): Profile {
       numeric = false;
       continue;
     }
+    if (!Number.isInteger(v)) integer = false;
     if (v < min) min = v;
     if (v > max) max = v;
   }
   if (present === 0) numeric = false;
   const logAllowed = numeric && min > 0;
   const auto: ScaleKind = !numeric ? "cat" : logAllowed && Math.log10(max / min) >= 3 ? "log" : "linear";
-  return { numeric, min, max, logAllowed, auto, present, distinct: seen.size };
+  return { numeric, min, max, logAllowed, auto, present, distinct: seen.size, integer: numeric && integer };
 }
 
 /** Categories sort naturally ("lr2" before "lr10"; false before true), the same in every browser. */
@@ -94,10 +98,11 @@ export function makeScale(values: readonly Value[], kind?: ScaleKind | null): Sc
     return catScale([...cats].sort(compareCats));
   }
   if (p.present === 0) return linearScale(0, 1);
-  return k === "log" ? logScale(p.min, p.max) : linearScale(p.min, p.max);
+  return k === "log" ? logScale(p.min, p.max) : linearScale(p.min, p.max, p.integer);
 }
 
-export function linearScale(lo: number, hi: number): Scale {
+/** `integer`: every value is a whole number (a seed, a batch size), so ticks are whole numbers too. */
+export function linearScale(lo: number, hi: number, integer = false): Scale {
   const flat = !(hi > lo);
   return {
     kind: "linear",
@@ -113,7 +118,8 @@ export function linearScale(lo: number, hi: number): Scale {
     },
     ticks() {
       if (flat) return [{ pos: 0.5, label: fmt(lo) }];
-      return niceTicks(lo, hi, 5).map((v) => ({ pos: (v - lo) / (hi - lo), label: fmt(v, (hi - lo) / 5) }));
+      const ticks = niceTicks(lo, hi, 5).filter((v) => !integer || Number.isInteger(v));
+      return ticks.map((v) => ({ pos: (v - lo) / (hi - lo), label: fmt(v, (hi - lo) / 5) }));
     },
   };
 }
