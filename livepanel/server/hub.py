@@ -16,6 +16,7 @@ from typing import Any
 
 from livepanel import __version__
 from livepanel.protocol import packb
+from livepanel.server.runsfeed import RunsFeed
 from livepanel.server.store import Store
 from livepanel.server.store.model import public_message
 
@@ -75,6 +76,8 @@ class Viewer:
                     self._resync = False
                     for env in list(self.envs):
                         self.hub.send_snapshot(self, env)
+                    if self in self.hub.runs.viewers:  # the feed's frames dropped too: every row again
+                        self.hub.runs.send_full(self)
         except Exception as exc:  # the socket went away; the handler closes us
             log.debug("viewer stopped: %s", exc)
             self.close()
@@ -84,6 +87,7 @@ class Viewer:
         self._queue.clear()
         self._wake.set()
         self.hub.viewers.discard(self)
+        self.hub.runs.stop(self)
 
 
 class Hub:
@@ -99,6 +103,7 @@ class Hub:
         self._counts = {name: len(e.windows) for name, e in store.state.envs.items()}  # as viewers last got them
         self._list_due: asyncio.TimerHandle | None = None
         store.listeners.append(self.publish)
+        self.runs = RunsFeed(store)  # the runs table's live rows, for the viewers that turn it on
 
     def connect(self, write: Callable[[bytes], Awaitable[None]]) -> Viewer:
         viewer = Viewer(self, write, self.viewer_queue)
@@ -199,3 +204,4 @@ class Hub:
     def close(self) -> None:
         for viewer in list(self.viewers):
             viewer.close()
+        self.runs.close()

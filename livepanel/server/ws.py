@@ -1,4 +1,5 @@
-"""The browser websocket: subscribe to envs, receive changes, save layouts, dismiss alerts, mute kinds."""
+"""The browser websocket: subscribe to envs, receive changes, save layouts, dismiss alerts, mute kinds,
+follow the runs feed."""
 
 from __future__ import annotations
 
@@ -62,6 +63,11 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
             if kind == "subscribe":
                 requests, width = _check_subscribe(msg)
                 self.hub.subscribe(self.viewer, requests, width)
+            elif kind == "runs":
+                if _check_runs(msg):
+                    self.hub.runs.start(self.viewer)
+                else:
+                    self.hub.runs.stop(self.viewer)
             elif kind in USER_OPS:
                 extra = set(msg) - USER_OPS[kind]
                 if extra:
@@ -72,7 +78,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
                 task.add_done_callback(self._tasks.discard)
             else:
                 raise protocol.ProtocolError(
-                    f"unknown message type {quote(kind)}; expected subscribe, {', '.join(USER_OPS)}"
+                    f"unknown message type {quote(kind)}; expected subscribe, runs, {', '.join(USER_OPS)}"
                 )
         except protocol.ProtocolError as exc:
             self._error(str(exc))
@@ -118,3 +124,14 @@ def _check_subscribe(msg: dict) -> tuple[list[dict], int | None]:
             raise protocol.ProtocolError(f"store of env {quote(env)} must be a store id (a short string)")
         requests.append({"env": env, "seq": seq, "store": store})
     return requests, width
+
+
+def _check_runs(msg: dict) -> bool:
+    """{type: "runs", on: true|false}: whether the viewer wants the runs feed."""
+    extra = set(msg) - {"type", "on"}
+    if extra:
+        raise protocol.ProtocolError(f"runs: unknown field(s) {', '.join(sorted(map(quote, extra)))}")
+    on = msg.get("on")
+    if not isinstance(on, bool):
+        raise protocol.ProtocolError(f"runs on must be true or false, got {quote(on)}")
+    return on
