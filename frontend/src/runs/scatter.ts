@@ -3,7 +3,6 @@
 // parallel coordinates' brushes are dimmed. Every string shown is user input: fillText and
 // textContent only.
 
-import "./plots.css";
 import { el, theme } from "../views/common";
 import type { RunRow } from "../wire";
 import { nameHash } from "./colors";
