@@ -9,6 +9,7 @@ are rebuilt with ``np.frombuffer`` without copying. See docs/protocol.md.
 from __future__ import annotations
 
 import math
+import re
 import reprlib
 from typing import Any
 
@@ -444,11 +445,54 @@ def _check_run(op: dict, out: dict) -> dict[str, Any]:
     if op.get("status") is not None:
         out["status"] = check_choice(op["status"], "run status", RUN_STATUSES)
     if "color" in op:
-        color = op["color"]
-        if color is not None and (not isinstance(color, str) or not 0 < len(color) <= MAX_COLOR):
-            raise ProtocolError(f"run color must be a string of 1 to {MAX_COLOR} characters or nil, got {quote(color)}")
-        out["color"] = color
+        out["color"] = check_color(op["color"])
     return out
+
+
+# CSS colours a run may have: #rgb, #rgba, #rrggbb, #rrggbbaa; a CSS colour name; rgb(), rgba(), hsl(), hsla()
+# of three or four numbers (a percent sign allowed) separated by commas or spaces, at most 40 characters
+# between the parentheses. A subset of what the page draws (frontend/src/runs/colors.ts, SAFE), so a colour
+# never carries anything else into a style.
+_NUM = r"(?:\d{1,6}(?:\.\d{0,6})?|\.\d{1,6})%?"
+_SEP = r"(?: ?, ?| +)"
+_COLOR = re.compile(
+    rf"#(?:[0-9a-f]{{3,4}}|[0-9a-f]{{6}}|[0-9a-f]{{8}})|(?:rgba?|hsla?)\((?P<args>{_NUM}{_SEP}{_NUM}{_SEP}{_NUM}(?:{_SEP}{_NUM})?)\)",
+    re.IGNORECASE,
+)
+CSS_COLOR_NAMES = frozenset(
+    """aliceblue antiquewhite aqua aquamarine azure beige bisque black blanchedalmond blue blueviolet brown
+    burlywood cadetblue chartreuse chocolate coral cornflowerblue cornsilk crimson cyan darkblue darkcyan
+    darkgoldenrod darkgray darkgreen darkgrey darkkhaki darkmagenta darkolivegreen darkorange darkorchid darkred
+    darksalmon darkseagreen darkslateblue darkslategray darkslategrey darkturquoise darkviolet deeppink deepskyblue
+    dimgray dimgrey dodgerblue firebrick floralwhite forestgreen fuchsia gainsboro ghostwhite gold goldenrod gray
+    green greenyellow grey honeydew hotpink indianred indigo ivory khaki lavender lavenderblush lawngreen
+    lemonchiffon lightblue lightcoral lightcyan lightgoldenrodyellow lightgray lightgreen lightgrey lightpink
+    lightsalmon lightseagreen lightskyblue lightslategray lightslategrey lightsteelblue lightyellow lime limegreen
+    linen magenta maroon mediumaquamarine mediumblue mediumorchid mediumpurple mediumseagreen mediumslateblue
+    mediumspringgreen mediumturquoise mediumvioletred midnightblue mintcream mistyrose moccasin navajowhite navy
+    oldlace olive olivedrab orange orangered orchid palegoldenrod palegreen paleturquoise palevioletred papayawhip
+    peachpuff peru pink plum powderblue purple rebeccapurple red rosybrown royalblue saddlebrown salmon
+    sandybrown seagreen seashell sienna silver skyblue slateblue slategray slategrey snow springgreen steelblue
+    tan teal thistle tomato turquoise violet wheat white whitesmoke yellow yellowgreen""".split()
+)
+
+
+def check_color(color: Any) -> str | None:
+    """A run's colour: a CSS colour as _COLOR and CSS_COLOR_NAMES allow, of at most MAX_COLOR characters, or
+    None (the default colour, derived from the env's name)."""
+    if color is None:
+        return None
+    if not isinstance(color, str) or not 0 < len(color) <= MAX_COLOR:
+        raise ProtocolError(f"run color must be a string of 1 to {MAX_COLOR} characters or nil, got {quote(color)}")
+    match = None if color.lower() in CSS_COLOR_NAMES else _COLOR.fullmatch(color)
+    if match is not None and len(match.group("args") or "") > 40:
+        match = None
+    if color.lower() not in CSS_COLOR_NAMES and match is None:
+        raise ProtocolError(
+            f"run color {quote(color)} is not a colour: give #rgb, #rrggbb (or with alpha), a CSS colour name, "
+            "or rgb(), rgba(), hsl(), hsla() of numbers, or nil for the default"
+        )
+    return color
 
 
 def check_run_values(values: Any, what: str) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """The browser websocket: subscribe to envs, receive changes, save layouts, dismiss alerts, mute kinds,
-follow the runs feed."""
+follow the runs feed, set a run's colour."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ USER_OPS = {
     "layout": {"type", "env", "layout"},
     "dismiss": {"type", "env", "id"},
     "mute": {"type", "env", "win", "kind", "muted"},
+    "run": {"type", "env", "color"},  # a page sets a run's colour only, never its config, summary or status
 }
 
 
@@ -73,6 +74,8 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
                 if extra:
                     raise protocol.ProtocolError(f"{kind}: unknown field(s) {', '.join(sorted(map(quote, extra)))}")
                 op = protocol.validate_op({k: v for k, v in msg.items() if k != "type"} | {"op": kind})
+                if kind == "run":
+                    _check_color_op(msg, op, self.store)
                 task = asyncio.get_running_loop().create_task(self._save(op))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -135,3 +138,11 @@ def _check_runs(msg: dict) -> bool:
     if not isinstance(on, bool):
         raise protocol.ProtocolError(f"runs on must be true or false, got {quote(on)}")
     return on
+
+
+def _check_color_op(msg: dict, op: dict, store: Store) -> None:
+    """A page's `run`: a colour (or null) for an env that exists (a page does not make envs)."""
+    if "color" not in msg:
+        raise protocol.ProtocolError("run: color is required (a CSS colour, or nil for the default)")
+    if op["env"] not in store.state.envs:
+        raise protocol.ProtocolError(f"run: no env {quote(op['env'])}")

@@ -206,7 +206,7 @@ class State:
             env = self.envs[name] = Env(name, created=now)
         env.seq = seq
         kind = op["op"]
-        if kind not in record.QUIET_OPS:
+        if not record.quiet(op):
             env.updated = now
         writes: list[tuple] = [("env", name, seq, env.created, env.updated)]
         message: dict[str, Any] = {"type": "change", "env": name, "seq": seq, "op": op}

@@ -40,3 +40,9 @@ def loaded(stored: dict[str, Any] | None) -> dict[str, Any]:
 
 # Operations that change when a run was last updated: what writers send, not what viewers and the server do.
 QUIET_OPS = ("alert", "dismiss", "mute", "layout")
+
+
+def quiet(op: dict[str, Any]) -> bool:
+    """Whether an operation leaves the time a run was last updated alone: QUIET_OPS, and a `run` op that
+    sets its colour alone (how it is shown, from a page or a writer: not a sign that the run is alive)."""
+    return op["op"] in QUIET_OPS or (op["op"] == "run" and op.keys() <= {"op", "env", "merge", "color"})
