@@ -51,6 +51,8 @@ export interface ParCoordsDebug {
   /** the dim colouring the lines; "" : each run's own colour */
   colorBy: string;
   passing: string[] | null;
+  /** runs given to setData */
+  runs: number;
   /** frames drawn so far, and the time (ms) the last ones took to draw */
   frames: number;
   drawMs: number[];
@@ -298,6 +300,7 @@ export class ParCoords {
       brushes,
       colorBy: this.currentColorBy(),
       passing: this.passing ? [...this.passing].sort() : null,
+      runs: this.rows.length,
       frames: this.frames,
       drawMs: [...this.drawMs],
       geometry: { xs: [...this.xs], top: PAD.top, bottom: this.bottom(), missingY: this.bottom() + MISSING_GAP, width: this.width, height: this.ch },
