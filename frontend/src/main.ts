@@ -11,8 +11,9 @@ import { Scheduler } from "./scheduler";
 import { Socket, type Status } from "./socket";
 import { State } from "./state";
 import { Focus, RunsModel } from "./runs/model";
+import { RunsPanel, type PanelStats } from "./runs/panel";
 import { assignRunColors, runColor, safeColor } from "./runs/colors";
-import { clampSmooth, groupingFromQuery, settingsFromQuery, settingsParams, SMOOTH_MAX, X_NAMES, XMODES, type Grouping, type Settings, type XMode } from "./settings";
+import { clampSmooth, groupingFromQuery, groupingParams, settingsFromQuery, settingsParams, SMOOTH_MAX, X_NAMES, XMODES, type Grouping, type Settings, type XMode } from "./settings";
 import { api, envsFromUrl, foldsFromUrl, queryFromUrl, setUrlEnvs, setUrlList, socketUrl, winsFromUrl } from "./urls";
 import { el, type Ctx } from "./views/common";
 import type { LineView, Marker } from "./views/line";
@@ -35,6 +36,11 @@ interface Hooks {
   socket: Socket;
   runs: RunsModel;
   focus: Focus;
+  /** the runs panel: its table's figures (rows, timings), and the panel itself */
+  runsTable: PanelStats;
+  runsPanel: RunsPanel;
+  /** the envs the windows overlay: the selected ones that pass the brushes of the parallel coordinates */
+  overlaid: string[];
   flush(): void;
   zoom(win: string, x0: number, x1: number, full?: boolean): Promise<void>;
   rebuild(win: string): void;
@@ -47,6 +53,8 @@ interface Hooks {
   markers(win: string): Marker[];
   /** what a line window's chart shows: settings in force, its own overrides, x label, series, first x */
   chart(win: string): LineView["info"] | null;
+  /** a line window's uPlot (tests: where a point is drawn) */
+  uplot(win: string): unknown;
   /** the page-wide settings */
   page(): Settings;
 }
@@ -89,6 +97,9 @@ function start(): void {
   let grouping: Grouping = groupingFromQuery(location.search); // set by the runs panel (group by)
   const runs = new RunsModel();
   const focus = new Focus();
+  // the brushes of the parallel coordinates (null: none): the windows overlay the selected envs inside them
+  let passing: Set<string> | null = null;
+  const overlaid = () => (passing ? selected.filter((e) => passing!.has(e)) : selected);
   // colours first (before any view listens): known runs get distinct palette slots
   runs.on(() => assignRunColors(runs.rows.values()));
   const ctx: Ctx = {
@@ -98,7 +109,7 @@ function start(): void {
       return grouping;
     },
     get envs() {
-      return selected;
+      return overlaid();
     },
     get page() {
       return page;
@@ -176,7 +187,27 @@ function start(): void {
   xSel.addEventListener("change", () => setPage({ x: xSel.value as XMode }));
   logyBtn.addEventListener("click", () => setPage({ logy: !page.logy }));
   showPage();
-  bar.append(toggle, brand, shown, el("span", "lp-spacer"), settingsEl, search, alertsPanel.toggle, conn);
+  const runsPanel = new RunsPanel({
+    model: runs,
+    focus,
+    colors: (env) => runColor(env, runs.rows.get(env)),
+    selected: () => selected,
+    select: (envs) => select(envs),
+    grouping: () => grouping,
+    setGrouping: (g) => {
+      grouping = g;
+      const params = groupingParams(g);
+      setUrlList("group", params.group);
+      setUrlList("band", params.band);
+      scheduler.mark([...grid.frames.keys()]);
+    },
+    setPassing: (p) => {
+      passing = p;
+      hooks.overlaid = grid.envs = overlaid();
+      scheduler.mark([], true);
+    },
+  });
+  bar.append(toggle, runsPanel.toggle, brand, shown, el("span", "lp-spacer"), settingsEl, search, alertsPanel.toggle, conn);
   const picker = new Picker((envs) => select(envs), {
     color: (env) => runColor(env, runs.rows.get(env)),
     chosen: (env) => safeColor(runs.rows.get(env)?.color),
@@ -193,7 +224,7 @@ function start(): void {
   const hint = el("p", "lp-hint lp-grid-hint");
   const content = el("div", "lp-content");
   const mainCol = el("div", "lp-main");
-  mainCol.append(hint, grid.el);
+  mainCol.append(runsPanel.el, hint, grid.el);
   content.append(picker.el, mainCol, alertsPanel.el);
   grid.badgeClick = (win) => alertsPanel.reveal(win);
   grid.query = search.value;
@@ -291,7 +322,8 @@ function start(): void {
     setUrlEnvs(selected);
     shown.textContent = selected.join(" + ");
     state.retain(selected);
-    grid.envs = selected;
+    hooks.overlaid = grid.envs = overlaid();
+    runsPanel.selectionChanged();
     subscribe();
     scheduler.mark([], true);
     alertsChanged();
@@ -328,6 +360,8 @@ function start(): void {
   Object.assign(hooks, {
     runs,
     focus,
+    runsTable: runsPanel.stats,
+    runsPanel,
     grid,
     socket,
     flush: () => scheduler.flush(),
@@ -336,13 +370,14 @@ function start(): void {
     resetZoom: (win: string) => (grid.frames.get(win)?.view as LineView | undefined)?.resetZoom(),
     points: (win: string) => (grid.frames.get(win)?.view as LineView | undefined)?.points ?? 0,
     chart: (win: string) => (grid.frames.get(win)?.view as LineView | undefined)?.info ?? null,
+    uplot: (win: string) => (grid.frames.get(win)?.view as LineView | undefined)?.uplot ?? null,
     page: () => ({ ...page }),
     select,
     alerts: (win?: string, all = false) => state.alerts(selected, win, all).map((a) => ({ ...a })),
     markers: (win: string) => ((grid.frames.get(win)?.view as LineView | undefined)?.markers ?? []).map((m) => ({ ...m })),
   });
 
-  grid.envs = selected;
+  hooks.overlaid = grid.envs = overlaid();
   const wins = winsFromUrl();
   if (wins.length) {
     grid.only = new Set(wins); // a view of some windows (a notebook's `panel.show(win)`): the picker starts folded

@@ -127,9 +127,12 @@ def test_compare_runs_overlays_env_traces(server, pages, artifacts):
         )
     send(server.url, [line_op("opt/sgd", "only-sgd", [0, 1], [1, 2])])
     page = pages.open(server.url + "/?env=opt/adam&env=opt/sgd")
-    page.wait_for_selector('section[data-win="loss"] .lp-legend-label')
-    labels = page.locator('section[data-win="loss"] .lp-legend-label').all_inner_texts()
+    page.wait_for_function("() => window.__livepanel.chart('loss')?.labels.length === 4", timeout=5000)
+    labels = page.evaluate("() => window.__livepanel.chart('loss').labels")
     assert labels == ["opt/adam/train", "opt/adam/val", "opt/sgd/train", "opt/sgd/val"]
+    # the compact legend: each run once, each trace kind once
+    legend = page.locator('section[data-win="loss"] .lp-legend-label').all_inner_texts()
+    assert legend == ["opt/adam", "opt/sgd", "train", "val"]
     assert page.locator("section.lp-win").count() == 2  # union of window ids, overlays for shared ids
     # appends to one env update the overlay
     send(server.url, [line_op("opt/sgd", "loss", [100], [0.2], name="train")])

@@ -116,24 +116,19 @@ def test_url_names_the_envs_and_the_picker_changes_it(server, pages):
         server.url, [line_op(env, "loss", [0, 1], [1.0, 0.5], name="train") for env in ("opt/adam", "opt/sgd", "other")]
     )
     page = pages.open(server.url + "/?env=opt/adam&env=opt/sgd")
-    page.wait_for_selector('section[data-win="loss"] .lp-legend-item')
-    labels = page.locator('section[data-win="loss"] .lp-legend-label').all_inner_texts()
-    assert labels == ["opt/adam/train", "opt/sgd/train"]
+    page.wait_for_function("() => window.__livepanel.chart('loss')?.labels.length === 2", timeout=5000)
+    assert page.evaluate("() => window.__livepanel.chart('loss').labels") == ["opt/adam/train", "opt/sgd/train"]
     # search, then click a name: that env alone, in the URL
     page.fill(".lp-search", "oth")
     assert page.locator(".lp-env").count() == 1
     page.click('.lp-env[data-env="other"] .lp-env-name')
     page.wait_for_function("() => location.search === '?env=other'")
-    page.wait_for_function(
-        "() => document.querySelectorAll('section[data-win=\"loss\"] .lp-legend-label').length === 1"
-    )
+    page.wait_for_function("() => window.__livepanel.chart('loss')?.labels.length === 1")
     page.fill(".lp-search", "")
     # tick a second one: both shown (compare)
     page.check('.lp-env[data-env="opt/sgd"] input[type="checkbox"]')
     page.wait_for_function("() => new URLSearchParams(location.search).getAll('env').join() === 'other,opt/sgd'")
-    page.wait_for_function(
-        "() => document.querySelectorAll('section[data-win=\"loss\"] .lp-legend-label').length === 2"
-    )
+    page.wait_for_function("() => window.__livepanel.chart('loss')?.labels.length === 2")
     # the group box selects the whole group
     page.check('.lp-group-head input[type="checkbox"]')
     page.wait_for_function("() => new URLSearchParams(location.search).getAll('env').length === 3")

@@ -3,7 +3,11 @@
 // was decimated), double-click to reset, log axes, EMA smoothing with the raw
 // curve faint behind, x by step, wall time or time since the env's first point.
 // Smoothing, x and log y follow the page's settings unless the window sets its own.
-// Several envs overlay as env/trace.
+// Several envs overlay as env/trace: every trace of a run in the run's colour, a run's
+// traces told apart by dash (the same trace name, the same dash in every window), a
+// compact legend, the run under the pointer highlighted in every window (ctx.focus), and
+// one cursor for the windows that share an x axis. Grouped (ctx.grouping), the runs give
+// way to one mean curve and band per group (views/groups.ts).
 
 import { decode } from "@msgpack/msgpack";
 import uPlot from "uplot";
@@ -11,14 +15,28 @@ import { windowFrom, type Trace, type WindowState } from "../state";
 import { align, smooth, withGaps, type Col } from "../series";
 import type { Alert, WireWindow } from "../wire";
 import { clampSmooth, overrides, relative, resolve, SMOOTH_MAX, X_NAMES, xLabel, XMODES, type Override, type Settings, type XMode } from "../settings";
+import { groupColor, groupRuns, runColor, traceDash, withAlpha } from "../runs/colors";
 import { axisWidth, color, el, fmt, seriesLabel, str, theme, tickLabels, type Ctx, type View } from "./common";
+import { GroupFetcher, type GroupPlan } from "./groups";
+import { isHidden, Legend, type LegendLine, type LegendMode } from "./legend";
 
-interface Line {
-  label: string;
-  color: string;
+interface Line extends LegendLine {
+  /** the env it comes from ("" for a group's curve) */
+  env: string;
   x: Float64Array;
   y: Float64Array;
+  /** a group's band */
+  lo?: Float64Array;
+  hi?: Float64Array;
 }
+
+/** What a uPlot series draws of a line: the faint raw curve, the curve, or a band edge. */
+type Role = "raw" | "main" | "lo" | "hi";
+
+/** how near (CSS px) the pointer must be to a curve to highlight its run */
+const HOVER_PX = 24;
+/** alpha of the runs that are not highlighted */
+const DIM = 0.18;
 
 /** An alert's onset as drawn on the chart (tests read these through window.__livepanel.markers). */
 export interface Marker {
@@ -35,6 +53,33 @@ export interface Marker {
   visible: boolean;
 }
 
+/** What a line window's chart shows (window.__livepanel.chart(win), for tests). */
+export interface ChartInfo {
+  smooth: number;
+  x: XMode;
+  logy: boolean;
+  own: string[];
+  xlabel: string;
+  /** uPlot series after x (raw, smoothed, band edges: all) */
+  series: number;
+  x0: number | null;
+  mode: LegendMode;
+  /** per drawn curve (not the faint raw ones, not band edges) */
+  labels: string[];
+  runs: string[];
+  traces: string[];
+  colors: string[];
+  dashes: number[][];
+  shown: boolean[];
+  alphas: number[];
+  /** the run (or group) highlighted here */
+  focus: string | null;
+  grouped: boolean;
+  bands: number;
+  groups: { group: string; trace: string; runs: number; envs: string[]; x: number[]; mean: number[]; lo: number[]; hi: number[] }[];
+  legend: { height: number; body: number; entries: number };
+}
+
 /** a zoom fetches every point of its range up to this many (estimated), else a decimated view */
 export const FULL_RES_LIMIT = 250_000;
 
@@ -43,7 +88,8 @@ export class LineView implements View {
   readonly tools = el("span", "lp-tools");
   toolsChanged?: () => void;
   private plotEl = el("div", "lp-plot");
-  private legendEl = el("div", "lp-legend");
+  private legend: Legend;
+  private tip = el("div", "lp-tip lp-cursor-tip");
   private u: uPlot | null = null;
   private shape = "";
   private wins: WindowState[] = [];
@@ -60,13 +106,46 @@ export class LineView implements View {
   private smoothText = el("span", "lp-smooth-value");
   private xsel = el("select", "lp-xmode");
   private pageBtn = el("button", "lp-page-reset", "↺ page");
-  private legendValues: HTMLElement[] = [];
   private markerColor = "#cf222e";
+  /** for each uPlot series after x: the line it draws and how */
+  private roles: { line: number; role: Role }[] = [];
+  private mode: LegendMode = "single";
+  private groups: GroupFetcher;
+  /** the groups of the current plan: name -> members (legend counts, highlight) */
+  private plan: GroupPlan | null = null;
+  /** the run (or group) highlighted now, as drawn */
+  private hot: string | null = null;
+  /** a group highlighted from this window (groups are not envs, so not in ctx.focus) */
+  private localHot: string | null = null;
+  /** the pointer is over this chart's plot (not a synced copy of another's cursor) */
+  private hovering = false;
+  /** ctx.focus was set from this window */
+  private focusMine = false;
+  /** colours and group values of the shown runs at the last draw (a runs feed change redraws when they differ) */
+  private runsSig = "";
+  private offs: (() => void)[] = [];
   /** alert onsets drawn at the last paint */
   markers: Marker[] = [];
 
   constructor(private readonly kind: string, private readonly ctx: Ctx, private readonly win: string) {
-    this.el.append(this.plotEl, this.legendEl);
+    this.legend = new Legend(
+      (key) => this.toggleHidden(key),
+      (run) => this.hoverRun(run),
+    );
+    this.el.append(this.plotEl, this.legend.el);
+    this.plotEl.append(this.tip);
+    this.groups = new GroupFetcher(
+      (query, envs) => {
+        const u = new URL(this.ctx.api("group", query), location.href);
+        for (const e of envs) u.searchParams.append("env", e);
+        return u.toString();
+      },
+      () => this.redraw(),
+    );
+    this.offs.push(
+      ctx.focus.on(() => this.applyFocus()),
+      ctx.runs.on((changed) => this.runsChanged(changed)),
+    );
     // smoothing slider (its value shown)
     const sm = el("label", "lp-smooth", "smooth");
     this.smoothInput.type = "range";
@@ -130,8 +209,14 @@ export class LineView implements View {
     return this.kind === "line" ? this.settings.smooth : 0;
   }
 
+  /** group curves are aligned by step: a grouped window draws against step */
   private get xmode(): XMode {
-    return this.settings.x;
+    return this.mode === "group" ? "step" : this.settings.x;
+  }
+
+  /** Several runs are shown (on the page, or in this window): runs get their colours and the compact legend. */
+  private get overlay(): boolean {
+    return this.ctx.envs.length > 1 || this.wins.length > 1;
   }
 
   private isLog(axis: "x" | "y"): boolean {
@@ -161,29 +246,73 @@ export class LineView implements View {
 
   update(wins: WindowState[]): void {
     this.wins = wins;
-    this.redraw();
+    this.redraw(true);
+  }
+
+  /** The groups to draw (null: no grouping here): a line window overlaying 2+ envs while the page groups by a key. */
+  private groupPlan(): GroupPlan | null {
+    const key = this.ctx.grouping.key;
+    if (!key || this.kind !== "line" || this.wins.length < 2) return null;
+    const traces: string[] = [];
+    for (const w of this.wins) for (const tr of w.traces) if (!traces.includes(tr.name)) traces.push(tr.name);
+    const groups = groupRuns(
+      this.wins.map((w) => w.env),
+      this.ctx.runs.rows,
+      key,
+    );
+    return { win: this.win, key, band: this.ctx.grouping.band, groups, traces };
+  }
+
+  /** The runs feed changed: draw again when a shown run's colour or group changed. */
+  private runsChanged(changed: string[]): void {
+    if (!this.overlay || !this.wins.some((w) => changed.includes(w.env))) return;
+    if (this.runsSignature() !== this.runsSig) this.redraw();
+  }
+
+  private runsSignature(): string {
+    const key = this.ctx.grouping.key;
+    return JSON.stringify(this.wins.map((w) => [w.env, runColor(w.env, this.ctx.runs.rows.get(w.env)), key ? this.ctx.runs.rows.get(w.env)?.config?.[key] : 0]));
   }
 
   private tracesOf(w: WindowState): Trace[] {
     return this.zoom?.traces?.get(w.env) ?? w.traces;
   }
 
-  /** Build the lines to draw from the windows (and zoomed data when present). */
+  /** Build the lines to draw from the windows (and zoomed data when present). One env: a colour per
+   * trace (the window's `colors` option first). Several: the run's colour, the trace name's dash. */
   private collect(): Line[] {
     const out: Line[] = [];
-    const n = this.wins.length;
+    const overlay = this.mode === "overlay";
     let i = 0;
     for (const w of this.wins) {
       const legend = Array.isArray(w.opts.legend) ? (w.opts.legend as unknown[]) : [];
+      const rc = overlay ? runColor(w.env, this.ctx.runs.rows.get(w.env)) : "";
       for (const [k, tr] of this.tracesOf(w).entries()) {
         const name = tr.name || (typeof legend[k] === "string" ? (legend[k] as string) : "");
         const useTime = this.xmode !== "step" && tr.t.len === tr.y.len && tr.t.len > 0;
         const x = !useTime ? tr.x.values : this.xmode === "time" ? tr.t.values : relative(tr.t.values, this.start(w));
-        out.push({ label: seriesLabel(w.env, name, n, w.win), color: color(i, n > 1 ? undefined : w.opts), x, y: tr.y.values });
+        const label = seriesLabel(w.env, name, overlay ? 2 : 1, w.win);
+        out.push({ label, env: w.env, run: w.env, trace: name, color: overlay ? rc : color(i, w.opts), dash: overlay ? traceDash(name) : [], x, y: tr.y.values });
         i++;
       }
     }
     return out;
+  }
+
+  /** The group curves as lines: the mean, with its band; coloured by group, dashed by trace. */
+  private collectGroups(): Line[] {
+    return (this.groups.curves ?? []).map((c) => ({
+      label: c.trace ? `${c.group}/${c.trace}` : c.group,
+      env: "",
+      run: c.group,
+      trace: c.trace,
+      color: groupColor(c.group),
+      dash: traceDash(c.trace),
+      x: c.x,
+      y: c.mean,
+      lo: c.lo,
+      hi: c.hi,
+    }));
   }
 
   /** The time of an env's first point in this window (relative time counts from it). */
@@ -193,21 +322,40 @@ export class LineView implements View {
     return Number.isFinite(t0) ? t0 : 0;
   }
 
-  private redraw(): void {
+  /** The plot's width in CSS pixels (the group route's resolution). */
+  private plotWidth(): number {
+    return this.u ? this.u.bbox.width / (uPlot.pxRatio || 1) : this.w;
+  }
+
+  private redraw(dataChanged = false): void {
+    const plan = this.overlay ? this.groupPlan() : null;
+    this.plan = plan;
+    this.groups.want(plan, this.plotWidth(), dataChanged);
+    this.mode = plan && this.groups.curves?.length ? "group" : this.overlay ? "overlay" : "single";
     this.showControls();
-    const lines = this.collect();
+    const lines = this.mode === "group" ? this.collectGroups() : this.collect();
     this.lines = lines;
-    const smoothOn = this.kind === "line" && this.smoothing > 0;
+    this.runsSig = this.runsSignature();
+    const smoothOn = this.kind === "line" && this.smoothing > 0 && this.mode !== "group";
     const markers = this.kind === "scatter" || this.wins.some((w) => w.opts.mode === "markers");
     const xlog = this.isLog("x");
     const ylog = this.isLog("y");
     const time = this.xmode === "time";
-    // columns: for each line, [raw] or [raw faint, smoothed]
+    // columns: for each line, [raw faint, smoothed] or [raw]; then a group's band edges
     const cols: { x: Float64Array; y: Float64Array }[] = [];
-    for (const l of lines) {
-      cols.push({ x: l.x, y: l.y });
-      if (smoothOn) cols.push({ x: l.x, y: smooth(l.y, this.smoothing) });
-    }
+    const roles: { line: number; role: Role }[] = [];
+    lines.forEach((l, i) => {
+      if (smoothOn) {
+        cols.push({ x: l.x, y: l.y });
+        roles.push({ line: i, role: "raw" });
+      }
+      cols.push({ x: l.x, y: smoothOn ? smooth(l.y, this.smoothing) : l.y });
+      roles.push({ line: i, role: "main" });
+      if (l.lo && l.hi) {
+        cols.push({ x: l.x, y: l.lo }, { x: l.x, y: l.hi });
+        roles.push({ line: i, role: "lo" }, { line: i, role: "hi" });
+      }
+    });
     const al = align(cols);
     // a log x axis cannot show x <= 0: start at the first positive x (x is ascending)
     let from = 0;
@@ -216,8 +364,9 @@ export class LineView implements View {
     const ys: Col[] = al.ys.map((y) => (y instanceof Float64Array ? withGaps(cut(y), ylog) : cut(y)));
     const x = cut(al.x);
     const data = [x, ...ys] as unknown as uPlot.AlignedData;
-    const shape = JSON.stringify([lines.map((l) => [l.label, l.color]), smoothOn, markers, xlog, ylog, this.xmode, this.wins.map((w) => [w.opts.title, w.opts.xlabel, w.opts.ylabel, w.opts.markersize])]);
+    const shape = JSON.stringify([this.mode, lines.map((l) => [l.label, l.color, l.dash, !!l.lo]), smoothOn, markers, xlog, ylog, this.xmode, this.wins.map((w) => [w.opts.title, w.opts.xlabel, w.opts.ylabel, w.opts.markersize])]);
     if (!this.u || shape !== this.shape) {
+      this.roles = roles;
       this.build(data, lines, smoothOn, markers, xlog, ylog, time);
       this.shape = shape;
     } else {
@@ -228,29 +377,43 @@ export class LineView implements View {
 
   private build(data: uPlot.AlignedData, lines: Line[], smoothOn: boolean, markers: boolean, xlog: boolean, ylog: boolean, time: boolean): void {
     this.u?.destroy();
+    this.hovering = false;
     const th = theme();
     this.markerColor = th.bad;
     const first = this.wins[0]?.opts ?? {};
     const size = typeof first.markersize === "number" ? Math.max(1, Math.min(30, first.markersize)) : 4;
     const xlabel = xLabel(this.xmode, str(first.xlabel));
     const series: uPlot.Series[] = [{ label: xlabel }];
-    for (const l of lines) {
-      const show = !this.hidden.has(l.label);
-      if (smoothOn) series.push({ label: l.label + " (raw)", stroke: l.color, alpha: 0.25, width: 1, show, points: { show: false } });
-      series.push({
-        label: l.label,
-        stroke: l.color,
-        width: 1.5,
-        show,
-        spanGaps: false,
-        paths: markers ? () => null : undefined,
-        points: markers ? { show: true, size, stroke: l.color, fill: l.color } : { show: false },
-      });
-    }
+    const bands: uPlot.Band[] = [];
+    const dpr = uPlot.pxRatio || 1;
+    this.roles.forEach(({ line, role }, k) => {
+      const l = lines[line];
+      const show = !isHidden(this.hidden, l);
+      const dash = l.dash.length ? l.dash.map((v) => v * dpr) : undefined;
+      if (role === "raw") series.push({ label: l.label + " (raw)", stroke: l.color, alpha: 0.25, width: 1, dash, show, points: { show: false } });
+      else if (role === "lo" || role === "hi") {
+        series.push({ label: `${l.label} (${role})`, stroke: l.color, width: 0, show, spanGaps: false, points: { show: false } });
+        if (role === "hi") bands.push({ series: [k + 1, k], fill: withAlpha(l.color, 0.2) });
+      } else
+        series.push({
+          label: l.label,
+          stroke: l.color,
+          width: 1.5,
+          dash,
+          show,
+          spanGaps: false,
+          paths: markers ? () => null : undefined,
+          points: markers ? { show: true, size, stroke: l.color, fill: l.color } : { show: false },
+        });
+    });
     const axis = { stroke: th.muted, grid: { stroke: th.grid, width: 1 }, ticks: { stroke: th.grid, width: 1 } };
+    // windows with the same x axis share the cursor (the pointer's x in one shows in all); a drag still zooms only its own
+    const sync: uPlot.Cursor.Sync | undefined =
+      this.kind === "line" ? { key: "lp-x-" + this.xmode, setSeries: false, filters: { pub: (type: string) => type === "mousemove" || type === "mouseleave" || type === "mouseenter" } } : undefined;
+    this.legend.build(lines, this.mode, this.hidden, this.mode === "group" && this.plan ? new Map([...this.plan.groups].map(([g, m]) => [g, m.length])) : undefined);
     const opts: uPlot.Options = {
       width: this.w,
-      height: Math.max(60, this.h - this.legendHeight()),
+      height: Math.max(60, this.h - this.legend.fit(this.h)),
       legend: { show: false },
       scales: { x: { time, distr: xlog ? 3 : 1 }, y: { distr: ylog ? 3 : 1 } },
       axes: [
@@ -258,7 +421,8 @@ export class LineView implements View {
         { ...axis, label: str(first.ylabel), labelSize: first.ylabel ? 18 : 0, size: axisWidth, values: ylog ? undefined : tickLabels },
       ],
       series,
-      cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
+      bands,
+      cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false }, sync },
       hooks: {
         setSelect: [(u) => this.onSelect(u)],
         setCursor: [(u) => this.onCursor(u)],
@@ -270,9 +434,78 @@ export class LineView implements View {
         ],
       },
     };
-    this.buildLegend(lines, smoothOn);
-    opts.height = Math.max(60, this.h - this.legendHeight());
     this.u = new uPlot(opts, data, this.plotEl);
+    const over = this.u.over;
+    over.addEventListener("mouseenter", () => (this.hovering = true));
+    over.addEventListener("mouseleave", () => {
+      this.hovering = false;
+      this.hoverRun(null);
+    });
+    this.hot = null;
+    this.applyFocus();
+  }
+
+  /** Hide or show a trace (one env), a run or a trace kind (overlay) from the legend. */
+  private toggleHidden(key: string): void {
+    if (this.hidden.has(key)) this.hidden.delete(key);
+    else this.hidden.add(key);
+    this.legend.showHidden(this.hidden);
+    const u = this.u;
+    if (!u) return;
+    this.roles.forEach(({ line }, k) => {
+      const show = !isHidden(this.hidden, this.lines[line]);
+      if (u.series[k + 1].show !== show) u.setSeries(k + 1, { show });
+    });
+  }
+
+  /** The pointer is on a run (a curve or its legend entry) in this window, or left (null). */
+  private hoverRun(run: string | null): void {
+    if (this.mode === "group") {
+      if (this.localHot !== run) {
+        this.localHot = run;
+        this.applyFocus();
+      }
+      return;
+    }
+    if (this.mode !== "overlay") return;
+    if (run !== null) {
+      this.focusMine = true;
+      this.ctx.focus.set(run);
+    } else if (this.focusMine) {
+      this.focusMine = false;
+      if (this.ctx.focus.get() !== null) this.ctx.focus.set(null);
+    }
+  }
+
+  /** The run (or group) to highlight: the one under the pointer anywhere, when this window shows it. */
+  private highlighted(): string | null {
+    if (this.mode === "group") {
+      if (this.localHot) return this.localHot;
+      const f = this.ctx.focus.get();
+      if (f && this.plan) for (const [g, members] of this.plan.groups) if (members.includes(f) && this.lines.some((l) => l.run === g)) return g;
+      return null;
+    }
+    if (this.mode !== "overlay") return null;
+    const f = this.ctx.focus.get();
+    return f !== null && this.lines.some((l) => l.run === f) ? f : null;
+  }
+
+  /** Highlight the focused run: the others dimmed, its curves wider; its legend entry marked. */
+  private applyFocus(): void {
+    const u = this.u;
+    const hot = this.highlighted();
+    if (!u || hot === this.hot) return;
+    this.hot = hot;
+    this.roles.forEach(({ line, role }, k) => {
+      const s = u.series[k + 1];
+      const dim = hot !== null && this.lines[line].run !== hot;
+      const base = role === "raw" ? 0.25 : 1;
+      s.alpha = dim ? base * DIM : base;
+      if (role === "main") s.width = hot !== null && !dim ? 2.5 : 1.5;
+    });
+    this.legend.mark(hot);
+    this.el.dataset.focus = hot ?? "";
+    u.redraw(false);
   }
 
   /** The x to draw an alert at: its step, or that step's wall time (from the alert's own trace) when x is time. */
@@ -339,54 +572,96 @@ export class LineView implements View {
     this.markers = out;
   }
 
-  private legendHeight(): number {
-    return this.legendEl.offsetHeight || 22;
+  /** The value of data column `k` at cursor index `idx`: aligned traces have holes where another
+   * trace has a point, so the nearest point before; with its x. */
+  private valueAt(u: uPlot, k: number, idx: number): { y: number; x: number } | null {
+    const col = u.data[k];
+    let j = idx;
+    while (j > 0 && col?.[j] === undefined) j--;
+    const y = col?.[j];
+    const x = u.data[0][j];
+    return y == null || x == null ? null : { y, x };
   }
 
-  private buildLegend(lines: Line[], smoothOn: boolean): void {
-    this.legendEl.replaceChildren();
-    this.legendValues = [];
-    lines.forEach((l, i) => {
-      const item = el("button", "lp-legend-item");
-      item.type = "button";
-      const sw = el("span", "lp-swatch");
-      sw.style.background = l.color;
-      const val = el("span", "lp-legend-value");
-      item.append(sw, el("span", "lp-legend-label", l.label), val);
-      item.classList.toggle("off", this.hidden.has(l.label));
-      item.title = "click to hide or show";
-      item.addEventListener("click", () => {
-        const off = !this.hidden.has(l.label);
-        if (off) this.hidden.add(l.label);
-        else this.hidden.delete(l.label);
-        item.classList.toggle("off", off);
-        const idx = smoothOn ? 1 + 2 * i : 1 + i;
-        if (smoothOn) this.u?.setSeries(idx, { show: !off });
-        this.u?.setSeries(smoothOn ? idx + 1 : idx, { show: !off });
-      });
-      this.legendEl.append(item);
-      this.legendValues.push(val);
-    });
-    this.legendEl.dataset.count = String(lines.length);
+  private fmtX(xv: number): string {
+    return this.xmode === "time" ? new Date(xv * 1000).toLocaleTimeString() : fmt(xv) + (this.xmode === "rel" ? " s" : "");
   }
 
   private onCursor(u: uPlot): void {
     const idx = u.cursor.idx;
-    const smoothOn = u.series.length - 1 === this.lines.length * 2;
-    this.legendValues.forEach((v, i) => {
-      if (idx == null) {
-        v.textContent = "";
-        return;
-      }
-      const col = u.data[smoothOn ? 2 + 2 * i : 1 + i];
-      // aligned traces have holes where another trace has a point: show the nearest point before
-      let j = idx;
-      while (j > 0 && col?.[j] === undefined) j--;
-      const y = col?.[j];
-      const xv = u.data[0][j];
-      const at = this.xmode === "time" && xv != null ? new Date(xv * 1000).toLocaleTimeString() : fmt(xv ?? NaN) + (this.xmode === "rel" ? " s" : "");
-      v.textContent = y == null ? "" : ` ${fmt(y)} @ ${at}`;
+    if (this.mode === "single") {
+      this.roles.forEach(({ line, role }, k) => {
+        const v = this.legend.values[line];
+        if (role !== "main" || !v) return;
+        const at = idx == null ? null : this.valueAt(u, k + 1, idx);
+        v.textContent = at ? ` ${fmt(at.y)} @ ${this.fmtX(at.x)}` : "";
+      });
+      return;
+    }
+    const left = u.cursor.left ?? -1;
+    if (idx == null || left < 0) {
+      this.tip.style.display = "none";
+      return;
+    }
+    // the pointer itself is here (not a synced cursor): the nearest curve's run is highlighted everywhere
+    const top = u.cursor.top ?? -1;
+    if (this.hovering && top >= 0) {
+      let best: string | null = null;
+      let bestD = HOVER_PX;
+      this.roles.forEach(({ line, role }, k) => {
+        if (role !== "main" || !u.series[k + 1].show) return;
+        const at = this.valueAt(u, k + 1, idx);
+        if (!at) return;
+        const d = Math.abs(u.valToPos(at.y, "y") - top);
+        if (d < bestD) {
+          bestD = d;
+          best = this.lines[line].run;
+        }
+      });
+      this.hoverRun(best);
+    }
+    this.showTip(u, idx, left, top);
+  }
+
+  /** A small box by the cursor: each shown run's (or group's) values at the cursor's x, by trace. */
+  private showTip(u: uPlot, idx: number, left: number, top: number): void {
+    const byRun = new Map<string, { color: string; parts: string[] }>();
+    this.roles.forEach(({ line, role }, k) => {
+      if (role !== "main" || !u.series[k + 1].show) return;
+      const l = this.lines[line];
+      const at = this.valueAt(u, k + 1, idx);
+      if (!at) return;
+      let entry = byRun.get(l.run);
+      if (!entry) byRun.set(l.run, (entry = { color: l.color, parts: [] }));
+      entry.parts.push((l.trace ? l.trace + " " : "") + fmt(at.y));
     });
+    if (!byRun.size) {
+      this.tip.style.display = "none";
+      return;
+    }
+    const MAX_ROWS = 12;
+    const rows: HTMLElement[] = [el("div", "lp-tip-x", `${this.xmode === "step" ? "step " : ""}${this.fmtX(u.data[0][idx] ?? NaN)}`)];
+    let shown = 0;
+    for (const [run, { color, parts }] of byRun) {
+      if (shown++ >= MAX_ROWS) break;
+      const row = el("div", "lp-tip-row");
+      row.classList.toggle("hot", run === this.hot);
+      const sw = el("span", "lp-swatch");
+      sw.style.background = color;
+      row.append(sw, el("span", "lp-tip-run", run), el("span", "lp-legend-value", " " + parts.join(" · ")));
+      rows.push(row);
+    }
+    if (byRun.size > MAX_ROWS) rows.push(el("div", "lp-legend-value", `+${byRun.size - MAX_ROWS} more`));
+    this.tip.replaceChildren(...rows);
+    this.tip.style.display = "block";
+    const box = u.over.getBoundingClientRect();
+    const host = this.plotEl.getBoundingClientRect();
+    const ox = box.left - host.left;
+    const oy = box.top - host.top;
+    const w = this.tip.offsetWidth;
+    const x = ox + left + 14 + w > host.width ? ox + left - 14 - w : ox + left + 14;
+    this.tip.style.left = Math.max(0, x) + "px";
+    this.tip.style.top = Math.max(0, Math.min(oy + Math.max(0, top) + 10, host.height - this.tip.offsetHeight)) + "px";
   }
 
   private onSelect(u: uPlot): void {
@@ -447,9 +722,12 @@ export class LineView implements View {
     return !!this.zoom;
   }
 
-  /** what the chart shows (tests): the settings in force, the x label, series drawn, the first x */
-  get info(): { smooth: number; x: XMode; logy: boolean; own: string[]; xlabel: string; series: number; x0: number | null } {
+  /** what the chart shows (tests): the settings in force, the x label, series drawn, the first x; the
+   * curves (label, run, trace, colour, dash in CSS px, shown, alpha), the highlighted run, whether grouped */
+  get info(): ChartInfo {
     const u = this.u;
+    const main = this.roles.map((r, k) => ({ ...r, k })).filter((r) => r.role === "main");
+    const grouped = this.mode === "group";
     return {
       smooth: this.smoothing,
       x: this.xmode,
@@ -458,7 +736,27 @@ export class LineView implements View {
       xlabel: String(u?.axes[0].label ?? ""),
       series: u ? u.series.length - 1 : 0,
       x0: u && u.data[0].length ? u.data[0][0] : null,
+      mode: this.mode,
+      labels: main.map((r) => this.lines[r.line].label),
+      runs: main.map((r) => this.lines[r.line].run),
+      traces: main.map((r) => this.lines[r.line].trace),
+      colors: main.map((r) => this.lines[r.line].color),
+      dashes: main.map((r) => [...this.lines[r.line].dash]),
+      shown: main.map((r) => !!u?.series[r.k + 1]?.show),
+      alphas: main.map((r) => u?.series[r.k + 1]?.alpha ?? 1),
+      focus: this.hot,
+      grouped,
+      bands: this.roles.filter((r) => r.role === "hi").length,
+      groups: grouped
+        ? (this.groups.curves ?? []).map((c) => ({ group: c.group, trace: c.trace, runs: this.plan?.groups.get(c.group)?.length ?? 0, envs: c.envs, x: [...c.x], mean: [...c.mean], lo: [...c.lo], hi: [...c.hi] }))
+        : [],
+      legend: { height: this.legend.el.offsetHeight, body: this.h, entries: this.legend.el.querySelectorAll(".lp-legend-item").length },
     };
+  }
+
+  /** the chart (tests: where a point is drawn) */
+  get uplot(): uPlot | null {
+    return this.u;
   }
 
   /** points currently given to the chart (tests and benchmarks) */
@@ -469,7 +767,7 @@ export class LineView implements View {
   resize(width: number, height: number): void {
     this.w = Math.max(100, Math.floor(width));
     this.h = Math.max(80, Math.floor(height));
-    this.u?.setSize({ width: this.w, height: Math.max(60, this.h - this.legendHeight()) });
+    this.u?.setSize({ width: this.w, height: Math.max(60, this.h - this.legend.fit(this.h)) });
   }
 
   png(): Promise<Blob | null> {
@@ -486,6 +784,10 @@ export class LineView implements View {
   }
 
   destroy(): void {
+    for (const off of this.offs) off();
+    this.offs = [];
+    this.groups.destroy();
+    if (this.focusMine && this.ctx.focus.get() !== null) this.ctx.focus.set(null);
     this.u?.destroy();
     this.u = null;
   }
