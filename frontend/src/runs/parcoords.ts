@@ -5,6 +5,9 @@
 // are heavy and unmaintained). Speed, for 1,000 runs and 8 axes while a brush moves: every run's y on
 // every axis is computed when the data, the axes or the size change, never per frame; a frame is
 // drawn only on requestAnimationFrame, and strokes are batched into one path per colour bucket.
+// Three stacked canvases, each redrawn only when what it shows changed: every run in faint grey (shown
+// while something is brushed; unchanged while a brush moves), the passing runs in colour, and on top
+// the axes, brushes and the focused run (a hover redraws only that one).
 // Every string shown (keys, categories, env names) is user input: canvas fillText and textContent only.
 
 import "./plots.css";
@@ -111,6 +114,11 @@ interface Axis {
 type Drag = { axis: number; mode: "new" | "move"; y0: number; p0: number; span: [number, number]; moved: boolean };
 
 const BUCKETS = 24;
+/** the layers a frame redraws */
+const BASE = 1;
+const LINES = 2;
+const OVER = 4;
+const ALL = BASE | LINES | OVER;
 const HEAD = 36; // px of the axis heads strip above the canvas
 const BAR = 28; // px of the toolbar
 const PAD = { left: 56, right: 36, top: 12, bottom: 30 };
@@ -125,8 +133,17 @@ export class ParCoords {
 
   private readonly bar = el("div", "lp-pc-bar");
   private readonly heads = el("div", "lp-pc-heads");
+  private readonly stack = el("div", "lp-pc-stack");
+  /** faint grey lines of every run (under the others; visible while something is brushed) */
+  private readonly base = el("canvas", "lp-pc-layer");
+  /** the passing runs, coloured */
+  private readonly lines = el("canvas", "lp-pc-layer");
+  /** axes, ticks, brushes, the focused run; takes the pointer */
   private readonly canvas = el("canvas", "lp-pc-canvas");
+  private readonly gBase: CanvasRenderingContext2D | null;
+  private readonly gLines: CanvasRenderingContext2D | null;
   private readonly g: CanvasRenderingContext2D | null;
+  private dirty = 0;
   private readonly addSel = el("select", "lp-pc-add");
   private readonly colorSel = el("select", "lp-pc-color");
   private readonly legend = el("span", "lp-pc-legend");
@@ -164,6 +181,8 @@ export class ParCoords {
 
   constructor(readonly opts: PlotOptions & { onBrush: (passing: Set<string> | null) => void }) {
     this.g = this.canvas.getContext("2d");
+    this.gBase = this.base.getContext("2d");
+    this.gLines = this.lines.getContext("2d");
     Object.defineProperty(this.el, "lpPlot", { value: this, configurable: true });
     this.addSel.title = "show another axis";
     this.colorSel.title = "colour the lines by";
@@ -174,18 +193,16 @@ export class ParCoords {
       const key = this.addSel.value;
       if (key) this.setAxes([...this.shownKeys(), key]);
     });
-    this.colorSel.addEventListener("change", () => {
-      this.colorBy = this.colorSel.value;
-      this.recolor();
-      this.schedule();
-    });
+    this.colorSel.addEventListener("change", () => this.setColorBy(this.colorSel.value));
     this.legendBar.width = 80;
     this.legendBar.height = 8;
     this.legend.append(this.legendLo, this.legendBar, this.legendHi);
     const colorLabel = el("label", "lp-pc-colorlabel", "colour ");
     colorLabel.append(this.colorSel);
     this.bar.append(this.addSel, colorLabel, this.legend, this.clearBtn);
-    this.el.append(this.bar, this.heads, this.canvas);
+    this.base.hidden = true;
+    this.stack.append(this.base, this.lines, this.canvas);
+    this.el.append(this.bar, this.heads, this.stack);
     this.canvas.addEventListener("pointerdown", (e) => this.down(e));
     this.canvas.addEventListener("pointermove", (e) => this.move(e));
     this.canvas.addEventListener("pointerup", (e) => this.up(e));
@@ -196,7 +213,7 @@ export class ParCoords {
         this.opts.focus.set(null);
       }
     });
-    this.offFocus = opts.focus.on(() => this.schedule());
+    this.offFocus = opts.focus.on(() => this.schedule(OVER));
   }
 
   /** Draw these runs; `dims` are the candidate axes (the user picks among them); brushes are kept by key. */
@@ -215,10 +232,14 @@ export class ParCoords {
     this.el.style.height = `${this.height}px`;
     this.ch = Math.max(0, this.height - BAR - HEAD);
     const dpr = window.devicePixelRatio || 1;
-    this.canvas.width = Math.round(this.width * dpr);
-    this.canvas.height = Math.round(this.ch * dpr);
-    this.canvas.style.width = `${this.width}px`;
-    this.canvas.style.height = `${this.ch}px`;
+    for (const c of [this.base, this.lines, this.canvas]) {
+      c.width = Math.round(this.width * dpr);
+      c.height = Math.round(this.ch * dpr);
+      c.style.width = `${this.width}px`;
+      c.style.height = `${this.ch}px`;
+    }
+    this.stack.style.width = `${this.width}px`;
+    this.stack.style.height = `${this.ch}px`;
     this.layout();
     this.schedule();
   }
@@ -230,7 +251,7 @@ export class ParCoords {
     this.updatePassing();
     this.notified = null;
     this.opts.onBrush(null);
-    this.schedule();
+    this.schedule(LINES | OVER);
   }
 
   /** Brush an axis programmatically: a value range (numeric axes) or the categories from lo to hi
@@ -259,7 +280,7 @@ export class ParCoords {
       }
     }
     this.updatePassing();
-    this.schedule();
+    this.schedule(LINES | OVER);
   }
 
   /** Which axes are shown (dim keys, in order); a user's choice, kept across setData. */
@@ -282,7 +303,7 @@ export class ParCoords {
     this.colorBy = key;
     this.recolor();
     this.refreshBar();
-    this.schedule();
+    this.schedule(LINES | OVER);
   }
 
   debug(): ParCoordsDebug {
@@ -532,7 +553,8 @@ export class ParCoords {
 
   // ---- drawing -----------------------------------------------------------------------------------
 
-  private schedule(): void {
+  private schedule(what = ALL): void {
+    this.dirty |= what;
     if (this.raf) return;
     this.raf = requestAnimationFrame(() => {
       this.raf = 0;
@@ -545,81 +567,88 @@ export class ParCoords {
       this.notified = this.passing;
       this.opts.onBrush(this.passing);
     }
-    const g = this.g;
-    if (!g || !this.width || !this.ch) return;
+    if (!this.g || !this.width || !this.ch || !this.dirty) return;
     const t0 = performance.now();
-    this.draw(g);
+    const what = this.dirty;
+    this.dirty = 0;
+    this.base.hidden = this.passing === null;
+    if (what & BASE && this.gBase) this.drawBase(this.gBase);
+    if (what & LINES && this.gLines) this.drawLines(this.gLines);
+    if (what & OVER) this.drawOver(this.g);
     this.frames++;
     this.drawMs.push(performance.now() - t0);
     if (this.drawMs.length > 240) this.drawMs.splice(0, this.drawMs.length - 240);
   }
 
-  private draw(g: CanvasRenderingContext2D): void {
-    const dpr = this.canvas.width / Math.max(1, this.width);
+  private begin(g: CanvasRenderingContext2D): void {
+    const dpr = g.canvas.width / Math.max(1, this.width);
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, this.width, this.ch);
-    const n = this.rows.length;
-    const axes = this.axes;
-    const xs = this.xs;
-    const m = axes.length;
-    const th = this.colors;
-    const brushed = this.passing !== null;
-    const path = (p: Path2D, i: number) => {
-      if (m === 1) {
-        p.moveTo(xs[0] - 6, axes[0].ys[i]);
-        p.lineTo(xs[0] + 6, axes[0].ys[i]);
-        return;
-      }
-      p.moveTo(xs[0], axes[0].ys[i]);
-      for (let a = 1; a < m; a++) p.lineTo(xs[a], axes[a].ys[i]);
-    };
     g.lineWidth = 1;
     g.lineJoin = "round";
-    if (m) {
-      // runs outside the brushes: faint grey, under the passing ones, one path
-      if (brushed) {
-        const faint = new Path2D();
-        let any = false;
-        for (let i = 0; i < n; i++) {
-          if (this.pass[i]) continue;
-          path(faint, i);
-          any = true;
-        }
-        if (any) {
-          g.strokeStyle = "rgba(150,150,150,0.22)";
-          g.stroke(faint);
-        }
-      }
-      // passing runs: one path per colour bucket
-      const paths: (Path2D | null)[] = this.bucketColors.map(() => null);
-      for (let i = 0; i < n; i++) {
-        if (!this.pass[i]) continue;
-        const b = this.bucket[i];
-        path((paths[b] ??= new Path2D()), i);
-      }
-      g.globalAlpha = n > 300 ? 0.55 : n > 60 ? 0.75 : 0.95;
-      paths.forEach((p, b) => {
-        if (!p) return;
-        g.strokeStyle = this.bucketColors[b];
-        g.stroke(p);
-      });
-      g.globalAlpha = 1;
-      // the focused run (from anywhere on the page): on top, thicker
-      const focus = this.opts.focus.get();
-      const fi = focus === null ? undefined : this.index.get(focus);
-      if (fi !== undefined) {
-        const p = new Path2D();
-        path(p, fi);
-        g.lineWidth = 4;
-        g.strokeStyle = th.bg;
-        g.stroke(p);
-        g.lineWidth = 2.5;
-        g.strokeStyle = this.pass[fi] ? this.bucketColors[this.bucket[fi]] : "#888";
-        g.stroke(p);
-        g.lineWidth = 1;
-      }
+    g.globalAlpha = 1;
+  }
+
+  /** Run i's polyline into a path. */
+  private path(p: Path2D, i: number): void {
+    const xs = this.xs;
+    const axes = this.axes;
+    const m = axes.length;
+    if (m === 1) {
+      p.moveTo(xs[0] - 6, axes[0].ys[i]);
+      p.lineTo(xs[0] + 6, axes[0].ys[i]);
+      return;
     }
+    p.moveTo(xs[0], axes[0].ys[i]);
+    for (let a = 1; a < m; a++) p.lineTo(xs[a], axes[a].ys[i]);
+  }
+
+  /** Every run in faint grey: what is outside the brushes shows through (unchanged while a brush moves). */
+  private drawBase(g: CanvasRenderingContext2D): void {
+    this.begin(g);
+    if (!this.axes.length) return;
+    const faint = new Path2D();
+    for (let i = 0; i < this.rows.length; i++) this.path(faint, i);
+    g.strokeStyle = "rgba(150,150,150,0.22)";
+    g.stroke(faint);
+  }
+
+  /** The passing runs: one path per colour bucket. */
+  private drawLines(g: CanvasRenderingContext2D): void {
+    this.begin(g);
+    if (!this.axes.length) return;
+    const n = this.rows.length;
+    const paths: (Path2D | null)[] = this.bucketColors.map(() => null);
+    for (let i = 0; i < n; i++) {
+      if (!this.pass[i]) continue;
+      this.path((paths[this.bucket[i]] ??= new Path2D()), i);
+    }
+    g.globalAlpha = n > 300 ? 0.55 : n > 60 ? 0.75 : 0.95;
+    paths.forEach((p, b) => {
+      if (!p) return;
+      g.strokeStyle = this.bucketColors[b];
+      g.stroke(p);
+    });
+    g.globalAlpha = 1;
+  }
+
+  /** Axes, ticks, brushes, and the focused run (from anywhere on the page) on top, thicker. */
+  private drawOver(g: CanvasRenderingContext2D): void {
+    this.begin(g);
     this.drawAxes(g);
+    const focus = this.opts.focus.get();
+    const fi = focus === null ? undefined : this.index.get(focus);
+    if (fi !== undefined && this.axes.length) {
+      const p = new Path2D();
+      this.path(p, fi);
+      g.lineWidth = 4;
+      g.strokeStyle = this.colors.bg;
+      g.stroke(p);
+      g.lineWidth = 2.5;
+      g.strokeStyle = this.pass[fi] ? this.bucketColors[this.bucket[fi]] : "#888";
+      g.stroke(p);
+      g.lineWidth = 1;
+    }
   }
 
   private drawAxes(g: CanvasRenderingContext2D): void {
@@ -646,11 +675,16 @@ export class ParCoords {
       }
       g.stroke();
       g.fillStyle = th.muted;
+      g.strokeStyle = th.bg; // a halo, so labels read over the lines
+      g.lineWidth = 3;
+      g.lineJoin = "round";
       g.textAlign = "right";
       for (let t = 0; t < ticks.length; t += every) {
         const label = ticks[t].label.length > 14 ? `${ticks[t].label.slice(0, 13)}…` : ticks[t].label;
+        g.strokeText(label, x - 6, this.yOf(ticks[t].pos));
         g.fillText(label, x - 6, this.yOf(ticks[t].pos));
       }
+      g.lineWidth = 1;
       if (a.missing) {
         // the "missing" notch: runs without a value on this axis end here
         g.strokeStyle = th.muted;
@@ -744,7 +778,7 @@ export class ParCoords {
     this.dragSpan = span;
     this.brushes.set(a.dim.key, brushFromSpan(a.scale, span[0], span[1]));
     this.updatePassing();
-    this.schedule();
+    this.schedule(LINES | OVER);
   }
 
   private up(e: PointerEvent): void {
@@ -763,13 +797,13 @@ export class ParCoords {
       this.brushes.delete(a.dim.key);
       this.updatePassing();
     }
-    this.schedule();
+    this.schedule(LINES | OVER);
   }
 
   private cancelDrag(): void {
     this.drag = null;
     this.dragSpan = null;
-    this.schedule();
+    this.schedule(OVER);
   }
 
   /** The run whose line passes nearest the pointer (within a few px); passing runs first. */

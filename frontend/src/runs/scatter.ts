@@ -119,6 +119,12 @@ export class Scatter {
 
   /** Draw these runs; `dims` are the candidates for x and y (the user picks); runs outside `passing` are dimmed. */
   setData(rows: RunRow[], dims: Dim[], passing: Set<string> | null): void {
+    if (this.sameData(rows, dims)) {
+      // only the brushes changed (every frame while one moves): redraw, nothing to recompute
+      this.passing = passing;
+      this.schedule();
+      return;
+    }
     this.rows = rows;
     this.dims = dims;
     this.passing = passing;
@@ -183,6 +189,14 @@ export class Scatter {
     this.offFocus();
     if (this.hovering) this.opts.focus.set(null);
     this.el.remove();
+  }
+
+  /** The same row objects (the runs model keeps a row until it changes) and the same candidate keys? */
+  private sameData(rows: RunRow[], dims: Dim[]): boolean {
+    if (rows.length !== this.rows.length || dims.length !== this.dims.length || !rows.length) return false;
+    for (let i = 0; i < rows.length; i++) if (rows[i] !== this.rows[i]) return false;
+    for (let i = 0; i < dims.length; i++) if (dims[i].key !== this.dims[i].key || dims[i].label !== this.dims[i].label) return false;
+    return true;
   }
 
   private current(): [string, string] {
