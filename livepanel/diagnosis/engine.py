@@ -282,10 +282,11 @@ class Diagnoser:
             )
             if n >= _DIVERGE_MIN and "divergence" not in done and "lr_too_high" not in done:
                 found = loss.divergence(s)
-                if found and raise_waits:
-                    self._wait(_Wait(t.last_x(), "divergence", s, None, self._clock[0], found), out)
-                elif found:
-                    self._emit(s, "divergence", self._key("divergence", s), found, out)
+                if found or loss.back_up(s):
+                    # judged with the learning rate as it stood at this x: a raise just before holds the verdict
+                    # until the loss settles (loss.after_raise), so it waits for the lr series to come this far
+                    held = (found, s.best, s.best_x)
+                    self._wait(_Wait(t.last_x(), "divergence", s, t.snap(), self._clock[0], held), out)
             if n >= loss.LR_MIN_POINTS and "lr_too_high" not in done and "divergence" not in done:
                 found = loss.lr_too_high(s)
                 if found and raise_waits:
@@ -386,9 +387,15 @@ class Diagnoser:
             )
             if found:
                 self._emit(s, kind, self._key(kind, s), found, out, x)
-        elif kind == "divergence" or kind == "lr_too_high":  # found, waiting behind a judgement of a raise
-            other = "lr_too_high" if kind == "divergence" else "divergence"
-            if s.done.get(other, math.inf) <= x or kind in s.done:
+        elif kind == "divergence":  # found, or back more than half way: a raise of the lr just before?
+            if any(k in s.done for k in ("divergence", "lr_too_high")):
+                return
+            lr = self._of(env, "lr")
+            verdict = loss.after_raise(s, Track.thaw(w.snap), lr[0] if lr else None, x, *w.found)
+            if verdict:
+                self._emit(s, verdict[0], self._key(verdict[0], s), verdict[1], out, x)
+        elif kind == "lr_too_high":  # found, waiting behind a judgement of a raise
+            if s.done.get("divergence", math.inf) <= x or kind in s.done:
                 return
             self._emit(s, kind, self._key(kind, s), w.found, out, x)
         elif kind == "lr_raised":

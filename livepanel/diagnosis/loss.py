@@ -7,6 +7,7 @@ same at step 100 and at step 10 million. Each returns (onset x, message) or None
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 
 from livepanel.diagnosis.alert import fmt, fmt_step, pct
 from livepanel.diagnosis.series import DIVERGE_BACK, DIVERGE_DROP, LEVEL_POINTS, Series
@@ -67,6 +68,106 @@ def divergence(s: Series) -> Finding:
         f"{_fmt(cur)} (mean of its last {c1} points, to step {fmt_step(t.x1[-1])}): {pct(1 - (start - cur) / gained)} "
         f"of the way back to its start",
     )
+
+
+HOLD_POINTS = 32  # after a logged raise of the learning rate, a climbing loss is judged after this many points
+HOLD_SHARE = 16  # ...and, while the loss still comes down at its start, up to 1/16 of the points before the raise
+HOLD_MAX = 4  # a raise more than this many holds before explains nothing any more
+FAR = 2.0  # ...unless the loss stood this many times its start over its last 3 levels: diverged, no need to wait
+BACK_AT_START = 0.9  # settled at this fraction of its start, or above: diverged; lower (but back half way): too high
+SETTLED = 0.9  # settled: its last level is at least this fraction of the one before (no longer coming down)
+
+
+def back_up(s: Series) -> bool:
+    """Whether the loss's level is back more than half way to its start after coming down (the state
+    divergence looks for, whether or not it is still climbing): cheap, from the series alone."""
+    t = s.track
+    start, best = t.start(), s.best
+    gained = start - best
+    if not gained > DIVERGE_DROP * abs(start):
+        return False
+    lvl, c, _ = t.level(LEVEL_POINTS)
+    return c >= LEVEL_POINTS and lvl > best + DIVERGE_BACK * gained
+
+
+def _raise_in(lr: Series, x: float, since: float) -> tuple[float, float, float] | None:
+    """The learning rate's latest raise told by x (Series.jumps), if it came at or after `since`:
+    (its x, the level before, the level at x)."""
+    for xr, before, told in reversed(lr.jumps):  # bounded by the raises of one series
+        if told <= x:
+            if since <= xr <= x:
+                lt = lr.track.at(x)
+                k = min(bisect_left(lt.x0, xr), lt.nblocks() - 1)
+                top = max(lt.sum[j] / lt.cnt[j] for j in range(k, lt.nblocks()) if lt.cnt[j])  # bounded by CAPACITY
+                return xr, before, top  # its highest level since the raise
+            return None
+    return None
+
+
+def after_raise(
+    s: Series, t: Track, lr: Series | None, x: float, found: Finding, best: float, best_x: float
+) -> tuple[str, Finding] | None:
+    """The verdict on a loss that climbed back more than half way to its start (t: as of x; found: what
+    divergence found then, or None; best, best_x: its lowest level then). With no raise of the learning
+    rate (lr, as of x) since the climb began, a divergence if found. After a raise the loss may spike far
+    past its start for a few steps, then come down again, swinging: the verdict is held for HOLD_POINTS,
+    unless the loss stands far past its start (FAR) all along. Then: below its start (BACK_AT_START) but
+    still more than half way back, the learning rate is too high; back at its start and settled there (its
+    last level not coming down from the one before; or 1/HOLD_SHARE of the points before the raise have
+    passed), a divergence. Onset: the raise."""
+    jump = _raise_in(lr, x, 2 * best_x - x) if lr is not None and best_x == best_x else None
+    if jump is None:
+        return ("divergence", found) if found else None
+    xr, lr_before, lr_after = jump
+    i = bisect_left(t.x0, xr)
+    after = t.pc[-1] - t.pc[i]
+    hold = max(HOLD_POINTS, t.pc[i] // HOLD_SHARE)
+    start = t.start()
+    gained = start - best
+    if after > HOLD_MAX * hold:
+        return ("divergence", found) if found else None
+    if after < HOLD_POINTS:
+        end, low = None, math.inf
+        for _ in range(3):  # the last 3 levels
+            lvl, c, end = t.level(LEVEL_POINTS, end)
+            if c < LEVEL_POINTS:
+                return None
+            low = min(low, lvl)
+        return ("divergence", found) if found and low >= FAR * start else None
+    m = 2 * LEVEL_POINTS
+    lvl, c, j = t.level(m)
+    prev, c2, j2 = t.level(m, j)
+    if c < m or c2 < m or j2 < i:  # two windows, both after the raise
+        return None
+    raised = f"{lr.name} went from {fmt(lr_before)} to {fmt(lr_after)} at step {fmt_step(xr)}; "
+    back = (
+        f"{s.name} fell from {_fmt(start)} to {_fmt(best)} (at step {fmt_step(best_x)}), then climbed back to "
+        f"{_fmt(lvl)} (mean of its last {c} points, to step {fmt_step(t.x1[-1])}, {after:,} points after the raise): "
+        f"{pct(1 - (start - lvl) / gained)} of the way back to its start"
+    )
+    if lvl >= BACK_AT_START * start:
+        if lvl < SETTLED * prev and after < hold:  # still coming down from a spike at the raise: not settled
+            return None
+        return (
+            "divergence",
+            (
+                xr,
+                f"{s.name} is diverging: it fell from {_fmt(start)} to {_fmt(best)}, then climbed back to "
+                f"{_fmt(lvl)} since the learning rate was raised at step {xr:g}",
+                raised + back,
+            ),
+        )
+    if lvl > best + DIVERGE_BACK * gained:
+        return (
+            "lr_too_high",
+            (
+                xr,
+                f"{s.name} climbed back to {_fmt(lvl)} since the learning rate was raised at step {xr:g}, "
+                f"and stays below its start ({_fmt(start)}): the learning rate looks too high",
+                raised + back + ", and stayed below it",
+            ),
+        )
+    return None
 
 
 def _drift(t: Track, begin: int, end: int | None = None) -> tuple[float, float, float, int]:

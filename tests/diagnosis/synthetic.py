@@ -277,6 +277,43 @@ def labelled_runs(seed: int = 0, per_kind: int = 6) -> list[Run]:
     known = np.random.default_rng(seed + 3000)
     runs += known_misses(known)
     runs += drifting_validation(np.random.default_rng(seed + 4000))
+    runs += raised_spikes(np.random.default_rng(seed + 5000))
+    return runs
+
+
+def raised_spikes(rng: np.random.Generator) -> list[Run]:
+    """A pattern of real trainings (issue 18, round three), modelled here (tuning data): the learning rate
+    raised 20-30x in the middle of a healthy run (logged); the loss spikes 5-30x past its start for a few
+    steps, then sits near its start (the model reset to chance) for 1% of the run, and then:
+    - comes down again, swinging, to a level well above where it was before the raise (lr_too_high,
+      onset at the raise: training goes on, at too high a rate);
+    - stays at its start (divergence, onset at the raise: the training is undone)."""
+    runs = []
+    for v in range(6):
+        label = ("lr_too_high", "divergence")[v % 2]
+        n = (1500, 3000, 5000, 2000, 1200, 4000)[v]
+        spec = Spec(length=n, noise=(0.1, 0.05, 0.15)[v % 3], tau=0.1, sched="constant", naming=v,
+                    val_every=(30, 50, 100)[v % 3])  # fmt: skip
+        c = build(spec, rng)
+        t0 = int(n * (0.5, 0.4, 0.6)[v % 3])
+        factor = (30.0, 20.0, 25.0)[v % 3]
+        c["lr"][t0:] *= factor
+        steps = np.arange(n - t0, dtype=np.float64)
+        spike = np.array([rng.uniform(5, 30), rng.uniform(3, 10), rng.uniform(1.5, 5)])
+        if label == "divergence":  # back to its start (chance), a little above, and there it stays
+            level = spec.start * np.full(n - t0, rng.uniform(1.0, 1.06))
+            amp = 0.04
+        else:  # at its start for 1% of the run, then down again to 20-40% of it (swinging), within 1.5-3%
+            low = spec.start * (0.2, 0.3, 0.4)[v // 2]
+            tau = n * (0.015, 0.02, 0.03)[v // 2]
+            wait = 0.01 * n
+            level = low + (spec.start - low) * np.exp(-np.clip(steps - wait, 0, None) / tau)
+            amp = (0.25, 0.3, 0.2)[v // 2]
+        level[:3] = spec.start * spike
+        c["train"][t0:] = level * np.exp(amp * rng.standard_normal(n - t0) - amp * amp / 2)
+        c["val_clean"][t0:] = level * 1.1
+        c["grads"][:, t0:] *= 3.0
+        runs.append(assemble(f"{label}-raised-spike-{v}", label, float(t0), spec, c, rng))
     return runs
 
 

@@ -18,10 +18,13 @@ def _healthy(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _feed(d: Diagnoser, x: np.ndarray, y: np.ndarray, chunk: int, win: str = "loss", trace: str = "", opts=None):
+    """Each call a batch, settled after it as the server does (a judgement that reads the env's learning
+    rate, which this env never logs, is made at the settle of the batch after)."""
     out = []
     for i in range(0, len(x), chunk):
         out += d.observe("e", win, trace, x[i : i + chunk], y[i : i + chunk], opts or {})
-    return out
+        out += d.settle()
+    return out + d.settle() + d.settle()
 
 
 @pytest.mark.parametrize(
