@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import tornado.httputil
 import tornado.web
 
 from livepanel.config import Config
-from livepanel.server import handlers, ingest, runs
+from livepanel.server import groups, handlers, ingest, runs
 from livepanel.server.auth import Guard, log_request
 from livepanel.server.diagnosis import Diagnosis
 from livepanel.server.hub import Hub
 from livepanel.server.store import Store
 from livepanel.server.ws import SocketHandler
 
+QUERY_FIELDS = 1100  # a group curve names up to 1000 envs (env=E1&env=E2...) beside its other arguments
+
+
+def _allow_query_fields(fields: int) -> None:
+    """Let query strings hold `fields` arguments. Tornado (6.5.5 and later) refuses more than 1000 with a
+    bare 400 and offers only a process-wide setting: it is raised, never lowered, to the same constant by
+    every app (we take no urlencoded bodies, so only query strings are concerned)."""
+    httputil = tornado.httputil
+    config = getattr(httputil, "_DEFAULT_PARSE_BODY_CONFIG", None)
+    if config is None or not hasattr(httputil, "set_parse_body_config") or not hasattr(config, "urlencoded"):
+        return  # an older Tornado: no limit
+    if config.urlencoded.max_arguments < fields:
+        urlencoded = dataclasses.replace(config.urlencoded, max_arguments=fields)
+        httputil.set_parse_body_config(dataclasses.replace(config, urlencoded=urlencoded))
+
 
 def make_app(config: Config, store: Store, hub: Hub, diagnosis: Diagnosis | None = None) -> tornado.web.Application:
     guard = Guard(config)
+    _allow_query_fields(QUERY_FIELDS)
     base = config.base_url
     api = base + "/api/v1"
     read = {"guard": guard, "store": store}
@@ -24,6 +43,7 @@ def make_app(config: Config, store: Store, hub: Hub, diagnosis: Diagnosis | None
         (api + "/ingest", ingest.IngestHandler, writes),
         (api + "/envs", handlers.EnvsHandler, read),
         (api + "/runs", runs.RunsHandler, read),
+        (api + "/group", groups.GroupHandler, read),
         (api + "/alerts", handlers.AlertsHandler, {**read, "diagnosis": diagnosis}),
         (api + "/clients", handlers.ClientHandler, read),
         (api + "/window", handlers.WindowHandler, read),
