@@ -26,6 +26,9 @@ KEEP_Z = 3.0  # ...by this many standard errors of their difference (an early di
 LR_MIN_POINTS = 100
 LR_SPREAD = 0.3  # standard deviation / level of both halves of the window
 ABOVE_START = 1.5  # a loss that never came down and climbs while this far above its start: too high from step 0
+RISEN = 3.0  # a loss whose last two windows stand this many times above its first points (the lowest of them)...
+RISEN_BEST = 2.0  # ...whose lowest level never came back within this many times them (it went up at once)...
+RISEN_SPREAD = 0.15  # ...and that swings this much (its level says enough): too high from step 0
 
 
 _fmt = fmt
@@ -267,7 +270,9 @@ def not_learning(s: Series, t: Track | None = None, warmup_end: float = math.nan
 
 
 def lr_too_high(s: Series) -> Finding:
-    """Loss bouncing with a large amplitude around a level that does not go down."""
+    """Loss bouncing with a large amplitude around a level that does not go down; or, whatever it did
+    since, standing several times above its first points, never having come back near them, and swinging
+    (a learning rate so high that the very first steps threw the model far off: onset at its first point)."""
     t = s.track
     n = t.n
     if n < LR_MIN_POINTS or t.nblocks() < 8:
@@ -279,6 +284,19 @@ def lr_too_high(s: Series) -> Finding:
     if windows is None:
         return None
     i1, i2, mu1, sd1, mu2, sd2 = windows
+    lo = min(t.first)
+    if lo > 0 and min(mu1, mu2) >= RISEN * lo and s.best >= RISEN_BEST * lo:  # went up at once, never came back
+        if sd1 < RISEN_SPREAD * mu1 or sd2 < RISEN_SPREAD * mu2:
+            return None
+        return (
+            t.x0[0],
+            f"{s.name} went up at once, to {mu1 / lo:.1f} times its first points, and swings there "
+            f"(about ±{100 * sd1 / mu1:.0f}%): the learning rate looks too high",
+            f"{s.name} swings by ±{pct(sd1 / mu1)} (standard deviation) around {_fmt(mu1)} over steps "
+            f"{fmt_step(t.x0[i1])}-{fmt_step(t.x1[-1])}, and ±{pct(sd2 / mu2)} around {_fmt(mu2)} over steps "
+            f"{fmt_step(t.x0[i2])}-{fmt_step(t.x1[i1 - 1])}: {mu1 / lo:.1f} times its first points (the lowest "
+            f"{_fmt(lo)}); its lowest level since, {_fmt(s.best)}, is {s.best / lo:.1f} times them",
+        )
     if sd1 < LR_SPREAD * mu1 or sd2 < LR_SPREAD * mu2:
         return None
     if mu1 < 0.92 * mu2 or mu1 < 0.6 * start:  # still coming down, or already far below the start

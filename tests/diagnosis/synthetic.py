@@ -287,7 +287,10 @@ def raised_spikes(rng: np.random.Generator) -> list[Run]:
     steps, then sits near its start (the model reset to chance) for 1% of the run, and then:
     - comes down again, swinging, to a level well above where it was before the raise (lr_too_high,
       onset at the raise: training goes on, at too high a rate);
-    - stays at its start (divergence, onset at the raise: the training is undone)."""
+    - stays at its start (divergence, onset at the raise: the training is undone).
+    And a learning rate too high from step 0 (Adam at 0.5): the loss shoots up 15-30x within its first few
+    steps, comes down again within 2-3% of the run, and swings (±22-28%) 3-5 times above its first point,
+    never coming back there (lr_too_high, onset 0)."""
     runs = []
     for v in range(6):
         label = ("lr_too_high", "divergence")[v % 2]
@@ -314,6 +317,21 @@ def raised_spikes(rng: np.random.Generator) -> list[Run]:
         c["val_clean"][t0:] = level * 1.1
         c["grads"][:, t0:] *= 3.0
         runs.append(assemble(f"{label}-raised-spike-{v}", label, float(t0), spec, c, rng))
+    for v in range(3):  # too high from step 0: its first point is the lowest, a spike, then far above it
+        n = (1200, 2000, 3000)[v]
+        spec = Spec(length=n, noise=0.05, tau=0.2, naming=v + 3, sched="constant", val_every=(25, 50, 50)[v])
+        c = build(spec, rng)
+        steps = np.arange(n, dtype=np.float64)
+        first = c["train"][0]
+        peak, settle = (30.0, 15.0, 20.0)[v], (5.0, 3.0, 4.0)[v]  # times the first point
+        up = np.clip(steps / (4 + v), 0, 1)  # up within a few steps, then down to `settle` in 2-3% of the run
+        level = first * (1 + (peak - 1) * up * np.exp(-steps / ((0.02, 0.025, 0.03)[v] * n)))
+        level = np.maximum(level, first * settle * up + first * (1 - up))
+        amp = (0.25, 0.28, 0.22)[v]
+        c["train"] = level * np.exp(amp * rng.standard_normal(n) - amp * amp / 2)
+        c["train"][0] = first
+        c["val_clean"] = level * 1.05
+        runs.append(assemble(f"lr_too_high-start-spike-{v}", "lr_too_high", 0.0, spec, c, rng))
     return runs
 
 
