@@ -40,6 +40,10 @@ export interface PanelStats extends TableStats {
   openedAt: number;
   shownMs: number;
   filterError: string;
+  /** ms of the parts of the last refresh from the model */
+  refreshMs: { table: number; parcoords: number; scatter: number; importance: number };
+  /** performance.now() when the plots and the importance were last brought up to date */
+  besideAt: number;
   /** the importance shown: metric id, and each key's figures */
   importance: { metric: string; runs: number; keys: KeyImportance[] };
 }
@@ -76,6 +80,10 @@ export class RunsPanel {
   private groupKeys = "";
   private impKeys = "";
   private scope: RunRow[] = [];
+  /** the rows matching the filter (the plots show them; the brushes narrow them to the scope) */
+  private matching: RunRow[] = [];
+  private laterPending = false;
+  private laterPlots = false;
 
   constructor(private readonly host: PanelHost) {
     const params = new URLSearchParams(location.search);
@@ -90,6 +98,8 @@ export class RunsPanel {
       openedAt: 0,
       shownMs: 0,
       filterError: "",
+      refreshMs: { table: 0, parcoords: 0, scatter: 0, importance: 0 },
+      besideAt: 0,
       importance: { metric: "", runs: 0, keys: [] },
     }) as PanelStats;
     this.parcoords = new ParCoords({ colors: host.colors, focus: host.focus, onBrush: (p) => this.brushed(p) });
@@ -225,11 +235,10 @@ export class RunsPanel {
     this.passing = passing;
     this.host.setPassing(passing);
     if (!this.isOpen) return;
-    this.scope = this.filtered().filter((r) => !passing || passing.has(r.env));
+    this.scope = this.matching.filter((r) => !passing || passing.has(r.env));
     this.table.setRows(this.scope, this.host.model.rows);
-    this.scatter.setData(this.filtered(), dimsFor(columnsFor(this.host.model.rows.values())), passing);
     this.showCount();
-    this.showImportance();
+    this.later(false);
   }
 
   private filtered(): RunRow[] {
@@ -254,22 +263,51 @@ export class RunsPanel {
     });
   }
 
-  /** Everything from the model: rows in scope, the table, the plots, the importance, the choices. */
+  /** The rows in scope and the table now, from the model; the plots, the importance and the choices
+   * after the table is on screen (they take longer than the table, which is what is looked at first). */
   private refresh(): void {
     this.dirty = false;
-    const model = this.host.model.rows;
-    const matching = this.filtered();
+    const t0 = performance.now();
+    this.matching = this.filtered();
     const passing = this.passing;
-    this.scope = passing ? matching.filter((r) => passing.has(r.env)) : matching;
-    this.table.setRows(this.scope, model);
-    const cols = columnsFor(model.values());
-    const dims = dimsFor(cols);
-    this.parcoords.setData(matching, dims);
-    this.scatter.setData(matching, dims, passing);
-    this.fillChoices(cols);
+    this.scope = passing ? this.matching.filter((r) => passing.has(r.env)) : this.matching;
+    this.table.setRows(this.scope, this.host.model.rows);
     this.showCount();
+    this.stats.refreshMs.table = performance.now() - t0;
+    this.later(true);
+  }
+
+  /** Run `beside` once after the next paint (plots too when `plots`; calls in between are merged). */
+  private later(plots: boolean): void {
+    this.laterPlots ||= plots;
+    if (this.laterPending) return;
+    this.laterPending = true;
+    // a frame later: the table's frame is painted and its tasks run before this work starts
+    requestAnimationFrame(() =>
+      requestAnimationFrame(() =>
+        setTimeout(() => {
+          const all = this.laterPlots;
+          this.laterPending = this.laterPlots = false;
+          if (this.isOpen) this.beside(all);
+        }, 0),
+      ),
+    );
+  }
+
+  private beside(plots: boolean): void {
+    const t: number[] = [performance.now()];
+    const cols = columnsFor(this.host.model.rows.values());
+    const dims = dimsFor(cols);
+    if (plots) this.parcoords.setData(this.matching, dims);
+    t.push(performance.now());
+    this.scatter.setData(this.matching, dims, this.passing);
+    t.push(performance.now());
+    this.fillChoices(cols);
     this.showImportance();
+    t.push(performance.now());
     if (this.colsBox.open) this.fillColumns();
+    Object.assign(this.stats.refreshMs, { parcoords: t[1] - t[0], scatter: t[2] - t[1], importance: t[3] - t[2] });
+    this.stats.besideAt = performance.now();
   }
 
   private showCount(): void {

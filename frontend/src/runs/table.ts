@@ -76,6 +76,12 @@ export function naturalCompare(a: string, b: string): number {
   return collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
+/** Each name's place in natural order. */
+export function nameRanks(names: readonly string[]): Map<string, number> {
+  const sorted = [...names].sort(naturalCompare);
+  return new Map(sorted.map((e, i) => [e, i]));
+}
+
 /** 0: a number (bools as 0/1), 1: text, 2: missing (null, undefined, NaN) */
 function rank(v: Cell): number {
   if (typeof v === "number") return Number.isNaN(v) ? 2 : 0;
@@ -87,14 +93,14 @@ function rank(v: Cell): number {
  * The envs of `rows` sorted by a column: numbers numerically, strings naturally, numbers before
  * strings, missing values last in either direction; ties by env.
  */
-export function sortRows(rows: readonly RunRow[], col: Column | null, dir: 1 | -1): RunRow[] {
+export function sortRows(rows: readonly RunRow[], col: Column | null, dir: 1 | -1, names?: ReadonlyMap<string, number>): RunRow[] {
   const n = rows.length;
   const envRank = new Float64Array(n);
-  // ranks of the names once, so the comparison is numeric (no collator per comparison)
+  // ranks of the names (given, or computed here), so the comparison is numeric (no collator per comparison)
+  const ranked = names ?? nameRanks(rows.map((r) => r.env));
+  for (let i = 0; i < n; i++) envRank[i] = ranked.get(rows[i].env) ?? n;
   const idx = Array.from({ length: n }, (_, i) => i);
-  idx.sort((a, b) => naturalCompare(rows[a].env, rows[b].env));
-  idx.forEach((i, r) => (envRank[i] = r));
-  if (!col) return idx.map((i) => rows[i]);
+  if (!col) return idx.sort((a, b) => envRank[a] - envRank[b]).map((i) => rows[i]);
   const kind = new Uint8Array(n);
   const key = new Float64Array(n);
   const strings: { i: number; s: string }[] = [];
@@ -224,6 +230,8 @@ export class RunsTable {
   private readonly body = el("div", "lp-rt-body");
   private readonly allBox = el("input");
   private rows = new Map<string, RunRow>();
+  /** every known env's place in natural order (ties of a sort), computed when the envs change */
+  private names = new Map<string, number>();
   private scope: RunRow[] = [];
   private sorted: RunRow[] = [];
   private lines: Line[] = [];
@@ -330,6 +338,7 @@ export class RunsTable {
   setRows(scope: RunRow[], all: ReadonlyMap<string, RunRow>): void {
     this.scope = scope;
     this.rows = new Map(all);
+    if (this.names.size !== all.size || [...all.keys()].some((e) => !this.names.has(e))) this.names = nameRanks([...all.keys()]);
     this.layout(false);
     this.render();
   }
@@ -372,7 +381,7 @@ export class RunsTable {
   render(): void {
     const t0 = performance.now();
     const col = this.sortBy ? (this.all.find((c) => c.id === this.sortBy!.col) ?? null) : null;
-    this.sorted = sortRows(this.scope, col, this.sortBy?.dir ?? 1);
+    this.sorted = sortRows(this.scope, col, this.sortBy?.dir ?? 1, this.names);
     this.lines = buildLines(this.sorted, this.groupKey, this.collapsed);
     this.groupCache.clear();
     this.stats.sort = this.sortBy ? { ...this.sortBy } : null;
