@@ -12,6 +12,7 @@ import {
   passingIndices,
   profile,
   sameSet,
+  scaleChoices,
 } from "../src/runs/scales";
 
 test("a learning rate spanning 3 decades gets a log axis; fewer decades, or a value <= 0, a linear one", () => {
@@ -145,4 +146,11 @@ test("passing runs: inside every brush (AND), null without brushes", () => {
 test("whole-number columns (a seed) get whole-number ticks", () => {
   assert.deepEqual(makeScale([0, 1, 2]).ticks().map((t) => t.label), ["0", "1", "2"]);
   assert.deepEqual(makeScale([0, 0.5, 2]).ticks().map((t) => t.label), ["0", "0.5", "1", "1.5", "2"]);
+});
+
+test("scale choices: the default first, log only where every value > 0", () => {
+  assert.deepEqual(scaleChoices(profile([1e-4, 1e-1])), ["log", "linear", "cat"]);
+  assert.deepEqual(scaleChoices(profile([0.1, 0.2])), ["linear", "log", "cat"]);
+  assert.deepEqual(scaleChoices(profile([0, 0.2])), ["linear", "cat"]);
+  assert.deepEqual(scaleChoices(profile(["a", 1])), ["cat"]);
 });

@@ -26,7 +26,9 @@ import {
   passingIndices,
   profile,
   sameSet,
+  scaleChoices,
   type Brush,
+  type Profile,
   type Scale,
   type ScaleKind,
   type Value,
@@ -106,8 +108,7 @@ interface Axis {
   pos: Float32Array;
   /** CSS px in the canvas (the missing notch for missing values) */
   ys: Float32Array;
-  logAllowed: boolean;
-  numeric: boolean;
+  profile: Profile;
   missing: number;
 }
 
@@ -362,7 +363,7 @@ export class ParCoords {
         pos[i] = scale.pos(values[i]);
         if (Number.isNaN(pos[i])) miss++;
       }
-      return { dim, values, scale, pos, ys: new Float32Array(values.length), logAllowed: p.logAllowed, numeric: p.numeric, missing: miss };
+      return { dim, values, scale, pos, ys: new Float32Array(values.length), profile: p, missing: miss };
     });
     // a brush that no longer fits its axis (a numeric axis became categorical) is dropped
     for (const [k, b] of [...this.brushes]) {
@@ -475,7 +476,7 @@ export class ParCoords {
   }
 
   private layoutHeads(): void {
-    const key = JSON.stringify([this.width, this.axes.map((a) => [a.dim.key, a.dim.label, a.scale.kind, a.logAllowed, a.numeric])]);
+    const key = JSON.stringify([this.width, this.axes.map((a) => [a.dim.key, a.dim.label, a.scale.kind, a.profile.logAllowed, a.profile.numeric])]);
     if (key === this.headsKey) return;
     this.headsKey = key;
     this.heads.replaceChildren();
@@ -500,7 +501,7 @@ export class ParCoords {
         return b;
       };
       btn("◀", "move left", () => this.moveAxis(i, -1), i === 0);
-      const kinds: ScaleKind[] = a.numeric ? (a.logAllowed ? ["linear", "log", "cat"] : ["linear", "cat"]) : ["cat"];
+      const kinds = scaleChoices(a.profile);
       const label = { linear: "lin", log: "log", cat: "cat" }[a.scale.kind];
       const scaleBtn = btn(label, "scale: linear, log or categorical (click to change)", () => {
         const next = kinds[(kinds.indexOf(a.scale.kind) + 1) % kinds.length];

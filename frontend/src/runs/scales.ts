@@ -80,6 +80,13 @@ export function profile(values: readonly Value[]): Profile {
   return { numeric, min, max, logAllowed, auto, present, distinct: seen.size, integer: numeric && integer };
 }
 
+/** The scales a user can switch a column between, the default first (a click moves to the next). */
+export function scaleChoices(p: Profile): ScaleKind[] {
+  if (!p.numeric) return ["cat"];
+  const all: ScaleKind[] = p.logAllowed ? ["linear", "log", "cat"] : ["linear", "cat"];
+  return [p.auto, ...all.filter((k) => k !== p.auto)];
+}
+
 /** Categories sort naturally ("lr2" before "lr10"; false before true), the same in every browser. */
 const collator = new Intl.Collator("en", { numeric: true, sensitivity: "variant" });
 export function compareCats(a: string, b: string): number {

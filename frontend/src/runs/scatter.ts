@@ -7,7 +7,7 @@ import { el, theme } from "../views/common";
 import type { RunRow } from "../wire";
 import { nameHash } from "./colors";
 import { dimGroup, valueText, type Dim, type PlotOptions } from "./parcoords";
-import { makeScale, profile, type Scale, type ScaleKind, type Value } from "./scales";
+import { makeScale, profile, scaleChoices, type Scale, type ScaleKind, type Value } from "./scales";
 
 /** What tests read (`el.lpPlot.debug()`). */
 export interface ScatterDebug {
@@ -208,8 +208,7 @@ export class Scatter {
 
   private cycleScale(key: string, values: Value[], scale: Scale | null): void {
     if (!key || !scale) return;
-    const p = profile(values);
-    const kinds: ScaleKind[] = p.numeric ? (p.logAllowed ? ["linear", "log", "cat"] : ["linear", "cat"]) : ["cat"];
+    const kinds = scaleChoices(profile(values));
     this.setScale(key, kinds[(kinds.indexOf(scale.kind) + 1) % kinds.length]);
   }
 
