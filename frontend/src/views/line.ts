@@ -253,6 +253,8 @@ export class LineView implements View {
   private groupPlan(): GroupPlan | null {
     const key = this.ctx.grouping.key;
     if (!key || this.kind !== "line" || this.wins.length < 2) return null;
+    // a run's group is in its row: until the runs feed has brought every member's, draw the runs
+    if (!this.wins.every((w) => this.ctx.runs.rows.has(w.env))) return null;
     const traces: string[] = [];
     for (const w of this.wins) for (const tr of w.traces) if (!traces.includes(tr.name)) traces.push(tr.name);
     const groups = groupRuns(
@@ -504,6 +506,7 @@ export class LineView implements View {
       if (role === "main") s.width = hot !== null && !dim ? 2.5 : 1.5;
     });
     this.legend.mark(hot);
+    for (const row of this.tip.querySelectorAll<HTMLElement>(".lp-tip-row")) row.classList.toggle("hot", row.dataset.run === hot);
     this.el.dataset.focus = hot ?? "";
     u.redraw(false);
   }
@@ -645,6 +648,7 @@ export class LineView implements View {
     for (const [run, { color, parts }] of byRun) {
       if (shown++ >= MAX_ROWS) break;
       const row = el("div", "lp-tip-row");
+      row.dataset.run = run;
       row.classList.toggle("hot", run === this.hot);
       const sw = el("span", "lp-swatch");
       sw.style.background = color;
