@@ -242,3 +242,23 @@ def test_a_brush_narrows_the_table_and_the_overlaid_envs(logged, pages):
     page.wait_for_function("() => window.__livepanel.grid.envsOf('loss').length === 1", timeout=8000)
     page.evaluate("() => document.querySelector('.lp-parcoords').lpPlot.clearBrushes()")
     wait(page, "s.rows === 5 && lp.overlaid.length === 2")
+
+
+def test_a_live_change_rewrites_only_the_changed_cells(logged, pages, tmp_path):
+    page = open_panel(pages, logged.url)
+    wait(page, "!!document.querySelector('.lp-rt-row[data-env=\"cmp/sgd-s2\"]')")
+    next_frames(page)
+    before = page.evaluate("() => window.__livepanel.runsTable.cellWrites")
+    with livepanel.Panel(logged.url, env="cmp/sgd-s2", spool_dir=tmp_path / "more") as p:
+        p.line(np.arange(20, 25, dtype=float), np.full(5, 0.05), win="loss", name="train")
+        assert p.flush(10)
+    wait(page, "lp.runsPanel.table.cellsOf('cmp/sgd-s2').steps === '24'")
+    page.wait_for_function(
+        """() => [...document.querySelector('.lp-rt-row[data-env="cmp/sgd-s2"]').children]
+                 .some((c) => c.textContent === '24')""",
+        timeout=10000,
+    )
+    next_frames(page)
+    writes = page.evaluate("() => window.__livepanel.runsTable.cellWrites") - before
+    # steps, updated, status, the metric's last value (min and max are hidden): one row's cells, not the table's
+    assert 1 <= writes <= 6, writes

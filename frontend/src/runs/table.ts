@@ -392,8 +392,7 @@ export class RunsTable {
       h.setAttribute("aria-sort", on ? (this.sortBy!.dir === 1 ? "ascending" : "descending") : "none");
     }
     this.body.style.height = `${this.lines.length * ROW_H}px`;
-    for (const p of this.pool) p.data = null;
-    this.paintRows();
+    this.paintRows(); // a row element is re-filled only when its line or its run's row changed
     const sel = this.opts.selected();
     const shown = this.scope.map((r) => r.env);
     const n = shown.filter((e) => sel.includes(e)).length;
