@@ -42,8 +42,8 @@ export function bins(n: number): number {
 
 /** Ranks from 1, ties given their mean rank. */
 export function ranks(xs: readonly number[]): number[] {
-  const idx = xs.map((_, i) => i).sort((a, b) => xs[a] - xs[b]);
-  const out = new Array<number>(xs.length);
+  const idx = Array.from(xs.keys()).sort((a, b) => xs[a] - xs[b]);
+  const out = new Array<number>(xs.length).fill(0);
   for (let i = 0; i < idx.length; ) {
     let j = i;
     while (j + 1 < idx.length && xs[idx[j + 1]] === xs[idx[i]]) j++;
@@ -70,9 +70,9 @@ function pearson(a: readonly number[], b: readonly number[]): number | null {
   return Math.max(-1, Math.min(1, sab / Math.sqrt(saa * sbb)));
 }
 
-/** Spearman's rank correlation (null when either side has one value). */
-export function spearman(x: readonly number[], y: readonly number[]): number | null {
-  return x.length < 2 ? null : pearson(ranks(x), ranks(y));
+/** Spearman's rank correlation (null when either side has one value); ranks may be given. */
+export function spearman(x: readonly number[], y: readonly number[], rx?: number[], ry?: number[]): number | null {
+  return x.length < 2 ? null : pearson(rx ?? ranks(x), ry ?? ranks(y));
 }
 
 /** eps^2 of y over the groups (group label per run): the share of y's variance the groups explain, corrected for their number. */
@@ -113,23 +113,26 @@ export function keyImportance(rows: readonly RunRow[], key: string, metric: (row
   }
   const n = ys.length;
   const numeric = n > 0 && xs.every(isNum);
-  const distinct = new Set(xs.map((x) => (isNum(x) ? Number(x) : JSON.stringify(x)))).size;
+  const distinct = new Set<unknown>(numeric ? xs.map(Number) : xs.map((x) => (typeof x === "string" ? "s:" + x : String(x)))).size;
   const base = { key, n, numeric, rho: null, importance: null, groups: distinct };
   if (n < MIN_RUNS) return { ...base, why: `${n} run${n === 1 ? "" : "s"} with this key and the metric; ${MIN_RUNS} needed` };
   if (distinct < 2) return { ...base, why: "one value in every run" };
-  if (!(Math.max(...ys) > Math.min(...ys))) return { ...base, why: "the metric is the same in every run" };
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const y of ys) {
+    if (y < lo) lo = y;
+    if (y > hi) hi = y;
+  }
+  if (!(hi > lo)) return { ...base, why: "the metric is the same in every run" };
   let groups: (string | number)[];
   let rho: number | null = null;
   if (numeric) {
     const xn = xs.map(Number);
-    rho = spearman(xn, ys);
+    const rx = ranks(xn);
+    rho = spearman(xn, ys, rx);
     const b = bins(n);
-    if (distinct <= b) groups = xn;
-    else {
-      const r = ranks(xn);
-      groups = r.map((ri) => Math.min(b - 1, Math.floor(((ri - 1) * b) / n)));
-    }
-  } else groups = xs.map((x) => (typeof x === "string" ? "s:" + x : JSON.stringify(x)));
+    groups = distinct <= b ? xn : rx.map((ri) => Math.min(b - 1, Math.floor(((ri - 1) * b) / n)));
+  } else groups = xs.map((x) => (typeof x === "string" ? "s:" + x : String(x)));
   const k = new Set(groups).size;
   const importance = epsilonSquared(groups, ys);
   return { ...base, rho, importance, groups: k, why: importance === null ? "a different value in every run" : "" };

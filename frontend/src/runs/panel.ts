@@ -83,6 +83,7 @@ export class RunsPanel {
   /** the rows matching the filter (the plots show them; the brushes narrow them to the scope) */
   private matching: RunRow[] = [];
   private laterPending = false;
+  private brushFrame = 0;
   private laterPlots = false;
 
   constructor(private readonly host: PanelHost) {
@@ -231,14 +232,20 @@ export class RunsPanel {
     this.stats.lastFilterMs = performance.now() - t0;
   }
 
+  /** The brushes changed: the table and the windows follow, once a frame however fast a brush moves. */
   private brushed(passing: Set<string> | null): void {
     this.passing = passing;
-    this.host.setPassing(passing);
-    if (!this.isOpen) return;
-    this.scope = this.matching.filter((r) => !passing || passing.has(r.env));
-    this.table.setRows(this.scope, this.host.model.rows);
-    this.showCount();
-    this.later(false);
+    if (this.brushFrame) return;
+    this.brushFrame = requestAnimationFrame(() => {
+      this.brushFrame = 0;
+      const p = this.passing;
+      this.host.setPassing(p);
+      if (!this.isOpen) return;
+      this.scope = this.matching.filter((r) => !p || p.has(r.env));
+      this.table.setRows(this.scope, this.host.model.rows);
+      this.showCount();
+      this.later(false);
+    });
   }
 
   private filtered(): RunRow[] {
