@@ -75,7 +75,8 @@ export class GroupFetcher {
       if (plan) void this.fetch();
       return;
     }
-    if (plan && changed) this.schedule();
+    // after a refusal, ask again only when the plan changes (not every second while members log)
+    if (plan && changed && !this.error) this.schedule();
   }
 
   private schedule(): void {
