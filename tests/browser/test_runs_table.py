@@ -78,6 +78,15 @@ def test_runs_with_config_fill_the_table_and_sort_by_a_config_key_and_a_metric(l
     page.locator('.lp-rt-h[data-col="config.lr"]').click()
     wait(page, "s.sort.dir === -1")
     assert order(page)[-1] == "cmp/adam-s2" and order(page)[:2] == ["cmp/sgd-s1", "cmp/sgd-s2"]
+    assert "runsort=-config.lr" in page.url
+    # a link keeps the sort
+    linked = pages.open(logged.url + "/?runs=1&runsort=-config.lr", width=1600, height=1000)
+    wait(linked, f"s.rows === {len(RUNS)} && s.sort && s.sort.col === 'config.lr' && s.sort.dir === -1")
+    assert order(linked) == order(page)
+    # the keyboard sorts too
+    page.locator('.lp-rt-h[data-col="config.seed"]').focus()
+    page.keyboard.press("Enter")
+    wait(page, "s.sort.col === 'config.seed'")
     # by a metric: the rows on screen follow
     page.locator('.lp-rt-h[data-col="metric.loss/train"]').click()
     wait(page, "s.sort.col === 'metric.loss/train'")
@@ -217,6 +226,18 @@ def test_the_panel_stays_closed_without_runs_1_and_the_toggle_keeps_the_url(logg
     page.locator(".lp-toggle-runs").click()
     page.wait_for_function("() => !location.search.includes('runs=1')", timeout=5000)
     assert page.locator(".lp-runs").is_hidden()
+
+
+def test_without_runs_the_panel_says_how_to_get_some(server, pages, tmp_path):
+    page = pages.open(server.url + "/?runs=1", width=1600, height=1000)
+    page.wait_for_function("() => !document.querySelector('.lp-runs-empty').hidden", timeout=5000)
+    assert "livepanel.Panel(env=..., config={...})" in page.locator(".lp-runs-empty").inner_text()
+    log_runs(server.url, tmp_path / "spool", {"e/one": ("adam", 0.1, 1, 0.5)})
+    wait(page, "s.rows === 1")
+    page.wait_for_function("() => document.querySelector('.lp-runs-empty').hidden", timeout=5000)
+    page.locator(".lp-runs-filter").fill("lr > 1")
+    page.wait_for_function("() => !document.querySelector('.lp-runs-empty').hidden", timeout=5000)
+    assert page.locator(".lp-runs-empty").inner_text() == "No run matches the filter."
 
 
 def test_names_are_text_never_markup(server, pages, tmp_path):

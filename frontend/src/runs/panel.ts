@@ -63,6 +63,7 @@ export class RunsPanel {
   private readonly filterIn = el("input", "lp-runs-filter");
   private readonly filterMsg = el("span", "lp-runs-filter-msg");
   private readonly count = el("span", "lp-runs-count");
+  private readonly empty = el("p", "lp-hint lp-runs-empty");
   private readonly colsBox = el("details", "lp-runs-cols");
   private readonly colsList = el("div", "lp-runs-cols-list");
   private readonly groupSel = el("select", "lp-runs-group");
@@ -94,6 +95,10 @@ export class RunsPanel {
       selected: host.selected,
       onSelect: (envs) => host.select(envs),
     });
+    // the sort is kept in the URL: ?runsort=config.lr (ascending) or ?runsort=-config.lr
+    const sort = params.get("runsort");
+    if (sort) this.table.setSort({ col: sort.replace(/^-/, ""), dir: sort.startsWith("-") ? -1 : 1 });
+    this.table.onSort = (s) => setUrlList("runsort", [(s.dir === -1 ? "-" : "") + s.col]);
     this.stats = Object.assign(this.table.stats, {
       lastFilterMs: 0,
       openedAt: 0,
@@ -157,7 +162,8 @@ export class RunsPanel {
     middle.append(this.table.el, imp);
     const plots = el("div", "lp-runs-plots");
     plots.append(this.parcoords.el, this.scatter.el);
-    this.el.append(controls, this.filterMsg, middle, plots);
+    this.empty.hidden = true;
+    this.el.append(controls, this.filterMsg, this.empty, middle, plots);
     this.el.hidden = true;
     // the plots share the pane's width: the parallel coordinates 60 %, the scatter the rest
     new ResizeObserver(() => {
@@ -320,6 +326,12 @@ export class RunsPanel {
   private showCount(): void {
     const all = this.host.model.rows.size;
     this.count.textContent = this.scope.length === all ? `${all} runs` : `${this.scope.length} of ${all} runs`;
+    this.empty.textContent = !all
+      ? "No runs yet. Every env is a run: livepanel.Panel(env=..., config={...}) gives it its hyper-parameters."
+      : !this.scope.length
+        ? "No run matches the filter" + (this.passing ? " and the brushes." : ".")
+        : "";
+    this.empty.hidden = !this.empty.textContent;
   }
 
   /** The group-by keys and the importance metrics, kept when still offered. */

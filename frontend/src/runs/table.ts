@@ -248,6 +248,10 @@ export class RunsTable {
   private frame = 0;
   /** columns changed: the header and the row elements are built again */
   onColumns: (() => void) | null = null;
+  /** the user sorted by a column */
+  onSort: ((sort: { col: string; dir: 1 | -1 }) => void) | null = null;
+  /** a sort from a link, kept until its column exists (the runs arrive after the page opens) */
+  private pendingSort: { col: string; dir: 1 | -1 } | null = null;
 
   constructor(private readonly opts: TableOptions) {
     this.el.setAttribute("role", "grid");
@@ -259,6 +263,12 @@ export class RunsTable {
     this.head.addEventListener("click", (e) => {
       const cell = (e.target as HTMLElement).closest<HTMLElement>("[data-col]");
       if (cell) this.sortColumn(cell.dataset.col!);
+    });
+    this.head.addEventListener("keydown", (e) => {
+      const cell = (e.target as HTMLElement).closest<HTMLElement>("[data-col]");
+      if (!cell || (e.key !== "Enter" && e.key !== " ")) return;
+      e.preventDefault();
+      this.sortColumn(cell.dataset.col!);
     });
     this.allBox.addEventListener("change", () => {
       const shown = this.scope.map((r) => r.env);
@@ -329,6 +339,13 @@ export class RunsTable {
     else this.sortBy = { col: id, dir: 1 };
     this.render();
     this.stats.lastSortMs = performance.now() - t0;
+    this.onSort?.(this.sortBy);
+  }
+
+  /** The sort a link asked for (applied once the column exists; no callback). */
+  setSort(sort: { col: string; dir: 1 | -1 } | null): void {
+    this.sortBy = sort;
+    this.pendingSort = sort;
   }
 
   /**
@@ -357,7 +374,9 @@ export class RunsTable {
     this.all = all;
     this.cols = all.filter((c) => this.isShown(c));
     this.stats.columns = this.cols.map((c) => c.id);
+    if (!this.sortBy && this.pendingSort && all.some((c) => c.id === this.pendingSort!.col)) this.sortBy = this.pendingSort;
     if (this.sortBy && !all.some((c) => c.id === this.sortBy!.col)) this.sortBy = null;
+    if (this.sortBy) this.pendingSort = null;
     const width = 26 + 18 + this.cols.reduce((a, c) => a + c.width, 0);
     this.head.replaceChildren();
     this.head.style.width = this.body.style.width = `${width}px`;
@@ -370,6 +389,7 @@ export class RunsTable {
       h.title = `${c.group === "run" ? "" : c.group + " "}${c.label}: click to sort`;
       h.style.width = `${c.width}px`;
       h.setAttribute("role", "columnheader");
+      h.tabIndex = 0;
       this.head.append(h);
     }
     for (const p of this.pool) p.el.remove();
