@@ -297,7 +297,7 @@ class Diagnoser:
                     self._wait(_Wait(t.last_x(), "lr_raised", s, t.snap(), self._clock[0], None), out)
             if (
                 n >= s.judge_at
-                and loss.NOT_LEARNING_POINTS <= n <= _NO_MORE
+                and loss.STEADY_POINTS <= n <= _NO_MORE
                 and "not_learning" not in done
                 and "divergence" not in done
                 and "lr_too_high" not in done
@@ -382,9 +382,10 @@ class Diagnoser:
             if "not_learning" in s.done or any(s.done.get(k, math.inf) <= x for k in ("divergence", "lr_too_high")):
                 return
             lr = self._of(env, "lr")
-            found = loss.not_learning(
-                s, Track.thaw(w.snap), lr[0].warmup_end(x) if lr else math.nan, bool(lr) and lr[0].zero(x)
-            )
+            warm = lr[0].warmup_end(x) if lr else math.nan
+            zero = bool(lr) and lr[0].zero(x)
+            steady = bool(lr) and math.isnan(warm) and not zero
+            found = loss.not_learning(s, Track.thaw(w.snap), warm, zero, steady)
             if found:
                 self._emit(s, kind, self._key(kind, s), found, out, x)
         elif kind == "divergence":  # found, or back more than half way: a raise of the lr just before?

@@ -16,6 +16,7 @@ from livepanel.diagnosis.track import Track
 Finding = tuple[float, str, str] | None  # (onset x, message, evidence)
 
 NOT_LEARNING_POINTS = 150  # points before "flat" can be told from "slow start"
+STEADY_POINTS = 96  # ...when the env logs a learning rate at its working value from the start (no warm-up)
 NOT_LEARNING_DROP = 0.05  # fell less than this fraction of its level over the judged points...
 DRIFT_Z = 4.0  # falling this many standard errors over the judged points is learning...
 DRIFT_MIN = 0.002  # ...if it falls at least this fraction of the level...
@@ -196,7 +197,9 @@ def _drift(t: Track, begin: int, end: int | None = None) -> tuple[float, float, 
     return fall, sd * w / math.sqrt(sxx), ym, int(w)
 
 
-def not_learning(s: Series, t: Track | None = None, warmup_end: float = math.nan, lr_zero: bool = False) -> Finding:
+def not_learning(
+    s: Series, t: Track | None = None, warmup_end: float = math.nan, lr_zero: bool = False, lr_steady: bool = False
+) -> Finding:
     """Loss still flat near its starting value after the first NOT_LEARNING_POINTS points.
 
     `warmup_end` is the x where the env's learning rate stopped rising (when it logs one):
@@ -211,10 +214,13 @@ def not_learning(s: Series, t: Track | None = None, warmup_end: float = math.nan
     `lr_zero`: the env's learning rate was exactly 0 at every point so far: the model cannot learn, so
     a loss that did not fall is not learning as soon as NOT_LEARNING_POINTS points are in (no waiting
     to tell it from a slow learner).
+    `lr_steady`: the env logs a learning rate, and it was at its working value from the start (no
+    warm-up, not 0): a slow start is not explained by a small rate, so STEADY_POINTS points are enough.
     """
     t = s.track if t is None else t
     n = t.n
-    if n < NOT_LEARNING_POINTS or n > 64 * NOT_LEARNING_POINTS or t.nblocks() < 8:
+    need = STEADY_POINTS if lr_steady else NOT_LEARNING_POINTS
+    if n < need or n > 64 * NOT_LEARNING_POINTS or t.nblocks() < 8:
         return None
     x_first, x_last = t.x0[0], t.x1[-1]
     spacing = (x_last - x_first) / max(n - 1, 1)
@@ -228,7 +234,7 @@ def not_learning(s: Series, t: Track | None = None, warmup_end: float = math.nan
         while begin < t.nblocks() and t.x0[begin] < xa:  # bounded by CAPACITY
             begin += 1
     fall, se, mu, m = _drift(t, begin)
-    if m < NOT_LEARNING_POINTS or not math.isfinite(fall) or not mu > 0:
+    if m < need or not math.isfinite(fall) or not mu > 0:
         return None
     # a noisy loss is judged once a steady fall of SLOW_FALL per NOT_LEARNING_POINTS points would
     # stand SLOW_Z standard errors out (the fall grows as m, its error shrinks as 1/sqrt(m))

@@ -278,6 +278,28 @@ def labelled_runs(seed: int = 0, per_kind: int = 6) -> list[Run]:
     runs += known_misses(known)
     runs += drifting_validation(np.random.default_rng(seed + 4000))
     runs += raised_spikes(np.random.default_rng(seed + 5000))
+    runs += flat_from_the_start(np.random.default_rng(seed + 6000))
+    return runs
+
+
+def flat_from_the_start(rng: np.random.Generator) -> list[Run]:
+    """A pattern of real trainings (issue 18, round three), modelled here (tuning data): `optimizer.step()`
+    forgotten, or labels shuffled apart from their inputs, in short runs (1,000-1,500 steps) that log a
+    constant learning rate: the loss sits at chance from step 0 in tiny noise (0.3-1%): not_learning,
+    onset 0. Beside them, healthy slow learners that log the same constant rate (falling 2-3% per 100
+    points at first): no alert."""
+    runs = []
+    for v in range(3):
+        n = (1000, 1200, 1500)[v]
+        spec = Spec(length=n, noise=0.005, tau=0.2, naming=v + 1, sched="constant", val_every=(25, 50, 30)[v])
+        c = build(spec, rng)
+        c["train"] = noisy(np.full(n, 2.303), (0.003, 0.005, 0.01)[v], rng)
+        c["val_clean"][:] = 2.303 * 1.01
+        c["acc_clean"][:] = 0.1
+        runs.append(assemble(f"not_learning-flat-at-chance-{v}", "not_learning", 0.0, spec, c, rng))
+    for v in range(2):
+        spec = Spec(length=(3000, 2000)[v], sched="constant", tau=(1.1, 0.7)[v], noise=(0.005, 0.02)[v], naming=v + 2)
+        runs.append(assemble(f"healthy-slow-logged-lr-{v}", HEALTHY, math.nan, spec, build(spec, rng), rng))
     return runs
 
 

@@ -22,7 +22,6 @@ RUNS = {name: family(name) for name in REPORTED}
 NOT_YET = {
     ("B", "overfitting"): "b-overfitting-0/-1 caught 16-17% after onset in 4-5% validation noise; -4 missed",
     ("real", "overfitting"): "tiny-set-adam-256 and tiny-set-sgd caught about 12% after onset",
-    ("real", "not_learning"): "forgot-optimizer-step 13.2% and labels-shuffled 10.6% after onset",
 }
 CAUGHT_CASES = [
     pytest.param(fam, kind, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[fam, kind]))
