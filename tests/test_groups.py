@@ -37,8 +37,7 @@ def reference(runs: list[tuple], band: str, width: int) -> dict[str, np.ndarray]
         lo, hi = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
     if len(steps) <= width:
         return {"x": steps, "mean": mean, "lo": lo, "hi": hi, "n": n}
-    edges = np.linspace(steps[0], steps[-1], width + 1)
-    which = np.clip(np.searchsorted(edges, steps, side="right") - 1, 0, width - 1)
+    which = np.minimum(np.floor((steps - steps[0]) * width / (steps[-1] - steps[0])), width - 1)
     out: dict[str, list] = {k: [] for k in ("x", "mean", "lo", "hi", "n")}
     for b in range(width):
         s = which == b

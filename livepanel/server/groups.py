@@ -5,13 +5,13 @@ last value of a repeated step, NaN and inf left out) are interpolated linearly a
 steps, inside each run's own first..last step; per step the mean, the band (min..max, or mean -/+ the
 population std) and the number of runs; past `width` union steps, equal-width buckets of x.
 
-Speed (50 runs of 100,000 points in well under a second, benchmarks/bench_groups.py): runs that share
-their steps are one matrix, no interpolation. Otherwise nothing of size runs x union steps is built:
-each run is cut into pieces, each inside one of its segments (between two of its points) and one
-bucket, on which it is one straight line. Per-step sums over runs (of values, and of squares for the
-std band) come from difference arrays of the pieces' coefficients; the min and max of a line over a
-piece are at the piece's ends. Coefficients are taken relative to each bucket's first step, so that
-sums do not lose precision to large steps.
+Speed (benchmarks/bench_groups.py): runs that share their steps are one matrix, no interpolation.
+Otherwise nothing of size runs x union steps is built. With the min-max band, each run's running sum over
+the union's steps (from prefix sums of the steps) is read at the bucket bounds, and its extremes in a
+bucket are at its own points there or at the bucket's first and last steps it covers. With the std band,
+per-step sums of values and of their squares come from difference arrays: each run is cut into pieces,
+each inside one of its segments and one bucket, on which it is one straight line whose coefficients are
+taken relative to the bucket's first step, so that squares do not lose precision to large steps.
 """
 
 from __future__ import annotations
@@ -86,22 +86,24 @@ def buckets(x: np.ndarray, width: int) -> np.ndarray | None:
     if len(x) <= width:
         return None
     x0, x1 = x[0], x[-1]
-    ids = np.minimum(((x - x0) * (width / (x1 - x0))).astype(np.int64), width - 1)
+    ids = np.minimum(((x - x0) * width / (x1 - x0)).astype(np.int64), width - 1)  # exact for integer steps
     return np.concatenate(([0], np.flatnonzero(np.diff(ids)) + 1))
 
 
 def _reduce(
-    starts: np.ndarray, x: np.ndarray, total: np.ndarray, n: np.ndarray, lo: np.ndarray | None, hi: np.ndarray | None
+    starts: np.ndarray,
+    x: np.ndarray,
+    total: np.ndarray | None,
+    n: np.ndarray,
+    lo: np.ndarray | None,
+    hi: np.ndarray | None,
 ) -> Curve:
     """Per-step values into buckets: mean x, n-weighted mean (total: per-step sums of values), min of lo, max
-    of hi, max n. lo and hi None: the caller has them per bucket already."""
+    of hi, max n. A None: the caller has that per bucket already."""
     count = np.diff(np.append(starts, len(x)))
-    nsum = np.add.reduceat(n, starts, dtype=np.int64)
-    out = {
-        "x": np.add.reduceat(x, starts) / count,
-        "mean": np.add.reduceat(total, starts) / nsum,
-        "n": np.maximum.reduceat(n, starts).astype("i4"),
-    }
+    out = {"x": np.add.reduceat(x, starts) / count, "n": np.maximum.reduceat(n, starts).astype("i4")}
+    if total is not None:
+        out["mean"] = np.add.reduceat(total, starts) / np.add.reduceat(n, starts, dtype=np.int64)
     if lo is not None and hi is not None:
         out["lo"], out["hi"] = np.minimum.reduceat(lo, starts), np.maximum.reduceat(hi, starts)
     return out
@@ -136,48 +138,100 @@ def _misaligned(runs: list[tuple[np.ndarray, np.ndarray]], band: str, width: int
     union, positions = _union(runs)
     m = len(union)
     starts = buckets(union, width)
-    if starts is None:
+    if starts is None:  # each step is a bucket of its own
         starts = np.arange(m)
         bucket = starts
     else:
         bucket = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, m)))
-    anchor = union[starts][bucket]  # each step's bucket's first step
-    d = union - anchor
     # runs covering each step: +1 at a run's first step, -1 after its last
     ends = np.array([[p[0], p[-1] + 1] for p in positions])
     n = np.cumsum(np.bincount(ends.ravel(), np.tile([1, -1], len(positions)), m + 1)[:m]).round().astype(np.int64)
-    std = band == "std"
-    sums = np.zeros((5 if std else 2, m + 1))  # per-step changes of: alpha, slope (and alpha^2, 2 alpha slope, slope^2)
-    lo = np.full(len(starts), np.inf)
-    hi = np.full(len(starts), -np.inf)
-    center = float(np.mean([y[0] for _, y in runs]))  # values relative to it: squares lose less precision
+    center = float(np.mean([y[0] for _, y in runs]))  # values relative to it: sums lose less precision
+    if band == "std":
+        return _std(runs, positions, union, starts, bucket, n, center)
+    return _minmax(runs, positions, union, starts, bucket, n, center)
+
+
+def _minmax(
+    runs: list[tuple[np.ndarray, np.ndarray]],
+    positions: list[np.ndarray],
+    union: np.ndarray,
+    starts: np.ndarray,
+    bucket: np.ndarray,
+    n: np.ndarray,
+    center: float,
+) -> Curve:
+    """Per bucket: the sum of the runs' values over its steps (from each run's running sum over the union's
+    steps, read at the bucket's bounds), and their min and max: a run's extremes over the union's steps in
+    a bucket are at its own points there or at the bucket's first and last steps it covers."""
+    m, nb = len(union), len(starts)
+    rel = union - union[0]
+    prefix = np.zeros(m + 1)  # prefix[k]: the sum of rel over the steps before k
+    np.cumsum(rel, out=prefix[1:])
+    bounds = np.append(starts, m)
+    totals = np.zeros(nb)
+    lo = np.full(nb, np.inf)
+    hi = np.full(nb, -np.inf)
+    for (x, y), p in zip(runs, positions, strict=True):
+        y = y - center
+        xr = x - union[0]
+        k = len(p)
+        slope = np.zeros(k)
+        count = np.diff(p)  # union steps from each point up to the next one
+        if k > 1:
+            np.divide(np.diff(y), np.diff(xr), out=slope[:-1])
+        at = prefix[p]
+        running = np.zeros(k)  # running[j]: the sum of the run's values over the union's steps before p[j]
+        np.cumsum(count * y[:-1] + slope[:-1] * (np.diff(at) - count * xr[:-1]), out=running[1:])
+        first, last = bucket[p[0]], bucket[p[-1]]
+        q = np.clip(bounds[first : last + 2], p[0], p[-1] + 1)  # the bounds of its buckets, inside the run
+        j = np.minimum(np.searchsorted(p, q, side="right") - 1, k - 1)
+        steps = q - p[j]
+        summed = running[j] + steps * y[j] + slope[j] * (prefix[q] - at[j] - steps * xr[j])
+        totals[first : last + 1] += np.diff(summed)
+        own = bucket[p]
+        group = np.concatenate(([0], np.flatnonzero(own[1:] != own[:-1]) + 1))
+        np.minimum.at(lo, own[group], np.minimum.reduceat(y, group))
+        np.maximum.at(hi, own[group], np.maximum.reduceat(y, group))
+        edges = np.interp(rel[np.concatenate((q[:-1], q[1:] - 1))], xr, y)  # at each bucket's first and last step
+        half = len(q) - 1
+        lo[first : last + 1] = np.minimum(lo[first : last + 1], np.minimum(edges[:half], edges[half:]))
+        hi[first : last + 1] = np.maximum(hi[first : last + 1], np.maximum(edges[:half], edges[half:]))
+    out = _reduce(starts, union, None, n, None, None)
+    out["mean"] = totals / np.add.reduceat(n, starts, dtype=np.int64) + center
+    out["lo"], out["hi"] = lo + center, hi + center
+    return out
+
+
+def _std(
+    runs: list[tuple[np.ndarray, np.ndarray]],
+    positions: list[np.ndarray],
+    union: np.ndarray,
+    starts: np.ndarray,
+    bucket: np.ndarray,
+    n: np.ndarray,
+    center: float,
+) -> Curve:
+    """Per step: the sums of the runs' values and of their squares, from difference arrays of the runs'
+    pieces' coefficients (a line on each: alpha + slope * (step - its bucket's first step))."""
+    m = len(union)
+    anchor = union[starts][bucket]  # each step's bucket's first step
+    d = union - anchor
+    sums = np.zeros((5, m + 1))  # per-step changes of: alpha, slope, alpha^2, 2 alpha slope, slope^2
     for (x, y), p in zip(runs, positions, strict=True):
         ps, alpha, slope = _pieces(x, y - center, p, starts, anchor)
         last = p[-1] + 1
-        coefs = (alpha, slope) if not std else (alpha, slope, alpha * alpha, 2 * alpha * slope, slope * slope)
-        for row, values in zip(sums, coefs, strict=True):
+        for row, values in zip(sums, (alpha, slope, alpha * alpha, 2 * alpha * slope, slope * slope), strict=True):
             row[ps] += np.diff(values, prepend=0.0)  # piece starts are distinct: no repeated index
             row[last] -= values[-1]
-        if not std:
-            first = alpha + slope * d[ps]
-            end = alpha + slope * d[np.append(ps[1:] - 1, last - 1)]  # at each piece's last step
-            bk = bucket[ps]
-            group = np.concatenate(([0], np.flatnonzero(bk[1:] != bk[:-1]) + 1))
-            np.minimum.at(lo, bk[group], np.minimum.reduceat(np.minimum(first, end), group))
-            np.maximum.at(hi, bk[group], np.maximum.reduceat(np.maximum(first, end), group))
     acc = np.cumsum(sums[:, :m], axis=1)
     shifted = acc[0] + acc[1] * d  # per step, the sum of the runs' values less the center
-    total = shifted + n * center
-    if not std:
-        out = _reduce(starts, union, total, n, None, None)
-        out["lo"], out["hi"] = lo + center, hi + center
-        return out
     squares = acc[2] + acc[3] * d + acc[4] * d * d
     mean = shifted / n
     spread = np.sqrt(np.maximum(squares / n - mean * mean, 0.0))
     spread[n == 1] = 0.0  # one run: no spread (not the rounding of a difference)
     mean += center
-    return _reduce(starts, union, total, n, mean - spread, mean + spread)
+    return _reduce(starts, union, shifted + n * center, n, mean - spread, mean + spread)
 
 
 def _pieces(
