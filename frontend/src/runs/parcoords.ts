@@ -60,6 +60,8 @@ export interface ParCoordsDebug {
   runs: number;
   /** frames drawn so far, and the time (ms) the last ones took to draw */
   frames: number;
+  /** onBrush calls so far */
+  told: number;
   drawMs: number[];
   /** CSS pixels inside the canvas: each axis's x, the top and bottom of the axes, the missing notch */
   geometry: { xs: number[]; top: number; bottom: number; missingY: number; width: number; height: number };
@@ -120,6 +122,8 @@ const BASE = 1;
 const LINES = 2;
 const OVER = 4;
 const ALL = BASE | LINES | OVER;
+/** ms: a page reacting to onBrush slower than this (two frames) is told less often than every frame */
+const SLOW_REACTION = 34;
 const HEAD = 36; // px of the axis heads strip above the canvas
 const BAR = 28; // px of the toolbar
 const PAD = { left: 56, right: 36, top: 12, bottom: 30 };
@@ -167,6 +171,12 @@ export class ParCoords {
   private bucketColors: string[] = [];
   private pass = new Uint8Array(0);
   private notified: Set<string> | null = null;
+  /** rAF time of the last onBrush, whether the frame after it measured the page's reaction, and the
+   * earliest time of the next one (0: the next frame) */
+  private notifiedAt = -1;
+  private costKnown = true;
+  private notifyAfter = 0;
+  private told = 0;
   private width = 0;
   private height = 0;
   private ch = 0;
@@ -251,6 +261,7 @@ export class ParCoords {
     this.dragSpan = null;
     this.updatePassing();
     this.notified = null;
+    this.told++;
     this.opts.onBrush(null);
     this.schedule(LINES | OVER);
   }
@@ -324,6 +335,7 @@ export class ParCoords {
       passing: this.passing ? [...this.passing].sort() : null,
       runs: this.rows.length,
       frames: this.frames,
+      told: this.told,
       drawMs: [...this.drawMs],
       geometry: { xs: [...this.xs], top: PAD.top, bottom: this.bottom(), missingY: this.bottom() + MISSING_GAP, width: this.width, height: this.ch },
       focus: this.opts.focus.get(),
@@ -557,17 +569,14 @@ export class ParCoords {
   private schedule(what = ALL): void {
     this.dirty |= what;
     if (this.raf) return;
-    this.raf = requestAnimationFrame(() => {
+    this.raf = requestAnimationFrame((now) => {
       this.raf = 0;
-      this.frame();
+      this.frame(now);
     });
   }
 
-  private frame(): void {
-    if (!sameSet(this.passing, this.notified)) {
-      this.notified = this.passing;
-      this.opts.onBrush(this.passing);
-    }
+  private frame(now: number): void {
+    this.notify(now);
     if (!this.g || !this.width || !this.ch || !this.dirty) return;
     const t0 = performance.now();
     const what = this.dirty;
@@ -579,6 +588,29 @@ export class ParCoords {
     this.frames++;
     this.drawMs.push(performance.now() - t0);
     if (this.drawMs.length > 240) this.drawMs.splice(0, this.drawMs.length - 240);
+  }
+
+  /** Tell the page the passing runs changed: at most once per animation frame, and, when the page's
+   * reaction (its JavaScript and the rendering after it) takes longer than two frames, only every so
+   * often, so the brush itself keeps moving smoothly; the last change is always told. */
+  private notify(now: number): void {
+    if (this.notifiedAt >= 0 && !this.costKnown) {
+      // this is the first frame after a notification: its start - that frame's start = the page's reaction
+      this.costKnown = true;
+      const cost = now - this.notifiedAt;
+      this.notifyAfter = cost > SLOW_REACTION ? this.notifiedAt + 2 * Math.min(cost, 500) : 0;
+    }
+    if (sameSet(this.passing, this.notified)) return;
+    if (this.costKnown && now < this.notifyAfter) {
+      this.schedule(0); // told in a later frame
+      return;
+    }
+    this.notified = this.passing;
+    this.notifiedAt = now;
+    this.costKnown = false;
+    this.schedule(0); // the next frame measures how long the page took
+    this.told++;
+    this.opts.onBrush(this.passing);
   }
 
   private begin(g: CanvasRenderingContext2D): void {
