@@ -658,14 +658,28 @@ export class LineView implements View {
     if (byRun.size > MAX_ROWS) rows.push(el("div", "lp-legend-value", `+${byRun.size - MAX_ROWS} more`));
     this.tip.replaceChildren(...rows);
     this.tip.style.display = "block";
-    const box = u.over.getBoundingClientRect();
-    const host = this.plotEl.getBoundingClientRect();
-    const ox = box.left - host.left;
-    const oy = box.top - host.top;
-    const w = this.tip.offsetWidth;
-    const x = ox + left + 14 + w > host.width ? ox + left - 14 - w : ox + left + 14;
-    this.tip.style.left = Math.max(0, x) + "px";
-    this.tip.style.top = Math.max(0, Math.min(oy + Math.max(0, top) + 10, host.height - this.tip.offsetHeight)) + "px";
+    // placed beside the cursor, on the side with more room; no layout is read (a move updates every synced window)
+    const dpr = uPlot.pxRatio || 1;
+    const ox = u.bbox.left / dpr;
+    const oy = u.bbox.top / dpr;
+    const pw = u.bbox.width / dpr;
+    const ph = u.bbox.height / dpr;
+    const st = this.tip.style;
+    if (left > pw / 2) {
+      st.left = "";
+      st.right = Math.max(0, this.w - (ox + left - 14)) + "px";
+    } else {
+      st.right = "";
+      st.left = ox + left + 14 + "px";
+    }
+    const y = top >= 0 ? top : ph / 2;
+    if (y > ph / 2) {
+      st.top = "";
+      st.bottom = Math.max(0, u.height - (oy + y) + 10) + "px";
+    } else {
+      st.bottom = "";
+      st.top = oy + y + 10 + "px";
+    }
   }
 
   private onSelect(u: uPlot): void {
