@@ -188,6 +188,7 @@ export class ParCoords {
   private hovering = false;
   private colors = theme();
   private headsKey = "";
+  private barKey = "";
   private readonly offFocus: () => void;
 
   constructor(readonly opts: PlotOptions & { onBrush: (passing: Set<string> | null) => void }) {
@@ -536,6 +537,10 @@ export class ParCoords {
   }
 
   private refreshBar(): void {
+    // the live feed calls setData every second: leave the selects alone (one may be open) unless they change
+    const key = JSON.stringify([this.shownKeys(), this.dims.map((d) => [d.key, d.label]), this.currentColorBy()]);
+    if (key === this.barKey) return;
+    this.barKey = key;
     const shown = new Set(this.shownKeys());
     const add = this.addSel;
     add.replaceChildren();

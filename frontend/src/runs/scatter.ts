@@ -80,6 +80,7 @@ export class Scatter {
   private drawn = 0;
   private dimmed = 0;
   private hovering = false;
+  private barKey = "";
   private colors = theme();
   private readonly offFocus: () => void;
 
@@ -219,14 +220,19 @@ export class Scatter {
     this.yVals = this.rows.map((r) => safeGet(byKey.get(y), r));
     this.xScale = x ? makeScale(this.xVals, this.kinds.get(x) ?? null) : null;
     this.yScale = y ? makeScale(this.yVals, this.kinds.get(y) ?? null) : null;
-    for (const [sel, key] of [[this.xSel, x], [this.ySel, y]] as const) {
-      sel.replaceChildren();
-      for (const d of this.dims) {
-        const o = el("option", "", d.label);
-        o.value = d.key;
-        sel.append(o);
+    // the live feed calls setData every second: rebuild the choosers (one may be open) only when they change
+    const barKey = JSON.stringify([x, y, this.dims.map((d) => [d.key, d.label])]);
+    if (barKey !== this.barKey) {
+      this.barKey = barKey;
+      for (const [sel, key] of [[this.xSel, x], [this.ySel, y]] as const) {
+        sel.replaceChildren();
+        for (const d of this.dims) {
+          const o = el("option", "", d.label);
+          o.value = d.key;
+          sel.append(o);
+        }
+        sel.value = key;
       }
-      sel.value = key;
     }
     const label = (s: Scale | null) => (s ? { linear: "lin", log: "log", cat: "cat" }[s.kind] : "");
     this.xScaleBtn.textContent = label(this.xScale);
