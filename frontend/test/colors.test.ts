@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { assignRunColors, DASHES, groupColor, groupName, groupRuns, groupValue, nameHash, RUN_PALETTE, runColor, safeColor, traceDash, withAlpha } from "../src/runs/colors";
+import { assignRunColors, DASHES, groupColor, groupColors, groupName, groupRuns, groupValue, nameHash, RUN_PALETTE, runColor, safeColor, traceDash, withAlpha } from "../src/runs/colors";
 import type { RunRow } from "../src/wire";
 
 function row(env: string, extra: Partial<RunRow> = {}): RunRow {
@@ -100,6 +100,15 @@ test("groups: String(config[key]) or (none), named key=value, in order of first 
   ]);
   assert.equal(groupColor("opt=adam"), groupColor("opt=adam"));
   assert.ok(RUN_PALETTE.includes(groupColor("opt=adam")));
+});
+
+test("group colours: distinct within a set, the same for the same set in any order", () => {
+  const names = Array.from({ length: RUN_PALETTE.length }, (_, i) => `lr=${i}`);
+  const a = groupColors(names);
+  assert.equal(new Set(a.values()).size, names.length);
+  assert.deepEqual([...groupColors([...names].reverse())].sort(), [...a].sort());
+  // the first group by name keeps its own colour
+  assert.equal(a.get([...names].sort()[0]), groupColor([...names].sort()[0]));
 });
 
 test("withAlpha makes a translucent fill of a hex colour", () => {

@@ -121,6 +121,24 @@ export function groupColor(name: string): string {
   return RUN_PALETTE[nameHash(name) % RUN_PALETTE.length];
 }
 
+/** Colours for a set of groups, none shared while the palette lasts: each takes its name's colour, or
+ * the next free one when a group before it (by name) holds it. The same set, the same colours. */
+export function groupColors(names: Iterable<string>): Map<string, string> {
+  const n = RUN_PALETTE.length;
+  const taken = new Array<boolean>(n).fill(false);
+  const out = new Map<string, string>();
+  const sorted = [...new Set(names)].sort();
+  sorted.forEach((name, k) => {
+    let i = nameHash(name) % n;
+    if (k < n) {
+      while (taken[i]) i = (i + 1) % n;
+      taken[i] = true;
+    }
+    out.set(name, RUN_PALETTE[i]);
+  });
+  return out;
+}
+
 /** A colour with transparency (for bands): #rgb/#rrggbb get an alpha; anything else is returned as is. */
 export function withAlpha(c: string, alpha: number): string {
   const m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(c);

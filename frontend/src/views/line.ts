@@ -15,7 +15,7 @@ import { windowFrom, type Trace, type WindowState } from "../state";
 import { align, smooth, withGaps, type Col } from "../series";
 import type { Alert, WireWindow } from "../wire";
 import { clampSmooth, overrides, relative, resolve, SMOOTH_MAX, X_NAMES, xLabel, XMODES, type Override, type Settings, type XMode } from "../settings";
-import { groupColor, groupRuns, runColor, traceDash, withAlpha } from "../runs/colors";
+import { groupColor, groupColors, groupRuns, runColor, traceDash, withAlpha } from "../runs/colors";
 import { axisWidth, color, el, fmt, seriesLabel, str, theme, tickLabels, type Ctx, type View } from "./common";
 import { GroupFetcher, type GroupPlan } from "./groups";
 import { isHidden, Legend, type LegendLine, type LegendMode } from "./legend";
@@ -303,12 +303,15 @@ export class LineView implements View {
 
   /** The group curves as lines: the mean, with its band; coloured by group, dashed by trace. */
   private collectGroups(): Line[] {
+    // colours over the groups of every selected run, so each window gives a group the same one
+    const key = this.ctx.grouping.key;
+    const colors = groupColors(groupRuns(this.ctx.envs, this.ctx.runs.rows, key).keys());
     return (this.groups.curves ?? []).map((c) => ({
       label: c.trace ? `${c.group}/${c.trace}` : c.group,
       env: "",
       run: c.group,
       trace: c.trace,
-      color: groupColor(c.group),
+      color: colors.get(c.group) ?? groupColor(c.group),
       dash: traceDash(c.trace),
       x: c.x,
       y: c.mean,
