@@ -188,6 +188,15 @@ def test_the_legend_takes_at_most_a_fifth_of_the_window_with_twelve_traces(serve
     sec.screenshot(path=str(artifacts / "run-colours-legend.png"))
 
 
+def ema(y: np.ndarray, weight: float) -> np.ndarray:
+    """The page's smoothing: a debiased exponential moving average."""
+    out, last = np.empty(len(y)), 0.0
+    for i, v in enumerate(y):
+        last = last * weight + (1 - weight) * v
+        out[i] = last / (1 - weight ** (i + 1))
+    return out
+
+
 def numpy_group(ys: list[np.ndarray], band: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     stack = np.vstack(ys)
     mean = stack.mean(axis=0)
@@ -223,6 +232,20 @@ def test_grouping_draws_one_mean_curve_and_band_per_group(server, pages, artifac
     runs_text = " ".join(page.locator('section[data-win="loss"] .lp-legend-runs').inner_text().split())
     assert "opt=adam (2 runs)" in runs_text and "opt=sgd (2 runs)" in runs_text
     page.screenshot(path=str(artifacts / f"run-colours-groups-{band}.png"))
+
+    # smoothing (the page's) applies to the group's mean and band edges
+    page.locator(".lp-page-smooth input").fill("0.5")
+    wait_chart(page, "loss", "c.grouped && c.smooth === 0.5")
+    drawn = page.evaluate(
+        """() => { const u = window.__livepanel.uplot('loss');
+        const k = u.series.findIndex((s) => s.label === 'opt=adam/train');
+        return [u.data[k], u.data[k + 1], u.data[k + 2]].map((c) => Array.from(c)); }"""
+    )
+    adam = next(g for g in info["groups"] if g["group"] == "opt=adam" and g["trace"] == "train")
+    for col, key in zip(drawn, ("mean", "lo", "hi"), strict=True):
+        np.testing.assert_allclose(col, ema(np.array(adam[key]), 0.5), rtol=1e-9)
+    page.locator(".lp-page-smooth input").fill("0")
+    wait_chart(page, "loss", "c.grouped && c.smooth === 0")
 
     # live: members log more steps, the group curves follow (refetched, at most once a second)
     for env in runs_list:

@@ -342,6 +342,7 @@ export class LineView implements View {
     this.lines = lines;
     this.runsSig = this.runsSignature();
     const smoothOn = this.kind === "line" && this.smoothing > 0 && this.mode !== "group";
+    const groupSmooth = this.mode === "group" && this.smoothing > 0;
     const markers = this.kind === "scatter" || this.wins.some((w) => w.opts.mode === "markers");
     const xlog = this.isLog("x");
     const ylog = this.isLog("y");
@@ -354,10 +355,12 @@ export class LineView implements View {
         cols.push({ x: l.x, y: l.y });
         roles.push({ line: i, role: "raw" });
       }
-      cols.push({ x: l.x, y: smoothOn ? smooth(l.y, this.smoothing) : l.y });
+      cols.push({ x: l.x, y: smoothOn || groupSmooth ? smooth(l.y, this.smoothing) : l.y });
       roles.push({ line: i, role: "main" });
       if (l.lo && l.hi) {
-        cols.push({ x: l.x, y: l.lo }, { x: l.x, y: l.hi });
+        // a group's band is smoothed as its mean is (no faint raw curves: the band is the spread)
+        const edge = (v: Float64Array) => (groupSmooth ? smooth(v, this.smoothing) : v);
+        cols.push({ x: l.x, y: edge(l.lo) }, { x: l.x, y: edge(l.hi) });
         roles.push({ line: i, role: "lo" }, { line: i, role: "hi" });
       }
     });
