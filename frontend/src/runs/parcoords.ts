@@ -114,7 +114,8 @@ interface Axis {
   missing: number;
 }
 
-type Drag = { axis: number; mode: "new" | "move"; y0: number; p0: number; span: [number, number]; moved: boolean };
+/** a drag on an axis (by dim key: the live feed may change the axes during a drag) */
+type Drag = { key: string; mode: "new" | "move"; y0: number; p0: number; span: [number, number]; moved: boolean };
 
 const BUCKETS = 24;
 /** the layers a frame redraws */
@@ -732,7 +733,7 @@ export class ParCoords {
         g.stroke();
         g.fillText("missing", x - 7, missY);
       }
-      const span = this.drag && this.drag.axis === i && this.dragSpan ? this.dragSpan : this.brushSpanOf(a);
+      const span = this.drag && this.drag.key === a.dim.key && this.dragSpan ? this.dragSpan : this.brushSpanOf(a);
       if (span) {
         const y0 = this.yOf(span[1]);
         const y1 = this.yOf(span[0]);
@@ -785,10 +786,10 @@ export class ParCoords {
     const span = this.brushSpanOf(a);
     const p = this.pOf(y);
     if (span && p >= span[0] - 0.01 && p <= span[1] + 0.01) {
-      this.drag = { axis: i, mode: "move", y0: y, p0: p, span, moved: false };
+      this.drag = { key: a.dim.key, mode: "move", y0: y, p0: p, span, moved: false };
       this.dragSpan = span;
     } else {
-      this.drag = { axis: i, mode: "new", y0: y, p0: p, span: [p, p], moved: false };
+      this.drag = { key: a.dim.key, mode: "new", y0: y, p0: p, span: [p, p], moved: false };
       this.dragSpan = null;
     }
   }
@@ -802,7 +803,7 @@ export class ParCoords {
     }
     if (!d.moved && Math.abs(y - d.y0) < 3) return;
     d.moved = true;
-    const a = this.axes[d.axis];
+    const a = this.axes.find((x) => x.dim.key === d.key);
     if (!a) return;
     const p = this.pOf(y);
     let span: [number, number];
@@ -829,7 +830,7 @@ export class ParCoords {
     }
     this.drag = null;
     this.dragSpan = null;
-    const a = this.axes[d.axis];
+    const a = this.axes.find((x) => x.dim.key === d.key);
     if (a && !d.moved && d.mode === "new") {
       // a click on the axis outside its brush removes the brush
       this.brushes.delete(a.dim.key);
