@@ -59,7 +59,7 @@ def curve(runs: list[tuple[np.ndarray, np.ndarray]], band: str, width: int) -> C
         empty = np.empty(0, "f8")
         return {"x": empty, "mean": empty, "lo": empty, "hi": empty, "n": np.empty(0, "i4")}
     first = runs[0][0]
-    if all(len(x) == len(first) and np.array_equal(x, first) for x, _ in runs[1:]):
+    if all(len(x) == len(first) and x[-1] == first[-1] and np.array_equal(x, first) for x, _ in runs[1:]):
         return _aligned(first, [y for _, y in runs], band, width)
     return _misaligned(runs, band, width)
 
