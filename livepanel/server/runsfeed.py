@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from livepanel.protocol import packb
 from livepanel.server.runs import STALE_AFTER, row, status
 from livepanel.server.store import Store
+from livepanel.server.store.model import Env
 
 if TYPE_CHECKING:
     from livepanel.server.hub import Viewer
@@ -35,6 +36,9 @@ class RunsFeed:
         self._dirty: set[str] = set()
         self._gone: set[str] = set()
         self._running: set[str] = set()  # envs some viewer may hold as running: checked for staleness
+        # each env's last row by its seq (a row changes only with the env's seq, but for its status by time):
+        # a full frame for another viewer makes rows only for the envs changed since
+        self._rows: dict[str, tuple[int, dict[str, Any]]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self.frames = 0  # frames of changed rows sent (tests and metrics)
         store.listeners.append(self.changed)
@@ -73,8 +77,13 @@ class RunsFeed:
                 self._dirty.discard(name)
                 self._gone.add(name)
 
-    def _row(self, env: Any, now: float, forget: bool = True) -> dict[str, Any]:
-        out = row(env, now, self.stale_after)
+    def _row(self, env: Env, now: float, forget: bool = True) -> dict[str, Any]:
+        cached = self._rows.get(env.name)
+        if cached is not None and cached[0] == env.seq:
+            out = dict(cached[1], status=status(env, now, self.stale_after))
+        else:
+            out = row(env, now, self.stale_after)
+            self._rows[env.name] = (env.seq, out)
         if out["status"] == "running":
             self._running.add(env.name)
         elif forget:  # a full frame to one viewer must not hide a change from the others
@@ -98,6 +107,8 @@ class RunsFeed:
         rows = [self._row(envs[name], now) for name in sorted(self._dirty) if name in envs]
         gone = sorted(self._gone - envs.keys())
         self._running.difference_update(gone)
+        for name in gone:
+            self._rows.pop(name, None)
         self._dirty.clear()
         self._gone.clear()
         if rows or gone:
@@ -115,6 +126,7 @@ class RunsFeed:
         self._dirty.clear()
         self._gone.clear()
         self._running.clear()
+        self._rows.clear()
 
     def close(self) -> None:
         self.viewers.clear()
