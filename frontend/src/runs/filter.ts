@@ -326,7 +326,8 @@ function codePointCompare(a: string, b: string): number {
 
 // ---- regular expressions: the same refusals as the server, then the browser's RegExp.
 // The pattern is read with Python's syntax (the server's) and written out as a JavaScript one:
-// (?P<name>...) is (?<name>...), \A and \Z are the ends, {,n} is {0,n}, leading (?i) (?m) (?s) are flags.
+// (?P<name>...) is (?<name>...), \A and \Z are the ends, {,n} is {0,n}, leading (?i) (?m) (?s) are
+// flags, and \w \d \s \b . ^ $ mean what they mean in Python (Unicode classes; $ before a last \n).
 
 type RNode =
   | { op: "LIT"; c: string }
@@ -339,12 +340,19 @@ type RNode =
   | { op: "GROUPREF" };
 
 const UNBOUNDED = Infinity;
+const WORD = "[\\p{L}\\p{N}_]";
 const ESCAPES_OK = new Set("AbBdDsSwWZafnrtvxuUN0123456789".split(""));
 
 class RegexReader {
   i = 0;
   out = "";
   flags = "";
+  /** capturing groups opened so far, those closed, the named ones (a backreference must name a closed one) */
+  private opened = 0;
+  /** capturing groups written for possessive repeats and atomic groups */
+  private extra = 0;
+  private readonly closed = new Set<number>();
+  private readonly names = new Map<string, number>();
 
   constructor(readonly p: string) {}
 
@@ -395,6 +403,8 @@ class RegexReader {
 
   private sequence(depth: number): RNode[] {
     const items: RNode[] = [];
+    /** where each item's output starts, and the capturing groups written before it */
+    const starts: { out: number; groups: number }[] = [];
     const p = this.p;
     while (this.i < p.length && p[this.i] !== "|" && !(p[this.i] === ")" && depth > 0)) {
       const c = p[this.i];
@@ -404,6 +414,7 @@ class RegexReader {
         if (!q) {
           // a "{" that is not a repeat is a literal, as in Python
           this.i++;
+          starts.push({ out: this.out.length, groups: this.opened + this.extra });
           this.out += "\\{";
           items.push({ op: "LIT", c: "{" });
           continue;
@@ -412,16 +423,27 @@ class RegexReader {
         if (!last || last.op === "AT") this.fail(`nothing to repeat at position ${q.at}`);
         if (last.op === "REPEAT") this.fail(`multiple repeat at position ${q.at}`);
         items.push({ op: "REPEAT", min: q.min, max: q.max, items: [last] });
+        if (q.possessive) {
+          // X*+ as JavaScript can have it: (?=(X*))\n takes what X* takes and never gives any back
+          const start = starts[starts.length - 1];
+          const n = start.groups + 1;
+          this.out = `${this.out.slice(0, start.out)}(?=(${this.out.slice(start.out)}))(?:\\${n})`;
+          this.extra++;
+        }
         continue;
       }
+      const start = { out: this.out.length, groups: this.opened + this.extra };
       const atom = this.atom(depth);
-      if (atom) items.push(atom);
+      if (atom) {
+        items.push(atom);
+        starts.push(start);
+      }
     }
     return items;
   }
 
   /** a quantifier at i (written out), or null when "{" is not one */
-  private quantifier(): { min: number; max: number; at: number } | null {
+  private quantifier(): { min: number; max: number; at: number; possessive: boolean } | null {
     const p = this.p;
     const at = this.i;
     let min = 0;
@@ -440,11 +462,15 @@ class RegexReader {
       if (p[at] === "+") min = 1;
       if (p[at] === "?") max = 1;
     }
+    let possessive = false;
     if (p[this.i] === "?") {
       this.i++;
       this.out += "?";
-    } else if (p[this.i] === "+") this.fail(`possessive repeats are not supported in the page (position ${this.i})`);
-    return { min, max, at };
+    } else if (p[this.i] === "+") {
+      this.i++;
+      possessive = true;
+    }
+    return { min, max, at, possessive };
   }
 
   private atom(depth: number): RNode | null {
@@ -454,12 +480,15 @@ class RegexReader {
     if (c === "[") return this.charClass();
     if (c === ".") {
       this.i++;
-      this.out += ".";
+      this.out += this.flags.includes("s") ? "[\\s\\S]" : "[^\\n]"; // Python's . stops only at \n
       return { op: "ANY" };
     }
     if (c === "^" || c === "$") {
       this.i++;
-      this.out += c;
+      // Python's $ also matches before a last \n; with (?m), ^ and $ are at \n only (not \r, \u2028)
+      const multi = this.flags.includes("m");
+      if (c === "^") this.out += multi ? "(?:(?<![\\s\\S])|(?<=\\n))" : "(?<![\\s\\S])";
+      else this.out += multi ? "(?=\\n|(?![\\s\\S]))" : "(?=\\n?(?![\\s\\S]))";
       return { op: "AT" };
     }
     if (c === "\\") return this.escape(false);
@@ -477,17 +506,34 @@ class RegexReader {
     if (/[A-Za-z0-9]/.test(e)) {
       if (!ESCAPES_OK.has(e)) this.fail(`bad escape \\${e} at position ${at}`);
       if (/[1-9]/.test(e) && !inClass) {
-        while (/[0-9]/.test(p[this.i] ?? "") && this.i - at < 3) this.i++;
+        // as Python reads it: three octal digits are a character, else a group's number
+        let digits = e;
+        if (/[0-9]/.test(p[this.i] ?? "")) digits += p[this.i++];
+        if (digits.length === 2 && /^[0-7]{2}$/.test(digits) && /[0-7]/.test(p[this.i] ?? "")) {
+          const code = parseInt(digits + p[this.i++], 8);
+          if (code > 0o377) this.fail(`octal escape value \\${code.toString(8)} outside of range 0-0o377 at position ${at}`);
+          this.out += "\\x" + code.toString(16).padStart(2, "0");
+          return { op: "LIT", c: String.fromCharCode(code) };
+        }
+        const group = Number(digits);
+        if (group > this.opened) this.fail(`invalid group reference ${group} at position ${at + 1}`);
+        if (!this.closed.has(group)) this.fail(`cannot refer to an open group at position ${at}`);
         return { op: "GROUPREF" };
       }
       if (e === "A" || e === "Z") {
         if (inClass) this.fail(`bad escape \\${e} at position ${at}`);
-        this.out += e === "A" ? "^" : "$";
+        this.out += e === "A" ? "(?<![\\s\\S])" : "(?![\\s\\S])";
         return { op: "AT" };
       }
       if (e === "b" || e === "B") {
-        this.out += inClass && e === "b" ? "\\x08" : "\\" + e;
-        return inClass ? { op: "LIT", c: "\b" } : { op: "AT" };
+        if (inClass) {
+          if (e === "B") this.fail(`bad escape \\${e} at position ${at}`);
+          this.out += "\\x08";
+          return { op: "LIT", c: "\b" };
+        }
+        // a word boundary by Python's (Unicode) word characters
+        this.out += e === "b" ? `(?:(?<=${WORD})(?!${WORD})|(?<!${WORD})(?=${WORD}))` : `(?:(?<=${WORD})(?=${WORD})|(?<!${WORD})(?!${WORD})(?:(?<=[\\s\\S])|(?=[\\s\\S])))`;
+        return { op: "AT" };
       }
       if (e === "x" || e === "u" || e === "U") {
         const n = e === "x" ? 2 : e === "u" ? 4 : 8;
@@ -507,12 +553,28 @@ class RegexReader {
         this.out += "\\x" + parseInt(oct || "0", 8).toString(16).padStart(2, "0");
         return { op: "LIT", c: String.fromCharCode(parseInt(oct || "0", 8)) };
       }
-      if (inClass && /[1-9]/.test(e)) this.fail(`bad escape \\${e} at position ${at}`);
-      this.out += "\\" + e;
-      return "dDsSwW".includes(e) ? { op: "IN", neg: false, key: e } : { op: "LIT", c: e };
+      if (inClass && /[1-7]/.test(e)) {
+        // in a set, Python reads up to three octal digits as a character
+        let oct = e;
+        while (oct.length < 3 && /[0-7]/.test(p[this.i] ?? "")) oct += p[this.i++];
+        const code = parseInt(oct, 8);
+        if (code > 0o377) this.fail(`octal escape value \\${oct} outside of range 0-0o377 at position ${at}`);
+        this.out += "\\x" + code.toString(16).padStart(2, "0");
+        return { op: "LIT", c: String.fromCharCode(code) };
+      }
+      if (inClass && /[89]/.test(e)) this.fail(`bad escape \\${e} at position ${at}`);
+      if ("dDsSwW".includes(e)) {
+        // Python's classes are Unicode ones: \w any letter or digit, \d any decimal digit, \s its whitespace
+        const inside = { d: "\\p{Nd}", D: "\\P{Nd}", w: "\\p{L}\\p{N}_", s: SPACE, W: "", S: "" }[e]!;
+        if (inClass && !inside) this.fail(`\\${e} inside [...] is not supported in the page (position ${at})`);
+        this.out += inClass ? inside : e === "w" ? WORD : e === "W" ? `[^\\p{L}\\p{N}_]` : e === "s" ? `[${SPACE}]` : e === "S" ? `[^${SPACE}]` : inside;
+        return { op: "IN", neg: false, key: e };
+      }
+      this.out += "\\" + e; // \a \f \n \r \t \v
+      return { op: "LIT", c: e };
     }
     // any other character stands for itself
-    this.out += /[\^$\\.*+?()[\]{}|/-]/.test(e) ? "\\" + e : e;
+    this.out += /[\^$\\.*+?()[\]{}|/]/.test(e) || (inClass && e === "-") ? "\\" + e : e;
     return { op: "LIT", c: e };
   }
 
@@ -550,8 +612,19 @@ class RegexReader {
     const rest = p.slice(at);
     let kind: "SUB" | "ASSERT" = "SUB";
     let m: RegExpMatchArray | null;
-    if ((m = rest.match(/^\(\?P<([A-Za-z_]\w*)>/)) || (m = rest.match(/^\(\?<([A-Za-z_]\w*)>/))) {
+    let group = 0;
+    let atomic = 0;
+    if ((m = rest.match(/^\(\?P<([A-Za-z_]\w*)>/))) {
+      if (this.names.has(m[1])) this.fail(`redefinition of group name ${pyRepr(m[1])} at position ${at + 4}`);
       this.out += `(?<${m[1]}>`;
+      group = ++this.opened;
+      this.names.set(m[1], group);
+    } else if ((m = rest.match(/^\(\?P=([A-Za-z_]\w*)\)/))) {
+      const ref = this.names.get(m[1]);
+      if (ref === undefined) this.fail(`unknown group name ${pyRepr(m[1])} at position ${at + 4}`);
+      if (!this.closed.has(ref)) this.fail(`cannot refer to an open group at position ${at}`);
+      this.i += m[0].length;
+      return { op: "GROUPREF" };
     } else if (rest.startsWith("(?P=") || rest.startsWith("(?(")) {
       // a named backreference or a conditional: refused below, skipped here (to its closing parenthesis)
       let open = 0;
@@ -564,23 +637,32 @@ class RegexReader {
         }
       }
       this.fail(`missing ), unterminated subpattern at position ${at}`);
+    } else if ((m = rest.match(/^\(\?>/))) {
+      // an atomic group as JavaScript can have it: (?=(...))\n
+      atomic = this.opened + this.extra + 1;
+      this.extra++;
+      this.out += "(?=(";
     } else if ((m = rest.match(/^\(\?(:|=|!|<=|<!)/))) {
       if (m[1] !== ":") kind = "ASSERT";
-      this.out += m[0];
+      this.out += (kind === "ASSERT" ? "(?:" : "") + m[0]; // a lookaround in a group: it may be repeated
     } else if ((m = rest.match(/^\(\?#[^)]*\)/))) {
       this.i += m[0].length; // a comment
       return null;
+    } else if (/^\(\?[aiLmsux-]+:/.test(rest)) {
+      this.fail(`scoped flags ${rest.slice(0, rest.indexOf(":") + 1)}...) are not supported in the page (position ${at})`);
     } else if (rest.startsWith("(?")) {
       this.fail(`unknown extension ${rest.slice(0, 3)} at position ${at}`);
     } else {
       m = ["("] as unknown as RegExpMatchArray;
       this.out += "(";
+      group = ++this.opened;
     }
     this.i += m[0].length;
     const items = this.alternation(depth + 1);
     if (p[this.i] !== ")") this.fail(`missing ), unterminated subpattern at position ${at}`);
     this.i++;
-    this.out += ")";
+    this.out += kind === "ASSERT" ? "))" : atomic ? `))(?:\\${atomic})` : ")";
+    if (group) this.closed.add(group);
     return kind === "ASSERT" ? { op: "ASSERT", items } : { op: "SUB", items };
   }
 }
@@ -600,12 +682,6 @@ export function compileRegex(pattern: string): RegExp {
   if (pattern.length > MAX_PATTERN) throw new FilterError(`a regular expression in a filter is at most ${MAX_PATTERN} characters long`);
   const reader = new RegexReader(pattern);
   const tree = reader.parseAll();
-  let compiled: RegExp | undefined;
-  try {
-    compiled = new RegExp(reader.out, reader.flags);
-  } catch (exc) {
-    reader.fail((exc as Error).message.replace(/^Invalid regular expression: /, ""));
-  }
   let unbounded = 0;
   for (const [n, repeated] of walk(tree, false)) {
     if (n.op === "GROUPREF") throw new FilterError(`regular expression ${pyRepr(pattern)}: backreferences are not supported in filters`);
@@ -616,5 +692,9 @@ export function compileRegex(pattern: string): RegExp {
     if (n.op === "BRANCH" && repeated) throw new FilterError(`regular expression ${pyRepr(pattern)}: alternatives inside a repeat can take forever`);
   }
   if (unbounded > 2) throw new FilterError(`regular expression ${pyRepr(pattern)}: at most two unbounded repeats (*, +, {n,})`);
-  return compiled!;
+  try {
+    return new RegExp(reader.out, (reader.flags.includes("i") ? "i" : "") + "u");
+  } catch (exc) {
+    return reader.fail((exc as Error).message.replace(/^Invalid regular expression: /, ""));
+  }
 }
