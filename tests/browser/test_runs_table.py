@@ -283,3 +283,22 @@ def test_a_live_change_rewrites_only_the_changed_cells(logged, pages, tmp_path):
     writes = page.evaluate("() => window.__livepanel.runsTable.cellWrites") - before
     # steps, updated, status, the metric's last value (min and max are hidden): one row's cells, not the table's
     assert 1 <= writes <= 6, writes
+
+
+def test_the_column_chooser_shows_and_hides_columns(logged, pages):
+    page = open_panel(pages, logged.url)
+    cols = page.evaluate("() => window.__livepanel.runsTable.columns")
+    assert "config.seed" in cols and "metric.loss/train.min" not in cols, "a metric's min and max start hidden"
+    page.locator(".lp-runs-cols summary").click()
+    page.locator('.lp-runs-cols input[data-col="config.seed"]').uncheck()
+    wait(page, "!s.columns.includes('config.seed')")
+    assert page.locator('.lp-rt-h[data-col="config.seed"]').count() == 0
+    page.locator('.lp-runs-cols input[data-col="metric.loss/train.min"]').check()
+    wait(page, "s.columns.includes('metric.loss/train.min')")
+    c = cells(page, "cmp/adam-s1")
+    assert "config.seed" not in c
+    assert float(c["metric.loss/train.min"]) == pytest.approx(0.2 + np.exp(-19 / 5), rel=1e-3)
+    # a shown column sorts like any other
+    page.locator('.lp-rt-h[data-col="metric.loss/train.min"]').click()
+    wait(page, "s.sort.col === 'metric.loss/train.min'")
+    assert order(page)[0] == "cmp/adam-s1"
