@@ -30,6 +30,8 @@ export interface Column {
 export const ROW_H = 24;
 const HEADER_H = 28;
 const OVERSCAN = 6;
+const MIN_H = 110;
+const MAX_H = 300;
 
 const has = (o: object | null | undefined, k: string) => !!o && Object.prototype.hasOwnProperty.call(o, k);
 
@@ -246,6 +248,8 @@ export class RunsTable {
   private groupCache = new Map<string, string[]>();
   private focused: string | null = null;
   private frame = 0;
+  /** the height the table gave itself last ("": none yet) */
+  private autoHeight = "";
   /** columns changed: the header and the row elements are built again */
   onColumns: (() => void) | null = null;
   /** the user sorted by a column */
@@ -412,6 +416,11 @@ export class RunsTable {
       h.setAttribute("aria-sort", on ? (this.sortBy!.dir === 1 ? "ascending" : "descending") : "none");
     }
     this.body.style.height = `${this.lines.length * ROW_H}px`;
+    // as tall as its rows, up to MAX_H; once the user resizes it (its corner), their height stays
+    if (this.el.style.height === this.autoHeight) {
+      this.autoHeight = `${Math.max(MIN_H, Math.min(MAX_H, HEADER_H + this.lines.length * ROW_H + 18))}px`;
+      this.el.style.height = this.autoHeight;
+    }
     this.paintRows(); // a row element is re-filled only when its line or its run's row changed
     const sel = this.opts.selected();
     const shown = this.scope.map((r) => r.env);
