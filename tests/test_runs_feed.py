@@ -78,9 +78,7 @@ def test_feed_sends_every_row_then_the_changes(server, panel):
         }  # fmt: skip
 
         panel.line([5.0], [0.25], win="loss")  # data: the row follows within a second or so
-        t0 = time.monotonic()
         frame = await sock.until(delta_with("feed/a", lambda r: r["metrics"]["loss"]["last"] == 0.25), 5)
-        assert time.monotonic() - t0 < 3 * FEED_EVERY
         assert [r["env"] for r in frame["rows"]] == ["feed/a"] and frame["gone"] == []  # only what changed
 
         panel.config({"lr": 0.2})  # the run record
