@@ -221,9 +221,13 @@ def _std(
     for (x, y), p in zip(runs, positions, strict=True):
         ps, alpha, slope = _pieces(x, y - center, p, starts, anchor)
         last = p[-1] + 1
-        for row, values in zip(sums, (alpha, slope, alpha * alpha, 2 * alpha * slope, slope * slope), strict=True):
-            row[ps] += np.diff(values, prepend=0.0)  # piece starts are distinct: no repeated index
-            row[last] -= values[-1]
+        values, delta = np.empty(len(ps)), np.empty(len(ps))
+        _changes(sums[0], ps, alpha, last, delta)
+        _changes(sums[1], ps, slope, last, delta)
+        _changes(sums[2], ps, np.multiply(alpha, alpha, out=values), last, delta)
+        np.multiply(alpha, slope, out=values)
+        _changes(sums[3], ps, np.multiply(values, 2.0, out=values), last, delta)
+        _changes(sums[4], ps, np.multiply(slope, slope, out=values), last, delta)
     acc = np.cumsum(sums[:, :m], axis=1)
     shifted = acc[0] + acc[1] * d  # per step, the sum of the runs' values less the center
     squares = acc[2] + acc[3] * d + acc[4] * d * d
@@ -232,6 +236,15 @@ def _std(
     spread[n == 1] = 0.0  # one run: no spread (not the rounding of a difference)
     mean += center
     return _reduce(starts, union, shifted + n * center, n, mean - spread, mean + spread)
+
+
+def _changes(row: np.ndarray, ps: np.ndarray, quantity: np.ndarray, last: int, delta: np.ndarray) -> None:
+    """Add to a difference array a run's step function: `quantity` on each piece (starting at `ps`, the last
+    ending before `last`); `delta` is room for the changes."""
+    delta[0] = quantity[0]
+    np.subtract(quantity[1:], quantity[:-1], out=delta[1:])
+    row[ps] += delta  # piece starts are distinct: no repeated index
+    row[last] -= quantity[-1]
 
 
 def _pieces(
