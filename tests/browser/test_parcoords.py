@@ -81,7 +81,20 @@ def log_pos(lo: float, hi: float, v: float) -> float:
     return (np.log10(v) - np.log10(lo)) / (np.log10(hi) - np.log10(lo))
 
 
+def settled(page) -> None:
+    """Wait until the plot stays put for two frames (the panel's layout settles as the table renders)."""
+    canvas = page.locator(".lp-pc-canvas")
+    for _ in range(50):
+        box = canvas.bounding_box()
+        next_frames(page)
+        if canvas.bounding_box() == box:
+            return
+    raise AssertionError("the parallel coordinates kept moving")
+
+
 def drag(page, key: str, p0: float, p1: float) -> None:
+    """A mouse drag along an axis from position p0 to p1 (0 bottom .. 1 top)."""
+    settled(page)
     x, y0 = axis_point(page, key, p0)
     _, y1 = axis_point(page, key, p1)
     page.mouse.move(x, y0)
@@ -174,6 +187,7 @@ def test_dragging_on_axes_brushes_the_runs_and_the_table_follows(page, artifacts
     wait(page, f"JSON.stringify(d.passing) === {as_js_json(want)} && lp.runsTable.rows === 1")
 
     # a click on the lr axis outside its brush removes that brush only
+    settled(page)
     x, y = axis_point(page, "config.lr", 0.02)
     page.mouse.click(x, y)
     wait(page, "!('config.lr' in d.brushes) && 'config.optimizer' in d.brushes")
@@ -205,6 +219,7 @@ def test_brushes_survive_live_updates_and_a_new_run_is_judged_by_them(page, serv
 
 
 def test_hovering_a_line_or_a_point_sets_the_page_focus(page):
+    settled(page)
     d = debug(page)
     env = "pc/sgd-a"
     i = page.evaluate(f"() => {PLOT}.rows.findIndex((r) => r.env === {json.dumps(env)})")

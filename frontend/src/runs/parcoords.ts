@@ -114,8 +114,9 @@ interface Axis {
   missing: number;
 }
 
-/** a drag on an axis (by dim key: the live feed may change the axes during a drag) */
-type Drag = { key: string; mode: "new" | "move"; y0: number; p0: number; span: [number, number]; moved: boolean };
+/** a drag on an axis: by dim key (the live feed may change the axes during a drag), and by how far the
+ * pointer moved since it went down (the page may move the plot under it: brushing resizes the table) */
+type Drag = { key: string; mode: "new" | "move"; clientY: number; p0: number; span: [number, number]; moved: boolean };
 
 const BUCKETS = 24;
 /** the layers a frame redraws */
@@ -496,7 +497,10 @@ export class ParCoords {
     this.heads.replaceChildren();
     const n = this.axes.length;
     const spacing = n > 1 ? this.xs[1] - this.xs[0] : this.width;
-    const w = Math.max(56, Math.min(160, spacing - 6));
+    // too narrow for the buttons: names only (an axis is still added with "+ axis")
+    const narrow = spacing < 62;
+    const w = narrow ? Math.max(16, spacing - 4) : Math.min(160, spacing - 6);
+    this.heads.classList.toggle("lp-pc-narrow", narrow);
     this.axes.forEach((a, i) => {
       const head = el("div", "lp-pc-head");
       head.dataset.key = a.dim.key;
@@ -786,10 +790,10 @@ export class ParCoords {
     const span = this.brushSpanOf(a);
     const p = this.pOf(y);
     if (span && p >= span[0] - 0.01 && p <= span[1] + 0.01) {
-      this.drag = { key: a.dim.key, mode: "move", y0: y, p0: p, span, moved: false };
+      this.drag = { key: a.dim.key, mode: "move", clientY: e.clientY, p0: p, span, moved: false };
       this.dragSpan = span;
     } else {
-      this.drag = { key: a.dim.key, mode: "new", y0: y, p0: p, span: [p, p], moved: false };
+      this.drag = { key: a.dim.key, mode: "new", clientY: e.clientY, p0: p, span: [p, p], moved: false };
       this.dragSpan = null;
     }
   }
@@ -801,11 +805,12 @@ export class ParCoords {
       this.hover(x, y);
       return;
     }
-    if (!d.moved && Math.abs(y - d.y0) < 3) return;
+    const dy = e.clientY - d.clientY;
+    if (!d.moved && Math.abs(dy) < 3) return;
     d.moved = true;
     const a = this.axes.find((x) => x.dim.key === d.key);
     if (!a) return;
-    const p = this.pOf(y);
+    const p = Math.max(0, Math.min(1, d.p0 - dy / Math.max(1, this.bottom() - PAD.top)));
     let span: [number, number];
     if (d.mode === "new") {
       span = [Math.min(d.p0, p), Math.max(d.p0, p)];
