@@ -78,7 +78,7 @@ def test_runs_with_config_fill_the_table_and_sort_by_a_config_key_and_a_metric(l
     page.locator('.lp-rt-h[data-col="config.lr"]').click()
     wait(page, "s.sort.dir === -1")
     assert order(page)[-1] == "cmp/adam-s2" and order(page)[:2] == ["cmp/sgd-s1", "cmp/sgd-s2"]
-    assert "runsort=-config.lr" in page.url
+    page.wait_for_function("() => location.search.includes('runsort=-config.lr')", timeout=5000)
     # a link keeps the sort
     linked = pages.open(logged.url + "/?runs=1&runsort=-config.lr", width=1600, height=1000)
     wait(linked, f"s.rows === {len(RUNS)} && s.sort && s.sort.col === 'config.lr' && s.sort.dir === -1")
@@ -104,7 +104,7 @@ def test_a_filter_narrows_the_rows_and_a_bad_one_says_why(logged, pages):
     wait(page, "s.rows === 2")
     assert sorted(order(page)) == ["cmp/adam-s1", "cmp/adam-s2"]
     assert page.locator(".lp-runs-count").inner_text() == "2 of 5 runs"
-    assert "runfilter=" in page.url
+    page.wait_for_function("() => location.search.includes('runfilter=')", timeout=5000)
     box.fill('name ~ "s1$"')
     wait(page, "s.rows === 3")
     # a bad expression: its message inline, the table keeps its last good rows
@@ -221,7 +221,7 @@ def test_the_panel_stays_closed_without_runs_1_and_the_toggle_keeps_the_url(logg
     assert page.locator(".lp-runs").is_hidden()
     page.locator(".lp-toggle-runs").click()
     wait(page, f"s.rows === {len(RUNS)}")
-    assert "runs=1" in page.url
+    page.wait_for_function("() => location.search.includes('runs=1')", timeout=5000)
     assert page.evaluate("() => window.__livepanel.runsTable.shownMs") >= 0
     page.locator(".lp-toggle-runs").click()
     page.wait_for_function("() => !location.search.includes('runs=1')", timeout=5000)

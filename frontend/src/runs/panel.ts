@@ -85,6 +85,8 @@ export class RunsPanel {
   private matching: RunRow[] = [];
   private laterPending = false;
   private brushFrame = 0;
+  private readonly urlPending = new Map<string, string[]>();
+  private urlTimer: ReturnType<typeof setTimeout> | undefined;
   private laterPlots = false;
 
   constructor(private readonly host: PanelHost) {
@@ -98,7 +100,7 @@ export class RunsPanel {
     // the sort is kept in the URL: ?runsort=config.lr (ascending) or ?runsort=-config.lr
     const sort = params.get("runsort");
     if (sort) this.table.setSort({ col: sort.replace(/^-/, ""), dir: sort.startsWith("-") ? -1 : 1 });
-    this.table.onSort = (s) => setUrlList("runsort", [(s.dir === -1 ? "-" : "") + s.col]);
+    this.table.onSort = (s) => this.urlSoon("runsort", [(s.dir === -1 ? "-" : "") + s.col]);
     this.stats = Object.assign(this.table.stats, {
       lastFilterMs: 0,
       openedAt: 0,
@@ -190,7 +192,7 @@ export class RunsPanel {
     this.el.hidden = !open;
     this.toggle.classList.toggle("on", open);
     this.toggle.setAttribute("aria-pressed", String(open));
-    setUrlList("runs", open ? ["1"] : []);
+    this.urlSoon("runs", open ? ["1"] : []);
     if (!open) return;
     const t0 = performance.now();
     this.stats.openedAt = t0;
@@ -203,6 +205,17 @@ export class RunsPanel {
       ch.port1.onmessage = () => (this.stats.shownMs = performance.now() - t0);
       ch.port2.postMessage(null);
     });
+  }
+
+  /** Put a parameter into the URL a moment after the last change: history.replaceState costs
+   * Chromium about as much as drawing the table, too much for every key typed. */
+  private urlSoon(key: string, values: string[]): void {
+    this.urlPending.set(key, values);
+    clearTimeout(this.urlTimer);
+    this.urlTimer = setTimeout(() => {
+      for (const [k, v] of this.urlPending) setUrlList(k, v);
+      this.urlPending.clear();
+    }, 300);
   }
 
   /** The selection changed (here or on the left): the checkboxes follow. */
@@ -219,7 +232,7 @@ export class RunsPanel {
   private applyFilter(render = true): void {
     const t0 = performance.now();
     const text = this.filterIn.value.trim();
-    setUrlList("runfilter", text ? [this.filterIn.value] : []);
+    this.urlSoon("runfilter", text ? [this.filterIn.value] : []);
     let msg = "";
     if (!text) this.filter = null;
     else

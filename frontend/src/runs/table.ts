@@ -29,7 +29,7 @@ export interface Column {
 
 export const ROW_H = 24;
 const HEADER_H = 28;
-const OVERSCAN = 6;
+const OVERSCAN = 4;
 const MIN_H = 110;
 const MAX_H = 300;
 
@@ -220,6 +220,7 @@ interface RowEl {
   box: HTMLInputElement;
   swatch: HTMLSpanElement;
   cells: HTMLDivElement[];
+  texts: string[];
   line: Line | null;
   /** the row's data this element shows (re-filled when it changes) */
   data: RunRow | null;
@@ -275,13 +276,17 @@ export class RunsTable {
       this.sortColumn(cell.dataset.col!);
     });
     this.allBox.addEventListener("change", () => {
-      const shown = this.scope.map((r) => r.env);
+      const shown = new Set(this.scope.map((r) => r.env));
       const sel = this.opts.selected();
-      const every = shown.length > 0 && shown.every((e) => sel.includes(e));
-      this.opts.onSelect(every ? sel.filter((e) => !shown.includes(e)) : [...new Set([...sel, ...shown])]);
+      const picked = new Set(sel);
+      const every = shown.size > 0 && [...shown].every((e) => picked.has(e));
+      this.opts.onSelect(every ? sel.filter((e) => !shown.has(e)) : [...new Set([...sel, ...shown])]);
     });
     this.body.addEventListener("mouseover", (e) => {
-      const row = (e.target as HTMLElement).closest<HTMLElement>(".lp-rt-row");
+      const cell = e.target as HTMLElement;
+      // a cell cut short shows its whole text as a tooltip (set on hover: not for every cell drawn)
+      if (cell.classList.contains("lp-rt-cell")) cell.title = cell.scrollWidth > cell.clientWidth ? (cell.textContent ?? "") : "";
+      const row = cell.closest<HTMLElement>(".lp-rt-row");
       const env = row?.dataset.env;
       if (env !== undefined) this.opts.focus.set(env);
     });
@@ -422,9 +427,10 @@ export class RunsTable {
       this.el.style.height = this.autoHeight;
     }
     this.paintRows(); // a row element is re-filled only when its line or its run's row changed
-    const sel = this.opts.selected();
-    const shown = this.scope.map((r) => r.env);
-    const n = shown.filter((e) => sel.includes(e)).length;
+    const sel = new Set(this.opts.selected());
+    let n = 0;
+    for (const r of this.scope) if (sel.has(r.env)) n++;
+    const shown = this.scope;
     this.allBox.checked = n > 0 && n === shown.length;
     this.allBox.indeterminate = n > 0 && n < shown.length;
     const now = performance.now();
@@ -486,13 +492,14 @@ export class RunsTable {
       return cell;
     });
     this.body.append(row);
-    return { el: row, box, swatch, cells, line: null, data: null };
+    return { el: row, box, swatch, cells, texts: cells.map(() => ""), line: null, data: null };
   }
 
-  private write(cell: HTMLElement, text: string): void {
-    if (cell.textContent === text) return;
-    cell.textContent = text;
-    cell.title = text.length > 10 ? text : "";
+  /** Write a cell's text when it changed (what each cell shows is kept beside it: no DOM read). */
+  private write(p: RowEl, j: number, text: string): void {
+    if (p.texts[j] === text) return;
+    p.texts[j] = text;
+    p.cells[j].textContent = text;
     this.stats.cellWrites++;
   }
 
@@ -507,8 +514,8 @@ export class RunsTable {
       const agg = this.groupCache.get(line.name) ?? this.aggregates(line.envs);
       this.groupCache.set(line.name, agg);
       this.cols.forEach((c, j) => {
-        if (c.id === "env") this.write(p.cells[j], `${this.collapsed.has(line.name) ? "▸" : "▾"} ${line.name} (${line.envs.length})`);
-        else this.write(p.cells[j], agg[j]);
+        if (c.id === "env") this.write(p, j, `${this.collapsed.has(line.name) ? "▸" : "▾"} ${line.name} (${line.envs.length})`);
+        else this.write(p, j, agg[j]);
       });
       p.el.setAttribute("aria-expanded", String(!this.collapsed.has(line.name)));
       return;
@@ -520,7 +527,7 @@ export class RunsTable {
     p.swatch.style.background = this.opts.colors(line.env);
     this.cols.forEach((c, j) => {
       const v = data ? c.get(data) : undefined;
-      this.write(p.cells[j], c.text ? c.text(v, now) : formatCell(v));
+      this.write(p, j, c.text ? c.text(v, now) : formatCell(v));
       if (c.id === "status") p.cells[j].dataset.status = typeof v === "string" ? v : "";
     });
   }
