@@ -302,3 +302,32 @@ def test_the_column_chooser_shows_and_hides_columns(logged, pages):
     page.locator('.lp-rt-h[data-col="metric.loss/train.min"]').click()
     wait(page, "s.sort.col === 'metric.loss/train.min'")
     assert order(page)[0] == "cmp/adam-s1"
+
+
+def test_many_runs_only_rows_in_view_are_in_the_page_and_scroll_survives_a_live_change(server, pages, tmp_path):
+    with livepanel.Panel(server.url, env="many/r000", spool_dir=tmp_path / "spool") as p:
+        for i in range(80):
+            p.config({"lr": 10 ** (-1 - i % 4), "i": i}, env=f"many/r{i:03d}")
+            p.line(np.arange(5.0), np.full(5, i / 100), win="loss", env=f"many/r{i:03d}")
+        assert p.flush(20)
+    page = pages.open(server.url + "/?runs=1", width=1600, height=1000)
+    wait(page, "s.rows === 80")
+    stats = page.evaluate("() => window.__livepanel.runsTable")
+    assert stats["domRows"] < 40 and page.locator(".lp-rt-row").count() == stats["domRows"]
+    assert row(page, "many/r079").count() == 0
+    # scrolled to the end, the last runs are drawn
+    page.evaluate("() => { const t = document.querySelector('.lp-runs-table'); t.scrollTop = t.scrollHeight; }")
+    page.wait_for_function("() => !!document.querySelector('.lp-rt-row[data-env=\"many/r079\"]')", timeout=5000)
+    top = page.evaluate("() => document.querySelector('.lp-runs-table').scrollTop")
+    assert top > 1000
+    assert row(page, "many/r000").count() == 0
+    # a run logs: its cell changes in place, the table stays where it was scrolled
+    with livepanel.Panel(server.url, env="many/r078", spool_dir=tmp_path / "more") as p:
+        p.line(np.arange(5.0, 9.0), np.full(4, 0.5), win="loss")
+        assert p.flush(10)
+    page.wait_for_function(
+        """() => [...document.querySelector('.lp-rt-row[data-env="many/r078"]').children]
+                 .some((c) => c.textContent === '8')""",
+        timeout=10000,
+    )
+    assert page.evaluate("() => document.querySelector('.lp-runs-table').scrollTop") == top
