@@ -254,13 +254,21 @@ def test_names_are_text_never_markup(server, pages, tmp_path):
 def test_a_brush_narrows_the_table_and_the_overlaid_envs(logged, pages):
     page = open_panel(pages, logged.url, "&env=cmp/adam-s1&env=cmp/sgd-s1")
     wait(page, "lp.overlaid.length === 2")
-    page.evaluate("() => document.querySelector('.lp-parcoords').lpPlot.brush('config.optimizer', 'adam')")
+    # the plots get their rows a frame after the table
+    plot = "document.querySelector('.lp-parcoords').lpPlot"
+    wait(page, f"{plot}.debug().axes.some((a) => a.key === 'config.optimizer')")
+    page.evaluate(f"() => {plot}.brush('config.optimizer', 'adam')")
     wait(page, "s.rows === 2")
     assert sorted(order(page)) == ["cmp/adam-s1", "cmp/adam-s2"]
     # the windows overlay the selected runs inside the brush; the selection itself is kept
     wait(page, "JSON.stringify(lp.overlaid) === '[\"cmp/adam-s1\"]'")
     assert page.evaluate("() => window.__livepanel.selected") == ["cmp/adam-s1", "cmp/sgd-s1"]
     page.wait_for_function("() => window.__livepanel.grid.envsOf('loss').length === 1", timeout=8000)
+    # closing the panel: the windows overlay the whole selection again; reopening brings the brush back
+    page.locator(".lp-toggle-runs").click()
+    wait(page, "lp.overlaid.length === 2")
+    page.locator(".lp-toggle-runs").click()
+    wait(page, "JSON.stringify(lp.overlaid) === '[\"cmp/adam-s1\"]'")
     page.evaluate("() => document.querySelector('.lp-parcoords').lpPlot.clearBrushes()")
     wait(page, "s.rows === 5 && lp.overlaid.length === 2")
 

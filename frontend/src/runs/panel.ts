@@ -193,6 +193,8 @@ export class RunsPanel {
     this.toggle.classList.toggle("on", open);
     this.toggle.setAttribute("aria-pressed", String(open));
     this.urlSoon("runs", open ? ["1"] : []);
+    // the brushes narrow the windows only while they are in sight
+    if (this.passing) this.host.setPassing(open ? this.passing : null);
     if (!open) return;
     const t0 = performance.now();
     this.stats.openedAt = t0;
@@ -258,8 +260,8 @@ export class RunsPanel {
     this.brushFrame = requestAnimationFrame(() => {
       this.brushFrame = 0;
       const p = this.passing;
-      this.host.setPassing(p);
       if (!this.isOpen) return;
+      this.host.setPassing(p);
       this.scope = this.matching.filter((r) => !p || p.has(r.env));
       this.table.setRows(this.scope, this.host.model.rows);
       this.showCount();
