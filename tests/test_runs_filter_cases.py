@@ -50,7 +50,8 @@ def _random_cases(seed: int, count: int) -> list[str]:
     names += ["summary.acc/test", "acc/test", "metric.loss/val.min", "loss", "größe", "metrics.acc.step", "note"]
     values = ["0.01", "1e-3", "1", "-1", "+5", ".5", "1.", "1e400", "true", "false", "null", "None", '"adam"']
     values += ["'sgd'", '"1e-3"', '""', "'it\\'s'", "930", "18.0"]
-    pieces = ["a", "b", ".", "^", "$", "\\d", "\\w", "\\s", "\\b", "\\B", "\\W", "[a-c]", "[^a]", "[\\d]", "[]]", "("]
+    pieces = ["[\\S]", "[^\\W]", "[a\\S]", "[^a\\s\\W]", "[\\S-a]"]
+    pieces += ["a", "b", ".", "^", "$", "\\d", "\\w", "\\s", "\\b", "\\B", "\\W", "[a-c]", "[^a]", "[\\d]", "[]]", "("]
     pieces += [")", "(?:", "(?P<n>", "(?=", "(?<=a)", "|", "*", "+", "?", "{2}", "{1,3}", "{,2}", "*?", "*+", "(?>"]
     pieces += [
         "\\.",

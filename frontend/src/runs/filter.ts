@@ -341,6 +341,13 @@ type RNode =
 
 const UNBOUNDED = Infinity;
 const WORD = "[\\p{L}\\p{N}_]";
+const LOOKBEHIND = (() => {
+  try {
+    return new RegExp("(?<=a)b").test("ab");
+  } catch {
+    return false;
+  }
+})();
 const ESCAPES_OK = new Set("AbBdDsSwWZafnrtvxuUN0123456789".split(""));
 
 class RegexReader {
@@ -349,6 +356,8 @@ class RegexReader {
   flags = "";
   /** capturing groups opened so far, those closed, the named ones (a backreference must name a closed one) */
   private opened = 0;
+  /** in the set being read: the classes whose complement it holds (\W, \S) */
+  private complements: string[] = [];
   /** capturing groups written for possessive repeats and atomic groups */
   private extra = 0;
   private readonly closed = new Set<number>();
@@ -487,8 +496,9 @@ class RegexReader {
       this.i++;
       // Python's $ also matches before a last \n; with (?m), ^ and $ are at \n only (not \r, \u2028)
       const multi = this.flags.includes("m");
-      if (c === "^") this.out += multi ? "(?:(?<![\\s\\S])|(?<=\\n))" : "(?<![\\s\\S])";
-      else this.out += multi ? "(?=\\n|(?![\\s\\S]))" : "(?=\\n?(?![\\s\\S]))";
+      // (the pattern never has JavaScript's m flag: ^ and $ alone are the text's ends)
+      if (c === "^") this.out += multi ? "(?:^|(?<=\\n))" : "^";
+      else this.out += multi ? "(?=\\n|$)" : "(?=\\n?$)";
       return { op: "AT" };
     }
     if (c === "\\") return this.escape(false);
@@ -522,7 +532,7 @@ class RegexReader {
       }
       if (e === "A" || e === "Z") {
         if (inClass) this.fail(`bad escape \\${e} at position ${at}`);
-        this.out += e === "A" ? "(?<![\\s\\S])" : "(?![\\s\\S])";
+        this.out += e === "A" ? "^" : "$";
         return { op: "AT" };
       }
       if (e === "b" || e === "B") {
@@ -532,7 +542,9 @@ class RegexReader {
           return { op: "LIT", c: "\b" };
         }
         // a word boundary by Python's (Unicode) word characters
-        this.out += e === "b" ? `(?:(?<=${WORD})(?!${WORD})|(?<!${WORD})(?=${WORD}))` : `(?:(?<=${WORD})(?=${WORD})|(?<!${WORD})(?!${WORD})(?:(?<=[\\s\\S])|(?=[\\s\\S])))`;
+        // (a browser without lookbehind, Safari before 16.4, gets JavaScript's ASCII \b)
+        if (!LOOKBEHIND) this.out += "\\" + e;
+        else this.out += e === "b" ? `(?:(?<=${WORD})(?!${WORD})|(?<!${WORD})(?=${WORD}))` : `(?:(?<=${WORD})(?=${WORD})|(?<!${WORD})(?!${WORD})(?:(?<=[\\s\\S])|(?=[\\s\\S])))`;
         return { op: "AT" };
       }
       if (e === "x" || e === "u" || e === "U") {
@@ -566,7 +578,12 @@ class RegexReader {
       if ("dDsSwW".includes(e)) {
         // Python's classes are Unicode ones: \w any letter or digit, \d any decimal digit, \s its whitespace
         const inside = { d: "\\p{Nd}", D: "\\P{Nd}", w: "\\p{L}\\p{N}_", s: SPACE, W: "", S: "" }[e]!;
-        if (inClass && !inside) this.fail(`\\${e} inside [...] is not supported in the page (position ${at})`);
+        if (inClass && !inside) {
+          // \W or \S in a set: the set is written again at its end (JavaScript sets cannot hold a negated class)
+          if (p[this.i] === "-" && p[this.i + 1] !== "]") this.fail(`bad character range \\${e}-${p[this.i + 1] ?? ""} at position ${at}`);
+          this.complements.push(e === "W" ? "\\p{L}\\p{N}_" : SPACE);
+          return { op: "IN", neg: false, key: e };
+        }
         this.out += inClass ? inside : e === "w" ? WORD : e === "W" ? `[^\\p{L}\\p{N}_]` : e === "s" ? `[${SPACE}]` : e === "S" ? `[^${SPACE}]` : inside;
         return { op: "IN", neg: false, key: e };
       }
@@ -582,6 +599,8 @@ class RegexReader {
     const p = this.p;
     const start = this.i;
     this.i++;
+    const outStart = this.out.length;
+    this.complements = [];
     this.out += "[";
     let neg = false;
     if (p[this.i] === "^") {
@@ -603,6 +622,15 @@ class RegexReader {
     }
     this.i++;
     this.out += "]";
+    if (this.complements.length) {
+      // [a\S] is [a] or not-space; [^a\S] is neither a nor not-space
+      const members = this.out.slice(outStart + (neg ? 2 : 1), -1);
+      const others = this.complements;
+      this.out =
+        this.out.slice(0, outStart) +
+        (neg ? `(?:(?![${members}])${others.map((c) => `(?=[${c}])`).join("")}[\\s\\S])` : `(?:[${members}]|${others.map((c) => `[^${c}]`).join("|")})`);
+      this.complements = [];
+    }
     return { op: "IN", neg, key: p.slice(start, this.i) };
   }
 
