@@ -178,7 +178,7 @@ def test_a_running_run_turns_stale_by_time_alone():
         hub.close()
         assert hub.runs._timer is None  # no viewer on the feed: no periodic check
 
-    asyncio.run(run())
+    arun(run())
 
 
 def _line(env: str) -> dict:
