@@ -36,6 +36,7 @@ MAX_OPTION_TEXT = 1000  # characters of a string option, or of a string in a lis
 MAX_OPTION_LIST = 10000  # entries of a list option
 MAX_PIXELS = 100000  # integer options (width, height, nrow) and layout cells range from 0 to this
 KINDS = ("line", "scatter", "bar", "histogram", "heatmap", "image", "text")
+KINDS += ("properties",)  # a properties pane (livepanel/properties.py): edited by viewers, read by the writer
 # Kinds of alert the server's diagnosis raises (livepanel.diagnosis.KINDS is this list): what a mute may name.
 ALERT_KINDS = (
     "nonfinite",
@@ -351,6 +352,8 @@ _FIELDS = {
     "heatmap": _COMMON | {"z"},
     "image": _COMMON | {"images", "step", "t"},
     "text": _COMMON | {"text", "update"},
+    "properties": _COMMON | {"items", "pane"},  # livepanel/properties.py
+    "property": {"op", "env", "win", "id", "value"},  # a viewer's edit of one item of a properties pane
     "opts": _COMMON,
     "close": {"op", "env", "win"},
     "delete_env": {"op", "env"},
@@ -395,6 +398,8 @@ def validate_op(op: Any) -> dict[str, Any]:
     out["win"] = check_name(_require(op, "win"), "window name")
     if kind == "close":
         return out
+    if kind in ("properties", "property"):
+        return _check_properties(op, out)
     out["opts"] = check_opts(op.get("opts"))
     if kind in ("line", "scatter"):
         _trace(op, out)
@@ -430,6 +435,26 @@ def validate_op(op: Any) -> dict[str, Any]:
             raise ProtocolError(f"text is {len(text)} characters; the limit is {MAX_TEXT}")
         update = check_choice(op.get("update", "replace"), "text update", ("append", "replace"))
         out["text"], out["update"] = text, update
+    return out
+
+
+def _check_properties(op: dict, out: dict) -> dict[str, Any]:
+    """A pane (`properties`: its items and the id of the pane its writer made) or a viewer's edit of one
+    item (`property`: checked against the pane by the store, which has it)."""
+    from livepanel import properties  # it builds on this module's errors only
+
+    try:
+        if op["op"] == "property":
+            out["id"] = check_int(_require(op, "id"), "property id (the index of an item)", 0, properties.MAX_ITEMS)
+            value = out["value"] = op.get("value")
+            if isinstance(value, (dict, list, bytes)):
+                raise ProtocolError(f"property value must be a number, text, true, false or nil, got {quote(value)}")
+            return out
+        out["opts"] = check_opts(op.get("opts"))
+        out["items"] = properties.check_items(_require(op, "items"))
+        out["pane"] = properties.check_pane(op.get("pane", ""))
+    except properties.PropertyError as exc:
+        raise ProtocolError(str(exc)) from None
     return out
 
 

@@ -11,6 +11,7 @@ from livepanel.config import Config
 from livepanel.server import groups, handlers, ingest, runs
 from livepanel.server.auth import Guard, log_request
 from livepanel.server.diagnosis import Diagnosis
+from livepanel.server.events import Events, EventsHandler
 from livepanel.server.hub import Hub
 from livepanel.server.store import Store
 from livepanel.server.ws import SocketHandler
@@ -38,6 +39,7 @@ def make_app(config: Config, store: Store, hub: Hub, diagnosis: Diagnosis | None
     api = base + "/api/v1"
     read = {"guard": guard, "store": store}
     pending = ingest.Pending(config.max_pending, config.body_timeout)
+    events = Events(store)  # clicks, keys and pane edits from pages, to the writers' downlinks
     writes = {**read, "diagnosis": diagnosis, "max_payload": config.max_payload, "pending": pending}
     routes = [
         (api + "/ingest", ingest.IngestHandler, writes),
@@ -50,7 +52,8 @@ def make_app(config: Config, store: Store, hub: Hub, diagnosis: Diagnosis | None
         (api + "/image", handlers.ImageHandler, read),
         (api + "/export", handlers.ExportHandler, read),
         (api + "/health", handlers.HealthHandler),
-        (api + "/socket", SocketHandler, {"guard": guard, "hub": hub, "store": store}),
+        (api + "/socket", SocketHandler, {"guard": guard, "hub": hub, "store": store, "events": events}),
+        (api + "/events", EventsHandler, {"guard": guard, "events": events}),
         (base + "/static/(.*)", handlers.StaticHandler, {"guard": guard, "path": str(handlers.STATIC)}),
         (base + "/", handlers.PageHandler, {"guard": guard, "base_url": base}),
     ]

@@ -14,6 +14,7 @@ from livepanel import protocol
 from livepanel.protocol import quote
 from livepanel.server import auth
 from livepanel.server.auth import Guard, clip
+from livepanel.server.events import MAX_EVENT_BYTES, Bucket, Events, check_event
 from livepanel.server.hub import Hub, Viewer
 from livepanel.server.store import Store, StoreError
 
@@ -31,9 +32,10 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
     """The page's socket: the cookie or a header authenticates it (never ?token=), and Tornado's
     check_origin refuses an upgrade from a page of another origin (another port included)."""
 
-    def initialize(self, guard: Guard, hub: Hub, store: Store) -> None:
-        self.guard, self.hub, self.store = guard, hub, store
+    def initialize(self, guard: Guard, hub: Hub, store: Store, events: Events | None = None) -> None:
+        self.guard, self.hub, self.store, self.events = guard, hub, store, events
         self.viewer: Viewer | None = None
+        self.bucket = Bucket()  # events and edits this viewer may send (livepanel/server/events.py)
         self._tasks: set[asyncio.Task] = set()
 
     def set_default_headers(self) -> None:
@@ -69,6 +71,8 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
                     self.hub.runs.start(self.viewer)
                 else:
                     self.hub.runs.stop(self.viewer)
+            elif kind in ("event", "edit"):
+                self._event(kind, msg, len(message))
             elif kind in USER_OPS:
                 extra = set(msg) - USER_OPS[kind]
                 if extra:
@@ -81,13 +85,42 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
                 task.add_done_callback(self._tasks.discard)
             else:
                 raise protocol.ProtocolError(
-                    f"unknown message type {quote(kind)}; expected subscribe, runs, {', '.join(USER_OPS)}"
+                    f"unknown message type {quote(kind)}; expected subscribe, runs, event, edit, {', '.join(USER_OPS)}"
                 )
         except protocol.ProtocolError as exc:
             self._error(str(exc))
         except Exception as exc:  # a gap in the checks: logged (short) and answered; the socket stays open
             auth.log_exception(self.request, type(exc), exc, exc.__traceback__)
             self._error(f"the message could not be handled ({type(exc).__name__})")
+
+    def _event(self, kind: str, msg: dict, size: int) -> None:
+        """A click or key press in a window (sent to the env's downlinks), or an edit of a properties pane
+        (stored as a `property` op): bounded in size and rate, and only into an env this viewer watches."""
+        if size > MAX_EVENT_BYTES:
+            raise protocol.ProtocolError(f"{kind}: the message is {size} bytes; the limit is {MAX_EVENT_BYTES}")
+        env = protocol.check_name(msg.get("env"), f"{kind} env")
+        win = protocol.check_name(msg.get("win"), f"{kind} win")
+        if self.viewer is None or env not in self.viewer.envs:
+            raise protocol.ProtocolError(f"{kind}: env {quote(env)} is not one this page watches (subscribe first)")
+        if self.store.state.window(env, win) is None:
+            raise protocol.ProtocolError(f"{kind}: env {quote(env)} has no window {quote(win)}")
+        if kind == "edit":
+            extra = set(msg) - {"type", "env", "win", "id", "value"}
+            if extra:
+                raise protocol.ProtocolError(f"edit: unknown field(s) {', '.join(sorted(map(quote, extra)))}")
+            edit = {"op": "property", "env": env, "win": win, "id": msg.get("id"), "value": msg.get("value")}
+            op = protocol.validate_op(edit)
+        else:
+            event = check_event(msg)
+        if not self.bucket.take():
+            raise protocol.ProtocolError(f"{kind} refused: over {self.bucket.rate:g} events a second from this page")
+        if kind == "edit":
+            self.store.state.check([op])  # refused here with its reason, before it is queued
+            task = asyncio.get_running_loop().create_task(self._save(op))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif self.events is not None:
+            self.events.publish(env, win, event)
 
     async def _save(self, op: dict) -> None:
         try:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from livepanel.properties import PropertyError, edited
 from livepanel.protocol import ProtocolError
 from livepanel.server.decimate import decimate
 from livepanel.server.store import record
@@ -162,6 +163,8 @@ class State:
                 existing = w.kind if w else None
             if kind == "close":
                 planned[key] = None
+            elif kind == "property":
+                self._check_edit(i, op, existing)
             elif kind in ("opts", "mute"):
                 if existing is None:
                     raise ProtocolError(f"operation {i}: window {op['win']!r} in env {env!r} does not exist", op=i)
@@ -175,6 +178,17 @@ class State:
                 continue
             else:
                 planned[key] = kind
+
+    def _check_edit(self, i: int, op: dict, existing: str | None) -> None:
+        """A viewer's edit of a properties pane: the pane exists and the value fits its item."""
+        if existing != "properties":
+            raise ProtocolError(f"operation {i}: window {op['win']!r} in env {op['env']!r} is no properties pane", op=i)
+        w = self.window(op["env"], op["win"])
+        if w is not None and w.kind == "properties":  # a pane made in this batch is checked when applied
+            try:
+                edited(w.content["items"], op["id"], op["value"])
+            except PropertyError as exc:
+                raise ProtocolError(f"operation {i}: {exc}", op=i) from None
 
     # ------------------------------------------------------------ applying
 
@@ -271,6 +285,14 @@ class State:
             message = self._step(env, w, op, now, message, writes)
         elif kind == "text":
             message = self._text(env, w, op, message, writes)
+        elif kind == "properties":  # livepanel/properties.py: the writer's pane, replaced whole
+            w.content = {"items": op["items"], "pane": op["pane"]}
+            writes.append(("content", name, win, kind, w.opts, w.content))
+        elif kind == "property":  # a viewer's edit: viewers and the writer's downlink get the whole pane
+            w.content = {"items": edited(w.content["items"], op["id"], op["value"]), "pane": w.content["pane"]}
+            writes.append(("content", name, win, w.kind, w.opts, w.content))
+            edit = {"id": op["id"], "value": op["value"]}
+            message["op"] = {"op": "properties", "env": name, "win": win, **w.content, "edit": edit}
         elif kind in ("bar", "heatmap"):
             w.content = {"y": np.array(op["y"]), "labels": op["labels"]} if kind == "bar" else {"z": np.array(op["z"])}
             writes.append(("content", name, win, kind, w.opts, w.content))
