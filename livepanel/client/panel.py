@@ -22,6 +22,7 @@ import numpy as np
 from livepanel import protocol
 from livepanel.client import checks, convert
 from livepanel.client.buffers import BufferPool
+from livepanel.client.interact import Interactive
 from livepanel.client.kinds import WindowKinds
 from livepanel.client.runmeta import RunRecord
 from livepanel.client.sender import Pending, Sender
@@ -44,7 +45,7 @@ def _column(a: Any, j: int) -> Any:
     return convert.DeviceArray(a.tensor[:, j]) if isinstance(a, convert.DeviceArray) else a[:, j]
 
 
-class Panel(WindowKinds, RunRecord):
+class Panel(WindowKinds, RunRecord, Interactive):
     """A connection to a livepanel server, logging into one env by default.
 
     Calls never block on the network and never lose data: see docs/client.md.
@@ -387,6 +388,7 @@ class Panel(WindowKinds, RunRecord):
         for env in sorted(self._written):  # the runs this Panel wrote to are finished (until data comes again)
             self._push({"op": "run", "env": env, "status": status, "merge": True})
         self._closed = True
+        self._close_downlink()  # events and panes (livepanel/client/interact.py)
         self._wins = set()  # forces later calls onto the checked path, which raises
         return self._sender.close(timeout, self.exit_timeout)
 
@@ -504,6 +506,7 @@ class Panel(WindowKinds, RunRecord):
         old = self._sender
         old.after_fork()
         self._written = set()  # a child finishes only the runs it writes to itself
+        self._downlink = None  # its thread stayed in the parent: a child opens its own when it needs one
         self._new_sender(dict(old.counters))
 
 
