@@ -17,6 +17,7 @@ import numpy as np
 
 from livepanel.client import Panel
 from livepanel.client.transport import Transport
+from livepanel.visdom_events import VisdomEvents, pane_properties
 
 log = logging.getLogger("livepanel.visdom")
 
@@ -99,6 +100,7 @@ class Visdom:
         if ignored:
             log.debug("visdom arguments without a livepanel meaning ignored: %s", ", ".join(sorted(ignored)))
         self.panel = Panel(url, env=env, token=token, spool_dir=spool)
+        self._events = VisdomEvents(self.panel, env)  # opens the downlink at the first handler
 
     # ------------------------------------------------------------ helpers
 
@@ -271,6 +273,25 @@ class Visdom:
 
     def flush(self, timeout: float = 10.0) -> bool:
         return self.panel.flush(timeout)
+
+    # ------------------------------------------------------------ events (livepanel/visdom_events.py)
+
+    @property
+    def event_handlers(self) -> dict[str, list]:
+        """Handlers by window, as Visdom keeps them."""
+        return self._events.event_handlers
+
+    def register_event_handler(self, handler: Any, target: str) -> None:
+        """Call handler(event) for each click, key press and property edit in window `target`, with Visdom's
+        event dicts (livepanel/visdom_events.py), on a thread of the client."""
+        self._events.register(handler, target)
+
+    def clear_event_handlers(self, target: str) -> None:
+        self._events.clear(target)
+
+    def properties(self, data: list, win: str | None = None, env: str | None = None, opts: dict | None = None) -> str:
+        """Visdom's properties pane: data is a list of {type, name, value} (select: values; value an index)."""
+        return pane_properties(self.panel, data, self._win(win), env)
 
     def __getattr__(self, name: str) -> Any:
         if name in UNSUPPORTED:

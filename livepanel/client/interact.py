@@ -98,8 +98,16 @@ class Interactive:
         """A properties pane in window `win` made from `{name: value}` (see pane_items); returns a live
         read-only mapping whose values change when a viewer edits them: read `props["lr"]` each step.
         Edits are stored by the server and shared by every viewer. Opens the downlink."""
+        return self._pane_items(win, pane_items(values), env, opts)
+
+    def _pane_items(self, win: str, items: list, env: str | None = None, opts: dict | None = None) -> Properties:
+        """A pane from items in Visdom's form (livepanel/properties.py), checked here, sent like a window."""
         env, win, opts = self._env(env), self._win(win, win), checks.opts(opts)
-        items, pane = pane_items(values), new_pane_id()
+        try:
+            items = check_items(items)
+        except PropertyError as exc:
+            raise ValueError(f"properties: {exc}") from None
+        pane = new_pane_id()
         props = Properties(env, win, items, pane)
         self._link().pane(props)
         op = {"op": "properties", "env": env, "win": win, "items": items, "pane": pane}
