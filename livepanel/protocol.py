@@ -37,6 +37,7 @@ MAX_OPTION_LIST = 10000  # entries of a list option
 MAX_PIXELS = 100000  # integer options (width, height, nrow) and layout cells range from 0 to this
 KINDS = ("line", "scatter", "bar", "histogram", "heatmap", "image", "text")
 KINDS += ("properties",)  # a properties pane (livepanel/properties.py): edited by viewers, read by the writer
+KINDS += ("media",)  # audio, video, svg (livepanel/media.py)
 # Kinds of alert the server's diagnosis raises (livepanel.diagnosis.KINDS is this list): what a mute may name.
 ALERT_KINDS = (
     "nonfinite",
@@ -349,7 +350,9 @@ _FIELDS = {
     "scatter": _COMMON | {"name", "update", "x", "y", "t"},
     "bar": _COMMON | {"y", "labels"},
     "histogram": _COMMON | {"counts", "edges", "step", "stats", "t"},
-    "heatmap": _COMMON | {"z"},
+    "heatmap": _COMMON | {"z", "update", "labels"},  # update, labels: livepanel/heatmap_update.py
+    "media": _COMMON | {"format", "data"},  # livepanel/media.py
+    "fork": {"op", "env", "source"},  # env: the new env, a copy of source (livepanel/server/store/fork.py)
     "image": _COMMON | {"images", "step", "t"},
     "text": _COMMON | {"text", "update"},
     "properties": _COMMON | {"items", "pane"},  # livepanel/properties.py
@@ -386,6 +389,11 @@ def validate_op(op: Any) -> dict[str, Any]:
         return out
     if kind == "run":
         return _check_run(op, out)
+    if kind == "fork":
+        out["source"] = check_name(_require(op, "source"), "fork source (an env name)")
+        if out["source"] == out["env"]:
+            raise ProtocolError(f"fork: an env cannot be forked into itself ({quote(out['env'])})")
+        return out
     if kind == "mute":
         if op.get("win") is not None:
             out["win"] = check_name(op["win"], "window name")
@@ -423,6 +431,13 @@ def validate_op(op: Any) -> dict[str, Any]:
         out.update(counts=counts, edges=edges, stats=stats, step=_step(op), t=_time(op))
     elif kind == "heatmap":
         out["z"] = _numeric(_require(op, "z"), "heatmap z", 2)
+        from livepanel import heatmap_update  # it builds on this module
+
+        heatmap_update.check_op(op, out)
+    elif kind == "media":
+        from livepanel import media  # it builds on this module
+
+        media.check_op(op, out)
     elif kind == "image":
         out["images"] = _check_images(_require(op, "images"))
         out["step"] = _step(op)

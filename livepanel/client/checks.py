@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from livepanel import protocol
+from livepanel import protocol, trace_style
 from livepanel.client.convert import DeviceArray, is_torch
 
 _TYPE_NAMES = {
@@ -38,6 +38,10 @@ def opts(value: Any) -> dict[str, Any] | None:
     out = {}
     for key, v in value.items():
         expected = protocol.OPTION_KEYS.get(key)
+        if expected is None and trace_style.is_key(key):  # "trace:<name>": one trace's style
+            trace_style.check(key, v)
+            out[key] = v
+            continue
         if expected is None:
             raise ValueError(f"unknown option {key!r}; known options: {', '.join(sorted(protocol.OPTION_KEYS))}")
         if isinstance(v, tuple) or isinstance(v, np.ndarray):
