@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from livepanel import visdom_opts
 from livepanel.client import Panel
 from livepanel.client.transport import Transport
 from livepanel.visdom_events import VisdomEvents, pane_properties
@@ -60,6 +61,8 @@ def translate_opts(opts: dict | None, kind: str) -> dict[str, Any]:
             out[key] = list(value) if isinstance(value, (tuple, np.ndarray)) else value
         elif key in ("xtype", "ytype"):
             out[key[0] + "log"] = value == "log"
+        elif key in ("linecolor", "markercolor") and kind in ("line", "scatter"):
+            continue  # per trace: visdom_opts.trace_styles
         elif key in ("linecolor", "markercolor"):
             out["colors"] = [_color(c) for c in _array(value).tolist()]
         elif key == "rownames":
@@ -68,6 +71,8 @@ def translate_opts(opts: dict | None, kind: str) -> dict[str, Any]:
             out["xticklabels"] = [str(v) for v in value]
         elif key == "markers" and value and kind == "scatter":
             out["mode"] = "markers"
+        elif (drawn := visdom_opts.window(key, value, kind)) is not None:
+            out.update(drawn)
         else:
             log.debug("visdom option %r has no livepanel equivalent; ignored", key)
     for key in ("width", "height", "nrow"):
@@ -139,6 +144,8 @@ class Visdom:
         self._fresh(win, env, update)
         mode = "append" if update in ("append", "insert") else "replace"
         names = self._names(o, y2.shape[1], name)
+        member = np.repeat(np.arange(len(names)), y2.shape[0])  # visdom's per-point order: trace by trace
+        o.update(visdom_opts.trace_styles(opts, names, member, update in ("append", "insert")))
         for j, trace in enumerate(names):
             self.panel.line(x2[:, j], y2[:, j], win=win, name=trace, env=env, update=mode, opts=o or None)
         return win
@@ -161,6 +168,8 @@ class Visdom:
         uniq = np.unique(labels)
         k = int(uniq.max()) if len(uniq) and Y is not None else 1
         names = self._names(o, k, name)
+        member = labels - 1 if Y is not None else np.zeros(len(xy), dtype=np.int64)
+        o.update(visdom_opts.trace_styles(opts, names, member, update in ("append", "insert")))
         for label in uniq:
             mask = labels == label
             trace = names[int(label) - 1] if Y is not None and 1 <= label <= k else str(label)
@@ -171,6 +180,8 @@ class Visdom:
             opts: dict | None = None) -> str:  # fmt: skip
         """Bars: X of shape (N,) or (N, M); Y (or opts rownames) labels the rows."""
         win, o = self._win(win), translate_opts(opts, "bar")
+        if np.squeeze(_array(X)).ndim == 1 and o.get("legend") and not o.get("rownames"):
+            X = np.squeeze(_array(X))[None, :]  # as Visdom: one group of bars, one per legend name
         labels = o.pop("rownames", None)
         if Y is not None:
             labels = [str(v) for v in _array(Y).ravel().tolist()]
@@ -227,7 +238,10 @@ class Visdom:
     # ------------------------------------------------------------ windows and envs
 
     def update_window_opts(self, win: str, opts: dict, env: str | None = None) -> str:
-        return self.panel.set_opts(win, translate_opts(opts, ""), env=env)
+        o = translate_opts(opts, "")
+        if "legend" in o:  # as Visdom's server: the new legend renames the traces by position
+            o["relabel"] = True
+        return self.panel.set_opts(win, o, env=env)
 
     def close(self, win: str | None = None, env: str | None = None) -> str:
         """Close one window, or every window of the env when win is None."""
