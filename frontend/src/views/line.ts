@@ -19,6 +19,8 @@ import { groupColor, groupColors, groupRuns, runColor, traceDash, withAlpha } fr
 import { axisWidth, color, el, fmt, seriesLabel, str, theme, tickLabels, type Ctx, type View } from "./common";
 import { GroupFetcher, type GroupPlan } from "./groups";
 import { isHidden, Legend, type LegendLine, type LegendMode } from "./legend";
+import { traceLook, traceName, windowLook, type TraceLook, type WindowLook } from "./lineopts";
+import { axisFor, paddingFor, paintLooks, plainMarkers, rangeFor, type Painted } from "./linepaint";
 
 interface Line extends LegendLine {
   /** the env it comes from ("" for a group's curve) */
@@ -28,6 +30,9 @@ interface Line extends LegendLine {
   /** a group's band */
   lo?: Float64Array;
   hi?: Float64Array;
+  /** its own look (Visdom's per-trace options); perPoint: its points are the trace's from the first (not decimated) */
+  look?: TraceLook;
+  perPoint?: boolean;
 }
 
 /** What a uPlot series draws of a line: the faint raw curve, the curve, or a band edge. */
@@ -78,6 +83,11 @@ export interface ChartInfo {
   bands: number;
   groups: { group: string; trace: string; runs: number; envs: string[]; x: number[]; mean: number[]; lo: number[]; hi: number[] }[];
   legend: { height: number; body: number; entries: number };
+  /** Visdom's drawing options as drawn, per drawn curve: uPlot's dash (CSS px) and fill, markers and labels */
+  looks: { dash: number[]; fill: boolean; markers: boolean; lines: boolean; symbol: string; size: number; perPoint: number; text: number }[];
+  /** markers and labels painted at the last draw (uPlot's own round markers are not counted) */
+  painted: Painted;
+  legendShown: boolean;
 }
 
 /** a zoom fetches every point of its range up to this many (estimated), else a decimated view */
@@ -126,6 +136,12 @@ export class LineView implements View {
   private offs: (() => void)[] = [];
   /** alert onsets drawn at the last paint */
   markers: Marker[] = [];
+  /** the window's Visdom drawing options (lineopts.ts) */
+  private look: WindowLook = windowLook("line", {});
+  /** markers and text labels painted at the last draw (tests) */
+  private painted: Painted = { markers: 0, labels: 0, symbols: [] };
+  /** uPlot series filled down to 0 or to the curve before (Visdom's fillarea) */
+  private fills = new Set<number>();
 
   constructor(private readonly kind: string, private readonly ctx: Ctx, private readonly win: string) {
     this.legend = new Legend(
@@ -287,14 +303,15 @@ export class LineView implements View {
     const overlay = this.mode === "overlay";
     let i = 0;
     for (const w of this.wins) {
-      const legend = Array.isArray(w.opts.legend) ? (w.opts.legend as unknown[]) : [];
       const rc = overlay ? runColor(w.env, this.ctx.runs.rows.get(w.env)) : "";
       for (const [k, tr] of this.tracesOf(w).entries()) {
-        const name = tr.name || (typeof legend[k] === "string" ? (legend[k] as string) : "");
+        const name = traceName(w.opts, k, tr.name);
+        const look = traceLook(w.opts, tr.name);
         const useTime = this.xmode !== "step" && tr.t.len === tr.y.len && tr.t.len > 0;
         const x = !useTime ? tr.x.values : this.xmode === "time" ? tr.t.values : relative(tr.t.values, this.start(w));
         const label = seriesLabel(w.env, name, overlay ? 2 : 1, w.win);
-        out.push({ label, env: w.env, run: w.env, trace: name, color: overlay ? rc : color(i, w.opts), dash: overlay ? traceDash(name) : [], x, y: tr.y.values });
+        const perPoint = !tr.decimated && this.zoom?.traces?.get(w.env) === undefined;
+        out.push({ label, env: w.env, run: w.env, trace: name, color: overlay ? rc : (look.color ?? color(i, w.opts)), dash: overlay ? traceDash(name) : (look.dash ?? []), x, y: tr.y.values, look, perPoint });
         i++;
       }
     }
@@ -343,7 +360,8 @@ export class LineView implements View {
     this.runsSig = this.runsSignature();
     const smoothOn = this.kind === "line" && this.smoothing > 0 && this.mode !== "group";
     const groupSmooth = this.mode === "group" && this.smoothing > 0;
-    const markers = this.kind === "scatter" || this.wins.some((w) => w.opts.mode === "markers");
+    this.look = windowLook(this.kind, this.wins[0]?.opts ?? {});
+    const markers = this.look.markers;
     const xlog = this.isLog("x");
     const ylog = this.isLog("y");
     const time = this.xmode === "time";
@@ -372,7 +390,7 @@ export class LineView implements View {
     const ys: Col[] = al.ys.map((y) => (y instanceof Float64Array ? withGaps(cut(y), ylog) : cut(y)));
     const x = cut(al.x);
     const data = [x, ...ys] as unknown as uPlot.AlignedData;
-    const shape = JSON.stringify([this.mode, lines.map((l) => [l.label, l.color, l.dash, !!l.lo]), smoothOn, markers, xlog, ylog, this.xmode, this.wins.map((w) => [w.opts.title, w.opts.xlabel, w.opts.ylabel, w.opts.markersize])]);
+    const shape = JSON.stringify([this.mode, lines.map((l) => [l.label, l.color, l.dash, !!l.lo, l.look]), smoothOn, markers, xlog, ylog, this.xmode, this.wins.map((w) => [w.opts.title, w.opts.xlabel, w.opts.ylabel, w.opts.markersize]), this.look]);
     if (!this.u || shape !== this.shape) {
       this.roles = roles;
       this.build(data, lines, smoothOn, markers, xlog, ylog, time);
@@ -389,7 +407,12 @@ export class LineView implements View {
     const th = theme();
     this.markerColor = th.bad;
     const first = this.wins[0]?.opts ?? {};
-    const size = typeof first.markersize === "number" ? Math.max(1, Math.min(30, first.markersize)) : 4;
+    const look = this.look;
+    const size = look.size;
+    // uPlot draws plain round markers itself; other symbols, per-point colours and labels are painted (linepaint.ts)
+    const plain = markers && plainMarkers(look, lines);
+    let prevMain = 0;
+    this.fills.clear();
     const xlabel = xLabel(this.xmode, str(first.xlabel));
     const series: uPlot.Series[] = [{ label: xlabel }];
     const bands: uPlot.Band[] = [];
@@ -402,7 +425,11 @@ export class LineView implements View {
       else if (role === "lo" || role === "hi") {
         series.push({ label: `${l.label} (${role})`, stroke: l.color, width: 0, show, spanGaps: false, points: { show: false } });
         if (role === "hi") bands.push({ series: [k + 1, k], fill: withAlpha(l.color, 0.2) });
-      } else
+      } else {
+        // Visdom's fillarea is Plotly's "tonexty": the first curve fills down to 0, each next one to the curve before
+        const fill = look.fill && look.lines ? withAlpha(l.color, 0.3) : undefined;
+        if (fill) this.fills.add(k + 1);
+        if (fill && prevMain) bands.push({ series: [k + 1, prevMain], fill });
         series.push({
           label: l.label,
           stroke: l.color,
@@ -410,24 +437,30 @@ export class LineView implements View {
           dash,
           show,
           spanGaps: false,
-          paths: markers ? () => null : undefined,
-          points: markers ? { show: true, size, stroke: l.color, fill: l.color } : { show: false },
+          fill: fill && !prevMain ? fill : undefined,
+          paths: look.lines ? undefined : () => null,
+          points: plain ? { show: true, size, stroke: l.look?.markercolor ?? l.color, fill: l.look?.markercolor ?? l.color } : { show: false },
         });
+        prevMain = k + 1;
+      }
     });
     const axis = { stroke: th.muted, grid: { stroke: th.grid, width: 1 }, ticks: { stroke: th.grid, width: 1 } };
     // windows with the same x axis share the cursor (the pointer's x in one shows in all); a drag still zooms only its own
     const sync: uPlot.Cursor.Sync | undefined =
       this.kind === "line" ? { key: "lp-x-" + this.xmode, setSeries: false, filters: { pub: (type: string) => type === "mousemove" || type === "mouseleave" || type === "mouseenter" } } : undefined;
     this.legend.build(lines, this.mode, this.hidden, this.mode === "group" && this.plan ? new Map([...this.plan.groups].map(([g, m]) => [g, m.length])) : undefined);
+    this.legend.el.style.display = look.legend ? "" : "none"; // Visdom's showlegend=False
+    const curves = this.roles.flatMap((r, k) => (r.role === "main" ? [{ line: lines[r.line], k: k + 1 }] : []));
     const opts: uPlot.Options = {
       width: this.w,
       height: Math.max(60, this.h - this.legend.fit(this.h)),
       legend: { show: false },
-      scales: { x: { time, distr: xlog ? 3 : 1 }, y: { distr: ylog ? 3 : 1 } },
+      scales: { x: { time, distr: xlog ? 3 : 1, range: rangeFor(look.x) }, y: { distr: ylog ? 3 : 1, range: rangeFor(look.y) } },
       axes: [
-        { ...axis, label: xlabel, labelSize: 18, size: 30 },
-        { ...axis, label: str(first.ylabel), labelSize: first.ylabel ? 18 : 0, size: axisWidth, values: ylog ? undefined : tickLabels },
+        axisFor(look.x, { ...axis, label: xlabel, labelSize: 18, size: 30 }, look.margin.bottom),
+        axisFor(look.y, { ...axis, label: str(first.ylabel), labelSize: first.ylabel ? 18 : 0, size: axisWidth, values: ylog ? undefined : tickLabels }, look.margin.left),
       ],
+      padding: paddingFor(look.margin),
       series,
       bands,
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false }, sync },
@@ -436,6 +469,7 @@ export class LineView implements View {
         setCursor: [(u) => this.onCursor(u)],
         draw: [
           (u) => {
+            this.painted = paintLooks(u, look, curves, plain, dpr);
             this.drawMarkers(u);
             this.ctx.drew(this.win);
           },
@@ -775,6 +809,22 @@ export class LineView implements View {
         ? (this.groups.curves ?? []).map((c) => ({ group: c.group, trace: c.trace, runs: this.plan?.groups.get(c.group)?.length ?? 0, envs: c.envs, x: [...c.x], mean: [...c.mean], lo: [...c.lo], hi: [...c.hi] }))
         : [],
       legend: { height: this.legend.el.offsetHeight, body: this.h, entries: this.legend.el.querySelectorAll(".lp-legend-item").length },
+      looks: main.map((r) => {
+        const s = u?.series[r.k + 1];
+        const l = this.lines[r.line];
+        return {
+          dash: (s?.dash ?? []).map((v) => v / (uPlot.pxRatio || 1)),
+          fill: this.fills.has(r.k + 1),
+          markers: this.look.markers,
+          lines: this.look.lines,
+          symbol: this.look.symbol.shape + (this.look.symbol.open ? "-open" : ""),
+          size: this.look.size,
+          perPoint: l.perPoint ? (l.look?.markercolors?.length ?? 0) : 0,
+          text: l.perPoint ? (l.look?.text?.length ?? 0) : 0,
+        };
+      }),
+      painted: this.painted,
+      legendShown: this.legend.el.style.display !== "none",
     };
   }
 

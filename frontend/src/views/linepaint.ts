@@ -1,0 +1,121 @@
+// The uPlot side of Visdom's line options (lineopts.ts reads them): axes with given ticks, labels,
+// fonts and margins, fixed ranges, and the markers (symbols, per-point colours) and text labels
+// painted over the curves after uPlot draws them.
+
+import type uPlot from "uplot";
+import { fmt, theme } from "./common";
+import { paintSymbol, range, splits, tickText, type AxisLook, type TraceLook, type WindowLook } from "./lineopts";
+
+/** What the last paint drew (tests read it through chart(win).painted). */
+export interface Painted {
+  markers: number;
+  labels: number;
+  /** the symbol shape painted, per painted curve */
+  symbols: string[];
+}
+
+/** The curve data painting needs. */
+export interface PaintLine {
+  x: Float64Array;
+  y: Float64Array;
+  color: string;
+  look?: TraceLook;
+  perPoint?: boolean;
+}
+
+/** at most this many markers are painted per draw (uPlot's own draws any number) */
+const MAX_MARKERS = 200_000;
+/** text labels are painted only when at most this many points are in view */
+const MAX_LABELS = 5_000;
+
+/** uPlot's own round markers do: no other symbol, no per-point colour. */
+export function plainMarkers(look: WindowLook, lines: PaintLine[]): boolean {
+  return look.symbol.shape === "circle" && !look.symbol.open && lines.every((l) => !l.look?.markercolors?.length);
+}
+
+/** The round ticks a chart would choose, for a tick step that asks for too many. */
+function niceSplits(lo: number, hi: number): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / 5;
+  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => (hi - lo) / s <= 5) ?? 10 * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9 && out.length < 50; v += step) out.push(Number(v.toPrecision(12)));
+  return out;
+}
+
+/** An axis with the window's tick values, labels, font and (for the y axis and the x axis) its margin. */
+export function axisFor(al: AxisLook, base: uPlot.Axis, margin?: number): uPlot.Axis {
+  const out: uPlot.Axis = { ...base };
+  if (al.vals || al.step) out.splits = (_u, _i, lo, hi) => splits(al, lo, hi) ?? niceSplits(lo, hi);
+  if (!al.show || al.labels || al.vals || al.step) {
+    const inner = base.values;
+    out.values = (u, sp, ai, space, incr) => {
+      const d = typeof inner === "function" ? (inner(u, sp, ai, space, incr) as (string | number | null)[]) : sp.map((v) => fmt(v));
+      return sp.map((v, i) => tickText(al, v, String(d[i] ?? "")));
+    };
+  }
+  if (al.font) out.font = `${al.font}px system-ui, sans-serif`;
+  if (margin !== undefined) out.size = Math.max(0, margin - (typeof base.labelSize === "number" ? base.labelSize : 0));
+  return out;
+}
+
+/** A scale's range when the window fixes a bound (tickmin/tickmax). */
+export function rangeFor(al: AxisLook): uPlot.Scale.Range | undefined {
+  if (al.min === undefined && al.max === undefined) return undefined;
+  return (_u, lo, hi) => range(al, lo, hi);
+}
+
+/** uPlot's padding [top, right, bottom, left] for the window's margins (the axes take left and bottom). */
+export function paddingFor(m: WindowLook["margin"]): uPlot.Padding | undefined {
+  if (m.left === undefined && m.right === undefined && m.top === undefined && m.bottom === undefined) return undefined;
+  return [m.top ?? null, m.right ?? null, m.bottom !== undefined ? 0 : null, m.left !== undefined ? 0 : null] as unknown as uPlot.Padding;
+}
+
+/** Paint the markers uPlot does not draw and the text labels; `series[k]` is uPlot's series of `lines[k]`. */
+export function paintLooks(u: uPlot, look: WindowLook, curves: { line: PaintLine; k: number }[], plain: boolean, dpr: number): Painted {
+  const out: Painted = { markers: 0, labels: 0, symbols: [] };
+  const markers = look.markers && !plain;
+  if (!markers && !curves.some((c) => c.line.look?.text?.length)) return out;
+  const { left, top, width, height } = u.bbox;
+  const g = u.ctx;
+  const th = theme();
+  g.save();
+  g.beginPath();
+  g.rect(left, top, width, height);
+  g.clip();
+  g.setLineDash([]);
+  for (const { line: l, k } of curves) {
+    if (!u.series[k]?.show) continue;
+    const text = l.perPoint ? l.look?.text : undefined;
+    const perPoint = l.perPoint ? l.look?.markercolors : undefined;
+    const base = l.look?.markercolor ?? l.color;
+    if (markers) out.symbols.push(look.symbol.shape);
+    let inView = 0;
+    const pos: number[] = [];
+    for (let j = 0; j < l.x.length; j++) {
+      const px = u.valToPos(l.x[j], "x", true);
+      const py = u.valToPos(l.y[j], "y", true);
+      if (!Number.isFinite(px) || !Number.isFinite(py) || px < left - 2 || px > left + width + 2 || py < top - 2 || py > top + height + 2) continue;
+      inView++;
+      pos.push(j, px, py);
+    }
+    for (let p = 0; p < pos.length; p += 3) {
+      const [j, px, py] = [pos[p], pos[p + 1], pos[p + 2]];
+      if (markers && out.markers < MAX_MARKERS) {
+        paintSymbol(g, look.symbol, px, py, look.size, perPoint?.[j] ?? base, dpr);
+        out.markers++;
+      }
+      if (text && j < text.length && text[j] && inView <= MAX_LABELS) {
+        g.font = `${11 * dpr}px system-ui, sans-serif`;
+        g.fillStyle = th.fg;
+        g.textAlign = "left";
+        g.textBaseline = "middle";
+        g.fillText(text[j], px + (look.size / 2 + 3) * dpr, py);
+        out.labels++;
+      }
+    }
+  }
+  g.restore();
+  return out;
+}
