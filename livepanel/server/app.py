@@ -13,6 +13,7 @@ from livepanel.server.auth import Guard, log_request
 from livepanel.server.diagnosis import Diagnosis
 from livepanel.server.events import Events, EventsHandler
 from livepanel.server.hub import Hub
+from livepanel.server.media_route import MediaHandler
 from livepanel.server.store import Store
 from livepanel.server.ws import SocketHandler
 
@@ -50,6 +51,7 @@ def make_app(config: Config, store: Store, hub: Hub, diagnosis: Diagnosis | None
         (api + "/clients", handlers.ClientHandler, read),
         (api + "/window", handlers.WindowHandler, read),
         (api + "/image", handlers.ImageHandler, read),
+        (api + "/media", MediaHandler, read),
         (api + "/export", handlers.ExportHandler, read),
         (api + "/health", handlers.HealthHandler),
         (api + "/socket", SocketHandler, {"guard": guard, "hub": hub, "store": store, "events": events}),

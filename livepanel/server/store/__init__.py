@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from livepanel.protocol import ProtocolError
+from livepanel.server.store import fork
 from livepanel.server.store.model import Limits, State, Undo, Window, window_state
 from livepanel.server.store.persist import Job, Persistence
 
@@ -185,7 +186,10 @@ class Store:
             if self.state.noop(op):
                 continue
             reopen = self.state.reopening(op)  # data for a finished run: running again, first
-            for each in (op,) if reopen is None else (reopen, op):
+            each_op = (op,) if reopen is None else (reopen, op)
+            if op["op"] == "fork":  # a copy of another env: the ops that make it (livepanel/server/store/fork.py)
+                each_op = tuple(fork.expand(self.state, op))
+            for each in each_op:
                 try:
                     message, actions = apply(each, now, undo)
                     if prepare is not None:

@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from livepanel import heatmap_update, media
 from livepanel.properties import PropertyError, edited
 from livepanel.protocol import ProtocolError
 from livepanel.server.decimate import decimate
-from livepanel.server.store import record
+from livepanel.server.store import fork, record
 from livepanel.server.store.series import Series
 
 RAW_APPEND_LIMIT = 50_000  # larger appends reach viewers as a decimated window
@@ -140,6 +141,8 @@ class State:
     def check(self, ops: list[dict]) -> None:
         """Refuse operations that contradict the state (a line drawn into a histogram window)."""
         planned: dict[tuple[str, str], str | None] = {}
+        shapes: dict[tuple[str, str], tuple[int, int]] = {}  # heatmaps' shapes after the batch's ops so far
+        forks: set[str] = set()
         for i, op in enumerate(ops):
             kind, env = op["op"], op["env"]
             if kind == "delete_env":
@@ -147,6 +150,9 @@ class State:
                     planned[key] = None
                 for win in self.envs.get(env, Env(env)).windows:
                     planned[(env, win)] = None
+                continue
+            if kind == "fork":
+                fork.check(self, op, i, forks)
                 continue
             if kind in ("layout", "run") or (kind == "mute" and "win" not in op):
                 continue
@@ -176,6 +182,12 @@ class State:
                 )
             elif kind in TRACE_KINDS and op["update"] == "remove" and existing is None:
                 continue
+            elif kind == "heatmap":  # rows or columns added must fit (livepanel/heatmap_update.py)
+                w = self.window(env, op["win"])
+                stored = w.content["z"].shape if w is not None and w.kind == "heatmap" and "z" in w.content else None
+                before = None if existing is None else shapes.get(key, stored)
+                shapes[key] = heatmap_update.check_shape(before, op, f"operation {i}")
+                planned[key] = kind
             else:
                 planned[key] = kind
 
@@ -293,6 +305,16 @@ class State:
             writes.append(("content", name, win, w.kind, w.opts, w.content))
             edit = {"id": op["id"], "value": op["value"]}
             message["op"] = {"op": "properties", "env": name, "win": win, **w.content, "edit": edit}
+        elif kind == "heatmap" and op.get("update", "replace") != "replace":  # livepanel/heatmap_update.py
+            z, labels = heatmap_update.applied(w.content.get("z"), w.opts, op)
+            w.opts.update(labels)
+            w.content = {"z": z}
+            writes.append(("content", name, win, kind, w.opts, w.content))
+            message["op"] = dict(op, z=z, update="replace", labels=None, opts={**op["opts"], **labels})
+        elif kind == "media":  # livepanel/media.py: viewers get format and size, and load the bytes
+            w.content = media.content(op)
+            writes.append(("content", name, win, kind, w.opts, w.content))
+            message["op"] = {k: v for k, v in op.items() if k != "data"} | {"size": w.content["size"]}
         elif kind in ("bar", "heatmap"):
             w.content = {"y": np.array(op["y"]), "labels": op["labels"]} if kind == "bar" else {"z": np.array(op["z"])}
             writes.append(("content", name, win, kind, w.opts, w.content))
@@ -463,6 +485,8 @@ def window_state(
             {"step": s["step"], "t": s["t"], "images": s["images"] if full else [_image_meta(i) for i in s["images"]]}
             for s in w.steps.values()
         ]
+    elif w.kind == "media":
+        out.update(media.public(w.content, full))
     else:
         out.update(w.content)
     return out
