@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from livepanel import visdom_opts
+from livepanel import visdom_compat, visdom_opts
 from livepanel.client import Panel
 from livepanel.client.transport import Transport
 from livepanel.visdom_events import VisdomEvents, pane_properties
@@ -24,9 +24,9 @@ log = logging.getLogger("livepanel.visdom")
 
 _SAME = ("title", "xlabel", "ylabel", "legend", "width", "height", "colormap", "markersize", "stacked", "nrow")
 UNSUPPORTED = (
-    "svg", "plotlyplot", "video", "audio", "mesh", "surf", "contour", "quiver", "stem", "boxplot", "pie",
-    "properties", "embeddings", "graph", "dual_axis_lines", "sunburst", "register_event_handler", "get_window_data",
-    "fork_env", "replay_log",
+    "plotlyplot", "mesh", "surf", "contour", "quiver", "stem", "boxplot", "pie",
+    "properties", "embeddings", "graph", "dual_axis_lines", "sunburst", "register_event_handler",
+    "replay_log",
 )  # fmt: skip
 
 
@@ -106,6 +106,8 @@ class Visdom:
             log.debug("visdom arguments without a livepanel meaning ignored: %s", ", ".join(sorted(ignored)))
         self.panel = Panel(url, env=env, token=token, spool_dir=spool)
         self._events = VisdomEvents(self.panel, env)  # opens the downlink at the first handler
+        self._known: dict[tuple[str, str], list[str]] = {}  # trace names of plots, in order (by position)
+        self._texts: set[tuple[str, str]] = set()  # text windows known to exist (append adds a line break)
 
     # ------------------------------------------------------------ helpers
 
@@ -115,6 +117,27 @@ class Visdom:
     def _fresh(self, win: str, env: str | None, update: str | None) -> None:
         if update is None:  # visdom: a call without update draws a new plot in the window
             self.panel.close(win, env=env)
+
+    def _trace_names(self, win: str, env: str | None, update: str | None, opts: dict, k: int,
+                     name: str | None) -> list[str]:  # fmt: skip
+        """Trace names for k columns (labels): as Visdom's server, an append without `name` and `legend`
+        extends the window's traces by position, not new traces "1", "2"; the names are remembered."""
+        key = (self.env if env is None else env, win)
+        if update in ("append", "insert") and name is None and "legend" not in opts:
+            known = self._known.get(key)
+            if known is None:
+                try:
+                    known = [t["name"] for t in self.panel.get(win, env=env).get("traces", [])]
+                except KeyError:  # no such window yet: names as for a new one
+                    known = []
+            names = [known[j] if j < len(known) else self._names(opts, k, None)[j] for j in range(k)]
+        else:
+            names = self._names(opts, k, name)
+        if len(self._known) > 10_000:
+            self._known.clear()
+        before = self._known.get(key, []) if update is not None else []
+        self._known[key] = before + [n for n in names if n not in before]
+        return names
 
     def _names(self, opts: dict, k: int, name: str | None) -> list[str]:
         legend = list(opts.get("legend") or [])
@@ -128,6 +151,7 @@ class Visdom:
              update: str | None = None, name: str | None = None) -> str:  # fmt: skip
         """Lines: Y of shape (N,) or (N, M); X of the same shape or (N,); update None/append/replace/remove."""
         win, o = self._win(win), translate_opts(opts, "line")
+        visdom_compat.check_update(update, "line")
         if update == "remove":
             self.panel.line(None, win=win, name=name or "", env=env, update="remove")
             return win
@@ -143,7 +167,7 @@ class Visdom:
             raise ValueError(f"visdom line: X of shape {x.shape} does not match Y of shape {y.shape}")
         self._fresh(win, env, update)
         mode = "append" if update in ("append", "insert") else "replace"
-        names = self._names(o, y2.shape[1], name)
+        names = self._trace_names(win, env, update, o, y2.shape[1], name)
         member = np.repeat(np.arange(len(names)), y2.shape[0])  # visdom's per-point order: trace by trace
         o.update(visdom_opts.trace_styles(opts, names, member, update in ("append", "insert")))
         for j, trace in enumerate(names):
@@ -154,10 +178,13 @@ class Visdom:
                 opts: dict | None = None, update: str | None = None, name: str | None = None) -> str:  # fmt: skip
         """Points: X of shape (N, 2); Y optional labels 1..K, one trace per label."""
         win, o = self._win(win), translate_opts(opts, "scatter")
+        visdom_compat.check_update(update, "scatter")
         if update == "remove":
             self.panel.scatter(None, win=win, name=name or "", env=env, update="remove")
             return win
         xy = _array(X).astype(np.float64)
+        if xy.ndim == 1 and Y is not None:  # Visdom: a trace's x and y as two 1-D arrays, named by `name`
+            xy, Y = visdom_compat.scatter_columns(xy, Y, name), None
         if xy.ndim != 2 or xy.shape[1] != 2:
             raise ValueError(f"visdom scatter: X must have shape (N, 2) (3-D scatter is not supported), got {xy.shape}")
         labels = np.ones(len(xy), dtype=np.int64) if Y is None else _array(Y).astype(np.int64).ravel()
@@ -167,12 +194,12 @@ class Visdom:
         mode = "append" if update in ("append", "insert") else "replace"
         uniq = np.unique(labels)
         k = int(uniq.max()) if len(uniq) and Y is not None else 1
-        names = self._names(o, k, name)
+        names = self._trace_names(win, env, update, o, k, name)
         member = labels - 1 if Y is not None else np.zeros(len(xy), dtype=np.int64)
         o.update(visdom_opts.trace_styles(opts, names, member, update in ("append", "insert")))
         for label in uniq:
             mask = labels == label
-            trace = names[int(label) - 1] if Y is not None and 1 <= label <= k else str(label)
+            trace = names[int(label) - 1] if Y is None or 1 <= label <= k else str(label)
             self.panel.scatter(xy[mask, 0], xy[mask, 1], win=win, name=trace, env=env, update=mode, opts=o or None)
         return win
 
@@ -195,10 +222,21 @@ class Visdom:
         self.panel.histogram(X, win=win, env=env, opts=translate_opts(opts, "histogram") or None, bins=bins)
         return win
 
-    def heatmap(self, X: Any, win: str | None = None, env: str | None = None, opts: dict | None = None) -> str:
-        """A heatmap of the 2-D X; opts columnnames and rownames label the axes."""
-        win = self._win(win)
-        self.panel.heatmap(X, win=win, env=env, opts=translate_opts(opts, "heatmap") or None)
+    def heatmap(self, X: Any, win: str | None = None, env: str | None = None, update: str | None = None,
+                opts: dict | None = None) -> str:  # fmt: skip
+        """A heatmap of the 2-D X; opts columnnames and rownames label the axes. `update`: replace, remove,
+        appendRow, appendColumn, prependRow, prependColumn (the server joins the rows or columns)."""
+        if isinstance(update, dict) and opts is None:  # heatmap(X, win, env, opts) as livepanel had it
+            update, opts = None, update
+        win, o = self._win(win), translate_opts(opts, "heatmap")
+        if update == "remove":
+            self.panel.close(win, env=env)
+        elif update in (None, "replace"):
+            self.panel.heatmap(X, win=win, env=env, opts=o or None)
+        else:
+            rows = update in ("appendRow", "prependRow")
+            names, other = (o.pop("yticklabels", None), o.pop("xticklabels", None))[:: 1 if rows else -1]
+            visdom_compat.push_heatmap(self.panel, X, win, env, o or None, update, names)
         return win
 
     def image(self, img: Any, win: str | None = None, env: str | None = None, opts: dict | None = None) -> str:
@@ -218,15 +256,55 @@ class Visdom:
         fmt, quality = ("jpeg", int(opts["jpgquality"])) if opts.get("jpgquality") else (None, 90)
         o = translate_opts(opts, "image")
         o.pop("nrow", None)
-        self.panel.images(tensor, win=win, env=env, opts=o or None, nrow=int(nrow), format=fmt, quality=quality)
+        captions = visdom_compat.captions(tensor, opts)
+        self.panel.images(tensor, win=win, env=env, opts=o or None, nrow=int(nrow), format=fmt, quality=quality,
+                          captions=captions)  # fmt: skip
         return win
 
     def text(self, text: str, win: str | None = None, env: str | None = None, opts: dict | None = None,
              append: bool = False) -> str:  # fmt: skip
-        """Text (visdom renders HTML; livepanel renders markdown, sanitised)."""
-        win = self._win(win)
+        """Text (visdom renders HTML; livepanel renders markdown, sanitised); append adds it on a new line."""
+        win, key = self._win(win), (self.env if env is None else env, win)
+        if not isinstance(text, str):
+            raise TypeError(f"visdom text: text must be a string, got {type(text).__name__}")
+        if append and (key in self._texts or self.win_exists(win, env)):
+            text = "<br>" + text  # as Visdom's server joins an append
         self.panel.text(text, win=win, env=env, opts=translate_opts(opts, "text") or None, append=append)
+        if len(self._texts) > 10_000:
+            self._texts.clear()
+        self._texts.add(key)
         return win
+
+    def svg(self, svgstr: str | None = None, svgfile: str | None = None, win: str | None = None,
+            env: str | None = None, opts: dict | None = None) -> str:  # fmt: skip
+        """An SVG drawing (a string or a file); the page shows it sanitized (no script, no outside links)."""
+        data = visdom_compat.svg_text(svgstr, svgfile)
+        return visdom_compat.push_media(self.panel, data, "svg", self._win(win), env, translate_opts(opts, "media"))
+
+    def audio(self, tensor: Any = None, audiofile: str | None = None, win: str | None = None,
+              env: str | None = None, opts: dict | None = None) -> str:  # fmt: skip
+        """Audio: a waveform (N, or N x 2 for stereo; opts sample_frequency, default 44100) or a file
+        (wav, mp3, ogg, flac), played with the browser's controls."""
+        opts = opts or {}
+        if tensor is None and audiofile is None:
+            raise ValueError("visdom audio: give tensor (a waveform) or audiofile (a file name)")
+        if tensor is not None:
+            data, fmt = visdom_compat.wav_bytes(tensor, opts.get("sample_frequency", 44100)), "wav"
+        else:
+            data, fmt = visdom_compat.media_file(audiofile, visdom_compat.AUDIO_FILES, "audio")
+        return visdom_compat.push_media(self.panel, data, fmt, self._win(win), env, translate_opts(opts, "media"))
+
+    def video(self, tensor: Any = None, dim: str = "LxHxWxC", videofile: str | None = None, win: str | None = None,
+              env: str | None = None, opts: dict | None = None) -> str:  # fmt: skip
+        """Video: a file (mp4, ogv, webm), or L frames (encoded to MP4 with PyAV, as Visdom does)."""
+        opts = opts or {}
+        if tensor is None and videofile is None:
+            raise ValueError("visdom video: give tensor (L frames) or videofile (a file name)")
+        if tensor is not None:
+            data, fmt = visdom_compat.video_bytes(tensor, dim, opts.get("fps", 25)), "mp4"
+        else:
+            data, fmt = visdom_compat.media_file(videofile, visdom_compat.VIDEO_FILES, "video")
+        return visdom_compat.push_media(self.panel, data, fmt, self._win(win), env, translate_opts(opts, "media"))
 
     def matplot(self, plot: Any, opts: dict | None = None, env: str | None = None, win: str | None = None) -> str:
         """A matplotlib figure (or pyplot itself: its current figure), rendered to an image."""
@@ -251,6 +329,18 @@ class Visdom:
         for name in self.panel.windows(env):
             self.panel.close(name, env=env)
         return ""
+
+    def get_window_data(self, win: str | None = None, env: str | None = None) -> str:
+        """A window as JSON in Visdom's shape (win None: a JSON map of all the env's windows)."""
+        return visdom_compat.get_window_data(self.panel, win, env)
+
+    def set_window_data(self, data: Any, win: str | None = None, env: str | None = None) -> str:
+        """Write back (edited) what get_window_data returned: text and plot windows."""
+        return visdom_compat.set_window_data(self.panel, data, win, env)
+
+    def fork_env(self, prev_eid: str, eid: str) -> str:
+        """Copy env `prev_eid` into a new env `eid` (on the server, at once); raises if `eid` exists."""
+        return visdom_compat.fork_env(self.panel, prev_eid, eid)
 
     def delete_env(self, env: str) -> bool:
         self.panel.delete_env(env)
@@ -287,6 +377,11 @@ class Visdom:
 
     def flush(self, timeout: float = 10.0) -> bool:
         return self.panel.flush(timeout)
+
+    def _send(self, msg: dict, endpoint: str = "events", quiet: bool = False, from_log: bool = False,
+              create: bool = True) -> str:  # fmt: skip
+        """Visdom's raw message: a Plotly figure {data, layout, win, eid} becomes a plotly window."""
+        return visdom_compat.send(self, msg, endpoint)
 
     # ------------------------------------------------------------ events (livepanel/visdom_events.py)
 

@@ -55,7 +55,7 @@ def test_visdom_other_methods(viz):
     assert len(viz.panel.get(ims)["steps"][0]["images"]) == 4
     t = viz.text("hello")
     viz.text(" again", win=t, append=True)
-    assert viz.panel.get(t)["text"] == "hello again"
+    assert viz.panel.get(t)["text"] == "hello<br> again"  # as Visdom: an append starts a new line
     assert viz.win_exists(t) and not viz.win_exists("nope")
     viz.close(win=t)
     assert not viz.win_exists(t)

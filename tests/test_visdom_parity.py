@@ -1,0 +1,336 @@
+"""Visdom's methods and update modes beyond the basics (issue 20): a real server and the real client."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.error
+import urllib.request
+import wave
+
+import numpy as np
+import pytest
+
+from livepanel.visdom import Visdom
+
+
+@pytest.fixture
+def viz(server, tmp_path):
+    port = int(server.url.rsplit(":", 1)[1])
+    v = Visdom(server="http://127.0.0.1", port=port, env="par", spool_dir=tmp_path / "spool")
+    yield v
+    v.panel.close(timeout=5)
+
+
+def names(viz: Visdom, win: str, env: str | None = None) -> list[str]:
+    return [t["name"] for t in viz.panel.get(win, env=env)["traces"]]
+
+
+def trace(state: dict, name: str) -> dict:
+    return next(t for t in state["traces"] if t["name"] == name)
+
+
+# ---------------------------------------------------------------- item 2: appends by position
+
+
+def test_append_without_name_extends_legend_traces_by_position(viz):
+    win = viz.line(Y=np.ones((3, 2)), X=np.arange(3), opts={"legend": ["train", "val"]})
+    viz.line(Y=np.array([[2.0, 3.0]]), X=np.array([[3, 3]]), win=win, update="append")
+    assert names(viz, win) == ["train", "val"]  # not new traces "1" and "2"
+    state = viz.panel.get(win)
+    assert trace(state, "train")["n"] == 4 and trace(state, "val")["y"][-1] == 3.0
+
+
+def test_append_by_position_to_a_window_another_client_made(viz, server, tmp_path):
+    win = viz.line(Y=np.ones((2, 2)), X=np.arange(2), opts={"legend": ["a", "b"]}, win="shared")
+    viz.flush()
+    other = Visdom(server="http://127.0.0.1", port=int(server.url.rsplit(":", 1)[1]), env="par",
+                   spool_dir=tmp_path / "spool2")  # fmt: skip
+    try:
+        other.line(Y=np.array([[5.0, 6.0]]), X=np.array([[2, 2]]), win=win, update="append")
+        other.flush()
+    finally:
+        other.panel.close(timeout=5)
+    assert names(viz, win) == ["a", "b"] and trace(viz.panel.get(win), "b")["y"].tolist() == [1, 1, 6]
+
+
+def test_scatter_append_by_label_position(viz):
+    pts = np.random.default_rng(0).random((10, 2))
+    win = viz.scatter(X=pts, Y=np.arange(10) % 2 + 1, opts={"legend": ["even", "odd"]})
+    viz.scatter(X=pts, Y=np.arange(10) % 2 + 1, win=win, update="append")
+    assert names(viz, win) == ["even", "odd"] and trace(viz.panel.get(win), "odd")["n"] == 10
+
+
+def test_unknown_visdom_options_are_accepted(viz):
+    win = viz.line(Y=np.arange(3.0), opts={"webgl": True, "layoutopts": {"plotly": {}}, "no_such_option": 1})
+    assert viz.panel.get(win)["traces"][0]["n"] == 3
+
+
+# ---------------------------------------------------------------- scatter: 1-D X with a name, update='new'
+
+
+def test_scatter_1d_x_with_name_and_update_new(viz):
+    win = viz.scatter(X=np.random.default_rng(1).random((5, 2)))
+    viz.scatter(X=np.arange(4.0), Y=np.arange(4.0) * 2, win=win, name="new_trace", update="new")
+    viz.scatter(X=np.arange(2.0), Y=np.ones(2), win=win, name="new_trace", update="append")
+    state = viz.panel.get(win)
+    assert trace(state, "new_trace")["y"].tolist() == [0, 2, 4, 6, 1, 1]
+    line = viz.line(Y=np.arange(3.0), X=np.arange(3.0))
+    viz.line(Y=np.ones(2), X=np.arange(2.0), win=line, name="extra", update="new")
+    assert names(viz, line) == ["", "extra"]
+
+
+def test_scatter_and_line_bad_input(viz):
+    with pytest.raises(ValueError, match="give its name"):
+        viz.scatter(X=np.arange(3.0), Y=np.arange(3.0))
+    with pytest.raises(ValueError, match="same length"):
+        viz.scatter(X=np.arange(3.0), Y=np.arange(4.0), name="a", update="append", win="w")
+    with pytest.raises(ValueError, match="update must be"):
+        viz.line(Y=np.arange(3.0), X=np.arange(3.0), update="appnd", win="w")
+
+
+# ---------------------------------------------------------------- heatmap updates
+
+
+def test_heatmap_updates_join_rows_and_columns_with_names(viz):
+    win = viz.heatmap(X=np.outer(np.arange(1, 3), np.arange(1, 4)), opts={"rownames": ["r1", "r2"],
+                      "columnnames": ["a", "b", "c"]})  # fmt: skip
+    viz.heatmap(X=np.full((1, 3), 7.0), win=win, update="appendRow", opts={"rownames": ["r3"]})
+    viz.heatmap(X=np.full((1, 3), -1.0), win=win, update="prependRow", opts={"rownames": ["r0"]})
+    viz.heatmap(X=np.full((4, 1), 9.0), win=win, update="appendColumn", opts={"columnnames": ["d"]})
+    viz.heatmap(X=np.full((4, 2), 5.0), win=win, update="prependColumn", opts={"columnnames": ["y", "z"]})
+    state = viz.panel.get(win)
+    z = np.asarray(state["z"])
+    assert z.shape == (4, 6)
+    assert z[0].tolist() == [5, 5, -1, -1, -1, 9] and z[3].tolist() == [5, 5, 7, 7, 7, 9]
+    assert state["opts"]["yticklabels"] == ["r0", "r1", "r2", "r3"]
+    assert state["opts"]["xticklabels"] == ["y", "z", "a", "b", "c", "d"]
+    viz.heatmap(X=np.eye(2), win=win, update="replace")
+    assert np.asarray(viz.panel.get(win)["z"]).shape == (2, 2)
+    viz.heatmap(X=None, win=win, update="remove")
+    assert not viz.win_exists(win)
+
+
+def test_heatmap_append_creates_and_mismatch_is_refused(viz, server):
+    win = viz.heatmap(X=np.ones((1, 3)), win="hm_new", update="appendRow")
+    viz.heatmap(X=np.zeros((1, 3)), win=win, update="appendRow")
+    assert np.asarray(viz.panel.get(win)["z"]).shape == (2, 3)
+    # a row of 2 columns cannot join 3 columns: the server refuses that op and says why
+    body = _batch([{"op": "heatmap", "env": "par", "win": win, "z": np.ones((1, 2)), "update": "appendRow"}])
+    status, text = _post(server.url + "/api/v1/ingest", body)
+    assert status == 400 and "2 columns, but the window has 3 columns" in text
+    with pytest.raises(ValueError, match="update must be one of"):
+        viz.heatmap(X=np.ones((1, 3)), win=win, update="appendrow")
+    status, text = _post(server.url + "/api/v1/ingest", _batch([{"op": "heatmap", "env": "par", "win": "x",
+                         "z": np.ones((2, 2)), "update": "sideways"}]))  # fmt: skip
+    assert status == 400 and "heatmap update must be one of" in text
+
+
+def test_heatmap_stays_bounded():
+    from livepanel import heatmap_update
+
+    z, _ = heatmap_update.applied(np.zeros((heatmap_update.MAX_CELLS // 4, 4)), {}, {"z": np.ones((3, 4)),
+                                  "update": "appendRow"})  # fmt: skip
+    assert z.shape == (heatmap_update.MAX_CELLS // 4, 4) and z[-1].tolist() == [1, 1, 1, 1] and z[0, 0] == 0
+
+
+# ---------------------------------------------------------------- text append, images captions
+
+
+def test_text_append_on_a_new_line(viz):
+    win = viz.text("first")
+    viz.text("second", win=win, append=True)
+    assert viz.panel.get(win)["text"] == "first<br>second"
+    fresh = viz.text("only", win="fresh_text", append=True)  # a new window: no break before it
+    assert viz.panel.get(fresh)["text"] == "only"
+    with pytest.raises(TypeError, match="text must be a string"):
+        viz.text(42)
+
+
+def test_images_captions(viz):
+    win = viz.images(np.zeros((3, 3, 8, 8)), opts={"captions": ["a", "b", "c"]})
+    assert [i["caption"] for i in viz.panel.get(win)["steps"][-1]["images"]] == ["a", "b", "c"]
+    grid = viz.images(np.zeros((2, 3, 8, 8)), opts={"caption": "How random."})
+    assert [i["caption"] for i in viz.panel.get(grid)["steps"][-1]["images"]] == ["How random.", ""]
+    with pytest.raises(ValueError, match="one per image"):
+        viz.images(np.zeros((2, 3, 8, 8)), opts={"captions": ["only one"]})
+
+
+# ---------------------------------------------------------------- window data
+
+
+def test_get_and_set_window_data_in_visdom_shape(viz):
+    win = viz.text("test one")
+    data = json.loads(viz.get_window_data(win))
+    assert data["type"] == "text" and data["content"] == "test one" and data["id"] == win
+    data["content"] = "test two"
+    viz.set_window_data(json.dumps(data), win=win)
+    assert viz.panel.get(win)["text"] == "test two"
+    line = viz.line(Y=np.ones((3, 2)), X=np.arange(3), opts={"legend": ["a", "b"], "title": "t"})
+    data = json.loads(viz.get_window_data(line))
+    assert data["type"] == "plot" and [t["name"] for t in data["content"]["data"]] == ["a", "b"]
+    data["content"]["data"][1]["y"] = [7, 8, 9]
+    viz.set_window_data(data, win=line)
+    assert trace(viz.panel.get(line), "b")["y"].tolist() == [7, 8, 9]
+    hm = viz.heatmap(X=np.eye(2))
+    everything = json.loads(viz.get_window_data())
+    assert everything[hm]["content"]["data"][0]["z"] == [[1, 0], [0, 1]] and win in everything
+
+
+def test_window_data_bad_input(viz):
+    with pytest.raises(KeyError, match="no window"):
+        viz.get_window_data("missing")
+    with pytest.raises(ValueError, match="not JSON"):
+        viz.set_window_data("{nope", win="w")
+    with pytest.raises(ValueError, match="no 'content'"):
+        viz.set_window_data({"id": "w"}, win="w")
+    with pytest.raises(ValueError, match="cannot be set"):
+        viz.set_window_data({"type": "embeddings", "content": {"data": []}}, win="w")
+
+
+# ---------------------------------------------------------------- fork_env
+
+
+def test_fork_env_copies_every_window(viz):
+    viz.line(Y=np.arange(4.0), X=np.arange(4.0), win="loss", opts={"title": "Loss"})
+    viz.text("notes", win="notes")
+    viz.heatmap(X=np.eye(3), win="hm")
+    viz.images(np.zeros((2, 3, 4, 4)), win="imgs")
+    viz.histogram(X=np.arange(100.0), win="hist")
+    assert viz.fork_env("par", "par_fork") == "par_fork"
+    assert sorted(viz.panel.windows("par_fork")) == ["hist", "hm", "imgs", "loss", "notes"]
+    loss = viz.panel.get("loss", env="par_fork")
+    assert loss["traces"][0]["y"].tolist() == [0, 1, 2, 3] and loss["opts"]["title"] == "Loss"
+    assert viz.panel.get("notes", env="par_fork")["text"] == "notes"
+    assert len(viz.panel.get("imgs", env="par_fork")["steps"][0]["images"]) == 2
+    viz.text("changed", win="notes")  # the copy is independent of its source
+    assert viz.panel.get("notes", env="par_fork")["text"] == "notes"
+
+
+def test_fork_env_errors(viz, server):
+    viz.text("x", win="t")
+    viz.text("y", win="t", env="taken")
+    with pytest.raises(ValueError, match="exists already"):
+        viz.fork_env("par", "taken")
+    with pytest.raises(ValueError, match="does not exist"):
+        viz.fork_env("nowhere", "fresh")
+    with pytest.raises(ValueError, match="into itself"):
+        viz.fork_env("par", "par")
+    # the server refuses too (another writer may have made the env meanwhile), atomically
+    status, text = _post(server.url + "/api/v1/ingest", _batch([{"op": "fork", "env": "taken", "source": "par"}]))
+    assert status == 400 and "exists already" in text
+    body = _batch([{"op": "fork", "env": "f1", "source": "par"}, {"op": "fork", "env": "f1", "source": "par"}])
+    status, text = _post(server.url + "/api/v1/ingest", body)
+    assert status == 400 and "f1" not in viz.panel.envs()
+
+
+def test_fork_env_survives_restart(server_factory, tmp_path):
+    srv = server_factory()
+    v = Visdom(server="http://127.0.0.1", port=srv.port, env="src", spool_dir=tmp_path / "s1")
+    v.line(Y=np.arange(3.0), X=np.arange(3.0), win="l")
+    v.fork_env("src", "copy")
+    v.panel.close(timeout=5)
+    srv.stop()
+    srv.start()
+    v = Visdom(server="http://127.0.0.1", port=srv.port, env="copy", spool_dir=tmp_path / "s2")
+    try:
+        assert v.panel.get("l")["traces"][0]["y"].tolist() == [0, 1, 2]
+    finally:
+        v.panel.close(timeout=5)
+
+
+# ---------------------------------------------------------------- svg, audio, video
+
+
+def _get(url: str) -> tuple[int, dict, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def _batch(ops: list[dict]) -> bytes:
+    from livepanel import protocol
+
+    return protocol.packb({"client": "paritytest01", "seq": 1, "ops": ops})
+
+
+def _post(url: str, body: bytes) -> tuple[int, str]:
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/msgpack"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_audio_from_a_waveform_is_served_as_wav(viz, server):
+    win = viz.audio(tensor=np.sin(np.linspace(0, 100, 4410)), opts={"sample_frequency": 8000})
+    state = viz.panel.get(win)
+    assert (
+        state["kind"] == "media"
+        and state["format"] == "wav"
+        and "data" not in viz.panel._read("/window", env="par", win=win)
+    )
+    status, headers, body = _get(f"{server.url}/api/v1/media?env=par&win={win}")
+    assert status == 200 and headers["Content-Type"] == "audio/wav" and len(body) == state["size"]
+    with wave.open(io.BytesIO(body)) as w:
+        assert w.getframerate() == 8000 and w.getnframes() == 4410 and w.getnchannels() == 1
+    stereo = viz.audio(tensor=np.ones((10, 2)))
+    viz.flush()
+    with wave.open(io.BytesIO(_get(f"{server.url}/api/v1/media?env=par&win={stereo}")[2])) as w:
+        assert w.getnchannels() == 2 and w.getframerate() == 44100
+
+
+def test_audio_and_video_files(viz, server, tmp_path):
+    ogg = tmp_path / "clip.ogg"
+    ogg.write_bytes(b"OggS" + bytes(100))
+    win = viz.audio(audiofile=str(ogg))
+    viz.flush()
+    status, headers, body = _get(f"{server.url}/api/v1/media?env=par&win={win}")
+    assert headers["Content-Type"] == "audio/ogg" and body == ogg.read_bytes()
+    mp4 = tmp_path / "clip.webm"
+    mp4.write_bytes(b"\x1aE\xdf\xa3" + bytes(50))
+    vwin = viz.video(videofile=str(mp4), opts={"width": 300, "height": 200})
+    viz.flush()
+    status, headers, body = _get(f"{server.url}/api/v1/media?env=par&win={vwin}")
+    assert headers["Content-Type"] == "video/webm" and viz.panel.get(vwin)["opts"]["width"] == 300
+
+
+def test_media_bad_input(viz, server, tmp_path):
+    with pytest.raises(ValueError, match="give tensor"):
+        viz.audio()
+    with pytest.raises(ValueError, match="1-D or N x 2"):
+        viz.audio(tensor=np.ones((5, 3)))
+    with pytest.raises(ValueError, match="sample_frequency"):
+        viz.audio(tensor=np.ones(5), opts={"sample_frequency": -1})
+    bad = tmp_path / "a.xyz"
+    bad.write_bytes(b"1")
+    with pytest.raises(ValueError, match="unknown audio type"):
+        viz.audio(audiofile=str(bad))
+    with pytest.raises(ValueError, match="give tensor"):
+        viz.video()
+    with pytest.raises(ValueError, match="dim must be"):
+        viz.video(tensor=np.zeros((2, 4, 4, 3)), dim="HxW")
+    with pytest.raises(ImportError, match="PyAV"):
+        viz.video(tensor=np.zeros((2, 4, 4, 3), np.uint8))
+    with pytest.raises(ValueError, match="no <svg"):
+        viz.svg(svgstr="<p>no drawing</p>")
+    with pytest.raises(ValueError, match="give svgstr"):
+        viz.svg()
+    status, text = _post(server.url + "/api/v1/ingest", _batch([{"op": "media", "env": "par", "win": "m",
+                         "format": "exe", "data": b"MZ"}]))  # fmt: skip
+    assert status == 400 and "media format must be one of" in text
+    viz.text("t", win="plain")
+    viz.flush()
+    assert _get(f"{server.url}/api/v1/media?env=par&win=plain")[0] == 404
+
+
+def test_svg_is_stored_and_served_sandboxed(viz, server):
+    svg = '<p>before</p><svg height="30" width="30"><ellipse cx="8" cy="8" rx="5" ry="3"/></svg> after'
+    win = viz.svg(svgstr=svg, opts={"title": "SVG"})
+    viz.flush()
+    status, headers, body = _get(f"{server.url}/api/v1/media?env=par&win={win}")
+    assert headers["Content-Type"] == "image/svg+xml" and "sandbox" in headers["Content-Security-Policy"]
+    assert body.decode().startswith("<svg") and body.decode().endswith("</svg>")
