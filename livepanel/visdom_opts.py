@@ -27,10 +27,7 @@ WINDOW = (
 )  # fmt: skip
 PER_TRACE = ("linecolor", "markercolor", "dash", "textlabels")
 # accepted, drawn nowhere (why: docs/client.md)
-IGNORED = (
-    "markerborderwidth", "traceopts", "webgl", "store_history", "opacity", "fps", "nancolor", "xmin",
-    "xmax", "mode", "color", "boxpoints", "layoutopts",
-)  # fmt: skip
+IGNORED = ("markerborderwidth", "traceopts", "webgl", "mode", "color")
 _AXIS = {"type": "type", "range": "range", "tickvals": "tickvals", "ticktext": "ticklabels", "dtick": "tickstep",
          "showticklabels": "tick", "tickfont": "tickfont", "title": "label"}  # fmt: skip
 _MARGIN = {"l": "marginleft", "r": "marginright", "t": "margintop", "b": "marginbottom"}
@@ -70,6 +67,9 @@ def window(key: str, value: Any, kind: str) -> dict[str, Any] | None:
         return {"markers": bool(value)} if kind != "scatter" else {}
     if key == "layoutopts":
         return layoutopts(value)
+    if key in IGNORED:
+        log.debug("visdom option %r is accepted and has no meaning here (docs/client.md)", key)
+        return {}
     return None
 
 
