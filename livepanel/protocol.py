@@ -265,7 +265,7 @@ def check_opts(opts: Any) -> dict[str, Any]:
     for key, value in opts.items():
         expected = OPTION_KEYS.get(key)
         if expected is None:
-            raise ProtocolError(f"unknown option {quote(key, 50)}; known options: {', '.join(sorted(OPTION_KEYS))}")
+            raise ProtocolError(f"unknown option {quote(key, 50)}; the options are listed in docs/protocol.md")
         if value is None:
             continue
         if not isinstance(value, expected) or (isinstance(value, bool) and bool not in _as_tuple(expected)):
