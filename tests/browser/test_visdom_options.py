@@ -111,6 +111,10 @@ def test_markers_symbols_sizes_and_per_point_colours(server, pages, viz):
     c = wait_chart(page, ln, "c.painted.markers === 8")
     assert c["looks"][0]["lines"] is True and c["looks"][0]["symbol"] == "square"
     assert pixel(page, ln, 3, 3, dx=3, dy=3)[3] > 0, "a 9 px square reaches 3 px beside the point"
+    # points appended live get their markers too
+    viz.line(Y=np.arange(8.0, 12.0), X=np.arange(8.0, 12.0), win=ln, update="append")
+    viz.flush(10)
+    wait_chart(page, ln, "c.painted.markers === 12")
 
 
 def test_text_labels_fill_area_and_hidden_legend(server, pages, viz):

@@ -18,6 +18,8 @@ import { clampSmooth, overrides, relative, resolve, SMOOTH_MAX, X_NAMES, xLabel,
 import { groupColor, groupColors, groupRuns, runColor, traceDash, withAlpha } from "../runs/colors";
 import { axisWidth, color, el, fmt, seriesLabel, str, theme, tickLabels, type Ctx, type View } from "./common";
 import { GroupFetcher, type GroupPlan } from "./groups";
+import type { Pick } from "../events";
+import { pickLine } from "./linepick";
 import { isHidden, Legend, type LegendLine, type LegendMode } from "./legend";
 import { traceLook, traceName, windowLook, type TraceLook, type WindowLook } from "./lineopts";
 import { axisFor, paddingFor, paintLooks, plainMarkers, rangeFor, type Painted } from "./linepaint";
@@ -260,6 +262,11 @@ export class LineView implements View {
     this.el.dataset.own = overrides(this.own) ? Object.keys(this.own).sort().join(" ") : "";
   }
 
+  /** What is under the pointer, for a click's event (events.ts): data coordinates, the nearest point. */
+  pick(cx: number, cy: number): Pick | null {
+    return this.u ? pickLine(this.u, this.lines, cx, cy) : null;
+  }
+
   update(wins: WindowState[]): void {
     this.wins = wins;
     this.redraw(true);
@@ -450,7 +457,8 @@ export class LineView implements View {
       this.kind === "line" ? { key: "lp-x-" + this.xmode, setSeries: false, filters: { pub: (type: string) => type === "mousemove" || type === "mouseleave" || type === "mouseenter" } } : undefined;
     this.legend.build(lines, this.mode, this.hidden, this.mode === "group" && this.plan ? new Map([...this.plan.groups].map(([g, m]) => [g, m.length])) : undefined);
     this.legend.el.style.display = look.legend ? "" : "none"; // Visdom's showlegend=False
-    const curves = this.roles.flatMap((r, k) => (r.role === "main" ? [{ line: lines[r.line], k: k + 1 }] : []));
+    // the lines at each draw (live data replaces them without a rebuild)
+    const curves = () => this.roles.flatMap((r, k) => (r.role === "main" && this.lines[r.line] ? [{ line: this.lines[r.line], k: k + 1 }] : []));
     const opts: uPlot.Options = {
       width: this.w,
       height: Math.max(60, this.h - this.legend.fit(this.h)),
@@ -469,7 +477,7 @@ export class LineView implements View {
         setCursor: [(u) => this.onCursor(u)],
         draw: [
           (u) => {
-            this.painted = paintLooks(u, look, curves, plain, dpr);
+            this.painted = paintLooks(u, look, curves(), plain, dpr);
             this.drawMarkers(u);
             this.ctx.drew(this.win);
           },
