@@ -13,6 +13,8 @@ import { ImageView } from "./views/image";
 import { LineView } from "./views/line";
 import type { Alert } from "./wire";
 import { TextView } from "./views/text";
+import { PropertiesView } from "./views/properties";
+import { attachEvents } from "./events";
 
 export const DEFAULT_W = 460;
 export const DEFAULT_H = 320;
@@ -40,6 +42,8 @@ export function makeView(kind: string, ctx: Ctx, win: string): View {
       return new HeatmapView(ctx, win);
     case "image":
       return new ImageView(ctx, win);
+    case "properties":
+      return new PropertiesView(ctx, win);
     default:
       return new TextView(ctx, win);
   }
@@ -89,6 +93,7 @@ export class Frame {
 
   constructor(readonly win: string, readonly kind: string, ctx: Ctx, private readonly grid: Grid) {
     this.view = makeView(kind, ctx, win);
+    attachEvents(this.el, this.body, this.view, win, () => this.grid.windows(win)[0]?.env); // events.ts
     this.el.dataset.win = win;
     this.el.dataset.kind = kind;
     const head = this.head;

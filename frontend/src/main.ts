@@ -16,6 +16,7 @@ import { assignRunColors, runColor, safeColor } from "./runs/colors";
 import { clampSmooth, groupingFromQuery, groupingParams, settingsFromQuery, settingsParams, SMOOTH_MAX, X_NAMES, XMODES, type Grouping, type Settings, type XMode } from "./settings";
 import { api, envsFromUrl, foldsFromUrl, queryFromUrl, setUrlEnvs, setUrlList, socketUrl, winsFromUrl } from "./urls";
 import { el, type Ctx } from "./views/common";
+import { sent as eventsSent, setEventSender } from "./events";
 import type { LineView, Marker } from "./views/line";
 import type { Alert, EnvInfo, ServerMessage } from "./wire";
 
@@ -357,6 +358,8 @@ function start(): void {
       subscribe();
     },
   });
+  setEventSender((msg) => socket.send(msg)); // clicks, keys and pane edits go over this socket (events.ts)
+  Object.assign(hooks, { events: eventsSent });
   Object.assign(hooks, {
     runs,
     focus,

@@ -59,6 +59,8 @@ export interface WindowState {
   /** bumped on every change, so views can tell what they already drew */
   version: number;
   traces: Trace[];
+  /** a properties pane's items, in Visdom's form (views/properties.ts) */
+  items?: unknown[];
   bar: { rows: number; cols: number; data: Float64Array; labels: string[] | null } | null;
   hist: HistStep[];
   heatmap: { rows: number; cols: number; data: Float64Array } | null;
@@ -84,6 +86,7 @@ export const MAX_IMAGE_STEPS = 1000;
 /** the operations that create or change a window of that kind */
 export const WINDOW_KINDS = new Set(["line", "scatter", "bar", "histogram", "heatmap", "image", "text"]);
 export const MAX_HIST_STEPS = 10000;
+WINDOW_KINDS.add("properties"); // a properties pane: edited by viewers, read by the training process
 /** the operations that change which alerts are shown */
 const ALERT_OPS = new Set(["alert", "close", "delete_env", "dismiss", "mute"]);
 
@@ -113,6 +116,7 @@ export function windowFrom(env: string, w: WireWindow): WindowState {
   if (w.kind === "heatmap" && w.z) st.heatmap = matrix(w.z);
   if (w.kind === "image") st.images = ((w.steps ?? []) as WireImageStep[]).map((s) => ({ step: s.step, t: s.t ?? 0, images: s.images ?? [] })).sort((a, b) => a.step - b.step);
   if (w.kind === "text") st.text = w.text ?? "";
+  if (w.kind === "properties") st.items = Array.isArray(w.items) ? w.items : [];
   return st;
 }
 
@@ -295,6 +299,9 @@ export function applyOp(env: EnvState, op: Op, seq: number): string[] {
       upsertStep(w.images, { step, t: (op.t as number) ?? 0, images }, MAX_IMAGE_STEPS);
       break;
     }
+    case "properties": // the whole pane: its writer's, or after a viewer's edit
+      w.items = Array.isArray(op.items) ? op.items : [];
+      break;
     case "text": {
       const text = typeof op.text === "string" ? op.text : "";
       w.text = op.update === "append" ? w.text + text : text;

@@ -109,6 +109,8 @@ export interface WireWindow {
   steps?: (WireHistStep | WireImageStep)[];
   z?: WireArray;
   text?: string;
+  /** properties: the pane's items (views/properties.ts) */
+  items?: unknown[];
 }
 
 export type Layout = Record<string, { order?: number; w?: number; h?: number }>;

@@ -5,6 +5,7 @@ import type { WindowState } from "../state";
 import type { Grouping, Settings } from "../settings";
 import type { Focus, RunsModel } from "../runs/model";
 import type { Alert } from "../wire";
+import type { Pick } from "../events";
 
 export interface Ctx {
   /** the selected envs, in order; a window with several is an overlay */
@@ -40,6 +41,8 @@ export interface View {
   png(): Promise<Blob | null>;
   /** a CSV of what is shown, when the view makes its own (else the server's export is used) */
   csv?(): string | null;
+  /** what is at a point of the page (client px), for a click's event (events.ts); null: nothing there */
+  pick?(cx: number, cy: number): Pick | null;
   destroy(): void;
 }
 
