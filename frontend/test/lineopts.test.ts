@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { axisLook, DASHES, parseSymbol, range, safeColor, splits, tickText, traceLook, traceName, windowLook } from "../src/views/lineopts";
+import { axisLook, DASHES, parseSymbol, range, safeColor, splits, thin, tickText, traceLook, traceName, windowLook } from "../src/views/lineopts";
 
 test("a trace's style is read from its own key; unsafe colours and unknown dashes are dropped", () => {
   const opts = {
@@ -45,6 +45,12 @@ test("ticks: given values with their labels, a step from tickmin, bounded in cou
   assert.deepEqual(range(axisLook({ xtickmax: 3 }, "x"), 0, 10), [0, 3]);
   assert.equal(tickText(axisLook({ xtick: false }, "x"), 1, "1"), "", "xtick=False hides the labels");
   assert.equal(axisLook({ ytickfont: 16 }, "y").font, 16);
+  const crowded = splits(axisLook({ ytickmin: -50, ytickmax: 50, ytickstep: 0.5 }, "y"), -50, 50)!;
+  assert.equal(crowded.length, 201);
+  const kept = thin(crowded, 10);
+  assert.ok(kept.length <= 10 && kept.length >= 9 && kept[0] === -50, String(kept));
+  assert.ok(kept.every((v, i) => i === 0 || Math.abs(v - kept[i - 1] - (kept[1] - kept[0])) < 1e-9), "evenly spaced");
+  assert.deepEqual(thin([1, 2, 3], 10), [1, 2, 3]);
   assert.equal(axisLook({ ytickfont: 1e9 }, "y").font, 72);
 });
 

@@ -138,6 +138,12 @@ export function splits(look: AxisLook, lo: number, hi: number): number[] | null 
   return out;
 }
 
+/** Every n-th tick, so that at most `fit` remain (a step of 0.5 over [-50, 50] would crowd 201 labels). */
+export function thin(values: number[], fit: number): number[] {
+  const n = Math.ceil(values.length / Math.max(1, Math.floor(fit)));
+  return n <= 1 ? values : values.filter((_, i) => i % n === 0);
+}
+
 /** A tick's label: its given label (tickvals with ticklabels), else the chart's formatting. */
 export function tickText(look: AxisLook, v: number, dflt: string): string {
   if (!look.show) return "";

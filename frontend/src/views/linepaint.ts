@@ -4,7 +4,7 @@
 
 import type uPlot from "uplot";
 import { fmt, theme } from "./common";
-import { paintSymbol, range, splits, tickText, type AxisLook, type TraceLook, type WindowLook } from "./lineopts";
+import { paintSymbol, range, splits, thin, tickText, type AxisLook, type TraceLook, type WindowLook } from "./lineopts";
 
 /** What the last paint drew (tests read it through chart(win).painted). */
 export interface Painted {
@@ -47,7 +47,12 @@ function niceSplits(lo: number, hi: number): number[] {
 /** An axis with the window's tick values, labels, font and (for the y axis and the x axis) its margin. */
 export function axisFor(al: AxisLook, base: uPlot.Axis, margin?: number): uPlot.Axis {
   const out: uPlot.Axis = { ...base };
-  if (al.vals || al.step) out.splits = (_u, _i, lo, hi) => splits(al, lo, hi) ?? niceSplits(lo, hi);
+  if (al.vals || al.step)
+    out.splits = (u, i, lo, hi) => {
+      // as many as fit: about 50 CSS px apart on the x axis, 20 on the y axis
+      const px = (i === 0 ? u.bbox.width : u.bbox.height) / (devicePixelRatio || 1);
+      return thin(splits(al, lo, hi) ?? niceSplits(lo, hi), px / (i === 0 ? 50 : 20));
+    };
   if (!al.show || al.labels || al.vals || al.step) {
     const inner = base.values;
     out.values = (u, sp, ai, space, incr) => {
