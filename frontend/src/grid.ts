@@ -11,6 +11,7 @@ import { HeatmapView } from "./views/heatmap";
 import { HistogramView } from "./views/histogram";
 import { ImageView } from "./views/image";
 import { LineView } from "./views/line";
+import { MediaView } from "./views/media";
 import type { Alert } from "./wire";
 import { TextView } from "./views/text";
 import { PropertiesView } from "./views/properties";
@@ -44,6 +45,8 @@ export function makeView(kind: string, ctx: Ctx, win: string): View {
       return new ImageView(ctx, win);
     case "properties":
       return new PropertiesView(ctx, win);
+    case "media":
+      return new MediaView(ctx, win);
     default:
       return new TextView(ctx, win);
   }

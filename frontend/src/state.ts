@@ -66,6 +66,8 @@ export interface WindowState {
   heatmap: { rows: number; cols: number; data: Float64Array } | null;
   images: ImageStep[];
   text: string;
+  /** a media window's file: format (wav, mp4, svg, ...) and size in bytes (views/media.ts) */
+  media?: { format: string; size: number };
 }
 
 export interface EnvState {
@@ -87,8 +89,13 @@ export const MAX_IMAGE_STEPS = 1000;
 export const WINDOW_KINDS = new Set(["line", "scatter", "bar", "histogram", "heatmap", "image", "text"]);
 export const MAX_HIST_STEPS = 10000;
 WINDOW_KINDS.add("properties"); // a properties pane: edited by viewers, read by the training process
+WINDOW_KINDS.add("media"); // audio, video or svg bytes, loaded from /api/v1/media (views/media.ts)
 /** the operations that change which alerts are shown */
 const ALERT_OPS = new Set(["alert", "close", "delete_env", "dismiss", "mute"]);
+
+function mediaFrom(op: Op): { format: string; size: number } {
+  return { format: typeof op.format === "string" ? op.format : "", size: typeof op.size === "number" ? op.size : 0 };
+}
 
 export function emptyWindow(env: string, win: string, kind: string): WindowState {
   return { env, win, kind, opts: {}, seq: 0, version: 0, traces: [], bar: null, hist: [], heatmap: null, images: [], text: "" };
@@ -117,6 +124,7 @@ export function windowFrom(env: string, w: WireWindow): WindowState {
   if (w.kind === "image") st.images = ((w.steps ?? []) as WireImageStep[]).map((s) => ({ step: s.step, t: s.t ?? 0, images: s.images ?? [] })).sort((a, b) => a.step - b.step);
   if (w.kind === "text") st.text = w.text ?? "";
   if (w.kind === "properties") st.items = Array.isArray(w.items) ? w.items : [];
+  if (w.kind === "media") st.media = mediaFrom(w as unknown as Op);
   return st;
 }
 
@@ -299,6 +307,9 @@ export function applyOp(env: EnvState, op: Op, seq: number): string[] {
       upsertStep(w.images, { step, t: (op.t as number) ?? 0, images }, MAX_IMAGE_STEPS);
       break;
     }
+    case "media": // a new file: its format and size (the bytes load from /api/v1/media)
+      w.media = mediaFrom(op);
+      break;
     case "properties": // the whole pane: its writer's, or after a viewer's edit
       w.items = Array.isArray(op.items) ? op.items : [];
       break;
