@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from livepanel.visdom import Visdom
+from livepanel import visdom_opts
+from livepanel.visdom import Visdom, translate_opts
 
 ENV = "vopts"
 
@@ -224,3 +225,26 @@ def test_bad_marker_colours_say_what_was_expected(viz):
         viz.panel.line([1.0], win="w", opts={"trace:": {"colour": "red"}})
     # options without a meaning here are accepted
     viz.line(Y=np.ones(3), X=np.arange(3), opts={"webgl": True, "traceopts": {"plotly": {}}, "markerborderwidth": 1})
+
+
+def test_translation_keeps_what_has_a_meaning_and_styles_only_the_named_traces():
+    o = translate_opts(
+        {"xtickfont": {"size": 14, "family": "Arial"}, "markers": True, "ytype": "log", "webgl": True,
+         "layoutopts": {"plotly": {"xaxis": {"range": [0, 5], "tickangle": 45}, "margin": {"l": 10, "pad": 2},
+                                   "hovermode": "x", "barmode": "stack"}}},
+        "line",
+    )  # fmt: skip
+    assert o == {"xtickfont": 14.0, "markers": True, "ylog": True, "xtickmin": 0.0, "xtickmax": 5.0,
+                 "marginleft": 10, "stacked": True}  # fmt: skip
+    styles = visdom_opts.trace_styles(
+        {"linecolor": np.array([[255, 0, 0], [0, 0, 255]]), "markercolor": np.array([10, 255]),
+         "textlabels": ["p", "q", "r"]},
+        ["a", "b"], np.array([0, 1, 0]), append=False,
+    )  # fmt: skip
+    assert styles == {
+        "trace:a": {"color": "#ff0000", "markercolor": "rgba(0, 0, 255, 0.0392)", "text": ["p", "r"]},
+        "trace:b": {"color": "#0000ff", "markercolor": "rgba(0, 0, 255, 1)", "text": ["q"]},
+    }
+    appended = visdom_opts.trace_styles({"markercolor": np.zeros((3, 3)), "textlabels": ["p", "q", "r"]},
+                                        ["a"], np.zeros(3, dtype=int), append=True)  # fmt: skip
+    assert appended == {}, "an append's per-point colours and labels are not kept"
