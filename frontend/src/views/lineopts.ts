@@ -138,10 +138,20 @@ export function splits(look: AxisLook, lo: number, hi: number): number[] | null 
   return out;
 }
 
-/** Every n-th tick, so that at most `fit` remain (a step of 0.5 over [-50, 50] would crowd 201 labels). */
+/** Every n-th tick, so that at most `fit` remain (a step of 0.5 over [-50, 50] would crowd 201 labels);
+ * n is 1, 2 or 5 times a power of ten (2.5 at most once), so the kept ticks stay round numbers. */
 export function thin(values: number[], fit: number): number[] {
-  const n = Math.ceil(values.length / Math.max(1, Math.floor(fit)));
-  return n <= 1 ? values : values.filter((_, i) => i % n === 0);
+  const need = Math.ceil(values.length / Math.max(1, Math.floor(fit)));
+  if (need <= 1) return values;
+  let n = 1;
+  for (let mag = 1; n < need && mag < 1e9; mag *= 10) for (const m of [1, 2, 5]) if (n < need) n = m * mag;
+  if (n < need) n = need;
+  // start at the first tick that is a multiple of the new spacing (so 0 stays when present)
+  const spacing = values.length > 1 ? (values[1] - values[0]) * n : 0;
+  const round = (v: number) => spacing > 0 && Math.abs(v / spacing - Math.round(v / spacing)) < 1e-6;
+  const first = values.slice(0, n).findIndex(round);
+  const from = first >= 0 ? first : 0;
+  return values.filter((_, i) => i % n === from);
 }
 
 /** A tick's label: its given label (tickvals with ticklabels), else the chart's formatting. */
