@@ -113,3 +113,34 @@ def test_editing_a_properties_pane_changes_what_a_running_loop_reads(server, pag
     finally:
         done.set()
         panel.close()
+
+
+def test_a_click_on_an_image_reaches_a_visdom_handler_with_image_coord(server, pages, tmp_path):
+    import numpy as np
+
+    from livepanel.visdom import Visdom
+
+    viz = Visdom(server="http://127.0.0.1", port=server.port, env="img", spool_dir=tmp_path / "spool")
+    win = viz.image(np.random.rand(3, 64, 128), opts={"title": "Click me!"})  # CHW: 128 wide, 64 high
+    got: list[dict] = []
+    viz.register_event_handler(got.append, win)
+    assert viz.flush()
+    wait_for(viz.panel._downlink.connected.is_set, what="the downlink")
+    try:
+        page = pages.open(server.url + "/?env=img")
+        img = page.locator(f'section.lp-win[data-win="{win}"] img')
+        img.wait_for(timeout=10000)
+        page.wait_for_function(
+            f"""() => {{ const i = document.querySelector('section.lp-win[data-win="{win}"] img');
+                return i && i.complete && i.naturalWidth > 0; }}""",
+            timeout=10000,
+        )
+        box = img.bounding_box()
+        # the pixel (96, 16) of the image, whatever the zoom it is shown at
+        page.mouse.click(box["x"] + (96.5 / 128) * box["width"], box["y"] + (16.5 / 64) * box["height"])
+        wait_for(lambda: len(got) == 1, what="the click")
+        click = got[0]
+        assert click["event_type"] == "Click" and click["target"] == win and click["eid"] == "img"
+        assert click["image_coord"] == {"x": 96, "y": 16} and click["pane_data"]["type"] == "image"
+    finally:
+        viz.panel.close()

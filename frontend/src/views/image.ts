@@ -5,6 +5,7 @@
 import type { WindowState } from "../state";
 import { MAX_ZOOM, nextZoom, zoomLabel } from "../finding";
 import { el, StepSlider, type Ctx, type View } from "./common";
+import type { Pick } from "../events";
 
 export class ImageView implements View {
   readonly el = el("div", "lp-image");
@@ -126,6 +127,20 @@ export class ImageView implements View {
     this.box.replaceChildren(...rows);
     this.applyScale();
     this.ctx.drew(this.win);
+  }
+
+  /** For a click's event (events.ts): the pixel of the image under the pointer (Visdom's image_coord),
+   * counted in the image's own pixels from its top left, whatever the zoom. */
+  pick(cx: number, cy: number): Pick | null {
+    for (const img of this.box.querySelectorAll<HTMLImageElement>("img")) {
+      const r = img.getBoundingClientRect();
+      if (cx < r.left || cy < r.top || cx >= r.right || cy >= r.bottom || !r.width || !r.height) continue;
+      const w = Number(img.dataset.w) || r.width;
+      const h = Number(img.dataset.h) || r.height;
+      const env = new URL(img.src, location.href).searchParams.get("env") ?? "";
+      return { env, x: Math.floor(((cx - r.left) * w) / r.width), y: Math.floor(((cy - r.top) * h) / r.height), point: null };
+    }
+    return null;
   }
 
   resize(): void {
