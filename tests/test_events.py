@@ -312,10 +312,25 @@ def test_a_writer_without_the_token_is_refused(server_factory, tmp_path):
         return 101
 
     async def run():
+        from tornado.httpclient import HTTPClientError
+        from wire import send_ops
+
         assert await connect({}) == 401
         assert await connect({"Cookie": "livepanel_token=s3cret"}) == 401  # a page's credential is not a writer's
         assert await connect({"Authorization": "Bearer wrong"}) == 401
         assert await connect({"Authorization": "Bearer s3cret"}) == 101
+        text = [{"op": "text", "env": "e", "win": "t", "text": "hi"}]
+        await asyncio.to_thread(send_ops, srv.url, text, token="s3cret")
+        try:  # a page without the token cannot open its socket, so it cannot send events either
+            await Socket(srv.url).connect()
+            raise AssertionError("a page socket without the token was accepted")
+        except HTTPClientError as exc:
+            assert exc.code == 401
+        sock = await page(srv.url, "e", token="s3cret")  # a page allowed to read the env may send to it
+        await sock.send({"type": "event", "env": "e", "win": "t", "event": "key", "key": "a"})
+        await sock.send({"type": "event", "env": "e", "win": "t", "event": "key", "key": 1})
+        assert "key must be printable text" in (await sock.until(is_type("error")))["message"]  # the first passed
+        sock.close()
 
     arun(run())
     panel = panel_for(srv, tmp_path, token="s3cret")
