@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from livepanel import visdom_opts
+from livepanel import protocol, visdom_opts
 from livepanel.visdom import Visdom, translate_opts
 
 ENV = "vopts"
@@ -248,3 +248,15 @@ def test_translation_keeps_what_has_a_meaning_and_styles_only_the_named_traces()
     appended = visdom_opts.trace_styles({"markercolor": np.zeros((3, 3)), "textlabels": ["p", "q", "r"]},
                                         ["a"], np.zeros(3, dtype=int), append=True)  # fmt: skip
     assert appended == {}, "an append's per-point colours and labels are not kept"
+
+
+def test_the_server_refuses_a_malformed_trace_style_saying_why():
+    with pytest.raises(protocol.ProtocolError, match="dash must be a str"):
+        protocol.check_opts({"trace:a": {"dash": 3}})
+    with pytest.raises(protocol.ProtocolError, match="the limit is 10000"):
+        protocol.check_opts({"trace:a": {"text": ["x"] * 10_001}})
+    with pytest.raises(protocol.ProtocolError, match="the limit is 1000 in one map"):
+        protocol.check_opts({f"trace:{i}": {} for i in range(1001)})
+    with pytest.raises(protocol.ProtocolError, match="must be a map"):
+        protocol.check_opts({"trace:a": ["red"]})
+    assert protocol.check_opts({"trace:a": None, "trace:": {"color": "red"}, "xtickvals": [1, 2.5]})
