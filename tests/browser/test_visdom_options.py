@@ -211,6 +211,13 @@ def test_stacked_bars_with_legend_and_rownames(server, pages, viz):
         one_row,
     )
     assert legend == ["a", "b", "c"], "a 1-D X with a legend is one group of bars, one per name (as Visdom)"
+    viz.update_window_opts(stacked, {"legend": ["U", "V"]})
+    page.wait_for_function(
+        "(w) => [...document.querySelectorAll(`[data-win='${w}'] .lp-legend-label`)].map((e) => e.textContent)"
+        ".join() === 'U,V'",
+        arg=stacked,
+        timeout=10000,
+    )
 
 
 def test_bad_marker_colours_say_what_was_expected(viz):
