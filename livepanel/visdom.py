@@ -23,11 +23,7 @@ from livepanel.visdom_events import VisdomEvents, pane_properties
 log = logging.getLogger("livepanel.visdom")
 
 _SAME = ("title", "xlabel", "ylabel", "legend", "width", "height", "colormap", "markersize", "stacked", "nrow")
-UNSUPPORTED = (
-    "plotlyplot", "mesh", "surf", "contour", "quiver", "stem", "boxplot", "pie",
-    "properties", "embeddings", "graph", "dual_axis_lines", "sunburst", "register_event_handler",
-    "replay_log",
-)  # fmt: skip
+UNSUPPORTED = ("properties", "register_event_handler", "replay_log")
 
 
 class Unsupported(AttributeError, NotImplementedError):
@@ -329,6 +325,15 @@ class Visdom:
         for name in self.panel.windows(env):
             self.panel.close(name, env=env)
         return ""
+
+    def graph(self, edges: Any, edgeLabels: Any = None, nodeLabels: Any = None, opts: dict | None = None,
+              env: str | None = None, win: str | None = None) -> str:  # fmt: skip
+        """A network of nodes 0..n-1 (livepanel/visdom_graph.py): drawn as a plotly window."""
+        from livepanel import visdom_graph
+
+        fig = visdom_graph.figure(edges, edgeLabels, nodeLabels, opts)
+        msg = {**fig, "win": win, "eid": env, "opts": {"title": (opts or {}).get("title")}}
+        return visdom_compat.send(self, msg, "events")
 
     def get_window_data(self, win: str | None = None, env: str | None = None) -> str:
         """A window as JSON in Visdom's shape (win None: a JSON map of all the env's windows)."""

@@ -11,6 +11,7 @@ import wave
 import numpy as np
 import pytest
 
+from livepanel.client import Panel
 from livepanel.visdom import Visdom
 
 
@@ -334,3 +335,30 @@ def test_svg_is_stored_and_served_sandboxed(viz, server):
     status, headers, body = _get(f"{server.url}/api/v1/media?env=par&win={win}")
     assert headers["Content-Type"] == "image/svg+xml" and "sandbox" in headers["Content-Security-Policy"]
     assert body.decode().startswith("<svg") and body.decode().endswith("</svg>")
+
+
+# ---------------------------------------------------------------- graph
+
+
+def test_graph_figure_and_bad_input():
+    from livepanel import visdom_graph
+
+    fig = visdom_graph.figure([(0, 1), (1, 2)], ["A", "B"], ["x", "y", "z"],
+                              {"showEdgeLabels": True, "directed": True, "scheme": "different"})  # fmt: skip
+    edges, nodes, labels = fig["data"]
+    assert nodes["text"] == ["x", "y", "z"] and len(set(nodes["marker"]["color"])) == 3
+    assert labels["text"] == ["A", "B"] and len(fig["layout"]["annotations"]) == 2
+    assert sum(v is None for v in edges["x"]) == 2  # one segment per edge
+    with pytest.raises(ValueError, match="node 1 is missing"):
+        visdom_graph.figure([(0, 2)])
+    with pytest.raises(ValueError, match="list of 2 labels"):
+        visdom_graph.figure([(0, 1)], node_labels=["only"])
+    with pytest.raises(ValueError, match="pairs|source, destination"):
+        visdom_graph.figure([(0,)])
+
+
+@pytest.mark.xfail(not callable(getattr(Panel, "plotly", None)), strict=True, reason="needs panel.plotly (its kind)")
+def test_graph_draws_a_plotly_window(viz):
+    win = viz.graph([(0, 1), (0, 2), (1, 3)], nodeLabels=["a", "b", "c", "d"], opts={"title": "net"})
+    state = viz.panel.get(win)
+    assert state["kind"] == "plotly" and state["figure"]["data"][1]["text"] == ["a", "b", "c", "d"]
