@@ -139,6 +139,17 @@ def edited(items: list[dict[str, Any]], index: Any, value: Any) -> list[dict[str
     return [new if i == index else it for i, it in enumerate(items)]
 
 
+def reading(item: dict[str, Any]) -> Any:
+    """What an item reads as (a writer's `props[name]`, an export): its value; a select's chosen entry;
+    a button's press count."""
+    if item["type"] == "select":
+        values, i = item.get("values") or [], item.get("value")
+        return values[i] if isinstance(i, int) and 0 <= i < len(values) else None
+    if item["type"] == "button":
+        return item.get("presses", 0)
+    return item.get("value")
+
+
 def check_pane(pane: Any) -> str:
     if not isinstance(pane, str) or len(pane) > MAX_PANE or not pane.isprintable():
         raise PropertyError(f"pane must be an id of at most {MAX_PANE} printable characters, got {_quote(pane)}")

@@ -406,3 +406,19 @@ def test_visdom_handlers_get_visdoms_event_dicts(server, tmp_path):
         assert key["target"] == notes and key["pane_data"]["content"] == "Type here:"
     finally:
         viz.panel.close()
+
+
+def test_a_pane_exports_as_csv_of_what_the_writer_reads(server):
+    from wire import get, send_ops
+
+    items = [
+        {"type": "number", "name": "lr", "value": 0.01},
+        {"type": "select", "name": "opt", "value": 1, "values": ["adam", "sgd"]},
+        {"type": "button", "name": "stop", "value": "Stop", "presses": 2},
+    ]
+    status, _ = send_ops(server.url, [{"op": "properties", "env": "e", "win": "p", "items": items}])
+    assert status == 200
+    status, body = get(server.url, "/api/v1/export", env="e", win="p", format="csv")
+    assert status == 200
+    text = body.decode() if isinstance(body, bytes) else body
+    assert text.splitlines() == ["name,type,value", "lr,number,0.01", "opt,select,sgd", "stop,button,2"]

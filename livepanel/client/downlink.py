@@ -20,21 +20,12 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from livepanel import protocol
+from livepanel.properties import reading as native_value
 
 log = logging.getLogger("livepanel.downlink")
 Handler = Callable[[dict[str, Any]], None]
 MAX_BACKOFF = 2.0  # seconds between attempts to reconnect, at most
 MAX_PENDING = 10_000  # events waiting for the handler thread; past it the oldest are dropped (and logged)
-
-
-def native_value(item: dict[str, Any]) -> Any:
-    """What `props[name]` reads for an item: its value; a select's chosen entry; a button's press count."""
-    if item["type"] == "select":
-        values, i = item.get("values") or [], item.get("value")
-        return values[i] if isinstance(i, int) and 0 <= i < len(values) else None
-    if item["type"] == "button":
-        return item.get("presses", 0)
-    return item.get("value")
 
 
 class Properties(Mapping):

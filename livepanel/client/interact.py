@@ -32,8 +32,10 @@ def pane_items(values: dict[str, Any]) -> list[dict[str, Any]]:
             item.setdefault("name", name)
             if item.get("type") == "button" and "label" in item:
                 item["value"] = item.pop("label")
-            if item.get("type") == "select" and isinstance(item.get("value"), str) and item["value"] in (
-                item.get("values") or ()
+            if (
+                item.get("type") == "select"
+                and isinstance(item.get("value"), str)
+                and item["value"] in (item.get("values") or ())
             ):
                 item["value"] = list(item["values"]).index(item["value"])
         elif type(v) in _NATIVE:

@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 
+from livepanel import properties
 from livepanel.server.store import Window
 
 
@@ -39,6 +40,10 @@ def to_csv(w: Window) -> str | None:
             writer.writerow([_num(v) for v in row])
     elif w.kind == "text":
         return w.content.get("text", "")
+    elif w.kind == "properties":  # livepanel/properties.py: each item as a writer reads it
+        writer.writerow(["name", "type", "value"])
+        for item in w.content.get("items", []):
+            writer.writerow([item["name"], item["type"], properties.reading(item)])
     else:
         return None
     return out.getvalue()
