@@ -397,7 +397,7 @@ export class LineView implements View {
     const ys: Col[] = al.ys.map((y) => (y instanceof Float64Array ? withGaps(cut(y), ylog) : cut(y)));
     const x = cut(al.x);
     const data = [x, ...ys] as unknown as uPlot.AlignedData;
-    const shape = JSON.stringify([this.mode, lines.map((l) => [l.label, l.color, l.dash, !!l.lo, l.look]), smoothOn, markers, xlog, ylog, this.xmode, this.wins.map((w) => [w.opts.title, w.opts.xlabel, w.opts.ylabel, w.opts.markersize]), this.look]);
+    const shape = JSON.stringify([this.mode, lines.map((l) => [l.label, l.color, l.dash, !!l.lo, l.look?.markercolor, !!l.look?.markercolors?.length]), smoothOn, markers, xlog, ylog, this.xmode, this.wins.map((w) => [w.opts.title, w.opts.xlabel, w.opts.ylabel, w.opts.markersize]), this.look]);
     if (!this.u || shape !== this.shape) {
       this.roles = roles;
       this.build(data, lines, smoothOn, markers, xlog, ylog, time);
