@@ -166,6 +166,7 @@ class Visdom:
         names = self._trace_names(win, env, update, o, y2.shape[1], name)
         member = np.repeat(np.arange(len(names)), y2.shape[0])  # visdom's per-point order: trace by trace
         o.update(visdom_opts.trace_styles(opts, names, member, update in ("append", "insert")))
+        o.update(visdom_opts.defaults("line", opts, update))
         for j, trace in enumerate(names):
             self.panel.line(x2[:, j], y2[:, j], win=win, name=trace, env=env, update=mode, opts=o or None)
         return win
@@ -193,6 +194,7 @@ class Visdom:
         names = self._trace_names(win, env, update, o, k, name)
         member = labels - 1 if Y is not None else np.zeros(len(xy), dtype=np.int64)
         o.update(visdom_opts.trace_styles(opts, names, member, update in ("append", "insert")))
+        o.update(visdom_opts.defaults("scatter", opts, update))
         for label in uniq:
             mask = labels == label
             trace = names[int(label) - 1] if Y is None or 1 <= label <= k else str(label)

@@ -108,6 +108,14 @@ def layoutopts(value: Any) -> dict[str, Any]:
     return out
 
 
+def defaults(kind: str, opts: dict | None, update: str | None) -> dict[str, Any]:
+    """What Visdom's client sets when a new plot leaves it out: 10 px markers (scatter, or lines with markers)."""
+    opts = opts or {}
+    if update is not None or opts.get("markersize") is not None:
+        return {}
+    return {"markersize": 10.0} if kind == "scatter" or opts.get("markers") else {}
+
+
 def _rgb(rows: np.ndarray, what: str) -> list[str]:
     """Visdom's colours: RGB rows of integers 0..255 (or CSS strings), one per trace or point."""
     if rows.dtype.kind in "US":

@@ -127,6 +127,7 @@ def test_text_labels_fill_area_and_hidden_legend(server, pages, viz):
     page = open_page(pages, server, viz)
     c = wait_chart(page, tl, "c.painted.labels === 10")
     assert c["looks"][0]["text"] == 10
+    assert c["looks"][0]["size"] == 10, "Visdom's default marker size"
     # a label is painted to the right of its point
     assert any(pixel(page, tl, 4, 1, dx=dx)[3] > 0 for dx in range(10, 30))
     c = wait_chart(page, fa, "c.labels.length === 2")
