@@ -107,10 +107,7 @@ export class MediaView implements View {
           media.controls = true;
           media.preload = "metadata";
           media.src = src;
-          if (media instanceof HTMLVideoElement) {
-            media.loop = w.opts.loop === true;
-            media.style.maxWidth = "100%";
-          }
+          if (media instanceof HTMLVideoElement) media.style.maxWidth = "100%";
           sec.append(media);
         } else if (fmt === "svg") {
           const box = el("div", "lp-svg");
