@@ -422,3 +422,25 @@ def test_a_pane_exports_as_csv_of_what_the_writer_reads(server):
     assert status == 200
     text = body.decode() if isinstance(body, bytes) else body
     assert text.splitlines() == ["name,type,value", "lr,number,0.01", "opt,select,sgd", "stop,button,2"]
+
+
+def test_the_event_buffer_is_bounded_in_count_and_bytes():
+    import asyncio as aio
+
+    from livepanel.server import events as ev
+    from livepanel.server.store import Store
+
+    async def run():
+        store = Store(None)
+        text = protocol.validate_op({"op": "text", "env": "e", "win": "t", "text": "x" * 900_000})
+        await store.ingest("c" * 8, 1, [text])
+        events = ev.Events(store, ring=5)
+        for _ in range(8):
+            events.publish("e", "t", {"event": "key", "key": "a"})
+        ring = events.recent["e"]
+        assert len(ring) <= 5 and sum(len(f) for _, f in ring) <= ev.RING_BYTES  # each frame holds the text
+        assert ring[-1][0] == 8  # the newest are kept
+        events.publish("e", "gone", {"event": "key", "key": "b"})  # a window closed meanwhile: no pane data
+        assert protocol.unpackb(events.recent["e"][-1][1])["pane"] is None
+
+    aio.run(run())

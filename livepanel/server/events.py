@@ -32,7 +32,8 @@ log = logging.getLogger("livepanel.events")
 MAX_EVENT_BYTES = 4096  # a page's event or edit message, as sent
 EVENT_RATE = 100.0  # events and edits a viewer may send per second, sustained...
 EVENT_BURST = 200  # ...and at once
-RING_EVENTS = 1024  # events kept per env for downlinks that resume
+RING_EVENTS = 1024  # events kept per env for downlinks that resume...
+RING_BYTES = 4 << 20  # ...and at most this many bytes of them (an event carries a text window's text)
 LINK_QUEUE = 8 << 20  # bytes queued toward one downlink; past it the link is closed (it resumes)
 MAX_KEY = 32  # characters of a key's name or code
 EVENT_KINDS = ("click", "key")
@@ -161,6 +162,7 @@ class Events:
         self.boot = secrets.token_hex(8)  # a downlink that saw another boot missed nothing it can get back
         self.seqs: dict[str, int] = {}
         self.recent: dict[str, deque[tuple[int, bytes]]] = {}
+        self._ring_bytes: dict[str, int] = {}
         self.links: set[Link] = set()
         store.listeners.append(self._committed)
 
@@ -177,8 +179,11 @@ class Events:
             elif w.kind == "properties":
                 pane["content"] = w.content["items"]
         frame = protocol.packb({"type": "event", "env": env, "seq": seq, "win": win, "pane": pane, **event})
-        ring = self.recent.setdefault(env, deque(maxlen=self.ring))
+        ring = self.recent.setdefault(env, deque())
         ring.append((seq, frame))
+        size = self._ring_bytes[env] = self._ring_bytes.get(env, 0) + len(frame)
+        while len(ring) > self.ring or (size > RING_BYTES and len(ring) > 1):
+            size = self._ring_bytes[env] = size - len(ring.popleft()[1])
         for link in self.links:
             if env in link.envs:
                 link.push(frame)

@@ -96,6 +96,8 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
     def _event(self, kind: str, msg: dict, size: int) -> None:
         """A click or key press in a window (sent to the env's downlinks), or an edit of a properties pane
         (stored as a `property` op): bounded in size and rate, and only into an env this viewer watches."""
+        if not self.bucket.take():  # first: a flood of bad messages is refused as cheaply as good ones
+            raise protocol.ProtocolError(f"{kind} refused: over {self.bucket.rate:g} events a second from this page")
         if size > MAX_EVENT_BYTES:
             raise protocol.ProtocolError(f"{kind}: the message is {size} bytes; the limit is {MAX_EVENT_BYTES}")
         env = protocol.check_name(msg.get("env"), f"{kind} env")
@@ -112,8 +114,6 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
             op = protocol.validate_op(edit)
         else:
             event = check_event(msg)
-        if not self.bucket.take():
-            raise protocol.ProtocolError(f"{kind} refused: over {self.bucket.rate:g} events a second from this page")
         if kind == "edit":
             self.store.state.check([op])  # refused here with its reason, before it is queued
             task = asyncio.get_running_loop().create_task(self._save(op))
