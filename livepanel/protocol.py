@@ -35,7 +35,7 @@ MAX_STATS = 64  # entries in a histogram's stats
 MAX_OPTION_TEXT = 1000  # characters of a string option, or of a string in a list option
 MAX_OPTION_LIST = 10000  # entries of a list option
 MAX_PIXELS = 100000  # integer options (width, height, nrow) and layout cells range from 0 to this
-KINDS = ("line", "scatter", "bar", "histogram", "heatmap", "image", "text")
+KINDS = ("line", "scatter", "bar", "histogram", "heatmap", "image", "text", "plotly")
 KINDS += ("properties",)  # a properties pane (livepanel/properties.py): edited by viewers, read by the writer
 KINDS += ("media",)  # audio, video, svg (livepanel/media.py)
 # Kinds of alert the server's diagnosis raises (livepanel.diagnosis.KINDS is this list): what a mute may name.
@@ -355,6 +355,7 @@ _FIELDS = {
     "fork": {"op", "env", "source"},  # env: the new env, a copy of source (livepanel/server/store/fork.py)
     "image": _COMMON | {"images", "step", "t"},
     "text": _COMMON | {"text", "update"},
+    "plotly": _COMMON | {"figure", "update"},  # livepanel/plotly_figure.py
     "properties": _COMMON | {"items", "pane"},  # livepanel/properties.py
     "property": {"op", "env", "win", "id", "value"},  # a viewer's edit of one item of a properties pane
     "opts": _COMMON,
@@ -450,6 +451,10 @@ def validate_op(op: Any) -> dict[str, Any]:
             raise ProtocolError(f"text is {len(text)} characters; the limit is {MAX_TEXT}")
         update = check_choice(op.get("update", "replace"), "text update", ("append", "replace"))
         out["text"], out["update"] = text, update
+    elif kind == "plotly":
+        from livepanel import plotly_figure  # it builds on this module
+
+        plotly_figure.check_op(op, out)
     return out
 
 

@@ -489,6 +489,13 @@ class Panel(WindowKinds, RunRecord, Interactive):
 
         return figures.matplot(self, fig, win, env, opts, caption, step)
 
+    def plotly(self, fig: Any, win: str | None = None, env: str | None = None, opts: dict | None = None,
+               update: str | None = None) -> str:  # fmt: skip
+        """A Plotly figure (a dict {data, layout} or a plotly Figure) shown as it is; see livepanel/client/plotly.py."""
+        from livepanel.client import plotly
+
+        return plotly.plotly(self, fig, win, env, opts, update)
+
     def show(self, win: str | None = None, env: str | None = None, height: int = 600, token: bool = False) -> None:
         """Display the env's live page inline in a Jupyter notebook (see livepanel.integrations.jupyter)."""
         from livepanel.integrations import jupyter

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from livepanel import heatmap_update, media
+from livepanel import heatmap_update, media, plotly_figure
 from livepanel.properties import PropertyError, edited
 from livepanel.protocol import ProtocolError
 from livepanel.server.decimate import decimate
@@ -317,6 +317,13 @@ class State:
             message["op"] = {k: v for k, v in op.items() if k != "data"} | {"size": w.content["size"]}
         elif kind in ("bar", "heatmap"):
             w.content = {"y": np.array(op["y"]), "labels": op["labels"]} if kind == "bar" else {"z": np.array(op["z"])}
+            writes.append(("content", name, win, kind, w.opts, w.content))
+        elif kind == "plotly":  # livepanel/plotly_figure.py: replace, or append traces by name
+            figure = op["figure"]
+            if op["update"] == "append" and w.content.get("figure") is not None:
+                figure = plotly_figure.appended(w.content["figure"], figure)
+                message["op"] = dict(op, figure=figure, update="replace")  # viewers get the whole figure
+            w.content = {"figure": figure}
             writes.append(("content", name, win, kind, w.opts, w.content))
         return message, writes
 
