@@ -124,15 +124,14 @@ export function axisLook(opts: Opts, a: "x" | "y"): AxisLook {
 /** at most this many ticks from a tick step (a tiny step over a wide range would be millions) */
 const MAX_TICKS = 200;
 
-/** Where the ticks go on [lo, hi]: the given values, or every `step` from tickmin (else a multiple of
- * the step); null: the chart's own choice. */
+/** Where the ticks go on [lo, hi]: the given values, or the multiples of `step` (Plotly's dtick from
+ * tick0 = 0, as Visdom's xtickstep draws); null: the chart's own choice. */
 export function splits(look: AxisLook, lo: number, hi: number): number[] | null {
   if (look.vals) return look.vals.filter((v) => v >= lo - 1e-9 * Math.abs(hi - lo) && v <= hi + 1e-9 * Math.abs(hi - lo));
   if (!look.step || !(hi >= lo)) return null;
   const step = look.step;
   if ((hi - lo) / step > MAX_TICKS) return null;
-  let v = look.min !== undefined && look.min >= lo ? look.min : Math.ceil(lo / step - 1e-9) * step;
-  if (look.min !== undefined && look.min < lo) v = look.min + Math.ceil((lo - look.min) / step - 1e-9) * step;
+  let v = Math.ceil(lo / step - 1e-9) * step;
   const out: number[] = [];
   for (let i = 0; i <= MAX_TICKS && v <= hi + step * 1e-9; i++, v += step) out.push(Number(v.toPrecision(12)));
   return out;
