@@ -321,6 +321,10 @@ class Visdom:
 
     def close(self, win: str | None = None, env: str | None = None) -> str:
         """Close one window, or every window of the env when win is None."""
+        name_of = self.env if env is None else env
+        for key in [k for k in self._known if k[0] == name_of and win in (None, k[1])]:
+            del self._known[key]  # a window made again under this name starts with new traces
+        self._texts -= {k for k in self._texts if k[0] == name_of and win in (None, k[1])}
         if win is not None:
             self.panel.close(win, env=env)
             return win

@@ -362,3 +362,25 @@ def test_graph_draws_a_plotly_window(viz):
     win = viz.graph([(0, 1), (0, 2), (1, 3)], nodeLabels=["a", "b", "c", "d"], opts={"title": "net"})
     state = viz.panel.get(win)
     assert state["kind"] == "plotly" and state["figure"]["data"][1]["text"] == ["a", "b", "c", "d"]
+
+
+def test_close_forgets_trace_names_and_text(viz):
+    win = viz.line(Y=np.ones((2, 2)), X=np.arange(2), opts={"legend": ["a", "b"]}, win="again")
+    viz.text("t", win="again_text")
+    viz.close(win)
+    viz.close("again_text")
+    viz.line(Y=np.ones((1, 2)), X=np.array([[0, 0]]), win=win, update="append")
+    assert names(viz, win) == ["1", "2"]  # a new window: Visdom's default names, not the closed one's
+    viz.text("fresh", win="again_text", append=True)
+    assert viz.panel.get("again_text")["text"] == "fresh"
+
+
+def test_fork_env_copies_panes_and_plotly_windows(viz):
+    viz.properties([{"type": "number", "name": "lr", "value": "0.1"}], win="props")
+    if callable(getattr(viz.panel, "plotly", None)):
+        viz.panel.plotly({"data": [{"type": "bar", "x": [1, 2], "y": [3, 4]}], "layout": {}}, win="fig")
+    viz.fork_env("par", "par_copy")
+    copied = {w: viz.panel.get(w, env="par_copy") for w in viz.panel.windows("par_copy")}
+    assert copied["props"]["kind"] == "properties" and copied["props"]["items"][0]["name"] == "lr"
+    if "fig" in viz.panel.windows("par"):
+        assert copied["fig"]["figure"]["data"][0]["type"] == "bar"

@@ -53,7 +53,9 @@ def expand(state: State, op: dict) -> list[dict[str, Any]]:
             ops.append({"op": "heatmap", **base, "z": w.content["z"], "update": "replace", "labels": None})
         elif w.kind == "media":
             ops.append({"op": "media", **base, "format": w.content["format"], "data": w.content["data"]})
-        else:  # bar and the kinds whose content is what their op carries (plotly, properties)
+        elif w.kind == "plotly":
+            ops.append({"op": "plotly", **base, "figure": w.content["figure"], "update": "replace"})
+        else:  # bar and the kinds whose content is what their op carries (properties)
             ops.append({"op": w.kind, **base, **w.content})
     if source.layout:
         ops.append({"op": "layout", "env": env, "layout": dict(source.layout)})
