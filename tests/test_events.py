@@ -444,3 +444,38 @@ def test_the_event_buffer_is_bounded_in_count_and_bytes():
         assert protocol.unpackb(events.recent["e"][-1][1])["pane"] is None
 
     aio.run(run())
+
+
+def test_a_blocked_handler_holds_up_neither_logging_nor_the_panes(server, tmp_path):
+    panel = panel_for(server, tmp_path)
+    props = panel.properties("controls", {"lr": 0.1})
+    release = threading.Event()
+    entered = threading.Event()
+
+    def stuck(event):
+        entered.set()
+        release.wait(30)
+
+    panel.on("controls", stuck)
+    assert panel.flush()
+    wait_for(panel._downlink.connected.is_set, what="the downlink")
+    try:
+
+        async def run():
+            sock = await page(server.url, "e")
+            await sock.send({"type": "edit", "env": "e", "win": "controls", "id": 0, "value": 0.2})
+            await asyncio.to_thread(entered.wait, 15)
+            await sock.send({"type": "edit", "env": "e", "win": "controls", "id": 0, "value": 0.3})
+            sock.close()
+
+        arun(run())
+        assert entered.is_set()  # the handler is stuck in the first edit
+        wait_for(lambda: props["lr"] == 0.3, what="the second edit while the handler is stuck")
+        start = time.monotonic()
+        for step in range(1000):
+            panel.line(step, 1.0 / (step + 1), win="loss")
+        assert panel.flush(10) and time.monotonic() - start < 10
+        assert panel.get("loss")["traces"][0]["n"] == 1000
+    finally:
+        release.set()
+        panel.close()
