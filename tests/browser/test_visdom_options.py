@@ -181,9 +181,10 @@ def test_stacked_bars_with_legend_and_rownames(server, pages, viz):
     grouped = viz.bar(X=data, opts={"legend": ["u", "v"], "rownames": ["r1", "r2", "r3"]})
     stacked = viz.bar(X=data, opts={"stacked": True, "legend": ["u", "v"], "rownames": ["r1", "r2", "r3"]})
     one_row = viz.bar(X=np.array([1.0, 2.0, 3.0]), opts={"legend": ["a", "b", "c"]})
+    no_legend = viz.bar(X=data, opts={"legend": ["u", "v"], "showlegend": False})
     page = open_page(pages, server, viz)
     page.wait_for_function(
-        f"() => [{json.dumps(grouped)}, {json.dumps(stacked)}, {json.dumps(one_row)}].every("
+        f"() => [{json.dumps(grouped)}, {json.dumps(stacked)}, {json.dumps(one_row)}, {json.dumps(no_legend)}].every("
         "(w) => document.querySelector(`[data-win='${w}'] .lp-barchart canvas`))",
         timeout=10000,
     )
@@ -212,6 +213,8 @@ def test_stacked_bars_with_legend_and_rownames(server, pages, viz):
         one_row,
     )
     assert legend == ["a", "b", "c"], "a 1-D X with a legend is one group of bars, one per name (as Visdom)"
+    shown = "(w) => document.querySelector(`[data-win='${w}'] .lp-legend`).offsetHeight > 0"
+    assert page.evaluate(shown, one_row) and not page.evaluate(shown, no_legend), "showlegend=False hides it"
     viz.update_window_opts(stacked, {"legend": ["U", "V"]})
     page.wait_for_function(
         "(w) => [...document.querySelectorAll(`[data-win='${w}'] .lp-legend-label`)].map((e) => e.textContent)"

@@ -48,6 +48,7 @@ export class BarView implements View {
         k++;
       }
     }
+    this.legendEl.style.display = wins.some((w) => w.opts.showlegend === false) ? "none" : ""; // Visdom's showlegend
     this.legendEl.replaceChildren(
       ...this.series.filter((s) => s.label && s.label !== "y").map((s) => {
         const item = el("span", "lp-legend-item");
