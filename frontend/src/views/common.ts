@@ -5,6 +5,7 @@ import type { WindowState } from "../state";
 import type { Grouping, Settings } from "../settings";
 import type { Focus, RunsModel } from "../runs/model";
 import type { Alert } from "../wire";
+import { safeColor } from "./lineopts";
 import type { Pick } from "../events";
 
 export interface Ctx {
@@ -48,13 +49,10 @@ export interface View {
 
 export const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
-const COLOR = /^(#[0-9a-f]{3,8}|[a-z]{3,30}|(rgb|rgba|hsl|hsla)\([0-9.,% ]{1,40}\))$/i;
-
 export function color(i: number, opts?: Record<string, unknown>): string {
   const custom = opts?.colors;
   // a colour only (#hex, a name, rgb()/hsl()): never url() or anything else CSS would fetch
-  if (Array.isArray(custom) && typeof custom[i] === "string" && COLOR.test(custom[i] as string)) return custom[i] as string;
-  return PALETTE[i % PALETTE.length];
+  return (Array.isArray(custom) ? safeColor(custom[i]) : undefined) ?? PALETTE[i % PALETTE.length];
 }
 
 export interface Theme {
