@@ -479,3 +479,44 @@ def test_a_blocked_handler_holds_up_neither_logging_nor_the_panes(server, tmp_pa
     finally:
         release.set()
         panel.close()
+
+
+def test_visdoms_properties_demo_reacts_to_edits(server, tmp_path, monkeypatch):
+    """Visdom's own example/components/properties.py (a copy under tests/visdom_examples): its callback
+    answers each edit by sending the pane again and appending to a text window."""
+    import sys
+    from pathlib import Path
+
+    from livepanel.visdom import Visdom
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "visdom_examples"))
+    sys.modules.pop("components", None)
+    from components.properties import properties_callbacks
+
+    viz = Visdom(server="http://127.0.0.1", port=server.port, spool_dir=tmp_path / "spool")
+    properties_callbacks(viz, "demo", None)
+    assert viz.flush()
+    wait_for(viz.panel._downlink.connected.is_set, what="the downlink")
+    (win,) = [w for w in viz.event_handlers if viz.panel.get(w, env="demo")["kind"] == "properties"]
+
+    def items():
+        return viz.panel.get(win, env="demo", flush=False)["items"]
+
+    try:
+
+        async def run():
+            sock = await page(server.url, "demo")
+            await sock.send({"type": "edit", "env": "demo", "win": win, "id": 0, "value": "hello"})
+            await asyncio.to_thread(wait_for, lambda: items()[0]["value"] == "hello_updated", 15.0, "the callback")
+            await sock.send({"type": "edit", "env": "demo", "win": win, "id": 2, "value": None})
+            await asyncio.to_thread(wait_for, lambda: items()[2]["value"] == "Stop", 15.0, "the button's new label")
+            await sock.send({"type": "edit", "env": "demo", "win": win, "id": 4, "value": 2})
+            await asyncio.to_thread(wait_for, lambda: items()[4]["value"] == 2, 15.0, "the select")
+            sock.close()
+
+        arun(run())
+        texts = [w for w in viz.panel.windows("demo") if viz.panel.get(w, env="demo")["kind"] == "text"]
+        notes = " ".join(viz.panel.get(w, env="demo")["text"] for w in texts)
+        assert "Updated: Text input => hello" in notes and "Updated: Button => clicked" in notes
+    finally:
+        viz.panel.close()
