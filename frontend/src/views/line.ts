@@ -7,7 +7,9 @@
 // traces told apart by dash (the same trace name, the same dash in every window), a
 // compact legend, the run under the pointer highlighted in every window (ctx.focus), and
 // one cursor for the windows that share an x axis. Grouped (ctx.grouping), the runs give
-// way to one mean curve and band per group (views/groups.ts).
+// way to one mean curve and band per group (views/groups.ts). Visdom's drawing options (a
+// trace's colour and dash, markers and symbols, labels, fill, ticks, margins) are read by
+// lineopts.ts and drawn through linepaint.ts.
 
 import { decode } from "@msgpack/msgpack";
 import uPlot from "uplot";
