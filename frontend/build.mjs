@@ -3,13 +3,32 @@
 //   node build.mjs --watch    rebuild on every change (development)
 //   node build.mjs --tests    bundle test/*.test.ts into test-build/ for `node --test`
 import { build, context } from "esbuild";
-import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { runInNewContext } from "node:vm";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, "..", "livepanel", "static");
 const args = new Set(process.argv.slice(2));
+
+/** Plotly's own style rules as a stylesheet (static/plotly.css): Plotly.js puts them into an inline <style>,
+ * which the page's CSP (style-src 'self') refuses; src/lazy.ts links this file instead, with the id and
+ * class that tell Plotly its rules are there. The rules are the object literal Plotly builds them from. */
+function plotlyCss(js) {
+  const start = js.indexOf('{"X,X div"');
+  if (start < 0) throw new Error("plotly.min.js: its style rules were not found (a new Plotly version?)");
+  let depth = 0;
+  let end = start;
+  for (; end < js.length; end++) {
+    if (js[end] === "{") depth++;
+    else if (js[end] === "}" && --depth === 0) break;
+  }
+  const rules = runInNewContext(`(${js.slice(start, end + 1)})`); // at build time, in node: never in the page
+  return Object.entries(rules)
+    .map(([sel, body]) => `${sel.replace(/^,/, " ,").replace(/X/g, ".js-plotly-plot .plotly").replace(/Y/g, ".plotly-notifier")}{${body}}`)
+    .join("\n") + "\n";
+}
 
 if (args.has("--tests")) {
   const dir = join(here, "test-build");
@@ -31,6 +50,14 @@ if (args.has("--tests")) {
     logLevel: "info",
   };
   copyFileSync(join(here, "index.html"), join(out, "index.html"));
+  // Plotly.js for plotly windows: a script of its own, loaded by src/lazy.ts only when a page shows one
+  // (esbuild's iife cannot split chunks). The full dist-min bundle (MIT): it runs under the page's CSP.
+  const plotlyJs = join(here, "node_modules", "plotly.js-dist-min", "plotly.min.js");
+  copyFileSync(plotlyJs, join(out, "plotly.js"));
+  writeFileSync(join(out, "plotly.css"), plotlyCss(readFileSync(plotlyJs, "utf8")));
+  // MathJax 3 (Apache-2.0) with every TeX extension and SVG output in one file, for `$...$` in a figure
+  // (Plotly renders them with it): loaded by src/lazy.ts only when a shown figure has such a string.
+  copyFileSync(join(here, "node_modules", "mathjax", "es5", "tex-svg-full.js"), join(out, "mathjax.js"));
   if (args.has("--watch")) {
     const ctx = await context(options);
     await ctx.watch();

@@ -12,6 +12,7 @@ import { HistogramView } from "./views/histogram";
 import { ImageView } from "./views/image";
 import { LineView } from "./views/line";
 import { MediaView } from "./views/media";
+import { PlotlyView } from "./views/plotly";
 import type { Alert } from "./wire";
 import { TextView } from "./views/text";
 import { PropertiesView } from "./views/properties";
@@ -45,6 +46,8 @@ export function makeView(kind: string, ctx: Ctx, win: string): View {
       return new ImageView(ctx, win);
     case "properties":
       return new PropertiesView(ctx, win);
+    case "plotly":
+      return new PlotlyView(ctx, win);
     case "media":
       return new MediaView(ctx, win);
     default:
@@ -103,7 +106,7 @@ export class Frame {
     head.draggable = true;
     head.title = "drag to move";
     const png = el("button", "lp-export", "PNG");
-    const csv = el("button", "lp-export", kind === "image" ? "JSON" : kind === "text" ? "MD" : "CSV");
+    const csv = el("button", "lp-export", kind === "image" || kind === "plotly" ? "JSON" : kind === "text" ? "MD" : "CSV");
     png.type = csv.type = "button";
     png.title = "save as PNG";
     csv.title = "download the window's full data";
@@ -282,8 +285,9 @@ export class Frame {
   }
 
   private exportData(): void {
-    const format = this.kind === "image" ? "json" : "csv";
-    const ext = this.kind === "image" ? "json" : this.kind === "text" ? "md" : "csv";
+    const json = this.kind === "image" || this.kind === "plotly"; // no table of values: the window state
+    const format = json ? "json" : "csv";
+    const ext = json ? "json" : this.kind === "text" ? "md" : "csv";
     for (const env of this.grid.envsOf(this.win)) download(this.grid.ctx.api("export", { env, win: this.win, format }), exportName([env], this.win, ext));
   }
 

@@ -66,6 +66,8 @@ export interface WindowState {
   heatmap: { rows: number; cols: number; data: Float64Array } | null;
   images: ImageStep[];
   text: string;
+  /** a plotly window's figure as the wire has it ({data, layout}, arrays as wire arrays): views/plotly.ts */
+  figure?: unknown;
   /** a media window's file: format (wav, mp4, svg, ...) and size in bytes (views/media.ts) */
   media?: { format: string; size: number };
 }
@@ -86,7 +88,7 @@ export interface EnvState {
 
 export const MAX_IMAGE_STEPS = 1000;
 /** the operations that create or change a window of that kind */
-export const WINDOW_KINDS = new Set(["line", "scatter", "bar", "histogram", "heatmap", "image", "text"]);
+export const WINDOW_KINDS = new Set(["line", "scatter", "bar", "histogram", "heatmap", "image", "text", "plotly"]);
 export const MAX_HIST_STEPS = 10000;
 WINDOW_KINDS.add("properties"); // a properties pane: edited by viewers, read by the training process
 WINDOW_KINDS.add("media"); // audio, video or svg bytes, loaded from /api/v1/media (views/media.ts)
@@ -124,6 +126,7 @@ export function windowFrom(env: string, w: WireWindow): WindowState {
   if (w.kind === "image") st.images = ((w.steps ?? []) as WireImageStep[]).map((s) => ({ step: s.step, t: s.t ?? 0, images: s.images ?? [] })).sort((a, b) => a.step - b.step);
   if (w.kind === "text") st.text = w.text ?? "";
   if (w.kind === "properties") st.items = Array.isArray(w.items) ? w.items : [];
+  if (w.kind === "plotly") st.figure = w.figure ?? null;
   if (w.kind === "media") st.media = mediaFrom(w as unknown as Op);
   return st;
 }
@@ -309,6 +312,9 @@ export function applyOp(env: EnvState, op: Op, seq: number): string[] {
     }
     case "media": // a new file: its format and size (the bytes load from /api/v1/media)
       w.media = mediaFrom(op);
+      break;
+    case "plotly": // the server sends the whole figure, an append's result too
+      w.figure = op.figure ?? null;
       break;
     case "properties": // the whole pane: its writer's, or after a viewer's edit
       w.items = Array.isArray(op.items) ? op.items : [];

@@ -111,6 +111,8 @@ export interface WireWindow {
   text?: string;
   /** properties: the pane's items (views/properties.ts) */
   items?: unknown[];
+  /** plotly: {data, layout} */
+  figure?: unknown;
 }
 
 export type Layout = Record<string, { order?: number; w?: number; h?: number }>;
