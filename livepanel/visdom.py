@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from livepanel import visdom_compat, visdom_opts
+from livepanel import visdom_compat, visdom_figures, visdom_opts
 from livepanel.client import Panel
 from livepanel.client.transport import Transport
 from livepanel.visdom_events import VisdomEvents, pane_properties
@@ -182,8 +182,10 @@ class Visdom:
         xy = _array(X).astype(np.float64)
         if xy.ndim == 1 and Y is not None:  # Visdom: a trace's x and y as two 1-D arrays, named by `name`
             xy, Y = visdom_compat.scatter_columns(xy, Y, name), None
+        if xy.ndim == 2 and xy.shape[1] == 3:  # 3-D: a plotly window (livepanel/visdom_figures.py)
+            return self._figure(visdom_figures.scatter3d(xy, Y, opts, name), win, env, opts)
         if xy.ndim != 2 or xy.shape[1] != 2:
-            raise ValueError(f"visdom scatter: X must have shape (N, 2) (3-D scatter is not supported), got {xy.shape}")
+            raise ValueError(f"visdom scatter: X must have shape (N, 2) or (N, 3), got {xy.shape}")
         labels = np.ones(len(xy), dtype=np.int64) if Y is None else _array(Y).astype(np.int64).ravel()
         if len(labels) != len(xy):
             raise ValueError(f"visdom scatter: Y must hold one label per point ({len(xy)}), got {len(labels)}")
@@ -303,6 +305,55 @@ class Visdom:
         else:
             data, fmt = visdom_compat.media_file(videofile, visdom_compat.VIDEO_FILES, "video")
         return visdom_compat.push_media(self.panel, data, fmt, self._win(win), env, translate_opts(opts, "media"))
+
+    # ------------------------------------------------------------ Plotly figures (livepanel/visdom_figures.py)
+
+    def _figure(self, fig: dict, win: str | None, env: str | None, opts: dict | None) -> str:
+        """Send a figure built from Visdom's arguments as a plotly window; the title goes to the header."""
+        o = {k: v for k, v in translate_opts(opts, "plotly").items() if k in ("title", "width", "height")}
+        return self.panel.plotly(fig, win=self._win(win), env=env, opts=o or None)
+
+    def stem(self, X: Any, Y: Any = None, win: str | None = None, env: str | None = None,
+             opts: dict | None = None) -> str:  # fmt: skip
+        return self._figure(visdom_figures.stem(X, Y, opts), win, env, opts)
+
+    def pie(self, X: Any, win: str | None = None, env: str | None = None, opts: dict | None = None) -> str:
+        return self._figure(visdom_figures.pie(X, opts), win, env, opts)
+
+    def boxplot(self, X: Any, win: str | None = None, env: str | None = None, opts: dict | None = None) -> str:
+        return self._figure(visdom_figures.boxplot(X, opts), win, env, opts)
+
+    def quiver(self, X: Any, Y: Any, gridX: Any = None, gridY: Any = None, win: str | None = None,
+               env: str | None = None, opts: dict | None = None) -> str:  # fmt: skip
+        return self._figure(visdom_figures.quiver(X, Y, gridX, gridY, opts), win, env, opts)
+
+    def mesh(self, X: Any, Y: Any = None, win: str | None = None, env: str | None = None,
+             opts: dict | None = None) -> str:  # fmt: skip
+        return self._figure(visdom_figures.mesh(X, Y, opts), win, env, opts)
+
+    def surf(self, X: Any, win: str | None = None, env: str | None = None, opts: dict | None = None) -> str:
+        return self._figure(visdom_figures.surface(X, "surface", opts), win, env, opts)
+
+    def contour(self, X: Any, win: str | None = None, env: str | None = None, opts: dict | None = None) -> str:
+        return self._figure(visdom_figures.surface(X, "contour", opts), win, env, opts)
+
+    def sunburst(self, labels: Any, parents: Any, values: Any = None, win: str | None = None, env: str | None = None,
+                 opts: dict | None = None) -> str:  # fmt: skip
+        return self._figure(visdom_figures.sunburst(labels, parents, values, opts), win, env, opts)
+
+    def dual_axis_lines(self, X: Any = None, Y1: Any = None, Y2: Any = None, opts: dict | None = None,
+                        win: str | None = None, env: str | None = None) -> str:  # fmt: skip
+        return self._figure(visdom_figures.dual_axis_lines(X, Y1, Y2, opts), win, env, opts)
+
+    def embeddings(self, features: Any, labels: Any, data_getter: Any = None, data_type: Any = None,
+                   win: str | None = None, env: str | None = None, opts: dict | None = None) -> str:  # fmt: skip
+        """A 2-D scatter of the features by label (no t-SNE, no previews: see visdom_figures.embeddings)."""
+        return self._figure(visdom_figures.embeddings(features, labels, opts), win, env, opts)
+
+    def plotlyplot(self, figure: Any, win: str | None = None, env: str | None = None) -> str:
+        """A plotly Figure (or its dict) as it is; its layout's title is also the window's, as in Visdom."""
+        title = visdom_figures.plotly_title(figure if isinstance(figure, dict) else figure.to_plotly_json())
+        return self.panel.plotly(figure, win=self._win(win), env=env, opts={"title": title[:1000]} if title else None)
 
     def matplot(self, plot: Any, opts: dict | None = None, env: str | None = None, win: str | None = None) -> str:
         """A matplotlib figure (or pyplot itself: its current figure), rendered to an image."""

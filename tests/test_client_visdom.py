@@ -63,7 +63,7 @@ def test_visdom_other_methods(viz):
     viz.close()  # every window of the env
     assert viz.panel.windows() == []
     with pytest.raises(NotImplementedError, match="docs/client.md"):
-        viz.surf(np.eye(3))
+        viz.replay_log("log.txt")
 
 
 def test_visdom_check_connection_when_down(tmp_path):
