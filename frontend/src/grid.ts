@@ -106,7 +106,7 @@ export class Frame {
     head.draggable = true;
     head.title = "drag to move";
     const png = el("button", "lp-export", "PNG");
-    const csv = el("button", "lp-export", kind === "image" || kind === "plotly" ? "JSON" : kind === "text" ? "MD" : "CSV");
+    const csv = el("button", "lp-export", kind === "image" || kind === "plotly" ? "JSON" : kind === "text" ? "MD" : kind === "media" ? "FILE" : "CSV");
     png.type = csv.type = "button";
     png.title = "save as PNG";
     csv.title = "download the window's full data";
@@ -285,6 +285,11 @@ export class Frame {
   }
 
   private exportData(): void {
+    if (this.view instanceof MediaView) {
+      const ext = this.view.format || "bin"; // the files as they were sent
+      for (const env of this.grid.envsOf(this.win)) download(this.grid.ctx.api("media", { env, win: this.win }), exportName([env], this.win, ext));
+      return;
+    }
     const json = this.kind === "image" || this.kind === "plotly"; // no table of values: the window state
     const format = json ? "json" : "csv";
     const ext = json ? "json" : this.kind === "text" ? "md" : "csv";

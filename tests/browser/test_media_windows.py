@@ -82,3 +82,14 @@ def test_audio_video_and_svg_windows(server, pages, tmp_path, artifacts):
     foreign = [u for u in requests if urlsplit(u).netloc not in ("", urlsplit(server.url).netloc)]
     assert foreign == [], foreign
     page.screenshot(path=str(artifacts / "media-windows.png"), full_page=True)
+    # exports: the drawing as PNG, the sound as the file sent
+    with page.expect_download() as dl:
+        page.locator('section[data-win="drawing"] .lp-export', has_text="PNG").click()
+    png = tmp_path / "drawing.png"
+    dl.value.save_as(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with page.expect_download() as dl:
+        page.locator('section[data-win="sound"] .lp-export', has_text="FILE").click()
+    wav = tmp_path / "sound.wav"
+    dl.value.save_as(wav)
+    assert wav.read_bytes()[:4] == b"RIFF" and dl.value.suggested_filename.endswith(".wav")

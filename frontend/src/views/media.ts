@@ -12,7 +12,7 @@
 
 import createDOMPurify, { type DOMPurify } from "dompurify";
 import type { WindowState } from "../state";
-import { el, type Ctx, type View } from "./common";
+import { canvasPng, el, theme, type Ctx, type View } from "./common";
 
 const AUDIO = new Set(["wav", "mp3", "ogg", "flac"]);
 const VIDEO = new Set(["mp4", "webm", "ogv"]);
@@ -86,6 +86,8 @@ export class MediaView implements View {
   readonly el = el("div", "lp-media");
   private shown = "";
   private loads = 0;
+  /** the format of the first env's file (the export button downloads the files themselves) */
+  format = "";
 
   constructor(private readonly ctx: Ctx, private readonly win: string) {}
 
@@ -95,6 +97,7 @@ export class MediaView implements View {
     this.shown = key;
     const load = ++this.loads;
     const multi = wins.length > 1;
+    this.format = wins[0]?.media?.format ?? "";
     const pending: Promise<void>[] = [];
     this.el.replaceChildren(
       ...wins.map((w) => {
@@ -131,8 +134,26 @@ export class MediaView implements View {
 
   resize(): void {}
 
-  png(): Promise<Blob | null> {
-    return Promise.resolve(null);
+  /** A drawing as PNG (the sanitized SVG, drawn through an <img>: nothing in it runs); players have none. */
+  async png(): Promise<Blob | null> {
+    const svg = this.el.querySelector(".lp-svg svg");
+    if (!svg) return null;
+    const box = svg.getBoundingClientRect();
+    const url = URL.createObjectURL(new Blob([new XMLSerializer().serializeToString(svg)], { type: "image/svg+xml" }));
+    try {
+      const img = new Image();
+      img.src = url;
+      await img.decode();
+      const c = document.createElement("canvas");
+      c.width = Math.max(1, Math.round(box.width));
+      c.height = Math.max(1, Math.round(box.height));
+      c.getContext("2d")!.drawImage(img, 0, 0, c.width, c.height);
+      return await canvasPng([c], theme().bg);
+    } catch {
+      return null;
+    } finally {
+      URL.revokeObjectURL(url);
+    }
   }
 
   destroy(): void {
