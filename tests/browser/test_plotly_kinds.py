@@ -1,0 +1,158 @@
+"""Plotly windows in Chromium: each figure Visdom's methods make draws (pixels on screen, the expected
+number of traces), Plotly.js is requested only by a page that shows such a window, LaTeX renders as
+maths (MathJax SVG), and a live update redraws. Screenshots go to test-artifacts/browser/."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from browser_helpers import next_seq
+from wire import send_ops
+
+from livepanel.visdom import Visdom
+
+# window -> number of traces its figure has
+FIGURES = {
+    "stem": 2,
+    "pie": 1,
+    "box": 2,
+    "quiver": 1,
+    "mesh": 1,
+    "surf": 1,
+    "contour": 1,
+    "sun": 1,
+    "dual": 2,
+    "s3": 2,
+    "emb": 3,
+    "pp": 1,
+}
+
+
+def visdom_figures(server, tmp_path, env: str) -> None:
+    rng = np.random.default_rng(2)
+    vis = Visdom(server="http://127.0.0.1", port=server.port, env=env, spool_dir=tmp_path / "spool")
+    try:
+        x = np.linspace(0, 6, 15)
+        vis.stem(X=np.column_stack([np.sin(x), np.cos(x)]), Y=x, win="stem", opts={"legend": ["sin", "cos"]})
+        vis.pie(X=np.array([3, 1, 2]), win="pie", opts={"legend": ["a", "b", "c"]})
+        vis.boxplot(X=rng.standard_normal((60, 2)), win="box", opts={"legend": ["Men", "Women"]})
+        vis.quiver(X=rng.random((6, 6)) - 0.5, Y=rng.random((6, 6)) - 0.5, win="quiver")
+        vis.mesh(X=rng.random((12, 3)), win="mesh", opts={"opacity": 0.6})
+        g = np.linspace(-2, 2, 40)
+        vis.surf(X=np.sin(g[:, None]) * np.cos(g[None, :]), win="surf")
+        vis.contour(X=np.sin(g[:, None]) * np.cos(g[None, :]), win="contour")
+        vis.sunburst(labels=np.array(["root", "a", "b", "c"]), parents=np.array(["", "root", "root", "a"]), win="sun")
+        vis.dual_axis_lines(X=np.arange(10), Y1=np.arange(10), Y2=np.arange(10) ** 2, win="dual")
+        vis.scatter(X=rng.random((50, 3)), Y=rng.integers(1, 3, 50), win="s3")
+        vis.embeddings(rng.random((60, 5)), [i % 3 for i in range(60)], win="emb")
+        vis.plotlyplot({"data": [{"type": "bar", "y": [2, 3, 1]}], "layout": {"title": {"text": "Bars"}}}, win="pp")
+        assert vis.flush()
+    finally:
+        vis.panel.close(timeout=10)
+
+
+def painted(page, win: str) -> float:
+    """Share of the window body's pixels that differ from its background (0 when blank), from a screenshot:
+    it sees WebGL canvases and SVG alike."""
+    from PIL import Image
+
+    png = page.locator(f'section[data-win="{win}"] .lp-plotly').screenshot()
+    px = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3)
+    values, counts = np.unique(px, axis=0, return_counts=True)
+    background = values[counts.argmax()]
+    return float(np.mean(np.any(np.abs(px.astype(int) - background) > 24, axis=1)))
+
+
+def drawn(page, count: int, timeout: float = 30000) -> None:
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.lp-plotly[data-state=drawn]').length === {count}", timeout=timeout
+    )
+
+
+def test_every_visdom_figure_draws(server, pages, artifacts, tmp_path):
+    visdom_figures(server, tmp_path, "figs")
+    page = pages.open(server.url + "/?env=figs", width=1500, height=1200)
+    page.wait_for_function(f"() => document.querySelectorAll('section.lp-win').length === {len(FIGURES)}")
+    # scroll each into view: windows off screen wait to draw
+    for win in FIGURES:
+        page.locator(f'section[data-win="{win}"]').scroll_into_view_if_needed()
+        page.wait_for_function(
+            f"() => document.querySelector('section[data-win=\"{win}\"] .lp-plotly')?.dataset.state === 'drawn'",
+            timeout=30000,
+        )
+        traces = page.evaluate(
+            f"() => document.querySelector('section[data-win=\"{win}\"] .js-plotly-plot').data.length"
+        )
+        assert traces == FIGURES[win], win
+        assert page.locator(f'section[data-win="{win}"]').get_attribute("data-kind") == "plotly"
+        assert painted(page, win) > 0.02, win
+    assert page.locator('section[data-win="pp"] .lp-title').inner_text() == "Bars"
+    page.screenshot(path=str(artifacts / "plotly_kinds.png"), full_page=True)
+    assert page.locator(".lp-plotly[data-state=error]").count() == 0
+
+
+def test_a_page_without_plotly_windows_never_loads_plotly(server, pages, tmp_path):
+    x = np.arange(5.0)
+    status, _ = send_ops(
+        server.url, [{"op": "line", "env": "plain", "win": "loss", "x": x, "y": x}], client="plotly-b", seq=next_seq()
+    )
+    assert status == 200
+    status, _ = send_ops(
+        server.url,
+        [{"op": "plotly", "env": "fig", "win": "p", "figure": {"data": [{"y": [1, 2]}]}}],
+        client="plotly-b",
+        seq=next_seq(),
+    )
+    assert status == 200
+    requested: list[str] = []
+    ctx = pages.browser.new_context(viewport={"width": 1200, "height": 800})
+    pages.contexts.append(ctx)
+    page = ctx.new_page()
+    page.on("request", lambda r: requested.append(r.url))  # from the first request on
+    page.on("pageerror", lambda exc: pages.errors.append(f"pageerror: {exc}"))
+    page.goto(server.url + "/?env=plain")
+    page.wait_for_function("() => (window.__livepanel?.draws['loss'] ?? 0) > 0")
+    assert any(u.endswith("/static/app.js") for u in requested)
+    assert not [u for u in requested if "plotly" in u or "mathjax" in u]
+    assert page.evaluate("() => typeof window.Plotly") == "undefined"
+    # the same page, switched to an env with one: Plotly loads then, once
+    page.goto(server.url + "/?env=fig")
+    drawn(page, 1)
+    assert sum(u.endswith("/static/plotly.js") for u in requested) == 1
+    assert not [u for u in requested if "mathjax" in u]  # no $...$ in the figure: no MathJax
+
+
+def test_latex_renders_as_maths_and_updates_redraw(server, pages, artifacts, tmp_path):
+    fig = {
+        "data": [{"type": "scatter", "name": "$\\alpha_t$", "x": np.arange(4.0), "y": np.array([1.0, 3, 2, 4])}],
+        "layout": {"showlegend": True, "xaxis": {"title": {"text": "$\\sqrt{x}$"}}},
+    }
+    op = {"op": "plotly", "env": "tex", "win": "tex", "figure": fig}
+    assert send_ops(server.url, [op], client="plotly-t", seq=next_seq())[0] == 200
+    page = pages.open(server.url + "/?env=tex")
+    drawn(page, 1)
+    # MathJax drew the legend name and the axis title as SVG glyphs (not the text "$\alpha_t$")
+    page.wait_for_function("() => document.querySelectorAll('.lp-plotly [data-math=\"Y\"] svg path').length >= 2")
+    assert page.locator(".lp-plotly .legendtext-math-group").count() == 1
+    # the raw text "$\alpha_t$" is hidden: the glyphs stand in for it
+    raw = "() => getComputedStyle(document.querySelector('.lp-plotly text.legendtext')).display"
+    assert page.evaluate(raw) == "none"
+    page.locator('section[data-win="tex"]').screenshot(path=str(artifacts / "plotly_latex.png"))
+    draws = page.evaluate("() => window.__livepanel.draws['tex']")
+    more = dict(op, figure={"data": [{"name": "$\\alpha_t$", "x": np.array([4.0]), "y": np.array([0.0])}]})
+    more["update"] = "append"
+    assert send_ops(server.url, [more], client="plotly-t", seq=next_seq())[0] == 200
+    page.wait_for_function(f"() => window.__livepanel.draws['tex'] > {draws}")
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot').data[0].x.length === 5")
+
+
+@pytest.mark.parametrize("scheme", ["dark"])
+def test_a_figure_follows_the_dark_theme(server, pages, scheme):
+    op = {"op": "plotly", "env": "dark", "win": "d", "figure": {"data": [{"type": "bar", "y": [1, 2]}]}}
+    assert send_ops(server.url, [op], client="plotly-d", seq=next_seq())[0] == 200
+    page = pages.open(server.url + "/?env=dark", color_scheme=scheme)
+    drawn(page, 1)
+    fill = page.evaluate("() => getComputedStyle(document.querySelector('.lp-plotly .xtick text')).fill")
+    assert fill != "rgb(68, 68, 68)"  # Plotly's default dark grey would not read on the dark panel
