@@ -206,10 +206,22 @@ export function windowLook(kind: string, opts: Opts): WindowLook {
   };
 }
 
-/** Paint one marker of `size` CSS px (device px with dpr) centred at (x, y). */
-export function paintSymbol(g: CanvasRenderingContext2D, sym: Symbol, x: number, y: number, size: number, color: string, dpr: number): void {
+/** Fill (or, open, stroke) the markers added to the current path. */
+export function finishSymbols(g: CanvasRenderingContext2D, sym: Symbol, color: string, dpr: number): void {
+  if (sym.open) {
+    g.strokeStyle = color;
+    g.lineWidth = Math.max(1, dpr * 1.5);
+    g.stroke();
+  } else {
+    g.fillStyle = color;
+    g.fill();
+  }
+}
+
+/** Add the outline of one marker of `size` CSS px (device px with dpr) centred at (x, y) to the current
+ * path (the markers of one colour are filled at once). */
+export function addSymbol(g: CanvasRenderingContext2D, sym: Symbol, x: number, y: number, size: number, dpr: number): void {
   const r = (size * dpr) / 2;
-  g.beginPath();
   const poly = (n: number, rot: number, inner = 0) => {
     const k = inner ? 2 * n : n;
     for (let i = 0; i < k; i++) {
@@ -289,14 +301,7 @@ export function paintSymbol(g: CanvasRenderingContext2D, sym: Symbol, x: number,
       lines([Math.PI / 2]);
       break;
     default:
+      g.moveTo(x + r, y);
       g.arc(x, y, r, 0, 2 * Math.PI);
-  }
-  if (sym.open) {
-    g.strokeStyle = color;
-    g.lineWidth = Math.max(1, dpr * 1.5);
-    g.stroke();
-  } else {
-    g.fillStyle = color;
-    g.fill();
   }
 }

@@ -4,7 +4,7 @@
 
 import type uPlot from "uplot";
 import { fmt, theme } from "./common";
-import { paintSymbol, range, splits, thin, tickText, type AxisLook, type TraceLook, type WindowLook } from "./lineopts";
+import { addSymbol, finishSymbols, range, splits, thin, tickText, type AxisLook, type TraceLook, type WindowLook } from "./lineopts";
 
 /** What the last paint drew (tests read it through chart(win).painted). */
 export interface Painted {
@@ -105,18 +105,30 @@ export function paintLooks(u: uPlot, look: WindowLook, curves: { line: PaintLine
       inView++;
       pos.push(j, px, py);
     }
-    for (let p = 0; p < pos.length; p += 3) {
-      const [j, px, py] = [pos[p], pos[p + 1], pos[p + 2]];
-      if (markers && out.markers < MAX_MARKERS) {
-        paintSymbol(g, look.symbol, px, py, look.size, perPoint?.[j] ?? base, dpr);
-        out.markers++;
+    if (markers) {
+      // one path per colour, filled once (per-point colours are few; one colour is the common case)
+      const byColor = new Map<string, number[]>();
+      for (let p = 0; p < pos.length && out.markers < MAX_MARKERS; p += 3, out.markers++) {
+        const c = perPoint?.[pos[p]] ?? base;
+        let list = byColor.get(c);
+        if (!list) byColor.set(c, (list = []));
+        list.push(pos[p + 1], pos[p + 2]);
       }
-      if (text && j < text.length && text[j] && inView <= MAX_LABELS) {
-        g.font = `${11 * dpr}px system-ui, sans-serif`;
-        g.fillStyle = th.fg;
-        g.textAlign = "left";
-        g.textBaseline = "middle";
-        g.fillText(text[j], px + (look.size / 2 + 3) * dpr, py);
+      for (const [c, list] of byColor) {
+        g.beginPath();
+        for (let p = 0; p < list.length; p += 2) addSymbol(g, look.symbol, list[p], list[p + 1], look.size, dpr);
+        finishSymbols(g, look.symbol, c, dpr);
+      }
+    }
+    if (text && inView <= MAX_LABELS) {
+      g.font = `${11 * dpr}px system-ui, sans-serif`;
+      g.fillStyle = th.fg;
+      g.textAlign = "left";
+      g.textBaseline = "middle";
+      for (let p = 0; p < pos.length; p += 3) {
+        const j = pos[p];
+        if (j >= text.length || !text[j]) continue;
+        g.fillText(text[j], pos[p + 1] + (look.size / 2 + 3) * dpr, pos[p + 2]);
         out.labels++;
       }
     }
