@@ -43,9 +43,10 @@ def check_op(op: dict, out: dict) -> None:
     out["labels"] = labels
 
 
-def check_shape(shape: tuple[int, int] | None, op: dict, where: str) -> tuple[int, int]:
+def check_shape(shape: tuple[int, int] | None, op: dict, i: int) -> tuple[int, int]:
     """The matrix shape after `op`, given the window's shape before it (None: no heatmap yet); raises when
-    an added block does not fit: rows must have as many columns as the window, columns as many rows."""
+    an added block does not fit: rows must have as many columns as the window, columns as many rows (the
+    error names operation `i` of its batch, which a client drops, sending the rest again)."""
     z = op["z"]
     update = op.get("update", "replace")
     if update == "replace" or shape is None or shape[0] * shape[1] == 0:
@@ -53,10 +54,11 @@ def check_shape(shape: tuple[int, int] | None, op: dict, where: str) -> tuple[in
     rows, cols = shape
     if update in ROWS:
         if z.shape[1] != cols:
-            raise ProtocolError(f"{where}: heatmap {update} of {z.shape[1]} columns, but the window has {cols} columns")
+            what = f"heatmap {update} of {z.shape[1]} columns"
+            raise ProtocolError(f"operation {i}: {what}, but the window has {cols}", op=i)
         return _bounded(rows + z.shape[0], cols, True)
     if z.shape[0] != rows:
-        raise ProtocolError(f"{where}: heatmap {update} of {z.shape[0]} rows, but the window has {rows} rows")
+        raise ProtocolError(f"operation {i}: heatmap {update} of {z.shape[0]} rows, but the window has {rows}", op=i)
     return _bounded(rows, cols + z.shape[1], False)
 
 

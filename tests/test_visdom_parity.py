@@ -119,7 +119,12 @@ def test_heatmap_append_creates_and_mismatch_is_refused(viz, server):
     # a row of 2 columns cannot join 3 columns: the server refuses that op and says why
     body = _batch([{"op": "heatmap", "env": "par", "win": win, "z": np.ones((1, 2)), "update": "appendRow"}])
     status, text = _post(server.url + "/api/v1/ingest", body)
-    assert status == 400 and "2 columns, but the window has 3 columns" in text
+    assert status == 400 and "2 columns, but the window has 3" in text
+    with viz.panel.batch():  # the client drops the refused op alone: the rest of its batch is stored
+        viz.heatmap(X=np.ones((1, 2)), win=win, update="appendRow")
+        viz.text("after", win="after_refused")
+    assert viz.panel.get("after_refused")["text"] == "after"
+    assert np.asarray(viz.panel.get(win)["z"]).shape == (2, 3)
     with pytest.raises(ValueError, match="update must be one of"):
         viz.heatmap(X=np.ones((1, 3)), win=win, update="appendrow")
     status, text = _post(server.url + "/api/v1/ingest", _batch([{"op": "heatmap", "env": "par", "win": "x",

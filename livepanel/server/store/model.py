@@ -186,7 +186,7 @@ class State:
                 w = self.window(env, op["win"])
                 stored = w.content["z"].shape if w is not None and w.kind == "heatmap" and "z" in w.content else None
                 before = None if existing is None else shapes.get(key, stored)
-                shapes[key] = heatmap_update.check_shape(before, op, f"operation {i}")
+                shapes[key] = heatmap_update.check_shape(before, op, i)
                 planned[key] = kind
             else:
                 planned[key] = kind
