@@ -152,7 +152,8 @@ def test_ticks_ranges_fonts_margins_and_log_axes(server, pages, viz):
     )  # fmt: skip
     hidden = viz.line(Y=x, X=x, opts={"xtick": False, "layoutopts": {"plotly": {"yaxis": {"range": [0, 100]},
                                                                                 "hovermode": "x"}}})  # fmt: skip
-    lg = viz.line(Y=np.logspace(0, 3, 10), X=np.logspace(0, 2, 10), opts={"xtype": "log", "ytype": "log"})
+    log_opts = {"xtype": "log", "ytype": "log", "xtickfont": 24}
+    lg = viz.line(Y=np.logspace(0, 3, 10), X=np.logspace(0, 2, 10), opts=log_opts)
     page = open_page(pages, server, viz)
     wait_chart(page, tk, "c.labels.length === 1")
     page.wait_for_function(
@@ -174,6 +175,7 @@ def test_ticks_ranges_fonts_margins_and_log_axes(server, pages, viz):
 
     wait_chart(page, lg, "c.labels.length === 1")
     assert uplot(page, lg, "[u.scales.x.distr, u.scales.y.distr]") == [3, 3]
+    assert uplot(page, lg, "u.axes[0]._size") >= 60, "a 24 px tick font gets an axis twice as tall"
 
 
 def test_stacked_bars_with_legend_and_rownames(server, pages, viz):

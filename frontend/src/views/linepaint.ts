@@ -60,7 +60,14 @@ export function axisFor(al: AxisLook, base: uPlot.Axis, margin?: number): uPlot.
       return sp.map((v, i) => tickText(al, v, String(d[i] ?? "")));
     };
   }
-  if (al.font) out.font = `${al.font}px system-ui, sans-serif`;
+  if (al.font) {
+    out.font = `${al.font}px system-ui, sans-serif`;
+    // room for the bigger (or smaller) labels: the default sizes are for 12 px ones
+    const size = base.size;
+    const scale = al.font / 12;
+    if (typeof size === "number") out.size = Math.max(size, Math.ceil(size * scale));
+    else if (typeof size === "function") out.size = (u, values, ai, cycle) => Math.ceil(size(u, values, ai, cycle) * Math.max(1, scale));
+  }
   if (margin !== undefined) out.size = Math.max(0, margin - (typeof base.labelSize === "number" ? base.labelSize : 0));
   return out;
 }
