@@ -121,11 +121,8 @@ class Visdom:
         key = (self.env if env is None else env, win)
         if update in ("append", "insert") and name is None and "legend" not in opts:
             known = self._known.get(key)
-            if known is None:
-                try:
-                    known = [t["name"] for t in self.panel.get(win, env=env).get("traces", [])]
-                except KeyError:  # no such window yet: names as for a new one
-                    known = []
+            if known is None:  # a window this client did not make (or forgot): ask the server, once
+                known = visdom_compat.trace_names(self.panel, win, env)
             names = [known[j] if j < len(known) else self._names(opts, k, None)[j] for j in range(k)]
         else:
             names = self._names(opts, k, name)

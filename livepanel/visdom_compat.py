@@ -20,6 +20,7 @@ import numpy as np
 
 from livepanel import media
 from livepanel.client import checks, convert
+from livepanel.client.transport import HTTPError
 
 if TYPE_CHECKING:
     from livepanel.client import Panel
@@ -356,3 +357,17 @@ def send(vis: Any, msg: Any, endpoint: str) -> str:
 
 def translate_title(opts: Any) -> dict | None:
     return {"title": str(opts["title"])} if isinstance(opts, dict) and opts.get("title") else None
+
+
+def trace_names(panel: Panel, win: str, env: str | None) -> list[str]:
+    """The names of a window's traces in order (after what was sent so far); [] when there is no such window.
+    Read with the points decimated to one pixel column: a window of millions of points costs a few bytes."""
+    env = panel.env if env is None else env
+    panel.flush(panel.timeout)
+    try:
+        state = panel._read("/window", env=env, win=win, width=1)
+    except HTTPError as exc:
+        if exc.status == 404:
+            return []
+        raise
+    return [t["name"] for t in state.get("traces", [])]
