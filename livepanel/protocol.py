@@ -16,6 +16,8 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from livepanel import trace_style
+
 VERSION = 1
 API = "/api/v1"
 
@@ -77,6 +79,16 @@ OPTION_KEYS = {
     "role": str,
     "nrow": int,
     "mute": list,
+    # Visdom's drawing options (livepanel/visdom_opts.py translates them; docs/client.md)
+    "markers": bool,
+    "markersymbol": str,
+    "fillarea": bool,
+    "showlegend": bool,
+    "relabel": bool,  # legend names the traces by position (Visdom's update_window_opts)
+    **{a + k: bool for a in "xy" for k in ("tick",)},
+    **{a + k: (int, float) for a in "xy" for k in ("tickmin", "tickmax", "tickstep", "tickfont")},
+    **{a + "tickvals": list for a in "xy"},
+    **{"margin" + side: int for side in ("left", "right", "top", "bottom")},
 }
 
 
@@ -262,8 +274,18 @@ def check_opts(opts: Any) -> dict[str, Any]:
         return {}
     if not isinstance(opts, dict):
         raise ProtocolError(f"opts must be a map, got {type(opts).__name__}")
+    try:
+        trace_style.count_keys(opts)
+    except ValueError as exc:
+        raise ProtocolError(str(exc)) from None
     for key, value in opts.items():
         expected = OPTION_KEYS.get(key)
+        if expected is None and trace_style.is_key(key):  # "trace:<name>": one trace's style
+            try:
+                trace_style.check(key, value)
+            except ValueError as exc:
+                raise ProtocolError(str(exc)) from None
+            continue
         if expected is None:
             raise ProtocolError(f"unknown option {quote(key, 50)}; the options are listed in docs/protocol.md")
         if value is None:
