@@ -320,7 +320,7 @@ export class LineView implements View {
         const x = !useTime ? tr.x.values : this.xmode === "time" ? tr.t.values : relative(tr.t.values, this.start(w));
         const label = seriesLabel(w.env, name, overlay ? 2 : 1, w.win);
         const perPoint = !tr.decimated && this.zoom?.traces?.get(w.env) === undefined;
-        out.push({ label, env: w.env, run: w.env, trace: name, color: overlay ? rc : (look.color ?? color(i, w.opts)), dash: overlay ? traceDash(name) : (look.dash ?? []), x, y: tr.y.values, look, perPoint });
+        out.push({ label, env: w.env, run: w.env, trace: name, color: overlay ? rc : (look.color ?? color(i, w.opts)), dash: overlay ? traceDash(name) : (look.dash ?? []), x, y: tr.y.values, look: overlay ? {} : look, perPoint });
         i++;
       }
     }

@@ -99,6 +99,7 @@ export function paintLooks(u: uPlot, look: WindowLook, curves: { line: PaintLine
   g.setLineDash([]);
   for (const { line: l, k } of curves) {
     if (!u.series[k]?.show) continue;
+    g.globalAlpha = u.series[k].alpha ?? 1; // runs not highlighted are dimmed, their markers too
     const text = l.perPoint ? l.look?.text : undefined;
     const perPoint = l.perPoint ? l.look?.markercolors : undefined;
     const base = l.look?.markercolor ?? l.color;
