@@ -152,7 +152,7 @@ def test_ticks_ranges_fonts_margins_and_log_axes(server, pages, viz):
     )  # fmt: skip
     hidden = viz.line(Y=x, X=x, opts={"xtick": False, "layoutopts": {"plotly": {"yaxis": {"range": [0, 100]},
                                                                                 "hovermode": "x"}}})  # fmt: skip
-    log_opts = {"xtype": "log", "ytype": "log", "xtickfont": 24}
+    log_opts = {"xtype": "log", "ytype": "log", "xtickfont": 24, "ytickmin": 0, "ytickmax": 5000}
     lg = viz.line(Y=np.logspace(0, 3, 10), X=np.logspace(0, 2, 10), opts=log_opts)
     page = open_page(pages, server, viz)
     wait_chart(page, tk, "c.labels.length === 1")
@@ -176,6 +176,8 @@ def test_ticks_ranges_fonts_margins_and_log_axes(server, pages, viz):
     wait_chart(page, lg, "c.labels.length === 1")
     assert uplot(page, lg, "[u.scales.x.distr, u.scales.y.distr]") == [3, 3]
     assert uplot(page, lg, "u.axes[0]._size") >= 60, "a 24 px tick font gets an axis twice as tall"
+    low, high = uplot(page, lg, "[u.scales.y.min, u.scales.y.max]")
+    assert 0 < low <= 1 and high == 5000, "a log axis keeps the positive bound and leaves 0 to the data"
 
 
 def test_stacked_bars_with_legend_and_rownames(server, pages, viz):

@@ -465,7 +465,7 @@ export class LineView implements View {
       width: this.w,
       height: Math.max(60, this.h - this.legend.fit(this.h)),
       legend: { show: false },
-      scales: { x: { time, distr: xlog ? 3 : 1, range: rangeFor(look.x) }, y: { distr: ylog ? 3 : 1, range: rangeFor(look.y) } },
+      scales: { x: { time, distr: xlog ? 3 : 1, range: rangeFor(look.x, xlog) }, y: { distr: ylog ? 3 : 1, range: rangeFor(look.y, ylog) } },
       axes: [
         axisFor(look.x, { ...axis, label: xlabel, labelSize: 18, size: 30 }, look.margin.bottom),
         axisFor(look.y, { ...axis, label: str(first.ylabel), labelSize: first.ylabel ? 18 : 0, size: axisWidth, values: ylog ? undefined : tickLabels }, look.margin.left),

@@ -72,10 +72,12 @@ export function axisFor(al: AxisLook, base: uPlot.Axis, margin?: number): uPlot.
   return out;
 }
 
-/** A scale's range when the window fixes a bound (tickmin/tickmax). */
-export function rangeFor(al: AxisLook): uPlot.Scale.Range | undefined {
-  if (al.min === undefined && al.max === undefined) return undefined;
-  return (_u, lo, hi) => range(al, lo, hi);
+/** A scale's range when the window fixes a bound (tickmin/tickmax; on a log axis, a positive one). */
+export function rangeFor(al: AxisLook, log: boolean): uPlot.Scale.Range | undefined {
+  const ok = (v: number | undefined) => v !== undefined && (!log || v > 0);
+  if (!ok(al.min) && !ok(al.max)) return undefined;
+  const fixed = { ...al, min: ok(al.min) ? al.min : undefined, max: ok(al.max) ? al.max : undefined };
+  return (_u, lo, hi) => range(fixed, lo, hi);
 }
 
 /** uPlot's padding [top, right, bottom, left] for the window's margins (the axes take left and bottom). */
