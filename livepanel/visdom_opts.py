@@ -27,7 +27,7 @@ WINDOW = (
 )  # fmt: skip
 PER_TRACE = ("linecolor", "markercolor", "dash", "textlabels")
 # accepted, drawn nowhere (why: docs/client.md)
-IGNORED = ("markerborderwidth", "traceopts", "webgl", "mode", "color")
+IGNORED = ("markerborderwidth", "traceopts", "webgl", "mode", "color")  # traceopts: see trace_styles
 _AXIS = {"type": "type", "range": "range", "tickvals": "tickvals", "ticktext": "ticklabels", "dtick": "tickstep",
          "showticklabels": "tick", "tickfont": "tickfont", "title": "label"}  # fmt: skip
 _MARGIN = {"l": "marginleft", "r": "marginright", "t": "margintop", "b": "marginbottom"}
@@ -177,6 +177,16 @@ def trace_styles(opts: dict | None, names: list[str], member: np.ndarray | None,
             for j, name in enumerate(names):
                 mine = text if member is None else [t for t, m in zip(text, member, strict=True) if m == j]
                 styles[name]["text"] = mine
+    plotly = (opts.get("traceopts") or {}).get("plotly") if isinstance(opts.get("traceopts"), dict) else None
+    for name in names:  # Plotly trace overrides by name: the parts a trace style holds
+        over = plotly.get(name) if isinstance(plotly, dict) else None
+        if not isinstance(over, dict):
+            continue
+        line, marker = (over.get(k) if isinstance(over.get(k), dict) else {} for k in ("line", "marker"))
+        parts = (("color", line.get("color")), ("dash", line.get("dash")), ("markercolor", marker.get("color")))
+        for field, v in parts:
+            if isinstance(v, str) and len(v) <= trace_style.MAX_TEXT:
+                styles[name][field] = v
     out = {trace_style.PREFIX + name: s for name, s in styles.items() if s}
     for key, s in out.items():
         trace_style.check(key, s)

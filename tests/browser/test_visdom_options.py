@@ -263,6 +263,10 @@ def test_translation_keeps_what_has_a_meaning_and_styles_only_the_named_traces()
     appended = visdom_opts.trace_styles({"markercolor": np.zeros((3, 3)), "textlabels": ["p", "q", "r"]},
                                         ["a"], np.zeros(3, dtype=int), append=True)  # fmt: skip
     assert appended == {}, "an append's per-point colours and labels are not kept"
+    over = {"traceopts": {"plotly": {"b": {"line": {"color": "#123456", "dash": "dot", "width": 3}, "opacity": 0.5}}}}
+    assert visdom_opts.trace_styles(over, ["a", "b"], None, append=False) == {
+        "trace:b": {"color": "#123456", "dash": "dot"}
+    }, "traceopts by trace name: line colour and dash"
 
 
 def test_the_server_refuses_a_malformed_trace_style_saying_why():
