@@ -25,9 +25,9 @@ WINDOW = (
     "ytickmin", "ytickmax", "ytickstep", "xtickvals", "ytickvals", "marginleft", "marginright",
     "margintop", "marginbottom",
 )  # fmt: skip
-PER_TRACE = ("linecolor", "markercolor", "dash", "textlabels")
+PER_TRACE = ("linecolor", "markercolor", "dash", "textlabels", "traceopts")
 # accepted, drawn nowhere (why: docs/client.md)
-IGNORED = ("markerborderwidth", "traceopts", "webgl", "mode", "color")  # traceopts: see trace_styles
+IGNORED = ("markerborderwidth", "webgl", "mode", "color")
 _AXIS = {"type": "type", "range": "range", "tickvals": "tickvals", "ticktext": "ticklabels", "dtick": "tickstep",
          "showticklabels": "tick", "tickfont": "tickfont", "title": "label"}  # fmt: skip
 _MARGIN = {"l": "marginleft", "r": "marginright", "t": "margintop", "b": "marginbottom"}
