@@ -5,7 +5,6 @@ and demo.py as a whole, as a user runs it. Headless: no network (downloads fail 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import subprocess
 import sys
@@ -15,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from livepanel.client import Panel
 from livepanel.visdom import Visdom
 
 EXAMPLES = Path(__file__).resolve().parent / "visdom_examples"
@@ -90,47 +88,9 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "misc_arbitrary_visdom": {"plotly": 1},
     "misc_getset_state": {"text": 1},
 }
+
+
 # Demo functions that need another part of issue 20 (strict: the mark goes once they pass).
-FIGURES = "the figure-like Visdom methods on a plotly window (issue 20 item 1, livepanel/visdom_figures.py)"
-PLOTLY = "the plotly window kind (panel.plotly, livepanel/client/plotly.py)"
-
-
-def _lacks(method: str) -> bool:
-    """Whether the Visdom client has no such method yet (looked up on the class: never Unsupported)."""
-    return not callable(getattr(Visdom, method, None))
-
-
-def _no_plotly() -> bool:
-    return not callable(getattr(Panel, "plotly", None))
-
-
-def _no_figures() -> bool:
-    return importlib.util.find_spec("livepanel.visdom_figures") is None
-
-
-# Demo functions that need another part of issue 20: strict xfail while that part is missing (the condition
-# is what the function needs, so the mark goes by itself once it is there; an XPASS fails).
-MISSING: dict[str, tuple[bool, str]] = {
-    "plot_line_doubleyaxis": (_lacks("dual_axis_lines"), f"dual_axis_lines: {FIGURES}"),
-    "plot_line_stem": (_lacks("stem"), f"stem: {FIGURES}"),
-    "plot_scatter_3d": (_no_figures(), f"3-D scatter: {FIGURES}"),
-    "plot_bar_piechart": (_lacks("pie"), f"pie: {FIGURES}"),
-    "plot_surface_contour": (_lacks("contour"), f"contour: {FIGURES}"),
-    "plot_surface_3d": (_lacks("surf"), f"surf: {FIGURES}"),
-    "plot_special_boxplot": (_lacks("boxplot"), f"boxplot: {FIGURES}"),
-    "plot_special_quiver": (_lacks("quiver"), f"quiver: {FIGURES}"),
-    "plot_special_mesh": (_lacks("mesh"), f"mesh: {FIGURES}"),
-    "plot_special_graph": (_no_plotly(), f"graph draws on {PLOTLY}"),
-    "misc_arbitrary_visdom": (_no_plotly(), f"a raw Plotly figure (_send) draws on {PLOTLY}"),
-    "text_callbacks": (_lacks("register_event_handler"), "register_event_handler (issue 20 item 4)"),
-    "image_callback": (_lacks("register_event_handler"), "register_event_handler (issue 20 item 4)"),
-    "image_callback2": (_lacks("register_event_handler"), "register_event_handler (issue 20 item 4)"),
-    "properties_basic": (_lacks("properties"), "properties panes (issue 20 item 4)"),
-    "properties_callbacks": (_lacks("properties"), "properties panes (issue 20 item 4)"),
-}
-DEMO_NEEDS = [name for name, (missing, _) in MISSING.items() if missing]
-
-
 def _modules() -> dict[str, object]:
     sys.path.insert(0, str(EXAMPLES))
     try:
@@ -149,11 +109,6 @@ def _demo_function(name: str):
     raise LookupError(name)
 
 
-def _cases() -> list:
-    marks = {n: pytest.mark.xfail(missing, strict=True, reason=f"needs {why}") for n, (missing, why) in MISSING.items()}
-    return [pytest.param(n, marks=marks[n]) if n in marks else n for n in EXPECTED]
-
-
 def test_every_demo_function_is_listed():
     defined = {n for m in _modules().values() for n in vars(m) if n.split("_")[0] in ("text", "image", "plot",
                "misc", "properties") and callable(vars(m)[n])}  # fmt: skip
@@ -161,7 +116,7 @@ def test_every_demo_function_is_listed():
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("name", _cases())
+@pytest.mark.parametrize("name", list(EXPECTED))
 def test_demo_function(name, server, tmp_path, monkeypatch, capsys):
     def offline(*args, **kwargs):
         raise OSError("no network in tests")
@@ -219,7 +174,6 @@ def _eq(got, want) -> None:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(bool(DEMO_NEEDS), strict=True, reason=f"demo.py stops at the first of {', '.join(DEMO_NEEDS)}")
 def test_demo_script_runs_to_the_end(server, tmp_path):
     """demo.py as a user runs it: every demo in one env, then (with event handlers) it waits for Enter."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), http_proxy="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9",

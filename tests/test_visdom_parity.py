@@ -11,7 +11,6 @@ import wave
 import numpy as np
 import pytest
 
-from livepanel.client import Panel
 from livepanel.visdom import Visdom
 
 
@@ -362,7 +361,6 @@ def test_graph_figure_and_bad_input():
         visdom_graph.figure([(0,)])
 
 
-@pytest.mark.xfail(not callable(getattr(Panel, "plotly", None)), strict=True, reason="needs panel.plotly (its kind)")
 def test_graph_draws_a_plotly_window(viz):
     win = viz.graph([(0, 1), (0, 2), (1, 3)], nodeLabels=["a", "b", "c", "d"], opts={"title": "net"})
     state = viz.panel.get(win)
@@ -382,10 +380,8 @@ def test_close_forgets_trace_names_and_text(viz):
 
 def test_fork_env_copies_panes_and_plotly_windows(viz):
     viz.properties([{"type": "number", "name": "lr", "value": "0.1"}], win="props")
-    if callable(getattr(viz.panel, "plotly", None)):
-        viz.panel.plotly({"data": [{"type": "bar", "x": [1, 2], "y": [3, 4]}], "layout": {}}, win="fig")
+    viz.panel.plotly({"data": [{"type": "bar", "x": [1, 2], "y": [3, 4]}], "layout": {}}, win="fig")
     viz.fork_env("par", "par_copy")
     copied = {w: viz.panel.get(w, env="par_copy") for w in viz.panel.windows("par_copy")}
     assert copied["props"]["kind"] == "properties" and copied["props"]["items"][0]["name"] == "lr"
-    if "fig" in viz.panel.windows("par"):
-        assert copied["fig"]["figure"]["data"][0]["type"] == "bar"
+    assert copied["fig"]["figure"]["data"][0]["type"] == "bar"

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from livepanel.client import Panel
 from livepanel.visdom import Visdom
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "visdom_examples"
@@ -47,16 +46,12 @@ def painted(page, win: str) -> float:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(not callable(getattr(Panel, "plotly", None)), strict=True, reason="needs panel.plotly")
 def test_every_demo_window_draws(server, pages, tmp_path, monkeypatch, artifacts):
     monkeypatch.setattr(urllib.request, "urlretrieve", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
     viz = Visdom(server="http://127.0.0.1", port=server.port, env="demo", spool_dir=tmp_path / "spool")
     try:
         for fn in _demo_functions():
-            try:
-                fn(viz, "demo", [])
-            except (AttributeError, NotImplementedError) as exc:  # a method of issue 20 not there yet
-                pytest.fail(f"{fn.__name__}: {exc}")
+            fn(viz, "demo", [])
         assert viz.flush(60)
         states = {w: viz.panel.get(w, env="demo", flush=False) for w in viz.panel.windows("demo")}
     finally:
