@@ -201,7 +201,11 @@ def window_json(state: dict[str, Any], panel: Panel | None = None, env: str = ""
         content = [{"src": f"data:image/{i['format']};base64,{base64.b64encode(i['data']).decode()}"
                     if "data" in i else "", "caption": i.get("caption", "")} for i in imgs]  # fmt: skip
         out.update(type="image", content=content[0] if len(content) == 1 else content)
-    else:  # media, plotly, properties and kinds to come: their stored content as it is
+    elif kind == "plotly":  # Visdom's own plots are Plotly figures
+        out["content"] = _jsonable(state.get("figure") or {"data": [], "layout": {}})
+    elif kind == "properties":
+        out.update(type="properties", content=_jsonable(state.get("items") or []))
+    else:  # media and kinds to come: their stored content as it is
         content = {k: v for k, v in state.items() if k not in ("win", "kind", "opts", "seq")}
         if "data" in content and isinstance(content["data"], bytes):
             content["data"] = base64.b64encode(content["data"]).decode()
@@ -234,7 +238,7 @@ def get_window_data(panel: Panel, win: str | None, env: str | None) -> str:
 
 def set_window_data(panel: Panel, data: Any, win: str | None, env: str | None) -> str:
     """Visdom's set_window_data: write back what get_window_data returned (edited): text, plots (line,
-    scatter, bar, heatmap) and their titles. `data` is the JSON string or the dict."""
+    scatter, bar, heatmap, plotly) and their titles. `data` is the JSON string or the dict."""
     if isinstance(data, (str, bytes)):
         try:
             data = json.loads(data)
@@ -267,6 +271,8 @@ def _set_one(panel: Panel, data: dict, win: str, env: str | None) -> str:
     if not isinstance(traces, list):
         raise ValueError(f"visdom set_window_data: window {win!r} of type {kind!r}: content must hold a 'data' list"
                          " (text, line, scatter, bar and heatmap windows can be set)")  # fmt: skip
+    if kind == "plotly":
+        return panel.plotly({"data": traces, "layout": content.get("layout") or {}}, win=win, env=env, opts=opts)
     if kind == "heatmap" or (traces and traces[0].get("type") == "heatmap"):
         z = np.asarray(traces[0]["z"], dtype=np.float64)
         return panel.heatmap(z, win=win, env=env, opts=opts)

@@ -385,3 +385,15 @@ def test_fork_env_copies_panes_and_plotly_windows(viz):
     copied = {w: viz.panel.get(w, env="par_copy") for w in viz.panel.windows("par_copy")}
     assert copied["props"]["kind"] == "properties" and copied["props"]["items"][0]["name"] == "lr"
     assert copied["fig"]["figure"]["data"][0]["type"] == "bar"
+
+
+def test_window_data_of_plotly_windows_and_panes(viz):
+    pie = viz.pie(X=np.array([1.0, 2.0, 3.0]))
+    data = json.loads(viz.get_window_data(pie))
+    assert data["type"] == "plot" and data["content"]["data"][0]["values"] == [1, 2, 3]
+    data["content"]["data"][0]["values"] = [3, 2, 1]
+    viz.set_window_data(data, win=pie)
+    assert viz.panel.get(pie)["figure"]["data"][0]["values"] == [3, 2, 1]
+    pane = viz.properties([{"type": "text", "name": "a", "value": "x"}])
+    data = json.loads(viz.get_window_data(pane))
+    assert data["type"] == "properties" and data["content"][0]["name"] == "a"
