@@ -233,13 +233,21 @@ def test_fork_env_survives_restart(server_factory, tmp_path):
     srv = server_factory()
     v = Visdom(server="http://127.0.0.1", port=srv.port, env="src", spool_dir=tmp_path / "s1")
     v.line(Y=np.arange(3.0), X=np.arange(3.0), win="l")
+    v.heatmap(X=np.ones((1, 2)), win="hm", opts={"rownames": ["a"]})
+    v.heatmap(X=np.zeros((1, 2)), win="hm", update="appendRow", opts={"rownames": ["b"]})
+    v.audio(tensor=np.ones(50), win="sound")
     v.fork_env("src", "copy")
     v.panel.close(timeout=5)
     srv.stop()
     srv.start()
     v = Visdom(server="http://127.0.0.1", port=srv.port, env="copy", spool_dir=tmp_path / "s2")
-    try:
+    try:  # the copy, a heatmap's joined rows and a media file are stored, not only in memory
         assert v.panel.get("l")["traces"][0]["y"].tolist() == [0, 1, 2]
+        hm = v.panel.get("hm", env="src")
+        assert hm["z"].tolist() == [[1, 1], [0, 0]] and hm["opts"]["yticklabels"] == ["a", "b"]
+        assert v.panel.get("hm")["z"].shape == (2, 2)
+        status, headers, body = _get(f"{srv.url}/api/v1/media?env=copy&win=sound")
+        assert status == 200 and body[:4] == b"RIFF" and len(body) == v.panel.get("sound")["size"]
     finally:
         v.panel.close(timeout=5)
 
