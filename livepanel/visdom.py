@@ -132,6 +132,12 @@ class Visdom:
         self._known[key] = before + [n for n in names if n not in before]
         return names
 
+    def _removed(self, win: str, env: str | None, name: str) -> None:
+        """A trace removed: the traces after it move up one position, as in Visdom's window."""
+        key = (self.env if env is None else env, win)
+        if key in self._known:
+            self._known[key] = [n for n in self._known[key] if n != name]
+
     def _names(self, opts: dict, k: int, name: str | None) -> list[str]:
         legend = list(opts.get("legend") or [])
         if k == 1:
@@ -147,6 +153,7 @@ class Visdom:
         visdom_compat.check_update(update, "line")
         if update == "remove":
             self.panel.line(None, win=win, name=name or "", env=env, update="remove")
+            self._removed(win, env, name or "")
             return win
         if update is not None and X is None:
             raise ValueError("visdom line: must specify x-values (X) for a line update")
@@ -175,6 +182,7 @@ class Visdom:
         visdom_compat.check_update(update, "scatter")
         if update == "remove":
             self.panel.scatter(None, win=win, name=name or "", env=env, update="remove")
+            self._removed(win, env, name or "")
             return win
         xy = _array(X).astype(np.float64)
         if xy.ndim == 1 and Y is not None:  # Visdom: a trace's x and y as two 1-D arrays, named by `name`

@@ -405,3 +405,11 @@ def test_window_data_of_plotly_windows_and_panes(viz):
     pane = viz.properties([{"type": "text", "name": "a", "value": "x"}])
     data = json.loads(viz.get_window_data(pane))
     assert data["type"] == "properties" and data["content"][0]["name"] == "a"
+
+
+def test_append_by_position_after_a_trace_is_removed(viz):
+    win = viz.line(Y=np.ones((2, 3)), X=np.arange(2), opts={"legend": ["a", "b", "c"]})
+    viz.line(X=None, Y=None, win=win, name="a", update="remove")
+    viz.line(Y=np.array([[5.0, 6.0]]), X=np.array([[2, 2]]), win=win, update="append")
+    state = viz.panel.get(win)
+    assert names(viz, win) == ["b", "c"] and trace(state, "b")["y"][-1] == 5 and trace(state, "c")["y"][-1] == 6
