@@ -413,3 +413,18 @@ def test_append_by_position_after_a_trace_is_removed(viz):
     viz.line(Y=np.array([[5.0, 6.0]]), X=np.array([[2, 2]]), win=win, update="append")
     state = viz.panel.get(win)
     assert names(viz, win) == ["b", "c"] and trace(state, "b")["y"][-1] == 5 and trace(state, "c")["y"][-1] == 6
+
+
+def test_media_route_needs_the_token(server_factory, tmp_path):
+    srv = server_factory("--token", "media-token-1234")
+    v = Visdom(server="http://127.0.0.1", port=srv.port, env="m", token="media-token-1234", spool_dir=tmp_path / "s")
+    try:
+        v.svg(svgstr="<svg><rect width='1' height='1'/></svg>", win="d")
+        assert v.flush()
+    finally:
+        v.panel.close(timeout=5)
+    assert _get(f"{srv.url}/api/v1/media?env=m&win=d")[0] == 401
+    req = urllib.request.Request(f"{srv.url}/api/v1/media?env=m&win=d",
+                                 headers={"Authorization": "Bearer media-token-1234"})  # fmt: skip
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200 and r.read().startswith(b"<svg")
