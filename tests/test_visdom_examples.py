@@ -5,6 +5,7 @@ and demo.py as a whole, as a user runs it. Headless: no network (downloads fail 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -81,7 +82,8 @@ EXPECTED: dict[str, dict[str, int] | None] = {
     "misc_plot_matplot": {"image": 1},
     "misc_plot_latex": {"line": 1},
     "misc_plot_latex_update": {"line": 1},
-    "misc_video_tensor": None,  # encodes with PyAV (optional in Visdom too): "Skipped video tensor example"
+    # encodes with PyAV (optional in Visdom too); without it: "Skipped video tensor example"
+    "misc_video_tensor": {"media": 1} if importlib.util.find_spec("av") else None,
     "misc_video_download": None,  # downloads a file: offline here, "Skipped video file example"
     "misc_audio_basic": {"media": 1},
     "misc_audio_download": None,  # downloads a file: offline here, "Skipped audio example"

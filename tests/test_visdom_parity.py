@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import urllib.error
 import urllib.request
 import wave
@@ -311,7 +312,7 @@ def test_audio_and_video_files(viz, server, tmp_path):
     assert headers["Content-Type"] == "video/webm" and viz.panel.get(vwin)["opts"]["width"] == 300
 
 
-def test_media_bad_input(viz, server, tmp_path):
+def test_media_bad_input(viz, server, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="give tensor"):
         viz.audio()
     with pytest.raises(ValueError, match="1-D or N x 2"):
@@ -326,6 +327,7 @@ def test_media_bad_input(viz, server, tmp_path):
         viz.video()
     with pytest.raises(ValueError, match="dim must be"):
         viz.video(tensor=np.zeros((2, 4, 4, 3)), dim="HxW")
+    monkeypatch.setitem(sys.modules, "av", None)  # as without PyAV installed
     with pytest.raises(ImportError, match="PyAV"):
         viz.video(tensor=np.zeros((2, 4, 4, 3), np.uint8))
     with pytest.raises(ValueError, match="no <svg"):
@@ -428,3 +430,20 @@ def test_media_route_needs_the_token(server_factory, tmp_path):
                                  headers={"Authorization": "Bearer media-token-1234"})  # fmt: skip
     with urllib.request.urlopen(req, timeout=10) as r:
         assert r.status == 200 and r.read().startswith(b"<svg")
+
+
+def test_video_from_frames(viz, server):
+    pytest.importorskip("av", reason="video from a tensor encodes with PyAV (optional, as in Visdom)")
+    frames = np.zeros((8, 3, 16, 24), dtype=np.float64)
+    frames[:, 2] = np.linspace(0, 1, 8)[:, None, None]  # red fades in (BGR, as Visdom)
+    win = viz.video(tensor=frames, dim="LxCxHxW", opts={"fps": 4})
+    viz.flush()
+    status, headers, body = _get(f"{server.url}/api/v1/media?env=par&win={win}")
+    assert status == 200 and headers["Content-Type"] == "video/mp4" and body[4:8] == b"ftyp"
+    import av
+
+    with av.open(io.BytesIO(body)) as container:
+        stream = container.streams.video[0]
+        decoded = [f.to_ndarray(format="bgr24") for f in container.decode(stream)]
+    assert (stream.width, stream.height) == (24, 16) and len(decoded) == 8
+    assert decoded[-1][..., 2].mean() > 200 and decoded[0][..., 2].mean() < 40
