@@ -1,0 +1,227 @@
+"""Plotly windows' speed in headless Chromium (run by hand, not in CI).
+
+    python benchmarks/bench_plotly.py [--repeat 5] [--points 100000] [--size 500]
+
+Starts its own `livepanel serve --store memory` on a free loopback port, drives the system Chromium with
+the browser tests' flags, and prints one JSON line per figure: {"figure", "unit", "median", "runs",
+"target", "ok", ...}. Each figure line also says which WebGL renderer Chromium used: headless Chromium
+without a GPU draws WebGL with SwiftShader (on the CPU), so 3-D figures are a floor, not a GPU's speed.
+
+Figures (issue 20):
+- surface_draw_ms: a 500 x 500 surface from data in the page (a Float64Array, as the wire delivers it,
+  cut into rows the way views/plotly.ts does) to drawn: Plotly.react of new values into a shown 800 x 600
+  plot (as a window redraws), then two animation frames (painted). Target <= 300 ms.
+- surface_first_draw_ms: the same into a new plot: its WebGL context and shaders are made first.
+- surface_window_ms: the same figure sent by panel.plotly through the server; the plotly view's own
+  Plotly.react time (its data-draw-ms), as a user sees it after the data arrived. Reported, no target.
+- scatter3d_rotate_fps: a 100,000-point 3-D scatter (markers) rotated by Plotly's own drag: mouse events
+  on the scene's canvas, one move per animation frame, up to 120 frames or 30 s; frames per second that
+  WebGL drew in (draw calls counted). Target >= 30. (Plotly.relayout of scene.camera per frame was tried
+  and is slower: each relayout replots the scene, seconds per frame here.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests" / "browser"), str(ROOT)]
+from conftest import LAUNCH_ARGS  # noqa: E402  (the Chromium flags the browser tests use)
+
+from livepanel import protocol  # noqa: E402
+
+_seq = iter(range(1, 1 << 40))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(url: str, ops: list[dict]) -> None:
+    body = protocol.packb({"client": "bench-plotly-1", "seq": next(_seq), "ops": ops})
+    req = urllib.request.Request(url + "/api/v1/ingest", body, {"Content-Type": "application/msgpack"})
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        assert resp.status == 200
+
+
+def report(figure: str, unit: str, runs: list[float], target: float, higher: bool = False, **extra) -> None:
+    med = statistics.median(runs)
+    ok = med >= target if higher else med <= target
+    line = {"figure": figure, "unit": unit, "median": round(med, 1), "runs": [round(r, 1) for r in runs]}
+    print(json.dumps({**line, "target": target, "ok": ok, **extra}), flush=True)
+
+
+RENDERER = """() => {
+    const gl = document.createElement('canvas').getContext('webgl');
+    if (!gl) return 'no webgl';
+    const ext = gl.getExtension('WEBGL_debug_renderer_info');
+    return ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
+}"""
+
+SURFACE = """async ([n, phase, fresh]) => {
+    const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
+    const flat = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) flat[i * n + j] = Math.sin(i / 25 + phase) * Math.cos(j / 25);
+    }
+    let div = document.getElementById('bench-surface');
+    if (fresh && div) { Plotly.purge(div); div.remove(); div = null; }
+    if (!div) { div = document.createElement('div'); div.id = 'bench-surface'; document.body.prepend(div); }
+    const t0 = performance.now();
+    const z = [];
+    for (let i = 0; i < n; i++) z.push(flat.subarray(i * n, (i + 1) * n));
+    await Plotly.react(div, [{type: 'surface', z}], {width: 800, height: 600}, {displayModeBar: false});
+    await frame();
+    await frame();
+    return performance.now() - t0;
+}"""
+
+# Plotly's own rotation: a drag on the scene's canvas (the mouse events its camera controller listens to),
+# one mouse move per animation frame; a frame counts when WebGL drew in it (draw calls counted).
+ROTATE = """async ([n, frames]) => {
+    const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
+    const x = new Float32Array(n), y = new Float32Array(n), z = new Float32Array(n);
+    for (let i = 0; i < n; i++) { x[i] = Math.random(); y[i] = Math.random(); z[i] = Math.random(); }
+    const div = document.createElement('div');
+    document.body.prepend(div);
+    const trace = {type: 'scatter3d', mode: 'markers', x, y, z, marker: {size: 2}};
+    const layout = {width: 800, height: 600, margin: {l: 0, r: 0, t: 0, b: 0}};
+    await Plotly.react(div, [trace], layout, {displayModeBar: false});
+    await frame();
+    await frame();
+    const scene = div._fullLayout.scene._scene;
+    const gl = scene.glplot.gl;
+    let calls = 0;
+    for (const name of ['drawArrays', 'drawElements']) {
+        const f = gl[name].bind(gl);
+        gl[name] = (...a) => { calls++; return f(...a); };
+    }
+    const canvas = scene.glplot.canvas;
+    const r = canvas.getBoundingClientRect();
+    const cx = r.left + r.width / 2, cy = r.top + r.height / 2;
+    const ev = (type, x, buttons) =>
+        canvas.dispatchEvent(new MouseEvent(type, {clientX: x, clientY: cy, buttons, button: 0, bubbles: true}));
+    const eye0 = JSON.stringify(scene.getCamera().eye);
+    ev('mousedown', cx, 1);
+    await frame();
+    let drawn = 0, last = calls, i = 0;
+    const t0 = performance.now();
+    for (; i < frames && performance.now() - t0 < 30000; i++) {
+        ev('mousemove', cx + 3 * (i + 1), 1);
+        await frame();
+        if (calls > last) drawn++;
+        last = calls;
+    }
+    const secs = (performance.now() - t0) / 1000;
+    ev('mouseup', cx + 3 * i, 0);
+    const moved = JSON.stringify(scene.getCamera().eye) !== eye0;
+    Plotly.purge(div);
+    div.remove();
+    return {fps: drawn / secs, frames: i, moved};
+}"""
+
+
+def open_page(browser, url: str):
+    """A page that has loaded Plotly (it shows a small plotly window)."""
+    post(url, [{"op": "plotly", "env": "warm", "win": "w", "figure": {"data": [{"y": [1, 2, 3]}]}}])
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url + "/?env=warm")
+    page.wait_for_function(
+        "() => typeof window.Plotly === 'object' && document.querySelector('.lp-plotly[data-state=drawn]')"
+    )
+    return page
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--size", type=int, default=500, help="the surface is size x size")
+    ap.add_argument("--points", type=int, default=100_000, help="points of the 3-D scatter")
+    ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--chromium", default=os.environ.get("LIVEPANEL_CHROMIUM", "/usr/bin/chromium"))
+    args = ap.parse_args()
+    if not (ROOT / "livepanel" / "static" / "plotly.js").exists():
+        sys.exit("build the app first: cd frontend && npm ci && npm run build (or pip install -e .)")
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        log = open(Path(tmp) / "server.log", "wb")
+        cmd = [sys.executable, "-m", "livepanel", "serve", "--store", "memory", "--port", str(port)]
+        cmd += ["--data-dir", tmp, "--max-payload", str(256 << 20)]
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    urllib.request.urlopen(url + "/api/v1/health", timeout=1).read()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=args.chromium, args=LAUNCH_ARGS)
+                page = open_page(browser, url)
+                renderer = page.evaluate(RENDERER)
+                n = args.size
+                first = [page.evaluate(SURFACE, [n, r, True]) for r in range(args.repeat)]
+                report("surface_first_draw_ms", "ms", first, 300, size=f"{n}x{n}", webgl=renderer)
+                runs = [page.evaluate(SURFACE, [n, r + 0.5, False]) for r in range(args.repeat)]
+                report("surface_draw_ms", "ms", runs, 300, size=f"{n}x{n}", webgl=renderer)
+                window_runs = []
+                g = np.linspace(0, 20, n)
+                for r in range(args.repeat):
+                    z = np.sin(g[:, None] + r) * np.cos(g[None, :])
+                    post(
+                        url,
+                        [
+                            {
+                                "op": "plotly",
+                                "env": "warm",
+                                "win": "surf",
+                                "figure": {"data": [{"type": "surface", "z": z}]},
+                            }
+                        ],
+                    )
+                    page.wait_for_function("(r) => (window.__livepanel.draws['surf'] ?? 0) > r", arg=r, timeout=60000)
+                    ms = page.evaluate(
+                        "() => Number(document.querySelector('section[data-win=surf] .lp-plotly').dataset.drawMs)"
+                    )
+                    window_runs.append(ms)
+                report("surface_window_ms", "ms", window_runs, 300, size=f"{n}x{n}", webgl=renderer)
+                rot = [page.evaluate(ROTATE, [args.points, args.frames]) for _ in range(args.repeat)]
+                assert all(r["moved"] for r in rot), "the drag did not turn the camera"
+                fps = [r["fps"] for r in rot]
+                frames = [r["frames"] for r in rot]
+                report(
+                    "scatter3d_rotate_fps",
+                    "frames/s",
+                    fps,
+                    30,
+                    higher=True,
+                    points=args.points,
+                    frames=frames,
+                    webgl=renderer,
+                )
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(15)
+            log.close()
+
+
+if __name__ == "__main__":
+    main()
