@@ -156,3 +156,24 @@ def test_a_figure_follows_the_dark_theme(server, pages, scheme):
     drawn(page, 1)
     fill = page.evaluate("() => getComputedStyle(document.querySelector('.lp-plotly .xtick text')).fill")
     assert fill != "rgb(68, 68, 68)"  # Plotly's default dark grey would not read on the dark panel
+
+
+def test_png_and_json_export_of_a_plotly_window(server, pages, tmp_path):
+    import json
+
+    fig = {"data": [{"type": "surface", "z": np.outer(np.arange(5.0), np.arange(6.0))}], "layout": {}}
+    op = {"op": "plotly", "env": "exp", "win": "surf", "figure": fig}
+    assert send_ops(server.url, [op], client="plotly-e", seq=next_seq())[0] == 200
+    page = pages.open(server.url + "/?env=exp")
+    drawn(page, 1)
+    with page.expect_download() as dl:
+        page.locator('section[data-win="surf"] .lp-export', has_text="PNG").click()
+    path = tmp_path / "surf.png"
+    dl.value.save_as(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and dl.value.suggested_filename == "exp-surf.png"
+    with page.expect_download() as dl:
+        page.locator('section[data-win="surf"] .lp-export', has_text="JSON").click()
+    path = tmp_path / "surf.json"
+    dl.value.save_as(path)
+    state = json.loads(path.read_text())
+    assert state["kind"] == "plotly" and state["figure"]["data"][0]["type"] == "surface"
