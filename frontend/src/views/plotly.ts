@@ -18,6 +18,7 @@ export class PlotlyView implements View {
   private lib: PlotlyLib | null = null;
   private figure: unknown = undefined;
   private shown: unknown = undefined;
+  private shownSize = "";
   private w = 400;
   private h = 240;
   private busy = false;
@@ -52,6 +53,8 @@ export class PlotlyView implements View {
         this.again = false;
         const raw = this.figure;
         if (raw === undefined || !this.sized) break;
+        const size = `${this.w}x${this.h}`;
+        if (raw === this.shown && size === this.shownSize) break; // an options or alerts change: nothing to redraw
         const lib = this.lib ?? (this.lib = await plotly(hasTex(raw)));
         if (this.gone) return;
         const fig = toFigure(raw);
@@ -70,6 +73,7 @@ export class PlotlyView implements View {
         await lib.react(this.plot, fig.data, layout, CONFIG);
         if (this.gone) return;
         this.shown = raw;
+        this.shownSize = size;
         this.el.dataset.state = "drawn";
         this.el.dataset.traces = String(traceCount(raw));
         this.el.dataset.drawMs = (performance.now() - t0).toFixed(1);
