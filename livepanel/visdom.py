@@ -315,7 +315,7 @@ class Visdom:
 
     def _figure(self, fig: dict, win: str | None, env: str | None, opts: dict | None) -> str:
         """Send a figure built from Visdom's arguments as a plotly window; the title goes to the header."""
-        o = {k: v for k, v in translate_opts(opts, "plotly").items() if k in ("title", "width", "height")}
+        o = translate_opts({k: v for k, v in (opts or {}).items() if k in ("title", "width", "height")}, "plotly")
         return self.panel.plotly(fig, win=self._win(win), env=env, opts=o or None)
 
     def stem(self, X: Any, Y: Any = None, win: str | None = None, env: str | None = None,

@@ -178,7 +178,12 @@ def test_visdom_figure_methods_draw_plotly_windows(server, vis):
     vis.contour(X=rng.random((20, 30)), win="contour")
     vis.sunburst(labels=np.array(["root", "a", "b"]), parents=np.array(["", "root", "root"]), win="sun")
     vis.dual_axis_lines(X=np.arange(5), Y1=np.arange(5), Y2=np.arange(5) ** 2, win="dual")
-    vis.scatter(X=rng.random((30, 3)), Y=rng.integers(1, 3, 30), win="s3", opts={"legend": ["one", "two"]})
+    vis.scatter(
+        X=rng.random((30, 3)),
+        Y=rng.integers(1, 3, 30),
+        win="s3",
+        opts={"legend": ["one", "two"], "markercolor": np.arange(30) * 8, "title": "3-D"},
+    )
     vis.embeddings(rng.random((40, 8)), [i % 3 for i in range(40)], win="emb")
     vis.plotlyplot(FakeFigure([{"type": "bar", "y": [1, 2]}], {"title": {"text": "Bars"}}), win="pp")
     assert vis.flush()
@@ -197,6 +202,8 @@ def test_visdom_figure_methods_draw_plotly_windows(server, vis):
     s3 = stored(server, "s3", "vis")["data"]
     assert [t["type"] for t in s3] == ["scatter3d", "scatter3d"] and [t["name"] for t in s3] == ["one", "two"]
     assert sum(len(t["z"]) for t in s3) == 30
+    assert sum(len(t["marker"]["color"]) for t in s3) == 30  # per point, as Visdom's blue of that opacity
+    assert window(server.url, "vis", "s3")["opts"]["title"] == "3-D"
     emb = stored(server, "emb", "vis")["data"]
     assert [t["name"] for t in emb] == ["0", "1", "2"] and sum(len(t["x"]) for t in emb) == 40
     assert types(server, "pp") == ["bar"] and window(server.url, "vis", "pp")["opts"]["title"] == "Bars"
