@@ -13,6 +13,7 @@ import { ImageView } from "./views/image";
 import { LineView } from "./views/line";
 import { MediaView } from "./views/media";
 import { PlotlyView } from "./views/plotly";
+import { setTexText } from "./tex";
 import type { Alert } from "./wire";
 import { TextView } from "./views/text";
 import { PropertiesView } from "./views/properties";
@@ -266,8 +267,9 @@ export class Frame {
   update(wins: WindowState[]): void {
     const first = wins[0];
     const title = str(first?.opts.title) || this.win;
-    const retitled = this.titleEl.textContent !== title;
-    this.titleEl.textContent = title;
+    const retitled = this.titleEl.dataset.text !== title;
+    if (retitled) setTexText(this.titleEl, title); // $...$ as maths (tex.ts)
+    this.titleEl.dataset.text = title;
     this.titleEl.title = this.win;
     this.kindEl.textContent = this.kind;
     this.view.update(wins);

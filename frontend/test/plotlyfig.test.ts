@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { hasTex, plotlyArray, toFigure, traceCount } from "../src/plotlyfig";
 import { applyOp, type EnvState } from "../src/state";
+import { hasTexText, texPieces } from "../src/tex";
 import { arr, unaligned } from "./helpers";
 
 test("wire arrays in a figure become typed arrays; 2-D ones rows of typed arrays", () => {
@@ -45,4 +46,16 @@ test("a plotly op replaces the window's figure (an append arrives as the whole f
   const w = env.windows.get("p")!;
   assert.equal(w.kind, "plotly");
   assert.equal(traceCount(w.figure), 2);
+});
+
+test("a title's $...$ pieces are TeX, the rest text", () => {
+  assert.deepEqual(texPieces("loss $\\alpha_t$ at $x^2$"), [
+    { tex: false, text: "loss " },
+    { tex: true, text: "\\alpha_t" },
+    { tex: false, text: " at " },
+    { tex: true, text: "x^2" },
+  ]);
+  assert.deepEqual(texPieces("costs 5$"), [{ tex: false, text: "costs 5$" }]);
+  assert.equal(hasTexText("plain"), false);
+  assert.equal(hasTexText("$$"), false);
 });

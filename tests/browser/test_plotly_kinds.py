@@ -177,3 +177,21 @@ def test_png_and_json_export_of_a_plotly_window(server, pages, tmp_path):
     dl.value.save_as(path)
     state = json.loads(path.read_text())
     assert state["kind"] == "plotly" and state["figure"]["data"][0]["type"] == "surface"
+
+
+def test_latex_in_a_window_title_renders_as_maths(server, pages, artifacts):
+    x = np.arange(5.0)
+    ops = [
+        {"op": "line", "env": "tt", "win": "lr", "x": x, "y": x, "opts": {"title": "rate $\\eta_t$ per step"}},
+        {"op": "line", "env": "tt", "win": "plain", "x": x, "y": x, "opts": {"title": "costs 5$"}},
+    ]
+    assert send_ops(server.url, ops, client="plotly-tt", seq=next_seq())[0] == 200
+    page = pages.open(server.url + "/?env=tt")
+    page.wait_for_function("() => document.querySelector('section[data-win=lr] .lp-title')?.dataset.tex === 'drawn'")
+    title = page.locator('section[data-win="lr"] .lp-title')
+    assert title.locator("svg use, svg path").count() >= 2  # MathJax glyphs for \eta and t (cached: <use>)
+    assert title.inner_text().startswith("rate ") and "$" not in title.inner_text()
+    plain = page.locator('section[data-win="plain"] .lp-title')
+    assert plain.inner_text() == "costs 5$" and plain.get_attribute("data-tex") == ""
+    page.locator('section[data-win="lr"] header').screenshot(path=str(artifacts / "tex_title.png"))
+    assert page.evaluate("() => typeof window.Plotly") == "undefined"  # maths in a title needs no Plotly
