@@ -1,6 +1,7 @@
 // The pure state of every subscribed env: apply one server message, return the
 // ids of the windows it changed. No DOM here (unit-tested under node).
 
+import { joined } from "./heatmapjoin";
 import { matrix, toF64, type Alert, type EnvInfo, type ImageMeta, type Layout, type Op, type Opts, type ServerMessage, type WireArray, type WireHistStep, type WireImageStep, type WireTrace, type WireWindow } from "./wire";
 
 /** A growable column of numbers; `len` values are in use. */
@@ -301,8 +302,8 @@ export function applyOp(env: EnvState, op: Op, seq: number): string[] {
       upsertStep(w.hist, histFrom({ step, t: op.t as number, counts: op.counts as WireArray, edges: op.edges as WireArray, stats: op.stats as Record<string, number> }), MAX_HIST_STEPS);
       break;
     }
-    case "heatmap":
-      w.heatmap = matrix(op.z as WireArray);
+    case "heatmap": // rows or columns added are joined here, as on the server (heatmapjoin.ts)
+      w.heatmap = joined(w.heatmap, matrix(op.z as WireArray), typeof op.update === "string" ? op.update : "replace");
       break;
     case "image": {
       const step = typeof op.step === "number" ? op.step : nextStep(w.images);

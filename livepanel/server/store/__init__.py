@@ -179,7 +179,8 @@ class Store:
         back as it was before the batch and BatchError names that operation."""
         now = time.time()
         messages: list[dict] = []
-        writes: list[tuple] = []
+        writes: list[tuple | None] = []
+        contents: dict[tuple[str, str], int] = {}  # where a window's last content write of the batch is
         apply, undo = self.state.apply, Undo(self.state)
         prepare = self.persist.prepare if self.persist is not None else None
         for i, op in enumerate(ops):
@@ -198,8 +199,14 @@ class Store:
                     undo.rollback()
                     raise BatchError(f"operation {i}: cannot be stored: {exc}", op=i) from exc
                 messages.append(message)
-                writes.extend(actions)
-        return messages, writes
+                for action in actions:
+                    if action[0] == "content":  # a window's whole content: only the batch's last one is written
+                        key = (action[1], action[2])
+                        if key in contents:
+                            writes[contents[key]] = None  # (heatmap rows appended one op at a time)
+                        contents[key] = len(writes)
+                    writes.append(action)
+        return messages, [w for w in writes if w is not None]
 
     def _stored(self, job: Job, messages: list[dict], done: Callable[[bool], None] | None) -> None:
         if job.fatal:

@@ -310,7 +310,7 @@ class State:
             w.opts.update(labels)
             w.content = {"z": z}
             writes.append(("content", name, win, kind, w.opts, w.content))
-            message["op"] = dict(op, z=z, update="replace", labels=None, opts={**op["opts"], **labels})
+            message["op"] = dict(op, labels=None, opts={**op["opts"], **labels})  # viewers join the block too
         elif kind == "media":  # livepanel/media.py: viewers get format and size, and load the bytes
             w.content = media.content(op)
             writes.append(("content", name, win, kind, w.opts, w.content))
