@@ -195,3 +195,21 @@ def test_latex_in_a_window_title_renders_as_maths(server, pages, artifacts):
     assert plain.inner_text() == "costs 5$" and plain.get_attribute("data-tex") == ""
     page.locator('section[data-win="lr"] header').screenshot(path=str(artifacts / "tex_title.png"))
     assert page.evaluate("() => typeof window.Plotly") == "undefined"  # maths in a title needs no Plotly
+
+
+def test_latex_in_a_trace_name_renders_as_maths_in_the_legend(server, pages):
+    x = np.arange(5.0)
+    ops = [
+        {"op": "line", "env": "tl", "win": "loss", "name": "$\\beta_1$ run", "x": x, "y": x},
+        {"op": "line", "env": "tl", "win": "loss", "name": "plain", "x": x, "y": 2 * x},
+    ]
+    assert send_ops(server.url, ops, client="plotly-tl", seq=next_seq())[0] == 200
+    page = pages.open(server.url + "/?env=tl")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('section[data-win=loss] .lp-legend-label')]"
+        ".some((l) => l.dataset.tex === 'drawn')"
+    )
+    labels = page.locator('section[data-win="loss"] .lp-legend-label')
+    tex = labels.filter(has=page.locator("svg"))
+    assert tex.count() == 1 and "$" not in tex.inner_text() and tex.inner_text().endswith(" run")
+    assert "plain" in labels.all_inner_texts()

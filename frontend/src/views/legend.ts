@@ -3,6 +3,7 @@
 // with its colour and each trace kind once with its dash, so twelve traces take two short
 // rows. It never takes more than a fifth of the window: beyond that it scrolls.
 
+import { setTexText } from "../tex";
 import { el } from "./common";
 
 export type LegendMode = "single" | "overlay" | "group";
@@ -127,7 +128,9 @@ export class Legend {
     item.type = "button";
     item.dataset.key = key;
     item.title = "click to hide or show";
-    item.append(el("span", "lp-legend-label", text));
+    const label = el("span", "lp-legend-label");
+    setTexText(label, text); // a trace named "$\alpha$" shows as maths
+    item.append(label);
     if (extra) item.append(extra);
     item.addEventListener("click", () => this.toggle(key));
     if (!this.el.classList.contains("compact")) this.el.append(item);
