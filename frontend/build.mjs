@@ -58,11 +58,16 @@ if (args.has("--tests")) {
   // MathJax 3 (Apache-2.0) with every TeX extension and SVG output in one file, for `$...$` in a figure
   // (Plotly renders them with it): loaded by src/lazy.ts only when a shown figure has such a string.
   copyFileSync(join(here, "node_modules", "mathjax", "es5", "tex-svg-full.js"), join(out, "mathjax.js"));
+  // The fast 3-D renderer (three.js, MIT) for plotly windows of surfaces, 3-D scatters and meshes: its own
+  // script, loaded by src/views/fast3d.ts only when a page shows such a window.
+  const fast3d = { ...options, entryPoints: [join(here, "src", "fast3d", "index.ts")], outfile: join(out, "fast3d.js") };
   if (args.has("--watch")) {
+    await (await context(fast3d)).watch();
     const ctx = await context(options);
     await ctx.watch();
     console.log(`watching frontend/src, writing ${out}; Ctrl-C to stop`);
   } else {
     await build(options);
+    await build(fast3d);
   }
 }

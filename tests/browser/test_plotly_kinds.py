@@ -28,6 +28,7 @@ FIGURES = {
     "emb": 3,
     "pp": 1,
 }
+FAST3D = {"surf", "s3"}
 
 
 def visdom_figures(server, tmp_path, env: str) -> None:
@@ -82,10 +83,10 @@ def test_every_visdom_figure_draws(server, pages, artifacts, tmp_path):
             f"() => document.querySelector('section[data-win=\"{win}\"] .lp-plotly')?.dataset.state === 'drawn'",
             timeout=30000,
         )
-        traces = page.evaluate(
-            f"() => document.querySelector('section[data-win=\"{win}\"] .js-plotly-plot').data.length"
-        )
-        assert traces == FIGURES[win], win
+        view = page.locator(f'section[data-win="{win}"] .lp-plotly')
+        assert view.get_attribute("data-traces") == str(FIGURES[win]), win
+        # the 3-D surface and scatter draw with the fast 3-D path (three.js), the others with Plotly
+        assert view.get_attribute("data-renderer") == ("fast3d" if win in FAST3D else None), win
         assert page.locator(f'section[data-win="{win}"]').get_attribute("data-kind") == "plotly"
         assert painted(page, win) > 0.02, win
     assert page.locator('section[data-win="pp"] .lp-title').inner_text() == "Bars"

@@ -6,6 +6,7 @@ import { plotly, type PlotlyLib } from "../lazy";
 import { hasTex, toFigure, traceCount } from "../plotlyfig";
 import type { WindowState } from "../state";
 import { el, theme, type Ctx, type View } from "./common";
+import { fast3d, fast3dFigure, type Fast3dScene } from "./fast3d";
 
 // no mode bar: Plotly styles it with an inline <style> per plot, which the page's CSP refuses (drag
 // zooms and rotates, a double click resets, and the window's header saves a PNG)
@@ -16,6 +17,8 @@ export class PlotlyView implements View {
   private plot = el("div", "lp-plotly-plot");
   private note = el("div", "lp-plotly-note");
   private lib: PlotlyLib | null = null;
+  /** the fast 3-D path's scene while it draws this window (views/fast3d.ts), else null */
+  private fast: Fast3dScene | null = null;
   private figure: unknown = undefined;
   private shown: unknown = undefined;
   private shownSize = "";
@@ -55,6 +58,14 @@ export class PlotlyView implements View {
         if (raw === undefined || !this.sized) break;
         const size = `${this.w}x${this.h}`;
         if (raw === this.shown && size === this.shownSize) break; // an options or alerts change: nothing to redraw
+        if (await this.drawFast(raw)) {
+          if (this.gone) return;
+          this.shown = raw;
+          this.shownSize = size;
+          this.note.hidden = true;
+          this.ctx.drew(this.win);
+          continue;
+        }
         const lib = this.lib ?? (this.lib = await plotly(hasTex(raw)));
         if (this.gone) return;
         const fig = toFigure(raw);
@@ -89,6 +100,29 @@ export class PlotlyView implements View {
     }
   }
 
+  /** Draw with the fast 3-D path when it can (else leave it, and the window goes back to Plotly). */
+  private async drawFast(raw: unknown): Promise<boolean> {
+    if (!fast3dFigure(raw)) {
+      if (this.fast) this.fast.destroy();
+      this.fast = null;
+      delete this.el.dataset.renderer;
+      return false;
+    }
+    const lib = await fast3d();
+    if (this.gone) return true;
+    if (!this.fast) {
+      if (this.lib) this.lib.purge(this.plot);
+      this.fast = lib.create(this.plot);
+    }
+    const t0 = performance.now();
+    this.fast.draw(toFigure(raw), this.w, this.h, theme());
+    this.el.dataset.renderer = "fast3d";
+    this.el.dataset.state = "drawn";
+    this.el.dataset.traces = String(traceCount(raw));
+    this.el.dataset.drawMs = (performance.now() - t0).toFixed(1);
+    return true;
+  }
+
   resize(width: number, height: number): void {
     const w = Math.max(50, Math.floor(width));
     const h = Math.max(50, Math.floor(height));
@@ -100,6 +134,7 @@ export class PlotlyView implements View {
   }
 
   async png(): Promise<Blob | null> {
+    if (this.fast) return this.fast.png();
     if (!this.lib || this.shown === undefined) return null;
     const url = await this.lib.toImage(this.plot, { format: "png", width: this.w, height: this.h });
     const comma = url.indexOf(",");
@@ -111,6 +146,7 @@ export class PlotlyView implements View {
 
   destroy(): void {
     this.gone = true;
+    this.fast?.destroy();
     if (this.lib) this.lib.purge(this.plot);
     this.el.remove();
   }
