@@ -23,7 +23,7 @@ from livepanel.visdom_events import VisdomEvents, pane_properties
 log = logging.getLogger("livepanel.visdom")
 
 _SAME = ("title", "xlabel", "ylabel", "legend", "width", "height", "colormap", "markersize", "stacked", "nrow")
-UNSUPPORTED = ("properties", "register_event_handler", "replay_log")
+UNSUPPORTED = ("replay_log",)
 
 
 class Unsupported(AttributeError, NotImplementedError):

@@ -136,13 +136,13 @@ def test_visdom_unsupported_methods_answer_hasattr(tmp_path):
     from livepanel.visdom import Visdom
 
     viz = Visdom(port=free_port(), spool_dir=tmp_path / "spool")
-    assert hasattr(viz, "surf") is False
+    assert hasattr(viz, "replay_log") is False
     assert hasattr(viz, "no_such_method") is False
     assert hasattr(viz, "line") is True
-    with pytest.raises(NotImplementedError, match=r"surf\(\).*docs/client.md"):
-        viz.surf(np.eye(3))
-    with pytest.raises(AttributeError, match=r"surf\(\)"):
-        _ = viz.surf
+    with pytest.raises(NotImplementedError, match=r"replay_log\(\).*docs/client.md"):
+        viz.replay_log("log.txt")
+    with pytest.raises(AttributeError, match=r"replay_log\(\)"):
+        _ = viz.replay_log
     with pytest.raises(AttributeError):
         _ = viz.no_such_method
     viz.panel.close(timeout=0)

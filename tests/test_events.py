@@ -425,8 +425,6 @@ def test_a_pane_exports_as_csv_of_what_the_writer_reads(server):
 
 
 def test_the_event_buffer_is_bounded_in_count_and_bytes():
-    import asyncio as aio
-
     from livepanel.server import events as ev
     from livepanel.server.store import Store
 
@@ -443,7 +441,7 @@ def test_the_event_buffer_is_bounded_in_count_and_bytes():
         events.publish("e", "gone", {"event": "key", "key": "b"})  # a window closed meanwhile: no pane data
         assert protocol.unpackb(events.recent["e"][-1][1])["pane"] is None
 
-    aio.run(run())
+    arun(run())
 
 
 def test_a_blocked_handler_holds_up_neither_logging_nor_the_panes(server, tmp_path):
