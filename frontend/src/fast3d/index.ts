@@ -120,7 +120,7 @@ class Fast3dScene {
   frames = 0;
 
   constructor(private readonly host: HTMLElement) {
-    this.renderer = new WebGLRenderer({ antialias: false, alpha: true, preserveDrawingBuffer: false });
+    this.renderer = new WebGLRenderer({ antialias: false, alpha: false, preserveDrawingBuffer: false });
     this.renderer.setPixelRatio(1);
     this.renderer.outputColorSpace = LinearSRGBColorSpace; // colours pass as given (CSS and colour-scale bytes)
     this.canvas = this.renderer.domElement;
@@ -222,6 +222,7 @@ class Fast3dScene {
       this.host.style.height = `${h}px`;
     }
     (this.box.material as LineBasicMaterial).color.set(th.muted);
+    this.renderer.setClearColor(new Color(th.bg), 1); // an opaque canvas composites faster than a transparent one
     const layout = fig.layout ?? {};
     const scene = (layout.scene as Rec | undefined) ?? {};
     this.title = text(layout.title);
@@ -424,8 +425,10 @@ class Fast3dScene {
         sizeAttenuation: false,
         vertexColors: !!mc.col,
         color: mc.col ? 0xffffff : new Color(mc.one),
-        map: dot(),
-        alphaTest: 0.5,
+        // a disc cut from each point's square; up to 4 px a square is what a disc rasterizes to anyway,
+        // and the texture lookup and discard cost a third of a frame in software WebGL
+        map: size > 4 ? dot() : null,
+        alphaTest: size > 4 ? 0.5 : 0,
         transparent: mOpacity < 1,
         opacity: mOpacity,
       });
