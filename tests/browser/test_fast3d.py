@@ -71,6 +71,7 @@ def test_big_surface_and_scatter_draw_with_the_fast_path_and_rotate(server, page
     assert page.evaluate("() => typeof window.Plotly") == "undefined"  # Plotly.js was never needed
     assert not [u for u in requested if u.endswith("/static/plotly.js")]
     page.screenshot(path=str(artifacts / "fast3d.png"), full_page=True)
+    assert not [m for m in pages.console if "Content Security Policy" in m]  # three.js runs under the CSP
     # a drag orbits the camera: the picture changes
     win = "pts"
     before = body(page, win).screenshot()
@@ -182,8 +183,10 @@ def test_figures_the_fast_path_cannot_draw_stay_with_plotly(server, pages):
             ]
         },
     )
+    tex = {"type": "scatter3d", "mode": "markers", "name": "$\\alpha$", "x": [1], "y": [1], "z": [1]}
+    send(server, "mix", "tex", {"data": [tex], "layout": {"showlegend": True}})  # maths: MathJax with Plotly
     page = pages.open(server.url + "/?env=mix", width=1500, height=1200)
-    for win in ("mixed", "cones", "delaunay", "text"):
+    for win in ("mixed", "cones", "delaunay", "text", "tex"):
         page.locator(f'section[data-win="{win}"]').scroll_into_view_if_needed()
         wait_drawn(page, win, renderer=None)
         assert body(page, win).locator(".js-plotly-plot").count() == 1

@@ -6,6 +6,7 @@
 import { loadScript } from "../lazy";
 import { isWireArray } from "../wire";
 import { knownScale } from "../fast3d/colorscale";
+import { hasTex } from "../plotlyfig";
 import type { Fast3dLib } from "../fast3d/index";
 
 type Rec = Record<string, unknown>;
@@ -54,6 +55,7 @@ export function fast3dFigure(raw: unknown): boolean {
   if (!raw || typeof raw !== "object") return false;
   const f = raw as Rec;
   if (!Array.isArray(f.data) || !f.data.length) return false;
+  if (hasTex(raw)) return false; // Plotly renders $...$ with MathJax; this path would show it as written
   if (!f.data.every((t) => t && typeof t === "object" && !Array.isArray(t) && traceOk(t as Rec))) return false;
   const layout = f.layout as Rec | undefined;
   if (!keysIn(layout, LAYOUT_KEYS)) return false;
