@@ -7,7 +7,10 @@ import { table as colormap } from "../colormap";
 
 export type Table = Uint8Array;
 
-export const SCALES: Record<string, [number, string][]> = {
+// the names alone: views/fast3d.ts (in app.js) checks them without bundling the stops below
+const NAMES = ["greys", "bluered", "rdbu", "reds", "blues", "portland", "jet", "hot", "blackbody", "electric"] as const;
+
+export const SCALES: Record<(typeof NAMES)[number], [number, string][]> = {
   greys: [[0, "rgb(0,0,0)"], [1, "rgb(255,255,255)"]],
   bluered: [[0, "rgb(0,0,255)"], [1, "rgb(255,0,0)"]],
   rdbu: [[0, "rgb(5,10,172)"], [0.35, "rgb(106,137,247)"], [0.5, "rgb(190,190,190)"], [0.6, "rgb(220,170,132)"], [0.7, "rgb(230,145,90)"], [1, "rgb(178,10,28)"]],
@@ -23,7 +26,7 @@ export const SCALES: Record<string, [number, string][]> = {
 /** Whether Plotly's colorscale value is one this renderer draws as Plotly would (none means viridis). */
 export function knownScale(v: unknown): boolean {
   if (v == null) return true;
-  if (typeof v === "string") return v.toLowerCase() === "viridis" || v.toLowerCase() in SCALES;
+  if (typeof v === "string") return v.toLowerCase() === "viridis" || (NAMES as readonly string[]).includes(v.toLowerCase());
   return Array.isArray(v) && v.length >= 2 && v.every((s) => Array.isArray(s) && s.length === 2 && typeof s[0] === "number" && typeof s[1] === "string" && parse(s[1]) !== null);
 }
 
@@ -45,7 +48,7 @@ export function parse(css: string): [number, number, number] | null {
 /** 256 RGB triples for a Plotly colorscale (viridis when absent). */
 export function colorscaleTable(v: unknown, reverse = false): Table {
   let stops: [number, string][] | null = null;
-  if (typeof v === "string" && v.toLowerCase() in SCALES) stops = SCALES[v.toLowerCase()];
+  if (typeof v === "string" && v.toLowerCase() in SCALES) stops = SCALES[v.toLowerCase() as keyof typeof SCALES];
   else if (Array.isArray(v) && knownScale(v)) stops = v as [number, string][];
   let t: Uint8Array;
   if (!stops) t = colormap("viridis");
