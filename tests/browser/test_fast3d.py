@@ -12,6 +12,8 @@ from browser_helpers import next_seq
 from PIL import Image
 from wire import send_ops
 
+TWO_FRAMES = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
+
 
 def painted(png: bytes) -> float:
     """Share of pixels that differ from the most common colour (0 when blank)."""
@@ -82,9 +84,7 @@ def test_big_surface_and_scatter_draw_with_the_fast_path_and_rotate(server, page
     for i in range(1, 11):
         page.mouse.move(cx + 12 * i, cy + 4 * i)
     page.mouse.up()
-    page.wait_for_function(
-        "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
-    )
+    page.wait_for_function(TWO_FRAMES)
     after = body(page, win).screenshot()
     a = np.asarray(Image.open(io.BytesIO(before)).convert("RGB")).astype(int)
     b = np.asarray(Image.open(io.BytesIO(after)).convert("RGB")).astype(int)
@@ -194,3 +194,21 @@ def test_figures_the_fast_path_cannot_draw_stay_with_plotly(server, pages):
     wait_drawn(page, "hull")  # no triangles but alphahull 0: the convex hull, drawn fast
     assert painted(body(page, "hull").screenshot()) > 0.02
     assert page.locator(".lp-plotly[data-state=error]").count() == 0
+
+
+def test_a_live_surface_redraws_with_its_new_values(server, pages):
+    g = np.linspace(-2, 2, 80)
+    send(server, "live", "surf", {"data": [{"type": "surface", "z": np.sin(g[:, None]) * np.cos(g[None, :])}]})
+    page = pages.open(server.url + "/?env=live")
+    wait_drawn(page, "surf")
+    before = body(page, "surf").screenshot()
+    draws = page.evaluate("() => window.__livepanel.draws['surf']")
+    # the same grid, new values (its triangles are kept, its vertices refilled)
+    send(server, "live", "surf", {"data": [{"type": "surface", "z": np.cos(3 * g[:, None]) * g[None, :]}]})
+    page.wait_for_function(f"() => window.__livepanel.draws['surf'] > {draws}")
+    page.wait_for_function(TWO_FRAMES)
+    after = body(page, "surf").screenshot()
+    a = np.asarray(Image.open(io.BytesIO(before)).convert("RGB")).astype(int)
+    b = np.asarray(Image.open(io.BytesIO(after)).convert("RGB")).astype(int)
+    assert np.mean(np.any(np.abs(a - b) > 24, axis=2)) > 0.02
+    assert painted(after) > 0.05

@@ -259,18 +259,19 @@ class Fast3dScene {
       this.home = { theta: Math.atan2(ey, ex), phi: Math.asin(ez / r), radius: r * 3.9 };
     } else this.home = { theta: Math.PI / 4, phi: 0.62, radius: 8.5 };
     if (!this.content.length) Object.assign(this, this.home);
-    for (const o of this.content) this.dispose(o);
+    const old = this.content;
     this.content = [];
     this.legend = [];
     this.bar = undefined;
     traces.forEach((t, k) => {
-      const p = this.trace(t, cols[k], k);
+      const p = this.trace(t, cols[k], k, old[k]);
       if (!p) return;
       this.scene.add(p.obj);
       this.content.push(p.obj);
       this.legend.push(p);
       if (p.scale && t.showscale !== false && (t.type !== "scatter3d" || (t.marker as Rec)?.showscale === true)) this.bar ??= p.scale;
     });
+    for (const o of old) if (!this.content.includes(o)) this.dispose(o);
     if (!(layout.showlegend === true || (layout.showlegend !== false && this.legend.length > 1))) this.legend = [];
     this.render();
   }
@@ -281,10 +282,10 @@ class Fast3dScene {
     for (let i = 0; i < col.length; i++) out[i * stride + a] = (col[i] - lo) * s - 1;
   }
 
-  private trace(t: Rec, cols: { x: ReturnType<typeof flat>; y: ReturnType<typeof flat>; z: ReturnType<typeof flat> }, k: number): Prepared | null {
+  private trace(t: Rec, cols: { x: ReturnType<typeof flat>; y: ReturnType<typeof flat>; z: ReturnType<typeof flat> }, k: number, before?: Object3D): Prepared | null {
     const name = typeof t.name === "string" ? t.name : `trace ${k}`;
     const opacity = typeof t.opacity === "number" ? t.opacity : 1;
-    if (t.type === "surface") return this.surface(t, cols, name, opacity);
+    if (t.type === "surface") return this.surface(t, cols, name, opacity, before);
     if (t.type === "mesh3d") return this.mesh(t, cols, name, opacity, k);
     return this.scatter(t, cols, name, opacity, k);
   }
@@ -296,7 +297,7 @@ class Fast3dScene {
     return { table: colorscaleTable(t.colorscale, t.reversescale === true), lo: a, hi: b };
   }
 
-  private surface(t: Rec, cols: { x: ReturnType<typeof flat>; y: ReturnType<typeof flat>; z: ReturnType<typeof flat> }, name: string, opacity: number): Prepared | null {
+  private surface(t: Rec, cols: { x: ReturnType<typeof flat>; y: ReturnType<typeof flat>; z: ReturnType<typeof flat> }, name: string, opacity: number, before?: Object3D): Prepared | null {
     const z = cols.z;
     if (!z || z.shape.length !== 2) return null;
     const [ny, nx] = z.shape;
@@ -332,6 +333,23 @@ class Fast3dScene {
       col[i * 3 + 1] = scale.table[c + 1];
       col[i * 3 + 2] = scale.table[c + 2];
     }
+    const swatch = `rgb(${scale.table[128 * 3]},${scale.table[128 * 3 + 1]},${scale.table[128 * 3 + 2]})`;
+    const grid = `${nx}x${ny}`;
+    if (!holes && before instanceof Mesh && before.userData.grid === grid) {
+      // new values on the same full grid (a live surface): refill its vertices, keep its triangles (their
+      // 6 bytes a vertex are most of what a new geometry would send to the GPU again)
+      const g = before.geometry as BufferGeometry;
+      for (const [key, arr] of [["position", pos], ["color", col]] as const) {
+        const attr = g.getAttribute(key) as BufferAttribute;
+        (attr.array as Float32Array | Uint8Array).set(arr);
+        attr.needsUpdate = true;
+      }
+      g.computeBoundingSphere();
+      const mat = before.material as MeshBasicMaterial;
+      mat.opacity = opacity;
+      mat.transparent = opacity < 1;
+      return { obj: before, name, swatch, scale };
+    }
     const idx = new Uint32Array(Math.max(0, (nx - 1) * (ny - 1) * 6));
     let m = 0;
     const ok = (q: number) => Number.isFinite(z.a[q]);
@@ -355,8 +373,9 @@ class Fast3dScene {
     g.setAttribute("color", new BufferAttribute(col, 3, true));
     g.setIndex(new BufferAttribute(m === idx.length ? idx : idx.slice(0, m), 1));
     const mat = new MeshBasicMaterial({ vertexColors: true, side: DoubleSide, transparent: opacity < 1, opacity });
-    const swatch = `rgb(${scale.table[128 * 3]},${scale.table[128 * 3 + 1]},${scale.table[128 * 3 + 2]})`;
-    return { obj: new Mesh(g, mat), name, swatch, scale };
+    const mesh = new Mesh(g, mat);
+    if (!holes) mesh.userData.grid = grid;
+    return { obj: mesh, name, swatch, scale };
   }
 
   private positions(cols: { x: ReturnType<typeof flat>; y: ReturnType<typeof flat>; z: ReturnType<typeof flat> }): Float32Array | null {
