@@ -116,8 +116,6 @@ class Fast3dScene {
   private legend: Prepared[] = [];
   private bar: Prepared["scale"];
   private th: Fast3dTheme = { fg: "#222", muted: "#777", grid: "#ccc", bg: "#fff" };
-  /** frames rendered (tests and benchmarks) */
-  frames = 0;
 
   constructor(private readonly host: HTMLElement) {
     this.renderer = new WebGLRenderer({ antialias: false, alpha: false, preserveDrawingBuffer: false });
@@ -203,7 +201,6 @@ class Fast3dScene {
     this.camera.lookAt(0, 0, 0);
     this.camera.updateMatrixWorld();
     this.renderer.render(this.scene, this.camera);
-    this.frames++;
     this.drawOverlay();
   }
 
