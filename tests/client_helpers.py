@@ -1,4 +1,4 @@
-"""Helpers for tests of the client's resilience: what it spooled, what it logged, and polling."""
+"""Helpers for tests of the client: what it spooled, what it logged, and polling."""
 
 from __future__ import annotations
 
@@ -26,3 +26,14 @@ def wait_for(predicate, timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def wait_value(cond, timeout: float = 15.0, what: str = "condition"):
+    """Poll until cond() gives something true and return it; fail the test naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -8,21 +8,12 @@ import threading
 import time
 
 import pytest
+from client_helpers import wait_value
 from serverproc import ServerProcess
 from wire import Socket, arun
 
 import livepanel
 from livepanel import protocol
-
-
-def wait_for(cond, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def is_type(kind: str):
@@ -53,7 +44,7 @@ def test_a_click_and_a_key_reach_the_handler(server, tmp_path):
         got.append(event)
 
     panel.on("loss", handler)
-    wait_for(panel._downlink.connected.is_set, what="the downlink")
+    wait_value(panel._downlink.connected.is_set, what="the downlink")
 
     async def run():
         sock = await page(server.url, "e")
@@ -64,7 +55,7 @@ def test_a_click_and_a_key_reach_the_handler(server, tmp_path):
         await sock.send(
             {"type": "event", "env": "e", "win": "loss", "event": "key", "key": "a", "code": "KeyA", "key_code": 65}
         )
-        await asyncio.to_thread(wait_for, lambda: len(got) == 2, 15.0, "two events")
+        await asyncio.to_thread(wait_value, lambda: len(got) == 2, 15.0, "two events")
         sock.close()
 
     arun(run())
@@ -105,7 +96,7 @@ def test_a_properties_edit_changes_what_a_running_loop_reads(server, tmp_path):
     assert panel.flush()
     edits: list[dict] = []
     panel.on("controls", edits.append)
-    wait_for(panel._downlink.connected.is_set, what="the downlink")
+    wait_value(panel._downlink.connected.is_set, what="the downlink")
     seen: list[float] = []
     stop = threading.Event()
 
@@ -138,7 +129,7 @@ def test_a_properties_edit_changes_what_a_running_loop_reads(server, tmp_path):
         arun(run())
         trainer.join(15)
         assert not trainer.is_alive() and seen[-1] == 0.01 and seen[0] == 1e-3
-        wait_for(lambda: props["stop"] == 1, what="the button press")
+        wait_value(lambda: props["stop"] == 1, what="the button press")
         assert dict(props) == {
             "lr": 0.01,
             "pause": True,
@@ -147,7 +138,7 @@ def test_a_properties_edit_changes_what_a_running_loop_reads(server, tmp_path):
             "momentum": 0.5,
             "stop": 1,
         }
-        wait_for(lambda: len(edits) == 6, what="six property events")
+        wait_value(lambda: len(edits) == 6, what="six property events")
         assert [(e["event"], e["name"], e["value"]) for e in edits] == [
             ("property", "lr", 0.01), ("property", "pause", True), ("property", "note", "warmup done"),
             ("property", "opt", "sgd"), ("property", "momentum", 0.5), ("property", "stop", 1),
@@ -168,7 +159,7 @@ def test_an_edit_made_while_the_client_was_away_is_not_lost(tmp_path):
     assert panel.flush()
     edits: list[dict] = []
     panel.on("controls", edits.append)
-    wait_for(panel._downlink.connected.is_set, what="the downlink")
+    wait_value(panel._downlink.connected.is_set, what="the downlink")
     srv.stop()
     other = ServerProcess(tmp_path / "data").start()  # the same data, another port: the client is not there
     try:
@@ -185,8 +176,8 @@ def test_an_edit_made_while_the_client_was_away_is_not_lost(tmp_path):
     assert props["pause"] is False
     srv.start()  # the client's server again: the downlink reconnects and gets the pane as it is
     try:
-        wait_for(lambda: props["pause"] is True, 20.0, "the edit made meanwhile")
-        wait_for(lambda: len(edits) == 1, what="its event")
+        wait_value(lambda: props["pause"] is True, 20.0, "the edit made meanwhile")
+        wait_value(lambda: len(edits) == 1, what="its event")
         assert edits[0]["name"] == "pause" and edits[0]["value"] is True
         assert panel._downlink.connects >= 2
     finally:
@@ -335,7 +326,7 @@ def test_a_writer_without_the_token_is_refused(server_factory, tmp_path):
     arun(run())
     panel = panel_for(srv, tmp_path, token="s3cret")
     panel.properties("p", {"on": False})
-    wait_for(lambda: panel._downlink.connected.is_set(), what="a downlink with the token")
+    wait_value(lambda: panel._downlink.connected.is_set(), what="a downlink with the token")
     panel.close()
 
 
@@ -374,19 +365,19 @@ def test_visdom_handlers_get_visdoms_event_dicts(server, tmp_path):
     viz.register_event_handler(got.append, notes)
     assert len(viz.event_handlers) == 2  # Visdom's demo.py waits for callbacks when there are any
     assert viz.flush()
-    wait_for(viz.panel._downlink.connected.is_set, what="the downlink")
+    wait_value(viz.panel._downlink.connected.is_set, what="the downlink")
 
     async def run():
         sock = await page(server.url, "demo")
         for i, value in ((1, 120), (2, None), (3, False), (4, 2)):
             await sock.send({"type": "edit", "env": "demo", "win": win, "id": i, "value": value})
-        await asyncio.to_thread(wait_for, lambda: len(got) == 4, 15.0, "four property events")
+        await asyncio.to_thread(wait_value, lambda: len(got) == 4, 15.0, "four property events")
         await sock.send({"type": "event", "env": "demo", "win": notes, "event": "key", "key": "x", "key_code": 88})
-        await asyncio.to_thread(wait_for, lambda: len(got) == 5, 15.0, "the key press")
+        await asyncio.to_thread(wait_value, lambda: len(got) == 5, 15.0, "the key press")
         viz.clear_event_handlers(notes)
         await sock.send({"type": "event", "env": "demo", "win": notes, "event": "key", "key": "y", "key_code": 89})
         await sock.send({"type": "edit", "env": "demo", "win": win, "id": 0, "value": "last"})
-        await asyncio.to_thread(wait_for, lambda: len(got) == 6, 15.0, "the last edit")
+        await asyncio.to_thread(wait_value, lambda: len(got) == 6, 15.0, "the last edit")
         sock.close()
 
     try:
@@ -456,7 +447,7 @@ def test_a_blocked_handler_holds_up_neither_logging_nor_the_panes(server, tmp_pa
 
     panel.on("controls", stuck)
     assert panel.flush()
-    wait_for(panel._downlink.connected.is_set, what="the downlink")
+    wait_value(panel._downlink.connected.is_set, what="the downlink")
     try:
 
         async def run():
@@ -468,7 +459,7 @@ def test_a_blocked_handler_holds_up_neither_logging_nor_the_panes(server, tmp_pa
 
         arun(run())
         assert entered.is_set()  # the handler is stuck in the first edit
-        wait_for(lambda: props["lr"] == 0.3, what="the second edit while the handler is stuck")
+        wait_value(lambda: props["lr"] == 0.3, what="the second edit while the handler is stuck")
         start = time.monotonic()
         for step in range(1000):
             panel.line(step, 1.0 / (step + 1), win="loss")
@@ -494,7 +485,7 @@ def test_visdoms_properties_demo_reacts_to_edits(server, tmp_path, monkeypatch):
     viz = Visdom(server="http://127.0.0.1", port=server.port, spool_dir=tmp_path / "spool")
     properties_callbacks(viz, "demo", None)
     assert viz.flush()
-    wait_for(viz.panel._downlink.connected.is_set, what="the downlink")
+    wait_value(viz.panel._downlink.connected.is_set, what="the downlink")
     (win,) = [w for w in viz.event_handlers if viz.panel.get(w, env="demo")["kind"] == "properties"]
 
     def items():
@@ -505,11 +496,11 @@ def test_visdoms_properties_demo_reacts_to_edits(server, tmp_path, monkeypatch):
         async def run():
             sock = await page(server.url, "demo")
             await sock.send({"type": "edit", "env": "demo", "win": win, "id": 0, "value": "hello"})
-            await asyncio.to_thread(wait_for, lambda: items()[0]["value"] == "hello_updated", 15.0, "the callback")
+            await asyncio.to_thread(wait_value, lambda: items()[0]["value"] == "hello_updated", 15.0, "the callback")
             await sock.send({"type": "edit", "env": "demo", "win": win, "id": 2, "value": None})
-            await asyncio.to_thread(wait_for, lambda: items()[2]["value"] == "Stop", 15.0, "the button's new label")
+            await asyncio.to_thread(wait_value, lambda: items()[2]["value"] == "Stop", 15.0, "the button's new label")
             await sock.send({"type": "edit", "env": "demo", "win": win, "id": 4, "value": 2})
-            await asyncio.to_thread(wait_for, lambda: items()[4]["value"] == 2, 15.0, "the select")
+            await asyncio.to_thread(wait_value, lambda: items()[4]["value"] == 2, 15.0, "the select")
             sock.close()
 
         arun(run())

@@ -7,17 +7,9 @@ from __future__ import annotations
 import threading
 import time
 
+from client_helpers import wait_value
+
 import livepanel
-
-
-def wait_for(cond, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_click_on_a_line_plot_and_a_key_press_reach_the_handler(server, pages, tmp_path):
@@ -28,7 +20,7 @@ def test_a_click_on_a_line_plot_and_a_key_press_reach_the_handler(server, pages,
     got: list[dict] = []
     panel.on("loss", got.append)
     assert panel.flush()
-    wait_for(panel._downlink.connected.is_set, what="the downlink")
+    wait_value(panel._downlink.connected.is_set, what="the downlink")
     try:
         page = pages.open(server.url + "/?env=ev")
         page.wait_for_function("() => window.__livepanel.points('loss') === 10", timeout=10000)
@@ -42,7 +34,7 @@ def test_a_click_on_a_line_plot_and_a_key_press_reach_the_handler(server, pages,
             }"""
         )
         page.mouse.click(x + 3, y - 2)
-        wait_for(lambda: len(got) == 1, what="the click")
+        wait_value(lambda: len(got) == 1, what="the click")
         click = got[0]
         assert click["event"] == "click" and click["env"] == "ev" and click["win"] == "loss"
         assert click["point"] == {"trace": "train", "index": 4, "x": 4.0, "y": 16.0}
@@ -51,7 +43,7 @@ def test_a_click_on_a_line_plot_and_a_key_press_reach_the_handler(server, pages,
         assert page.evaluate("() => document.activeElement?.dataset?.win") == "loss"
         page.keyboard.press("k")
         page.keyboard.press("Shift+ArrowUp")
-        wait_for(lambda: len(got) == 4, what="three key presses (Shift is one, as in Visdom)")
+        wait_value(lambda: len(got) == 4, what="three key presses (Shift is one, as in Visdom)")
         assert (got[1]["event"], got[1]["key"], got[1]["code"], got[1]["shift"]) == ("key", "k", "KeyK", False)
         assert [(e["key"], e["shift"]) for e in got[2:]] == [("Shift", True), ("ArrowUp", True)]
         assert page.evaluate("() => window.__livepanel.events.click") == 1
@@ -92,15 +84,15 @@ def test_editing_a_properties_pane_changes_what_a_running_loop_reads(server, pag
         number = pane.locator("tr[data-prop='0'] input")
         number.fill("0.01")
         number.press("Enter")
-        wait_for(lambda: props["lr"] == 0.01, what="lr from the page")
+        wait_value(lambda: props["lr"] == 0.01, what="lr from the page")
         pane.locator("tr[data-prop='1'] input").check()
-        wait_for(lambda: props["pause"] is True, what="pause from the page")
+        wait_value(lambda: props["pause"] is True, what="pause from the page")
         pane.locator("tr[data-prop='2'] select").select_option(label="sgd")
-        wait_for(lambda: props["opt"] == "sgd", what="opt from the page")
+        wait_value(lambda: props["opt"] == "sgd", what="opt from the page")
         text = pane.locator("tr[data-prop='4'] input")
         text.fill("lower lr at 3k")
         text.press("Enter")
-        wait_for(lambda: props["note"] == "lower lr at 3k", what="the note")
+        wait_value(lambda: props["note"] == "lower lr at 3k", what="the note")
         pane.locator("tr[data-prop='3'] button").click()
         loop.join(15)
         assert not loop.is_alive()
@@ -125,7 +117,7 @@ def test_a_click_on_an_image_reaches_a_visdom_handler_with_image_coord(server, p
     got: list[dict] = []
     viz.register_event_handler(got.append, win)
     assert viz.flush()
-    wait_for(viz.panel._downlink.connected.is_set, what="the downlink")
+    wait_value(viz.panel._downlink.connected.is_set, what="the downlink")
     try:
         page = pages.open(server.url + "/?env=img")
         img = page.locator(f'section.lp-win[data-win="{win}"] img')
@@ -138,7 +130,7 @@ def test_a_click_on_an_image_reaches_a_visdom_handler_with_image_coord(server, p
         box = img.bounding_box()
         # the pixel (96, 16) of the image, whatever the zoom it is shown at
         page.mouse.click(box["x"] + (96.5 / 128) * box["width"], box["y"] + (16.5 / 64) * box["height"])
-        wait_for(lambda: len(got) == 1, what="the click")
+        wait_value(lambda: len(got) == 1, what="the click")
         click = got[0]
         assert click["event_type"] == "Click" and click["target"] == win and click["eid"] == "img"
         assert click["image_coord"] == {"x": 96, "y": 16} and click["pane_data"]["type"] == "image"
