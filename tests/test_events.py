@@ -102,8 +102,9 @@ def test_a_properties_edit_changes_what_a_running_loop_reads(server, tmp_path):
 
     def loop():  # a training loop: reads the value each step
         for _ in range(100_000):
-            seen.append(props["lr"])
-            if props["lr"] == 0.01 or stop.is_set():
+            lr = props["lr"]  # read once per step: an edit can land between two reads
+            seen.append(lr)
+            if lr == 0.01 or stop.is_set():
                 return
             time.sleep(0.001)
 

@@ -69,8 +69,9 @@ def test_editing_a_properties_pane_changes_what_a_running_loop_reads(server, pag
 
     def train():  # reads the pane each step, as a training loop would
         for _ in range(1_000_000):
-            seen.append((props["lr"], props["pause"], props["opt"], props["stop"]))
-            if props["stop"] >= 1 or done.is_set():
+            step = (props["lr"], props["pause"], props["opt"], props["stop"])  # read once: edits land any time
+            seen.append(step)
+            if step[3] >= 1 or done.is_set():
                 return
             time.sleep(0.002)
 
