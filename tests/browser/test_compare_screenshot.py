@@ -11,6 +11,7 @@ import os
 import shutil
 import urllib.parse
 
+from browser_helpers import next_frames
 from conftest import ROOT
 
 RECIPES = ("sgd-lr1e-1", "sgd-lr1e-2", "momentum-lr1e-1", "momentum-lr1e-2", "adam-lr1e-2", "adam-lr1e-3")
@@ -30,7 +31,7 @@ def test_compare_optimizers_in_the_browser(server, pages, artifacts, example):
         timeout=15000,
     )
     page.wait_for_function("() => document.querySelector('.lp-parcoords canvas') !== null", timeout=10000)
-    page.wait_for_timeout(500)  # let the last frame paint
+    next_frames(page)  # the last changes are painted
     shot = artifacts / "compare.png"
     page.screenshot(path=str(shot))
     assert 10_000 < shot.stat().st_size < 900_000

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 
+from browser_helpers import next_frames
 from conftest import ROOT
 
 
@@ -26,7 +27,7 @@ def test_digits_run_in_the_browser(server, pages, artifacts, example):
         "() => ['loss', 'accuracy', 'grad_norm'].every((k) => window.__livepanel.points(k) > 0)",
         timeout=10000,
     )
-    page.wait_for_timeout(500)  # let the last frame paint
+    next_frames(page)  # the last changes are painted
     shot = artifacts / "digits.png"
     page.screenshot(path=str(shot))
     assert 10_000 < shot.stat().st_size < 600_000
