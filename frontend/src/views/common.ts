@@ -193,6 +193,21 @@ export function canvasPng(canvases: HTMLCanvasElement[], background: string): Pr
   return new Promise((resolve) => out.toBlob(resolve, "image/png"));
 }
 
+/** Lines of text as a PNG (windows whose content is text: its image export). */
+export function textPng(lines: string[], width: number, lineHeight: number): Promise<Blob | null> {
+  const th = theme();
+  const c = document.createElement("canvas");
+  c.width = Math.max(200, width);
+  c.height = lineHeight * lines.length + 12;
+  const g = c.getContext("2d")!;
+  g.fillStyle = th.bg;
+  g.fillRect(0, 0, c.width, c.height);
+  g.fillStyle = th.fg;
+  g.font = "13px system-ui, sans-serif";
+  lines.forEach((l, i) => g.fillText(l, 6, 18 + i * lineHeight));
+  return canvasPng([c], th.bg);
+}
+
 /** A range slider with a label, for steps. */
 export class StepSlider {
   readonly el = el("label", "lp-step");

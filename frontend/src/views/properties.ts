@@ -5,7 +5,7 @@
 
 import { sendEdit } from "../events";
 import type { WindowState } from "../state";
-import { canvasPng, el, theme, type Ctx, type View } from "./common";
+import { el, textPng, type Ctx, type View } from "./common";
 
 export interface PropItem {
   type: string;
@@ -79,22 +79,12 @@ export class PropertiesView implements View {
 
   /** The pane as text lines (name: value) in an image. */
   png(): Promise<Blob | null> {
-    const th = theme();
     const lines = [...this.el.querySelectorAll("tr")].map((tr) => {
       const input = tr.querySelector("input, select, button") as HTMLInputElement | HTMLSelectElement | HTMLButtonElement | null;
       const value = input instanceof HTMLInputElement && input.type === "checkbox" ? String(input.checked) : (input as HTMLInputElement | null)?.value ?? "";
       return `${tr.querySelector(".lp-props-name")?.textContent ?? ""}: ${value}`;
     });
-    const c = document.createElement("canvas");
-    c.width = Math.max(200, this.el.clientWidth);
-    c.height = 18 * lines.length + 12;
-    const g = c.getContext("2d")!;
-    g.fillStyle = th.bg;
-    g.fillRect(0, 0, c.width, c.height);
-    g.fillStyle = th.fg;
-    g.font = "13px system-ui, sans-serif";
-    lines.forEach((l, i) => g.fillText(l, 6, 18 + i * 18));
-    return canvasPng([c], th.bg);
+    return textPng(lines, this.el.clientWidth, 18);
   }
 
   destroy(): void {}

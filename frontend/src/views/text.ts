@@ -3,7 +3,7 @@
 
 import { renderMarkdown } from "../markdown";
 import type { WindowState } from "../state";
-import { canvasPng, el, theme, type Ctx, type View } from "./common";
+import { el, textPng, type Ctx, type View } from "./common";
 
 export class TextView implements View {
   readonly el = el("div", "lp-text");
@@ -33,18 +33,7 @@ export class TextView implements View {
 
   /** A plain-text rendering of the window as an image (the markdown's text). */
   png(): Promise<Blob | null> {
-    const th = theme();
-    const lines = (this.el.innerText || "").split("\n").slice(0, 200);
-    const c = document.createElement("canvas");
-    c.width = Math.max(200, this.el.clientWidth);
-    c.height = 16 * lines.length + 12;
-    const g = c.getContext("2d")!;
-    g.fillStyle = th.bg;
-    g.fillRect(0, 0, c.width, c.height);
-    g.fillStyle = th.fg;
-    g.font = "13px system-ui, sans-serif";
-    lines.forEach((l, i) => g.fillText(l, 6, 18 + i * 16));
-    return canvasPng([c], th.bg);
+    return textPng((this.el.innerText || "").split("\n").slice(0, 200), this.el.clientWidth, 16);
   }
 
   destroy(): void {}
