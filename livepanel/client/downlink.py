@@ -158,7 +158,7 @@ class Downlink:
                 backoff = min(MAX_BACKOFF, backoff * 2)
                 continue
             if self._closed:  # closed while connecting
-                self._ws.close()
+                _shut(self._ws)
                 return
             backoff = 0.05
             self.connects += 1
@@ -174,7 +174,7 @@ class Downlink:
             self.connected.clear()
             ws, self._ws = self._ws, None
             if ws is not None:
-                ws.close()  # closed by the server, or by close(): either way, closed here too
+                _shut(ws)  # closed by the server, or by close(): either way, closed here too
 
     def _subscribe(self, envs: list[str]) -> None:
         ws = self._ws
@@ -261,3 +261,12 @@ class Downlink:
                     fn(event)
                 except Exception:  # the user's handler: its error is logged, the next events still come
                     log.exception("livepanel: an event handler raised")
+
+
+def _shut(ws: Any) -> None:
+    """Close a websocket and its socket at once. Tornado would wait up to 5 s for the server's close
+    frame, but this loop may end right after, which would leave the socket open."""
+    stream = getattr(ws.protocol, "stream", None)  # gone once closed
+    ws.close()
+    if stream is not None:
+        stream.close()
