@@ -40,6 +40,7 @@ MAX_PIXELS = 100000  # integer options (width, height, nrow) and layout cells ra
 KINDS = ("line", "scatter", "bar", "histogram", "heatmap", "image", "text", "plotly")
 KINDS += ("properties",)  # a properties pane (livepanel/properties.py): edited by viewers, read by the writer
 KINDS += ("media",)  # audio, video, svg (livepanel/media.py)
+KINDS += ("embedding",)  # N x D features, projected and drawn as a scatter (livepanel/embedding.py)
 # Kinds of alert the server's diagnosis raises (livepanel.diagnosis.KINDS is this list): what a mute may name.
 ALERT_KINDS = (
     "nonfinite",
@@ -374,6 +375,7 @@ _FIELDS = {
     "histogram": _COMMON | {"counts", "edges", "step", "stats", "t"},
     "heatmap": _COMMON | {"z", "update", "labels"},  # update, labels: livepanel/heatmap_update.py
     "media": _COMMON | {"format", "data"},  # livepanel/media.py
+    "embedding": _COMMON | {"features", "labels", "metadata", "thumbs", "step", "t"},  # livepanel/embedding.py
     "fork": {"op", "env", "source"},  # env: the new env, a copy of source (livepanel/server/store/fork.py)
     "image": _COMMON | {"images", "step", "t"},
     "text": _COMMON | {"text", "update"},
@@ -461,6 +463,11 @@ def validate_op(op: Any) -> dict[str, Any]:
         from livepanel import media  # it builds on this module
 
         media.check_op(op, out)
+    elif kind == "embedding":
+        from livepanel import embedding  # it builds on this module
+
+        embedding.check_op(op, out)
+        out["step"], out["t"] = _step(op), _time(op)
     elif kind == "image":
         out["images"] = _check_images(_require(op, "images"))
         out["step"] = _step(op)

@@ -1,0 +1,277 @@
+"""The embedding window kind: N x D features with labels, metadata and thumbnails, a history by step.
+
+An `embedding` op carries `features` (float32, N x D), optional `labels` (N strings), `metadata` (a map of
+column name to N strings or N numbers), `thumbs` (N small PNG/JPEG/WebP images, made by the sender),
+`step` and `t`. The store keeps the step with its PCA projection, computed at once (`pca`: the top
+eigenvectors of the D x D covariance, or of the N x N Gram matrix when D > N); t-SNE and UMAP are computed
+on request by the server's projector (livepanel/server/projector.py) and cached with the step in memory.
+
+Limits (a clear error above them): N <= MAX_POINTS, D <= MAX_DIM, N x D <= MAX_VALUES (50,000 x 256 as
+float32 is 51.2 MB, under the default 64 MiB payload), thumbnails for at most MAX_THUMB_POINTS points, each
+at most MAX_THUMB_BYTES, together at most MAX_THUMBS_TOTAL. Viewers get a step's metadata in the window
+message and load its points from `/api/v1/embedding` (livepanel/server/embedding_route.py).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from livepanel.protocol import MAX_NAME, ProtocolError, check_name, decode_array, quote
+
+MAX_POINTS = 100_000
+MAX_DIM = 4096
+MAX_VALUES = 12_800_000  # N x D: 50,000 x 256
+MAX_COLUMNS = 32  # metadata columns
+MAX_LABEL = MAX_NAME  # characters of a label or of a metadata string
+MAX_THUMB_POINTS = 20_000
+MAX_THUMB_BYTES = 16 << 10
+MAX_THUMBS_TOTAL = 32 << 20
+THUMB_FORMATS = {b"\x89PNG": "png", b"\xff\xd8\xff": "jpeg", b"RIFF": "webp"}
+COMPONENTS = 3  # PCA components kept (2-D views use the first two)
+METHODS = ("pca", "tsne", "umap")
+METRICS = ("cosine", "l2")
+
+
+class EmbeddingError(ValueError):
+    """Bad embedding input; the text says what was wrong."""
+
+
+def check_features(features: np.ndarray, what: str = "embedding features") -> None:
+    """Shape within the limits; every value finite."""
+    if features.ndim != 2:
+        raise EmbeddingError(f"{what} must be 2-D (N points x D dimensions), got shape {list(features.shape)}")
+    n, d = features.shape
+    if not 1 <= n <= MAX_POINTS:
+        raise EmbeddingError(f"{what} has {n} points; give 1 to {MAX_POINTS}")
+    if not 1 <= d <= MAX_DIM:
+        raise EmbeddingError(f"{what} has {d} dimensions; give 1 to {MAX_DIM}")
+    if n * d > MAX_VALUES:
+        raise EmbeddingError(
+            f"{what} is {n} x {d} = {n * d} values; the limit is {MAX_VALUES} (for example 50,000 x 256): "
+            "log fewer points or reduce the dimensions first"
+        )
+    total = float(np.add.reduce(features, axis=None, dtype=np.float64)) if features.size else 0.0
+    if not math.isfinite(total) or not np.isfinite(features).all():  # the sum is the quick look
+        bad = np.argwhere(~np.isfinite(features))
+        if len(bad):
+            i, j = (int(v) for v in bad[0])
+            raise EmbeddingError(
+                f"{what} holds {len(bad)} non-finite value(s) (NaN or infinity), the first at point {i}, "
+                f"dimension {j}: {features[i, j]!r}"
+            )
+
+
+def check_labels(labels: Any, n: int, what: str = "embedding labels") -> list[str]:
+    """N strings of at most MAX_LABEL characters."""
+    if not isinstance(labels, list):
+        raise EmbeddingError(f"{what} must be a list of {n} strings, got {type(labels).__name__}")
+    if len(labels) != n:
+        raise EmbeddingError(f"{what} has {len(labels)} entries for {n} points; give one per point")
+    for i, s in enumerate(labels):
+        if not isinstance(s, str) or len(s) > MAX_LABEL:
+            raise EmbeddingError(f"{what}[{i}] must be a string of at most {MAX_LABEL} characters, got {quote(s, 60)}")
+    return labels
+
+
+def check_metadata(metadata: Any, n: int) -> dict[str, Any]:
+    """Columns: a name each, N strings (a list) or N numbers (an array)."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        kind = type(metadata).__name__
+        raise EmbeddingError(f"embedding metadata must be a map of column names to values, got {kind}")
+    if len(metadata) > MAX_COLUMNS:
+        raise EmbeddingError(f"embedding metadata has {len(metadata)} columns; the limit is {MAX_COLUMNS}")
+    out: dict[str, Any] = {}
+    for name, values in metadata.items():
+        try:
+            check_name(name, "embedding metadata column name")
+        except ProtocolError as exc:
+            raise EmbeddingError(str(exc)) from None
+        if isinstance(values, list):
+            out[name] = check_labels(values, n, f"embedding metadata {name!r}")
+        else:
+            col = values if isinstance(values, np.ndarray) else decode_array(values, f"embedding metadata {name!r}")
+            if col.ndim != 1 or len(col) != n:
+                raise EmbeddingError(
+                    f"embedding metadata {name!r} has shape {list(col.shape)}; give one value per point ({n})"
+                )
+            out[name] = col
+    return out
+
+
+def check_thumbs(thumbs: Any, n: int) -> list[bytes]:
+    """N small encoded images (PNG, JPEG or WebP bytes)."""
+    if not isinstance(thumbs, list) or len(thumbs) != n:
+        got = len(thumbs) if isinstance(thumbs, list) else type(thumbs).__name__
+        raise EmbeddingError(f"embedding thumbs must be a list of {n} images (one per point), got {got}")
+    if n > MAX_THUMB_POINTS:
+        raise EmbeddingError(f"embedding images are taken for up to {MAX_THUMB_POINTS} points, got {n}")
+    total = 0
+    for i, data in enumerate(thumbs):
+        if not isinstance(data, bytes) or not data or thumb_format(data) is None:
+            raise EmbeddingError(f"embedding thumbs[{i}] must be the bytes of a PNG, JPEG or WebP image")
+        if len(data) > MAX_THUMB_BYTES:
+            raise EmbeddingError(f"embedding thumbs[{i}] is {len(data)} bytes; the limit is {MAX_THUMB_BYTES}")
+        total += len(data)
+    if total > MAX_THUMBS_TOTAL:
+        raise EmbeddingError(f"embedding thumbs are {total} bytes together; the limit is {MAX_THUMBS_TOTAL}")
+    return thumbs
+
+
+def thumb_format(data: bytes) -> str | None:
+    for magic, fmt in THUMB_FORMATS.items():
+        if data.startswith(magic):
+            return fmt
+    return None
+
+
+def check_op(op: dict, out: dict) -> None:
+    """The fields of an embedding op (protocol.validate_op): features, labels, metadata, thumbs."""
+    if "features" not in op:
+        raise ProtocolError("embedding needs the field 'features'")
+    try:
+        features = decode_array(op["features"], "embedding features")
+        if features.dtype != np.float32:
+            raise EmbeddingError(f"embedding features must be float32 (f4), got {features.dtype.str[1:]}")
+        check_features(features)
+        n = features.shape[0]
+        labels = op.get("labels")
+        out["labels"] = None if labels is None else check_labels(labels, n)
+        out["metadata"] = check_metadata(op.get("metadata"), n)
+        thumbs = op.get("thumbs")
+        out["thumbs"] = None if thumbs is None else check_thumbs(thumbs, n)
+    except EmbeddingError as exc:
+        raise ProtocolError(str(exc)) from None
+    out["features"] = features
+
+
+# ---------------------------------------------------------------- projections
+
+
+def pca(features: np.ndarray, k: int = COMPONENTS) -> tuple[np.ndarray, np.ndarray]:
+    """The first k principal components of the rows (N x k float32) and their explained variance ratios.
+
+    Eigenvectors of the D x D covariance (one BLAS product and an eigh of D x D: 50,000 x 256 in about
+    0.1 s), or of the N x N Gram matrix when N < D. Signs are fixed (each component's largest loading
+    positive), so that the same data projects the same way every time. Missing components are zeros."""
+    x = np.asarray(features, dtype=np.float32)
+    n, d = x.shape
+    mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
+    xc = x - mean
+    k_eff = min(k, n, d)
+    if d <= n:
+        cov = (xc.T @ xc).astype(np.float64)
+        values, vectors = np.linalg.eigh(cov)
+        order = np.argsort(values)[::-1][:k_eff]
+        comps = vectors[:, order]  # D x k
+        signs = np.sign(comps[np.argmax(np.abs(comps), axis=0), np.arange(k_eff)])
+        comps = (comps * np.where(signs == 0, 1, signs)).astype(np.float32)
+        coords = xc @ comps
+        top = values[order]
+    else:
+        gram = (xc @ xc.T).astype(np.float64)
+        values, vectors = np.linalg.eigh(gram)
+        order = np.argsort(values)[::-1][:k_eff]
+        top = values[order]
+        scale = np.sqrt(np.maximum(top, 0))
+        coords64 = vectors[:, order] * scale  # U S: the projections onto the components
+        comps = xc.astype(np.float64).T @ (vectors[:, order] / np.where(scale > 0, scale, 1))
+        signs = np.sign(comps[np.argmax(np.abs(comps), axis=0), np.arange(k_eff)])
+        coords = (coords64 * np.where(signs == 0, 1, signs)).astype(np.float32)
+    total = float(np.einsum("ij,ij->", xc, xc, dtype=np.float64))
+    ratio = np.maximum(top, 0) / total if total > 0 else np.zeros(k_eff)
+    if k_eff < k:
+        coords = np.hstack([coords, np.zeros((n, k - k_eff), np.float32)])
+        ratio = np.concatenate([ratio, np.zeros(k - k_eff)])
+    return np.ascontiguousarray(coords, dtype=np.float32), ratio.astype(np.float64)
+
+
+def neighbours(
+    features: np.ndarray, norms: np.ndarray, i: int, k: int, metric: str = "cosine"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest points to point i in the original space (itself left out), nearest first, and their
+    distances: cosine distance (1 - cosine similarity) or Euclidean. One matrix-vector product: 50,000 x
+    256 in a few ms, so nothing is precomputed but the row norms."""
+    x = features
+    dots = (x @ x[i]).astype(np.float64)
+    n2 = norms.astype(np.float64) ** 2
+    if metric == "cosine":
+        denom = np.maximum(norms.astype(np.float64) * float(norms[i]), 1e-30)
+        dist = 1.0 - dots / denom
+    else:
+        dist = np.sqrt(np.maximum(n2 + n2[i] - 2 * dots, 0.0))
+    dist[i] = np.inf
+    k = min(k, len(x) - 1)
+    if k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0)
+    part = np.argpartition(dist, k - 1)[:k] if k < len(x) else np.arange(len(x))
+    order = part[np.argsort(dist[part], kind="stable")]
+    return order.astype(np.int64), dist[order]
+
+
+def row_norms(features: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.einsum("ij,ij->i", features, features, dtype=np.float64)).astype(np.float32)
+
+
+# ---------------------------------------------------------------- the stored step and what viewers get
+
+
+def entry(op: dict, step: int, t: float) -> dict[str, Any]:
+    """What the store keeps of an embedding op: the data and its PCA projection."""
+    coords, ratio = pca(op["features"])
+    out = {
+        "step": step,
+        "t": t,
+        "features": op["features"],
+        "labels": op["labels"],
+        "metadata": op["metadata"],
+        "projections": {"pca": coords},
+        "variance": ratio,
+    }
+    if op.get("thumbs") is not None:
+        out["thumbs"] = op["thumbs"]
+    return out
+
+
+def meta(e: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A step as viewers see it in window messages: its size and columns, no points."""
+    n, d = e["features"].shape
+    md = e.get("metadata") or {}
+    columns = {name: ("text" if isinstance(v, list) else "number") for name, v in md.items()}
+    projections = {key: "done" for key in e.get("projections", {})}
+    if status:
+        projections.update({key: s for key, s in status.items() if key not in projections})
+    return {
+        "step": e["step"],
+        "t": e["t"],
+        "n": n,
+        "dim": d,
+        "labels": e.get("labels") is not None,
+        "columns": columns,
+        "thumbs": e.get("thumbs") is not None,
+        "projections": projections,
+        "variance": [float(v) for v in e.get("variance", [])],
+    }
+
+
+def points(e: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+    """A step's points for the page: labels, metadata and projections (one when key is given)."""
+    projections = e.get("projections", {})
+    chosen = projections if key is None else {key: projections[key]} if key in projections else {}
+    return {
+        **meta(e),
+        "label": e.get("labels"),
+        "metadata": e.get("metadata") or {},
+        "coords": chosen,
+    }
+
+
+def full(e: dict[str, Any]) -> dict[str, Any]:
+    """A step as `panel.get(win)` returns it: everything stored (thumbnails as their bytes)."""
+    out = {k: v for k, v in e.items()}
+    out["projections"] = dict(e.get("projections", {}))
+    return out
