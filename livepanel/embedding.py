@@ -237,14 +237,14 @@ def entry(op: dict, step: int, t: float) -> dict[str, Any]:
     return out
 
 
-def meta(e: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A step as viewers see it in window messages: its size and columns, no points."""
+def meta(e: dict[str, Any]) -> dict[str, Any]:
+    """A step as viewers see it in window messages: its size and columns, no points. `projections` maps
+    each projection to "done", or to {state: "running" | "error", progress: 0..1, error} while computed."""
     n, d = e["features"].shape
     md = e.get("metadata") or {}
     columns = {name: ("text" if isinstance(v, list) else "number") for name, v in md.items()}
-    projections = {key: "done" for key in e.get("projections", {})}
-    if status:
-        projections.update({key: s for key, s in status.items() if key not in projections})
+    projections: dict[str, Any] = {key: "done" for key in e.get("projections", {})}
+    projections.update({key: s for key, s in (e.get("status") or {}).items() if key not in projections})
     return {
         "step": e["step"],
         "t": e["t"],
@@ -272,6 +272,42 @@ def points(e: dict[str, Any], key: str | None = None) -> dict[str, Any]:
 
 def full(e: dict[str, Any]) -> dict[str, Any]:
     """A step as `panel.get(win)` returns it: everything stored (thumbnails as their bytes)."""
-    out = {k: v for k, v in e.items()}
-    out["projections"] = dict(e.get("projections", {}))
-    return out
+    return {k: v for k, v in e.items() if k != "status"}
+
+
+def size(e: dict[str, Any]) -> int:
+    """Bytes a step holds in memory (features, projections, thumbnails; labels roughly)."""
+    n = e["features"].nbytes + sum(c.nbytes for c in e.get("projections", {}).values())
+    n += sum(len(t) for t in e.get("thumbs") or ())
+    n += 16 * len(e.get("labels") or ())
+    return n
+
+
+def over_budget(steps: Any, budget: int) -> list[int]:
+    """Drop the oldest steps of an OrderedDict past `budget` bytes in all (the latest is always kept)."""
+    total, keep = 0, 0
+    for e in reversed(steps.values()):
+        total += size(e)
+        if total > budget and keep:
+            break
+        keep += 1
+    dropped = []
+    while len(steps) > keep:
+        dropped.append(steps.popitem(last=False)[0])
+    return dropped
+
+
+def projected(w: Any, op: dict[str, Any]) -> dict[str, Any]:
+    """Apply a projection op of the server's projector to its window (State.apply): a result joins the
+    step's projections, progress or an error its status. Returns the message for viewers (the step's meta)."""
+    e = w.steps[op["step"]]
+    status = dict(e.get("status") or {})
+    projections = dict(e.get("projections", {}))
+    key = op["key"]
+    if op["state"] == "done":
+        projections[key] = op["coords"]
+        status.pop(key, None)
+    else:
+        status[key] = {"state": op["state"], "progress": float(op.get("progress", 0.0)), "error": op.get("error")}
+    e = w.steps[op["step"]] = {**e, "projections": projections, "status": status}
+    return {"op": "embedding", "env": op["env"], "win": w.win, "opts": {}, **meta(e)}

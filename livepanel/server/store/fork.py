@@ -47,6 +47,10 @@ def expand(state: State, op: dict) -> list[dict[str, Any]]:
         elif w.kind == "image":
             for s in w.steps.values():
                 ops.append({"op": "image", **base, "images": s["images"], "step": s["step"], "t": s["t"]})
+        elif w.kind == "embedding":
+            for s in w.steps.values():
+                fields = {k: s.get(k) for k in ("features", "labels", "metadata", "thumbs", "step", "t")}
+                ops.append({"op": "embedding", **base, **fields})
         elif w.kind == "text":
             ops.append({"op": "text", **base, "text": w.text_body(), "update": "replace"})
         elif w.kind == "heatmap":

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from livepanel import heatmap_update, media, plotly_figure
+from livepanel import embedding, heatmap_update, media, plotly_figure
 from livepanel.properties import PropertyError, edited
 from livepanel.protocol import ProtocolError
 from livepanel.server.decimate import decimate
@@ -24,7 +24,7 @@ from livepanel.server.store.series import Series
 RAW_APPEND_LIMIT = 50_000  # larger appends reach viewers as a decimated window
 PUSH_WIDTH = 2048  # pixel columns for windows pushed to every viewer
 TRACE_KINDS = ("line", "scatter")
-STEP_KINDS = ("histogram", "image")
+STEP_KINDS = ("histogram", "image", "embedding")
 TEXT_DROPPED = "… (older text dropped)\n\n"  # starts a text window whose oldest appends were dropped
 TEXT_PART = 4096  # appends to a text window are kept in parts of at least this many characters (or max_text/16)
 
@@ -75,6 +75,8 @@ class Env:
 class Limits:
     max_image_steps: int = 200
     max_histogram_steps: int = 2000
+    max_embedding_steps: int = 100  # per window; and at most max_embedding_bytes of them (the latest always kept)
+    max_embedding_bytes: int = 1 << 30
     max_text: int = 1 << 20  # characters kept per text window
 
 
@@ -279,6 +281,9 @@ class State:
             undo.window(w)
         w.seq = seq
         writes.append(("win", name, win, seq))
+        if kind == "projection":  # made by the server's projector (t-SNE, UMAP): memory only, like a cache
+            message["op"] = embedding.projected(w, op)
+            return message, writes
         if kind == "mute":  # a window's mute is its `mute` option
             mute = _toggled(w.opts.get("mute") or [], op["kind"], op["muted"])
             w.opts = {k: v for k, v in w.opts.items() if k != "mute"} | ({"mute": mute} if mute else {})
@@ -399,6 +404,9 @@ class State:
         if w.kind == "histogram":
             entry = {"step": step, "t": t, "counts": op["counts"], "edges": op["edges"], "stats": op["stats"]}
             limit = self.limits.max_histogram_steps
+        elif w.kind == "embedding":  # livepanel/embedding.py: the data and its PCA projection
+            entry = embedding.entry(op, step, t)
+            limit = self.limits.max_embedding_steps
         else:
             entry = {"step": step, "t": t, "images": op["images"]}
             limit = self.limits.max_image_steps
@@ -410,9 +418,13 @@ class State:
         dropped = []
         while len(w.steps) > limit:
             dropped.append(w.steps.popitem(last=False)[0])
+        if w.kind == "embedding":
+            dropped += embedding.over_budget(w.steps, self.limits.max_embedding_bytes)
         writes.append(("step", env.name, w.win, w.kind, w.opts, entry, dropped))
         public = {k: v for k, v in entry.items() if k != "images"}
-        if w.kind == "image":
+        if w.kind == "embedding":
+            public = embedding.meta(entry)
+        elif w.kind == "image":
             public["images"] = [_image_meta(img) for img in entry["images"]]
         message["op"] = {"op": w.kind, "env": env.name, "win": w.win, "opts": op["opts"], **public}
         if dropped:
@@ -494,6 +506,8 @@ def window_state(
         ]
     elif w.kind == "media":
         out.update(media.public(w.content, full))
+    elif w.kind == "embedding":  # steps without their points (GET /api/v1/embedding), or everything when full
+        out["steps"] = [embedding.full(s) if full else embedding.meta(s) for s in w.steps.values()]
     else:
         out.update(w.content)
     return out
