@@ -41,6 +41,7 @@ KINDS = ("line", "scatter", "bar", "histogram", "heatmap", "image", "text", "plo
 KINDS += ("properties",)  # a properties pane (livepanel/properties.py): edited by viewers, read by the writer
 KINDS += ("media",)  # audio, video, svg (livepanel/media.py)
 KINDS += ("embedding",)  # N x D features, projected and drawn as a scatter (livepanel/embedding.py)
+KINDS += ("audio", "video")  # a WAV or an MP4 per step (livepanel/audio.py, livepanel/video.py, livepanel/clips.py)
 # Kinds of alert the server's diagnosis raises (livepanel.diagnosis.KINDS is this list): what a mute may name.
 ALERT_KINDS = (
     "nonfinite",
@@ -368,6 +369,7 @@ def _require(op: dict, key: str) -> Any:
 # ---------------------------------------------------------------- operations
 
 _COMMON = {"op", "env", "win", "opts"}
+_CODED = {"coded_width", "coded_height"}  # a video's size in its file (livepanel/video.py)
 _FIELDS = {
     "line": _COMMON | {"name", "update", "x", "y", "t"},
     "scatter": _COMMON | {"name", "update", "x", "y", "t"},
@@ -375,6 +377,8 @@ _FIELDS = {
     "histogram": _COMMON | {"counts", "edges", "step", "stats", "t"},
     "heatmap": _COMMON | {"z", "update", "labels"},  # update, labels: livepanel/heatmap_update.py
     "media": _COMMON | {"format", "data"},  # livepanel/media.py
+    "audio": _COMMON | {"format", "data", "peaks", "step", "t"},  # livepanel/audio.py
+    "video": _COMMON | {"format", "data", "fps", "frames", "width", "height", "step", "t"} | _CODED,  # video.py
     "embedding": _COMMON | {"features", "labels", "metadata", "thumbs", "step", "t"},  # livepanel/embedding.py
     "fork": {"op", "env", "source"},  # env: the new env, a copy of source (livepanel/server/store/fork.py)
     "image": _COMMON | {"images", "step", "t"},
@@ -463,6 +467,12 @@ def validate_op(op: Any) -> dict[str, Any]:
         from livepanel import media  # it builds on this module
 
         media.check_op(op, out)
+    elif kind in ("audio", "video"):
+        from livepanel import audio, video  # they build on this module
+
+        (audio if kind == "audio" else video).check_op(op, out)
+        out["step"] = _step(op)
+        out["t"] = _time(op)
     elif kind == "embedding":
         from livepanel import embedding  # it builds on this module
 
