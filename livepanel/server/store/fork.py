@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from livepanel import clips
 from livepanel.protocol import ProtocolError
 
 if TYPE_CHECKING:
@@ -51,6 +52,9 @@ def expand(state: State, op: dict) -> list[dict[str, Any]]:
             for s in w.steps.values():
                 fields = {k: s.get(k) for k in ("features", "labels", "metadata", "thumbs", "step", "t")}
                 ops.append({"op": "embedding", **base, **fields})
+        elif w.kind in clips.KINDS:  # audio, video: each step's file and what describes it
+            for s in w.steps.values():
+                ops.append({"op": w.kind, **base, **{k: s[k] for k in (*clips.FIELDS[w.kind], "step", "t")}})
         elif w.kind == "text":
             ops.append({"op": "text", **base, "text": w.text_body(), "update": "replace"})
         elif w.kind == "heatmap":

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from livepanel import embedding, heatmap_update, media, plotly_figure
+from livepanel import clips, embedding, heatmap_update, media, plotly_figure
 from livepanel.properties import PropertyError, edited
 from livepanel.protocol import ProtocolError
 from livepanel.server.decimate import decimate
@@ -25,6 +25,7 @@ RAW_APPEND_LIMIT = 50_000  # larger appends reach viewers as a decimated window
 PUSH_WIDTH = 2048  # pixel columns for windows pushed to every viewer
 TRACE_KINDS = ("line", "scatter")
 STEP_KINDS = ("histogram", "image", "embedding")
+STEP_KINDS += clips.KINDS  # audio, video (livepanel/clips.py)
 TEXT_DROPPED = "… (older text dropped)\n\n"  # starts a text window whose oldest appends were dropped
 TEXT_PART = 4096  # appends to a text window are kept in parts of at least this many characters (or max_text/16)
 
@@ -77,6 +78,8 @@ class Limits:
     max_histogram_steps: int = 2000
     max_embedding_steps: int = 100  # per window; and at most max_embedding_bytes of them (the latest always kept)
     max_embedding_bytes: int = 1 << 30
+    max_media_steps: int = 100  # audio and video steps per window; and at most max_media_bytes of files
+    max_media_bytes: int = 256 << 20
     max_text: int = 1 << 20  # characters kept per text window
 
 
@@ -404,6 +407,9 @@ class State:
         if w.kind == "histogram":
             entry = {"step": step, "t": t, "counts": op["counts"], "edges": op["edges"], "stats": op["stats"]}
             limit = self.limits.max_histogram_steps
+        elif w.kind in clips.KINDS:  # livepanel/clips.py: a WAV or an MP4 and what describes it
+            entry = clips.entry(w.kind, op, step, t)
+            limit = self.limits.max_media_steps
         elif w.kind == "embedding":  # livepanel/embedding.py: the data and its PCA projection
             entry = embedding.entry(op, step, t)
             limit = self.limits.max_embedding_steps
@@ -420,10 +426,15 @@ class State:
             dropped.append(w.steps.popitem(last=False)[0])
         if w.kind == "embedding":
             dropped += embedding.over_budget(w.steps, self.limits.max_embedding_bytes)
+        elif w.kind in clips.KINDS:
+            for old in clips.to_drop(w.steps, limit, self.limits.max_media_bytes):
+                dropped.append(w.steps.pop(old)["step"])
         writes.append(("step", env.name, w.win, w.kind, w.opts, entry, dropped))
         public = {k: v for k, v in entry.items() if k != "images"}
         if w.kind == "embedding":
             public = embedding.meta(entry)
+        elif w.kind in clips.KINDS:
+            public = clips.public(entry)
         elif w.kind == "image":
             public["images"] = [_image_meta(img) for img in entry["images"]]
         message["op"] = {"op": w.kind, "env": env.name, "win": w.win, "opts": op["opts"], **public}
@@ -506,6 +517,8 @@ def window_state(
         ]
     elif w.kind == "media":
         out.update(media.public(w.content, full))
+    elif w.kind in clips.KINDS:  # steps without their files (GET /api/v1/media), or with them when full
+        out["steps"] = [clips.public(s, full) for s in w.steps.values()]
     elif w.kind == "embedding":  # steps without their points (GET /api/v1/embedding), or everything when full
         out["steps"] = [embedding.full(s) if full else embedding.meta(s) for s in w.steps.values()]
     else:
