@@ -42,6 +42,7 @@ KINDS += ("properties",)  # a properties pane (livepanel/properties.py): edited 
 KINDS += ("media",)  # audio, video, svg (livepanel/media.py)
 KINDS += ("embedding",)  # N x D features, projected and drawn as a scatter (livepanel/embedding.py)
 KINDS += ("audio", "video")  # a WAV or an MP4 per step (livepanel/audio.py, livepanel/video.py, livepanel/clips.py)
+KINDS += ("graph",)  # a model's structure: nodes, edges, module hierarchy (livepanel/model_graph.py)
 # Kinds of alert the server's diagnosis raises (livepanel.diagnosis.KINDS is this list): what a mute may name.
 ALERT_KINDS = (
     "nonfinite",
@@ -384,6 +385,7 @@ _FIELDS = {
     "image": _COMMON | {"images", "step", "t"},
     "text": _COMMON | {"text", "update"},
     "plotly": _COMMON | {"figure", "update"},  # livepanel/plotly_figure.py
+    "graph": _COMMON | {"graph"},  # livepanel/model_graph.py
     "properties": _COMMON | {"items", "pane"},  # livepanel/properties.py
     "property": {"op", "env", "win", "id", "value"},  # a viewer's edit of one item of a properties pane
     "opts": _COMMON,
@@ -494,6 +496,10 @@ def validate_op(op: Any) -> dict[str, Any]:
         from livepanel import plotly_figure  # it builds on this module
 
         plotly_figure.check_op(op, out)
+    elif kind == "graph":
+        from livepanel import model_graph  # it builds on this module
+
+        model_graph.check_op(op, out)
     return out
 
 
