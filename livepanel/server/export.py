@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 
-from livepanel import properties
+from livepanel import clips, properties
 from livepanel.server.store import Window
 
 
@@ -40,6 +40,11 @@ def to_csv(w: Window) -> str | None:
             writer.writerow([_num(v) for v in row])
     elif w.kind == "text":
         return w.content.get("text", "")
+    elif w.kind in clips.KINDS:  # one row per step: what describes its file (the file: /api/v1/media)
+        fields = [f for f in clips.FIELDS[w.kind] if f not in ("data", "peaks")]
+        writer.writerow(["step", "time", *fields, "bytes"])
+        for entry in w.steps.values():
+            writer.writerow([entry["step"], _num(entry["t"]), *(entry[f] for f in fields), entry["size"]])
     elif w.kind == "properties":  # livepanel/properties.py: each item as a writer reads it
         writer.writerow(["name", "type", "value"])
         for item in w.content.get("items", []):
