@@ -333,6 +333,9 @@ class State:
                 message["op"] = dict(op, figure=figure, update="replace")  # viewers get the whole figure
             w.content = {"figure": figure}
             writes.append(("content", name, win, kind, w.opts, w.content))
+        elif kind == "graph":  # livepanel/model_graph.py: one graph per window, a new one replaces it
+            w.content = {"graph": op["graph"]}
+            writes.append(("content", name, win, kind, w.opts, w.content))
         return message, writes
 
     def _text(self, env: Env, w: Window, op: dict, message: dict, writes: list) -> dict:
