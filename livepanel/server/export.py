@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 
-from livepanel import clips, properties
+from livepanel import clips, model_graph, properties
 from livepanel.server.store import Window
 
 
@@ -45,6 +45,8 @@ def to_csv(w: Window) -> str | None:
         writer.writerow(["step", "time", *fields, "bytes"])
         for entry in w.steps.values():
             writer.writerow([entry["step"], _num(entry["t"]), *(entry[f] for f in fields), entry["size"]])
+    elif w.kind == "graph":  # livepanel/model_graph.py: one row per node; its inputs name the edges
+        writer.writerows(model_graph.csv_rows(w.content.get("graph", {})))
     elif w.kind == "properties":  # livepanel/properties.py: each item as a writer reads it
         writer.writerow(["name", "type", "value"])
         for item in w.content.get("items", []):
