@@ -39,11 +39,11 @@ class EmbeddingError(ValueError):
     """Bad embedding input; the text says what was wrong."""
 
 
-def check_features(features: np.ndarray, what: str = "embedding features") -> None:
-    """Shape within the limits; every value finite."""
-    if features.ndim != 2:
-        raise EmbeddingError(f"{what} must be 2-D (N points x D dimensions), got shape {list(features.shape)}")
-    n, d = features.shape
+def check_shape(shape: tuple[int, ...], what: str = "embedding features") -> None:
+    """N x D within the limits."""
+    if len(shape) != 2:
+        raise EmbeddingError(f"{what} must be 2-D (N points x D dimensions), got shape {list(shape)}")
+    n, d = shape
     if not 1 <= n <= MAX_POINTS:
         raise EmbeddingError(f"{what} has {n} points; give 1 to {MAX_POINTS}")
     if not 1 <= d <= MAX_DIM:
@@ -53,6 +53,11 @@ def check_features(features: np.ndarray, what: str = "embedding features") -> No
             f"{what} is {n} x {d} = {n * d} values; the limit is {MAX_VALUES} (for example 50,000 x 256): "
             "log fewer points or reduce the dimensions first"
         )
+
+
+def check_features(features: np.ndarray, what: str = "embedding features") -> None:
+    """Shape within the limits; every value finite."""
+    check_shape(features.shape, what)
     total = float(np.add.reduce(features, axis=None, dtype=np.float64)) if features.size else 0.0
     if not math.isfinite(total) or not np.isfinite(features).all():  # the sum is the quick look
         bad = np.argwhere(~np.isfinite(features))
@@ -150,6 +155,11 @@ def check_op(op: dict, out: dict) -> None:
 
 
 # ---------------------------------------------------------------- projections
+
+
+def projection_key(method: str, dims: int) -> str:
+    """How a step's projections are named: "pca" (3 components, 2-D views use two), "tsne-2d", "umap-3d"."""
+    return "pca" if method == "pca" else f"{method}-{dims}d"
 
 
 def pca(features: np.ndarray, k: int = COMPONENTS) -> tuple[np.ndarray, np.ndarray]:
@@ -272,7 +282,7 @@ def points(e: dict[str, Any], key: str | None = None) -> dict[str, Any]:
 
 def full(e: dict[str, Any]) -> dict[str, Any]:
     """A step as `panel.get(win)` returns it: everything stored (thumbnails as their bytes)."""
-    return {k: v for k, v in e.items() if k != "status"}
+    return {k: v for k, v in e.items() if k != "status" and not k.startswith("_")}
 
 
 def size(e: dict[str, Any]) -> int:

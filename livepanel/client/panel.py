@@ -496,6 +496,15 @@ class Panel(WindowKinds, RunRecord, Interactive):
 
         return plotly.plotly(self, fig, win, env, opts, update)
 
+    def embedding(self, features: Any, labels: Any = None, metadata: dict | None = None, images: Any = None,
+                  win: str | None = None, step: int | None = None, env: str | None = None,
+                  opts: dict | None = None) -> str:  # fmt: skip
+        """N x D features (numpy or torch) as an embedding step: PCA at once on the server, t-SNE and UMAP on
+        request in the page; labels, metadata columns and images (thumbnails) per point. See docs/client.md."""
+        from livepanel.client import embedding
+
+        return embedding.embedding(self, features, labels, metadata, images, win, step, env, opts)
+
     def show(self, win: str | None = None, env: str | None = None, height: int = 600, token: bool = False) -> None:
         """Display the env's live page inline in a Jupyter notebook (see livepanel.integrations.jupyter)."""
         from livepanel.integrations import jupyter

@@ -11,9 +11,11 @@ from livepanel.config import Config
 from livepanel.server import groups, handlers, ingest, runs
 from livepanel.server.auth import Guard, log_request
 from livepanel.server.diagnosis import Diagnosis
+from livepanel.server.embedding_route import EmbeddingHandler
 from livepanel.server.events import Events, EventsHandler
 from livepanel.server.hub import Hub
 from livepanel.server.media_route import MediaHandler
+from livepanel.server.projector import Projector
 from livepanel.server.store import Store
 from livepanel.server.ws import SocketHandler
 
@@ -52,6 +54,7 @@ def make_app(config: Config, store: Store, hub: Hub, diagnosis: Diagnosis | None
         (api + "/window", handlers.WindowHandler, read),
         (api + "/image", handlers.ImageHandler, read),
         (api + "/media", MediaHandler, read),
+        (api + "/embedding", EmbeddingHandler, {**read, "projector": Projector(store)}),  # t-SNE off the loop
         (api + "/export", handlers.ExportHandler, read),
         (api + "/health", handlers.HealthHandler),
         (api + "/socket", SocketHandler, {"guard": guard, "hub": hub, "store": store, "events": events}),

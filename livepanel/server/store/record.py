@@ -39,7 +39,7 @@ def loaded(stored: dict[str, Any] | None) -> dict[str, Any]:
 
 
 # Operations that change when a run was last updated: what writers send, not what viewers and the server do.
-QUIET_OPS = ("alert", "dismiss", "mute", "layout", "property")
+QUIET_OPS = ("alert", "dismiss", "mute", "layout", "property", "projection")  # projection: t-SNE by the server
 
 
 def quiet(op: dict[str, Any]) -> bool:
