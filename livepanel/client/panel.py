@@ -24,6 +24,7 @@ from livepanel.client import checks, convert
 from livepanel.client.buffers import BufferPool
 from livepanel.client.interact import Interactive
 from livepanel.client.kinds import WindowKinds
+from livepanel.client.media_kinds import MediaKinds
 from livepanel.client.runmeta import RunRecord
 from livepanel.client.sender import Pending, Sender
 from livepanel.client.spool import default_root
@@ -45,7 +46,7 @@ def _column(a: Any, j: int) -> Any:
     return convert.DeviceArray(a.tensor[:, j]) if isinstance(a, convert.DeviceArray) else a[:, j]
 
 
-class Panel(WindowKinds, RunRecord, Interactive):
+class Panel(WindowKinds, MediaKinds, RunRecord, Interactive):
     """A connection to a livepanel server, logging into one env by default.
 
     Calls never block on the network and never lose data: see docs/client.md.
