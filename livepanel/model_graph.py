@@ -3,7 +3,7 @@
 A graph is one content per window (a new one replaces it), made by `Panel.graph` from a PyTorch module,
 an ONNX model or a Keras model (livepanel/client/graph.py). Its form (docs/protocol.md, "Graph"):
 
-    {"source": "fx" | "module_tree" | "onnx" | "keras", "name": str,
+    {"source": "fx" | "module_tree" | "onnx" | "keras", "name": str, "note": str (why this source),
      "nodes": [{"id", "name", "op", "module", "attrs": {str: scalar | list}, "params": [{"name", "shape",
                 "count"}], "shape": [int] | None}],
      "edges": [{"from": id, "to": id, "shape": [int] | None, "order": bool}],
@@ -34,7 +34,7 @@ MAX_PARAMS = 64  # parameter entries of one node
 MAX_DIMS = 8  # dimensions of a shape
 MAX_TEXT = 200  # characters of an id, a name, an op, a module path, an attribute key or value
 MAX_BYTES = 16 << 20  # estimated size of the whole graph (characters + 8 per value)
-GRAPH_FIELDS = {"source", "name", "nodes", "edges", "modules"}
+GRAPH_FIELDS = {"source", "name", "note", "nodes", "edges", "modules"}
 NODE_FIELDS = {"id", "name", "op", "module", "attrs", "params", "shape"}
 EDGE_FIELDS = {"from", "to", "shape", "order"}
 MODULE_FIELDS = {"path", "type", "params"}
@@ -149,6 +149,9 @@ def check_graph(graph: Any) -> dict[str, Any]:
     budget = _Budget()
     source = protocol.check_choice(graph.get("source"), "graph source", SOURCES)
     name = _text(graph.get("name", ""), "graph name", budget)
+    note = graph.get("note", "")
+    if not isinstance(note, str) or len(note) > protocol.MAX_OPTION_TEXT:
+        raise GraphError(f"graph note must be a string of at most {protocol.MAX_OPTION_TEXT} characters")
     nodes, ids = [], set()
     for i, n in enumerate(_list(graph, "nodes", MAX_NODES)):
         what = f"graph node {i}"
@@ -202,7 +205,7 @@ def check_graph(graph: Any) -> dict[str, Any]:
                 "params": protocol.check_int(m.get("params", 0), f"{what} params", 0),
             }
         )
-    return {"source": source, "name": name, "nodes": nodes, "edges": edges, "modules": modules}
+    return {"source": source, "name": name, "note": note, "nodes": nodes, "edges": edges, "modules": modules}
 
 
 def check_op(op: dict, out: dict) -> None:

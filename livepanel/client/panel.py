@@ -497,6 +497,17 @@ class Panel(WindowKinds, MediaKinds, RunRecord, Interactive):
 
         return plotly.plotly(self, fig, win, env, opts, update)
 
+    def graph(self, model: Any, example_input: Any = None, win: str = "model", env: str | None = None,
+              opts: dict | None = None) -> str:  # fmt: skip
+        """A model's structure (torch module, Keras model, ONNX file or ModelProto), shaded live by what
+        `watch()` logs per layer; built and checked in the call (see livepanel/client/graph.py)."""
+        from livepanel.client import graph
+
+        env, win, opts = self._env(env), self._win(win, "model"), checks.opts(opts)
+        op = {"op": "graph", "env": env, "win": win, "graph": graph.build(model, example_input)}
+        self._push(self._with_opts(op, opts))
+        return win
+
     def embedding(self, features: Any, labels: Any = None, metadata: dict | None = None, images: Any = None,
                   win: str | None = None, step: int | None = None, env: str | None = None,
                   opts: dict | None = None) -> str:  # fmt: skip
