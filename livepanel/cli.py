@@ -128,7 +128,8 @@ async def _serve(config: Config) -> int:
     except OSError as exc:
         print(f"livepanel: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    limits = Limits(config.max_image_steps, config.max_histogram_steps, config.max_text)
+    limits = Limits(max_image_steps=config.max_image_steps, max_histogram_steps=config.max_histogram_steps,
+                    max_text=config.max_text)  # fmt: skip
     try:
         where = config.data_path if config.store == "sqlite" else None
         store = Store(where, limits)
