@@ -222,7 +222,7 @@ def test_quote_cuts_long_values():
     ],
 )
 def test_errors_quote_at_most_200_characters_of_a_value(op):
-    assert len(refused(op)) < 400
+    assert len(refused(op).replace(", ".join(protocol.OPS), "")) < 400  # the list of operations grows with kinds
 
 
 def test_batch_errors_quote_little_too():
