@@ -100,7 +100,8 @@ def test_options_unused_layer_and_rewatch(server, tmp_path):
         assert model.forward.__wrapped__.__self__ is model  # one wrapper: the first watch's was taken off
         train(model, 6)
         assert panel.windows("watch2") == []
-        assert panel.windows("elsewhere") == ["gnorm"]  # no histograms; "unused" never got a gradient
+        assert sorted(panel.windows("elsewhere")) == ["gnorm", "update_ratio", "weight_norm"]  # no histograms
+        assert [t["name"] for t in panel.get("weight_norm", "elsewhere")["traces"]] == ["body"]  # not "unused"
         (trace,) = panel.get("gnorm", "elsewhere")["traces"]
         assert trace["name"] == "body" and list(trace["x"]) == [0, 2, 4]
         w.remove()

@@ -517,6 +517,14 @@ class Panel(WindowKinds, MediaKinds, RunRecord, Interactive):
 
         return embedding.embedding(self, features, labels, metadata, images, win, step, env, opts)
 
+    def activations(self, model: Any, x: Any, *, layers: list[str] | None = None, step: int | None = None,
+                    env: str | None = None) -> list[str]:  # fmt: skip
+        """Run a torch model on the batch `x` now and log its layer outputs (statistics, histograms, feature
+        maps); returns the recorded layers. See livepanel/integrations/activations.py."""
+        from livepanel.integrations.activations import activations
+
+        return activations(self, model, x, layers=layers, step=step, env=env)
+
     def show(self, win: str | None = None, env: str | None = None, height: int = 600, token: bool = False) -> None:
         """Display the env's live page inline in a Jupyter notebook (see livepanel.integrations.jupyter)."""
         from livepanel.integrations import jupyter
