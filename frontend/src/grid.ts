@@ -6,12 +6,14 @@ import { actions, badge, kindLabel, level, severity, stepText, type AlertActions
 import { autoWidth as columnWidth, exportName, matcher, sectionOf, sections } from "./finding";
 import type { State, WindowState } from "./state";
 import { BarView } from "./views/bar";
+import { EmbeddingView } from "./views/embedding";
 import { el, str, type Ctx, type View } from "./views/common";
 import { HeatmapView } from "./views/heatmap";
 import { HistogramView } from "./views/histogram";
 import { ImageView } from "./views/image";
 import { LineView } from "./views/line";
 import { MediaView } from "./views/media";
+import { ClipView } from "./views/clips";
 import { PlotlyView } from "./views/plotly";
 import { setTexText } from "./tex";
 import type { Alert } from "./wire";
@@ -51,6 +53,11 @@ export function makeView(kind: string, ctx: Ctx, win: string): View {
       return new PlotlyView(ctx, win);
     case "media":
       return new MediaView(ctx, win);
+    case "embedding":
+      return new EmbeddingView(ctx, win);
+    case "audio":
+    case "video":
+      return new ClipView(kind, ctx, win);
     default:
       return new TextView(ctx, win);
   }
@@ -107,7 +114,7 @@ export class Frame {
     head.draggable = true;
     head.title = "drag to move";
     const png = el("button", "lp-export", "PNG");
-    const csv = el("button", "lp-export", kind === "image" || kind === "plotly" ? "JSON" : kind === "text" ? "MD" : kind === "media" ? "FILE" : "CSV");
+    const csv = el("button", "lp-export", kind === "image" || kind === "plotly" ? "JSON" : kind === "text" ? "MD" : kind === "media" || kind === "audio" || kind === "video" ? "FILE" : "CSV");
     png.type = csv.type = "button";
     png.title = "save as PNG";
     csv.title = "download the window's full data";
@@ -287,6 +294,11 @@ export class Frame {
   }
 
   private exportData(): void {
+    if (this.view instanceof ClipView) {
+      // the file of the step shown (a WAV or an MP4), for each env; the table of steps is the CSV export
+      for (const f of this.view.files()) download(this.grid.ctx.api("media", { env: f.env, win: this.win, step: f.step }), exportName([f.env], this.win, f.ext));
+      return;
+    }
     if (this.view instanceof MediaView) {
       const ext = this.view.format || "bin"; // the files as they were sent
       for (const env of this.grid.envsOf(this.win)) download(this.grid.ctx.api("media", { env, win: this.win }), exportName([env], this.win, ext));

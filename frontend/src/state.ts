@@ -1,6 +1,7 @@
 // The pure state of every subscribed env: apply one server message, return the
 // ids of the windows it changed. No DOM here (unit-tested under node).
 
+import { applyEmbedding, embedStepFrom, type EmbedStep } from "./embedstate";
 import { joined } from "./heatmapjoin";
 import { matrix, toF64, type Alert, type EnvInfo, type ImageMeta, type Layout, type Op, type Opts, type ServerMessage, type WireArray, type WireHistStep, type WireImageStep, type WireTrace, type WireWindow } from "./wire";
 
@@ -51,6 +52,14 @@ export interface ImageStep {
   images: ImageMeta[];
 }
 
+/** One step of an audio or video window (livepanel/clips.py): its file loads from /api/v1/media?step= */
+export interface ClipStep {
+  step: number;
+  t: number;
+  /** format, size, and sample_rate, channels, samples, peaks (audio) or fps, frames, width, height (video) */
+  meta: Record<string, unknown>;
+}
+
 export interface WindowState {
   env: string;
   win: string;
@@ -71,6 +80,10 @@ export interface WindowState {
   figure?: unknown;
   /** a media window's file: format (wav, mp4, svg, ...) and size in bytes (views/media.ts) */
   media?: { format: string; size: number };
+  /** an audio or video window's steps, oldest first: each describes one file (views/clips.ts) */
+  clips?: ClipStep[];
+  /** an embedding window's steps: sizes, columns and projections, not points (views/embedding.ts) */
+  embedding?: EmbedStep[];
 }
 
 export interface EnvState {
@@ -93,6 +106,14 @@ export const WINDOW_KINDS = new Set(["line", "scatter", "bar", "histogram", "hea
 export const MAX_HIST_STEPS = 10000;
 WINDOW_KINDS.add("properties"); // a properties pane: edited by viewers, read by the training process
 WINDOW_KINDS.add("media"); // audio, video or svg bytes, loaded from /api/v1/media (views/media.ts)
+WINDOW_KINDS.add("audio").add("video"); // a WAV or an MP4 per step (views/clips.ts)
+const MAX_CLIP_STEPS = 1000;
+
+function clipFrom(raw: Record<string, unknown>): ClipStep {
+  const { step, t, op: _op, env: _env, win: _win, opts: _opts, dropped: _dropped, ...meta } = raw;
+  return { step: typeof step === "number" ? step : 0, t: typeof t === "number" ? t : 0, meta };
+}
+WINDOW_KINDS.add("embedding"); // points projected by the server, loaded from /api/v1/embedding (views/embedding.ts)
 /** the operations that change which alerts are shown */
 const ALERT_OPS = new Set(["alert", "close", "delete_env", "dismiss", "mute"]);
 
@@ -129,6 +150,8 @@ export function windowFrom(env: string, w: WireWindow): WindowState {
   if (w.kind === "properties") st.items = Array.isArray(w.items) ? w.items : [];
   if (w.kind === "plotly") st.figure = w.figure ?? null;
   if (w.kind === "media") st.media = mediaFrom(w as unknown as Op);
+  if (w.kind === "audio" || w.kind === "video") st.clips = ((w.steps ?? []) as unknown as Record<string, unknown>[]).map(clipFrom).sort((a, b) => a.step - b.step);
+  if (w.kind === "embedding") st.embedding = ((w.steps ?? []) as unknown as Record<string, unknown>[]).map(embedStepFrom).sort((a, b) => a.step - b.step);
   return st;
 }
 
@@ -309,6 +332,18 @@ export function applyOp(env: EnvState, op: Op, seq: number): string[] {
       const step = typeof op.step === "number" ? op.step : nextStep(w.images);
       const images = ((op.images as ImageMeta[]) ?? []).map((im) => ({ format: im.format, width: im.width, height: im.height, caption: im.caption ?? "" }));
       upsertStep(w.images, { step, t: (op.t as number) ?? 0, images }, MAX_IMAGE_STEPS);
+      break;
+    }
+    case "embedding": // a step's meta, or a projection's progress (the points load from /api/v1/embedding)
+      w.embedding = applyEmbedding(w.embedding ?? [], op);
+      break;
+    case "audio":
+    case "video": {
+      // a step's description; the server names the steps it dropped to keep its bounds
+      const clips = (w.clips ??= []);
+      const step = typeof op.step === "number" ? op.step : nextStep(clips);
+      upsertStep(clips, { ...clipFrom(op), step }, MAX_CLIP_STEPS);
+      if (Array.isArray(op.dropped)) w.clips = clips.filter((c) => !(op.dropped as unknown[]).includes(c.step));
       break;
     }
     case "media": // a new file: its format and size (the bytes load from /api/v1/media)
