@@ -61,13 +61,18 @@ if (args.has("--tests")) {
   // The fast 3-D renderer (three.js, MIT) for plotly windows of surfaces, 3-D scatters and meshes: its own
   // script, loaded by src/views/fast3d.ts only when a page shows such a window.
   const fast3d = { ...options, entryPoints: [join(here, "src", "fast3d", "index.ts")], outfile: join(out, "fast3d.js") };
+  // Graph windows' layout (dagre, MIT) and drawing: static/graph.js, loaded by src/views/graph.ts only when a
+  // page shows a graph window.
+  const graph = { ...options, entryPoints: [join(here, "src", "graph", "index.ts")], outfile: join(out, "graph.js") };
   if (args.has("--watch")) {
     await (await context(fast3d)).watch();
+    await (await context(graph)).watch();
     const ctx = await context(options);
     await ctx.watch();
     console.log(`watching frontend/src, writing ${out}; Ctrl-C to stop`);
   } else {
     await build(options);
     await build(fast3d);
+    await build(graph);
   }
 }

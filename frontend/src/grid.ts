@@ -7,6 +7,7 @@ import { autoWidth as columnWidth, exportName, matcher, sectionOf, sections } fr
 import type { State, WindowState } from "./state";
 import { BarView } from "./views/bar";
 import { EmbeddingView } from "./views/embedding";
+import { GraphView } from "./views/graph";
 import { el, str, type Ctx, type View } from "./views/common";
 import { HeatmapView } from "./views/heatmap";
 import { HistogramView } from "./views/histogram";
@@ -53,6 +54,8 @@ export function makeView(kind: string, ctx: Ctx, win: string): View {
       return new PlotlyView(ctx, win);
     case "media":
       return new MediaView(ctx, win);
+    case "graph":
+      return new GraphView(ctx, win);
     case "embedding":
       return new EmbeddingView(ctx, win);
     case "audio":

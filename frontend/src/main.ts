@@ -122,6 +122,8 @@ function start(): void {
     },
     api,
     alerts: (win: string) => state.alerts(selected, win),
+    envState: (name: string) => state.envs.get(name),
+    reveal: (win: string) => revealWindow(win),
   };
 
   // ---- page skeleton
@@ -138,13 +140,14 @@ function start(): void {
     dismiss: (a) => socket.send({ type: "dismiss", env: a.env, id: a.id }),
     mute: (a, onWindow) => socket.send({ type: "mute", env: a.env, ...(onWindow ? { win: a.win } : {}), kind: a.kind, muted: true }),
   };
-  const alertsPanel = new AlertsPanel((a) => {
-    // an entry of the list was picked: bring its window into view and mark it
-    const f = grid.frames.get(a.win);
+  // bring a window into view and mark it (an alert picked in the list, a graph node's layer window)
+  const revealWindow = (win: string) => {
+    const f = grid.frames.get(win);
     if (!f) return;
     f.el.scrollIntoView({ block: "nearest", behavior: "smooth" });
     flash(f.el);
-  }, alertActions);
+  };
+  const alertsPanel = new AlertsPanel((a) => revealWindow(a.win), alertActions);
   // the window search (a substring, or /regex/): the page URL keeps it (?q=), so a link shows the same
   const search = el("input", "lp-win-search");
   search.type = "search";

@@ -84,6 +84,8 @@ export interface WindowState {
   clips?: ClipStep[];
   /** an embedding window's steps: sizes, columns and projections, not points (views/embedding.ts) */
   embedding?: EmbedStep[];
+  /** a graph window's model graph as the wire has it (src/graph/model.ts reads it) */
+  graph?: unknown;
 }
 
 export interface EnvState {
@@ -113,6 +115,7 @@ function clipFrom(raw: Record<string, unknown>): ClipStep {
   const { step, t, op: _op, env: _env, win: _win, opts: _opts, dropped: _dropped, ...meta } = raw;
   return { step: typeof step === "number" ? step : 0, t: typeof t === "number" ? t : 0, meta };
 }
+WINDOW_KINDS.add("graph"); // a model's structure, replaced whole (views/graph.ts)
 WINDOW_KINDS.add("embedding"); // points projected by the server, loaded from /api/v1/embedding (views/embedding.ts)
 /** the operations that change which alerts are shown */
 const ALERT_OPS = new Set(["alert", "close", "delete_env", "dismiss", "mute"]);
@@ -151,6 +154,7 @@ export function windowFrom(env: string, w: WireWindow): WindowState {
   if (w.kind === "plotly") st.figure = w.figure ?? null;
   if (w.kind === "media") st.media = mediaFrom(w as unknown as Op);
   if (w.kind === "audio" || w.kind === "video") st.clips = ((w.steps ?? []) as unknown as Record<string, unknown>[]).map(clipFrom).sort((a, b) => a.step - b.step);
+  if (w.kind === "graph") st.graph = (w as unknown as { graph?: unknown }).graph ?? null;
   if (w.kind === "embedding") st.embedding = ((w.steps ?? []) as unknown as Record<string, unknown>[]).map(embedStepFrom).sort((a, b) => a.step - b.step);
   return st;
 }
@@ -334,6 +338,9 @@ export function applyOp(env: EnvState, op: Op, seq: number): string[] {
       upsertStep(w.images, { step, t: (op.t as number) ?? 0, images }, MAX_IMAGE_STEPS);
       break;
     }
+    case "graph": // a new graph replaces the window's
+      w.graph = op.graph ?? null;
+      break;
     case "embedding": // a step's meta, or a projection's progress (the points load from /api/v1/embedding)
       w.embedding = applyEmbedding(w.embedding ?? [], op);
       break;

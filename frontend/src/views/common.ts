@@ -1,7 +1,7 @@
 // What every window kind shares: the View interface, theme colours, the
 // palette, canvas helpers and the page-side counters tests and benchmarks read.
 
-import type { WindowState } from "../state";
+import type { EnvState, WindowState } from "../state";
 import type { Grouping, Settings } from "../settings";
 import type { Focus, RunsModel } from "../runs/model";
 import type { Alert } from "../wire";
@@ -25,6 +25,10 @@ export interface Ctx {
   readonly focus: Focus;
   /** overlaid runs grouped by a config key ("" : none) */
   readonly grouping: Grouping;
+  /** an env as the page holds it: views that show other windows' data read it (views/graph.ts) */
+  envState?(env: string): EnvState | undefined;
+  /** bring a window into view and mark it (a graph node's layer windows) */
+  reveal?(win: string): void;
 }
 
 export interface View {
