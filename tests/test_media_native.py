@@ -149,6 +149,12 @@ def test_export_and_restart_keep_them(srv, panel):
     assert state["steps"][0]["peaks"].shape == (1, 2, 500)
     assert len(_frames(wire.window(srv.url, ENV, "kept-clip", full=1)["steps"][0]["data"])) == 3
 
+    # a fork copies every step with its file
+    assert wire.send_ops(srv.url, [{"op": "fork", "env": "forked", "source": ENV}], client="forker-media")[0] == 200
+    copy = wire.window(srv.url, "forked", "kept", full=1)["steps"][0]
+    assert copy["step"] == 7 and copy["data"] == state["steps"][0]["data"] and copy["sample_rate"] == 4000
+    assert wire.window(srv.url, "forked", "kept-clip")["steps"][0]["frames"] == 3
+
 
 BAD_AUDIO = [
     (np.zeros((10, 3)), 8000, ValueError, "1 or 2 channels"),
