@@ -33,6 +33,7 @@ import {
 import { ConvexHull } from "three/examples/jsm/math/ConvexHull.js";
 import { fmt, ticks } from "../views/common";
 import { colorscaleTable, type Table } from "./colorscale";
+import { createPoints, type PointsScene } from "./points";
 
 type Rec = Record<string, unknown>;
 export interface Fast3dTheme {
@@ -628,7 +629,9 @@ function dot(): CanvasTexture {
 export type { Fast3dScene };
 export interface Fast3dLib {
   create(host: HTMLElement): Fast3dScene;
+  /** the embedding window's scatter (fast3d/points.ts, views/embedding.ts) */
+  points(host: HTMLElement): PointsScene;
 }
 
 ColorManagement.enabled = false;
-(globalThis as typeof globalThis & { LivepanelFast3d?: Fast3dLib }).LivepanelFast3d = { create: (host) => new Fast3dScene(host) };
+(globalThis as typeof globalThis & { LivepanelFast3d?: Fast3dLib }).LivepanelFast3d = { create: (host) => new Fast3dScene(host), points: createPoints };
