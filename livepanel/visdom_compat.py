@@ -130,7 +130,9 @@ def video_bytes(tensor: Any, dim: str, fps: Any) -> bytes:
     try:
         import av  # type: ignore[import-not-found]
     except ImportError:
-        raise ImportError("visdom video from a tensor encodes with PyAV: pip install av (or pass videofile=)") from None
+        raise ImportError(
+            "visdom video from a tensor encodes with PyAV: pip install 'livepanel[video]' (or pass videofile=)"
+        ) from None
     if np.issubdtype(x.dtype, np.floating):
         x = 255 * x
     x = x.clip(0, 255).astype(np.uint8)
