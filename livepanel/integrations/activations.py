@@ -37,7 +37,7 @@ log = logging.getLogger("livepanel")
 MAX_LAYERS = 64  # layers recorded by default (the first ones in model order); name others with `layers=`
 MAX_HIST_VALUES = 1 << 18  # a histogram of a larger output covers its first samples (at most this many values)
 MAX_CHANNELS = 64  # feature maps shown per convolution (sample 0's first channels)
-MAX_SIDE = 128  # a larger feature map is shown with a stride, so a grid stays about 1,000 pixels wide
+MAX_SIDE = 128  # a larger map is shown with a stride, so a grid stays about 1,000 pixels wide (1-D: 8 times)
 
 # Parameterless modules whose outputs are worth recording (leaf modules with parameters always are).
 ACTIVATIONS = frozenset(
@@ -190,7 +190,8 @@ class Recorder:
             maps = t[0] if t.ndim == dims + 2 else t  # sample 0 (or an unbatched output)
             r.channels = maps.shape[0]
             maps = maps[:MAX_CHANNELS]
-            stride = max(1, math.ceil(max(maps.shape[1:]) / MAX_SIDE))
+            side = MAX_SIDE if dims == 2 else 8 * MAX_SIDE  # a 1-D map is one row of the image
+            stride = max(1, math.ceil(max(maps.shape[1:]) / side))
             if stride > 1:
                 maps = maps[:, ::stride] if dims == 1 else maps[:, ::stride, ::stride]
             r.maps = convert.snapshot(maps, f"feature maps of {name}")
