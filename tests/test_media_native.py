@@ -244,3 +244,12 @@ def test_wire_round_trip_of_an_audio_op_keeps_its_peaks():
     op = {"op": "audio", "env": "e", "win": "w", "format": "wav", "data": audio.wav(x, 100), "peaks": audio.peaks(x)}
     checked = protocol.validate_op(protocol.unpackb(protocol.packb(op)))
     assert checked["channels"] == 2 and checked["samples"] == 5 and checked["peaks"].shape == (2, 2, 5)
+
+
+def test_a_batch_counts_file_bytes_so_that_it_fits_the_payload_limit():
+    """Three 28 MB sounds in one batch() travelled as one 84 MB request, which the server refused (413)."""
+    from livepanel.client.sender import Builder, Pending
+
+    b = Builder({})
+    b.pending(Pending({"op": "media", "env": "e", "win": "w", "format": "wav", "data": bytes(3 << 20)}))
+    assert b.size >= 3 << 20

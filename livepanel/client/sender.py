@@ -82,7 +82,8 @@ class Builder:
             self.groups.clear()
         self._auto_x(p.key, op)
         self.ops.append(op)
-        self.size += 256 + sum(getattr(v, "nbytes", 0) for v in op.values())
+        # arrays and files (media, audio, video): a batch is sealed by its size, and must fit --max-payload
+        self.size += 256 + sum(len(v) if isinstance(v, bytes) else getattr(v, "nbytes", 0) for v in op.values())
         for img in op.get("images", ()):
             self.size += len(img["data"])
 
