@@ -115,7 +115,9 @@ export class GraphModel {
         list.push(n.id);
       }
     }
-    for (const [p, ids] of members) if (ids.length >= 2) this.groups.set(p, ids);
+    // a group holds 2 or more nodes, not all of them calls of the module itself (a ReLU module used three
+    // times stays three nodes: one box for them would join three places of the graph into a cycle)
+    for (const [p, ids] of members) if (ids.length >= 2 && ids.some((id) => this.byId.get(id)!.module !== p)) this.groups.set(p, ids);
     for (const n of g.nodes) this.chain.set(n.id, prefixes(n.module).filter((p) => this.groups.has(p)));
   }
 

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { graphFrom, GraphModel, prefixes } from "../src/graph/model";
+
+// x -> blocks.0.l -> add(blocks.0) -> blocks.1.l -> add_1(blocks.1) -> head, with relu (one module used twice)
+const wire = {
+  source: "fx",
+  name: "M",
+  note: "",
+  nodes: [
+    { id: "x", name: "x", op: "Input", module: "" },
+    { id: "l0", name: "blocks.0.l", op: "Linear", module: "blocks.0.l" },
+    { id: "add", name: "add", op: "add", module: "blocks.0" },
+    { id: "r0", name: "relu", op: "ReLU", module: "relu" },
+    { id: "l1", name: "blocks.1.l", op: "Linear", module: "blocks.1.l" },
+    { id: "add_1", name: "add_1", op: "add", module: "blocks.1" },
+    { id: "r1", name: "relu_1", op: "ReLU", module: "relu" },
+    { id: "head", name: "head", op: "Linear", module: "head", shape: [2, 3] },
+    { id: 7, name: "not a node: its id is no string" },
+  ],
+  edges: [
+    { from: "x", to: "l0" },
+    { from: "x", to: "add" },
+    { from: "l0", to: "add" },
+    { from: "add", to: "r0" },
+    { from: "r0", to: "l1" },
+    { from: "r0", to: "add_1" },
+    { from: "l1", to: "add_1" },
+    { from: "add_1", to: "r1" },
+    { from: "r1", to: "head", shape: [2, 4] },
+    { from: "r1", to: "nowhere" },
+  ],
+  modules: [{ path: "", type: "M", params: 10 }, { path: "blocks", type: "Sequential", params: 8 }, { path: "blocks.0", type: "B", params: 4 }],
+};
+
+test("the wire graph is read field by field: odd nodes and dangling edges are left out", () => {
+  const g = graphFrom(wire)!;
+  assert.equal(g.nodes.length, 8);
+  assert.equal(g.edges.length, 9);
+  assert.deepEqual(g.nodes[7].shape, [2, 3]);
+  assert.equal(graphFrom("nope"), null);
+  assert.deepEqual(prefixes("a.b.c"), ["a", "a.b", "a.b.c"]);
+});
+
+test("groups are module paths of 2+ nodes; a module called twice is no group", () => {
+  const m = new GraphModel(graphFrom(wire)!);
+  assert.deepEqual([...m.groups.keys()].sort(), ["blocks", "blocks.0", "blocks.1"]);
+  assert.deepEqual(m.chain.get("l0"), ["blocks", "blocks.0"]);
+});
+
+test("a collapsed group is one box; edges join at it, without self loops", () => {
+  const m = new GraphModel(graphFrom(wire)!);
+  m.collapsed.add("blocks.0");
+  const v = m.visible();
+  assert.equal(v.nodes.length, 7);
+  const box = v.nodes.find((n) => n.key === "g:blocks.0")!;
+  assert.deepEqual(box.modules.sort(), ["blocks.0", "blocks.0.l"]);
+  assert.equal(box.count, 2);
+  assert.ok(v.edges.some((e) => e.from === "n:x" && e.to === "g:blocks.0"));
+  assert.ok(!v.edges.some((e) => e.from === e.to));
+  assert.equal(v.edges.filter((e) => e.from === "n:x").length, 1, "two edges x -> group are one");
+});
+
+test("collapseToFit opens level by level while the boxes fit; reveal opens a node's groups", () => {
+  const m = new GraphModel(graphFrom(wire)!);
+  m.collapseToFit(4);
+  assert.ok(m.collapsed.has("blocks"));
+  assert.equal(m.visibleCount(), 5);
+  m.collapseToFit(100);
+  assert.equal(m.collapsed.size, 0);
+  m.collapseToFit(4);
+  m.reveal("l1");
+  assert.equal(m.hiddenIn("l1"), null);
+  assert.equal(m.hiddenIn("l0"), "blocks.0");
+});
+
+test("search finds nodes by name, op or module, case-insensitively", () => {
+  const m = new GraphModel(graphFrom(wire)!);
+  assert.deepEqual(m.search("LINEAR"), ["l0", "l1", "head"]);
+  assert.deepEqual(m.search("blocks.1"), ["l1", "add_1"]);
+  assert.deepEqual(m.search("  "), []);
+});
