@@ -8,6 +8,11 @@ standard deviations above it (or climb as a very clear line since the lowest poi
 lowest one must climb (t statistic of their slope), and the onset is the lowest point. When the training
 loss fell a lot over the same stretch (the two curves part ways: the very sign of overfitting), a
 0.4 of that rise in noise units is enough, if the points since the lowest one climb as a clear line.
+A memorising model (the training loss halved over the stretch) whose validation loss climbs as a line
+and gave back 1% of all it had gained (its first points down to its lowest) needs no more: a rise
+measured against the whole descent does not depend on the loss's floor, and a healthy run's drift
+after a long descent is a small part of it. Until the noise near the low can be measured, that case
+reads it from the scatter of the points about their line since the lowest one.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ TRAIN_FALL = 0.12  # the training loss fell this fraction over the stretch: the 
 FALL_LEVEL = 0.4  # ...and then a rise of this fraction of the noise threshold is enough...
 PARTING_T = 5.0  # ...if the points since the lowest one climb as a clear line (t statistic of their slope)
 LEARNT = 0.25  # ...once the training loss had come down this fraction of its start
+GIVE_BACK = 0.01  # the rise is this fraction of the validation loss's descent (its first points to its lowest)...
+MEMORISE = 0.5  # ...while the training loss fell by this fraction over the stretch (with FALL_LEVEL, TREND_T)
 TRAIN_NOISE_BLOCKS = 32  # training blocks its point-to-point noise is measured over (the most recent ones)
 MIN_VAL_POINTS = 8
 NEAR = 0.2  # the noise is measured on points within this fraction of the lowest level
@@ -99,9 +106,7 @@ def overfitting(
     recent = v[-NOISE_BLOCKS:]
     rel = min(recent) > 0
     sd = _noise(recent, rel, best + NEAR * abs(best))
-    if not math.isfinite(sd):  # too few points near the low to know the noise yet
-        return None
-    thr = max(floor, RISE_NOISE * sd * (abs(best) if rel else 1.0) * math.sqrt(1 / w + 1 / wb))
+    known = math.isfinite(sd)  # else too few points near the low to know the noise yet (see below)
     # sustained: the points since the lowest one climb as a line (t statistic of the slope)
     seg = v[best_i:]
     k = len(seg)
@@ -115,6 +120,9 @@ def overfitting(
     tstat = slope * math.sqrt(sxx * (k - 2) / res) if res > 0 else math.inf
     if tstat < TREND_T:
         return None
+    if not known:  # the scatter of the points about their line since the lowest one (read by `gave_back` only)
+        sd = math.sqrt(res / (k - 2)) / (abs(best) if rel else 1.0)
+    thr = max(floor, RISE_NOISE * sd * (abs(best) if rel else 1.0) * math.sqrt(1 / w + 1 / wb))
     now = t.last_x()
     if not now > bx:
         return None
@@ -137,7 +145,11 @@ def overfitting(
     clear_line = tstat >= TREND_STRONG and lvl > TREND_LEVEL and len(v) >= TREND_MIN_POINTS
     learnt = then_lvl < (1 - LEARNT) * tr.start()  # not the steep start of training
     parting = fell >= TRAIN_FALL and lvl >= FALL_LEVEL and learnt and tstat >= PARTING_T
-    if not (lvl > 1 and min(v[-2:]) - best > 0.5 * thr) and not clear_line and not parting:
+    gain = max(t.first, default=math.nan) - best  # the first points: the untrained model's loss
+    gave_back = gain > 0 and cur - best >= GIVE_BACK * gain and fell >= MEMORISE and lvl >= FALL_LEVEL and learnt
+    if not known and not gave_back:
+        return None
+    if not (lvl > 1 and min(v[-2:]) - best > 0.5 * thr) and not clear_line and not parting and not gave_back:
         return None
     extra = ""
     at = acc_at() if acc is not None else None
@@ -151,12 +163,14 @@ def overfitting(
             if a_then - a_now > 0.005 * scale:
                 extra = f", and {acc.name} fell from {a_then:.3g} to {a_now:.3g}"
     tmove = f"fell {pct(fell)}" if now_lvl < then_lvl else f"stayed low (rose {pct(-fell)})"
+    # the share of its whole descent it gave back (what makes the case when the rest does not)
+    back = f", {pct((cur - best) / gain)} of its fall from {fmt(best + gain)}" if gave_back else ""
     return (
         bx,
         f"overfitting: {val.name} rose from {best:.3g} to {cur:.3g} since step {bx:g} "
         f"while {train.name} {'kept falling' if now_lvl < then_lvl else 'stayed low'} "
         f"({then_lvl:.3g} to {now_lvl:.3g}){extra}",
-        f"{val.name} rose {pct((cur - best) / abs(best))} over steps {fmt_step(bx)}-{fmt_step(now)} "
+        f"{val.name} rose {pct((cur - best) / abs(best))}{back} over steps {fmt_step(bx)}-{fmt_step(now)} "
         f"(mean of its lowest {wb} points {fmt(best)}, of its last {w} {fmt(cur)}; its noise about "
         f"{pct(sd) if rel else fmt(sd)}) while {train.name} {tmove} ({fmt(then_lvl)} to {fmt(now_lvl)}){extra}",
     )
