@@ -129,6 +129,7 @@ async def _serve(config: Config) -> int:
         print(f"livepanel: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     limits = Limits(max_image_steps=config.max_image_steps, max_histogram_steps=config.max_histogram_steps,
+                    max_media_steps=config.max_media_steps, max_media_bytes=config.max_media_bytes,
                     max_text=config.max_text)  # fmt: skip
     try:
         where = config.data_path if config.store == "sqlite" else None

@@ -109,6 +109,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("body_timeout", 120.0, "seconds a request body may take to arrive; a slower one is cut off", _seconds),
     Setting("max_image_steps", 200, "image steps kept per window (oldest dropped first)", _positive),
     Setting("max_histogram_steps", 2000, "histogram steps kept per window", _positive),
+    Setting("max_media_steps", 100, "audio and video steps kept per window (oldest dropped first)", _positive),
+    Setting("max_media_bytes", 256 << 20, "bytes of audio and video files kept per window, e.g. 256M", _size),
     Setting("max_text", 1 << 20, "characters kept per text window, e.g. 1M (the oldest appends are dropped)", _size),
     Setting("viewer_queue", 32 << 20, "bytes queued for one slow viewer before it is resynchronised", _size),
     Setting("replay_buffer", 4096, "recent changes kept per env for viewers that reconnect", _positive),
@@ -132,6 +134,8 @@ class Config:
     body_timeout: float = 120.0
     max_image_steps: int = 200
     max_histogram_steps: int = 2000
+    max_media_steps: int = 100
+    max_media_bytes: int = 256 << 20
     max_text: int = 1 << 20
     viewer_queue: int = 32 << 20
     replay_buffer: int = 4096

@@ -253,3 +253,15 @@ def test_a_batch_counts_file_bytes_so_that_it_fits_the_payload_limit():
     b = Builder({})
     b.pending(Pending({"op": "media", "env": "e", "win": "w", "format": "wav", "data": bytes(3 << 20)}))
     assert b.size >= 3 << 20
+
+
+def test_the_server_flags_bound_the_steps_kept(server_factory):
+    srv = server_factory("--max-media-steps", "2", "--max-media-bytes", "1M")
+    x = audio.samples(np.zeros(1000, np.int16))
+    op = {"op": "audio", "env": ENV, "win": "few", "format": "wav", "data": audio.wav(x, 8000), "peaks": audio.peaks(x)}
+    big = audio.samples(np.zeros(300_000, np.int16))  # 600 kB: two of them pass 1 MiB
+    ops = [dict(op, step=s) for s in range(3)] + [dict(op, win="big", data=audio.wav(big, 8000), step=s,
+                                                       peaks=audio.peaks(big)) for s in range(2)]  # fmt: skip
+    assert wire.send_ops(srv.url, ops, client="bounded-media")[0] == 200
+    assert [s["step"] for s in wire.window(srv.url, ENV, "few")["steps"]] == [1, 2]
+    assert [s["step"] for s in wire.window(srv.url, ENV, "big")["steps"]] == [1]
