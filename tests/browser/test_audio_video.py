@@ -85,6 +85,12 @@ def test_audio_and_video_play_and_seek(server, pages, tmp_path, artifacts):
     page.wait_for_function(f"() => Number(document.querySelector('{VIDEO} input[aria-label=frame]').value) >= 11")
     page.screenshot(path=str(artifacts / "audio-video.png"), full_page=True)
 
+    for win in (AUDIO, VIDEO):  # the waveform, and the frame shown, as PNG
+        with page.expect_download() as dl:
+            page.locator(f"{win} .lp-export", has_text="PNG").click()
+        png = tmp_path / "shown.png"
+        dl.value.save_as(png)
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with page.expect_download() as dl:
         page.locator(f"{AUDIO} .lp-export", has_text="FILE").click()
     assert dl.value.suggested_filename.endswith(".wav")

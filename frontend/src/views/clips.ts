@@ -141,6 +141,15 @@ export class ClipView implements View {
       if (!seeking) show(Math.min(frames - 1, Math.max(0, Math.floor(media.currentTime * fps))));
     };
     for (const ev of ["timeupdate", "play", "pause", "ended"]) media.addEventListener(ev, follow);
+    // while playing, follow each frame shown (timeupdate comes only a few times a second)
+    const rvfc = (media as HTMLVideoElement & { requestVideoFrameCallback?: (cb: () => void) => number }).requestVideoFrameCallback;
+    if (rvfc) {
+      const onFrame = () => {
+        follow();
+        if (!media.paused && !media.ended) rvfc.call(media, onFrame);
+      };
+      media.addEventListener("play", () => rvfc.call(media, onFrame));
+    }
     const info = `${num(m.width)}×${num(m.height)} · ${fps} fps · ${frames} frames`;
     sec.append(media, label, el("div", "lp-image-env", info));
     return { el: sec, env: w.env, step: s, media };
