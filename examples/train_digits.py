@@ -4,9 +4,11 @@
     python examples/train_digits.py [--url URL] [--env digits/mlp] [--epochs 30]
 
 Logs, in env `digits/mlp`: `loss` and `accuracy` (traces `train` every step, `val` every epoch), `lr`,
-per-layer gradient norms (`grad_norm`) and weight/gradient histograms (`weights/*`, `grads/*`) through
-`livepanel.integrations.torch.watch`, a grid of validation digits with their predicted labels, the
-confusion matrix, and a markdown summary at the end. No download: the data ship with scikit-learn.
+the model's graph (`model`, shaded live by the per-layer statistics), per-layer gradient norms
+(`grad_norm`), weight norms, update ratios, weight/gradient histograms (`weights/*`, `grads/*`) and layer
+outputs (`act_mean`, `dead_frac`, `activations/*`) through `livepanel.integrations.torch.watch`, the
+embedding of the validation digits in the last hidden layer each epoch (`embedding`), a grid of
+validation digits with their predicted labels, the confusion matrix, and a markdown summary at the end. No download: the data ship with scikit-learn.
 Needs `pip install "livepanel[torch,examples]"`. The env is emptied first, so a rerun starts clean.
 """
 
@@ -51,6 +53,12 @@ def make_model(hidden: tuple[int, ...] = (128, 64), act: type[nn.Module] = nn.Re
 
 
 @torch.no_grad()
+def hidden(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The last hidden layer's output (the input of `out`): what the embedding window shows."""
+    return model[:-1](x)
+
+
+@torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, torch.Tensor]:
     """(mean cross-entropy, accuracy, predicted labels) without touching the training state."""
     was_training = model.training
@@ -81,7 +89,8 @@ def run(panel: livepanel.Panel, epochs: int, lr: float, watch_every: int, seed: 
     step, start = 0, time.perf_counter()
     vloss, vacc, _ = evaluate(model, xva, yva)  # the baseline, before any step
     panel.log({"loss/val": vloss, "accuracy/val": vacc, "lr": lr}, step=0)
-    watch(panel, model, every=watch_every)
+    panel.graph(model, example_input=xtr[:1], win="model")
+    watch(panel, model, every=watch_every, activations=True)
     labels = [str(i) for i in range(10)]
     for epoch in range(epochs):
         for idx in epoch_batches(len(xtr), 64, gen):
@@ -99,6 +108,10 @@ def run(panel: livepanel.Panel, epochs: int, lr: float, watch_every: int, seed: 
                 panel.set_opts("accuracy", {"title": "accuracy", "xlabel": "step"})
         vloss, vacc, pred = evaluate(model, xva, yva)
         panel.log({"loss/val": vloss, "accuracy/val": vacc}, step=step)
+        panel.embedding(
+            hidden(model, xva), labels=[str(int(v)) for v in yva], images=xva.reshape(-1, 1, 8, 8),
+            win="embedding", step=epoch, opts={"title": "validation digits in the last hidden layer"},
+        )  # fmt: skip
         shown = slice(0, 32)
         pairs = zip(pred[shown].tolist(), yva[shown].tolist(), strict=True)
         captions = [f"{p}" if p == t else f"{p} (true {t})" for p, t in pairs]
