@@ -321,3 +321,28 @@ def projected(w: Any, op: dict[str, Any]) -> dict[str, Any]:
         status[key] = {"state": op["state"], "progress": float(op.get("progress", 0.0)), "error": op.get("error")}
     e = w.steps[op["step"]] = {**e, "projections": projections, "status": status}
     return {"op": "embedding", "env": op["env"], "win": w.win, "opts": {}, **meta(e)}
+
+
+def write_csv(writer: Any, steps: Any, num: Any) -> None:
+    """CSV rows of embedding steps (server/export.py): step, point, label, PCA, metadata, then the features."""
+    steps = list(steps)
+    columns = list(dict.fromkeys(c for e in steps for c in (e.get("metadata") or {})))
+    d = max((e["features"].shape[1] for e in steps), default=0)
+    writer.writerow(
+        [
+            "step",
+            "point",
+            "label",
+            *(f"pca_{j + 1}" for j in range(COMPONENTS)),
+            *columns,
+            *(f"f_{j}" for j in range(d)),
+        ]
+    )
+    for e in steps:
+        labels, md = e.get("labels"), e.get("metadata") or {}
+        pca = e["projections"]["pca"].tolist()
+        cols = [md.get(c) for c in columns]
+        for i, row in enumerate(e["features"].tolist()):
+            meta = ["" if c is None else c[i] if isinstance(c, list) else num(c[i].item()) for c in cols]
+            label = labels[i] if labels is not None else ""
+            writer.writerow([e["step"], i, label, *map(num, pca[i]), *meta, *map(num, row)])

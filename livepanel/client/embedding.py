@@ -119,7 +119,7 @@ def embedding(
     if metadata is not None:
         if not isinstance(metadata, dict):
             raise TypeError(
-                f"embedding metadata must be a dict of column name to values, got {type(metadata).__name__}"
+                f"embedding metadata must be a dict of column names to values, got {type(metadata).__name__}"
             )
         if len(metadata) > spec.MAX_COLUMNS:
             raise ValueError(f"embedding metadata has {len(metadata)} columns; the limit is {spec.MAX_COLUMNS}")

@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 
-from livepanel import clips, model_graph, properties
+from livepanel import clips, embedding, model_graph, properties
 from livepanel.server.store import Window
 
 
@@ -35,6 +35,8 @@ def to_csv(w: Window) -> str | None:
             edges, counts = entry["edges"].tolist(), entry["counts"].tolist()
             for i, count in enumerate(counts):
                 writer.writerow([entry["step"], _num(edges[i]), _num(edges[i + 1]), _num(count)])
+    elif w.kind == "embedding":  # livepanel/embedding.py: one row per point of each step
+        embedding.write_csv(writer, w.steps.values(), _num)
     elif w.kind == "heatmap":
         for row in np.asarray(w.content["z"]).tolist():
             writer.writerow([_num(v) for v in row])

@@ -222,7 +222,10 @@ class ExportHandler(WindowMixin):
             self.fail(400, f"format must be csv or json, got {quote(fmt)}")
         name = urllib.parse.quote(f"{env}-{w.win}".replace("/", "_"))
         if fmt == "json":
-            body, ctype = json.dumps(to_json(window_state(w)), allow_nan=False), "application/json"
+            state = window_state(w, full=w.kind == "embedding")  # an embedding's points, features too
+            if w.kind == "embedding":  # not its thumbnails (bytes)
+                state["steps"] = [{k: v for k, v in st.items() if k != "thumbs"} for st in state["steps"]]
+            body, ctype = json.dumps(to_json(state), allow_nan=False), "application/json"
         else:
             body, ctype = export.to_csv(w), "text/csv; charset=utf-8"
             if body is None:

@@ -17,6 +17,7 @@ import logging
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -95,7 +96,9 @@ def tsne(features: np.ndarray, dims: int, report: Callable[[float], None]) -> np
 
 
 def umap(features: np.ndarray, dims: int, report: Callable[[float], None]) -> np.ndarray:
-    import umap as umap_lib
+    with warnings.catch_warnings():  # "Tensorflow not installed; ParametricUMAP will be unavailable"
+        warnings.simplefilter("ignore", ImportWarning)
+        import umap as umap_lib
 
     n = len(features)
     if n < 5:
