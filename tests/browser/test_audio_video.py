@@ -25,7 +25,8 @@ def _inked(page, selector: str) -> int:
     return page.eval_on_selector(
         selector,
         """(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
-          for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 60) n++;
+          for (let i = 0; i < d.length; i += 4)
+            if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 60) n++;
           return n; }""",
     )
 
@@ -41,7 +42,8 @@ def test_audio_and_video_play_and_seek(server, pages, tmp_path, artifacts):
         assert panel.flush()
     page = pages.open(server.url + "/")
     page.evaluate("(envs) => window.__livepanel.select(envs)", ["clips"])
-    page.wait_for_function(f"() => document.querySelector('{AUDIO} canvas.lp-wave') && document.querySelector('{VIDEO} video')")
+    shown = f"() => document.querySelector('{AUDIO} canvas.lp-wave') && document.querySelector('{VIDEO} video')"
+    page.wait_for_function(shown, timeout=10000)
 
     # the waveform is drawn from the peaks (the latest step: stereo, two bands), and the sound plays
     assert _inked(page, f"{AUDIO} canvas.lp-wave") > 500
@@ -52,7 +54,7 @@ def test_audio_and_video_play_and_seek(server, pages, tmp_path, artifacts):
     audio.evaluate("(a) => a.pause()")
     # the step slider shows step 0's file and waveform
     _set_range(page, f"{AUDIO} .lp-step input[aria-label=step]", 0)
-    page.wait_for_function(f"() => new URL(document.querySelector('{AUDIO} audio').src).searchParams.get('step') === '0'")
+    page.wait_for_function(f"() => new URL(document.querySelector('{AUDIO} audio').src).searchParams.get('step') == 0")
     page.wait_for_function(f"() => document.querySelector('{AUDIO} audio').readyState >= 1")
     assert abs(audio.evaluate("(a) => a.duration") - 2.0) < 0.01
     assert _inked(page, f"{AUDIO} canvas.lp-wave") > 500
@@ -75,7 +77,8 @@ def test_audio_and_video_play_and_seek(server, pages, tmp_path, artifacts):
         grey = page.eval_on_selector(
             f"{VIDEO} video",
             """(v) => { const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
-              const g = c.getContext('2d'); g.drawImage(v, 0, 0); const d = g.getImageData(0, 0, c.width, c.height).data;
+              const g = c.getContext('2d'); g.drawImage(v, 0, 0);
+              const d = g.getImageData(0, 0, c.width, c.height).data;
               let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i + 1]; return s / (d.length / 4); }""",
         )
         assert abs(grey - 20 * frame) < 6, (frame, grey)
