@@ -28,10 +28,10 @@ def build(model: Any, example_input: Any = None) -> dict[str, Any]:
         graph = _onnx_file(model)
     elif type(model).__name__ == "ModelProto" and type(model).__module__.startswith("onnx"):
         graph = _onnx(model)
+    elif _is_keras_model(model):  # before torch: on the torch backend a Keras model is an nn.Module too
+        graph = _keras(model)
     elif _is_torch_module(model):
         graph = _torch(model, example_input)
-    elif _is_keras_model(model):
-        graph = _keras(model)
     else:
         raise TypeError(
             "graph(): expected a torch.nn.Module, a Keras model, an ONNX file path or an onnx.ModelProto, "
