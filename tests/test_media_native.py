@@ -265,3 +265,17 @@ def test_the_server_flags_bound_the_steps_kept(server_factory):
     assert wire.send_ops(srv.url, ops, client="bounded-media")[0] == 200
     assert [s["step"] for s in wire.window(srv.url, ENV, "few")["steps"]] == [1, 2]
     assert [s["step"] for s in wire.window(srv.url, ENV, "big")["steps"]] == [1]
+
+
+def test_torch_tensors_as_torchaudio_and_torchvision_lay_them_out(panel):
+    torch = pytest.importorskip("torch")
+    wave = torch.linspace(-0.5, 0.5, 800).repeat(2, 1)  # torchaudio: channels x samples
+    frames = torch.rand(4, 3, 10, 12)  # torchvision: T x C x H x W, float 0..1
+    panel.audio(wave, 8000, win="torch-sound")
+    panel.video(frames, fps=4, win="torch-clip")
+    expected = wave[1].numpy().copy()
+    wave.zero_()  # changed after the call: the value at the call is what is logged
+    sound = panel.get("torch-sound")["steps"][0]
+    assert sound["channels"] == 2 and np.array_equal(audio.read(sound["data"])[0][:, 1], expected)
+    clip = panel.get("torch-clip")["steps"][0]
+    assert (clip["frames"], clip["width"], clip["height"]) == (4, 12, 10)
