@@ -162,42 +162,75 @@ def projection_key(method: str, dims: int) -> str:
     return "pca" if method == "pca" else f"{method}-{dims}d"
 
 
+EXACT_PCA = 1_000_000  # N x D up to which PCA is an exact eigendecomposition; above, randomized
+POWER_ITERATIONS = 3
+OVERSAMPLE = 10
+
+
 def pca(features: np.ndarray, k: int = COMPONENTS) -> tuple[np.ndarray, np.ndarray]:
     """The first k principal components of the rows (N x k float32) and their explained variance ratios.
 
-    Eigenvectors of the D x D covariance (one BLAS product and an eigh of D x D: 50,000 x 256 in about
-    0.1 s), or of the N x N Gram matrix when N < D. Signs are fixed (each component's largest loading
-    positive), so that the same data projects the same way every time. Missing components are zeros."""
+    Up to EXACT_PCA values: eigenvectors of the D x D covariance (or of the N x N Gram matrix when N < D).
+    Above: a randomized SVD (Halko, Martinsson and Tropp 2011: a random start of k + OVERSAMPLE columns and
+    POWER_ITERATIONS power iterations, seeded, so the same data always projects the same way), which reads
+    the features a few times in skinny products instead of forming the covariance: 50,000 x 256 in about
+    0.1 s where the covariance product alone takes 0.4 s on a busy 2-core machine. Signs are fixed (each
+    component's largest loading positive). Missing components (D or N below k) are zeros."""
     x = np.asarray(features, dtype=np.float32)
     n, d = x.shape
-    mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
-    xc = x - mean
+    mean = (x.sum(axis=0, dtype=np.float64) / n if n * d <= EXACT_PCA else x.sum(axis=0) / n).astype(np.float32)
     k_eff = min(k, n, d)
-    if d <= n:
-        cov = (xc.T @ xc).astype(np.float64)
-        values, vectors = np.linalg.eigh(cov)
-        order = np.argsort(values)[::-1][:k_eff]
-        comps = vectors[:, order]  # D x k
-        signs = np.sign(comps[np.argmax(np.abs(comps), axis=0), np.arange(k_eff)])
-        comps = (comps * np.where(signs == 0, 1, signs)).astype(np.float32)
-        coords = xc @ comps
-        top = values[order]
+    # the total variance: sum of squares of the centred values, from the raw ones (no centred copy)
+    total = float(np.dot(x.ravel(), x.ravel())) - n * float(np.dot(mean.astype(np.float64), mean))
+    if n * d <= EXACT_PCA or d <= k_eff + OVERSAMPLE:
+        xc = x - mean
+        if d <= n:
+            values, vectors = np.linalg.eigh((xc.T @ xc).astype(np.float64))
+            order = np.argsort(values)[::-1][:k_eff]
+            comps, top = vectors[:, order], values[order]
+        else:
+            values, vectors = np.linalg.eigh((xc @ xc.T).astype(np.float64))
+            order = np.argsort(values)[::-1][:k_eff]
+            top = values[order]
+            scale = np.sqrt(np.maximum(top, 0))
+            comps = xc.astype(np.float64).T @ (vectors[:, order] / np.where(scale > 0, scale, 1))
     else:
-        gram = (xc @ xc.T).astype(np.float64)
-        values, vectors = np.linalg.eigh(gram)
-        order = np.argsort(values)[::-1][:k_eff]
-        top = values[order]
-        scale = np.sqrt(np.maximum(top, 0))
-        coords64 = vectors[:, order] * scale  # U S: the projections onto the components
-        comps = xc.astype(np.float64).T @ (vectors[:, order] / np.where(scale > 0, scale, 1))
-        signs = np.sign(comps[np.argmax(np.abs(comps), axis=0), np.arange(k_eff)])
-        coords = (coords64 * np.where(signs == 0, 1, signs)).astype(np.float32)
-    total = float(np.einsum("ij,ij->", xc, xc, dtype=np.float64))
+        comps, top = _randomized(x, mean, k_eff)
+    signs = np.sign(comps[np.argmax(np.abs(comps), axis=0), np.arange(k_eff)])
+    comps = (comps * np.where(signs == 0, 1, signs)).astype(np.float32)
+    coords = x @ comps - mean @ comps
     ratio = np.maximum(top, 0) / total if total > 0 else np.zeros(k_eff)
     if k_eff < k:
         coords = np.hstack([coords, np.zeros((n, k - k_eff), np.float32)])
         ratio = np.concatenate([ratio, np.zeros(k - k_eff)])
-    return np.ascontiguousarray(coords, dtype=np.float32), ratio.astype(np.float64)
+    return np.ascontiguousarray(coords, dtype=np.float32), np.asarray(ratio, dtype=np.float64)
+
+
+def _randomized(x: np.ndarray, mean: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The top k right singular vectors (D x k) of the centred x and their squared singular values."""
+    d = x.shape[1]
+    rng = np.random.default_rng(0)
+    omega = rng.standard_normal((d, k + OVERSAMPLE)).astype(np.float32)
+
+    def times(m: np.ndarray) -> np.ndarray:  # (x - mean) @ m without the centred copy
+        return x @ m - mean @ m
+
+    q = _orth(times(omega))
+    for _ in range(POWER_ITERATIONS):
+        z = _orth(x.T @ q - np.outer(mean, q.sum(axis=0)))
+        q = _orth(times(z))
+    b = (x.T @ q - np.outer(mean, q.sum(axis=0))).T.astype(np.float64)  # q^T (x - mean): small
+    _, sv, vt = np.linalg.svd(b, full_matrices=False)
+    return vt[:k].T, sv[:k] ** 2
+
+
+def _orth(y: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of y's columns (tall and skinny) from the eigenvectors of its small Gram matrix:
+    one product, where LAPACK's QR of 50,000 x 13 takes 0.27 s here."""
+    g = (y.T @ y).astype(np.float64)
+    w, v = np.linalg.eigh(g)
+    keep = w > w.max() * 1e-10
+    return y @ (v[:, keep] / np.sqrt(w[keep])).astype(np.float32)
 
 
 def neighbours(

@@ -111,6 +111,19 @@ def test_pca_matches_numpy(shape):
     assert np.array_equal(embedding.pca(x)[0], coords)  # the same data projects the same way every time
 
 
+def test_randomized_pca_of_many_values_matches_the_exact_one(monkeypatch):
+    rng = np.random.default_rng(5)
+    scale = np.r_[10.0, 7.0, 5.0, np.ones(61)]  # three clear components over noise, turned by a rotation
+    x = ((rng.standard_normal((20_000, 64)) * scale) @ np.linalg.qr(rng.standard_normal((64, 64)))[0] + 3).astype(
+        np.float32
+    )  # 1.28M values: past EXACT_PCA
+    fast, ratio = embedding.pca(x)
+    monkeypatch.setattr(embedding, "EXACT_PCA", 10**9)
+    exact, exact_ratio = embedding.pca(x)
+    np.testing.assert_allclose(fast, exact, atol=1e-3 * np.abs(exact).max())
+    np.testing.assert_allclose(ratio, exact_ratio, rtol=1e-4)
+
+
 def test_pca_of_fewer_dimensions_than_components_pads_with_zeros():
     coords, ratio = embedding.pca(np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]], np.float32))
     assert coords.shape == (3, 3) and not coords[:, 2].any() and ratio[2] == 0
