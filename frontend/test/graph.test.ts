@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { graphFrom, GraphModel, prefixes } from "../src/graph/model";
+import { colorRange, graphFrom, GraphModel, prefixes } from "../src/graph/model";
 
 // x -> blocks.0.l -> add(blocks.0) -> blocks.1.l -> add_1(blocks.1) -> head, with relu (one module used twice)
 const wire = {
@@ -79,4 +79,14 @@ test("search finds nodes by name, op or module, case-insensitively", () => {
   assert.deepEqual(m.search("LINEAR"), ["l0", "l1", "head"]);
   assert.deepEqual(m.search("blocks.1"), ["l1", "add_1"]);
   assert.deepEqual(m.search("  "), []);
+});
+
+test("the colour scale spans the 5th to 95th percentile of 20+ values, else all of them", () => {
+  assert.deepEqual(colorRange([3, 1, 2, NaN]), { lo: 1, hi: 3, clipped: false });
+  const many = Array.from({ length: 40 }, (_, i) => i);
+  many[0] = -1000; // one layer far below the others does not flatten the rest
+  const r = colorRange(many);
+  assert.ok(r.clipped && r.lo >= 1 && r.hi <= 39 && r.hi > r.lo);
+  assert.deepEqual(colorRange(Array(25).fill(2)), { lo: 2, hi: 2, clipped: false });
+  assert.ok(Number.isNaN(colorRange([]).lo));
 });

@@ -221,3 +221,16 @@ export class GraphModel {
     return this.g.edges.filter((e) => e.from === id);
   }
 }
+
+/** The colour scale's ends for these values: from the 5th to the 95th percentile when there are 20 or more
+ * (one layer whose gradients vanished would otherwise paint every other layer the same colour; the values
+ * past the ends take the end colours), else from the least to the greatest. */
+export function colorRange(values: number[]): { lo: number; hi: number; clipped: boolean } {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (!v.length) return { lo: NaN, hi: NaN, clipped: false };
+  if (v.length < 20) return { lo: v[0], hi: v[v.length - 1], clipped: false };
+  const at = (q: number) => v[Math.round(q * (v.length - 1))];
+  const lo = at(0.05);
+  const hi = at(0.95);
+  return hi > lo ? { lo, hi, clipped: lo > v[0] || hi < v[v.length - 1] } : { lo: v[0], hi: v[v.length - 1], clipped: false };
+}

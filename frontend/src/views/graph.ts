@@ -7,7 +7,7 @@
 // Every string of the graph is user data: it is shown with textContent only.
 
 import { loadScript } from "../lazy";
-import { countText, graphFrom, GraphModel, shapeText, type GNode, type VNode, type WireGraph } from "../graph/model";
+import { colorRange, countText, graphFrom, GraphModel, shapeText, type GNode, type VNode, type WireGraph } from "../graph/model";
 import type { GraphLib, Scene, SceneStyle } from "../graph/index";
 import { shown, type EnvState, type WindowState } from "../state";
 import type { Alert } from "../wire";
@@ -208,19 +208,19 @@ export class GraphView implements View {
     const style: SceneStyle = { fill: new Map(), ink: new Map(), marks: new Set(), found: new Set(), selected: this.selected };
     const values = latest(statWin);
     const log = !LINEAR.has(this.stat) && [...values.values()].every((v) => v > 0 || !Number.isFinite(v));
-    let lo = Infinity;
-    let hi = -Infinity;
+    let lo = NaN;
+    let hi = NaN;
+    let clipped = false;
     const byBox = new Map<string, number>();
     if (this.stat) {
       for (const b of this.boxes) {
         const v = boxValue(b, values, log);
-        if (!Number.isFinite(v)) continue;
-        byBox.set(b.key, v);
-        lo = Math.min(lo, v);
-        hi = Math.max(hi, v);
+        if (Number.isFinite(v)) byBox.set(b.key, v);
       }
-      if (this.stat === "dead_frac") [lo, hi] = [0, 1];
       const t = (v: number) => (log ? Math.log10(v) : v);
+      ({ lo, hi, clipped } = colorRange([...byBox.values()].map(t)));
+      [lo, hi] = log ? [Math.pow(10, lo), Math.pow(10, hi)] : [lo, hi];
+      if (this.stat === "dead_frac") [lo, hi, clipped] = [0, 1, false];
       for (const [key, v] of byBox) {
         const fill = css("viridis", t(v), t(lo), t(hi));
         style.fill.set(key, fill);
@@ -228,7 +228,7 @@ export class GraphView implements View {
         style.ink.set(key, i > 150 ? "#111" : "#fff");
       }
     }
-    this.showLegend(byBox.size ? this.stat : "", lo, hi, log);
+    this.showLegend(byBox.size ? this.stat : "", lo, hi, log, clipped);
     const keyOfModule = new Map<string, string>();
     for (const b of this.boxes) for (const m of b.modules) if (!keyOfModule.has(m)) keyOfModule.set(m, b.key);
     for (const a of alerts) {
@@ -243,7 +243,7 @@ export class GraphView implements View {
     if (this.selected && !this.details.hidden) this.showDetails(this.selected);
   }
 
-  private showLegend(stat: string, lo: number, hi: number, log: boolean): void {
+  private showLegend(stat: string, lo: number, hi: number, log: boolean, clipped: boolean): void {
     this.legend.hidden = !stat;
     if (!stat) return;
     const bar = document.createElement("canvas");
@@ -258,7 +258,8 @@ export class GraphView implements View {
         c.fillRect(x, 0, 1, 10);
       }
     const fmt = (v: number) => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(1) : v.toPrecision(3));
-    this.legend.replaceChildren(el("span", "lp-graph-legend-name", stat + (log ? " (log)" : "")), el("span", "", fmt(lo)), bar, el("span", "", fmt(hi)));
+    this.legend.title = clipped ? "the scale spans the 5th to the 95th percentile of the layers' values; the rest take its end colours" : "";
+    this.legend.replaceChildren(el("span", "lp-graph-legend-name", stat + (log ? " (log)" : "")), el("span", "", (clipped ? "≤ " : "") + fmt(lo)), bar, el("span", "", (clipped ? "≥ " : "") + fmt(hi)));
   }
 
   private choose(key: string | null): void {
