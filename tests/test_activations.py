@@ -94,7 +94,7 @@ def convnet() -> nn.Sequential:
 
 @pytest.mark.parametrize("bin_here", [0, 1 << 16])  # every histogram binned on the sender; all in the hook
 def test_watch_logs_layer_outputs_on_logging_steps_only(panel, monkeypatch, bin_here):
-    monkeypatch.setattr(bridge, "BIN_HERE", bin_here)
+    monkeypatch.setattr(acts, "BIN_HERE", bin_here)
     recorded = []
     record = acts.Recorder._record
     monkeypatch.setattr(
@@ -170,7 +170,10 @@ def dead_net() -> nn.Sequential:
     return nn.Sequential(lin, nn.ReLU(), out, nn.LeakyReLU(0.1))
 
 
-def test_dead_frac_of_a_constructed_relu(panel):
+@pytest.mark.parametrize("sampled", [False, True])  # the whole output copied; or its statistics taken in the hook
+def test_dead_frac_of_a_constructed_relu(panel, monkeypatch, sampled):
+    if sampled:  # a larger output: statistics of all of it in the hook, a histogram of its first 2 samples
+        monkeypatch.setattr(acts, "MAX_HIST_VALUES", 12)
     model = dead_net()
     x = torch.tensor([[1.0, 3.0], [-1.0, 0.5], [-2.0, -1.0]])
     assert panel.activations(model, x, step=7) == ["0", "1", "2", "3"]
@@ -179,8 +182,9 @@ def test_dead_frac_of_a_constructed_relu(panel):
     relu = model[1](model[0](x)).detach()
     assert traces(panel, "act_mean")["1"][1] == [pytest.approx(float(relu.mean()))]
     (hist,) = panel.get("activations/1")["steps"]
-    assert hist["step"] == 7 and hist["stats"]["n"] == 18
-    np.testing.assert_array_equal(hist["counts"], np.histogram(relu.numpy(), bins=30)[0])
+    shown = relu[:2] if sampled else relu
+    assert hist["step"] == 7 and hist["stats"]["n"] == shown.numel()
+    np.testing.assert_array_equal(hist["counts"], np.histogram(shown.numpy(), bins=30)[0])
     assert "features/0" not in panel.windows()  # no convolution
 
 
@@ -234,7 +238,7 @@ def test_bad_input_is_refused_and_nothing_is_half_logged(panel, monkeypatch):
     def fails(*args):
         raise ValueError("a bug of ours")
 
-    monkeypatch.setattr(acts.convert, "bin_histogram", fails)
+    monkeypatch.setattr(acts.convert, "snapshot", fails)
     with pytest.raises(RuntimeError, match="recording a layer's output failed.*a bug of ours"):
         panel.activations(model, x)
     assert no_hooks(model)

@@ -6,12 +6,12 @@ now. Forward hooks are put on the recorded layers just before that forward and e
 its first call (the rest go at the end of the step), so the layers run nn.Module's plain path between
 logging steps.
 
-In the hook, on the training thread, only what must be: the output's mean, std and dead fraction (a
-few tensor reductions, on the output's device, no host sync), a histogram binned at once for a small
-CPU output (as watch does for small layers: cheaper than the sender's numpy calls, each of which waits
-for the GIL), else a copy of at most MAX_HIST_VALUES values; for a convolution, a copy of sample 0's
-first MAX_CHANNELS maps. Binning large copies, tiling the maps and encoding the PNG run on the Panel's
-sender thread. Nothing is queued until the whole forward is done, so a forward that fails logs nothing.
+In the hook, on the training thread, only what must be: a copy of the output (of at most
+MAX_HIST_VALUES values; for a larger output, also its mean, std and dead fraction as a few tensor
+reductions on its device, no host sync) and, for a convolution, a copy of sample 0's first MAX_CHANNELS
+maps. Binning, the statistics of a copied output, tiling the maps and encoding the PNG run on the
+Panel's sender thread. Nothing is queued until the whole forward is done, so a forward that fails
+logs nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +35,11 @@ __all__ = ["activations", "Recorder", "select_layers"]
 
 log = logging.getLogger("livepanel")
 
+# Outputs of up to this many values (float32/float64 on the CPU) are binned in the hook; others on the
+# sender. 0: all on the sender. Unlike watch's weights and gradients (torch.py, BIN_HERE), binning a
+# digits step's 5 outputs in the hooks cost the training thread ~1 ms more per logging step and saved
+# nothing in the step's total (paired runs, benchmarks/bench_watch.py): the sender's copy wins.
+BIN_HERE = 0
 MAX_LAYERS = 64  # layers recorded by default (the first ones in model order); name others with `layers=`
 MAX_HIST_VALUES = 1 << 18  # a histogram of a larger output covers its first samples (at most this many values)
 MAX_CHANNELS = 64  # feature maps shown per convolution (sample 0's first channels)
@@ -114,10 +120,11 @@ def first_tensor(output: Any, torch: Any) -> Any:
 class Record:
     """What one layer's hook took from its output (see the module docstring)."""
 
-    __slots__ = ("stats", "binned", "values", "maps", "channels")
+    __slots__ = ("stats", "binned", "values", "samples", "relu", "maps", "channels")
 
-    def __init__(self) -> None:
-        self.stats: Any = None  # [mean, std] or [mean, std, dead_frac]: a list of floats, or a device tensor
+    def __init__(self, samples: int, relu: bool) -> None:
+        self.samples, self.relu = samples, relu  # batch size (1 for a 1-D output); dead_frac logged?
+        self.stats: Any = None  # [mean, std(, dead_frac)]: floats or a device tensor; None: from `values`
         self.binned: dict | None = None  # histogram binned in the hook
         self.values: Any = None  # or the values to bin on the sender (numpy copy or DeviceArray)
         self.maps: Any = None  # feature maps of sample 0 (C x H x W or C x L), copied
@@ -127,10 +134,10 @@ class Record:
 class Recorder:
     """Forward hooks on the chosen layers, armed for one forward; `emit` queues what they recorded."""
 
-    def __init__(self, torch: Any, layers: list[tuple[str, torch.nn.Module]], bin_here: int):
+    def __init__(self, torch: Any, layers: list[tuple[str, torch.nn.Module]]):
         self._torch = torch
         self.layers = layers
-        self.bin_here = bin_here
+        self.bin_here = BIN_HERE
         self.records: dict[str, Record] = {}
         self.skipped: list[str] = []  # layers whose output was not a usable tensor
         self.failure: BaseException | None = None
@@ -171,20 +178,22 @@ class Recorder:
             return
         t = t.detach()
         kind = self._kinds[name]
-        r = Record()
+        r = Record(t.shape[0] if t.ndim >= 2 else 1, kind in RELU_LIKE)  # a 1-D output: one sample
         f = t if t.dtype in (torch.float32, torch.float64) else t.float()
-        std, mean = torch.std_mean(f, correction=0)
-        parts = [mean, std]
-        if kind in RELU_LIKE:
-            n = t.shape[0] if t.ndim >= 2 else 1  # a 1-D output is one sample; each value a unit
-            alive = (f.reshape(n, -1) > 0).any(0)
-            parts.append(1.0 - alive.float().mean())
-        stats = torch.stack([p.to(f.dtype) for p in parts])
-        r.stats = stats.tolist() if stats.device.type == "cpu" else stats  # a device tensor: no sync here
-        if f.device.type == "cpu" and f.numel() <= self.bin_here:
-            r.binned = convert.bin_histogram(f.numpy(), 30, None)
-        else:
+        if f.numel() > MAX_HIST_VALUES:  # statistics of the whole output here; the histogram of a part
+            std, mean = torch.std_mean(f, correction=0)
+            parts = [mean, std]
+            if r.relu:
+                parts.append(1.0 - (f.reshape(r.samples, -1) > 0).any(0).float().mean())
+            stats = torch.stack([p.to(f.dtype) for p in parts])
+            r.stats = stats.tolist() if stats.device.type == "cpu" else stats  # a device tensor: no sync here
             r.values = convert.snapshot(_bounded(f), f"activations of {name}")
+        elif f.device.type == "cpu" and f.numel() <= self.bin_here:
+            a = f.numpy()
+            r.binned = convert.bin_histogram(a, 30, None)
+            r.stats = _stats(r.binned, a, r.samples, r.relu)
+        else:  # a copy: binned, and its statistics taken, on the sender
+            r.values = convert.snapshot(f, f"activations of {name}")
         dims = CONVS.get(kind)
         if dims is not None and t.ndim >= dims + 1:
             maps = t[0] if t.ndim == dims + 2 else t  # sample 0 (or an unbatched output)
@@ -202,16 +211,11 @@ class Recorder:
         records, self.records = self.records, {}
         env = panel._env(env)
         order = [name for name, _ in self.layers if name in records]
-        stats: dict[str, Any] = {}
-        for name in order:
-            s = records[name].stats
-            for key, i in (("act_mean", 0), ("act_std", 1), ("dead_frac", 2)):
-                if i < len(s):
-                    stats[f"{key}/{name}"] = s[i]
-        if stats:
-            panel.log(stats, step=step, env=env)
+        x = None if step is None else np.array([step], np.float64)
+        t = np.array([time.time()])
         for name in order:
             r = records[name]
+            box = {"stats": r.stats}  # or filled by the histogram's finish, on the sender
             win = panel._win(f"activations/{name}", "histogram")
             op: dict[str, Any] = {"op": "histogram", "env": env, "win": win}
             if step is not None:
@@ -221,7 +225,14 @@ class Recorder:
                 panel._push(op)
             else:
                 op["values"] = r.values
-                panel._push(op, _finish_histogram)
+                panel._push(
+                    op, functools.partial(_finish_histogram, box if r.stats is None else None, r.samples, r.relu)
+                )
+            trace = panel._trace_name(name)
+            for i, key in enumerate(("act_mean", "act_std", "dead_frac")[: 3 if r.relu else 2]):
+                line = {"op": "line", "env": env, "win": panel._win(key, key), "name": trace, "update": "append"}
+                line.update(x=x, y=None, t=t)
+                panel._push(line, functools.partial(_finish_stat, box, i), (env, key, trace))
         for name in order:
             r = records[name]
             if r.maps is None:
@@ -247,8 +258,33 @@ def _bounded(t: Any) -> Any:
     return flat[:: math.ceil(flat.numel() / MAX_HIST_VALUES)]
 
 
-def _finish_histogram(op: dict) -> None:
-    op.update(convert.bin_histogram(op.pop("values"), 30, None))
+def _stats(binned: dict, values: np.ndarray, samples: int, relu: bool) -> list[float]:
+    """[mean, std(, dead_frac)] of a whole output from its histogram's statistics: NaN when some
+    values are not finite (as a tensor's mean would be); dead: the fraction of units (values of one
+    sample) that are <= 0 in every sample."""
+    s = binned["stats"]
+    out = [s["mean"], s["std"]] if not s["nan"] else [math.nan, math.nan]
+    if relu:
+        alive = np.logical_or.reduce(values.reshape(samples, -1) > 0, axis=0)
+        out.append(1.0 - np.count_nonzero(alive) / alive.size)
+    return out
+
+
+def _finish_histogram(box: dict | None, samples: int, relu: bool, op: dict) -> None:
+    values = np.asarray(convert.finish_array(op.pop("values")))
+    op.update(convert.bin_histogram(values, 30, None))
+    if box is not None:
+        box["stats"] = _stats(op, values, samples, relu)
+
+
+def _finish_stat(box: dict, i: int, op: dict) -> bool | None:
+    """A point of act_mean, act_std or dead_frac; its value from the layer's box (see Recorder.emit)."""
+    stats = box["stats"]
+    if stats is None:
+        return False  # its histogram failed on the sender (said there): no point either
+    v = stats[i]
+    op["y"] = np.array([v if isinstance(v, float) else float(v)], np.float64)  # a device tensor: copied here
+    return None
 
 
 def feature_grid(maps: np.ndarray) -> np.ndarray:
@@ -299,7 +335,6 @@ def activations(
     import torch
 
     from livepanel.client import checks
-    from livepanel.integrations import torch as bridge
 
     if isinstance(x, torch.Tensor):
         args: tuple = (x,)
@@ -314,7 +349,7 @@ def activations(
     chosen = select_layers(model, layers)
     if not chosen:
         raise ValueError("activations: the model has no layer to record (no leaf with parameters, no activation)")
-    rec = Recorder(torch, chosen, bridge.BIN_HERE)
+    rec = Recorder(torch, chosen)
     rec.arm()
     try:
         with torch.no_grad():

@@ -109,7 +109,7 @@ class Watch:
         self._due = False  # work for the next forward: a step whose gradients did not all come, an update ratio
         self.recorder: Recorder | None = None
         if activations:  # (name, module) pairs from select_layers
-            self.recorder = Recorder(torch, activations, BIN_HERE)
+            self.recorder = Recorder(torch, activations)
         self._own_forward = model.__dict__.get("forward")  # an instance forward set before us, if any
         inner, on_forward = model.forward, self._on_forward
 
