@@ -11,8 +11,8 @@ loss fell a lot over the same stretch (the two curves part ways: the very sign o
 A memorising model (the training loss halved over the stretch) whose validation loss climbs as a line
 and gave back 1% of all it had gained (its first points down to its lowest) needs no more: a rise
 measured against the whole descent does not depend on the loss's floor, and a healthy run's drift
-after a long descent is a small part of it. Until the noise near the low can be measured, that case
-reads it from the scatter of the points about their line since the lowest one.
+after a long descent is a small part of it. That case weighs the rise against the scatter of the
+points about their line since the lowest one.
 """
 
 from __future__ import annotations
@@ -120,8 +120,9 @@ def overfitting(
     tstat = slope * math.sqrt(sxx * (k - 2) / res) if res > 0 else math.inf
     if tstat < TREND_T:
         return None
-    if not known:  # the scatter of the points about their line since the lowest one (read by `gave_back` only)
-        sd = math.sqrt(res / (k - 2)) / (abs(best) if rel else 1.0)
+    line_sd = math.sqrt(res / (k - 2))  # the scatter of the points about their line since the lowest one
+    if not known:  # read by `gave_back` only (below)
+        sd = line_sd / (abs(best) if rel else 1.0)
     thr = max(floor, RISE_NOISE * sd * (abs(best) if rel else 1.0) * math.sqrt(1 / w + 1 / wb))
     now = t.last_x()
     if not now > bx:
@@ -146,11 +147,15 @@ def overfitting(
     learnt = then_lvl < (1 - LEARNT) * tr.start()  # not the steep start of training
     parting = fell >= TRAIN_FALL and lvl >= FALL_LEVEL and learnt and tstat >= PARTING_T
     gain = max(t.first, default=math.nan) - best  # the first points: the untrained model's loss
-    gave_back = gain > 0 and cur - best >= GIVE_BACK * gain and fell >= MEMORISE and lvl >= FALL_LEVEL and learnt
-    if not known and not gave_back:
+    # weighed against the scatter of the climb about its own line: the noise near the low also holds the
+    # bend of a steep fall into it (family A's tiny-set runs: 0.5-0.7% noise read there as 1.5-2%)
+    lvl_line = (cur - best) / max(floor, RISE_NOISE * line_sd * math.sqrt(1 / w + 1 / wb))
+    gave_back = gain > 0 and cur - best >= GIVE_BACK * gain and fell >= MEMORISE and lvl_line >= FALL_LEVEL and learnt
+    others = known and ((lvl > 1 and min(v[-2:]) - best > 0.5 * thr) or clear_line or parting)
+    if not others and not gave_back:
         return None
-    if not (lvl > 1 and min(v[-2:]) - best > 0.5 * thr) and not clear_line and not parting and not gave_back:
-        return None
+    if not others:  # the evidence gives the noise the case was weighed against
+        sd = line_sd / (abs(best) if rel else 1.0)
     extra = ""
     at = acc_at() if acc is not None else None
     if at is not None and at.nblocks():
