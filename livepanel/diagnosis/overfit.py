@@ -148,7 +148,7 @@ def overfitting(
     parting = fell >= TRAIN_FALL and lvl >= FALL_LEVEL and learnt and tstat >= PARTING_T
     gain = max(t.first, default=math.nan) - best  # the first points: the untrained model's loss
     # weighed against the scatter of the climb about its own line: the noise near the low also holds the
-    # bend of a steep fall into it (family A's tiny-set runs: 0.5-0.7% noise read there as 1.5-2%)
+    # bend of a steep fall into it (family A's overfitting-tiny-set-1: 0.7% noise read there as 1.5-2%)
     lvl_line = (cur - best) / max(floor, RISE_NOISE * line_sd * math.sqrt(1 / w + 1 / wb))
     gave_back = gain > 0 and cur - best >= GIVE_BACK * gain and fell >= MEMORISE and lvl_line >= FALL_LEVEL and learnt
     others = known and ((lvl > 1 and min(v[-2:]) - best > 0.5 * thr) or clear_line or parting)
