@@ -64,6 +64,127 @@ const MAX_LABEL = 34;
 
 const cut = (t: string, n: number): string => (t.length > n ? t.slice(0, n - 1) + "…" : t);
 
+interface Point {
+  x: number;
+  y: number;
+}
+
+/** Where dagre put the boxes (written into them), each edge's points (by its index), the size, the parts. */
+interface Placed {
+  points: Map<number, Point[]>;
+  width: number;
+  height: number;
+  segments: number;
+}
+
+/** Boxes past this many are laid out in parts (SEGMENT boxes each, in topological order, stacked): dagre's
+ * crossing reduction grows faster than the graph, and its depth-first passes recurse once per box of a chain. */
+const SEGMENT_OVER = 700;
+const SEGMENT = 250;
+
+/** dagre's layout of these boxes and the edges between them (positions written into the boxes). */
+function place(boxes: Box[], edges: VEdge[], ranker: string, only: Set<string> | null = null): Placed {
+  const g = new dagre.graphlib.Graph({ multigraph: false });
+  // network simplex ranks give the tidiest layers; on large graphs the longest path is several times faster
+  g.setGraph({ rankdir: "TB", nodesep: 16, ranksep: 26, edgesep: 8, marginx: 10, marginy: 10, ranker });
+  g.setDefaultEdgeLabel(() => ({}));
+  for (const b of boxes) g.setNode(b.v.key, { width: b.w, height: b.h });
+  const used: number[] = [];
+  edges.forEach((e, i) => {
+    if (only && !(only.has(e.from) && only.has(e.to))) return;
+    g.setEdge(e.from, e.to);
+    used.push(i);
+  });
+  dagre.layout(g);
+  for (const b of boxes) {
+    const n = g.node(b.v.key) as Point;
+    b.x = n.x;
+    b.y = n.y;
+  }
+  const points = new Map<number, Point[]>();
+  for (const i of used) points.set(i, ((g.edge(edges[i].from, edges[i].to) as { points?: Point[] } | undefined)?.points ?? []).map((p) => ({ x: p.x, y: p.y })));
+  const gg = g.graph() as { width?: number; height?: number };
+  return { points, width: gg.width ?? 1, height: gg.height ?? 1, segments: 1 };
+}
+
+/** Boxes in topological order (Kahn's, ties in the given order; boxes on a cycle follow in the given order). */
+function topological(boxes: Box[], edges: VEdge[]): Box[] {
+  const index = new Map(boxes.map((b, i) => [b.v.key, i]));
+  const indeg = new Array<number>(boxes.length).fill(0);
+  const out: number[][] = boxes.map(() => []);
+  for (const e of edges) {
+    const a = index.get(e.from);
+    const b = index.get(e.to);
+    if (a === undefined || b === undefined || a === b) continue;
+    out[a].push(b);
+    indeg[b]++;
+  }
+  const ready: number[] = [];
+  for (let i = boxes.length - 1; i >= 0; i--) if (!indeg[i]) ready.push(i);
+  const order: number[] = [];
+  const done = new Uint8Array(boxes.length);
+  let next = 0;
+  while (order.length < boxes.length) {
+    if (!ready.length) {
+      while (done[next]) next++; // a cycle: take the first box left
+      ready.push(next);
+    }
+    // the smallest index first: the graph's own order (a trace's) is kept where edges allow
+    let best = 0;
+    for (let j = 1; j < ready.length; j++) if (ready[j] < ready[best]) best = j;
+    const i = ready.splice(best, 1)[0];
+    if (done[i]) continue;
+    done[i] = 1;
+    order.push(i);
+    for (const j of out[i]) if (--indeg[j] === 0 && !done[j]) ready.push(j);
+  }
+  return order.map((i) => boxes[i]);
+}
+
+/** A large graph in parts of SEGMENT boxes in topological order, each laid out by dagre and stacked top to
+ * bottom, centred; an edge between parts runs from its box's bottom down to the other's top. */
+function segmented(boxes: Box[], edges: VEdge[]): Placed {
+  const order = topological(boxes, edges);
+  const parts = Math.ceil(order.length / SEGMENT);
+  const size = Math.ceil(order.length / parts);
+  const points = new Map<number, Point[]>();
+  const laid: { boxes: Box[]; width: number; height: number }[] = [];
+  for (let p = 0; p < parts; p++) {
+    const part = order.slice(p * size, (p + 1) * size);
+    const keys = new Set(part.map((b) => b.v.key));
+    const r = place(part, edges, "network-simplex", keys);
+    for (const [i, pts] of r.points) points.set(i, pts);
+    laid.push({ boxes: part, width: r.width, height: r.height });
+  }
+  const width = Math.max(...laid.map((l) => l.width));
+  const shift = new Map<string, Point>();
+  let top = 0;
+  for (const l of laid) {
+    const dx = (width - l.width) / 2;
+    for (const b of l.boxes) {
+      b.x += dx;
+      b.y += top;
+      shift.set(b.v.key, { x: dx, y: top });
+    }
+    top += l.height + 30;
+  }
+  for (const [i, pts] of points) {
+    const d = shift.get(edges[i].from)!;
+    points.set(i, pts.map((q) => ({ x: q.x + d.x, y: q.y + d.y })));
+  }
+  const byKey = new Map(boxes.map((b) => [b.v.key, b]));
+  edges.forEach((e, i) => {
+    if (points.has(i)) return;
+    const a = byKey.get(e.from);
+    const b = byKey.get(e.to);
+    if (!a || !b) return;
+    const y0 = a.y + a.h / 2;
+    const y1 = b.y - b.h / 2;
+    points.set(i, [{ x: a.x, y: y0 }, { x: a.x, y: y0 + 8 }, { x: b.x, y: y1 - 8 }, { x: b.x, y: y1 }]);
+  });
+  return { points, width, height: top - 30, segments: parts };
+}
+
 export class Scene {
   readonly canvas = document.createElement("canvas");
   private ctx: CanvasRenderingContext2D;
@@ -85,6 +206,8 @@ export class Scene {
   private style: SceneStyle = { fill: new Map(), ink: new Map(), marks: new Set(), found: new Set(), selected: null };
   /** ms of the last layout and of the last draws (newest last, at most 240) */
   layoutMs = 0;
+  /** the parts the last layout was made in (1: the whole graph at once) */
+  segments = 1;
   drawTimes: number[] = [];
   private drag: { x: number; y: number; moved: boolean; id: number } | null = null;
 
@@ -120,10 +243,6 @@ export class Scene {
     const t0 = performance.now();
     const before = keep ? this.byKey.get(keep) : undefined;
     const anchor = before ? { sx: before.x * this.scale + this.tx, sy: before.y * this.scale + this.ty } : null;
-    const g = new dagre.graphlib.Graph({ multigraph: false });
-    // network simplex ranks give the tidiest layers; on large graphs the longest path is several times faster
-    g.setGraph({ rankdir: "TB", nodesep: 16, ranksep: 26, edgesep: 8, marginx: 10, marginy: 10, ranker: nodes.length > 400 ? "longest-path" : "network-simplex" });
-    g.setDefaultEdgeLabel(() => ({}));
     const ctx = this.ctx;
     ctx.font = FONT;
     const boxes: Box[] = [];
@@ -131,30 +250,31 @@ export class Scene {
       const label = cut(v.label, MAX_LABEL);
       const sub = cut(v.sub + (v.node?.shape ? "  " + shapeText(v.node.shape) : ""), 40);
       const w = Math.min(260, Math.max(64, Math.max(ctx.measureText(label).width, ctx.measureText(sub).width * 0.85) + 18));
-      const b: Box = { v, x: 0, y: 0, w, h: BOX_H, label, sub };
-      boxes.push(b);
-      g.setNode(v.key, { width: w, height: BOX_H });
+      boxes.push({ v, x: 0, y: 0, w, h: BOX_H, label, sub });
     }
-    for (const e of edges) g.setEdge(e.from, e.to);
-    dagre.layout(g);
+    let placed: Placed;
+    if (boxes.length > SEGMENT_OVER) placed = segmented(boxes, edges);
+    else {
+      try {
+        placed = place(boxes, edges, boxes.length > 400 ? "longest-path" : "network-simplex");
+      } catch (err) {
+        if (!(err instanceof RangeError)) throw err;
+        placed = segmented(boxes, edges); // dagre recursed too deep (a long chain): lay it out in parts
+      }
+    }
     this.byKey.clear();
-    for (const b of boxes) {
-      const n = g.node(b.v.key) as { x: number; y: number };
-      b.x = n.x;
-      b.y = n.y;
-      this.byKey.set(b.v.key, b);
-    }
+    for (const b of boxes) this.byKey.set(b.v.key, b);
     this.boxes = boxes;
     this.lines = [];
     this.solid = new Path2D();
     this.dashed = new Path2D();
     this.heads = new Path2D();
-    for (const e of edges) {
-      const pts = ((g.edge(e.from, e.to) as { points?: { x: number; y: number }[] } | undefined)?.points ?? []).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
-      if (pts.length < 2) continue;
+    edges.forEach((e, i) => {
+      const pts = (placed.points.get(i) ?? []).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+      if (pts.length < 2) return;
       const path = e.order ? this.dashed : this.solid;
       path.moveTo(pts[0].x, pts[0].y);
-      for (let i = 1; i < pts.length; i++) path.lineTo(pts[i].x, pts[i].y);
+      for (let j = 1; j < pts.length; j++) path.lineTo(pts[j].x, pts[j].y);
       const a = pts[pts.length - 2];
       const z = pts[pts.length - 1];
       const ang = Math.atan2(z.y - a.y, z.x - a.x);
@@ -170,10 +290,10 @@ export class Scene {
         maxY = Math.max(maxY, p.y);
       }
       this.lines.push({ e, pts, minX, minY, maxX, maxY });
-    }
-    const gg = g.graph() as { width?: number; height?: number };
-    this.graphW = Math.max(1, gg.width ?? 1);
-    this.graphH = Math.max(1, gg.height ?? 1);
+    });
+    this.graphW = Math.max(1, placed.width);
+    this.graphH = Math.max(1, placed.height);
+    this.segments = placed.segments;
     const after = keep ? this.byKey.get(keep) : undefined;
     if (anchor && after) {
       this.tx = anchor.sx - after.x * this.scale;
@@ -347,7 +467,11 @@ export class Scene {
   private onDown = (ev: PointerEvent): void => {
     if (ev.button !== 0) return;
     this.drag = { x: ev.clientX, y: ev.clientY, moved: false, id: ev.pointerId };
-    this.canvas.setPointerCapture(ev.pointerId);
+    try {
+      this.canvas.setPointerCapture(ev.pointerId); // the drag goes on outside the canvas
+    } catch {
+      // a pointer the browser does not track (a synthetic event): the drag works inside the canvas
+    }
   };
 
   private onMove = (ev: PointerEvent): void => {

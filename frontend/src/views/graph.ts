@@ -178,6 +178,7 @@ export class GraphView implements View {
     this.el.dataset.state = "drawn";
     this.el.dataset.nodes = String(vis.nodes.length);
     this.el.dataset.layoutMs = this.scene.layoutMs.toFixed(1);
+    this.el.dataset.segments = String(this.scene.segments);
     this.el.dataset.drawMs = (performance.now() - t0).toFixed(1);
     this.ctx.drew(this.win);
   }
