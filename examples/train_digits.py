@@ -8,8 +8,9 @@ the model's graph (`model`, shaded live by the per-layer statistics), per-layer 
 (`grad_norm`), weight norms, update ratios, weight/gradient histograms (`weights/*`, `grads/*`) and layer
 outputs (`act_mean`, `dead_frac`, `activations/*`) through `livepanel.integrations.torch.watch`, the
 embedding of the validation digits in the last hidden layer each epoch (`embedding`), a grid of
-validation digits with their predicted labels, the confusion matrix, and a markdown summary at the end. No download: the data ship with scikit-learn.
-Needs `pip install "livepanel[torch,examples]"`. The env is emptied first, so a rerun starts clean.
+validation digits with their predicted labels, the confusion matrix, and a markdown summary at the end.
+No download: the data ship with scikit-learn. Needs `pip install "livepanel[torch,examples]"`. The env is
+emptied first, so a rerun starts clean.
 """
 
 from __future__ import annotations
