@@ -80,7 +80,7 @@ export class PointsScene {
   frames = 0;
 
   constructor(host: HTMLElement) {
-    this.renderer = new WebGLRenderer({ antialias: false, alpha: false, preserveDrawingBuffer: false, powerPreference: "high-performance" });
+    this.renderer = new WebGLRenderer({ antialias: false, alpha: false, stencil: false, preserveDrawingBuffer: false, powerPreference: "high-performance" });
     this.renderer.setPixelRatio(1);
     this.renderer.outputColorSpace = LinearSRGBColorSpace;
     this.canvas = this.renderer.domElement;

@@ -440,6 +440,7 @@ export class EmbeddingView implements View {
   }
 
   private hideTip(): void {
+    if (this.tip.hidden) return; // (called on every camera move while rotating)
     this.tip.hidden = true;
     this.el.dataset.hover = "";
   }
