@@ -298,3 +298,14 @@ def test_torch_features_and_labels(panel):
     (s,) = panel.get("torch")["steps"]
     assert s["labels"] == ["0", "1", "2", "3"]
     np.testing.assert_array_equal(s["features"], np.arange(12.0, dtype=np.float32).reshape(4, 3))
+
+
+def test_a_fork_copies_the_steps():
+    store = Store(None)
+    asyncio.run(store.ingest("client-fork", 1, [_op(3), _op(4)]))
+    fork = protocol.validate_op({"op": "fork", "env": "copy", "source": "h"})
+    asyncio.run(store.ingest("client-fork", 2, [fork]))
+    a, b = store.state.window("h", "w"), store.state.window("copy", "w")
+    assert list(b.steps) == [3, 4]
+    np.testing.assert_array_equal(a.steps[4]["features"], b.steps[4]["features"])
+    np.testing.assert_array_equal(a.steps[4]["projections"]["pca"], b.steps[4]["projections"]["pca"])
