@@ -302,3 +302,21 @@ def test_a_failed_forward_on_a_logging_step_logs_nothing_of_it(panel):
     model(x).sum().backward()
     model(x)
     assert traces(panel, "act_mean")["lin"][0] == [2, 4]
+
+
+def test_a_failure_recording_outputs_switches_the_watch_off_not_the_training(panel, monkeypatch, caplog):
+    def fails(*args):
+        raise ValueError("a bug of ours")
+
+    monkeypatch.setattr(acts.convert, "snapshot", fails)
+    model = dead_net()
+    w = watch(panel, model, every=1, activations=True)
+    x = torch.randn(3, 2)
+    with caplog.at_level("ERROR", logger="livepanel"):
+        for _ in range(3):  # the backward whose hooks find the failure goes through; then no more watching
+            model.zero_grad()
+            model(x).sum().backward()
+    assert "watch failed and is switched off" in caplog.text and "a bug of ours" in caplog.text
+    assert w.step == 1 and no_hooks(model) and "forward" not in model.__dict__
+    panel.flush()
+    assert panel.windows() == []
