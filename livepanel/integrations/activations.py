@@ -144,10 +144,6 @@ class Recorder:
         self._handles: dict[str, Any] = {}
         self._kinds = {name: _kind(m) for name, m in layers}
 
-    @property
-    def armed(self) -> bool:
-        return bool(self._handles)
-
     def arm(self) -> None:
         self.disarm()
         self.records, self.skipped, self.failure = {}, [], None
