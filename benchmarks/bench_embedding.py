@@ -16,10 +16,14 @@ Browser figures (headless Chromium with the browser tests' flags; SwiftShader dr
   by mouse drags on its canvas (one move per animation frame, up to 120 frames); frames per second in
   which WebGL drew (draw calls counted), at a canvas of WxH (the window's body at the default window size
   is about 460 x 260; 800 x 600 is what bench_plotly.py's fast3d figure uses). Target >= 30.
+  With every point drawn in every frame (the renderer's adaptive detail off).
+- embedding_rotate_adaptive_fps: the same with the renderer's default: while the camera moves and frames
+  come slower than 33 ms, it draws a uniform random subset (at least 20,000 points; drawn_while_moving
+  says how many on average), and every point once the camera stops.
 - fast3d_scatter3d_rotate_fps: the plotly windows' three.js Points (fast3d/index.ts, marker size 2) the
   same way and at the same sizes, for comparison.
 - window_rotate_fps: an embedding window of 100,000 x 16 sent through the server and drawn in the page at
-  its default size, rotated the same way.
+  its default size, rotated the same way (adaptive detail on, as users get it).
 """
 
 from __future__ import annotations
@@ -124,7 +128,7 @@ async function drag(canvas, frames) {
 """
 
 POINTS = (
-    "async ([n, w, h, frames]) => {"
+    "async ([n, w, h, frames, adaptive]) => {"
     + DRAG
     + """
     const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
@@ -137,8 +141,13 @@ POINTS = (
     scene.setSize(w, h);
     scene.setData(pos, 3, 3);
     scene.setColors(col);
+    scene.adaptive = adaptive;
     await frame(); await frame();
+    let sum = 0, count = 0;
+    const probe = setInterval(() => { sum += scene.drawn(); count++; }, 20);
     const out = await drag(scene.canvas, frames);
+    clearInterval(probe);
+    out.drawn = Math.round(sum / Math.max(1, count));
     scene.destroy(); div.remove();
     return out;
 }"""
@@ -168,7 +177,12 @@ WINDOW = (
     + DRAG
     + """
     const canvas = document.querySelector('section[data-win="big"] .lp-embed-host canvas');
+    const scene = document.querySelector('section[data-win="big"] .lp-embed-host').lpScene;
+    let sum = 0, count = 0;
+    const probe = setInterval(() => { sum += scene.drawn(); count++; }, 20);
     const out = await drag(canvas, frames);
+    clearInterval(probe);
+    out.drawn = Math.round(sum / Math.max(1, count));
     out.size = `${canvas.width}x${canvas.height}`;
     return out;
 }"""
@@ -192,10 +206,16 @@ def bench_browser(args, url: str) -> None:
         )
         renderer = page.evaluate(RENDERER)
         for w, h in ((460, 260), (800, 600)):
-            for figure, script in (("embedding_rotate_fps", POINTS), ("fast3d_scatter3d_rotate_fps", FAST3D)):
-                runs = [page.evaluate(script, [args.points, w, h, args.frames]) for _ in range(args.repeat)]
+            for figure, script, adaptive in (
+                ("embedding_rotate_fps", POINTS, False),
+                ("embedding_rotate_adaptive_fps", POINTS, True),
+                ("fast3d_scatter3d_rotate_fps", FAST3D, None),
+            ):
+                runs = [page.evaluate(script, [args.points, w, h, args.frames, adaptive]) for _ in range(args.repeat)]
                 fps = [r["fps"] for r in runs]
-                report(figure, "frames/s", fps, 30, higher=True, points=args.points, size=f"{w}x{h}", webgl=renderer)
+                extra = {"drawn_while_moving": [r["drawn"] for r in runs]} if adaptive else {}
+                size = f"{w}x{h}"
+                report(figure, "frames/s", fps, 30, higher=True, points=args.points, size=size, webgl=renderer, **extra)
         runs = [page.evaluate(WINDOW, [args.frames]) for _ in range(args.repeat)]
         report(
             "window_rotate_fps",
@@ -205,6 +225,7 @@ def bench_browser(args, url: str) -> None:
             higher=True,
             points=args.points,
             size=runs[0]["size"],
+            drawn_while_moving=[r["drawn"] for r in runs],
             webgl=renderer,
         )
         browser.close()

@@ -9,6 +9,10 @@
 //   canvas the size of the window's body;
 // - highlighted points (search matches, the selected point and its neighbours) are a second, small Points
 //   object drawn on top with larger points.
+// - while the camera moves, if frames come slower than FRAME_MS, a uniform random subset of the points is
+//   drawn (adaptively sized, at least MIN_MOVING points), and every point again once the camera stops
+//   (SETTLE_MS): software WebGL costs about 0.3-0.5 us per point whatever the shader (measured:
+//   benchmarks/bench_embedding.py), so 100,000 points take 30-60 ms a frame there; a GPU keeps them all.
 // Picking (hover, click) projects the points on the CPU once per camera change, when first asked.
 
 import {
@@ -42,6 +46,25 @@ void main() { gl_FragColor = vec4(vColor, 1.0); }`;
 
 function material(size: number): RawShaderMaterial {
   return new RawShaderMaterial({ vertexShader: VERTEX, fragmentShader: FRAGMENT, uniforms: { size: { value: size } } });
+}
+
+const FRAME_MS = 33; // a frame interval above this while moving: draw fewer points
+const MIN_MOVING = 20000;
+const SETTLE_MS = 150;
+
+/** A fixed random order of 0..n-1 (a subset of its first m is a uniform sample). */
+function shuffled(n: number): Uint32Array {
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  let seed = 12345;
+  for (let i = n - 1; i > 0; i--) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    const j = seed % (i + 1);
+    const t = out[i];
+    out[i] = out[j];
+    out[j] = t;
+  }
+  return out;
 }
 
 export interface PointsView {
@@ -78,6 +101,12 @@ export class PointsScene {
   private screen: Float32Array | null = null; // x, y, depth per point at the last camera (null: stale)
   /** frames drawn (tests and benchmarks) */
   frames = 0;
+  /** points drawn while the camera moves (adaptive; n when frames keep up); false: always every point */
+  adaptive = true;
+  private moving = 0; // points drawn in moving frames (0: every point)
+  private lastFrame = 0;
+  private interval = 0; // smoothed frame interval while moving, ms
+  private settle = 0;
 
   constructor(host: HTMLElement) {
     this.renderer = new WebGLRenderer({ antialias: false, alpha: false, stencil: false, preserveDrawingBuffer: false, powerPreference: "high-performance" });
@@ -144,6 +173,8 @@ export class PointsScene {
     else (this.geo.getAttribute("position") as BufferAttribute).needsUpdate = true;
     if (!this.geo.getAttribute("color") || (this.geo.getAttribute("color") as BufferAttribute).count !== n) this.geo.setAttribute("color", new BufferAttribute(new Uint8Array(n * 3).fill(90), 3, true));
     this.geo.setDrawRange(0, n);
+    if (fresh) this.geo.setIndex(n > MIN_MOVING ? new BufferAttribute(shuffled(n), 1) : null);
+    this.moving = 0;
     (this.points.material as RawShaderMaterial).uniforms.size.value = n > 20000 ? 2 : n > 2000 ? 3 : 4;
     (this.points.material as RawShaderMaterial).depthTest = dims === 3;
     this.screen = null;
@@ -182,8 +213,34 @@ export class PointsScene {
 
   private moved(): void {
     this.screen = null;
+    this.lod();
     this.request();
     this.onView?.();
+  }
+
+  /** While the camera moves: draw fewer points when frames come slower than FRAME_MS, more when faster;
+   * every point again SETTLE_MS after the last move. */
+  private lod(): void {
+    if (!this.adaptive || this.n <= MIN_MOVING || !this.geo.index) return;
+    const now = performance.now();
+    const dt = now - this.lastFrame;
+    if (this.lastFrame && dt < 500) {
+      this.interval = this.interval ? this.interval * 0.6 + dt * 0.4 : dt;
+      const current = this.moving || this.n;
+      if (this.interval > FRAME_MS) this.moving = Math.max(MIN_MOVING, Math.floor(current * 0.75));
+      else if (this.interval < FRAME_MS * 0.6 && this.moving) this.moving = Math.min(this.n, Math.floor(current * 1.15));
+      if (this.moving >= this.n) this.moving = 0;
+    }
+    this.lastFrame = now;
+    clearTimeout(this.settle);
+    this.settle = window.setTimeout(() => {
+      this.lastFrame = 0;
+      this.interval = 0;
+      if (this.moving) {
+        this.moving = 0;
+        this.request();
+      }
+    }, SETTLE_MS);
   }
 
   private onDown = (e: MouseEvent): void => {
@@ -265,6 +322,7 @@ export class PointsScene {
   render(): void {
     if (this.pending) cancelAnimationFrame(this.pending);
     this.pending = 0;
+    this.geo.setDrawRange(0, this.moving || this.n);
     this.renderer.render(this.scene, this.camera());
     this.frames++;
   }
@@ -330,7 +388,13 @@ export class PointsScene {
     return new Promise((resolve) => out.toBlob(resolve, "image/png"));
   }
 
+  /** Points drawn in the last frame. */
+  drawn(): number {
+    return this.moving || this.n;
+  }
+
   destroy(): void {
+    clearTimeout(this.settle);
     if (this.pending) cancelAnimationFrame(this.pending);
     this.pending = 0;
     window.removeEventListener("mousemove", this.onMove);
