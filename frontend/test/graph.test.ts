@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { HEAD, Layouter, SEGMENT_OVER, topological } from "../src/graph/layout";
 import { colorRange, graphFrom, GraphModel, prefixes } from "../src/graph/model";
 
 // x -> blocks.0.l -> add(blocks.0) -> blocks.1.l -> add_1(blocks.1) -> head, with relu (one module used twice)
@@ -89,4 +90,44 @@ test("the colour scale spans the 5th to 95th percentile of 20+ values, else all 
   assert.ok(r.clipped && r.lo >= 1 && r.hi <= 39 && r.hi > r.lo);
   assert.deepEqual(colorRange(Array(25).fill(2)), { lo: 2, hi: 2, clipped: false });
   assert.ok(Number.isNaN(colorRange([]).lo));
+});
+
+test("open groups are laid out inside out: frames hold their boxes, same structures are laid out once", () => {
+  const boxes = [{ key: "in", w: 64, h: 34, parents: [] as string[] }];
+  const edges: { from: string; to: string }[] = [];
+  let prev = "in";
+  for (let i = 0; i < 6; i++) {
+    for (const part of ["a", "b"]) {
+      const key = `b${i}.${part}`;
+      boxes.push({ key, w: 96, h: 34, parents: ["blocks", `blocks.${i}`] });
+      edges.push({ from: prev, to: key });
+      prev = key;
+    }
+  }
+  edges.push({ from: "in", to: "b3.b" }); // a skip into a group, across groups
+  const layouter = new Layouter();
+  const out = layouter.layout(boxes, edges);
+  assert.equal(out.frames.length, 7);
+  assert.equal(out.frames[0].path, "blocks"); // outermost first
+  assert.equal(out.runs, 3, "the root, 'blocks', and one layout for the six blocks of the same structure");
+  for (const b of boxes.slice(1)) {
+    const p = out.pos.get(b.key)!;
+    const f = out.frames.find((x) => x.path === b.parents[1])!;
+    assert.ok(p.x - b.w / 2 >= f.x && p.x + b.w / 2 <= f.x + f.w && p.y - b.h / 2 >= f.y + HEAD - 1 && p.y + b.h / 2 <= f.y + f.h, b.key);
+  }
+  assert.ok(out.points.every((pts) => pts.length >= 2));
+  assert.equal(layouter.layout(boxes, edges).runs, 0, "laid out before: from the cache");
+  layouter.forget();
+  assert.equal(layouter.layout(boxes, edges).runs, 3);
+});
+
+test("a large flat graph is laid out in parts stacked top to bottom; topological order keeps ties in order", () => {
+  const n = SEGMENT_OVER + 50;
+  const boxes = Array.from({ length: n }, (_, i) => ({ key: String(i), w: 64, h: 34, parents: [] as string[] }));
+  const edges = boxes.slice(1).map((b, i) => ({ from: String(i), to: b.key }));
+  const out = new Layouter().layout(boxes, edges);
+  assert.equal(out.parts, 3); // 750 boxes in parts of 250
+  const ys = boxes.map((b) => out.pos.get(b.key)!.y);
+  assert.ok(ys.every((y, i) => i === 0 || y > ys[i - 1]), "a chain runs down");
+  assert.deepEqual(topological([{ key: "c" }, { key: "a" }, { key: "b" }], [{ from: "b", to: "c" }]).map((x) => x.key), ["a", "b", "c"]);
 });

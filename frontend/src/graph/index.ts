@@ -4,7 +4,7 @@
 // and edges outside the view are skipped, and labels are left out when they would be too small to read.
 // Text is drawn with fillText: user strings never reach HTML here.
 
-import dagre from "@dagrejs/dagre";
+import { HEAD, Layouter, type Frame } from "./layout";
 import type { VEdge, VNode } from "./model";
 import { shapeText } from "./model";
 
@@ -64,127 +64,6 @@ const MAX_LABEL = 34;
 
 const cut = (t: string, n: number): string => (t.length > n ? t.slice(0, n - 1) + "…" : t);
 
-interface Point {
-  x: number;
-  y: number;
-}
-
-/** Where dagre put the boxes (written into them), each edge's points (by its index), the size, the parts. */
-interface Placed {
-  points: Map<number, Point[]>;
-  width: number;
-  height: number;
-  segments: number;
-}
-
-/** Boxes past this many are laid out in parts (SEGMENT boxes each, in topological order, stacked): dagre's
- * crossing reduction grows faster than the graph, and its depth-first passes recurse once per box of a chain. */
-const SEGMENT_OVER = 700;
-const SEGMENT = 250;
-
-/** dagre's layout of these boxes and the edges between them (positions written into the boxes). */
-function place(boxes: Box[], edges: VEdge[], ranker: string, only: Set<string> | null = null): Placed {
-  const g = new dagre.graphlib.Graph({ multigraph: false });
-  // network simplex ranks give the tidiest layers; on large graphs the longest path is several times faster
-  g.setGraph({ rankdir: "TB", nodesep: 16, ranksep: 26, edgesep: 8, marginx: 10, marginy: 10, ranker });
-  g.setDefaultEdgeLabel(() => ({}));
-  for (const b of boxes) g.setNode(b.v.key, { width: b.w, height: b.h });
-  const used: number[] = [];
-  edges.forEach((e, i) => {
-    if (only && !(only.has(e.from) && only.has(e.to))) return;
-    g.setEdge(e.from, e.to);
-    used.push(i);
-  });
-  dagre.layout(g);
-  for (const b of boxes) {
-    const n = g.node(b.v.key) as Point;
-    b.x = n.x;
-    b.y = n.y;
-  }
-  const points = new Map<number, Point[]>();
-  for (const i of used) points.set(i, ((g.edge(edges[i].from, edges[i].to) as { points?: Point[] } | undefined)?.points ?? []).map((p) => ({ x: p.x, y: p.y })));
-  const gg = g.graph() as { width?: number; height?: number };
-  return { points, width: gg.width ?? 1, height: gg.height ?? 1, segments: 1 };
-}
-
-/** Boxes in topological order (Kahn's, ties in the given order; boxes on a cycle follow in the given order). */
-function topological(boxes: Box[], edges: VEdge[]): Box[] {
-  const index = new Map(boxes.map((b, i) => [b.v.key, i]));
-  const indeg = new Array<number>(boxes.length).fill(0);
-  const out: number[][] = boxes.map(() => []);
-  for (const e of edges) {
-    const a = index.get(e.from);
-    const b = index.get(e.to);
-    if (a === undefined || b === undefined || a === b) continue;
-    out[a].push(b);
-    indeg[b]++;
-  }
-  const ready: number[] = [];
-  for (let i = boxes.length - 1; i >= 0; i--) if (!indeg[i]) ready.push(i);
-  const order: number[] = [];
-  const done = new Uint8Array(boxes.length);
-  let next = 0;
-  while (order.length < boxes.length) {
-    if (!ready.length) {
-      while (done[next]) next++; // a cycle: take the first box left
-      ready.push(next);
-    }
-    // the smallest index first: the graph's own order (a trace's) is kept where edges allow
-    let best = 0;
-    for (let j = 1; j < ready.length; j++) if (ready[j] < ready[best]) best = j;
-    const i = ready.splice(best, 1)[0];
-    if (done[i]) continue;
-    done[i] = 1;
-    order.push(i);
-    for (const j of out[i]) if (--indeg[j] === 0 && !done[j]) ready.push(j);
-  }
-  return order.map((i) => boxes[i]);
-}
-
-/** A large graph in parts of SEGMENT boxes in topological order, each laid out by dagre and stacked top to
- * bottom, centred; an edge between parts runs from its box's bottom down to the other's top. */
-function segmented(boxes: Box[], edges: VEdge[]): Placed {
-  const order = topological(boxes, edges);
-  const parts = Math.ceil(order.length / SEGMENT);
-  const size = Math.ceil(order.length / parts);
-  const points = new Map<number, Point[]>();
-  const laid: { boxes: Box[]; width: number; height: number }[] = [];
-  for (let p = 0; p < parts; p++) {
-    const part = order.slice(p * size, (p + 1) * size);
-    const keys = new Set(part.map((b) => b.v.key));
-    const r = place(part, edges, "network-simplex", keys);
-    for (const [i, pts] of r.points) points.set(i, pts);
-    laid.push({ boxes: part, width: r.width, height: r.height });
-  }
-  const width = Math.max(...laid.map((l) => l.width));
-  const shift = new Map<string, Point>();
-  let top = 0;
-  for (const l of laid) {
-    const dx = (width - l.width) / 2;
-    for (const b of l.boxes) {
-      b.x += dx;
-      b.y += top;
-      shift.set(b.v.key, { x: dx, y: top });
-    }
-    top += l.height + 30;
-  }
-  for (const [i, pts] of points) {
-    const d = shift.get(edges[i].from)!;
-    points.set(i, pts.map((q) => ({ x: q.x + d.x, y: q.y + d.y })));
-  }
-  const byKey = new Map(boxes.map((b) => [b.v.key, b]));
-  edges.forEach((e, i) => {
-    if (points.has(i)) return;
-    const a = byKey.get(e.from);
-    const b = byKey.get(e.to);
-    if (!a || !b) return;
-    const y0 = a.y + a.h / 2;
-    const y1 = b.y - b.h / 2;
-    points.set(i, [{ x: a.x, y: y0 }, { x: a.x, y: y0 + 8 }, { x: b.x, y: y1 - 8 }, { x: b.x, y: y1 }]);
-  });
-  return { points, width, height: top - 30, segments: parts };
-}
-
 export class Scene {
   readonly canvas = document.createElement("canvas");
   private ctx: CanvasRenderingContext2D;
@@ -206,8 +85,13 @@ export class Scene {
   private style: SceneStyle = { fill: new Map(), ink: new Map(), marks: new Set(), found: new Set(), selected: null };
   /** ms of the last layout and of the last draws (newest last, at most 240) */
   layoutMs = 0;
-  /** the parts the last layout was made in (1: the whole graph at once) */
+  /** the most parts one group of the last layout was laid out in (1: each at once), and its dagre runs */
   segments = 1;
+  runs = 0;
+  private layouter = new Layouter();
+  private frames: Frame[] = [];
+  /** a label for an open group's frame (its module path and type) */
+  frameLabel: (path: string) => string = (path) => path;
   drawTimes: number[] = [];
   private drag: { x: number; y: number; moved: boolean; id: number } | null = null;
 
@@ -222,10 +106,15 @@ export class Scene {
     this.canvas.addEventListener("pointercancel", () => (this.drag = null));
     this.canvas.addEventListener("wheel", this.onWheel, { passive: false });
     this.canvas.addEventListener("dblclick", (ev) => {
-      const b = this.hit(ev.clientX, ev.clientY);
-      if (b) this.hooks.dblclick(b.v.key);
+      const key = this.hitKey(ev.clientX, ev.clientY);
+      if (key) this.hooks.dblclick(key);
     });
     this.canvas.addEventListener("keydown", this.onKey);
+  }
+
+  /** Forget the layouts of group structures seen so far (a new graph replaces the shown one). */
+  forget(): void {
+    this.layouter.forget();
   }
 
   setTheme(t: SceneTheme): void {
@@ -249,19 +138,19 @@ export class Scene {
     for (const v of nodes) {
       const label = cut(v.label, MAX_LABEL);
       const sub = cut(v.sub + (v.node?.shape ? "  " + shapeText(v.node.shape) : ""), 40);
-      const w = Math.min(260, Math.max(64, Math.max(ctx.measureText(label).width, ctx.measureText(sub).width * 0.85) + 18));
+      // widths in steps of 16 px: groups of the same structure get the same sizes, and one layout (layout.ts)
+      const w = Math.ceil(Math.min(260, Math.max(64, Math.max(ctx.measureText(label).width, ctx.measureText(sub).width * 0.85) + 18)) / 16) * 16;
       boxes.push({ v, x: 0, y: 0, w, h: BOX_H, label, sub });
     }
-    let placed: Placed;
-    if (boxes.length > SEGMENT_OVER) placed = segmented(boxes, edges);
-    else {
-      try {
-        placed = place(boxes, edges, boxes.length > 400 ? "longest-path" : "network-simplex");
-      } catch (err) {
-        if (!(err instanceof RangeError)) throw err;
-        placed = segmented(boxes, edges); // dagre recursed too deep (a long chain): lay it out in parts
-      }
+    const placed = this.layouter.layout(
+      boxes.map((b) => ({ key: b.v.key, w: b.w, h: b.h, parents: b.v.parents })),
+      edges,
+    );
+    for (const b of boxes) {
+      const p = placed.pos.get(b.v.key);
+      if (p) [b.x, b.y] = [p.x, p.y];
     }
+    this.frames = placed.frames;
     this.byKey.clear();
     for (const b of boxes) this.byKey.set(b.v.key, b);
     this.boxes = boxes;
@@ -270,7 +159,7 @@ export class Scene {
     this.dashed = new Path2D();
     this.heads = new Path2D();
     edges.forEach((e, i) => {
-      const pts = (placed.points.get(i) ?? []).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+      const pts = placed.points[i].filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
       if (pts.length < 2) return;
       const path = e.order ? this.dashed : this.solid;
       path.moveTo(pts[0].x, pts[0].y);
@@ -293,7 +182,8 @@ export class Scene {
     });
     this.graphW = Math.max(1, placed.width);
     this.graphH = Math.max(1, placed.height);
-    this.segments = placed.segments;
+    this.segments = placed.parts;
+    this.runs = placed.runs;
     const after = keep ? this.byKey.get(keep) : undefined;
     if (anchor && after) {
       this.tx = anchor.sx - after.x * this.scale;
@@ -387,6 +277,26 @@ export class Scene {
     ctx.setTransform(dpr * s, 0, 0, dpr * s, dpr * this.tx, dpr * this.ty);
     // the part of the graph in view (graph coordinates)
     const x0 = -this.tx / s, y0 = -this.ty / s, x1 = (this.width - this.tx) / s, y1 = (this.height - this.ty) / s; // prettier-ignore
+    // open groups: a tinted frame each (deeper ones darker), their label in the header band
+    const frameText = s * 11 >= 6;
+    for (const f of this.frames) {
+      if (f.x > x1 || f.x + f.w < x0 || f.y > y1 || f.y + f.h < y0) continue;
+      ctx.globalAlpha = Math.min(0.16, 0.05 + 0.025 * f.depth);
+      ctx.fillStyle = th.accent;
+      ctx.fillRect(f.x, f.y, f.w, f.h);
+      ctx.globalAlpha = 1;
+      const sel = st.selected === "x:" + f.path;
+      ctx.lineWidth = (sel ? 2.5 : 1) / s;
+      ctx.strokeStyle = sel ? th.accent : th.border;
+      ctx.strokeRect(f.x, f.y, f.w, f.h);
+      if (frameText) {
+        ctx.fillStyle = th.muted;
+        ctx.font = "600 11px system-ui, sans-serif";
+        ctx.textAlign = "left";
+        ctx.textBaseline = "middle";
+        ctx.fillText(this.frameLabel(f.path), f.x + 6, f.y + HEAD / 2, f.w - 12);
+      }
+    }
     ctx.lineWidth = 1.2 / s;
     ctx.strokeStyle = th.muted;
     ctx.stroke(this.solid);
@@ -453,6 +363,28 @@ export class Scene {
     if (this.drawTimes.length > 240) this.drawTimes.splice(0, 120);
   }
 
+  /** The key of what is at a client point: a box, else the innermost open group's frame ("x:" + path). */
+  private hitKey(cx: number, cy: number): string | null {
+    const b = this.hit(cx, cy);
+    if (b) return b.v.key;
+    const r = this.canvas.getBoundingClientRect();
+    const x = (cx - r.left - this.tx) / this.scale;
+    const y = (cy - r.top - this.ty) / this.scale;
+    for (let i = this.frames.length - 1; i >= 0; i--) {
+      const f = this.frames[i];
+      if (x >= f.x && x <= f.x + f.w && y >= f.y && y <= f.y + f.h) return "x:" + f.path;
+    }
+    return null;
+  }
+
+  /** A frame's rectangle in client pixels (tests click it), or null when the group is not open. */
+  screenFrame(path: string): { x: number; y: number; w: number; h: number } | null {
+    const f = this.frames.find((g) => g.path === path);
+    if (!f) return null;
+    const r = this.canvas.getBoundingClientRect();
+    return { x: r.left + f.x * this.scale + this.tx, y: r.top + f.y * this.scale + this.ty, w: f.w * this.scale, h: f.h * this.scale };
+  }
+
   private hit(cx: number, cy: number): Box | null {
     const r = this.canvas.getBoundingClientRect();
     const x = (cx - r.left - this.tx) / this.scale;
@@ -490,7 +422,7 @@ export class Scene {
     const d = this.drag;
     this.drag = null;
     if (d && this.canvas.hasPointerCapture(d.id)) this.canvas.releasePointerCapture(d.id);
-    if (d && !d.moved) this.hooks.click(this.hit(ev.clientX, ev.clientY)?.v.key ?? null);
+    if (d && !d.moved) this.hooks.click(this.hitKey(ev.clientX, ev.clientY));
   };
 
   private onWheel = (ev: WheelEvent): void => {

@@ -45,6 +45,8 @@ export interface VNode {
   modules: string[];
   /** nodes inside (1 for a node) */
   count: number;
+  /** the open groups around the box, outermost first: it is drawn inside their frames */
+  parents: string[];
 }
 
 export interface VEdge {
@@ -182,13 +184,15 @@ export class GraphModel {
         if (n.module && !v.modules.includes(n.module)) v.modules.push(n.module);
         continue;
       }
+      const chain = this.chain.get(n.id) ?? [];
       if (key.startsWith("n:")) {
-        nodes.set(key, { key, label: n.name, sub: n.op, node: n, group: null, modules: n.module ? [n.module] : [], count: 1 });
+        nodes.set(key, { key, label: n.name, sub: n.op, node: n, group: null, modules: n.module ? [n.module] : [], count: 1, parents: chain });
       } else {
         const group = key.slice(2);
         const type = this.moduleInfo.get(group)?.type ?? "";
         const size = this.groups.get(group)?.length ?? 0;
-        nodes.set(key, { key, label: group, sub: `${type ? type + " · " : ""}${size} nodes`, node: null, group, modules: n.module ? [n.module] : [], count: 1 });
+        const parents = chain.slice(0, chain.indexOf(group));
+        nodes.set(key, { key, label: group, sub: `${type ? type + " · " : ""}${size} nodes`, node: null, group, modules: n.module ? [n.module] : [], count: 1, parents });
       }
     }
     const seen = new Map<string, VEdge>();

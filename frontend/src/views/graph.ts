@@ -153,6 +153,7 @@ export class GraphView implements View {
       return;
     }
     if (this.gone || !this.scene) return;
+    this.scene.forget();
     this.relayout(null);
   }
 
@@ -160,6 +161,10 @@ export class GraphView implements View {
     const lib = await graphLib();
     if (this.gone) return;
     this.scene = lib.create(this.stage, { click: (key) => this.choose(key), dblclick: (key) => this.toggle(key) });
+    this.scene.frameLabel = (path) => {
+      const type = this.model?.moduleInfo.get(path)?.type;
+      return type ? `${path} · ${type}` : path;
+    };
     this.stage.prepend(this.scene.canvas);
     this.scene.resize(this.w, this.h);
   }
@@ -273,7 +278,10 @@ export class GraphView implements View {
   private toggle(key: string): void {
     if (!this.model) return;
     if (key.startsWith("g:")) this.model.collapsed.delete(key.slice(2));
-    else {
+    else if (key.startsWith("x:")) {
+      this.model.collapsed.add(key.slice(2)); // an open group's frame: close it
+      key = "g:" + key.slice(2);
+    } else {
       const chain = this.model.chain.get(key.slice(2)) ?? [];
       const inner = chain[chain.length - 1];
       if (!inner) return;
@@ -333,7 +341,7 @@ export class GraphView implements View {
 
   private showDetails(key: string): void {
     const m = this.model;
-    const box = this.boxes.find((b) => b.key === key);
+    const box = key.startsWith("x:") ? this.openGroup(key.slice(2)) : this.boxes.find((b) => b.key === key);
     if (!m || !box) {
       this.details.hidden = true;
       return;
@@ -372,7 +380,7 @@ export class GraphView implements View {
       if (info?.type) row("module", info.type);
       row("nodes", String(m.groups.get(box.group)?.length ?? 0));
       if (info) row("parameters", `${countText(info.params)} (${info.params})`);
-      const open = el("button", "lp-graph-btn", "open group");
+      const open = el("button", "lp-graph-btn", key.startsWith("x:") ? "close group" : "open group");
       open.type = "button";
       open.addEventListener("click", () => this.toggle(key));
       d.append(open);
@@ -409,14 +417,24 @@ export class GraphView implements View {
     }
   }
 
+  /** An open group as a box for the details panel: its path, and the layers of its nodes. */
+  private openGroup(path: string): VNode | null {
+    const ids = this.model?.groups.get(path);
+    if (!this.model || !ids) return null;
+    const modules = [...new Set(ids.map((id) => this.model!.byId.get(id)!.module).filter((x) => x))];
+    return { key: "x:" + path, label: path, sub: "", node: null, group: path, modules, count: ids.length, parents: [] };
+  }
+
   /** What tests and benchmarks read: boxes shown, timings, a box's place on screen. */
-  info(): { boxes: number; layoutMs: number; draws: number[]; zoom: number } | null {
-    return this.scene ? { boxes: this.scene.boxCount, layoutMs: this.scene.layoutMs, draws: [...this.scene.drawTimes], zoom: this.scene.zoom } : null;
+  info(): { boxes: number; layoutMs: number; runs: number; draws: number[]; zoom: number } | null {
+    const s = this.scene;
+    return s ? { boxes: s.boxCount, layoutMs: s.layoutMs, runs: s.runs, draws: [...s.drawTimes], zoom: s.zoom } : null;
   }
 
   box(id: string): { x: number; y: number; w: number; h: number } | null {
     if (!this.model || !this.scene) return null;
-    return this.scene.screenBox(this.model.byId.has(id) ? this.model.keyOf(id) : "g:" + id);
+    if (this.model.byId.has(id)) return this.scene.screenBox(this.model.keyOf(id));
+    return this.scene.screenBox("g:" + id) ?? this.scene.screenFrame(id); // a closed group, or an open one's frame
   }
 
   resize(width: number, height: number): void {
