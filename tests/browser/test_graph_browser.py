@@ -193,7 +193,7 @@ def test_resnet_screenshot(server, pages, artifacts, tmp_path):
     page = pages.open(server.url + "/?env=resnet&win=model", width=1400, height=900)
     page.wait_for_function(DRAWN, arg="model", timeout=15000)
     page.wait_for_function(f"() => {VIEW}.el.dataset.marked === '1'", timeout=20000)
-    assert int(page.evaluate(f"() => {VIEW}.el.dataset.shaded")) == len(layers)
+    page.wait_for_function(f"(n) => Number({VIEW}.el.dataset.shaded) === n", arg=len(layers))
     click_node(page, "conv1")
     page.wait_for_selector("section[data-win='model'] .lp-graph-details", state="visible")
     next_frames(page)

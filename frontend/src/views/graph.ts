@@ -198,6 +198,9 @@ export class GraphView implements View {
     const env = this.envState();
     const present = STATS.filter((s) => (env?.windows.get(s)?.traces.length ?? 0) > 0);
     const alerts = env ? env.alerts.filter((a) => shown(env, a)) : [];
+    // the first statistic the env has shades until the user picks one ("no shading" too)
+    if (!this.stat && present.length && !this.statSel.dataset.touched) this.stat = present[0];
+    if (this.stat && !present.includes(this.stat)) this.stat = "";
     const statWin = this.stat ? env?.windows.get(this.stat) : undefined;
     const sig = [present.join(","), this.stat, statWin?.version ?? -1, alerts.map((a) => a.id).join(","), this.found.join("\u0000"), this.selected ?? ""].join("|");
     if (!force && sig === this.signature) return;
@@ -207,8 +210,6 @@ export class GraphView implements View {
     if ([...this.statSel.options].map((o) => o.value).join(",") !== options.join(",")) {
       this.statSel.replaceChildren(...options.map((s) => new Option(s ? "shade: " + s : "no shading", s)));
     }
-    if (!this.stat && present.length && !this.statSel.dataset.touched) this.stat = present[0];
-    if (this.stat && !present.includes(this.stat)) this.stat = "";
     this.statSel.value = this.stat;
     this.statSel.hidden = present.length === 0;
     const style: SceneStyle = { fill: new Map(), ink: new Map(), marks: new Set(), found: new Set(), selected: this.selected };
