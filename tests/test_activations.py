@@ -181,6 +181,7 @@ def test_dead_frac_of_a_constructed_relu(panel, monkeypatch, sampled):
     assert dead == {"1": ([7], [pytest.approx(4 / 6)]), "3": ([7], [pytest.approx(0.5)])}
     relu = model[1](model[0](x)).detach()
     assert traces(panel, "act_mean")["1"][1] == [pytest.approx(float(relu.mean()))]
+    assert traces(panel, "act_std")["1"][1] == [pytest.approx(float(relu.std(correction=0)), rel=1e-5)]
     (hist,) = panel.get("activations/1")["steps"]
     shown = relu[:2] if sampled else relu
     assert hist["step"] == 7 and hist["stats"]["n"] == shown.numel()
