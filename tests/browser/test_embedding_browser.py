@@ -57,6 +57,7 @@ def test_embedding_draws_hovers_searches_and_steps(server, pages, artifacts):
     wait_state(page, "emb", "v.dataset.state === 'drawn' && v.dataset.step === '1' && v.dataset.key === 'pca'")
     assert view(page, "emb").locator("canvas.lp-embed-gl").count() == 1
     page.screenshot(path=str(artifacts / "embedding.png"))
+    assert view(page, "emb").locator(".lp-embed-legend").inner_text().split() == list(NAMES)  # colour keys
     # hover: the tooltip names the point's label, its metadata and shows its thumbnail
     px, py = point_at(page, "emb", 7)
     page.mouse.move(px, py)

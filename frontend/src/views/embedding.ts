@@ -57,6 +57,7 @@ export class EmbeddingView implements View {
   private tip = el("div", "lp-embed-tip");
   private status = el("div", "lp-embed-status");
   private info = el("div", "lp-embed-info");
+  private legend = el("div", "lp-embed-legend");
   private slider: StepSlider;
   private method = el("select");
   private dimsBtn = el("button", "lp-toggle on", "3-D");
@@ -107,7 +108,7 @@ export class EmbeddingView implements View {
     this.tools.append(this.method, this.dimsBtn, this.colorBy, this.search);
     this.tip.hidden = true;
     this.info.hidden = true;
-    this.host.append(this.tip);
+    this.host.append(this.legend, this.tip);
     this.el.append(this.status, this.host, this.info, this.slider.el);
     this.host.addEventListener("mousemove", this.onHover);
     this.host.addEventListener("mouseleave", () => this.hideTip());
@@ -320,6 +321,7 @@ export class EmbeddingView implements View {
         if (v > hi) hi = v;
       }
       const t = colormap("viridis");
+      this.showLegend([[`${Number(lo.toPrecision(4))}`, [t[0], t[1], t[2]]], [`${Number(hi.toPrecision(4))}`, [t[765], t[766], t[767]]]], 0);
       for (let i = 0; i < n; i++) {
         const v = col[i];
         const c = Number.isFinite(v) ? (hi > lo ? Math.round(((v - lo) / (hi - lo)) * 255) : 128) * 3 : 0;
@@ -334,7 +336,10 @@ export class EmbeddingView implements View {
         if (!c) ids.set(col[i], (c = category(ids.size)));
         out.set(c, i * 3);
       }
+      const entries = [...ids.entries()].sort((a, b) => a[0].localeCompare(b[0], undefined, { numeric: true }));
+      this.showLegend(entries.slice(0, 12), entries.length - 12);
     } else {
+      this.showLegend([], 0);
       const c = rgb(PALETTE[0]);
       for (let i = 0; i < n; i++) out.set(c, i * 3);
     }
@@ -351,6 +356,20 @@ export class EmbeddingView implements View {
     this.el.dataset.matches = String(this.matches.length);
     this.highlight();
     this.draw();
+  }
+
+  /** Colour keys over the plot: categories (at most 12 shown, then "+N more"), or a scale's two ends. */
+  private showLegend(entries: [string, ArrayLike<number>][], more: number): void {
+    this.legend.replaceChildren();
+    for (const [name, c] of entries) {
+      const row = el("div", "lp-embed-key");
+      const sw = el("span", "lp-embed-swatch");
+      sw.style.background = `rgb(${c[0]},${c[1]},${c[2]})`;
+      row.append(sw, el("span", "", name));
+      this.legend.append(row);
+    }
+    if (more > 0) this.legend.append(el("div", "lp-embed-key", `+${more} more`));
+    this.legend.hidden = !entries.length;
   }
 
   private highlight(): void {
