@@ -184,16 +184,19 @@ def test_resnet_screenshot(server, pages, artifacts, tmp_path):
     model = ResNet50(width=8, classes=10)
     layers = [n for n, m in model.named_modules() if n and list(m.parameters(recurse=False))]
     with livepanel.Panel(server.url, env="resnet", spool_dir=tmp_path / "spool") as panel:
-        panel.graph(model, torch.randn(1, 3, 64, 64), opts={"width": 1380, "height": 820})
+        panel.graph(model, torch.randn(1, 3, 64, 64), opts={"width": 1480, "height": 1060})
         assert panel.flush()
     # gradients fall off toward the input, and the first convolution has all but vanished
     levels = {n: 10 ** (-2.5 * (1 - i / len(layers))) for i, n in enumerate(layers)}
     levels["conv1"] = 1e-8
     grad_norms(server.url, "resnet", levels)
-    page = pages.open(server.url + "/?env=resnet&win=model", width=1400, height=900)
+    page = pages.open(server.url + "/?env=resnet&win=model", width=1500, height=1140)
     page.wait_for_function(DRAWN, arg="model", timeout=15000)
     page.wait_for_function(f"() => {VIEW}.el.dataset.marked === '1'", timeout=20000)
     page.wait_for_function(f"(n) => Number({VIEW}.el.dataset.shaded) === n", arg=len(layers))
+    # the stages' blocks closed: each shaded by its layers' (geometric) mean, from the input (dark) to the head
+    page.click("section[data-win='model'] .lp-graph-btn:has-text('close all')")
+    page.wait_for_function(f"() => Number({VIEW}.el.dataset.nodes) === 25")  # 16 blocks, 9 nodes
     click_node(page, "conv1")
     page.wait_for_selector("section[data-win='model'] .lp-graph-details", state="visible")
     next_frames(page)
