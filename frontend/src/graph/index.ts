@@ -204,14 +204,31 @@ export class Scene {
     this.request();
   }
 
-  /** Bring a box to the middle of the view, at a readable scale. */
-  center(key: string): void {
+  /** Bring a box to the middle of the view (less `inset` px on the right: the details panel), readable. */
+  center(key: string, inset = 0): void {
     const b = this.byKey.get(key);
     if (!b) return;
     this.scale = Math.max(this.scale, 0.8);
-    this.tx = this.width / 2 - b.x * this.scale;
+    this.tx = (this.width - inset) / 2 - b.x * this.scale;
     this.ty = this.height / 2 - b.y * this.scale;
     this.request();
+  }
+
+  /** Pan so that a box is not under the right `inset` px of the view (where the details panel is). */
+  keepVisible(key: string, inset: number): void {
+    const b = this.byKey.get(key) ?? this.frameBox(key);
+    if (!b) return;
+    const right = (b.x + b.w / 2) * this.scale + this.tx;
+    const limit = this.width - inset - 12;
+    if (right > limit) {
+      this.tx -= Math.max(0, Math.min(right - limit, (b.x - b.w / 2) * this.scale + this.tx - 12)); // never past the left edge
+      this.request();
+    }
+  }
+
+  private frameBox(key: string): { x: number; w: number } | null {
+    const f = key.startsWith("x:") ? this.frames.find((g) => g.path === key.slice(2)) : undefined;
+    return f ? { x: f.x + f.w / 2, w: Math.min(f.w, 200) } : null;
   }
 
   resize(w: number, h: number): void {

@@ -273,6 +273,7 @@ export class GraphView implements View {
     this.selected = key;
     if (key) this.showDetails(key);
     else this.details.hidden = true;
+    if (key && !this.details.hidden) this.scene?.keepVisible(key, this.details.offsetWidth + 6);
     this.restyle(true);
   }
 
@@ -322,8 +323,8 @@ export class GraphView implements View {
         this.model.reveal(id);
         this.relayout(null);
       }
-      this.scene.center("n:" + id);
       this.choose("n:" + id);
+      this.scene.center("n:" + id, this.details.hidden ? 0 : this.details.offsetWidth + 6);
     } else this.restyle(true);
   }
 
