@@ -4,7 +4,7 @@ An `embedding` op carries `features` (float32, N x D), optional `labels` (N stri
 column name to N strings or N numbers), `thumbs` (N small PNG/JPEG/WebP images, made by the sender),
 `step` and `t`. The store keeps the step with its PCA projection, computed at once (`pca`: the top
 eigenvectors of the D x D covariance, or of the N x N Gram matrix when D > N); t-SNE and UMAP are computed
-on request by the server's projector (livepanel/server/projector.py) and cached with the step in memory.
+on request by the server's projector (livepanel/server/projector.py) and stored with the step.
 
 Limits (a clear error above them): N <= MAX_POINTS, D <= MAX_DIM, N x D <= MAX_VALUES (50,000 x 256 as
 float32 is 51.2 MB, under the default 64 MiB payload), thumbnails for at most MAX_THUMB_POINTS points, each
@@ -340,9 +340,10 @@ def over_budget(steps: Any, budget: int) -> list[int]:
     return dropped
 
 
-def projected(w: Any, op: dict[str, Any]) -> dict[str, Any]:
+def projected(w: Any, op: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Apply a projection op of the server's projector to its window (State.apply): a result joins the
-    step's projections, progress or an error its status. Returns the message for viewers (the step's meta)."""
+    step's projections, progress or an error its status. Returns the message for viewers (the step's meta)
+    and, for a result, the step to store again (so that a restart keeps it)."""
     e = w.steps[op["step"]]
     status = dict(e.get("status") or {})
     projections = dict(e.get("projections", {}))
@@ -353,7 +354,8 @@ def projected(w: Any, op: dict[str, Any]) -> dict[str, Any]:
     else:
         status[key] = {"state": op["state"], "progress": float(op.get("progress", 0.0)), "error": op.get("error")}
     e = w.steps[op["step"]] = {**e, "projections": projections, "status": status}
-    return {"op": "embedding", "env": op["env"], "win": w.win, "opts": {}, **meta(e)}
+    stored = full(e) if op["state"] == "done" else None
+    return {"op": "embedding", "env": op["env"], "win": w.win, "opts": {}, **meta(e)}, stored
 
 
 def write_csv(writer: Any, steps: Any, num: Any) -> None:

@@ -272,12 +272,16 @@ def test_get_and_neighbours_refuse_bad_queries(srv, panel):
         assert status in (400, 404) and message in err["error"], (query, err)
 
 
-def test_a_restart_keeps_the_steps_and_their_pca(server_factory, tmp_path):
+def test_a_restart_keeps_the_steps_their_pca_and_tsne(server_factory, tmp_path):
     srv = server_factory()
     x, labels = blobs(30, 5)
     with livepanel.Panel(srv.url, env="keep", spool_dir=tmp_path / "spool") as p:
         for step in (0, 1):
             p.embedding(x + step, labels=labels, metadata={"m": np.arange(30)}, win="e", step=step)
+        assert p.flush()
+        if importlib.util.find_spec("sklearn") is not None:
+            assert get(srv.url, "/api/v1/embedding", env="keep", win="e", step=1, project="tsne")[0] == 200
+            wait_value(lambda: window(srv.url, "keep", "e")["steps"][1]["projections"].get("tsne-2d") == "done", 30)
         before = p.get("e")
     srv.restart()
     with livepanel.Panel(srv.url, env="keep", spool_dir=tmp_path / "spool") as p:
@@ -288,6 +292,9 @@ def test_a_restart_keeps_the_steps_and_their_pca(server_factory, tmp_path):
         np.testing.assert_array_equal(a["projections"]["pca"], b["projections"]["pca"])
         assert a["labels"] == b["labels"]
         np.testing.assert_array_equal(a["metadata"]["m"], b["metadata"]["m"])
+    assert after["steps"][1]["projections"].keys() == before["steps"][1]["projections"].keys()
+    for key, coords in before["steps"][1]["projections"].items():
+        np.testing.assert_array_equal(after["steps"][1]["projections"][key], coords)
 
 
 def test_torch_features_and_labels(panel):

@@ -3,7 +3,7 @@
 A page asks for a projection (GET /api/v1/embedding?project=tsne); the projector queues it once, computes
 it on its own thread (one at a time: the machine's cores are the training's), and reports progress and the
 result as window changes through `Store.apply_internal`, so every viewer sees the progress and then the
-points. Results are kept in memory with their step (a restart computes them again when asked).
+points. A result is stored with its step (a restart keeps it).
 
 t-SNE is scikit-learn's (Barnes-Hut), on the first 50 principal components when D > 50; its progress
 counts gradient-descent iterations. UMAP (umap-learn, optional) reports a start and an end only.

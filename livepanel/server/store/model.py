@@ -284,8 +284,10 @@ class State:
             undo.window(w)
         w.seq = seq
         writes.append(("win", name, win, seq))
-        if kind == "projection":  # made by the server's projector (t-SNE, UMAP): memory only, like a cache
-            message["op"] = embedding.projected(w, op)
+        if kind == "projection":  # made by the server's projector (t-SNE, UMAP): progress, or a result stored
+            message["op"], stored = embedding.projected(w, op)
+            if stored is not None:  # the step again, with the new projection
+                writes.append(("step", name, win, w.kind, w.opts, stored, []))
             return message, writes
         if kind == "mute":  # a window's mute is its `mute` option
             mute = _toggled(w.opts.get("mute") or [], op["kind"], op["muted"])
