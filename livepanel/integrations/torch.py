@@ -299,8 +299,15 @@ class Watch:
                 parts = [p.detach().reshape(-1) for p in kept_params]
                 new = parts[0] if len(parts) == 1 else torch.cat(parts)
                 ratios[name] = _norm(torch, new - old) / wnorm
-        if ratios:
-            self.panel.log({f"update_ratio/{name}": r for name, r in ratios.items()}, step=step, env=self.env)
+        if ratios:  # queued without waking the sender: it goes with the next request, not in one of its own
+            panel = self.panel
+            with panel._hold_lock:
+                panel._hold += 1
+            try:
+                panel.log({f"update_ratio/{name}": r for name, r in ratios.items()}, step=step, env=self.env)
+            finally:
+                with panel._hold_lock:
+                    panel._hold -= 1
 
     def _filled(self) -> dict[str, dict[str, np.ndarray]]:
         """Per kind and layer, the part of its host buffer filled at this step (all of it, unless some
