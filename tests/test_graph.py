@@ -200,6 +200,11 @@ def test_a_new_graph_replaces_the_window_and_survives_a_restart(server, panel):
     server.restart()
     again = panel.get("replaced")["graph"]
     assert again == g
+    # a fork of the env copies the graph
+    fork = {"op": "fork", "env": "graphs-copy", "source": "graphs"}
+    status, answer = send_ops(server.url, [fork], client="graph-fork-1")
+    assert status == 200, answer
+    assert panel.get("replaced", env="graphs-copy")["graph"] == g
 
 
 def test_bad_inputs_are_refused_in_the_call_and_nothing_is_stored(panel, tmp_path, monkeypatch):
