@@ -321,3 +321,13 @@ def test_a_failure_recording_outputs_switches_the_watch_off_not_the_training(pan
     assert w.step == 1 and no_hooks(model) and "forward" not in model.__dict__
     panel.flush()
     assert panel.windows() == []
+
+
+def test_the_default_layers_are_bounded(monkeypatch, caplog):
+    monkeypatch.setattr(acts, "MAX_LAYERS", 3)
+    model = nn.Sequential(nn.Linear(2, 2), nn.GELU(), nn.Dropout(), nn.Sequential(nn.Linear(2, 2), nn.Sigmoid()))
+    assert [name for name, _ in acts.select_layers(model, ["3.1", "0"])] == ["0", "3.1"]  # model order
+    with caplog.at_level("WARNING", logger="livepanel"):
+        chosen = acts.select_layers(model)
+    assert [name for name, _ in chosen] == ["0", "1", "3.0"]  # no Dropout, no container; the first 3 of 4
+    assert "records the first 3 of 4 layers" in caplog.text
