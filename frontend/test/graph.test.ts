@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { HEAD, Layouter, SEGMENT_OVER, topological } from "../src/graph/layout";
 import { colorRange, graphFrom, GraphModel, prefixes } from "../src/graph/model";
+import { applyOp, windowFrom, type EnvState } from "../src/state";
+import type { Op, WireWindow } from "../src/wire";
 
 // x -> blocks.0.l -> add(blocks.0) -> blocks.1.l -> add_1(blocks.1) -> head, with relu (one module used twice)
 const wire = {
@@ -130,4 +132,15 @@ test("a large flat graph is laid out in parts stacked top to bottom; topological
   const ys = boxes.map((b) => out.pos.get(b.key)!.y);
   assert.ok(ys.every((y, i) => i === 0 || y > ys[i - 1]), "a chain runs down");
   assert.deepEqual(topological([{ key: "c" }, { key: "a" }, { key: "b" }], [{ from: "b", to: "c" }]).map((x) => x.key), ["a", "b", "c"]);
+});
+
+test("a graph op and a window state give the window its graph; a new one replaces it", () => {
+  const env: EnvState = { name: "e", seq: 0, store: "s", windows: new Map(), layout: {}, alerts: [], mute: [], broken: false };
+  assert.deepEqual(applyOp(env, { op: "graph", env: "e", win: "model", graph: wire } as unknown as Op, 1), ["model"]);
+  assert.equal(env.windows.get("model")!.kind, "graph");
+  assert.equal(env.windows.get("model")!.graph, wire);
+  const next = { ...wire, name: "N" };
+  applyOp(env, { op: "graph", env: "e", win: "model", graph: next } as unknown as Op, 2);
+  assert.equal(env.windows.get("model")!.graph, next);
+  assert.equal(windowFrom("e", { win: "model", kind: "graph", graph: wire } as unknown as WireWindow).graph, wire);
 });
