@@ -1,4 +1,4 @@
-"""The `livepanel` command: `serve`, `replay`, `import-tb`, `runs`, `export`, `rm`, `--version`."""
+"""The `livepanel` command: `serve`, `replay`, `import-tb`, `runs`, `export`, `rm`, `migrate`, `--version`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     from livepanel import runs_cli
 
     runs_cli.add_parsers(commands)
+    migrate = commands.add_parser("migrate", help="copy a single-node SQLite store into PostgreSQL")
+    migrate.add_argument("--from", dest="source", required=True, metavar="DATA_DIR", help="the data directory")
+    migrate.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://user@host:port/db")
+    migrate.add_argument(
+        "--overwrite", action="store_true", help="empty a target that already holds a livepanel store first"
+    )
     return parser
 
 
@@ -83,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from livepanel.tensorboard import main as import_tb
 
         return import_tb(args.logdir, args.url, args.token, args.env_prefix)
+    if args.command == "migrate":
+        from livepanel.migrate import main as migrate
+
+        return migrate(args.source, args.target, args.overwrite)
     if args.command in ("runs", "export", "rm"):
         from livepanel import runs_cli
 
@@ -131,11 +141,17 @@ async def _serve(config: Config) -> int:
     limits = Limits(max_image_steps=config.max_image_steps, max_histogram_steps=config.max_histogram_steps,
                     max_media_steps=config.max_media_steps, max_media_bytes=config.max_media_bytes,
                     max_text=config.max_text)  # fmt: skip
+    postgres = config.store not in ("sqlite", "memory")
     try:
-        where = config.data_path if config.store == "sqlite" else None
+        where = config.data_path if config.store == "sqlite" else config.store if postgres else None
         store = Store(where, limits)
     except Exception as exc:
-        print(f"livepanel: cannot open the store in {config.data_path}: {exc}", file=sys.stderr)
+        if postgres:
+            from livepanel.server.store.backend import redact
+
+            print(f"livepanel: cannot open the store at {redact(config.store)}: {exc}", file=sys.stderr)
+        else:
+            print(f"livepanel: cannot open the store in {config.data_path}: {exc}", file=sys.stderr)
         return 1
     hub = Hub(store, config.replay_buffer, config.viewer_queue)
     diagnosis = Diagnosis(store, enabled=not config.no_diagnose)  # the store's other consumer, beside the hub
@@ -155,6 +171,10 @@ async def _serve(config: Config) -> int:
     host = f"[{host}]" if ":" in host else host
     url = f"http://{host}:{port}{config.base_url}/" + (f"?token={config.token}" if config.token else "")
     where = "in memory (nothing kept)" if config.store == "memory" else f"in {config.data_path}"
+    if postgres:
+        from livepanel.server.store.backend import redact
+
+        where = f"in PostgreSQL at {redact(config.store)}"
     print(f"livepanel {__version__}: serving at {url}  (data {where})", flush=True)
     if config.no_auth and not config.loopback:
         print("livepanel: WARNING: --no-auth on a non-loopback address: anyone who can reach it can read and write")

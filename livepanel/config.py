@@ -68,9 +68,13 @@ def _base_url(text: str) -> str:
 
 
 def _store(text: str) -> str:
-    if text not in ("sqlite", "memory"):
-        raise ValueError(f"store must be 'sqlite' or 'memory', not {text!r}")
-    return text
+    if text in ("sqlite", "memory"):
+        return text
+    if text.startswith(("postgresql://", "postgres://")):
+        if not re.fullmatch(r"postgres(ql)?://[^/?#\s]*@?[^/?#\s]+(:\d+)?(/[^/?#\s]+)?(\?\S*)?", text):
+            raise ValueError("a PostgreSQL store is a URL such as postgresql://user@host:5432/dbname")
+        return text
+    raise ValueError(f"store must be 'sqlite', 'memory' or a postgresql://user@host:port/db URL, not {text[:100]!r}")
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("port", 8097, "port to listen on (0 picks a free one)", _port),
     Setting("data_dir", "~/.livepanel", "where the SQLite store keeps its data", str),
-    Setting("store", "sqlite", "sqlite (kept on disk) or memory (kept nowhere)", _store),
+    Setting(
+        "store",
+        "sqlite",
+        "sqlite (kept on disk), memory (kept nowhere), or postgresql://user@host:port/db (needs livepanel[cluster])",
+        _store,
+    ),
     Setting("token", None, "access token (default: $LIVEPANEL_TOKEN, or generated when bound beyond loopback)"),
     Setting("no_auth", False, "serve without a token even when bound beyond loopback", bool, flag=True),
     Setting("base_url", "", "path prefix when served behind a reverse proxy, e.g. /livepanel", _base_url),

@@ -36,7 +36,7 @@ def test_port_in_use_is_one_line_error(tmp_path):
     ("args", "message"),
     [
         (["--port", "70000"], "not between 0 and 65535"),
-        (["--store", "redis"], "store must be 'sqlite' or 'memory'"),
+        (["--store", "redis"], "store must be 'sqlite', 'memory' or a postgresql://"),
         (["--max-payload", "lots"], "is not a size"),
     ],
 )

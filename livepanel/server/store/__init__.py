@@ -10,7 +10,12 @@ like a batch's.
 A failure is one batch's or the store's. A batch whose writes cannot be encoded or bound is taken
 back from memory and refused (BatchError, a 400) before it is accepted; one that still fails in the
 writer fails alone (its group is committed without it). Only a failure of the storage itself (disk
-full, I/O error, unreadable database) stops all writes (StoreError, a 503) until a restart.
+full, I/O error, unreadable database) stops all writes (StoreError, a 503) until a restart, or, with
+a persistence that can recover (PostgreSQL: the connection comes back), until it has read the
+committed state back: batches in flight then get a 503 too, and their retries land once.
+
+Persistence is chosen by where the store lives (backend.open_backend): a directory for SQLite, a
+postgresql:// URL for PostgreSQL; the state, the handlers and the wire do not know which.
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from livepanel.protocol import ProtocolError
-from livepanel.server.store import fork
+from livepanel.server.store import backend, fork
 from livepanel.server.store.model import Limits, State, Undo, Window, window_state
-from livepanel.server.store.persist import Job, Persistence
+from livepanel.server.store.persist import Job
 
 __all__ = ["Store", "StoreError", "BatchError", "State", "Window", "Limits", "window_state"]
 
@@ -51,7 +56,8 @@ class BatchError(StoreError, ProtocolError):
 
 
 class Store:
-    def __init__(self, path: Path | None = None, limits: Limits | None = None):
+    def __init__(self, path: Path | str | None = None, limits: Limits | None = None):
+        """`path`: a data directory (SQLite), a postgresql:// URL, or None (memory only)."""
         self.state = State(limits)
         self.listeners: list[Listener] = []  # called with each commit's viewer messages, in commit order
         self.batch_listeners: list[BatchListener] = []  # then with each committed batch, in the same order
@@ -60,12 +66,13 @@ class Store:
         self.batches_published = 0
         self._pending: dict[str, asyncio.Future] = {}
         self._failed: BaseException | None = None
-        self.persist: Persistence | None = None
+        self._generation = 0  # counts recoveries: a job submitted before the last one is answered with a 503
+        self.persist: backend.Backend | None = None
         if path is None:
             self.store_id = secrets.token_hex(8)
             self.clients: dict[str, int] = {}
         else:
-            self.persist = Persistence(path)
+            self.persist = backend.open_backend(path)
             self.store_id = self.persist.store_id
             self.clients = self.persist.load(self.state)
             self.persist.start()
@@ -78,7 +85,8 @@ class Store:
 
         `body`: the batch as it came (msgpack), if it did: the batch listeners get it with the ops."""
         if self._failed is not None:
-            raise StoreError(f"the store failed earlier and accepts no more writes until restarted: {self._failed}")
+            until = "its database is back" if hasattr(self.persist, "recover") else "restarted"
+            raise StoreError(f"the store failed earlier and accepts no more writes until {until}: {self._failed}")
         last = self.clients.get(client, 0) if client is not None else 0
         if client is not None and seq <= last:
             pending = self._pending.get(client)
@@ -103,10 +111,11 @@ class Store:
         future = loop.create_future()
         if client is not None:
             self._pending[client] = future
+        generation = self._generation
 
         def done(job: Job) -> None:
             try:
-                loop.call_soon_threadsafe(self._committed, job, messages, future, last, batch)
+                loop.call_soon_threadsafe(self._committed, job, messages, future, last, batch, generation)
             except RuntimeError:  # loop closed during shutdown; the data is on disk
                 pass
 
@@ -118,10 +127,16 @@ class Store:
                 del self._pending[client]
         return False
 
-    def _committed(self, job: Job, messages: list[dict], future: asyncio.Future, last: int, batch: tuple) -> None:
+    def _committed(
+        self, job: Job, messages: list[dict], future: asyncio.Future, last: int, batch: tuple, generation: int = 0
+    ) -> None:
+        if generation != self._generation:  # applied to a state the store has since read back from its database
+            future.set_exception(StoreError("the store reconnected to its database meanwhile: send this batch again"))
+            return
         if job.fatal:
             self._failed = job.error
             future.set_exception(StoreError(f"could not write to the store: {job.error}"))
+            self._recover()
             return
         if job.error is not None:  # this batch alone (not anticipated by Persistence.prepare: a bug)
             log.error("a batch of %r could not be written; memory holds it until a restart", job.client)
@@ -160,11 +175,12 @@ class Store:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:  # outside the loop (shutting down): stored by close(), no viewer is left
             loop = None
+        generation = self._generation
 
         def written(job: Job) -> None:
             try:
                 if loop is not None:
-                    loop.call_soon_threadsafe(self._stored, job, messages, done)
+                    loop.call_soon_threadsafe(self._stored, job, messages, done, generation)
             except RuntimeError:  # loop closed during shutdown; the operations are on disk
                 pass
 
@@ -208,15 +224,49 @@ class Store:
                     writes.append(action)
         return messages, [w for w in writes if w is not None]
 
-    def _stored(self, job: Job, messages: list[dict], done: Callable[[bool], None] | None) -> None:
+    def _stored(self, job: Job, messages: list[dict], done: Callable[[bool], None] | None, generation: int = 0) -> None:
+        if generation != self._generation:
+            if done is not None:
+                done(False)
+            return
         if job.fatal:
             self._failed = job.error
+            self._recover()
         if done is not None:
             done(job.error is None)
         if job.fatal:
             return
         # after the publication of the batches committed with it or before it (_committed's call_soon)
         asyncio.get_running_loop().call_soon(self._publish, messages)
+
+    def _recover(self) -> None:
+        """After a storage failure, ask a persistence that can (PostgreSQL) to reconnect and read the
+        committed state back; `_recovered` takes it over. Without one, writes stay refused until a restart."""
+        recover = getattr(self.persist, "recover", None)
+        if recover is None:
+            return
+        loop = asyncio.get_running_loop()
+        limits = self.state.limits
+
+        def recovered(state: State, clients: dict[str, int]) -> None:  # on the writer thread
+            try:
+                loop.call_soon_threadsafe(self._recovered, state, clients)
+            except RuntimeError:  # loop closed: shutting down
+                pass
+
+        recover(lambda: State(limits), recovered)
+
+    def _recovered(self, state: State, clients: dict[str, int]) -> None:
+        """Take over the state read back from the database: in place, since the hub and diagnosis hold
+        this State. What memory held beyond it was never acknowledged; clients send it again."""
+        if self.persist is None:
+            return
+        self._generation += 1
+        self.state.envs, self.state.seqs = state.envs, state.seqs
+        self.clients = clients
+        self._failed = None
+        self.persist.resume()  # type: ignore[attr-defined]
+        log.warning("the store takes writes again")
 
     def _publish(self, messages: list[dict], batch: tuple | None = None) -> None:
         for listener in self.listeners:
