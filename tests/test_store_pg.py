@@ -1,0 +1,247 @@
+"""The store on a real PostgreSQL: what the SQLite store keeps, with the same guarantees (ack after commit,
+exactly once, one batch's failure its own, 503 while the database is away and then everything once),
+`livepanel migrate`, and a server without `--store postgresql://` that never loads the driver."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pg
+import pytest
+from client_helpers import messages, wait_for
+from serverproc import ServerProcess, free_port
+from test_alerts import delivered, loss_then_nan, send_in_steps
+from test_durability import _all_kinds, _assert_identical, _states
+from wire import arun, get, line_op, send_ops, window
+
+import livepanel
+from livepanel import protocol
+
+pytest.importorskip("psycopg", reason='needs the PostgreSQL driver: pip install "livepanel[cluster]"')
+if pg.binaries() is None:  # .ci/setup installs it
+    pytest.skip("PostgreSQL is not installed", allow_module_level=True)
+
+from livepanel.server.store import BatchError, Store, persist_pg  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    server = pg.PgServer().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def db(postgres) -> str:
+    return postgres.new_database()
+
+
+def serve(tmp_path: Path, url: str) -> ServerProcess:
+    return ServerProcess(tmp_path / "unused", store=url).start()
+
+
+def _env_records(url: str) -> list:
+    """What an env keeps besides its windows: the env list (layout, mute, counts), run record, alerts."""
+    envs, alerts = get(url, "/api/v1/envs")[1], get(url, "/api/v1/alerts", env="e")[1]
+    runs = [{k: r.get(k) for k in ("env", "config", "status")} for r in get(url, "/api/v1/runs")[1]["runs"]]
+    return [envs, alerts, runs]
+
+
+def checked(ops: list[dict]) -> list[dict]:
+    batch = protocol.unpackb(protocol.packb({"client": "validate-only", "seq": 1, "ops": ops}))
+    return protocol.validate_batch(batch)[2]
+
+
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    out = subprocess.run(
+        [sys.executable, "-m", "livepanel", *args], capture_output=True, timeout=60, env=env, cwd=tmp_path
+    )
+    out.stdout, out.stderr = out.stdout.decode(), out.stderr.decode()  # as written: "\r" redraws a line
+    return out
+
+
+# ---------------------------------------------------------------- one machine: nothing changes
+
+
+def test_a_server_without_postgres_loads_no_driver(tmp_path):
+    """The server's whole import graph, with its SQLite store open: psycopg stays out of it."""
+    script = (
+        "import sys, json\n"
+        "from livepanel.config import Config\n"
+        "from livepanel.server.app import make_app\n"
+        "from livepanel.server.diagnosis import Diagnosis\n"
+        "from livepanel.server.hub import Hub\n"
+        "from livepanel.server.store import Store\n"
+        "import livepanel.cli, livepanel.migrate\n"
+        f"store = Store(__import__('pathlib').Path({str(tmp_path / 'data')!r}))\n"
+        "make_app(Config(), store, Hub(store), Diagnosis(store, enabled=False))\n"
+        "store.close()\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'psycopg_binary'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_without_the_driver_the_error_names_the_extra(tmp_path, db):
+    script = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "from livepanel.cli import main\n"
+        f"sys.exit(main(['serve', '--port', '0', '--store', {db!r}]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "livepanel[cluster]" in out.stderr
+
+
+def test_bad_store_urls_and_an_unreachable_database_are_clear_errors(tmp_path):
+    out = run(tmp_path, "serve", "--port", "0", "--store", "postgresql://")
+    assert out.returncode == 2 and "postgresql://user@host:5432/dbname" in out.stderr
+    out = run(tmp_path, "serve", "--port", "0", "--store", "mysql://x/y")
+    assert out.returncode == 2 and "store must be 'sqlite', 'memory' or a postgresql://" in out.stderr
+    url = f"postgresql://someone:secret@127.0.0.1:{free_port()}/nothing"
+    out = run(tmp_path, "serve", "--port", "0", "--store", url)
+    assert out.returncode == 1 and "cannot connect to PostgreSQL" in out.stderr
+    assert "secret" not in out.stderr and "someone:***@" in out.stderr
+
+
+# ---------------------------------------------------------------- what the SQLite store keeps
+
+
+def test_every_kind_reads_back_bit_identical_after_a_restart(tmp_path, db, monkeypatch):
+    srv = serve(tmp_path, db)
+    try:
+        _all_kinds(srv.url)
+        more = [
+            {"op": "layout", "env": "e", "layout": {"loss": {"order": 1, "w": 300, "h": 200}}},
+            {"op": "run", "env": "e", "config": {"lr": 0.1, "opt": "adam"}, "status": "running"},
+            {"op": "mute", "env": "e", "win": "loss", "kind": "overfitting", "muted": True},
+        ]
+        assert send_ops(srv.url, more, seq=99)[0] == 200
+        x, y = loss_then_nan()
+        assert delivered(srv.url, send_in_steps(srv.url, x, y, env="e", chunk=50))  # alerts: stored like any change
+        before = [_states(srv.url), _env_records(srv.url)]
+        assert srv.stop() == 0
+        srv.start()
+        _assert_identical(before, [_states(srv.url), _env_records(srv.url)])
+        # a second server on the same database is refused (several nodes: not yet)
+        monkeypatch.setattr(persist_pg, "LOCK_WAIT", 0.0)
+        with pytest.raises(RuntimeError, match="another livepanel server is using the database"):
+            Store(db)
+    finally:
+        srv.stop()
+
+
+def test_a_batch_retried_after_a_lost_ack_is_applied_once(tmp_path, db):
+    srv = serve(tmp_path, db)
+    try:
+        op = line_op("e", "w", np.arange(5.0), np.arange(5.0))
+        assert send_ops(srv.url, [op], client="writer-0001", seq=1) == (200, {"ok": True, "seq": 1, "duplicate": False})
+        assert send_ops(srv.url, [op], client="writer-0001", seq=1)[1]["duplicate"] is True
+        srv.stop(signal.SIGKILL)  # the client seq is committed with the batch, so it outlives the process
+        srv.start()
+        assert send_ops(srv.url, [op], client="writer-0001", seq=1)[1]["duplicate"] is True
+        assert window(srv.url, "e", "w")["traces"][0]["n"] == 5
+    finally:
+        srv.stop()
+
+
+def test_a_batch_postgres_cannot_store_is_refused_alone(db):
+    """A value beyond the database (a step of 2**63, a NUL in text) refuses that batch only, with a 400."""
+
+    async def work():
+        store = Store(db)
+        try:
+            await store.ingest("good-writer-1", 1, checked([line_op("e", "loss", [0, 1], [1.0, 0.5])]))
+            hist = {"op": "histogram", "env": "e", "win": "h", "counts": np.array([1]), "edges": np.array([0.0, 1])}
+            with pytest.raises(BatchError):
+                await store.ingest("bad-writer-1", 1, [dict(checked([dict(hist, step=1)])[0], step=2**63)])
+            with pytest.raises(BatchError, match="NUL"):
+                await store.ingest(
+                    "bad-writer-2", 1, checked([{"op": "text", "env": "e", "win": "t", "text": "a\x00"}])
+                )
+            await store.ingest("good-writer-1", 2, checked([line_op("e", "loss", [2], [0.25])]))
+            assert set(store.state.envs["e"].windows) == {"loss"}
+        finally:
+            store.close()
+        store = Store(db)
+        try:
+            assert store.state.window("e", "loss").traces[""].arrays()[1].tolist() == [1.0, 0.5, 0.25]
+            assert store.clients == {"good-writer-1": 2}
+        finally:
+            store.close()
+
+    arun(work())
+
+
+# ---------------------------------------------------------------- the database away during ingest
+
+
+def test_postgres_stopped_during_ingest_then_everything_arrives_once(tmp_path, postgres, caplog):
+    caplog.set_level(logging.WARNING, logger="livepanel.client")
+    url = postgres.new_database()
+    srv = serve(tmp_path, url)
+    p = livepanel.Panel(srv.url, env="down", spool_dir=tmp_path / "spool", max_backoff=0.2, timeout=2)
+    try:
+        n = 3000
+        for step in range(n):
+            p.line(step, float(step), win="w")
+            if step == 1000:
+                assert p.flush(10)
+                postgres.stop(signal.SIGQUIT)  # immediate: like a crash of the database server
+            if step == 1500:
+                status, answer = send_ops(srv.url, [line_op("e", "probe", [0], [0])], client="probe-0001")
+                assert status == 503, answer  # refused while the database is away: clients keep their batches
+                assert not p.flush(0.5)
+                postgres.start()
+        assert p.flush(30)
+        state = p.get("w")
+        np.testing.assert_array_equal(state["traces"][0]["x"], np.arange(n))  # every point once, in order
+        srv.stop()
+        srv.start()  # and all of it was committed
+        np.testing.assert_array_equal(window(srv.url, "down", "w")["traces"][0]["x"], np.arange(n))
+        assert messages(caplog, "HTTP 503")  # the client was refused, kept its batches and retried
+    finally:
+        p.close()
+        srv.stop()
+        if postgres.proc.poll() is not None:
+            postgres.start()
+    assert "reconnected to PostgreSQL" in srv.log.read_text()
+
+
+# ---------------------------------------------------------------- livepanel migrate
+
+
+def test_migrate_copies_a_sqlite_store_and_checks_the_counts(tmp_path, postgres):
+    data = tmp_path / "data"
+    srv = ServerProcess(data).start()
+    try:
+        _all_kinds(srv.url)
+        before = _states(srv.url)
+    finally:
+        srv.stop()
+    url = postgres.new_database()
+    out = run(tmp_path, "migrate", "--from", str(data), "--to", url)
+    assert out.returncode == 0, out.stderr
+    assert "all counts match" in out.stdout and "\r[" in out.stderr and "100%" in out.stderr
+    again = run(tmp_path, "migrate", "--from", str(data), "--to", url)
+    assert again.returncode == 1 and "--overwrite" in again.stderr
+    assert run(tmp_path, "migrate", "--from", str(data), "--to", url, "--overwrite").returncode == 0
+    moved = serve(tmp_path, url)
+    try:
+        _assert_identical(before, _states(moved.url))
+        assert wait_for(lambda: send_ops(moved.url, [line_op("e", "acc32", [9], [1])], seq=100)[0] == 200)
+    finally:
+        moved.stop()
+    missing = run(tmp_path, "migrate", "--from", str(tmp_path / "nope"), "--to", url)
+    assert missing.returncode == 1 and "no such directory" in missing.stderr
+    bad = run(tmp_path, "migrate", "--from", str(data), "--to", "mysql://x")
+    assert bad.returncode == 1 and "--to must be a postgresql://" in bad.stderr
+    down = run(tmp_path, "migrate", "--from", str(data), "--to", f"postgresql://u@127.0.0.1:{free_port()}/x")
+    assert down.returncode == 1 and "cannot connect to PostgreSQL" in down.stderr
