@@ -96,6 +96,14 @@ def test_the_graph_draws_reacts_and_shades_live(server, pages, tmp_path):
     assert info["shaded"] == "0" and page.evaluate(PIXEL, ["head", False])[0] > 200  # no statistics yet: plain
     assert "Net · fx · 12 nodes" in page.inner_text("section[data-win='model'] .lp-graph-head")
 
+    # the pointer on a node shows its name, op and shape
+    box = page.evaluate(f"() => {VIEW}.box('head')")
+    page.mouse.move(box["x"] + box["w"] / 2, box["y"] + box["h"] / 2)
+    tip = page.locator("section[data-win='model'] .lp-graph-tip")
+    tip.wait_for(state="visible")
+    assert tip.inner_text() == "head\nLinear [3, 2]"
+    page.mouse.move(box["x"] + box["w"] / 2, box["y"] - 40)
+    tip.wait_for(state="hidden")
     # a click shows the node's details and its layer's windows; a click on one brings it into view
     click_node(page, "blocks_1_lin")
     details = page.locator("section[data-win='model'] .lp-graph-details")

@@ -24,6 +24,8 @@ export interface SceneHooks {
   click(key: string | null): void;
   /** a box was double-clicked (a group opens or closes) */
   dblclick(key: string): void;
+  /** the pointer rests on a box (null: on none), at this client point */
+  hover?(key: string | null, cx: number, cy: number): void;
 }
 
 export interface SceneStyle {
@@ -104,6 +106,7 @@ export class Scene {
     this.canvas.addEventListener("pointermove", this.onMove);
     this.canvas.addEventListener("pointerup", this.onUp);
     this.canvas.addEventListener("pointercancel", () => (this.drag = null));
+    this.canvas.addEventListener("pointerleave", (ev) => this.hooks.hover?.(null, ev.clientX, ev.clientY));
     this.canvas.addEventListener("wheel", this.onWheel, { passive: false });
     this.canvas.addEventListener("dblclick", (ev) => {
       const key = this.hitKey(ev.clientX, ev.clientY);
@@ -425,7 +428,10 @@ export class Scene {
 
   private onMove = (ev: PointerEvent): void => {
     const d = this.drag;
-    if (!d) return;
+    if (!d) {
+      this.hooks.hover?.(this.hit(ev.clientX, ev.clientY)?.v.key ?? null, ev.clientX, ev.clientY);
+      return;
+    }
     const dx = ev.clientX - d.x;
     const dy = ev.clientY - d.y;
     if (!d.moved && Math.abs(dx) + Math.abs(dy) < 4) return;

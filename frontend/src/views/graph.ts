@@ -63,6 +63,7 @@ export class GraphView implements View {
   private head = el("div", "lp-graph-head");
   private details = el("div", "lp-graph-details");
   private legend = el("div", "lp-graph-legend");
+  private tip = el("div", "lp-graph-tip");
   private search = el("input", "lp-graph-search");
   private count = el("span", "lp-graph-count");
   private statSel = el("select", "lp-graph-stat");
@@ -119,7 +120,8 @@ export class GraphView implements View {
     this.details.hidden = true;
     this.legend.hidden = true;
     this.details.setAttribute("aria-label", "details of the selected node");
-    this.stage.append(this.head, this.legend, this.details);
+    this.tip.hidden = true;
+    this.stage.append(this.head, this.legend, this.details, this.tip);
     this.el.append(this.stage);
     this.timer = window.setInterval(() => this.restyle(false), 400);
   }
@@ -160,7 +162,7 @@ export class GraphView implements View {
   private async load(): Promise<void> {
     const lib = await graphLib();
     if (this.gone) return;
-    this.scene = lib.create(this.stage, { click: (key) => this.choose(key), dblclick: (key) => this.toggle(key) });
+    this.scene = lib.create(this.stage, { click: (key) => this.choose(key), dblclick: (key) => this.toggle(key), hover: (key, x, y) => this.hover(key, x, y) });
     this.scene.frameLabel = (path) => {
       const type = this.model?.moduleInfo.get(path)?.type;
       return type ? `${path} · ${type}` : path;
@@ -267,6 +269,23 @@ export class GraphView implements View {
     const fmt = (v: number) => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(1) : v.toPrecision(3));
     this.legend.title = clipped ? "the scale spans the 5th to the 95th percentile of the layers' values; the rest take its end colours" : "";
     this.legend.replaceChildren(el("span", "lp-graph-legend-name", stat + (log ? " (log)" : "")), el("span", "", (clipped ? "≤ " : "") + fmt(lo)), bar, el("span", "", (clipped ? "≥ " : "") + fmt(hi)));
+  }
+
+  /** A tooltip for the box under the pointer: its name, op and shape (labels are not drawn when zoomed out). */
+  private hover(key: string | null, cx: number, cy: number): void {
+    const box = key ? this.boxes.find((b) => b.key === key) : undefined;
+    if (!box) {
+      this.tip.hidden = true;
+      return;
+    }
+    const value = this.stat ? boxValue(box, latest(this.envState()?.windows.get(this.stat)), false) : NaN;
+    const lines = [box.label, box.node ? box.node.op + (box.node.shape ? " " + shapeText(box.node.shape) : "") : box.sub];
+    if (Number.isFinite(value)) lines.push(`${this.stat} ${value.toPrecision(3)}`);
+    this.tip.textContent = lines.join("\n");
+    const r = this.stage.getBoundingClientRect();
+    this.tip.style.left = `${Math.min(cx - r.left + 12, r.width - 160)}px`;
+    this.tip.style.top = `${cy - r.top + 14}px`;
+    this.tip.hidden = false;
   }
 
   private choose(key: string | null): void {
