@@ -282,7 +282,8 @@ def entry(op: dict, step: int, t: float) -> dict[str, Any]:
 
 def meta(e: dict[str, Any]) -> dict[str, Any]:
     """A step as viewers see it in window messages: its size and columns, no points. `projections` maps
-    each projection to "done", or to {state: "running" | "error", progress: 0..1, error} while computed."""
+    each projection to "done", or to {state: "running" | "error" | "cancelled", progress: 0..1, error}
+    ("cancelled": a later step of the window was asked for before this one's turn came)."""
     n, d = e["features"].shape
     md = e.get("metadata") or {}
     columns = {name: ("text" if isinstance(v, list) else "number") for name, v in md.items()}

@@ -316,3 +316,27 @@ def test_a_fork_copies_the_steps():
     assert list(b.steps) == [3, 4]
     np.testing.assert_array_equal(a.steps[4]["features"], b.steps[4]["features"])
     np.testing.assert_array_equal(a.steps[4]["projections"]["pca"], b.steps[4]["projections"]["pca"])
+
+
+def test_a_later_step_asked_for_supersedes_one_still_waiting():
+    pytest.importorskip("sklearn")
+    store = Store(None)
+    asyncio.run(store.ingest("client-sup", 1, [_op(s, n=30) for s in (0, 1, 2)]))
+    proj = projector.Projector(store)
+    w = store.state.window("h", "w")
+
+    def state(step: int):
+        e = w.steps[step]
+        return "done" if "tsne-2d" in e["projections"] else (e.get("status") or {}).get("tsne-2d", {}).get("state")
+
+    async def ask_all() -> list:
+        for step in (0, 1, 2):
+            assert proj.request("h", "w", step, "tsne", 2) == "running"
+        for _ in range(600):  # polled on the loop, which the worker reports through
+            if state(2) == "done" and state(0) in ("done", "cancelled"):
+                break
+            await asyncio.sleep(0.05)
+        return [state(s) for s in (0, 1, 2)]
+
+    states = asyncio.run(ask_all())
+    assert states[2] == "done" and states[1] == "cancelled" and "cancelled" in states[:2]

@@ -115,7 +115,9 @@ class Projector:
         self.store = store
         self._methods: dict[str, bool] | None = None
         self._queue: queue.Queue = queue.Queue()
-        self._running: set[tuple] = set()
+        self._running: set[tuple] = set()  # asked for and not finished (on the event loop)
+        self._waiting: set[tuple] = set()  # queued and not started (shared with the worker: under _lock)
+        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -147,6 +149,12 @@ class Projector:
             return "running"
         self._running.add(job)
         self._loop = asyncio.get_running_loop()
+        with self._lock:  # a page stepping through steps asks for each: only its latest waits its turn
+            superseded = [j for j in self._waiting if j[:2] == job[:2] and j[3] == key]
+            self._waiting.difference_update(superseded)
+            self._waiting.add(job)
+        for old in superseded:
+            self._report(old, "cancelled", 0.0)
         self._report(job, "running", 0.0)
         self._queue.put((job, method, dims, e["features"]))
         if self._thread is None:
@@ -157,6 +165,10 @@ class Projector:
     def _work(self) -> None:
         while True:
             job, method, dims, features = self._queue.get()
+            with self._lock:
+                if job not in self._waiting:  # superseded by a later step of its window
+                    continue
+                self._waiting.discard(job)
             last = [0.0]
 
             def progress(f: float, job: tuple = job, last: list = last) -> None:

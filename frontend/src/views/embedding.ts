@@ -69,6 +69,7 @@ export class EmbeddingView implements View {
   private data = new Map<number, StepData>();
   private fetching = new Set<string>();
   private requested = new Set<string>();
+  private retried = new Set<string>();
   private available: Record<string, boolean> | null = null;
   private shown = "";
   private shownStep: StepData | null = null;
@@ -88,7 +89,11 @@ export class EmbeddingView implements View {
     }
     this.method.title = "projection";
     this.method.setAttribute("aria-label", "projection");
-    this.method.addEventListener("change", () => this.draw());
+    this.method.addEventListener("change", () => {
+      this.retried.clear(); // picking a projection asks again for a step whose computation was cancelled
+      this.requested.clear();
+      this.draw();
+    });
     this.dimsBtn.type = "button";
     this.dimsBtn.title = "3-D (off: 2-D)";
     this.dimsBtn.addEventListener("click", () => {
@@ -150,11 +155,18 @@ export class EmbeddingView implements View {
       if (data?.coords.has(key)) this.show(data, key);
       else void this.fetchPoints(w, s.step, key);
     } else if (proj && proj.state === "error") note = `${label} failed: ${proj.error ?? "unknown error"}`;
-    else if (proj) note = `${label}: computing ${Math.round(proj.progress * 100)}%`;
+    else if (proj && proj.state !== "cancelled") note = `${label}: computing ${Math.round(proj.progress * 100)}%`;
     else if (this.available && !this.available[method]) note = `${label} is not installed on the server`;
     else {
+      // not asked for yet, or cancelled on the server (a later step was asked for before its turn): ask
+      // (again, once: two pages asking for different steps must not cancel each other for ever)
+      const id = `${w.env}\n${s.step}\n${key}`;
+      if (proj && !this.retried.has(id)) {
+        this.retried.add(id);
+        this.requested.delete(id);
+      }
       void this.project(w, s.step, method);
-      note = `${label}: starting`;
+      note = proj ? `${label}: cancelled (another step was asked for); pick ${label} again to compute it` : `${label}: starting`;
     }
     if (proj !== "done" && !data?.coords.has(key)) {
       // until it is ready, the step's PCA stands in (so the slider still shows the clusters forming)
