@@ -103,6 +103,22 @@ def test_a_traced_module_round_trips_with_shapes_params_and_module_paths(server,
     assert status == 200 and json.loads(body)["graph"]["nodes"][1]["id"] == g["nodes"][1]["id"]
 
 
+def test_the_example_input_leaves_the_model_as_it_was(panel):
+    for model in (nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Dropout(0.5)), Branchy()):
+        model.train()
+        if isinstance(model, Branchy):
+            model.blocks[1].eval()  # modes differ between modules: each is restored
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        modes = [m.training for m in model.modules()]
+        torch.manual_seed(3)
+        panel.graph(model, -torch.ones(5, 4), win="untouched")
+        after_rng = torch.rand(1)
+        torch.manual_seed(3)
+        assert torch.equal(after_rng, torch.rand(1)), "the random state moved"
+        assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items()), "running statistics changed"
+        assert [m.training for m in model.modules()] == modes
+
+
 def test_without_an_example_input_the_trace_has_no_shapes(panel):
     panel.graph(Net(), win="noshapes")
     g = panel.get("noshapes")["graph"]

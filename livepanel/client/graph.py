@@ -11,9 +11,11 @@ and keras are imported only when such a model is given.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,22 @@ def _modules(model: Any) -> list[dict[str, Any]]:
     ]
 
 
+@contextlib.contextmanager
+def _untouched(model: Any) -> Iterator[None]:
+    """Run the model on the example input without changing it: in eval mode (batch norm's running
+    statistics stay, dropout draws nothing), without gradients, with the random state restored after."""
+    import torch
+
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
 def _inputs(example_input: Any) -> tuple:
     return example_input if isinstance(example_input, tuple) else (example_input,)
 
@@ -135,7 +153,8 @@ def _torch(model: Any, example_input: Any) -> dict[str, Any]:
         from torch.fx.passes.shape_prop import ShapeProp
 
         try:
-            ShapeProp(gm).propagate(*_inputs(example_input))
+            with _untouched(model):
+                ShapeProp(gm).propagate(*_inputs(example_input))
             note += "; shapes from example_input"
         except Exception as exc:
             raise ValueError(
@@ -246,7 +265,7 @@ def _hooked_edges(model: Any, example_input: Any, leaves: list, nodes: dict, tor
         nodes_in["shape"] = nodes_in["shape"] or _shape_of(t)
     handles = [m.register_forward_hook(hook(path or type(model).__name__)) for path, m in leaves]
     try:
-        with torch.no_grad():
+        with _untouched(model):
             output = model(*args)
     except Exception as exc:
         raise ValueError(
