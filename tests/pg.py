@@ -116,7 +116,7 @@ class PgServer:
             self.proc.wait(timeout)
 
     def remove(self) -> None:
-        self.stop()
+        self.stop(signal.SIGQUIT)  # its data is thrown away: no shutdown checkpoint
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pg
 import pytest
+import test_durability
+import test_store_hardening
 from client_helpers import messages, wait_for
 from serverproc import ServerProcess, free_port
 from test_alerts import delivered, loss_then_nan, send_in_steps
@@ -180,6 +182,33 @@ def test_a_batch_postgres_cannot_store_is_refused_alone(db):
     arun(work())
 
 
+@pytest.mark.parametrize(
+    "test",
+    [
+        test_durability.test_sigkill_during_ingest_from_several_writers,
+        test_store_hardening.test_steps_sent_out_of_order_read_the_same_after_a_restart,
+        test_store_hardening.test_window_seq_is_its_last_change_after_a_restart,
+    ],
+    ids=lambda test: test.__name__.removeprefix("test_"),
+)
+def test_store_behaviours_of_sqlite_hold_on_postgres(test, tmp_path, db):
+    """Tests written for the SQLite store, run as they are against a server on PostgreSQL."""
+    started: list[ServerProcess] = []
+
+    def factory(*extra: str) -> ServerProcess:
+        started.append(ServerProcess(tmp_path / f"unused{len(started)}", *extra, store=db).start())
+        return started[-1]
+
+    try:
+        if "server_factory" in test.__code__.co_varnames[: test.__code__.co_argcount]:
+            test(factory)
+        else:
+            test(factory())
+    finally:
+        for srv in started:
+            srv.stop()
+
+
 # ---------------------------------------------------------------- the database away during ingest
 
 
@@ -213,6 +242,21 @@ def test_postgres_stopped_during_ingest_then_everything_arrives_once(tmp_path, p
         if postgres.proc.poll() is not None:
             postgres.start()
     assert "reconnected to PostgreSQL" in srv.log.read_text()
+
+
+def test_postgres_restarted_while_idle_goes_unnoticed(tmp_path, postgres):
+    """Nothing was in doubt (no commit in flight): the next batch reconnects and is acknowledged."""
+    srv = serve(tmp_path, postgres.new_database())
+    try:
+        assert send_ops(srv.url, [line_op("e", "w", [0], [0])], client="idle-writer", seq=1)[0] == 200
+        postgres.stop()
+        postgres.start()
+        assert send_ops(srv.url, [line_op("e", "w", [1], [1])], client="idle-writer", seq=2)[0] == 200
+        srv.restart()
+        assert window(srv.url, "e", "w")["traces"][0]["x"].tolist() == [0, 1]
+    finally:
+        srv.stop()
+    assert "lost and is back" in srv.log.read_text()
 
 
 # ---------------------------------------------------------------- livepanel migrate

@@ -148,6 +148,7 @@ class PgPersistence:
         self._generation = 0  # jobs submitted before the last `resume` are refused (the state they saw is gone)
         self._recovery: tuple[Callable[[], State], Callable[[State, dict[str, int]], None]] | None = None
         self._last_attempt = 0.0
+        self._committing = False
 
     def _open(self) -> _Db:
         conn = connect(self.url)
@@ -254,9 +255,10 @@ class PgPersistence:
                     self._compact()
                 except BaseException as exc:  # merging rows is only an optimisation, unless the database failed
                     self._rollback()
-                    if storage_failure(exc):
+                    # a merge in doubt is harmless: its rows are merged or not, and the tails list only rows known
+                    if storage_failure(exc) and not self._reconnect():
                         self.failed = exc
-                    log.exception("merging rows of points failed")
+                    log.warning("merging rows of points failed: %r", exc)
 
     def _try_recovery(self) -> None:
         if self._recovery is None or time.monotonic() - self._last_attempt < RECONNECT_EVERY:
@@ -287,6 +289,14 @@ class PgPersistence:
                 self._transaction(jobs)
             except BaseException as exc:
                 error = exc
+            # Lost before COMMIT was sent, nothing of the group is in doubt: a new connection, if one can be
+            # had at once (the database was restarted while the server was idle), writes it again unseen.
+            if error is not None and storage_failure(error) and not self._committing and self._reconnect():
+                try:
+                    self._transaction(jobs)
+                    error = None
+                except BaseException as exc:
+                    error = exc
             if error is not None and len(jobs) > 1 and self.failed is None and not storage_failure(error):
                 log.warning("a commit of %d batches failed (%r); committing them one by one", len(jobs), error)
                 for job in jobs:
@@ -305,6 +315,7 @@ class PgPersistence:
             job.done(job)
 
     def _transaction(self, jobs: list[Job]) -> None:
+        self._committing = False
         writer = persist._GroupWriter(self.db, self._tails, self._touched)  # type: ignore[arg-type]
         try:
             for job in jobs:
@@ -313,11 +324,25 @@ class PgPersistence:
                 if job.client is not None:
                     writer.clients[job.client] = job.seq
             writer.finish()
-            self.db.commit()
+            self.db.flush()
+            self._committing = True  # from here a lost connection leaves the commit in doubt
+            self.db.conn.commit()
         except BaseException:
             writer.undo()
             self._rollback()
             raise
+
+    def _reconnect(self) -> bool:
+        """Replace a lost connection at once, if the database answers (after a failure not in doubt)."""
+        self.db.close()
+        try:
+            self.db = self._open()
+        except (ConnectionError, RuntimeError) as exc:
+            log.debug("reconnecting to PostgreSQL: %s", exc)
+            return False
+        self.failed = None  # set by the failed attempt's rollback, if at all
+        log.warning("the connection to PostgreSQL was lost and is back; writing goes on")
+        return True
 
     def _rollback(self) -> None:
         self.db.pending.clear()
