@@ -1,0 +1,138 @@
+"""Ingest into one node on SQLite and on PostgreSQL (issue 22). Run by hand:
+python benchmarks/bench_store_pg.py [--seconds 5] [--runs 3]
+
+Starts its own livepanel servers (and a postgres from tests/pg.py) on free loopback ports, stops them
+by pid. For each store and workload: `--writers` processes send raw batches back to back for
+`--seconds`; figures are acknowledged points per second and CPU seconds per million points of the
+livepanel server and (PostgreSQL) of the postgres processes, medians of `--runs` runs with their
+spread (min, max). Workloads: `scalars` (batches of 50 line ops of 10 points, each to its own
+trace: the training-loop shape, many small appends) and `bulk` (one op of 100,000 points a batch).
+Diagnosis is off: this measures the store. One JSON line per figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+import pg  # noqa: E402
+from serverproc import ServerProcess  # noqa: E402
+from wire import line_op, send_ops  # noqa: E402
+
+WORKLOADS = {"scalars": (50, 10), "bulk": (1, 100_000)}  # ops per batch, points per op
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its children, living (postgres backends) and reaped."""
+    total = 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _writer(url: str, index: int, workload: str, seconds: float, go, out) -> None:
+    ops_per_batch, points = WORKLOADS[workload]
+    rng = np.random.default_rng(index)
+    sent, seq, step = 0, 0, 0
+    go.wait()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seq += 1
+        x = np.arange(step, step + points, dtype="f8")
+        ops = [line_op("bench", f"w{index}-{k}", x, rng.normal(size=points)) for k in range(ops_per_batch)]
+        status, answer = send_ops(url, ops, client=f"bench-writer-{index:04d}", seq=seq)
+        if status != 200:
+            raise RuntimeError(f"{status}: {answer}")
+        sent += ops_per_batch * points
+        step += points
+    out.put(sent)
+
+
+def one_run(store: str, workload: str, seconds: float, writers: int, tmp: Path, postgres_pid: int | None) -> dict:
+    srv = ServerProcess(tmp / f"data-{time.monotonic_ns()}", "--no-diagnose", store=store).start()
+    try:
+        ctx = mp.get_context("spawn")
+        go, out = ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=_writer, args=(srv.url, i, workload, seconds, go, out)) for i in range(writers)]
+        for p in procs:
+            p.start()
+        time.sleep(1.0)  # writers imported
+        cpu0 = cpu_seconds(srv.proc.pid)
+        pg0 = tree_cpu(postgres_pid) if postgres_pid else 0.0
+        t0 = time.monotonic()
+        go.set()
+        points = sum(out.get(timeout=seconds + 60) for _ in procs)
+        elapsed = time.monotonic() - t0
+        cpu = cpu_seconds(srv.proc.pid) - cpu0
+        pg_cpu = tree_cpu(postgres_pid) - pg0 if postgres_pid else 0.0
+        for p in procs:
+            p.join()
+    finally:
+        srv.stop()
+    return {
+        "points_per_s": points / elapsed,
+        "server_cpu_s_per_M": cpu / points * 1e6,
+        "pg_cpu_s_per_M": pg_cpu / points * 1e6,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--writers", type=int, default=2)
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), action="append")
+    args = parser.parse_args()
+    postgres = pg.PgServer().start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for workload in args.workload or sorted(WORKLOADS):
+                for name in ("sqlite", "postgresql"):
+                    results = []
+                    for _ in range(args.runs):
+                        store = "sqlite" if name == "sqlite" else postgres.new_database()
+                        pid = postgres.proc.pid if name == "postgresql" else None
+                        results.append(one_run(store, workload, args.seconds, args.writers, Path(tmp), pid))
+                    figure = {"figure": "ingest_one_node", "store": name, "workload": workload,
+                              "writers": args.writers, "runs": args.runs}  # fmt: skip
+                    for key in results[0]:
+                        values = [r[key] for r in results]
+                        if name == "sqlite" and key == "pg_cpu_s_per_M":
+                            continue
+                        figure[key] = round(statistics.median(values), 3)
+                        figure[key + "_spread"] = [round(min(values), 3), round(max(values), 3)]
+                    print(json.dumps(figure), flush=True)
+    finally:
+        postgres.remove()
+
+
+if __name__ == "__main__":
+    main()
