@@ -121,6 +121,7 @@ test("open groups are laid out inside out: frames hold their boxes, same structu
   assert.equal(layouter.layout(boxes, edges).runs, 0, "laid out before: from the cache");
   layouter.forget();
   assert.equal(layouter.layout(boxes, edges).runs, 3);
+  assert.deepEqual(layouter.layout([], []).frames, []); // an empty graph: nothing to lay out
 });
 
 test("a large flat graph is laid out in parts stacked top to bottom; topological order keeps ties in order", () => {

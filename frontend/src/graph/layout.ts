@@ -218,6 +218,7 @@ export class Layouter {
   }
 
   layout(boxes: LItem[], edges: LEdge[]): Layout {
+    if (!boxes.length) return { pos: new Map(), frames: [], points: edges.map(() => []), width: 1, height: 1, runs: 0, parts: 1 };
     const containers = new Map<string, Container>();
     const container = (path: string, depth: number): Container => {
       let c = containers.get(path);
