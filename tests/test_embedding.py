@@ -14,7 +14,7 @@ import os
 import numpy as np
 import pytest
 from client_helpers import wait_value
-from wire import get, send_ops, window
+from wire import arun, get, send_ops, window
 
 import livepanel
 from livepanel import embedding, protocol
@@ -181,7 +181,7 @@ def _op(step: int | None, n: int = 40, d: int = 4) -> dict:
 def test_history_is_kept_by_step_and_bounded_in_steps_and_bytes():
     store = Store(None, Limits(max_embedding_steps=3))
     for step in (0, 1, 2, 3, 4):
-        asyncio.run(store.ingest("client-hist", step + 1, [_op(step)]))
+        arun(store.ingest("client-hist", step + 1, [_op(step)]))
     w = store.state.window("h", "w")
     assert list(w.steps) == [2, 3, 4]
     one = embedding.size(w.steps[4])
@@ -189,11 +189,11 @@ def test_history_is_kept_by_step_and_bounded_in_steps_and_bytes():
     messages: list[dict] = []
     store.listeners.append(messages.extend)
     for step in (0, 1, 2):
-        asyncio.run(store.ingest("client-hist", step + 1, [_op(step)]))
+        arun(store.ingest("client-hist", step + 1, [_op(step)]))
     assert list(store.state.window("h", "w").steps) == [1, 2] and messages[-1]["op"]["dropped"] == [0]
     assert "features" not in messages[-1]["op"] and messages[-1]["op"]["n"] == 40  # viewers get no points
     store = Store(None, Limits(max_embedding_bytes=1))  # the latest step is always kept
-    asyncio.run(store.ingest("client-hist", 1, [_op(None), _op(None)]))
+    arun(store.ingest("client-hist", 1, [_op(None), _op(None)]))
     assert list(store.state.window("h", "w").steps) == [1]
 
 
@@ -309,9 +309,9 @@ def test_torch_features_and_labels(panel):
 
 def test_a_fork_copies_the_steps():
     store = Store(None)
-    asyncio.run(store.ingest("client-fork", 1, [_op(3), _op(4)]))
+    arun(store.ingest("client-fork", 1, [_op(3), _op(4)]))
     fork = protocol.validate_op({"op": "fork", "env": "copy", "source": "h"})
-    asyncio.run(store.ingest("client-fork", 2, [fork]))
+    arun(store.ingest("client-fork", 2, [fork]))
     a, b = store.state.window("h", "w"), store.state.window("copy", "w")
     assert list(b.steps) == [3, 4]
     np.testing.assert_array_equal(a.steps[4]["features"], b.steps[4]["features"])
@@ -321,7 +321,7 @@ def test_a_fork_copies_the_steps():
 def test_a_later_step_asked_for_supersedes_one_still_waiting():
     pytest.importorskip("sklearn")
     store = Store(None)
-    asyncio.run(store.ingest("client-sup", 1, [_op(s, n=30) for s in (0, 1, 2)]))
+    arun(store.ingest("client-sup", 1, [_op(s, n=30) for s in (0, 1, 2)]))
     proj = projector.Projector(store)
     w = store.state.window("h", "w")
 
@@ -338,5 +338,5 @@ def test_a_later_step_asked_for_supersedes_one_still_waiting():
             await asyncio.sleep(0.05)
         return [state(s) for s in (0, 1, 2)]
 
-    states = asyncio.run(ask_all())
+    states = arun(ask_all())
     assert states[2] == "done" and states[1] == "cancelled" and "cancelled" in states[:2]
