@@ -67,6 +67,7 @@ class Store:
         self._pending: dict[str, asyncio.Future] = {}
         self._failed: BaseException | None = None
         self._generation = 0  # counts recoveries: a job submitted before the last one is answered with a 503
+        self._recovering = False
         self.persist: backend.Backend | None = None
         if path is None:
             self.store_id = secrets.token_hex(8)
@@ -243,8 +244,9 @@ class Store:
         """After a storage failure, ask a persistence that can (PostgreSQL) to reconnect and read the
         committed state back; `_recovered` takes it over. Without one, writes stay refused until a restart."""
         recover = getattr(self.persist, "recover", None)
-        if recover is None:
+        if recover is None or self._recovering:
             return
+        self._recovering = True
         loop = asyncio.get_running_loop()
         limits = self.state.limits
 
@@ -262,6 +264,7 @@ class Store:
         if self.persist is None:
             return
         self._generation += 1
+        self._recovering = False
         self.state.envs, self.state.seqs = state.envs, state.seqs
         self.clients = clients
         self._failed = None

@@ -97,6 +97,7 @@ POINTS_INSERT = "INSERT INTO points VALUES (?,?,?,?,?,?,?,?)"
 MAX_FIELD = (1 << 30) - 1  # PostgreSQL's largest text or bytea value
 LOCK_KEY = 0x6C697665  # a session advisory lock: one livepanel server per database (several nodes: not yet)
 RECONNECT_EVERY = 0.5  # seconds between attempts to reconnect after a storage failure
+_WAKE, _RESUME = "wake", "resume"  # markers in the writer's queue
 CONNECT_TIMEOUT = 10  # seconds
 LOCK_WAIT = 5.0  # seconds to wait for the lock of a server that has just stopped
 
@@ -143,9 +144,8 @@ class PgPersistence:
         self.failed: BaseException | None = None
         self._tails: dict[tuple[str, str, str], list[tuple[int, int]]] = defaultdict(list)
         self._touched: set[tuple[str, str, str]] = set()
-        self._queue: queue.Queue[tuple[int, Job] | tuple[()] | None] = queue.Queue()
+        self._queue: queue.Queue[Job | str | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="livepanel-writer-pg", daemon=True)
-        self._generation = 0  # jobs submitted before the last `resume` are refused (the state they saw is gone)
         self._recovery: tuple[Callable[[], State], Callable[[State, dict[str, int]], None]] | None = None
         self._last_attempt = 0.0
         self._committing = False
@@ -193,7 +193,7 @@ class PgPersistence:
         return persist.Persistence._fit(self, value)  # type: ignore[arg-type]
 
     def submit(self, job: Job) -> None:
-        self._queue.put((self._generation, job))
+        self._queue.put(job)
 
     def start(self) -> None:
         self._thread.start()
@@ -209,13 +209,12 @@ class PgPersistence:
         """After a storage failure: reconnect, load a fresh state and call `done(state, clients)` on the
         writer thread; writes stay refused until `resume`."""
         self._recovery = (make_state, done)
-        self._queue.put(())  # wake the writer, which may be waiting for a job that will not come
+        self._queue.put(_WAKE)  # the writer may be waiting for a job, which will not come
 
     def resume(self) -> None:
-        """The store took over the recovered state (call on the thread that submits): write again, and
-        refuse the jobs submitted before."""
-        self._generation += 1
-        self.failed = None
+        """The store took over the recovered state (call on the thread that submits): write the jobs
+        submitted from now on; those submitted before (applied to the state it dropped) still fail."""
+        self._queue.put(_RESUME)  # in the queue's order: no job can slip across it
 
     # ------------------------------------------------------------ the writer thread
 
@@ -232,18 +231,17 @@ class PgPersistence:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            if None in items:
-                stop = True
-            jobs = []
+            jobs: list[Job] = []
             for item in items:
-                if not item:  # None (stop) or () (wake up)
-                    continue
-                generation, job = item
-                if generation != self._generation:
-                    job.error, job.fatal = RuntimeError("the store reconnected: send this batch again"), True
-                    job.done(job)
-                else:
-                    jobs.append(job)
+                if item is None:
+                    stop = True
+                elif item is _RESUME:  # the jobs before it fail (the writer is failed); those after it are written
+                    if jobs:
+                        self._commit(jobs)
+                        jobs = []
+                    self.failed, self._recovery = None, None
+                elif item is not _WAKE:
+                    jobs.append(item)
             if jobs:
                 self._commit(jobs)
             del jobs, items
