@@ -264,9 +264,19 @@ def row_norms(features: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- the stored step and what viewers get
 
 
+async def project_ahead(ops: list[dict[str, Any]]) -> None:
+    """The PCA of each large embedding step of a batch, computed on a thread before the store applies it
+    (numpy's products release the GIL: the event loop goes on meanwhile); `entry` takes it from the op."""
+    import asyncio
+
+    for op in ops:
+        if op["op"] == "embedding" and op["features"].size > EXACT_PCA:
+            op["_pca"] = await asyncio.get_running_loop().run_in_executor(None, pca, op["features"])
+
+
 def entry(op: dict, step: int, t: float) -> dict[str, Any]:
     """What the store keeps of an embedding op: the data and its PCA projection."""
-    coords, ratio = pca(op["features"])
+    coords, ratio = op.get("_pca") or pca(op["features"])
     out = {
         "step": step,
         "t": t,

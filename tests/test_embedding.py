@@ -340,3 +340,12 @@ def test_a_later_step_asked_for_supersedes_one_still_waiting():
 
     states = arun(ask_all())
     assert states[2] == "done" and states[1] == "cancelled" and "cancelled" in states[:2]
+
+
+def test_a_large_step_gets_its_pca_computed_off_the_loop(srv, panel):
+    x = np.random.default_rng(7).standard_normal((20_000, 64)).astype(np.float32)  # past EXACT_PCA
+    assert x.size > embedding.EXACT_PCA
+    panel.embedding(x, win="large")
+    (s,) = panel.get("large")["steps"]
+    want = embedding.pca(x)[0]  # (BLAS may sum in another order on the server's thread)
+    np.testing.assert_allclose(s["projections"]["pca"], want, rtol=1e-4, atol=1e-4 * np.abs(want).max())

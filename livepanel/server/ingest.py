@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import tornado.web
 from tornado.ioloop import IOLoop
 
-from livepanel import protocol
+from livepanel import embedding, protocol
 from livepanel.protocol import quote
 from livepanel.server import auth
 from livepanel.server.handlers import BaseHandler
@@ -226,6 +226,7 @@ class IngestHandler(BaseHandler):
             self.fail(400, "empty body: send a msgpack batch {client, seq, ops}")
         try:
             client, seq, ops = protocol.validate_batch(protocol.unpackb(body))
+            await embedding.project_ahead(ops)  # a large step's PCA on a thread, not on the event loop
             duplicate = await self.store.ingest(client, seq, ops, body)
         except protocol.ProtocolError as exc:
             self.fail(400, str(exc), exc.op)
