@@ -206,6 +206,24 @@ def test_a_keras_model(panel):
     assert sorted(p["shape"] for p in nodes["hidden"]["params"]) == [[4], [8, 4]]
     flow = {(e["from"], e["to"]): e["shape"] for e in g["edges"]}
     assert flow[("features", "hidden")] == [-1, 8] and ("hidden", "sum") in flow and ("a", "sum") in flow
+    # a Sequential never built on an input: its layers in order, marked as such
+    panel.graph(keras.Sequential([keras.layers.Dense(4, name="d1"), keras.layers.Dense(2, name="d2")]), win="kseq")
+    g = panel.get("kseq")["graph"]
+    assert [(e["from"], e["to"], e["order"]) for e in g["edges"]] == [("d1", "d2", True)] and "not built" in g["note"]
+
+
+def test_a_compiled_module_is_drawn_with_the_paths_of_the_module_it_wraps(panel):
+    class Compiled(nn.Module):  # what torch.compile returns holds the module as _orig_mod (importing
+        def __init__(self, inner):  # torch._dynamo here would cost seconds and warn)
+            super().__init__()
+            self._orig_mod = inner
+
+        def forward(self, x):
+            return self._orig_mod(x)
+
+    panel.graph(Compiled(Net()), win="compiled")
+    g = panel.get("compiled")["graph"]
+    assert "blocks.0.lin" in {n["module"] for n in g["nodes"]} and g["name"] == "Net"
 
 
 def test_a_new_graph_replaces_the_window_and_survives_a_restart(server, panel):

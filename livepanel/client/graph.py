@@ -33,7 +33,8 @@ def build(model: Any, example_input: Any = None) -> dict[str, Any]:
     elif _is_keras_model(model):  # before torch: on the torch backend a Keras model is an nn.Module too
         graph = _keras(model)
     elif _is_torch_module(model):
-        graph = _torch(model, example_input)
+        # torch.compile's wrapper: its module paths would start with "_orig_mod.", not as watch() names layers
+        graph = _torch(getattr(model, "_orig_mod", model), example_input)
     else:
         raise TypeError(
             "graph(): expected a torch.nn.Module, a Keras model, an ONNX file path or an onnx.ModelProto, "
