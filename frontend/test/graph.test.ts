@@ -77,6 +77,12 @@ test("collapseToFit opens level by level while the boxes fit; reveal opens a nod
   assert.equal(m.hiddenIn("l0"), "blocks.0");
 });
 
+test("a parameter of the model itself is the layer watch() names by the model's class", () => {
+  const g = graphFrom({ source: "fx", name: "Net", nodes: [{ id: "pos", name: "pos", op: "get_attr", module: "" }, { id: "x", op: "Input" }] })!;
+  const boxes = new GraphModel(g).visible().nodes;
+  assert.deepEqual(boxes.map((b) => b.modules), [["Net"], []]);
+});
+
 test("search finds nodes by name, op or module, case-insensitively", () => {
   const m = new GraphModel(graphFrom(wire)!);
   assert.deepEqual(m.search("LINEAR"), ["l0", "l1", "head"]);

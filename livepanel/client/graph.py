@@ -300,7 +300,7 @@ def _onnx_file(path: Any) -> dict[str, Any]:
         raise FileNotFoundError(f"graph(): no such ONNX file: {str(p)[:300]}")
     onnx = _import_onnx()
     try:
-        model = onnx.load(str(p))
+        model = onnx.load(str(p), load_external_data=False)  # the structure only: weights in files beside stay there
     except Exception as exc:
         raise ValueError(
             f"graph(): {str(p)[:300]} is not an ONNX model ({type(exc).__name__}: {str(exc)[:200]})"

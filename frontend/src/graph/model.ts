@@ -186,7 +186,9 @@ export class GraphModel {
       }
       const chain = this.chain.get(n.id) ?? [];
       if (key.startsWith("n:")) {
-        nodes.set(key, { key, label: n.name, sub: n.op, node: n, group: null, modules: n.module ? [n.module] : [], count: 1, parents: chain });
+        // a parameter of the model itself: watch() names that layer by the model's class, the graph's name
+        const modules = n.module ? [n.module] : n.op === "get_attr" && this.g.name ? [this.g.name] : [];
+        nodes.set(key, { key, label: n.name, sub: n.op, node: n, group: null, modules, count: 1, parents: chain });
       } else {
         const group = key.slice(2);
         const type = this.moduleInfo.get(group)?.type ?? "";
