@@ -7,7 +7,8 @@ with activations=True (layer outputs), and for the steps between logging steps a
 first steps untimed), each run times pairs of blocks (unwatched, then watched) and takes the median
 ratio of the pairs, so load from other processes hits both sides alike. Prints one JSON line per
 figure (median over the runs and each run's value): the unwatched step time, the overhead in percent
-per setting (target: < 5% at every=100), and the cost of one logging step (from every=1, without and
+per setting (target: < 5% at every=100; also in process CPU time, sender included, which load from
+other processes disturbs far less), and the cost of one logging step (from every=1, without and
 with activations) with the overhead it implies at every=100. Last, the wrapper's own cost per call
 between logging steps, on a one-parameter module whose forward does nothing (minimum of repeats: robust
 to load from other processes, unlike the paired blocks).
@@ -35,17 +36,21 @@ from train_digits import load_data, make_model  # noqa: E402
 import livepanel  # noqa: E402
 from livepanel.integrations.torch import unwatch, watch  # noqa: E402
 
+CPU: list[float] = []  # process CPU seconds per step of the last time_steps call (training + sender threads)
+
 
 def time_steps(model, opt, x, y, steps: int, batch: int = 64) -> float:
-    """Mean seconds per training step (forward, loss, backward, optimizer step)."""
+    """Mean seconds per training step (forward, loss, backward, optimizer step); the process CPU time
+    per step goes to CPU[0] (on a loaded machine it varies far less than the wall time)."""
     n = len(x)
     idx = [torch.randint(0, n, (batch,)) for _ in range(steps)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in idx:
         loss = nn.functional.cross_entropy(model(x[i]), y[i])
         opt.zero_grad()
         loss.backward()
         opt.step()
+    CPU[:] = [(time.process_time() - cpu) / steps]
     return (time.perf_counter() - start) / steps
 
 
@@ -87,6 +92,7 @@ def main() -> None:
     x, y, _, _ = load_data()
     base: list[float] = []
     ratios: dict[tuple, list[float]] = {s: [] for s in SETTINGS}
+    cpu_ratios: dict[tuple, list[float]] = {s: [] for s in SETTINGS}
     log_cost: dict[bool, list[float]] = {False: [], True: []}
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "data", store="memory").start()
@@ -97,18 +103,22 @@ def main() -> None:
                 time_steps(model, opt, x, y, 300)  # warm-up (allocator, autograd caches)
                 for _ in range(args.runs):
                     for every, acts in SETTINGS:
-                        pairs = []
+                        pairs, cpu_pairs = [], []
                         for _ in range(args.pairs):  # off/on blocks side by side: load drifts hit both
                             off = time_steps(model, opt, x, y, args.steps)
+                            off_cpu = CPU[0]
                             watch(panel, model, every=every, activations=acts)
                             if every == BETWEEN:  # the logging step and the next (its update ratio), untimed
                                 time_steps(model, opt, x, y, 2)
                                 panel.flush(60)
                             on = time_steps(model, opt, x, y, args.steps)
+                            on_cpu = CPU[0]
                             unwatch(model)
                             panel.flush(60)
                             pairs.append((off, on))
+                            cpu_pairs.append((off_cpu, on_cpu))
                         ratios[every, acts].append(statistics.median(on / off for off, on in pairs))
+                        cpu_ratios[every, acts].append(statistics.median(on / off for off, on in cpu_pairs))
                         if every == 1:
                             log_cost[acts].append(statistics.median(on - off for off, on in pairs))
                         base.append(statistics.median(off for off, _ in pairs))
@@ -120,9 +130,11 @@ def main() -> None:
     print(json.dumps({"figure": "step_us", "median": round(step * 1e6, 1), "runs": [round(v * 1e6, 1) for v in base]}))
     for every, acts in SETTINGS:
         runs = [round(100 * (r - 1), 2) for r in ratios[every, acts]]
+        cpu = [round(100 * (r - 1), 2) for r in cpu_ratios[every, acts]]
         figure = "between_logging_steps_overhead_pct" if every == BETWEEN else "watch_overhead_pct"
         print(json.dumps({"figure": figure, "every": None if every == BETWEEN else every, "activations": acts,
                           "median": round(statistics.median(runs), 2), "runs": runs,
+                          "cpu_median": round(statistics.median(cpu), 2), "cpu_runs": cpu,
                           "target": 5.0 if every == 100 else None}))  # fmt: skip
     for acts, costs in log_cost.items():
         cost = statistics.median(costs)
