@@ -410,6 +410,8 @@ class Persistence:
                 merged = self._merge_rows(key, [s for s, _ in group])
                 if merged < CHUNK:
                     tail.append((group[0][0], merged))
+                else:  # a full row: the small rows before it are next to no row to come, and must not be merged
+                    tail.clear()  # with those (rows of 50,000 points once became one row of points out of order)
             if not tail:
                 del self._tails[key]
 
