@@ -221,6 +221,10 @@ def test_store_behaviours_of_sqlite_hold_on_postgres(test, tmp_path, db):
             srv.stop()
 
 
+def test_merged_rows_stay_in_order_on_postgres(db):
+    test_store_hardening.merged_rows_stay_in_order(db)
+
+
 # ---------------------------------------------------------------- the database away during ingest
 
 

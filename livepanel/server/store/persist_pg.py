@@ -26,7 +26,7 @@ import secrets
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 try:
@@ -363,6 +363,8 @@ class PgPersistence:
                 merged = self._merge_rows(key, [s for s, _ in group])
                 if merged < CHUNK:
                     tail.append((group[0][0], merged))
+                else:  # a full row: the small rows before it are next to no row to come, and must not be merged
+                    tail.clear()  # with those (rows of 50,000 points once became one row of points out of order)
             if not tail:
                 del self._tails[key]
 
@@ -391,12 +393,22 @@ class _Db:
         self.pending: list[tuple] = []
         self._sql: dict[str, str] = {}
 
-    def execute(self, sql: str, params: tuple | list = ()) -> psycopg.Cursor:
+    def execute(self, sql: str, params: tuple | list = ()) -> Any:
         if sql == POINTS_INSERT:
             self.pending.append(tuple(params))
-            return None  # type: ignore[return-value]  # the group writer does not read it
+            return None  # the group writer does not read it
         self.flush()
+        if _STREAMED.match(sql) and not params:
+            return self._stream(self._translate(sql))
         return self.conn.execute(self._translate(sql), params or None)
+
+    def _stream(self, sql: str) -> Iterator[tuple]:
+        """Rows a few at a time (a server-side cursor): the start-up read of points and steps does not
+        hold the whole result in memory beside the state it builds."""
+        with self.conn.cursor(name="livepanel_load") as cur:
+            cur.itersize = 8
+            cur.execute(sql)
+            yield from cur
 
     def executemany(self, sql: str, rows: list) -> None:
         self.flush()
@@ -447,6 +459,7 @@ def copy_rows(conn: psycopg.Connection, table: str, rows: Any) -> int:
 
 
 _REPLACE = re.compile(r"INSERT OR REPLACE INTO (\w+) VALUES \((.*)\)$", re.S)
+_STREAMED = re.compile(r"SELECT [\w, ]+ FROM (points|steps) ORDER BY ")  # read at start-up, row by row
 _WHOLE = re.compile(r"SELECT [\w, ]+ FROM (\w+)")
 _UPSERT = re.compile(r"INSERT INTO (\w+).* DO UPDATE SET (.*)$", re.S)
 
