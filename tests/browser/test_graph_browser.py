@@ -152,6 +152,13 @@ def test_the_graph_draws_reacts_and_shades_live(server, pages, tmp_path):
     page.wait_for_function(f"() => {VIEW}.el.dataset.nodes === '12'")
     assert page.inner_text("section[data-win='model'] .lp-graph-count") == "1/2"
     assert "blocks.0.norm" in details.inner_text() and "LayerNorm" in details.inner_text()
+    # an open group is a frame: a click on its header shows the group, whose button closes it
+    frame = page.evaluate(f"() => {VIEW}.box('blocks.1')")
+    page.mouse.click(frame["x"] + 30, frame["y"] + 6)
+    name = "section[data-win='model'] .lp-graph-name"
+    page.wait_for_function("(sel) => document.querySelector(sel).textContent === 'blocks.1'", arg=name)
+    page.locator("section[data-win='model'] .lp-graph-details .lp-graph-btn", has_text="close group").click()
+    page.wait_for_function(f"() => Number({VIEW}.el.dataset.nodes) === 9")  # its 4 nodes are one box
     search.fill("no such layer")
     assert page.inner_text("section[data-win='model'] .lp-graph-count") == "0"
     assert requested == []  # the plain page asked for nothing more
