@@ -90,7 +90,9 @@ export class PointsScene {
   private points: Points;
   private hiGeo = new BufferGeometry();
   private hi: Points;
-  private pos = new Float32Array(0);
+  private pos = new Float32Array(0); // the points' positions in the view box, in their order
+  private gpuPos: Float32Array | null = null; // the same in the GPU's order (a random one past MIN_MOVING)
+  private order: Uint32Array | null = null; // GPU slot -> point
   private n = 0;
   dims: 2 | 3 = 3;
   private v: PointsView = { theta: 0.8, phi: 0.5, radius: 3.6, zoom: 1, panX: 0, panY: 0 };
@@ -169,11 +171,16 @@ export class PointsScene {
     this.pos = pos;
     this.n = n;
     this.dims = dims;
-    if (fresh || !this.geo.getAttribute("position")) this.geo.setAttribute("position", new BufferAttribute(pos, 3));
-    else (this.geo.getAttribute("position") as BufferAttribute).needsUpdate = true;
+    // the GPU holds the points in a fixed random order, so that its first m are a uniform sample (drawn while
+    // the camera moves) and every draw is a plain one (an index buffer costs software WebGL more)
+    if (this.order?.length !== n) this.order = n > MIN_MOVING ? shuffled(n) : null;
+    const gpu = this.order ? this.slots(pos, this.gpuPos) : pos;
+    this.gpuPos = gpu;
+    const attr = this.geo.getAttribute("position") as BufferAttribute | undefined;
+    if (fresh || !attr || attr.array !== gpu) this.geo.setAttribute("position", new BufferAttribute(gpu, 3));
+    else attr.needsUpdate = true;
     if (!this.geo.getAttribute("color") || (this.geo.getAttribute("color") as BufferAttribute).count !== n) this.geo.setAttribute("color", new BufferAttribute(new Uint8Array(n * 3).fill(90), 3, true));
     this.geo.setDrawRange(0, n);
-    if (fresh) this.geo.setIndex(n > MIN_MOVING ? new BufferAttribute(shuffled(n), 1) : null);
     this.moving = 0;
     (this.points.material as RawShaderMaterial).uniforms.size.value = n > 20000 ? 2 : n > 2000 ? 3 : 4;
     (this.points.material as RawShaderMaterial).depthTest = dims === 3;
@@ -181,8 +188,22 @@ export class PointsScene {
     this.request();
   }
 
-  /** Colours, n x 3 bytes. */
+  /** Triples of `src` (in the points' order) in the GPU's order, into `out` when it fits. */
+  private slots<T extends Float32Array | Uint8Array>(src: T, out: T | null): T {
+    const order = this.order!;
+    const dst = (out && out.length === src.length && out !== src ? out : new (src.constructor as { new (n: number): T })(src.length)) as T;
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k] * 3;
+      dst[k * 3] = src[i];
+      dst[k * 3 + 1] = src[i + 1];
+      dst[k * 3 + 2] = src[i + 2];
+    }
+    return dst;
+  }
+
+  /** Colours, n x 3 bytes (in the points' order). */
   setColors(rgb: Uint8Array): void {
+    if (this.order && this.order.length * 3 === rgb.length) rgb = this.slots(rgb, null);
     const attr = this.geo.getAttribute("color") as BufferAttribute | undefined;
     if (attr && attr.count * 3 === rgb.length) {
       (attr.array as Uint8Array).set(rgb);
@@ -221,7 +242,7 @@ export class PointsScene {
   /** While the camera moves: draw fewer points when frames come slower than FRAME_MS, more when faster;
    * every point again SETTLE_MS after the last move. */
   private lod(): void {
-    if (!this.adaptive || this.n <= MIN_MOVING || !this.geo.index) return;
+    if (!this.adaptive || !this.order) return;
     const now = performance.now();
     const dt = now - this.lastFrame;
     if (this.lastFrame && dt < 500) {
