@@ -270,6 +270,13 @@ class PgPersistence:
             log.debug("reconnecting to PostgreSQL: %s", exc)
             return
         try:
+            row = self.db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
+            if row is None or row[0] != self.store_id:  # emptied, or another store restored in its place
+                log.error("the database at %s no longer holds this store (id %s): writes stay refused until a "
+                          "restart", redact(self.url), self.store_id)  # fmt: skip
+                self._recovery = None
+                return
+            self.db.conn.rollback()  # end the check's transaction: load sets its own isolation
             state = make_state()
             clients = self.load(state)
         except BaseException as exc:
