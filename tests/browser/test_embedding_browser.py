@@ -50,6 +50,9 @@ def test_embedding_draws_hovers_searches_and_steps(server, pages, artifacts):
             x, labels = clusters(300, 8, spread, seed=1)
             imgs = (rng.random((300, 8, 8)) * 255).astype(np.uint8)
             panel.embedding(x, labels=labels, metadata={"size": np.arange(300.0)}, images=imgs, win="emb", step=step)
+        # past 20,000 points the renderer keeps them in a random order on the GPU: labels sorted by index
+        x, _ = clusters(21_000, 4, 1.0, seed=3)
+        panel.embedding(x, labels=[NAMES[i // 7000] for i in range(21_000)], win="sorted")
         assert panel.flush()
     finally:
         panel.close()
@@ -71,6 +74,14 @@ def test_embedding_draws_hovers_searches_and_steps(server, pages, artifacts):
     page.wait_for_function(
         "() => { const i = document.querySelector('.lp-embed-tip img'); return i && i.complete && i.naturalWidth > 0; }"
     )
+    # the large window: a hovered point's tooltip names its own label (its colours are in the GPU's order)
+    wait_state(page, "sorted", "v.dataset.state === 'drawn'")
+    px, py = point_at(page, "sorted", 10_500)
+    page.mouse.move(px, py)
+    wait_state(page, "sorted", "!!v.dataset.hover")
+    hovered = int(view(page, "sorted").get_attribute("data-hover"))
+    assert view(page, "sorted").locator(".lp-embed-label").inner_text() == NAMES[hovered // 7000]
+    page.mouse.move(0, 0)
     # search: matches counted and highlighted
     view(page, "emb").page.locator('section[data-win="emb"] .lp-embed-search').fill("fis")
     wait_state(page, "emb", "v.dataset.matches === '100'")
