@@ -4,12 +4,14 @@ exactly once, one batch's failure its own, 503 while the database is away and th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +32,7 @@ pytest.importorskip("psycopg", reason='needs the PostgreSQL driver: pip install 
 if pg.binaries() is None:  # .ci/setup installs it
     pytest.skip("PostgreSQL is not installed", allow_module_level=True)
 
-from livepanel.server.store import BatchError, Store, persist_pg  # noqa: E402
+from livepanel.server.store import BatchError, Store, StoreError, persist_pg  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -258,6 +260,46 @@ def test_postgres_stopped_during_ingest_then_everything_arrives_once(tmp_path, p
         if postgres.proc.poll() is not None:
             postgres.start()
     assert "reconnected to PostgreSQL" in srv.log.read_text()
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["committed", "not-committed"])
+def test_a_commit_whose_answer_is_lost_is_applied_once(db, committed):
+    """The connection drops after COMMIT was sent: the batch may or may not be in. The client gets a 503,
+    the store reads back what is committed, and the retry is a duplicate if it was in, applied if not."""
+    import psycopg
+
+    async def work():
+        store = Store(db)
+        try:
+            op = checked([line_op("e", "w", [0.0, 1.0], [0.0, 1.0])])
+            assert await store.ingest("doubt-writer", 1, op) is False
+            conn = store.persist.db.conn
+            commit = conn.commit
+
+            def commit_then_lose_the_answer():
+                commit() if committed else conn.rollback()
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+            conn.commit = commit_then_lose_the_answer
+            again = checked([line_op("e", "w", [2.0], [2.0])])
+            with pytest.raises(StoreError) as refused:
+                await store.ingest("doubt-writer", 2, again)
+            assert not isinstance(refused.value, BatchError)  # a 503: the client keeps the batch
+            deadline = time.monotonic() + 10
+            while store._failed is not None and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            assert store.state.window("e", "w").traces[""].n == (3 if committed else 2)  # read back
+            assert await store.ingest("doubt-writer", 2, again) is committed  # a duplicate only if it was in
+            assert await store.ingest("doubt-writer", 3, checked([line_op("e", "w", [3.0], [3.0])])) is False
+        finally:
+            store.close()
+        store = Store(db)
+        try:
+            assert store.state.window("e", "w").traces[""].arrays()[0].tolist() == [0.0, 1.0, 2.0, 3.0]
+        finally:
+            store.close()
+
+    arun(work())
 
 
 def test_postgres_restarted_while_idle_goes_unnoticed(tmp_path, postgres):

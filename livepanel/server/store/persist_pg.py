@@ -442,9 +442,10 @@ class _Db:
                 self.conn.rollback()
                 self.conn.execute("SELECT pg_advisory_unlock_all()")
                 self.conn.commit()
-            self.conn.close()
-        except Exception:  # a broken connection: nothing more to do
+        except Exception:  # a broken connection: its session ends, and the lock with it
             pass
+        finally:
+            self.conn.close()
 
     def _translate(self, sql: str) -> str:
         out = self._sql.get(sql)
