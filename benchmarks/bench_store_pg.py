@@ -7,7 +7,9 @@ by pid. For each store and workload: `--writers` processes send raw batches back
 livepanel server and (PostgreSQL) of the postgres processes, medians of `--runs` runs with their
 spread (min, max). Workloads: `scalars` (batches of 50 line ops of 10 points, each to its own
 trace: the training-loop shape, many small appends) and `bulk` (one op of 100,000 points a batch).
-Diagnosis is off: this measures the store. One JSON line per figure.
+Diagnosis is off: this measures the store. Also `startup`: seconds to read back a store of
+`--startup-points` points (20 traces, appended 50,000 at a time) on each, medians of `--runs`.
+One JSON line per figure.
 """
 
 from __future__ import annotations
@@ -104,17 +106,52 @@ def one_run(store: str, workload: str, seconds: float, writers: int, tmp: Path, 
     }
 
 
+def bench_startup(where: Path | str, points: int, runs: int) -> list[float]:
+    import asyncio
+
+    from livepanel import protocol
+    from livepanel.server.store import Store
+
+    async def fill() -> None:
+        store = Store(where)
+        rng, per = np.random.default_rng(0), 50_000
+        try:
+            for seq in range(1, points // (20 * per) + 1):
+                x = np.arange((seq - 1) * per, seq * per, dtype="f8")
+                ops = [line_op("e", f"w{k}", x, rng.normal(size=per)) for k in range(20)]
+                batch = protocol.unpackb(protocol.packb({"client": "bench-startup", "seq": seq, "ops": ops}))
+                await store.ingest("bench-startup", seq, protocol.validate_batch(batch)[2])
+        finally:
+            store.close()
+
+    asyncio.run(fill())
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        Store(where).close()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--writers", type=int, default=2)
-    parser.add_argument("--workload", choices=sorted(WORKLOADS), action="append")
+    parser.add_argument("--workload", choices=[*sorted(WORKLOADS), "startup"], action="append")
+    parser.add_argument("--startup-points", type=int, default=10_000_000)
     args = parser.parse_args()
     postgres = pg.PgServer().start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for workload in args.workload or sorted(WORKLOADS):
+            workloads = args.workload or [*sorted(WORKLOADS), "startup"]
+            if "startup" in workloads:
+                for name, where in (("sqlite", Path(tmp) / "startup"), ("postgresql", postgres.new_database())):
+                    times = bench_startup(where, args.startup_points, args.runs)
+                    print(json.dumps({"figure": "startup", "store": name, "points": args.startup_points,
+                                      "seconds": round(statistics.median(times), 3),
+                                      "spread": [round(min(times), 3), round(max(times), 3)]}), flush=True)  # fmt: skip
+            for workload in [w for w in workloads if w != "startup"]:
                 for name in ("sqlite", "postgresql"):
                     results = []
                     for _ in range(args.runs):
