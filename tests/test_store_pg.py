@@ -126,6 +126,25 @@ def test_bad_store_urls_and_an_unreachable_database_are_clear_errors(tmp_path):
     assert "secret" not in out.stderr and "someone:***@" in out.stderr
 
 
+def test_postgres_tables_are_the_sqlite_ones():
+    """A table or column added to persist.py's SCHEMA needs its twin in persist_pg (SCHEMA, COLUMNS,
+    KEYS, COPY_TYPES) and a schema step there: this says so before a batch fails on it."""
+    import sqlite3
+
+    from livepanel.server.store import persist
+
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(persist.SCHEMA)
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        sqlite_columns = {t: tuple(r[1] for r in db.execute(f"PRAGMA table_info({t})")) for t in tables}
+    finally:
+        db.close()
+    assert sqlite_columns == persist_pg.COLUMNS
+    assert set(persist_pg.KEYS) == set(persist_pg.COPY_TYPES) == set(tables)
+    assert all(len(persist_pg.COPY_TYPES[t]) == len(c) for t, c in persist_pg.COLUMNS.items())
+
+
 # ---------------------------------------------------------------- what the SQLite store keeps
 
 

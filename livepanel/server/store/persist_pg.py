@@ -41,6 +41,8 @@ from livepanel.server.store.persist import CHUNK, MERGE_FAN, SCHEMA_VERSION, Job
 
 log = logging.getLogger("livepanel.store")
 
+# The tables of persist.SCHEMA, in PostgreSQL's types (tests/test_store_pg.py compares the two): a table or
+# column added there is added here too, with a step for databases of the older schema (none yet: schema 5).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS clients (client TEXT PRIMARY KEY, seq BIGINT NOT NULL);
