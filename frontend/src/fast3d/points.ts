@@ -9,10 +9,8 @@
 //   canvas the size of the window's body;
 // - highlighted points (search matches, the selected point and its neighbours) are a second, small Points
 //   object drawn on top with larger points.
-// - while the camera moves, if frames come slower than FRAME_MS, a uniform random subset of the points is
-//   drawn (adaptively sized, at least MIN_MOVING points), and every point again once the camera stops
-//   (SETTLE_MS): software WebGL costs about 0.3-0.5 us per point whatever the shader (measured:
-//   benchmarks/bench_embedding.py), so 100,000 points take 30-60 ms a frame there; a GPU keeps them all.
+// - while the camera moves on slow WebGL, a uniform random subset of the points is drawn, and every point
+//   again once the camera stops (fast3d/lod.ts, shared with the plotly windows' 3-D scatter).
 // Picking (hover, click) projects the points on the CPU once per camera change, when first asked.
 
 import {
@@ -27,6 +25,7 @@ import {
   WebGLRenderer,
   LinearSRGBColorSpace,
 } from "three";
+import { MovingDetail, MIN_MOVING, permuted, shuffled } from "./lod";
 
 const VERTEX = `precision highp float;
 uniform mat4 projectionMatrix;
@@ -46,25 +45,6 @@ void main() { gl_FragColor = vec4(vColor, 1.0); }`;
 
 function material(size: number): RawShaderMaterial {
   return new RawShaderMaterial({ vertexShader: VERTEX, fragmentShader: FRAGMENT, uniforms: { size: { value: size } } });
-}
-
-const FRAME_MS = 33; // a frame interval above this while moving: draw fewer points
-const MIN_MOVING = 20000;
-const SETTLE_MS = 150;
-
-/** A fixed random order of 0..n-1 (a subset of its first m is a uniform sample). */
-function shuffled(n: number): Uint32Array {
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = i;
-  let seed = 12345;
-  for (let i = n - 1; i > 0; i--) {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    const j = seed % (i + 1);
-    const t = out[i];
-    out[i] = out[j];
-    out[j] = t;
-  }
-  return out;
 }
 
 export interface PointsView {
@@ -105,10 +85,7 @@ export class PointsScene {
   frames = 0;
   /** points drawn while the camera moves (adaptive; n when frames keep up); false: always every point */
   adaptive = true;
-  private moving = 0; // points drawn in moving frames (0: every point)
-  private lastFrame = 0;
-  private interval = 0; // smoothed frame interval while moving, ms
-  private settle = 0;
+  private detail = new MovingDetail(() => this.request());
 
   constructor(host: HTMLElement) {
     this.renderer = new WebGLRenderer({ antialias: false, alpha: false, stencil: false, preserveDrawingBuffer: false, powerPreference: "high-performance" });
@@ -174,36 +151,23 @@ export class PointsScene {
     // the GPU holds the points in a fixed random order, so that its first m are a uniform sample (drawn while
     // the camera moves) and every draw is a plain one (an index buffer costs software WebGL more)
     if (this.order?.length !== n) this.order = n > MIN_MOVING ? shuffled(n) : null;
-    const gpu = this.order ? this.slots(pos, this.gpuPos) : pos;
+    const gpu = this.order ? permuted(pos, this.order, this.gpuPos) : pos;
     this.gpuPos = gpu;
     const attr = this.geo.getAttribute("position") as BufferAttribute | undefined;
     if (fresh || !attr || attr.array !== gpu) this.geo.setAttribute("position", new BufferAttribute(gpu, 3));
     else attr.needsUpdate = true;
     if (!this.geo.getAttribute("color") || (this.geo.getAttribute("color") as BufferAttribute).count !== n) this.geo.setAttribute("color", new BufferAttribute(new Uint8Array(n * 3).fill(90), 3, true));
     this.geo.setDrawRange(0, n);
-    this.moving = 0;
+    this.detail.reset();
     (this.points.material as RawShaderMaterial).uniforms.size.value = n > 20000 ? 2 : n > 2000 ? 3 : 4;
     (this.points.material as RawShaderMaterial).depthTest = dims === 3;
     this.screen = null;
     this.request();
   }
 
-  /** Triples of `src` (in the points' order) in the GPU's order, into `out` when it fits. */
-  private slots<T extends Float32Array | Uint8Array>(src: T, out: T | null): T {
-    const order = this.order!;
-    const dst = (out && out.length === src.length && out !== src ? out : new (src.constructor as { new (n: number): T })(src.length)) as T;
-    for (let k = 0; k < order.length; k++) {
-      const i = order[k] * 3;
-      dst[k * 3] = src[i];
-      dst[k * 3 + 1] = src[i + 1];
-      dst[k * 3 + 2] = src[i + 2];
-    }
-    return dst;
-  }
-
   /** Colours, n x 3 bytes (in the points' order). */
   setColors(rgb: Uint8Array): void {
-    if (this.order && this.order.length * 3 === rgb.length) rgb = this.slots(rgb, null);
+    if (this.order && this.order.length * 3 === rgb.length) rgb = permuted(rgb, this.order);
     const attr = this.geo.getAttribute("color") as BufferAttribute | undefined;
     if (attr && attr.count * 3 === rgb.length) {
       (attr.array as Uint8Array).set(rgb);
@@ -234,34 +198,9 @@ export class PointsScene {
 
   private moved(): void {
     this.screen = null;
-    this.lod();
+    if (this.adaptive && this.order) this.detail.moved(this.n);
     this.request();
     this.onView?.();
-  }
-
-  /** While the camera moves: draw fewer points when frames come slower than FRAME_MS, more when faster;
-   * every point again SETTLE_MS after the last move. */
-  private lod(): void {
-    if (!this.adaptive || !this.order) return;
-    const now = performance.now();
-    const dt = now - this.lastFrame;
-    if (this.lastFrame && dt < 500) {
-      this.interval = this.interval ? this.interval * 0.6 + dt * 0.4 : dt;
-      const current = this.moving || this.n;
-      if (this.interval > FRAME_MS) this.moving = Math.max(MIN_MOVING, Math.floor(current * 0.75));
-      else if (this.interval < FRAME_MS * 0.6 && this.moving) this.moving = Math.min(this.n, Math.floor(current * 1.15));
-      if (this.moving >= this.n) this.moving = 0;
-    }
-    this.lastFrame = now;
-    clearTimeout(this.settle);
-    this.settle = window.setTimeout(() => {
-      this.lastFrame = 0;
-      this.interval = 0;
-      if (this.moving) {
-        this.moving = 0;
-        this.request();
-      }
-    }, SETTLE_MS);
   }
 
   private onDown = (e: MouseEvent): void => {
@@ -343,7 +282,7 @@ export class PointsScene {
   render(): void {
     if (this.pending) cancelAnimationFrame(this.pending);
     this.pending = 0;
-    this.geo.setDrawRange(0, this.moving || this.n);
+    this.geo.setDrawRange(0, this.detail.count(this.n));
     this.renderer.render(this.scene, this.camera());
     this.frames++;
   }
@@ -411,11 +350,11 @@ export class PointsScene {
 
   /** Points drawn in the last frame. */
   drawn(): number {
-    return this.moving || this.n;
+    return this.detail.count(this.n);
   }
 
   destroy(): void {
-    clearTimeout(this.settle);
+    this.detail.destroy();
     if (this.pending) cancelAnimationFrame(this.pending);
     this.pending = 0;
     window.removeEventListener("mousemove", this.onMove);
