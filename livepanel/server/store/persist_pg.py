@@ -104,10 +104,19 @@ CONNECT_TIMEOUT = 10  # seconds
 LOCK_WAIT = 5.0  # seconds to wait for the lock of a server that has just stopped
 
 
+# A database that stops answering without closing the connection (a network cut, a host gone) is found
+# within about half a minute, so the store refuses writes (503) rather than leave acknowledgements hanging.
+# Settings given in the URL win.
+LIVENESS = {"connect_timeout": CONNECT_TIMEOUT, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+            "keepalives_count": 3, "tcp_user_timeout": 30_000}  # fmt: skip
+
+
 def connect(url: str, **kwargs: Any) -> psycopg.Connection:
     """A connection, or a ConnectionError that says where and why, without the password."""
     try:
-        return psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, **kwargs)
+        given = psycopg.conninfo.conninfo_to_dict(url)
+        defaults = {k: v for k, v in LIVENESS.items() if k not in given}
+        return psycopg.connect(url, **defaults, **kwargs)
     except psycopg.ProgrammingError as exc:  # the URL itself (psycopg checks it before connecting)
         raise ValueError(f"{redact(url)} is not a usable PostgreSQL URL: {exc}") from None
     except psycopg.OperationalError as exc:
