@@ -70,6 +70,9 @@ def migrate(source: Path, target: str, overwrite: bool = False, progress: Any = 
         version = src.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
     except sqlite3.Error as exc:
         raise MigrateError(f"--from {source}: cannot read the store: {exc}") from None
+    if version is not None and int(version[0]) > SCHEMA_VERSION:
+        src.close()
+        raise MigrateError(f"--from {source}: a newer livepanel wrote this store (schema {version[0]}): upgrade first")
     if version is None or int(version[0]) < SCHEMA_VERSION:
         src.close()  # an older livepanel wrote it: upgrade it in place first, as `livepanel serve` would
         Persistence(source).close()
