@@ -8,10 +8,13 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -129,8 +132,6 @@ def test_bad_store_urls_and_an_unreachable_database_are_clear_errors(tmp_path):
 def test_postgres_tables_are_the_sqlite_ones():
     """A table or column added to persist.py's SCHEMA needs its twin in persist_pg (SCHEMA, COLUMNS,
     KEYS, COPY_TYPES) and a schema step there: this says so before a batch fails on it."""
-    import sqlite3
-
     from livepanel.server.store import persist
 
     db = sqlite3.connect(":memory:")
@@ -370,6 +371,13 @@ def test_migrate_copies_a_sqlite_store_and_checks_the_counts(tmp_path, postgres,
     assert code == 1 and "no such directory" in err
     code, err = migrate("--from", str(tmp_path), "--to", url)
     assert code == 1 and "no livepanel store there" in err
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    shutil.copy(data / "livepanel.sqlite3", newer / "livepanel.sqlite3")
+    with closing(sqlite3.connect(newer / "livepanel.sqlite3")) as db, db:
+        db.execute("UPDATE meta SET value='99' WHERE key='schema'")
+    code, err = migrate("--from", str(newer), "--to", url, "--overwrite")
+    assert code == 1 and "a newer livepanel wrote this store" in err
     code, err = migrate("--from", str(data), "--to", "mysql://x")
     assert code == 1 and "--to must be a postgresql://" in err
     code, err = migrate("--from", str(data), "--to", f"postgresql://u:pw@127.0.0.1:{free_port()}/x")
