@@ -212,3 +212,71 @@ def test_a_live_surface_redraws_with_its_new_values(server, pages):
     b = np.asarray(Image.open(io.BytesIO(after)).convert("RGB")).astype(int)
     assert np.mean(np.any(np.abs(a - b) > 24, axis=2)) > 0.02
     assert painted(after) > 0.05
+
+
+SCENE = "document.querySelector('section[data-win=\"cloud\"] .lp-plotly-plot').lpScene"
+
+
+def test_a_big_scatter_draws_a_subset_of_its_markers_while_dragged_and_all_at_rest(server, pages):
+    rng = np.random.default_rng(5)
+    xyz = rng.uniform(-1, 1, (30_000, 3))
+    colours = np.where(xyz[:, 0] > 0, "red", "blue").tolist()  # each point's colour follows it into the subset
+    big = {"type": "scatter3d", "mode": "markers", "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]}
+    big["marker"] = {"size": 3, "color": colours}
+    t = np.linspace(0, 6, 1000)
+    small = {"type": "scatter3d", "mode": "lines+markers", "x": np.cos(t), "y": np.sin(t), "z": t / 3 - 1}
+    small["marker"] = {"size": 2, "color": "green"}
+    layout = {"showlegend": False, "scene": {"camera": {"eye": {"x": 0, "y": -2.2, "z": 0.01}}}}
+    send(server, "lod", "cloud", {"data": [big, small], "layout": layout})
+    page = pages.open(server.url + "/?env=lod")
+    wait_drawn(page, "cloud")
+    page.wait_for_function(f"() => {SCENE}.drawn() === 31000")  # at rest: every marker of both traces
+
+    def sides(png: bytes) -> float:
+        """Mean x of red pixels minus mean x of blue ones, over the picture's width (seen from -y, the x>0
+        points are on the right: near 0.5 if colours stayed with their points, near 0 if shuffled apart)."""
+        px = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+        r, g, b = px[..., 0], px[..., 1], px[..., 2]
+        red = np.nonzero((r > 150) & (g < 90) & (b < 90))[1]
+        blue = np.nonzero((b > 150) & (r < 90) & (g < 90))[1]
+        assert red.size > 500 and blue.size > 500
+        return float(red.mean() - blue.mean()) / px.shape[1]
+
+    before = body(page, "cloud").screenshot()
+    home = page.evaluate(f"() => JSON.stringify({SCENE}.view())")
+    assert sides(before) > 0.2
+    # any moving frame counts as slow (the subset then shows on a GPU too); record markers drawn per frame
+    page.evaluate(
+        f"""() => {{
+            const s = {SCENE};
+            s.lod.frameMs = 0.01;
+            window.__lodMin = Infinity;
+            window.__lodProbe = true;
+            const probe = () => {{
+                window.__lodMin = Math.min(window.__lodMin, s.drawn());
+                if (window.__lodProbe) requestAnimationFrame(probe);
+            }};
+            requestAnimationFrame(probe);
+        }}"""
+    )
+    box = page.locator('section[data-win="cloud"] canvas.lp-fast3d-gl').bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    for i in range(1, 16):
+        page.mouse.move(cx + 6 * i, cy)
+    page.wait_for_function("() => window.__lodMin < 31000", timeout=10000)  # a frame drawn while dragged
+    least = page.evaluate("() => { window.__lodProbe = false; return window.__lodMin; }")
+    page.mouse.up()
+    # while moving: fewer markers of the big trace (never under 20,000 of them); the small one stays whole
+    assert 21000 <= least < 31000, least
+    page.wait_for_function(f"() => {SCENE}.drawn() === 31000")  # at rest again: every marker
+    # back at the home camera, at rest, the picture is the one before the drag
+    page.locator('section[data-win="cloud"] canvas.lp-fast3d-gl').dblclick()
+    page.wait_for_function(f"(v) => JSON.stringify({SCENE}.view()) === v && {SCENE}.drawn() === 31000", arg=home)
+    page.wait_for_function(TWO_FRAMES)
+    after = body(page, "cloud").screenshot()
+    a = np.asarray(Image.open(io.BytesIO(before)).convert("RGB")).astype(int)
+    b = np.asarray(Image.open(io.BytesIO(after)).convert("RGB")).astype(int)
+    inner = (slice(4, -4), slice(4, -4))  # the click's focus ring is on the border
+    assert np.mean(np.any(np.abs(a[inner] - b[inner]) > 24, axis=2)) < 0.002

@@ -3,6 +3,10 @@
 // (a surface as one indexed triangle mesh, a 3-D scatter as one THREE.Points), where Plotly's scatter3d
 // does per-point work on the CPU for every frame of a rotation. Axes, ticks, title, legend and colour bar
 // are drawn on a 2-D canvas over the WebGL one; a drag orbits, the wheel zooms, a double click resets.
+// A scatter of more than MIN_MOVING markers keeps them on the GPU in a fixed random order, so that while the
+// camera moves on slow WebGL only a uniform random subset of them is drawn (fast3d/lod.ts; the depth test
+// stays, so near points still hide far ones); every marker again once the camera stops. Colours travel with
+// their points; a trace's line is drawn from its own geometry in the trace's order, always whole.
 // It defines globalThis.LivepanelFast3d and nothing else (the page's CSP: no eval, no inline style).
 
 import {
@@ -34,6 +38,7 @@ import { ConvexHull } from "three/examples/jsm/math/ConvexHull.js";
 import { fmt, ticks } from "../views/common";
 import { colorscaleTable, type Table } from "./colorscale";
 import { createPoints, type PointsScene } from "./points";
+import { MIN_MOVING, MovingDetail, permuted, shuffled } from "./lod";
 
 type Rec = Record<string, unknown>;
 export interface Fast3dTheme {
@@ -117,6 +122,14 @@ class Fast3dScene {
   private legend: Prepared[] = [];
   private bar: Prepared["scale"];
   private th: Fast3dTheme = { fg: "#222", muted: "#777", grid: "#ccc", bg: "#fff" };
+  /** fewer markers of large scatters while the camera moves (slow WebGL); false: always every marker */
+  adaptive = true;
+  /** the moving level of detail (tests lower its frameMs to see the subset on any machine) */
+  readonly lod = new MovingDetail(() => this.request());
+  private markers: { geo: BufferGeometry; n: number; big: boolean }[] = []; // every trace's markers
+  private bigTotal = 0; // markers in traces drawn by subset while moving
+  private order: Uint32Array | null = null; // the last random order made (reused for clouds of its size)
+  private shown = 0; // markers drawn in the last frame
 
   constructor(private readonly host: HTMLElement) {
     this.renderer = new WebGLRenderer({ antialias: false, alpha: false, preserveDrawingBuffer: false });
@@ -133,6 +146,7 @@ class Fast3dScene {
     }
     this.overlay.style.pointerEvents = "none";
     host.append(this.canvas, this.overlay);
+    (host as HTMLElement & { lpScene?: Fast3dScene }).lpScene = this; // tests and benchmarks
     this.camera.up.set(0, 0, 1);
     this.scene.add(new AmbientLight(0xffffff, 1.6));
     const sun = new DirectionalLight(0xffffff, 1.6);
@@ -167,7 +181,7 @@ class Fast3dScene {
     this.drag = { x: e.clientX, y: e.clientY };
     this.theta -= dx * 0.01;
     this.phi = Math.max(-1.55, Math.min(1.55, this.phi + dy * 0.01));
-    this.request();
+    this.moved();
   };
   private onUp = (): void => {
     this.drag = null;
@@ -177,12 +191,22 @@ class Fast3dScene {
   private onWheel = (e: WheelEvent): void => {
     e.preventDefault();
     this.radius = Math.max(2, Math.min(40, this.radius * Math.exp(e.deltaY * 0.001)));
-    this.request();
+    this.moved();
   };
   private onReset = (): void => {
     Object.assign(this, this.home);
-    this.request();
+    this.moved();
   };
+
+  private moved(): void {
+    if (this.adaptive && this.bigTotal) this.lod.moved(this.bigTotal);
+    this.request();
+  }
+
+  /** Markers drawn in the last frame, over every scatter trace (tests and benchmarks). */
+  drawn(): number {
+    return this.shown;
+  }
 
   /** Render on the next animation frame (once however many changes came before it). */
   request(): void {
@@ -201,6 +225,16 @@ class Fast3dScene {
     this.camera.position.set(this.radius * c * Math.cos(this.theta), this.radius * c * Math.sin(this.theta), this.radius * Math.sin(this.phi));
     this.camera.lookAt(0, 0, 0);
     this.camera.updateMatrixWorld();
+    // large scatters: the same share of each one's markers (all of them at rest or when frames keep up)
+    const total = this.bigTotal;
+    const m = this.lod.count(total);
+    let shown = 0;
+    for (const p of this.markers) {
+      const k = p.big && m < total ? Math.max(1, Math.floor((p.n * m) / total)) : p.n;
+      if (p.big) p.geo.setDrawRange(0, k);
+      shown += k;
+    }
+    this.shown = shown;
     this.renderer.render(this.scene, this.camera);
     this.drawOverlay();
   }
@@ -261,6 +295,7 @@ class Fast3dScene {
     this.content = [];
     this.legend = [];
     this.bar = undefined;
+    this.markers = [];
     traces.forEach((t, k) => {
       const p = this.trace(t, cols[k], k, old[k]);
       if (!p) return;
@@ -270,6 +305,8 @@ class Fast3dScene {
       if (p.scale && t.showscale !== false && (t.type !== "scatter3d" || (t.marker as Rec)?.showscale === true)) this.bar ??= p.scale;
     });
     for (const o of old) if (!this.content.includes(o)) this.dispose(o);
+    this.bigTotal = this.markers.reduce((a, p) => a + (p.big ? p.n : 0), 0);
+    this.lod.reset();
     if (!(layout.showlegend === true || (layout.showlegend !== false && this.legend.length > 1))) this.legend = [];
     this.render();
   }
@@ -432,6 +469,17 @@ class Fast3dScene {
       group.add(new Line(geo, new LineBasicMaterial({ color: new Color(lc), transparent: opacity < 1, opacity })));
     }
     if (mode.includes("markers")) {
+      // a large cloud: its markers in a fixed random order (their first m are a uniform sample), colours with
+      // them; the line above keeps the trace's own order
+      const big = n > MIN_MOVING;
+      let mgeo = geo;
+      if (big) {
+        if (this.order?.length !== n) this.order = shuffled(n);
+        mgeo = new BufferGeometry();
+        mgeo.setAttribute("position", new BufferAttribute(permuted(pos, this.order), 3));
+        if (mc.col) mgeo.setAttribute("color", new BufferAttribute(permuted(mc.col, this.order), 3, true));
+      }
+      this.markers.push({ geo: mgeo, n, big });
       // Plotly's 3-D marker size is a diameter in pixels; an array of sizes draws at their median
       const sizes = flat(marker.size);
       let size = typeof marker.size === "number" ? marker.size : 8;
@@ -449,7 +497,7 @@ class Fast3dScene {
         transparent: mOpacity < 1,
         opacity: mOpacity,
       });
-      group.add(new Points(geo, mat));
+      group.add(new Points(mgeo, mat));
     }
     return { obj: group, name, swatch: mc.col ? fallback : mc.one, scale: mc.scale };
   }
@@ -602,6 +650,8 @@ class Fast3dScene {
 
   destroy(): void {
     if (this.pending) cancelAnimationFrame(this.pending);
+    this.lod.destroy();
+    delete (this.host as HTMLElement & { lpScene?: Fast3dScene }).lpScene;
     this.onUp();
     for (const o of this.content) this.dispose(o);
     this.renderer.dispose();

@@ -42,6 +42,8 @@ export function permuted<T extends Float32Array | Uint8Array>(src: T, order: Uin
 
 /** How many of a cloud's points to draw: all at rest, fewer while the camera moves on slow WebGL. */
 export class MovingDetail {
+  /** the frame interval above which fewer points are drawn (tests set it low to see the subset anywhere) */
+  frameMs = FRAME_MS;
   private moving = 0; // points drawn in moving frames (0: every point)
   private lastFrame = 0;
   private interval = 0; // smoothed frame interval while moving, ms
@@ -59,8 +61,8 @@ export class MovingDetail {
     if (this.lastFrame && dt < 500) {
       this.interval = this.interval ? this.interval * 0.6 + dt * 0.4 : dt;
       const current = this.moving || n;
-      if (this.interval > FRAME_MS) this.moving = Math.max(MIN_MOVING, Math.floor(current * 0.75));
-      else if (this.interval < FRAME_MS * 0.6 && this.moving) this.moving = Math.min(n, Math.floor(current * 1.15));
+      if (this.interval > this.frameMs) this.moving = Math.max(MIN_MOVING, Math.floor(current * 0.75));
+      else if (this.interval < this.frameMs * 0.6 && this.moving) this.moving = Math.min(n, Math.floor(current * 1.15));
       if (this.moving >= n) this.moving = 0;
     }
     this.lastFrame = now;
