@@ -16,10 +16,14 @@ export const SETTLE_MS = 150;
 export function shuffled(n: number): Uint32Array {
   const out = new Uint32Array(n);
   for (let i = 0; i < n; i++) out[i] = i;
-  let seed = 12345;
+  // mulberry32, seeded: the same order every time (a float product like seed * 1103515245 passes 2^53 and
+  // loses the low bits that `% (i + 1)` uses, which skewed the sample toward the first points)
+  let a = 12345;
   for (let i = n - 1; i > 0; i--) {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    const j = seed % (i + 1);
+    a = (a + 0x6d2b79f5) | 0;
+    let r = Math.imul(a ^ (a >>> 15), 1 | a);
+    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
+    const j = Math.floor((((r ^ (r >>> 14)) >>> 0) / 4294967296) * (i + 1));
     const t = out[i];
     out[i] = out[j];
     out[j] = t;
@@ -47,7 +51,7 @@ export class MovingDetail {
   private moving = 0; // points drawn in moving frames (0: every point)
   private lastFrame = 0;
   private interval = 0; // smoothed frame interval while moving, ms
-  private settle = 0;
+  private settle: ReturnType<typeof setTimeout> | undefined;
 
   /** `redraw` asks for a frame (when the camera has stopped and every point should be drawn again). */
   constructor(private readonly redraw: () => void) {}
@@ -67,7 +71,7 @@ export class MovingDetail {
     }
     this.lastFrame = now;
     clearTimeout(this.settle);
-    this.settle = window.setTimeout(() => {
+    this.settle = setTimeout(() => {
       this.lastFrame = 0;
       this.interval = 0;
       if (this.moving) {
