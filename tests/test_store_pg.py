@@ -322,6 +322,49 @@ def test_a_commit_whose_answer_is_lost_is_applied_once(db, committed):
     arun(work())
 
 
+def test_viewers_get_a_snapshot_holding_a_commit_whose_answer_was_lost(db):
+    """The batch whose answer was lost is committed: read back, it is in the state, but it was never
+    published; the viewers watching its env get a snapshot holding it (without one they would miss it)."""
+    import psycopg
+
+    from livepanel.server.hub import Hub
+
+    async def work():
+        store = Store(db)
+        hub = Hub(store)
+        frames: list[dict] = []
+
+        async def write(frame: bytes) -> None:
+            frames.append(protocol.unpackb(frame))
+
+        try:
+            viewer = hub.connect(write)
+            hub.subscribe(viewer, [{"env": "e"}], None)
+            assert await store.ingest("lost-answer", 1, checked([line_op("e", "w", [0.0], [0.0])])) is False
+            conn = store.persist.db.conn
+            commit = conn.commit
+
+            def commit_then_lose_the_answer():
+                commit()
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+            conn.commit = commit_then_lose_the_answer
+            with pytest.raises(StoreError):
+                await store.ingest("lost-answer", 2, checked([line_op("e", "w", [1.0], [1.0])]))
+            deadline = time.monotonic() + 10
+            while not any(f.get("type") == "snapshot" and f["seq"] == store.state.seqs["e"] for f in frames[2:]):
+                assert time.monotonic() < deadline, frames
+                await asyncio.sleep(0.02)
+            snap = [f for f in frames if f.get("type") == "snapshot"][-1]
+            assert protocol.decode_arrays(snap)["windows"][0]["traces"][0]["x"].tolist() == [0.0, 1.0]
+            assert viewer.envs["e"] == store.state.seqs["e"]  # live changes go on from there, gap-free
+        finally:
+            hub.close()
+            store.close()
+
+    arun(work())
+
+
 def test_postgres_restarted_while_idle_goes_unnoticed(tmp_path, postgres):
     """Nothing was in doubt (no commit in flight): the next batch reconnects and is acknowledged."""
     srv = serve(tmp_path, postgres.new_database())

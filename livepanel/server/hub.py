@@ -103,6 +103,7 @@ class Hub:
         self._counts = {name: len(e.windows) for name, e in store.state.envs.items()}  # as viewers last got them
         self._list_due: asyncio.TimerHandle | None = None
         store.listeners.append(self.publish)
+        store.recovery_listeners.append(self.resync)
         self.runs = RunsFeed(store)  # the runs table's live rows, for the viewers that turn it on
 
     def connect(self, write: Callable[[bytes], Awaitable[None]]) -> Viewer:
@@ -139,6 +140,21 @@ class Hub:
                 self._list_due = asyncio.get_running_loop().call_later(ENV_LIST_EVERY, self._send_env_list)
             except RuntimeError:  # published outside the event loop (a store used alone): at once
                 self._send_env_list()
+
+    def resync(self) -> None:
+        """After the store read its state back from the database (a lost connection): changes committed
+        then may never have been published, so the replay buffers cannot resume anyone, and every viewer
+        gets a fresh snapshot of each env it watches (and the env list, and the runs table's rows)."""
+        self.recent.clear()
+        self._ring_bytes.clear()
+        self.published = dict(self.store.state.seqs)
+        self._env_names = set(self.store.state.envs)
+        for viewer in list(self.viewers):
+            for env in list(viewer.envs):
+                self.send_snapshot(viewer, env)
+            if viewer in self.runs.viewers:
+                self.runs.send_full(viewer)
+        self._send_env_list()
 
     def _send_env_list(self) -> None:
         if self._list_due is not None:

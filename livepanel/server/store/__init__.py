@@ -61,6 +61,9 @@ class Store:
         self.state = State(limits)
         self.listeners: list[Listener] = []  # called with each commit's viewer messages, in commit order
         self.batch_listeners: list[BatchListener] = []  # then with each committed batch, in the same order
+        # called after a recovery took over the state read back (the hub resends snapshots: a batch whose
+        # commit went through while its answer was lost is in that state, but was never published)
+        self.recovery_listeners: list[Callable[[], None]] = []
         # batches applied to memory, and those of them handed to the listeners (the rest wait for their commit)
         self.batches_applied = 0
         self.batches_published = 0
@@ -270,6 +273,11 @@ class Store:
         self._failed = None
         self.persist.resume()  # type: ignore[attr-defined]
         log.warning("the store takes writes again")
+        for listener in self.recovery_listeners:
+            try:
+                listener()
+            except Exception:  # a listener's bug must not keep the store from taking writes
+                log.exception("a recovery listener failed")
 
     def _publish(self, messages: list[dict], batch: tuple | None = None) -> None:
         for listener in self.listeners:
