@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import logging
 import queue
+import random
 import secrets
 import threading
 import urllib.parse
@@ -64,10 +65,9 @@ def new_pane_id() -> str:
 class Downlink:
     """One websocket per Panel, on its own thread; handlers on another."""
 
-    def __init__(self, url: str, token: str | None, timeout: float = 10.0):
-        parts = urllib.parse.urlsplit(url)
-        scheme = "wss" if parts.scheme == "https" else "ws"
-        self.ws_url = f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}{protocol.API}/events"
+    def __init__(self, url: str | list[str], token: str | None, timeout: float = 10.0):
+        self.ws_urls = [ws_url(one) for one in ([url] if isinstance(url, str) else url)]
+        self.index = 0  # the node in use; the next one when it cannot be reached, or drops the link
         self.token, self.timeout = token, timeout
         self.handlers: dict[tuple[str, str], list[Handler]] = {}
         self.panes: dict[tuple[str, str], Properties] = {}
@@ -83,6 +83,10 @@ class Downlink:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._worker: threading.Thread | None = None
+
+    @property
+    def ws_url(self) -> str:
+        return self.ws_urls[self.index]
 
     # ------------------------------------------------------------ the Panel's side
 
@@ -147,6 +151,7 @@ class Downlink:
 
         self._loop = IOLoop.current()
         backoff = 0.05
+        misses = 0  # failed connects in a row: the next URL at once, the backoff after a full cycle
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         while not self._closed:
             try:
@@ -154,9 +159,13 @@ class Downlink:
                 self._ws = await websocket_connect(request, max_message_size=64 << 20, ping_interval=20)
             except Exception as exc:
                 log.debug("downlink: cannot connect to %s: %s", self.ws_url, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(MAX_BACKOFF, backoff * 2)
+                misses += 1
+                self.index = (self.index + 1) % len(self.ws_urls)
+                if misses % len(self.ws_urls) == 0:
+                    await asyncio.sleep(backoff * (random.uniform(0.75, 1.0) if len(self.ws_urls) > 1 else 1.0))
+                    backoff = min(MAX_BACKOFF, backoff * 2)
                 continue
+            misses = 0
             if self._closed:  # closed while connecting
                 _shut(self._ws)
                 return
@@ -261,6 +270,13 @@ class Downlink:
                     fn(event)
                 except Exception:  # the user's handler: its error is logged, the next events still come
                     log.exception("livepanel: an event handler raised")
+
+
+def ws_url(url: str) -> str:
+    """The events websocket of a server URL."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}{protocol.API}/events"
 
 
 def _shut(ws: Any) -> None:

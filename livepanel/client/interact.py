@@ -57,6 +57,7 @@ class Interactive:
     """`on`, `off` and `properties` (mixed into Panel)."""
 
     url: str
+    urls: tuple[str, ...]
     _token: str | None
     timeout: float
     _downlink: Downlink | None = None
@@ -74,7 +75,8 @@ class Interactive:
     def _link(self) -> Downlink:
         with self._downlink_lock:
             if self._downlink is None:
-                self._downlink = Downlink(self.url, self._token, self.timeout)
+                start = self.urls.index(self.url)  # the node the sender uses first, then the others in turn
+                self._downlink = Downlink(list(self.urls[start:] + self.urls[:start]), self._token, self.timeout)
             return self._downlink
 
     def on(self, win: str, fn: Handler, env: str | None = None) -> None:

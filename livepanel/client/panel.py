@@ -28,7 +28,7 @@ from livepanel.client.media_kinds import MediaKinds
 from livepanel.client.runmeta import RunRecord
 from livepanel.client.sender import Pending, Sender
 from livepanel.client.spool import default_root
-from livepanel.client.transport import HTTPError, Transport, resolve_token, resolve_url
+from livepanel.client.transport import HTTPError, Transport, resolve_token, resolve_urls
 
 _NUM = frozenset((int, float))
 _time = time.time
@@ -54,7 +54,7 @@ class Panel(WindowKinds, MediaKinds, RunRecord, Interactive):
 
     def __init__(
         self,
-        url: str | None = None,
+        url: str | list[str] | None = None,
         env: str = "main",
         token: str | None = None,
         *,
@@ -69,7 +69,7 @@ class Panel(WindowKinds, MediaKinds, RunRecord, Interactive):
         send_interval: float = 0.01,
         config: Any = None,
     ):
-        self.url = resolve_url(url)
+        self.urls = tuple(resolve_urls(url))  # several: nodes sharing one store, failed over in turn
         self._token = resolve_token(token)
         self.env = checks.name(env, "env name")
         run = None if config is None else self._run_fields("config", config, True)  # raises before any thread
@@ -104,11 +104,16 @@ class Panel(WindowKinds, MediaKinds, RunRecord, Interactive):
             self._push({"op": "run", "env": self.env, **run})
         _PANELS.add(self)
 
-    def _new_sender(self, counters: dict) -> None:
+    @property
+    def url(self) -> str:
+        """The server in use: the first URL until it fails, then the one batches went to (reads go there)."""
+        return self._sender.url
+
+    def _new_sender(self, counters: dict, index: int = 0) -> None:
         self._q: collections.deque = collections.deque()
         self._sender = Sender(
             self._q,
-            self.url,
+            list(self.urls),
             self._token,
             self._spool_root,
             timeout=self.timeout,
@@ -118,6 +123,7 @@ class Panel(WindowKinds, MediaKinds, RunRecord, Interactive):
             replay_leftovers=self._replay,
         )
         self._sender.counters.update(counters)
+        self._sender.index = index
         self._alert_callbacks = getattr(self, "_alert_callbacks", [])
         self._sender.alert_callbacks = self._alert_callbacks
 
@@ -132,10 +138,10 @@ class Panel(WindowKinds, MediaKinds, RunRecord, Interactive):
         return dict(self._sender.stats)
 
     def __repr__(self) -> str:
-        return f"Panel({self.url!r}, env={self.env!r})"
+        return f"Panel({self.urls[0] if len(self.urls) == 1 else list(self.urls)!r}, env={self.env!r})"
 
     def __reduce__(self):  # a spawned child (multiprocessing "spawn") gets a fresh Panel with the same settings
-        return (_rebuild, (self.url, self.env, self._token, self._settings))
+        return (_rebuild, (list(self.urls), self.env, self._token, self._settings))
 
     def __enter__(self) -> Panel:
         return self
@@ -396,11 +402,19 @@ class Panel(WindowKinds, MediaKinds, RunRecord, Interactive):
     # ------------------------------------------------------------ reads
 
     def _read(self, path: str, **query: Any) -> Any:
-        transport = Transport(self.url, self._token, self.timeout)
-        try:
-            return transport.call("GET", path, **query)
-        finally:
-            transport.close()
+        """A read from the node in use; when it is down (or its balancer says so: 502, 503, 504), from the
+        other URLs in turn."""
+        start = self.urls.index(self.url)
+        for i in range(len(self.urls)):
+            transport = Transport(self.urls[(start + i) % len(self.urls)], self._token, self.timeout)
+            try:
+                return transport.call("GET", path, **query)
+            except (OSError, HTTPError) as exc:
+                if i == len(self.urls) - 1 or (isinstance(exc, HTTPError) and exc.status not in (502, 503, 504)):
+                    raise
+            finally:
+                transport.close()
+        raise AssertionError("unreachable")
 
     def get(self, win: str, env: str | None = None, flush: bool = True) -> dict[str, Any]:
         """A window's stored content at full resolution (arrays as numpy); flushes first by default."""
@@ -543,10 +557,10 @@ class Panel(WindowKinds, MediaKinds, RunRecord, Interactive):
         old.after_fork()
         self._written = set()  # a child finishes only the runs it writes to itself
         self._downlink = None  # its thread stayed in the parent: a child opens its own when it needs one
-        self._new_sender(dict(old.counters))
+        self._new_sender(dict(old.counters), old.index)
 
 
-def _rebuild(url: str, env: str, token: str | None, settings: dict) -> Panel:
+def _rebuild(url: str | list[str], env: str, token: str | None, settings: dict) -> Panel:
     return Panel(url, env, token, **settings)
 
 

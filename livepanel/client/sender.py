@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import random
 import secrets
 import threading
 import time
@@ -131,7 +132,7 @@ class Sender:
     def __init__(
         self,
         queue: collections.deque,
-        url: str,
+        url: str | list[str],
         token: str | None,
         spool_root: Path,
         *,
@@ -143,10 +144,17 @@ class Sender:
         send_interval: float = 0.01,
     ):
         self.queue = queue
-        self.url, self.token, self.timeout = url, token, timeout
+        # the nodes to fail over between (one URL: a single server or a balancer), and the one in use
+        self.urls = [url] if isinstance(url, str) else list(url)
+        self.index = 0
+        self.misses = 0  # failed sends in a row: a full cycle of them over the URLs backs off
+        self.token, self.timeout = token, timeout
+        self._conn: Transport | None = None
+        self._conn_url = ""
+        self.acked_url = ""  # the node that took the last batch
         self.client = secrets.token_hex(8)
         self.spool_root = spool_root
-        self.outbox = Outbox(SpoolDir(spool_root / self.client), url, self.client, max_buffer)
+        self.outbox = Outbox(SpoolDir(spool_root / self.client), self.urls[0], self.client, max_buffer)
         self.seal_bytes = seal_bytes
         self.max_backoff = max_backoff
         self.send_interval = send_interval
@@ -177,6 +185,11 @@ class Sender:
         self.replay_leftovers = replay_leftovers
         self._start_lock = threading.Lock()
 
+    @property
+    def url(self) -> str:
+        """The node in use: batches (and reads) go here until it fails."""
+        return self.urls[self.index]
+
     # ------------------------------------------------------------ called from user threads
 
     def start(self) -> None:
@@ -185,7 +198,7 @@ class Sender:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name="livepanel-sender", daemon=True)
                 self.thread.start()
-                if self.replay_leftovers and leftover_dirs(self.spool_root, self.url, self.client):
+                if self.replay_leftovers and leftover_dirs(self.spool_root, self.urls, self.client):
                     self.replayer = threading.Thread(target=self._replay, name="livepanel-replay", daemon=True)
                     self.replayer.start()
         self.event.set()
@@ -362,8 +375,15 @@ class Sender:
         self._refill()
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) * self.send_interval
 
+    def _link(self) -> Transport:
+        """The connection to the node in use (a new one after a fail-over; the old one closed)."""
+        if self._conn is None or self._conn_url != self.url:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn, self._conn_url = Transport(self.url, self.token, self.timeout), self.url
+        return self._conn
+
     def _run(self) -> None:
-        transport = Transport(self.url, self.token, self.timeout)
         try:
             while not self.stopping:
                 hold = 0.0
@@ -378,7 +398,7 @@ class Sender:
                     self.event.clear()
                     continue
                 if self.judge_due:
-                    self._judge(transport)
+                    self._judge(self._link())
                     continue
                 if not len(self.outbox):
                     self._wait(1.0)
@@ -390,9 +410,10 @@ class Sender:
                     self.event.clear()
                     continue
                 self.retry_now = False
-                self._send_head(transport)
+                self._send_head(self._link())
         finally:
-            transport.close()
+            if self._conn is not None:
+                self._conn.close()
 
     def _send_head(self, transport: Transport) -> None:
         head = self.outbox.head()
@@ -407,13 +428,13 @@ class Sender:
             self._refused(exc)
             return
         except Retryable as exc:
-            self.stats["retries"] += 1
-            self.backoff = min(self.max_backoff, max(0.05, self.backoff * 2))
-            self.next_retry = time.monotonic() + self.backoff
-            if self.reachable:
-                self.reachable = False
-                log.warning("livepanel: server %s unreachable (%s); buffering and retrying", self.url, exc)
+            self._missed(exc)
             return
+        self.misses = 0
+        if self.url != self.acked_url:
+            if self.acked_url:
+                log.warning("livepanel: now sending to %s (was %s)", self.url, self.acked_url)
+            self.acked_url = self.url
         if not self.reachable:
             self.reachable = True
             log.warning(
@@ -436,6 +457,27 @@ class Sender:
         self.outbox.remove(seq)
         with self.build_lock:
             self._resolve()
+
+    def _missed(self, exc: Retryable) -> None:
+        """The node did not take the batch (down, reset, timeout, 5xx): the same batch (same client id and
+        seq, so a node sharing the store applies it once) goes to the next URL at once; after a full cycle
+        of failures, the backoff (doubling, with jitter so that clients do not retry in step)."""
+        self.stats["retries"] += 1
+        self.misses += 1
+        failed = self.url
+        if len(self.urls) > 1:
+            self.index = (self.index + 1) % len(self.urls)
+            if self.misses == 1:
+                log.warning("livepanel: server %s failed (%s); trying %s", failed, exc, self.url)
+        if self.misses % len(self.urls):
+            self.next_retry = 0.0
+            return
+        self.backoff = min(self.max_backoff, max(0.05, self.backoff * 2))
+        self.next_retry = time.monotonic() + self.backoff * (random.uniform(0.75, 1.0) if len(self.urls) > 1 else 1.0)
+        if self.reachable:
+            self.reachable = False
+            where = failed if len(self.urls) == 1 else "every one of " + ", ".join(self.urls)
+            log.warning("livepanel: server %s unreachable (%s); buffering and retrying", where, exc)
 
     def _refused(self, exc: Refused) -> None:
         """The server refuses this client (its token): keep every batch, on disk, and fail waiting flushes.
@@ -496,11 +538,12 @@ class Sender:
     def _replay(self) -> None:
         """Deliver spool directories left by earlier processes, retrying until delivered or closed."""
         backoff = 0.05
-        for _ in range(1_000_000):
-            pending = leftover_dirs(self.spool_root, self.url, self.client)
+        index = self.index  # the node the sender uses, then the others in turn (a full cycle, then backoff)
+        for attempt in range(1_000_000):
+            pending = leftover_dirs(self.spool_root, self.urls, self.client)
             if self.stopping or not pending:
                 return
-            transport = Transport(self.url, self.token, self.timeout)
+            transport = Transport(self.urls[(index + attempt) % len(self.urls)], self.token, self.timeout)
             try:
                 for path in pending:
                     spool = SpoolDir(path)
@@ -514,7 +557,8 @@ class Sender:
                     log.info("livepanel: replayed %d spooled batch(es) from %s", n, path)
                 return
             except Retryable:
-                backoff = min(self.max_backoff, backoff * 2)
-                self.stop_event.wait(backoff)
+                if (attempt + 1) % len(self.urls) == 0:
+                    backoff = min(self.max_backoff, backoff * 2)
+                    self.stop_event.wait(backoff)
             finally:
                 transport.close()

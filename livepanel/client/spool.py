@@ -322,15 +322,17 @@ def replay_dir(spool: SpoolDir, transport: Transport) -> int:
     return delivered
 
 
-def leftover_dirs(root: Path, url: str | None, exclude: str = "") -> list[Path]:
-    """Spool directories other than `exclude`, for `url` (any server when None), oldest first."""
+def leftover_dirs(root: Path, url: str | list[str] | None, exclude: str = "") -> list[Path]:
+    """Spool directories other than `exclude`, for `url` or any of a list of URLs (nodes sharing one store;
+    a spool records the first), or for any server when None; oldest first."""
     if not root.is_dir():
         return []
+    urls = [url] if isinstance(url, str) else url
     out = []
     for path in root.iterdir():
         if not path.is_dir() or path.name == exclude or not any(path.glob("*" + SUFFIX)):
             continue
-        if url is not None and SpoolDir(path).meta().get("url", url) != url:
+        if urls is not None and SpoolDir(path).meta().get("url", urls[0]) not in urls:
             continue
         out.append(path)
     return sorted(out, key=lambda p: p.stat().st_mtime)

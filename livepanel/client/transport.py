@@ -35,6 +35,35 @@ def resolve_url(url: str | None) -> str:
     return url.rstrip("/")
 
 
+def resolve_urls(url: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """The server URLs a client fails over between, in order: a list or tuple of URLs (nodes sharing one
+    store), or one URL (a single server, or a balancer in front of several), else $LIVEPANEL_URL (commas
+    separate several), else the local default. Every URL is http(s); mixed schemes are refused, since the
+    token goes to every URL and must not travel in the clear to one of them."""
+    if url is None and "," in os.environ.get("LIVEPANEL_URL", ""):
+        url = [u.strip() for u in os.environ["LIVEPANEL_URL"].split(",")]
+    if url is None or isinstance(url, str):
+        return [resolve_url(url)]
+    if not isinstance(url, (list, tuple)):
+        raise TypeError(f"url must be a string or a list of strings such as {DEFAULT_URL!r}, got {type(url).__name__}")
+    if not url:
+        raise ValueError("url: the list of server URLs is empty; give at least one, such as " + repr(DEFAULT_URL))
+    urls = []
+    for i, one in enumerate(url):
+        if not isinstance(one, str) or not one.strip():
+            raise ValueError(f"url[{i}] must be a server URL such as {DEFAULT_URL!r}, got {one!r}")
+        try:
+            urls.append(resolve_url(one.strip()))
+        except ValueError as exc:
+            raise ValueError(f"url[{i}]: {exc}") from None
+    if len(set(urls)) != len(urls):
+        raise ValueError(f"url: the same server is listed twice in {urls!r}")
+    schemes = {urllib.parse.urlsplit(u).scheme for u in urls}
+    if len(schemes) > 1:
+        raise ValueError(f"url: mix of http and https in {urls!r}; the token goes to every URL, so use one scheme")
+    return urls
+
+
 def resolve_token(token: str | None) -> str | None:
     """The token: the argument, else $LIVEPANEL_TOKEN, else none."""
     token = token if token is not None else os.environ.get("LIVEPANEL_TOKEN")
