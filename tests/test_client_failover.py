@@ -5,6 +5,7 @@ reads and the downlink follow; bad URL lists are refused at construction."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -14,9 +15,10 @@ import pg
 import pytest
 from client_helpers import messages, wait_value
 from serverproc import ServerProcess, free_port
-from wire import Socket, arun
+from wire import Socket, arun, window
 
 import livepanel
+from livepanel.client.spool import replay_all
 
 
 def test_a_node_killed_mid_ingest_the_client_carries_on_through_another_on_the_same_database(tmp_path, caplog):
@@ -113,6 +115,20 @@ def test_reads_fail_over_before_any_batch_moved_the_client(tmp_path, server_fact
         assert p.get("w", flush=False)["traces"][0]["y"].tolist() == [7.0]
     finally:
         p.close()
+
+
+def test_down_everywhere_the_batches_are_spooled_and_replayed_to_a_node_that_answers(tmp_path, server_factory):
+    b = server_factory(start=False)
+    a = f"http://127.0.0.1:{free_port()}"
+    root = tmp_path / "spool"
+    p = livepanel.Panel([a, b.url], env="s", spool_dir=root, timeout=1, max_backoff=0.1, exit_timeout=0.3)
+    p.line([0, 1], [1.0, 2.0], win="w")
+    assert not p.close(timeout=1)  # nobody answered: kept in the spool
+    (meta,) = [json.loads(m.read_text()) for m in root.glob("*/meta.json")]
+    assert meta["url"] == a and meta["urls"] == [a, b.url]
+    b.start()
+    assert replay_all(str(root), None, None) >= 1  # A still down: through B, the next node it recorded
+    assert window(b.url, "s", "w")["traces"][0]["y"].tolist() == [1.0, 2.0]
 
 
 @pytest.mark.parametrize(

@@ -154,7 +154,7 @@ class Sender:
         self.acked_url = ""  # the node that took the last batch
         self.client = secrets.token_hex(8)
         self.spool_root = spool_root
-        self.outbox = Outbox(SpoolDir(spool_root / self.client), self.urls[0], self.client, max_buffer)
+        self.outbox = Outbox(SpoolDir(spool_root / self.client), self.urls, self.client, max_buffer)
         self.seal_bytes = seal_bytes
         self.max_backoff = max_backoff
         self.send_interval = send_interval

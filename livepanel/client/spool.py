@@ -157,8 +157,11 @@ class SpoolDir:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def write_meta(self, url: str, client: str) -> None:
-        meta = {"url": url, "client": client, "pid": os.getpid(), "created": time.time()}
+    def write_meta(self, url: str | list[str], client: str) -> None:
+        urls = [url] if isinstance(url, str) else list(url)  # several: nodes sharing one store, in order
+        meta = {"url": urls[0], "client": client, "pid": os.getpid(), "created": time.time()}
+        if len(urls) > 1:
+            meta["urls"] = urls
         (self.path / "meta.json").write_text(json.dumps(meta))
 
     def meta(self) -> dict:
@@ -214,7 +217,7 @@ class SpoolDir:
 class Outbox:
     """Sealed batches waiting for their ack, in sequence order: in memory up to a bound, then on disk."""
 
-    def __init__(self, spool: SpoolDir, url: str, client: str, max_memory: int):
+    def __init__(self, spool: SpoolDir, url: str | list[str], client: str, max_memory: int):
         self.spool, self.url, self.client = spool, url, client
         self.max_memory = max_memory
         self.mem: collections.deque[tuple[int, bytes]] = collections.deque()
@@ -341,7 +344,8 @@ def leftover_dirs(root: Path, url: str | list[str] | None, exclude: str = "") ->
 def replay_all(spool_root: str | None, url: str | None, token: str | None) -> int:
     """Deliver every unlocked spool directory under the root; returns the number of batches delivered.
 
-    Each directory goes to `url` when given, else to the server recorded in it. Raises RuntimeError
+    Each directory goes to `url` when given, else to the server recorded in it (or, when it recorded
+    several nodes sharing one store, to the first of them that answers). Raises RuntimeError
     naming the directories that could not be delivered (their batches stay in the spool).
     """
     root = default_root(spool_root)
@@ -352,18 +356,25 @@ def replay_all(spool_root: str | None, url: str | None, token: str | None) -> in
         if not spool.try_lock():
             log.info("livepanel: %s is in use by a running process; skipped", path)
             continue
-        target = resolve_url(url or spool.meta().get("url"))
-        transport = Transport(target, token, timeout=30.0)
+        meta = spool.meta()
+        targets = [resolve_url(url)] if url else [resolve_url(u) for u in meta.get("urls") or [meta.get("url")]]
         try:
-            n = replay_dir(spool, transport)
-            delivered += n
-            log.info("livepanel: delivered %d batches from %s to %s", n, path, target)
-        except Refused as exc:
-            failures.append(f"{path} -> {target}: refused ({exc}); {exc.hint()}")
-        except Retryable as exc:
-            failures.append(f"{path} -> {target}: {exc}")
+            for i, target in enumerate(targets):
+                transport = Transport(target, token, timeout=30.0)
+                try:
+                    n = replay_dir(spool, transport)
+                    delivered += n
+                    log.info("livepanel: delivered %d batches from %s to %s", n, path, target)
+                    break
+                except Refused as exc:
+                    failures.append(f"{path} -> {target}: refused ({exc}); {exc.hint()}")
+                    break
+                except Retryable as exc:
+                    if i == len(targets) - 1:
+                        failures.append(f"{path} -> {', '.join(targets)}: {exc}")
+                finally:
+                    transport.close()
         finally:
-            transport.close()
             spool.release()
     if failures:
         raise RuntimeError(
