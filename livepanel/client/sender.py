@@ -476,8 +476,8 @@ class Sender:
         self.next_retry = time.monotonic() + self.backoff * (random.uniform(0.75, 1.0) if len(self.urls) > 1 else 1.0)
         if self.reachable:
             self.reachable = False
-            where = failed if len(self.urls) == 1 else "every one of " + ", ".join(self.urls)
-            log.warning("livepanel: server %s unreachable (%s); buffering and retrying", where, exc)
+            where = f"server {failed}" if len(self.urls) == 1 else "servers " + ", ".join(self.urls) + " all"
+            log.warning("livepanel: %s unreachable (%s); buffering and retrying", where, exc)
 
     def _refused(self, exc: Refused) -> None:
         """The server refuses this client (its token): keep every batch, on disk, and fail waiting flushes.
