@@ -19,6 +19,7 @@ from wire import Socket, arun, window
 
 import livepanel
 from livepanel.client.spool import replay_all
+from livepanel.client.transport import resolve_url
 
 
 def test_a_node_killed_mid_ingest_the_client_carries_on_through_another_on_the_same_database(tmp_path, caplog):
@@ -156,5 +157,6 @@ def test_a_url_list_from_the_environment(tmp_path, monkeypatch):
     try:
         assert p.urls == ("http://127.0.0.1:1", "http://127.0.0.1:2")
         assert repr(p) == "Panel(['http://127.0.0.1:1', 'http://127.0.0.1:2'], env='main')"
+        assert resolve_url(None) == "http://127.0.0.1:1"  # commands that take one server use the first
     finally:
         p.close(timeout=0)

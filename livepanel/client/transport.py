@@ -23,8 +23,9 @@ MAX_HEAD = 64 * 1024  # bytes of an answer's status line and headers
 
 
 def resolve_url(url: str | None) -> str:
-    """The server URL: the argument, else $LIVEPANEL_URL, else the local default."""
-    url = url or os.environ.get("LIVEPANEL_URL") or DEFAULT_URL
+    """The server URL: the argument, else $LIVEPANEL_URL (the first when it lists several), else the local
+    default."""
+    url = url or os.environ.get("LIVEPANEL_URL", "").split(",")[0].strip() or DEFAULT_URL
     if not isinstance(url, str):
         raise TypeError(f"url must be a string such as {DEFAULT_URL!r}, got {type(url).__name__}")
     if "://" not in url:
