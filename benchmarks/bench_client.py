@@ -10,58 +10,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
-import json
 import os
-import shutil
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import urllib.request
 
+import common
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-import livepanel  # noqa: E402
-from livepanel import protocol  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, workdir: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        args = [sys.executable, "-m", "livepanel", "serve", "--port", str(self.port), "--data-dir", workdir + "/data"]
-        env = {k: v for k, v in os.environ.items() if k not in ("LIVEPANEL_TOKEN", "LIVEPANEL_URL")}
-        self.log = open(os.path.join(workdir, "server.log"), "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/api/v1/health", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(15)
-        self.log.close()
+import livepanel
+from livepanel import protocol
 
 
 def emit(name: str, runs: list[float], unit: str, target: str = "", **extra) -> None:
@@ -74,7 +32,7 @@ def emit(name: str, runs: list[float], unit: str, target: str = "", **extra) -> 
     if target:
         row["target"] = target
     row.update(extra)
-    print(json.dumps(row), flush=True)
+    common.emit(**row)
 
 
 def call_cost(url: str, spool: str, n: int = 100_000) -> tuple[float, float]:
@@ -172,7 +130,7 @@ class Viewer:
         self.thread.join(5)
 
 
-def latency(srv: Server, spool: str, n: int = 100, gap: float = 0.01) -> tuple[float, float]:
+def latency(srv: common.ServerProcess, spool: str, n: int = 100, gap: float = 0.01) -> tuple[float, float]:
     """p50 ms from the call to a subscribed viewer: livepanel Panel, then a synchronous POST per point."""
     results = []
     for mode in ("panel", "sync"):
@@ -217,11 +175,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    work = tempfile.mkdtemp(prefix="livepanel-bench-")
-    srv = Server(work)
-    try:
+    with common.server() as srv:
+        work = str(srv.data_dir.parent)
         spool = os.path.join(work, "spool")
-        down = f"http://127.0.0.1:{free_port()}"
+        down = f"http://127.0.0.1:{common.free_port()}"
         up = [call_cost(srv.url, spool) for _ in range(args.runs)]
         emit("line_call_median_server_up", [u[0] for u in up], "us", "<= 3")
         emit("line_call_p99_server_up", [u[1] for u in up], "us", "<= 20")
@@ -235,9 +192,6 @@ def main() -> None:
         emit("latency_p50_panel", [v[0] for v in lat], "ms", "<= 5")
         emit("latency_p50_sync_post", [v[1] for v in lat], "ms")
         emit("latency_ratio_panel_over_sync", [v[0] / v[1] for v in lat], "x")
-    finally:
-        srv.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

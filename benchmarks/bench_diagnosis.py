@@ -22,26 +22,19 @@ Run by hand: python benchmarks/bench_diagnosis.py [--quick] [--family A|B|real .
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from common import ROOT, emit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "diagnosis"))
 
 from evaluate import FAMILIES, TARGET, Score, disagreements, family, score, score_streamed  # noqa: E402
 from synthetic import HEALTHY, PROBLEMS  # noqa: E402
 
 from livepanel.diagnosis import Diagnoser  # noqa: E402
-
-
-def emit(**fields) -> None:
-    print(json.dumps(fields), flush=True)
 
 
 def report(fam: str, chunk: int | str, sc: Score, seconds: float) -> None:

@@ -15,22 +15,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+import common
 
-from serverproc import ServerProcess  # noqa: E402
-
-import livepanel  # noqa: E402
-from livepanel import protocol  # noqa: E402
+import livepanel
+from livepanel import protocol
 
 PACE = 0.012  # seconds between events at least: under the server's 100 events a second per viewer
 
@@ -51,7 +45,7 @@ async def page_socket(url: str, env: str):
             return conn
 
 
-def one_run(srv: ServerProcess, tmp: Path, events: int, kind: str) -> list[float]:
+def one_run(srv: common.ServerProcess, tmp: Path, events: int, kind: str) -> list[float]:
     env = f"bench-{kind}-{time.monotonic_ns()}"
     panel = livepanel.Panel(srv.url, env=env, spool_dir=tmp / "spool")
     arrived = threading.Event()
@@ -107,28 +101,23 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--events", type=int, default=1000, help="events per run (at least 1000 for the p99)")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        srv = ServerProcess(tmp / "data").start()
-        try:
-            for kind, what in (("event", "key event: page socket -> handler"), ("edit", "properties edit -> props")):
-                runs = [one_run(srv, tmp / f"{kind}{r}", args.events, kind) for r in range(args.runs)]
-                p50 = [percentile(r, 0.5) for r in runs]
-                p99 = [percentile(r, 0.99) for r in runs]
-                fields = {
-                    "figure": what,
-                    "events": args.events,
-                    "runs": args.runs,
-                    "p50_ms": round(statistics.median(p50), 3),
-                    "p99_ms": round(statistics.median(p99), 3),
-                    "max_ms": round(statistics.median(max(r) for r in runs), 3),
-                    "p99_ms_runs": [round(v, 3) for v in p99],
-                    "target_p99_ms": 50,
-                    "load": [round(v, 2) for v in os.getloadavg()],
-                }
-                print(json.dumps(fields), flush=True)
-        finally:
-            srv.stop()
+    with common.server() as srv:
+        tmp = srv.data_dir.parent
+        for kind, what in (("event", "key event: page socket -> handler"), ("edit", "properties edit -> props")):
+            runs = [one_run(srv, tmp / f"{kind}{r}", args.events, kind) for r in range(args.runs)]
+            p50 = [percentile(r, 0.5) for r in runs]
+            p99 = [percentile(r, 0.99) for r in runs]
+            common.emit(
+                figure=what,
+                events=args.events,
+                runs=args.runs,
+                p50_ms=round(statistics.median(p50), 3),
+                p99_ms=round(statistics.median(p99), 3),
+                max_ms=round(statistics.median(max(r) for r in runs), 3),
+                p99_ms_runs=[round(v, 3) for v in p99],
+                target_p99_ms=50,
+                load=[round(v, 2) for v in os.getloadavg()],
+            )
 
 
 if __name__ == "__main__":

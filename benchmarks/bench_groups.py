@@ -17,32 +17,23 @@ started, by its pid.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import sys
-import tempfile
 import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
+import common
 import numpy as np
+from wire import line_op, send_ops
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
-
-from serverproc import ServerProcess  # noqa: E402
-from wire import line_op, send_ops  # noqa: E402
-
-from livepanel import protocol  # noqa: E402
-from livepanel.server.groups import clean, curve  # noqa: E402
+from livepanel import protocol
+from livepanel.server.groups import clean, curve
 
 
 def emit(**fields) -> None:
     """One figure, with the machine's load average (other processes make wall times longer)."""
-    print(json.dumps({**fields, "loadavg_1min": round(os.getloadavg()[0], 2)}), flush=True)
+    common.emit(**fields, loadavg_1min=round(os.getloadavg()[0], 2))
 
 
 def groups(runs: int, points: int) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
@@ -70,58 +61,54 @@ def main() -> None:
     runs, points = (10, 10_000) if args.quick else (50, 100_000)
     repeats = max(5, args.repeats)
     data = groups(runs, points)
-    with tempfile.TemporaryDirectory(prefix="livepanel-bench-groups-") as d:
-        srv = ServerProcess(Path(d) / "data", store="memory").start()
-        try:
-            for kind, group in data.items():
-                for i, (env, (x, y)) in enumerate(group.items()):
-                    op = line_op(env, "loss", x, y, name="train")
-                    status, body = send_ops(srv.url, [op], client=f"bench-{kind}-{i}")
-                    assert status == 200, body
-            for kind, group in data.items():
-                query = "&".join(f"env={urllib.parse.quote(e)}" for e in group)
-                for band in ("minmax", "std"):
-                    url = f"{srv.url}/api/v1/group?win=loss&trace=train&band={band}&{query}"
-                    times, size = [], 0
-                    deadline = time.monotonic() + 120
-                    for _ in range(repeats):  # bounded in count and in time
-                        start = time.perf_counter()
-                        with urllib.request.urlopen(url, timeout=60) as resp:
-                            body = resp.read()
-                        times.append(time.perf_counter() - start)
-                        size = len(body)
-                        if time.monotonic() > deadline:
-                            break
-                    answer = protocol.decode_arrays(protocol.unpackb(body))
-                    assert len(answer["envs"]) == runs and len(answer["x"]) <= 2000
-                    emit(
-                        figure="group_curve_http_ms",
-                        steps=kind,
-                        band=band,
-                        runs=runs,
-                        points_per_run=points,
-                        repeats=len(times),
-                        answer_bytes=size,
-                        **stats(times),
-                        target="<= 300",
-                    )
-                    points_of = [(x.copy(), y.copy()) for x, y in group.values()]
-                    times, cpu = [], []
-                    for _ in range(repeats):
-                        start, used = time.perf_counter(), time.process_time()
-                        curve([clean(x, y) for x, y in points_of], band, 2000)
-                        times.append(time.perf_counter() - start)
-                        cpu.append(time.process_time() - used)
-                    emit(
-                        figure="group_curve_compute_ms",
-                        steps=kind,
-                        band=band,
-                        runs=runs,
-                        **stats(times),
-                        cpu_median_ms=round(statistics.median(cpu) * 1000, 1),  # less sensitive to a busy machine
-                    )
-        finally:
-            srv.stop()
+    with common.server(store="memory") as srv:
+        for kind, group in data.items():
+            for i, (env, (x, y)) in enumerate(group.items()):
+                op = line_op(env, "loss", x, y, name="train")
+                status, body = send_ops(srv.url, [op], client=f"bench-{kind}-{i}")
+                assert status == 200, body
+        for kind, group in data.items():
+            query = "&".join(f"env={urllib.parse.quote(e)}" for e in group)
+            for band in ("minmax", "std"):
+                url = f"{srv.url}/api/v1/group?win=loss&trace=train&band={band}&{query}"
+                times, size = [], 0
+                deadline = time.monotonic() + 120
+                for _ in range(repeats):  # bounded in count and in time
+                    start = time.perf_counter()
+                    with urllib.request.urlopen(url, timeout=60) as resp:
+                        body = resp.read()
+                    times.append(time.perf_counter() - start)
+                    size = len(body)
+                    if time.monotonic() > deadline:
+                        break
+                answer = protocol.decode_arrays(protocol.unpackb(body))
+                assert len(answer["envs"]) == runs and len(answer["x"]) <= 2000
+                emit(
+                    figure="group_curve_http_ms",
+                    steps=kind,
+                    band=band,
+                    runs=runs,
+                    points_per_run=points,
+                    repeats=len(times),
+                    answer_bytes=size,
+                    **stats(times),
+                    target="<= 300",
+                )
+                points_of = [(x.copy(), y.copy()) for x, y in group.values()]
+                times, cpu = [], []
+                for _ in range(repeats):
+                    start, used = time.perf_counter(), time.process_time()
+                    curve([clean(x, y) for x, y in points_of], band, 2000)
+                    times.append(time.perf_counter() - start)
+                    cpu.append(time.process_time() - used)
+                emit(
+                    figure="group_curve_compute_ms",
+                    steps=kind,
+                    band=band,
+                    runs=runs,
+                    **stats(times),
+                    cpu_median_ms=round(statistics.median(cpu) * 1000, 1),  # less sensitive to a busy machine
+                )
 
 
 if __name__ == "__main__":

@@ -14,20 +14,13 @@ figure: {"figure", "unit", "median", "runs", ...}.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
 
+import common
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
-from serverproc import ServerProcess  # noqa: E402
-
-from livepanel.visdom import Visdom  # noqa: E402
+from livepanel.visdom import Visdom
 
 
 def one_run(port: int, rows: int, cols: int, spool: Path, run: int) -> float:
@@ -53,19 +46,13 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1000)
     ap.add_argument("--cols", type=int, default=100)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        srv = ServerProcess(Path(tmp) / "data").start()
-        try:
-            times = [one_run(srv.port, args.rows, args.cols, Path(tmp) / f"spool{i}", i) for i in range(args.repeat)]
-        finally:
-            srv.stop()
+    with common.server() as srv:
+        tmp = srv.data_dir.parent
+        times = [one_run(srv.port, args.rows, args.cols, tmp / f"spool{i}", i) for i in range(args.repeat)]
     per_row = [1000 * t / (args.rows - 1) for t in times]
     base = {"rows": args.rows, "cols": args.cols}
-    print(json.dumps({"figure": "append_row_ms", "unit": "ms", "median": round(statistics.median(per_row), 3),
-                      "runs": [round(v, 3) for v in per_row], **base}))  # fmt: skip
-    rate = [(args.rows - 1) / t for t in times]
-    print(json.dumps({"figure": "heatmap_rows_per_s", "unit": "rows/s", "median": round(statistics.median(rate)),
-                      "runs": [round(v) for v in rate], **base}))  # fmt: skip
+    common.report("append_row_ms", "ms", per_row, digits=3, **base)
+    common.report("heatmap_rows_per_s", "rows/s", [(args.rows - 1) / t for t in times], digits=None, **base)
 
 
 if __name__ == "__main__":

@@ -15,20 +15,13 @@ figure: {"figure", "unit", "median", "min", "max", "runs", ...}.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
+import common
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
-from serverproc import ServerProcess  # noqa: E402
-
-from livepanel import Panel, video  # noqa: E402
+from livepanel import Panel, video
 
 
 def clip() -> np.ndarray:
@@ -40,7 +33,7 @@ def clip() -> np.ndarray:
 def report(figure: str, values: list[float], unit: str = "ms", **extra) -> None:
     line = {"figure": figure, "unit": unit, "median": round(statistics.median(values), 3)}
     line.update(min=round(min(values), 3), max=round(max(values), 3), runs=len(values), **extra)
-    print(json.dumps(line))
+    common.emit(**line)
 
 
 def main() -> None:
@@ -55,23 +48,18 @@ def main() -> None:
         start = time.perf_counter()
         size = len(video.encode(frames, 25)["data"])
         encodes.append(1000 * (time.perf_counter() - start))
-    with tempfile.TemporaryDirectory() as tmp:
-        srv = ServerProcess(Path(tmp) / "data").start()
-        try:
-            with Panel(srv.url, env="bench", spool_dir=Path(tmp) / "spool") as panel:
-                for i in range(args.repeat):
-                    start = time.perf_counter()
-                    panel.video(frames, fps=25, win="clip", step=i)
-                    calls.append(1000 * (time.perf_counter() - start))
-                    assert panel.flush(60)
-                    stored.append(1000 * (time.perf_counter() - start))
-                    start = time.perf_counter()
-                    panel.audio(sound, 16000, win="sound", step=i)
-                    acalls.append(1000 * (time.perf_counter() - start))
-                    assert panel.flush(60)
-                    astored.append(1000 * (time.perf_counter() - start))
-        finally:
-            srv.stop()
+    with common.server() as srv, Panel(srv.url, env="bench", spool_dir=srv.data_dir.parent / "spool") as panel:
+        for i in range(args.repeat):
+            start = time.perf_counter()
+            panel.video(frames, fps=25, win="clip", step=i)
+            calls.append(1000 * (time.perf_counter() - start))
+            assert panel.flush(60)
+            stored.append(1000 * (time.perf_counter() - start))
+            start = time.perf_counter()
+            panel.audio(sound, 16000, win="sound", step=i)
+            acalls.append(1000 * (time.perf_counter() - start))
+            assert panel.flush(60)
+            astored.append(1000 * (time.perf_counter() - start))
     report("video_call_ms", calls, frames="64x128x128x3")
     report("video_encode_ms", encodes, bytes=size)
     report("video_stored_ms", stored)

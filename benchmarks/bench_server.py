@@ -17,26 +17,16 @@ import json
 import multiprocessing as mp
 import os
 import statistics
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import numpy as np
+from common import ServerProcess, emit
+from wire import Socket, send_ops
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
-
-from serverproc import ServerProcess  # noqa: E402
-from wire import Socket, send_ops  # noqa: E402
-
-from livepanel import Panel  # noqa: E402
-
-
-def emit(**fields) -> None:
-    print(json.dumps(fields), flush=True)
+from livepanel import Panel
 
 
 def rss_bytes(pid: int) -> int:

@@ -15,24 +15,17 @@ One JSON line per figure.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import common
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
-
-import pg  # noqa: E402
-from serverproc import ServerProcess  # noqa: E402
-from wire import line_op, send_ops  # noqa: E402
+import pg  # after common, which puts tests/ on sys.path
+from wire import line_op, send_ops
 
 WORKLOADS = {"scalars": (50, 10), "bulk": (1, 100_000)}  # ops per batch, points per op
 
@@ -79,7 +72,7 @@ def _writer(url: str, index: int, workload: str, seconds: float, go, out) -> Non
 
 
 def one_run(store: str, workload: str, seconds: float, writers: int, tmp: Path, postgres_pid: int | None) -> dict:
-    srv = ServerProcess(tmp / f"data-{time.monotonic_ns()}", "--no-diagnose", store=store).start()
+    srv = common.ServerProcess(tmp / f"data-{time.monotonic_ns()}", "--no-diagnose", store=store).start()
     try:
         ctx = mp.get_context("spawn")
         go, out = ctx.Event(), ctx.Queue()
@@ -148,9 +141,9 @@ def main() -> None:
             if "startup" in workloads:
                 for name, where in (("sqlite", Path(tmp) / "startup"), ("postgresql", postgres.new_database())):
                     times = bench_startup(where, args.startup_points, args.runs)
-                    print(json.dumps({"figure": "startup", "store": name, "points": args.startup_points,
-                                      "seconds": round(statistics.median(times), 3),
-                                      "spread": [round(min(times), 3), round(max(times), 3)]}), flush=True)  # fmt: skip
+                    common.emit(figure="startup", store=name, points=args.startup_points,
+                                seconds=round(statistics.median(times), 3),
+                                spread=[round(min(times), 3), round(max(times), 3)])  # fmt: skip
             for workload in [w for w in workloads if w != "startup"]:
                 for name in ("sqlite", "postgresql"):
                     results = []
@@ -166,7 +159,7 @@ def main() -> None:
                             continue
                         figure[key] = round(statistics.median(values), 3)
                         figure[key + "_spread"] = [round(min(values), 3), round(max(values), 3)]
-                    print(json.dumps(figure), flush=True)
+                    common.emit(**figure)
     finally:
         postgres.remove()
 

@@ -11,29 +11,19 @@ One JSON line per figure.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
+from common import ServerProcess, emit
+from tensorboard.compat.proto.event_pb2 import Event
 
-from serverproc import ServerProcess  # noqa: E402
-from tensorboard.compat.proto.event_pb2 import Event  # noqa: E402
-
-from livepanel.tensorboard.convert import Converter, Names  # noqa: E402
-from livepanel.tensorboard.importer import find_event_files, import_logdir  # noqa: E402
-from livepanel.tensorboard.records import RecordReader, frame  # noqa: E402
+from livepanel.tensorboard.convert import Converter, Names
+from livepanel.tensorboard.importer import find_event_files, import_logdir
+from livepanel.tensorboard.records import RecordReader, frame
 
 TAGS = ("loss/train", "loss/val", "accuracy", "learning_rate")
-
-
-def emit(**fields) -> None:
-    print(json.dumps(fields), flush=True)
 
 
 def write_logdir(logdir: Path, events: int, runs: int) -> None:

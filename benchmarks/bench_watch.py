@@ -17,19 +17,16 @@ to load from other processes, unlike the paired blocks).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
-import tempfile
 import time
 import timeit
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "examples"), str(ROOT / "tests")]
+import common
+
+sys.path.insert(0, str(common.ROOT / "examples"))
 
 import torch  # noqa: E402
-from serverproc import ServerProcess  # noqa: E402
 from torch import nn  # noqa: E402
 from train_digits import load_data, make_model  # noqa: E402
 
@@ -94,57 +91,53 @@ def main() -> None:
     ratios: dict[tuple, list[float]] = {s: [] for s in SETTINGS}
     cpu_ratios: dict[tuple, list[float]] = {s: [] for s in SETTINGS}
     log_cost: dict[bool, list[float]] = {False: [], True: []}
-    with tempfile.TemporaryDirectory() as tmp:
-        server = ServerProcess(Path(tmp) / "data", store="memory").start()
-        try:
-            with livepanel.Panel(server.url, env="bench/watch", spool_dir=Path(tmp) / "spool") as panel:
-                model = make_model()
-                opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-                time_steps(model, opt, x, y, 300)  # warm-up (allocator, autograd caches)
-                for _ in range(args.runs):
-                    for every, acts in SETTINGS:
-                        pairs, cpu_pairs = [], []
-                        for _ in range(args.pairs):  # off/on blocks side by side: load drifts hit both
-                            off = time_steps(model, opt, x, y, args.steps)
-                            off_cpu = CPU[0]
-                            watch(panel, model, every=every, activations=acts)
-                            if every == BETWEEN:  # the logging step and the next (its update ratio), untimed
-                                time_steps(model, opt, x, y, 2)
-                                panel.flush(60)
-                            on = time_steps(model, opt, x, y, args.steps)
-                            on_cpu = CPU[0]
-                            unwatch(model)
+    with common.server(store="memory") as server:
+        with livepanel.Panel(server.url, env="bench/watch", spool_dir=server.data_dir.parent / "spool") as panel:
+            model = make_model()
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            time_steps(model, opt, x, y, 300)  # warm-up (allocator, autograd caches)
+            for _ in range(args.runs):
+                for every, acts in SETTINGS:
+                    pairs, cpu_pairs = [], []
+                    for _ in range(args.pairs):  # off/on blocks side by side: load drifts hit both
+                        off = time_steps(model, opt, x, y, args.steps)
+                        off_cpu = CPU[0]
+                        watch(panel, model, every=every, activations=acts)
+                        if every == BETWEEN:  # the logging step and the next (its update ratio), untimed
+                            time_steps(model, opt, x, y, 2)
                             panel.flush(60)
-                            pairs.append((off, on))
-                            cpu_pairs.append((off_cpu, on_cpu))
-                        ratios[every, acts].append(statistics.median(on / off for off, on in pairs))
-                        cpu_ratios[every, acts].append(statistics.median(on / off for off, on in cpu_pairs))
-                        if every == 1:
-                            log_cost[acts].append(statistics.median(on - off for off, on in pairs))
-                        base.append(statistics.median(off for off, _ in pairs))
-                calls = wrapper_ns(panel)
-                panel.flush(60)
-        finally:
-            server.stop()
+                        on = time_steps(model, opt, x, y, args.steps)
+                        on_cpu = CPU[0]
+                        unwatch(model)
+                        panel.flush(60)
+                        pairs.append((off, on))
+                        cpu_pairs.append((off_cpu, on_cpu))
+                    ratios[every, acts].append(statistics.median(on / off for off, on in pairs))
+                    cpu_ratios[every, acts].append(statistics.median(on / off for off, on in cpu_pairs))
+                    if every == 1:
+                        log_cost[acts].append(statistics.median(on - off for off, on in pairs))
+                    base.append(statistics.median(off for off, _ in pairs))
+            calls = wrapper_ns(panel)
+            panel.flush(60)
     step = statistics.median(base)
-    print(json.dumps({"figure": "step_us", "median": round(step * 1e6, 1), "runs": [round(v * 1e6, 1) for v in base]}))
+    common.emit(**{"figure": "step_us", "median": round(step * 1e6, 1), "runs": [round(v * 1e6, 1) for v in base]})
     for every, acts in SETTINGS:
         runs = [round(100 * (r - 1), 2) for r in ratios[every, acts]]
         cpu = [round(100 * (r - 1), 2) for r in cpu_ratios[every, acts]]
         figure = "between_logging_steps_overhead_pct" if every == BETWEEN else "watch_overhead_pct"
-        print(json.dumps({"figure": figure, "every": None if every == BETWEEN else every, "activations": acts,
-                          "median": round(statistics.median(runs), 2), "runs": runs,
-                          "cpu_median": round(statistics.median(cpu), 2), "cpu_runs": cpu,
-                          "target": 5.0 if every == 100 else None}))  # fmt: skip
+        common.emit(**{"figure": figure, "every": None if every == BETWEEN else every, "activations": acts,
+                       "median": round(statistics.median(runs), 2), "runs": runs,
+                       "cpu_median": round(statistics.median(cpu), 2), "cpu_runs": cpu,
+                       "target": 5.0 if every == 100 else None})  # fmt: skip
     for acts, costs in log_cost.items():
         cost = statistics.median(costs)
-        print(json.dumps({"figure": "logging_step_cost_us", "activations": acts, "median": round(cost * 1e6, 1),
-                          "runs": [round(v * 1e6, 1) for v in costs],
-                          "derived_overhead_pct_every_100": round(100 * cost / 100 / step, 2)}))  # fmt: skip
+        common.emit(**{"figure": "logging_step_cost_us", "activations": acts, "median": round(cost * 1e6, 1),
+                       "runs": [round(v * 1e6, 1) for v in costs],
+                       "derived_overhead_pct_every_100": round(100 * cost / 100 / step, 2)})  # fmt: skip
     for mode in ("watched", "watched_activations"):
         extra = calls[mode] - calls["unwatched"]
-        print(json.dumps({"figure": "wrapper_ns_per_step_between_logging_steps", "mode": mode, "ns": round(extra),
-                          "pct_of_step": round(100 * extra / (step * 1e9), 3)}))  # fmt: skip
+        common.emit(**{"figure": "wrapper_ns_per_step_between_logging_steps", "mode": mode, "ns": round(extra),
+                       "pct_of_step": round(100 * extra / (step * 1e9), 3)})  # fmt: skip
 
 
 if __name__ == "__main__":
