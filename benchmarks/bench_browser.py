@@ -21,62 +21,18 @@ Figures (targets from the frontend issue):
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import socket
-import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import urllib.request
-from pathlib import Path
 
+import common
 import numpy as np
+from common import report
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests" / "browser"), str(ROOT)]
-from conftest import LAUNCH_ARGS  # noqa: E402  (the Chromium flags the browser tests use)
-
-from livepanel import protocol  # noqa: E402
-
-_seq = iter(range(1, 1 << 40))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def post(url: str, ops: list[dict]) -> None:
-    body = protocol.packb({"client": "bench-browser-1", "seq": next(_seq), "ops": ops})
-    req = urllib.request.Request(url + "/api/v1/ingest", body, {"Content-Type": "application/msgpack"})
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        assert resp.status == 200
+post = common.Poster("bench-browser-1")
 
 
 def line(env: str, win: str, x, y, name: str = "") -> dict:
     return {"op": "line", "env": env, "win": win, "name": name, "x": np.asarray(x, "<f8"), "y": np.asarray(y, "<f4")}
-
-
-def report(figure: str, unit: str, runs: list[float], target: float, **extra) -> None:
-    med = statistics.median(runs)
-    print(
-        json.dumps(
-            {
-                "figure": figure,
-                "unit": unit,
-                "median": round(med, 1),
-                "runs": [round(r, 1) for r in runs],
-                "target": target,
-                "ok": med <= target,
-                **extra,
-            }
-        ),
-        flush=True,
-    )
 
 
 def bench_draw_1m(browser, url: str, repeat: int) -> None:
@@ -200,53 +156,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="shorter runs (100,000-point windows, 5 s of appends)")
-    ap.add_argument("--chromium", default=os.environ.get("LIVEPANEL_CHROMIUM", "/usr/bin/chromium"))
+    common.add_chromium_arg(ap)
     args = ap.parse_args()
-    if not (ROOT / "livepanel" / "static" / "app.js").exists():
-        sys.exit("build the app first: cd frontend && npm ci && npm run build (or pip install -e .)")
-    from playwright.sync_api import sync_playwright
-
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        log = open(Path(tmp) / "server.log", "wb")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "livepanel",
-                "serve",
-                "--store",
-                "memory",
-                "--port",
-                str(port),
-                "--data-dir",
-                tmp,
-                "--max-payload",
-                str(256 << 20),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(url + "/api/v1/health", timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=args.chromium, args=LAUNCH_ARGS)
-                bench_draw_1m(browser, url, args.repeat)
-                bench_frames(browser, url, args.repeat, 5.0 if args.quick else 10.0)
-                bench_frames(browser, url, args.repeat, 5.0 if args.quick else 10.0, all_visible=True)
-                bench_usable(browser, url, args.repeat, 100_000 if args.quick else 1_000_000)
-                browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(15)
-            log.close()
+    common.require_bundle()
+    with common.server(*common.BIG_PAYLOAD, store="memory") as srv, common.browser(args.chromium) as browser:
+        bench_draw_1m(browser, srv.url, args.repeat)
+        bench_frames(browser, srv.url, args.repeat, 5.0 if args.quick else 10.0)
+        bench_frames(browser, srv.url, args.repeat, 5.0 if args.quick else 10.0, all_visible=True)
+        bench_usable(browser, srv.url, args.repeat, 100_000 if args.quick else 1_000_000)
 
 
 if __name__ == "__main__":

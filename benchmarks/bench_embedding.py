@@ -29,33 +29,15 @@ Browser figures (headless Chromium with the browser tests' flags; SwiftShader dr
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
-from pathlib import Path
 
+import common
 import numpy as np
+from common import report
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests" / "browser"), str(ROOT / "tests"), str(ROOT)]
-from conftest import LAUNCH_ARGS  # noqa: E402  (the Chromium flags the browser tests use)
-from serverproc import free_port  # noqa: E402
-
-import livepanel  # noqa: E402
-from livepanel import embedding  # noqa: E402
-
-
-def report(figure: str, unit: str, runs: list[float], target: float | None, higher: bool = False, **extra) -> None:
-    med = statistics.median(runs)
-    line = {"figure": figure, "unit": unit, "median": round(med, 1), "runs": [round(r, 1) for r in runs]}
-    if target is not None:
-        line.update(target=target, ok=med >= target if higher else med <= target)
-    print(json.dumps({**line, **extra}), flush=True)
+import livepanel
+from livepanel import embedding
 
 
 def features(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -89,13 +71,6 @@ def bench_server(args, url: str) -> None:
             runs.append((time.perf_counter() - t0) * 1000)
     report("ingest_ms", "ms", runs, None, size="50000x256", last_call_ms=round(call, 1))
 
-
-RENDERER = """() => {
-    const gl = document.createElement('canvas').getContext('webgl');
-    if (!gl) return 'no webgl';
-    const ext = gl.getExtension('WEBGL_debug_renderer_info');
-    return ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
-}"""
 
 # A drag on a canvas, one mouse move per animation frame; a frame counts when WebGL drew in it.
 DRAG = """
@@ -190,21 +165,18 @@ WINDOW = (
 
 
 def bench_browser(args, url: str) -> None:
-    from playwright.sync_api import sync_playwright
-
     x = features(args.points, 16)
     with livepanel.Panel(url, env="benchwin", spool_dir=tempfile.mkdtemp()) as panel:
         panel.embedding(x, labels=[str(i % 10) for i in range(args.points)], win="big")
         assert panel.flush(120)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=args.chromium, args=LAUNCH_ARGS)
+    with common.browser(args.chromium) as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url + "/?env=benchwin")
         page.wait_for_function(
             "() => document.querySelector('section[data-win=big] .lp-embed')?.dataset.state === 'drawn'",
             timeout=120000,
         )
-        renderer = page.evaluate(RENDERER)
+        renderer = common.webgl_renderer(page)
         for w, h in ((460, 260), (800, 600)):
             for figure, script, adaptive in (
                 ("embedding_rotate_fps", POINTS, False),
@@ -228,7 +200,6 @@ def bench_browser(args, url: str) -> None:
             drawn_while_moving=[r["drawn"] for r in runs],
             webgl=renderer,
         )
-        browser.close()
 
 
 def main() -> None:
@@ -237,30 +208,13 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=100_000)
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--only", choices=["server", "browser"])
-    ap.add_argument("--chromium", default=os.environ.get("LIVEPANEL_CHROMIUM", "/usr/bin/chromium"))
+    common.add_chromium_arg(ap)
     args = ap.parse_args()
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        log = open(Path(tmp) / "server.log", "wb")
-        cmd = [sys.executable, "-m", "livepanel", "serve", "--store", "memory", "--port", str(port)]
-        cmd += ["--data-dir", tmp]
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(url + "/api/v1/health", timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            if args.only != "browser":
-                bench_server(args, url)
-            if args.only != "server":
-                bench_browser(args, url)
-        finally:
-            proc.terminate()
-            proc.wait(10)
-            log.close()
+    with common.server(store="memory") as srv:
+        if args.only != "browser":
+            bench_server(args, srv.url)
+        if args.only != "server":
+            bench_browser(args, srv.url)
 
 
 if __name__ == "__main__":

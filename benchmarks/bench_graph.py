@@ -30,46 +30,15 @@ Figures (issue 21, item 1):
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import socket
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests" / "browser"), str(ROOT / "tests"), str(ROOT)]
-from conftest import LAUNCH_ARGS  # noqa: E402  (the Chromium flags the browser tests use)
+import common
+from common import report
 
-from livepanel import protocol  # noqa: E402
-from livepanel.client import graph as client_graph  # noqa: E402
+from livepanel.client import graph as client_graph
 
-_seq = iter(range(1, 1 << 40))
+post = common.Poster("bench-graph-1")
 VIEW = "window.__livepanel.grid.frames.get('model').view"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def post(url: str, ops: list[dict]) -> None:
-    body = protocol.packb({"client": "bench-graph-1", "seq": next(_seq), "ops": ops})
-    req = urllib.request.Request(url + "/api/v1/ingest", body, {"Content-Type": "application/msgpack"})
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        assert resp.status == 200
-
-
-def report(figure: str, unit: str, runs: list[float], target: float, higher: bool = False, **extra) -> None:
-    med = statistics.median(runs)
-    ok = med >= target if higher else med <= target
-    line = {"figure": figure, "unit": unit, "median": round(med, 1), "runs": [round(r, 1) for r in runs]}
-    print(json.dumps({**line, "target": target, "ok": ok, **extra}), flush=True)
 
 
 def draws(page) -> int:
@@ -139,83 +108,62 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--layers", type=int, default=57, help="transformer blocks (57: 2,002 nodes)")
     ap.add_argument("--frames", type=int, default=120)
-    ap.add_argument("--chromium", default=os.environ.get("LIVEPANEL_CHROMIUM", "/usr/bin/chromium"))
+    common.add_chromium_arg(ap)
     args = ap.parse_args()
-    if not (ROOT / "livepanel" / "static" / "graph.js").exists():
-        sys.exit("build the app first: cd frontend && npm ci && npm run build (or pip install -e .)")
+    common.require_bundle("graph.js")
     import torch
     from graph_models import ResNet50, Transformer
-    from playwright.sync_api import sync_playwright
 
     resnet = client_graph.build(ResNet50(), torch.randn(1, 3, 224, 224))
     transformer = client_graph.build(Transformer(args.layers), torch.zeros(2, 16, dtype=torch.long))
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        log = open(Path(tmp) / "server.log", "wb")
-        cmd = [sys.executable, "-m", "livepanel", "serve", "--store", "memory", "--port", str(port)]
-        cmd += ["--data-dir", tmp]
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(url + "/api/v1/health", timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=args.chromium, args=LAUNCH_ARGS)
-                flat = {**transformer, "nodes": [{**n, "module": ""} for n in transformer["nodes"]], "modules": []}
-                models = (("resnet50", resnet, 1000), ("flat2000", flat, 3000), ("transformer", transformer, 3000))
-                for name, graph, target in models:
-                    env = f"bench-{name}"
-                    one = torch.ones(1, dtype=torch.float64).numpy()
-                    post(url, [{"op": "line", "env": env, "win": "loss", "x": one, "y": one}])
-                    page = browser.new_page(viewport={"width": 1280, "height": 900})
-                    page.goto(f"{url}/?env={env}")
-                    page.wait_for_function("() => window.__livepanel?.status === 'open'")
-                    runs, layout = [], []
-                    for r in range(args.repeat):
-                        graph["name"] = f"{name} run {r}"  # a new graph each time: laid out anew
-                        runs.append(send_and_wait(page, url, env, graph))
-                        layout.append(page.evaluate(f"() => Number({VIEW}.el.dataset.layoutMs)"))
-                    boxes = page.evaluate(f"() => Number({VIEW}.el.dataset.nodes)")
-                    report(f"{name}_draw_ms", "ms", runs, target, nodes=len(graph["nodes"]), boxes=boxes,
-                           layout_ms=[round(v, 1) for v in layout], first_loads_graph_js=True)  # fmt: skip
-                    if name != "transformer":
-                        page.close()
-                        continue
-                    opened = []
-                    for _ in range(args.repeat):
-                        page.click("section[data-win='model'] .lp-graph-btn:has-text('close all')")
-                        page.wait_for_function(f"() => Number({VIEW}.el.dataset.nodes) < 200")
-                        page.evaluate(f"() => {VIEW}.scene.forget()")  # no layout kept from the run before
-                        before = draws(page)
-                        t0 = time.perf_counter()
-                        page.click("section[data-win='model'] .lp-graph-btn:has-text('open all')")
-                        drew_more(page, before)
-                        opened.append((time.perf_counter() - t0) * 1000)
-                    boxes = page.evaluate(f"() => Number({VIEW}.el.dataset.nodes)")
-                    report("transformer_open_all_ms", "ms", opened, 3000, boxes=boxes,
-                           layout_ms=page.evaluate(f"() => Number({VIEW}.el.dataset.layoutMs)"),
-                           parts=page.evaluate(f"() => Number({VIEW}.el.dataset.segments)"),
-                           dagre_runs=page.evaluate(f"() => {VIEW}.info().runs"))  # fmt: skip
-                    for label, zoom in (("fit", None), ("labels", 0.8), ("all_in_view", 0.0)):
-                        fps, ms = [], []
-                        for _ in range(args.repeat):
-                            f, m = pan_fps(page, args.frames, zoom)
-                            fps.append(f)
-                            ms.append(m)
-                        zoom = page.evaluate(f"() => {VIEW}.info().zoom")
-                        report(f"transformer_pan_fps_{label}", "frames/s", fps, 30, higher=True, boxes=boxes,
-                               draw_ms=[round(v, 2) for v in ms], zoom=round(zoom, 2),
-                               labels=zoom * 12 >= 7)  # fmt: skip
-                    page.close()
-                browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(10)
-            log.close()
+    with common.server(store="memory") as srv, common.browser(args.chromium) as browser:
+        url = srv.url
+        flat = {**transformer, "nodes": [{**n, "module": ""} for n in transformer["nodes"]], "modules": []}
+        models = (("resnet50", resnet, 1000), ("flat2000", flat, 3000), ("transformer", transformer, 3000))
+        for name, graph, target in models:
+            env = f"bench-{name}"
+            one = torch.ones(1, dtype=torch.float64).numpy()
+            post(url, [{"op": "line", "env": env, "win": "loss", "x": one, "y": one}])
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{url}/?env={env}")
+            common.wait_live(page)
+            runs, layout = [], []
+            for r in range(args.repeat):
+                graph["name"] = f"{name} run {r}"  # a new graph each time: laid out anew
+                runs.append(send_and_wait(page, url, env, graph))
+                layout.append(page.evaluate(f"() => Number({VIEW}.el.dataset.layoutMs)"))
+            boxes = page.evaluate(f"() => Number({VIEW}.el.dataset.nodes)")
+            report(f"{name}_draw_ms", "ms", runs, target, nodes=len(graph["nodes"]), boxes=boxes,
+                   layout_ms=[round(v, 1) for v in layout], first_loads_graph_js=True)  # fmt: skip
+            if name != "transformer":
+                page.close()
+                continue
+            opened = []
+            for _ in range(args.repeat):
+                page.click("section[data-win='model'] .lp-graph-btn:has-text('close all')")
+                page.wait_for_function(f"() => Number({VIEW}.el.dataset.nodes) < 200")
+                page.evaluate(f"() => {VIEW}.scene.forget()")  # no layout kept from the run before
+                before = draws(page)
+                t0 = time.perf_counter()
+                page.click("section[data-win='model'] .lp-graph-btn:has-text('open all')")
+                drew_more(page, before)
+                opened.append((time.perf_counter() - t0) * 1000)
+            boxes = page.evaluate(f"() => Number({VIEW}.el.dataset.nodes)")
+            report("transformer_open_all_ms", "ms", opened, 3000, boxes=boxes,
+                   layout_ms=page.evaluate(f"() => Number({VIEW}.el.dataset.layoutMs)"),
+                   parts=page.evaluate(f"() => Number({VIEW}.el.dataset.segments)"),
+                   dagre_runs=page.evaluate(f"() => {VIEW}.info().runs"))  # fmt: skip
+            for label, zoom in (("fit", None), ("labels", 0.8), ("all_in_view", 0.0)):
+                fps, ms = [], []
+                for _ in range(args.repeat):
+                    f, m = pan_fps(page, args.frames, zoom)
+                    fps.append(f)
+                    ms.append(m)
+                zoom = page.evaluate(f"() => {VIEW}.info().zoom")
+                report(f"transformer_pan_fps_{label}", "frames/s", fps, 30, higher=True, boxes=boxes,
+                       draw_ms=[round(v, 2) for v in ms], zoom=round(zoom, 2),
+                       labels=zoom * 12 >= 7)  # fmt: skip
+            page.close()
 
 
 if __name__ == "__main__":

@@ -18,34 +18,19 @@ brushing at >= 30 frames/s.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
+import common
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests" / "browser"), str(ROOT / "tests"), str(ROOT)]
-from conftest import LAUNCH_ARGS  # noqa: E402  (the Chromium flags the browser tests use)
-from serverproc import ServerProcess  # noqa: E402
-
-from livepanel import protocol  # noqa: E402
+from livepanel import protocol
 
 OPTIMIZERS = ["adam", "adamw", "sgd", "lion", "rmsprop"]
 CREATE_LIMIT_S = 120.0  # logging the runs must not take longer than this
-_seq = iter(range(1, 1 << 40))
-
-
-def post(url: str, ops: list[dict]) -> None:
-    body = protocol.packb({"client": "bench-parcoords-1", "seq": next(_seq), "ops": ops})
-    req = urllib.request.Request(url + "/api/v1/ingest", body, {"Content-Type": "application/msgpack"})
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        assert resp.status == 200
+post = common.Poster("bench-parcoords-1")
 
 
 def run_ops(i: int, rng: np.random.Generator, points: int) -> list[dict]:
@@ -95,20 +80,7 @@ def create(url: str, n: int, points: int) -> float:
 
 
 def report(figure: str, unit: str, runs: list[float], target: float, higher_is_better: bool, **extra) -> None:
-    med = statistics.median(runs)
-    ok = med >= target if higher_is_better else med <= target
-    line = {
-        "figure": figure,
-        "unit": unit,
-        "median": round(med, 2),
-        "min": round(min(runs), 2),
-        "max": round(max(runs), 2),
-        "runs": [round(r, 2) for r in runs],
-        "target": target,
-        "ok": ok,
-        **extra,
-    }
-    print(json.dumps(line), flush=True)
+    common.report(figure, unit, runs, target, higher=higher_is_better, digits=2, spread=True, **extra)
 
 
 PLOT = "document.querySelector('.lp-parcoords').lpPlot"
@@ -117,7 +89,7 @@ PLOT = "document.querySelector('.lp-parcoords').lpPlot"
 def open_page(browser, url: str, n: int):
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     page.goto(url + "/?runs=1")  # the runs panel open, as a link to it opens it
-    page.wait_for_function("() => window.__livepanel && window.__livepanel.status === 'open'", timeout=30000)
+    common.wait_live(page)
     page.wait_for_function(
         f"() => {{ const el = document.querySelector('.lp-parcoords'); return !!el && !!el.lpPlot && "
         f"el.lpPlot.debug().runs >= {n} && el.lpPlot.debug().geometry.width > 0; }}",
@@ -157,46 +129,35 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=50, help="points per metric trace")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--frames", type=int, default=120)
-    ap.add_argument("--chromium", default=os.environ.get("LIVEPANEL_CHROMIUM", "/usr/bin/chromium"))
+    common.add_chromium_arg(ap)
     args = ap.parse_args()
     if not 1 <= args.runs <= 10_000 or not 1 <= args.repeat <= 50 or not 10 <= args.frames <= 2000:
         sys.exit("--runs 1..10000, --repeat 1..50, --frames 10..2000")
-    if not (ROOT / "livepanel" / "static" / "app.js").exists():
-        sys.exit("build the app first: cd frontend && npm ci && npm run build (or pip install -e .)")
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory() as tmp:
-        srv = ServerProcess(Path(tmp) / "data", "--max-payload", str(256 << 20), store="memory").start()
-        try:
-            created = create(srv.url, args.runs, args.points)
-            print(json.dumps({"figure": "create_runs_s", "unit": "s", "value": round(created, 2), "runs": args.runs}))
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=args.chromium, args=LAUNCH_ARGS)
-                try:
-                    page = open_page(browser, srv.url, args.runs)
-                    axes = ["config.optimizer", "config.lr", "config.seed", "config.batch_size", "config.momentum"]
-                    axes += ["config.weight_decay", "config.dropout", "metric.m0/train"]
-                    page.evaluate(f"(keys) => {PLOT}.setAxes(keys)", axes)
-                    shown = page.evaluate(f"() => {PLOT}.debug().axes.map((a) => a.key)")
-                    if len(shown) != 8:
-                        sys.exit(f"expected 8 axes, the page shows {shown}")
-                    fps, draw_med, draw_max, alone, told = [], [], [], [], []
-                    for _ in range(args.repeat):
-                        r = page.evaluate(SWEEP, [args.frames, "metric.m0/train"])
-                        fps.append(r["drawn"] / r["seconds"])
-                        told.append(r["told"] / r["seconds"])
-                        draw_med.append(statistics.median(r["drawMs"]))
-                        draw_max.append(max(r["drawMs"]))
-                    # the plot alone: the page no longer told of the brush (table, scatter, overlays stay)
-                    page.evaluate(f"() => {{ {PLOT}.opts.onBrush = () => {{}}; }}")
-                    for _ in range(args.repeat):
-                        r = page.evaluate(SWEEP, [args.frames, "metric.m0/train"])
-                        alone.append(r["drawn"] / r["seconds"])
-                    page.close()
-                finally:
-                    browser.close()
-        finally:
-            srv.stop()
+    common.require_bundle()
+    with common.server(*common.BIG_PAYLOAD, store="memory") as srv:
+        created = create(srv.url, args.runs, args.points)
+        common.emit(figure="create_runs_s", unit="s", value=round(created, 2), runs=args.runs)
+        with common.browser(args.chromium) as browser:
+            page = open_page(browser, srv.url, args.runs)
+            axes = ["config.optimizer", "config.lr", "config.seed", "config.batch_size", "config.momentum"]
+            axes += ["config.weight_decay", "config.dropout", "metric.m0/train"]
+            page.evaluate(f"(keys) => {PLOT}.setAxes(keys)", axes)
+            shown = page.evaluate(f"() => {PLOT}.debug().axes.map((a) => a.key)")
+            if len(shown) != 8:
+                sys.exit(f"expected 8 axes, the page shows {shown}")
+            fps, draw_med, draw_max, alone, told = [], [], [], [], []
+            for _ in range(args.repeat):
+                r = page.evaluate(SWEEP, [args.frames, "metric.m0/train"])
+                fps.append(r["drawn"] / r["seconds"])
+                told.append(r["told"] / r["seconds"])
+                draw_med.append(statistics.median(r["drawMs"]))
+                draw_max.append(max(r["drawMs"]))
+            # the plot alone: the page no longer told of the brush (table, scatter, overlays stay)
+            page.evaluate(f"() => {{ {PLOT}.opts.onBrush = () => {{}}; }}")
+            for _ in range(args.repeat):
+                r = page.evaluate(SWEEP, [args.frames, "metric.m0/train"])
+                alone.append(r["drawn"] / r["seconds"])
+            page.close()
     extra = {"runs_shown": args.runs, "axes": 8, "frames": args.frames}
     report("brush_fps", "frames/s", fps, 30, True, **extra)
     report("brush_page_told_per_s", "calls/s", told, 0, True, **extra, note="onBrush calls: the table follows")

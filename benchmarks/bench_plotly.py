@@ -33,54 +33,13 @@ is its mean over the drag, sampled every 20 ms), and every point once the camera
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import socket
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
-from pathlib import Path
 
+import common
 import numpy as np
+from common import report
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests" / "browser"), str(ROOT)]
-from conftest import LAUNCH_ARGS  # noqa: E402  (the Chromium flags the browser tests use)
+post = common.Poster("bench-plotly-1")
 
-from livepanel import protocol  # noqa: E402
-
-_seq = iter(range(1, 1 << 40))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def post(url: str, ops: list[dict]) -> None:
-    body = protocol.packb({"client": "bench-plotly-1", "seq": next(_seq), "ops": ops})
-    req = urllib.request.Request(url + "/api/v1/ingest", body, {"Content-Type": "application/msgpack"})
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        assert resp.status == 200
-
-
-def report(figure: str, unit: str, runs: list[float], target: float, higher: bool = False, **extra) -> None:
-    med = statistics.median(runs)
-    ok = med >= target if higher else med <= target
-    line = {"figure": figure, "unit": unit, "median": round(med, 1), "runs": [round(r, 1) for r in runs]}
-    print(json.dumps({**line, "target": target, "ok": ok, **extra}), flush=True)
-
-
-RENDERER = """() => {
-    const gl = document.createElement('canvas').getContext('webgl');
-    if (!gl) return 'no webgl';
-    const ext = gl.getExtension('WEBGL_debug_renderer_info');
-    return ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
-}"""
 
 SURFACE = """async ([n, phase, fresh]) => {
     const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
@@ -289,82 +248,59 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=100_000, help="points of the 3-D scatter")
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--only", choices=["plotly", "fast3d"], help="run only one renderer's figures")
-    ap.add_argument("--chromium", default=os.environ.get("LIVEPANEL_CHROMIUM", "/usr/bin/chromium"))
+    common.add_chromium_arg(ap)
     args = ap.parse_args()
-    if not (ROOT / "livepanel" / "static" / "plotly.js").exists():
-        sys.exit("build the app first: cd frontend && npm ci && npm run build (or pip install -e .)")
-    from playwright.sync_api import sync_playwright
-
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        log = open(Path(tmp) / "server.log", "wb")
-        cmd = [sys.executable, "-m", "livepanel", "serve", "--store", "memory", "--port", str(port)]
-        cmd += ["--data-dir", tmp, "--max-payload", str(256 << 20)]
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(url + "/api/v1/health", timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=args.chromium, args=LAUNCH_ARGS)
-                if args.only == "fast3d":
-                    page = browser.new_page()
-                    bench_fast3d(browser, url, args, page.evaluate(RENDERER))
-                    browser.close()
-                    return
-                page = open_page(browser, url)
-                renderer = page.evaluate(RENDERER)
-                n = args.size
-                first = [page.evaluate(SURFACE, [n, r, True]) for r in range(args.repeat)]
-                report("surface_first_draw_ms", "ms", first, 300, size=f"{n}x{n}", webgl=renderer)
-                runs = [page.evaluate(SURFACE, [n, r + 0.5, False]) for r in range(args.repeat)]
-                report("surface_draw_ms", "ms", runs, 300, size=f"{n}x{n}", webgl=renderer)
-                window_runs = []
-                g = np.linspace(0, 20, n)
-                for r in range(args.repeat):
-                    z = np.sin(g[:, None] + r) * np.cos(g[None, :])
-                    post(
-                        url,
-                        [
-                            {
-                                "op": "plotly",
-                                "env": "warm",
-                                "win": "surf",
-                                "figure": {"data": [{"type": "surface", "z": z}]},
-                            }
-                        ],
-                    )
-                    page.wait_for_function("(r) => (window.__livepanel.draws['surf'] ?? 0) > r", arg=r, timeout=60000)
-                    ms = page.evaluate(
-                        "() => Number(document.querySelector('section[data-win=surf] .lp-plotly').dataset.drawMs)"
-                    )
-                    window_runs.append(ms)
-                report("surface_window_ms", "ms", window_runs, 300, size=f"{n}x{n}", webgl=renderer)
-                rot = [page.evaluate(ROTATE, [args.points, args.frames]) for _ in range(args.repeat)]
-                assert all(r["moved"] for r in rot), "the drag did not turn the camera"
-                fps = [r["fps"] for r in rot]
-                frames = [r["frames"] for r in rot]
-                report(
-                    "scatter3d_rotate_fps",
-                    "frames/s",
-                    fps,
-                    30,
-                    higher=True,
-                    points=args.points,
-                    frames=frames,
-                    webgl=renderer,
-                )
-                if args.only != "plotly":
-                    bench_fast3d(browser, url, args, renderer)
-                browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(15)
-            log.close()
+    common.require_bundle("plotly.js")
+    with common.server(*common.BIG_PAYLOAD, store="memory") as srv, common.browser(args.chromium) as browser:
+        url = srv.url
+        if args.only == "fast3d":
+            page = browser.new_page()
+            bench_fast3d(browser, url, args, common.webgl_renderer(page))
+            return
+        page = open_page(browser, url)
+        renderer = common.webgl_renderer(page)
+        n = args.size
+        first = [page.evaluate(SURFACE, [n, r, True]) for r in range(args.repeat)]
+        report("surface_first_draw_ms", "ms", first, 300, size=f"{n}x{n}", webgl=renderer)
+        runs = [page.evaluate(SURFACE, [n, r + 0.5, False]) for r in range(args.repeat)]
+        report("surface_draw_ms", "ms", runs, 300, size=f"{n}x{n}", webgl=renderer)
+        window_runs = []
+        g = np.linspace(0, 20, n)
+        for r in range(args.repeat):
+            z = np.sin(g[:, None] + r) * np.cos(g[None, :])
+            post(
+                url,
+                [
+                    {
+                        "op": "plotly",
+                        "env": "warm",
+                        "win": "surf",
+                        "figure": {"data": [{"type": "surface", "z": z}]},
+                    }
+                ],
+            )
+            page.wait_for_function("(r) => (window.__livepanel.draws['surf'] ?? 0) > r", arg=r, timeout=60000)
+            ms = page.evaluate(
+                "() => Number(document.querySelector('section[data-win=surf] .lp-plotly').dataset.drawMs)"
+            )
+            window_runs.append(ms)
+        report("surface_window_ms", "ms", window_runs, 300, size=f"{n}x{n}", webgl=renderer)
+        rot = [page.evaluate(ROTATE, [args.points, args.frames]) for _ in range(args.repeat)]
+        assert all(r["moved"] for r in rot), "the drag did not turn the camera"
+        fps = [r["fps"] for r in rot]
+        frames = [r["frames"] for r in rot]
+        report(
+            "scatter3d_rotate_fps",
+            "frames/s",
+            fps,
+            30,
+            higher=True,
+            points=args.points,
+            frames=frames,
+            webgl=renderer,
+        )
+        if args.only != "plotly":
+            bench_fast3d(browser, url, args, renderer)
 
 
 if __name__ == "__main__":

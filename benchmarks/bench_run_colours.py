@@ -18,32 +18,14 @@ Prints one JSON line per figure: {"figure", "unit", "median", "min", "max", "run
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import sys
-import tempfile
 import time
-import urllib.request
-from pathlib import Path
 
+import common
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests" / "browser"), str(ROOT / "tests"), str(ROOT)]
-from conftest import LAUNCH_ARGS  # noqa: E402  (the Chromium flags the browser tests use)
-from serverproc import ServerProcess  # noqa: E402
-
-from livepanel import protocol  # noqa: E402
-
-_seq = iter(range(1, 1 << 40))
-
-
-def post(url: str, ops: list[dict]) -> None:
-    body = protocol.packb({"client": "bench-run-colours-1", "seq": next(_seq), "ops": ops})
-    req = urllib.request.Request(url + "/api/v1/ingest", body, {"Content-Type": "application/msgpack"})
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        assert resp.status == 200
+post = common.Poster("bench-run-colours-1")
 
 
 def create(url: str, runs: int, windows: int, points: int) -> list[str]:
@@ -92,13 +74,6 @@ MOVES = """async ([win, moves]) => {
 }"""
 
 
-def report(figure: str, unit: str, runs: list[float], **extra) -> None:
-    med = statistics.median(runs)
-    line = {"figure": figure, "unit": unit, "median": round(med, 2), "min": round(min(runs), 2)}
-    line |= {"max": round(max(runs), 2), "runs": [round(r, 2) for r in runs], **extra}
-    print(json.dumps(line), flush=True)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--windows", type=int, default=12)
@@ -106,45 +81,34 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--moves", type=int, default=60)
-    ap.add_argument("--chromium", default=os.environ.get("LIVEPANEL_CHROMIUM", "/usr/bin/chromium"))
+    common.add_chromium_arg(ap)
     args = ap.parse_args()
     if not (1 <= args.windows <= 50 and 2 <= args.runs <= 24 and 10 <= args.points <= 200_000):
         sys.exit("--windows 1..50, --runs 2..24, --points 10..200000")
     if not (1 <= args.repeat <= 50 and 10 <= args.moves <= 1000):
         sys.exit("--repeat 1..50, --moves 10..1000")
-    if not (ROOT / "livepanel" / "static" / "app.js").exists():
-        sys.exit("build the app first: cd frontend && npm ci && npm run build (or pip install -e .)")
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory() as tmp:
-        srv = ServerProcess(Path(tmp) / "data", "--max-payload", str(256 << 20), store="memory").start()
-        try:
-            t0 = time.monotonic()
-            envs = create(srv.url, args.runs, args.windows, args.points)
-            print(json.dumps({"figure": "create_s", "unit": "s", "value": round(time.monotonic() - t0, 2)}))
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=args.chromium, args=LAUNCH_ARGS)
-                try:
-                    page = browser.new_page(viewport={"width": 1600, "height": 4000})
-                    page.goto(srv.url + "/?" + "&".join(f"env={e}" for e in envs))
-                    n = 2 * args.runs
-                    page.wait_for_function(
-                        f"() => window.__livepanel?.status === 'open' && Array.from({{length: {args.windows}}}, "
-                        f"(_, w) => 'w' + String(w).padStart(2, '0')).every((w) => "
-                        f"window.__livepanel.chart(w)?.labels.length === {n})",
-                        timeout=120_000,
-                    )
-                    highlight, moves = [], []
-                    for _ in range(args.repeat):
-                        highlight.append(statistics.median(page.evaluate(HIGHLIGHT, envs)))
-                        moves.append(statistics.median(page.evaluate(MOVES, ["w00", args.moves])))
-                finally:
-                    browser.close()
-        finally:
-            srv.stop()
+    common.require_bundle()
+    with common.server(*common.BIG_PAYLOAD, store="memory") as srv:
+        t0 = time.monotonic()
+        envs = create(srv.url, args.runs, args.windows, args.points)
+        common.emit(figure="create_s", unit="s", value=round(time.monotonic() - t0, 2))
+        with common.browser(args.chromium) as browser:
+            page = browser.new_page(viewport={"width": 1600, "height": 4000})
+            page.goto(srv.url + "/?" + "&".join(f"env={e}" for e in envs))
+            n = 2 * args.runs
+            page.wait_for_function(
+                f"() => window.__livepanel?.status === 'open' && Array.from({{length: {args.windows}}}, "
+                f"(_, w) => 'w' + String(w).padStart(2, '0')).every((w) => "
+                f"window.__livepanel.chart(w)?.labels.length === {n})",
+                timeout=120_000,
+            )
+            highlight, moves = [], []
+            for _ in range(args.repeat):
+                highlight.append(statistics.median(page.evaluate(HIGHLIGHT, envs)))
+                moves.append(statistics.median(page.evaluate(MOVES, ["w00", args.moves])))
     extra = {"windows": args.windows, "runs_shown": args.runs, "points": args.points}
-    report("highlight_ms", "ms", highlight, **extra)
-    report("cursor_move_ms", "ms", moves, **extra)
+    common.report("highlight_ms", "ms", highlight, digits=2, spread=True, **extra)
+    common.report("cursor_move_ms", "ms", moves, digits=2, spread=True, **extra)
 
 
 if __name__ == "__main__":

@@ -16,24 +16,13 @@ the system Chromium with Playwright, and prints one JSON line per figure with me
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+import common
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests" / "browser"), str(ROOT / "tests"), str(ROOT)]
-from conftest import LAUNCH_ARGS  # noqa: E402  (the Chromium flags the browser tests use)
-from serverproc import free_port  # noqa: E402
-
-import livepanel  # noqa: E402
+import livepanel
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
 # in one call (no round trip between the start and the end): do `what`, then wait for the frame after
@@ -50,18 +39,7 @@ MEASURE = """async (what) => {
 
 
 def report(figure: str, unit: str, runs: list[float], target: float | None = None, **extra) -> None:
-    med = statistics.median(runs)
-    line = {
-        "figure": figure,
-        "unit": unit,
-        "median": round(med, 1),
-        "min": round(min(runs), 1),
-        "max": round(max(runs), 1),
-    }
-    line["runs"] = [round(r, 1) for r in runs]
-    if target is not None:
-        line.update(target=target, ok=med <= target)
-    print(json.dumps({**line, **extra}), flush=True)
+    common.report(figure, unit, runs, target, spread=True, **extra)
 
 
 def log_runs(url: str, runs: int, keys: int, metrics: int, points: int, spool: Path) -> float:
@@ -148,49 +126,17 @@ def main() -> None:
     ap.add_argument("--metrics", type=int, default=10)
     ap.add_argument("--points", type=int, default=20, help="points per metric")
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--chromium", default=os.environ.get("LIVEPANEL_CHROMIUM", "/usr/bin/chromium"))
+    common.add_chromium_arg(ap)
     args = ap.parse_args()
-    if not (ROOT / "livepanel" / "static" / "app.js").exists():
-        sys.exit("build the app first: cd frontend && npm ci && npm run build (or pip install -e .)")
-    from playwright.sync_api import sync_playwright
-
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        log = open(Path(tmp) / "server.log", "wb")
-        cmd = [sys.executable, "-m", "livepanel", "serve", "--store", "memory", "--port", str(port), "--data-dir", tmp]
-        env = {k: v for k, v in os.environ.items() if k not in ("LIVEPANEL_TOKEN", "LIVEPANEL_URL")}
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(url + "/api/v1/health", timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            took = log_runs(url, args.runs, args.keys, args.metrics, args.points, Path(tmp) / "spool")
-            print(
-                json.dumps(
-                    {
-                        "figure": "log_s",
-                        "unit": "s",
-                        "median": round(took, 1),
-                        "runs": args.runs,
-                        "keys": args.keys,
-                        "metrics": args.metrics,
-                    }
-                ),
-                flush=True,
-            )
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=args.chromium, args=LAUNCH_ARGS)
-                bench_open(browser, url, args.runs, args.repeat)
-                bench_sort_filter(browser, url, args.runs, args.repeat)
-                browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(15)
-            log.close()
+    common.require_bundle()
+    with common.server(store="memory") as srv:
+        took = log_runs(srv.url, args.runs, args.keys, args.metrics, args.points, srv.data_dir.parent / "spool")
+        common.emit(
+            figure="log_s", unit="s", median=round(took, 1), runs=args.runs, keys=args.keys, metrics=args.metrics
+        )
+        with common.browser(args.chromium) as browser:
+            bench_open(browser, srv.url, args.runs, args.repeat)
+            bench_sort_filter(browser, srv.url, args.runs, args.repeat)
 
 
 if __name__ == "__main__":

@@ -16,21 +16,12 @@ from throwing a chart away to the next frame after it is drawn again (of the poi
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
-from pathlib import Path
 
+import common
 import numpy as np
+from common import report
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT)]
-from bench_browser import LAUNCH_ARGS, free_port, report  # noqa: E402
-
-from livepanel.visdom import Visdom  # noqa: E402
+from livepanel.visdom import Visdom
 
 
 def draw_ms(page, win: str, repeat: int) -> list[float]:
@@ -51,49 +42,34 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--points", type=int, default=100_000)
-    ap.add_argument("--chromium", default=os.environ.get("LIVEPANEL_CHROMIUM", "/usr/bin/chromium"))
+    common.add_chromium_arg(ap)
     args = ap.parse_args()
-    from playwright.sync_api import sync_playwright
-
-    n, port = args.points, free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "livepanel", "serve", "--store", "memory", "--port", str(port), "--data-dir", tmp]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(url + "/api/v1/health", timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            viz = Visdom(server="http://127.0.0.1", port=port, env="bench-markers", spool_dir=Path(tmp) / "spool")
-            rng = np.random.default_rng(0)
-            pts = rng.random((n, 2))
-            colours = rng.integers(0, 256, (3000, 3))
-            viz.scatter(X=pts, win="circle", opts={"markersize": 4})
-            viz.scatter(X=pts, win="diamond", opts={"markersize": 4, "markersymbol": "diamond"})
-            viz.scatter(X=pts[:3000], win="colours", opts={"markersymbol": "diamond", "markercolor": colours})
-            viz.scatter(X=pts[:2000], win="labels", opts={"textlabels": [f"p{i}" for i in range(2000)]})
-            assert viz.flush(60)
-            viz.panel.close(timeout=5)
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=args.chromium, args=LAUNCH_ARGS, headless=True)
-                page = browser.new_page(viewport={"width": 1600, "height": 1000})
-                page.goto(url + "/?env=bench-markers")
-                for win in ("circle", "diamond", "colours", "labels"):
-                    page.wait_for_function(f"() => window.__livepanel.points('{win}') > 0", timeout=60000)
-                for win in ("circle", "diamond"):  # stored n; the page holds the decimated snapshot (drawn)
-                    drawn = page.evaluate(f"window.__livepanel.points('{win}')")
-                    report(f"scatter_{win}_ms", "ms", draw_ms(page, win, args.repeat), 300, points=n, drawn=drawn)
-                colours_ms = draw_ms(page, "colours", args.repeat)
-                painted = page.evaluate("window.__livepanel.chart('colours').looks[0].perPoint")
-                report("scatter_colours_ms", "ms", colours_ms, 300, points=3000, per_point_colours=painted)
-                report("scatter_labels_ms", "ms", draw_ms(page, "labels", args.repeat), 300, points=2000)
-                browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    n = args.points
+    with common.server(store="memory") as srv:
+        viz = Visdom(
+            server="http://127.0.0.1", port=srv.port, env="bench-markers", spool_dir=srv.data_dir.parent / "spool"
+        )
+        rng = np.random.default_rng(0)
+        pts = rng.random((n, 2))
+        colours = rng.integers(0, 256, (3000, 3))
+        viz.scatter(X=pts, win="circle", opts={"markersize": 4})
+        viz.scatter(X=pts, win="diamond", opts={"markersize": 4, "markersymbol": "diamond"})
+        viz.scatter(X=pts[:3000], win="colours", opts={"markersymbol": "diamond", "markercolor": colours})
+        viz.scatter(X=pts[:2000], win="labels", opts={"textlabels": [f"p{i}" for i in range(2000)]})
+        assert viz.flush(60)
+        viz.panel.close(timeout=5)
+        with common.browser(args.chromium) as browser:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(srv.url + "/?env=bench-markers")
+            for win in ("circle", "diamond", "colours", "labels"):
+                page.wait_for_function(f"() => window.__livepanel.points('{win}') > 0", timeout=60000)
+            for win in ("circle", "diamond"):  # stored n; the page holds the decimated snapshot (drawn)
+                drawn = page.evaluate(f"window.__livepanel.points('{win}')")
+                report(f"scatter_{win}_ms", "ms", draw_ms(page, win, args.repeat), 300, points=n, drawn=drawn)
+            colours_ms = draw_ms(page, "colours", args.repeat)
+            painted = page.evaluate("window.__livepanel.chart('colours').looks[0].perPoint")
+            report("scatter_colours_ms", "ms", colours_ms, 300, points=3000, per_point_colours=painted)
+            report("scatter_labels_ms", "ms", draw_ms(page, "labels", args.repeat), 300, points=2000)
 
 
 if __name__ == "__main__":
