@@ -398,22 +398,7 @@ class Persistence:
                 log.warning("could not checkpoint the WAL (%s bytes): %s", size, exc)
 
     def _compact(self) -> None:
-        """Merge runs of MERGE_FAN small rows of the same size class at the tails that grew."""
-        touched, self._touched = self._touched, set()
-        for key in touched:
-            tail = self._tails.get(key)
-            if tail is None:
-                continue
-            while len(tail) >= MERGE_FAN and len({_size_class(n) for _, n in tail[-MERGE_FAN:]}) == 1:
-                group = tail[-MERGE_FAN:]
-                del tail[-MERGE_FAN:]
-                merged = self._merge_rows(key, [s for s, _ in group])
-                if merged < CHUNK:
-                    tail.append((group[0][0], merged))
-                else:  # a full row: the small rows before it are next to no row to come, and must not be merged
-                    tail.clear()  # with those (rows of 50,000 points once became one row of points out of order)
-            if not tail:
-                del self._tails[key]
+        self._touched = compact(self._tails, self._touched, self._merge_rows)
 
     def _merge_rows(self, key: tuple[str, str, str], starts: list[int]) -> int:
         db = self.db
@@ -428,6 +413,31 @@ class Persistence:
         db.execute("INSERT INTO points VALUES (?,?,?,?,?,?,?,?)", (*key, starts[0], n, *blobs))
         db.execute("COMMIT")
         return n
+
+
+def compact(
+    tails: dict[tuple[str, str, str], list[tuple[int, int]]],
+    touched: set[tuple[str, str, str]],
+    merge_rows: Callable[[tuple[str, str, str], list[int]], int],
+) -> set[tuple[str, str, str]]:
+    """Merge runs of MERGE_FAN small rows of the same size class at the tails that grew (`merge_rows` merges
+    the rows starting at the given points into one and returns its length); returns the new, empty touched set.
+    Shared by the SQLite and PostgreSQL persistences."""
+    for key in touched:
+        tail = tails.get(key)
+        if tail is None:
+            continue
+        while len(tail) >= MERGE_FAN and len({_size_class(n) for _, n in tail[-MERGE_FAN:]}) == 1:
+            group = tail[-MERGE_FAN:]
+            del tail[-MERGE_FAN:]
+            merged = merge_rows(key, [s for s, _ in group])
+            if merged < CHUNK:
+                tail.append((group[0][0], merged))
+            else:  # a full row: the small rows before it are next to no row to come, and must not be merged
+                tail.clear()  # with those (rows of 50,000 points once became one row of points out of order)
+        if not tail:
+            del tails[key]
+    return set()
 
 
 def _blob(arrays: list[np.ndarray]) -> memoryview | bytes:

@@ -37,7 +37,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 from livepanel.server.store import persist
 from livepanel.server.store.backend import redact
 from livepanel.server.store.model import State
-from livepanel.server.store.persist import CHUNK, MERGE_FAN, SCHEMA_VERSION, Job, _blob, _size_class, column
+from livepanel.server.store.persist import SCHEMA_VERSION, Job, _blob, column
 
 log = logging.getLogger("livepanel.store")
 
@@ -369,22 +369,7 @@ class PgPersistence:
                 self.failed = exc
 
     def _compact(self) -> None:
-        """Merge runs of MERGE_FAN small rows of the same size class at the tails that grew (as persist.py)."""
-        touched, self._touched = self._touched, set()
-        for key in touched:
-            tail = self._tails.get(key)
-            if tail is None:
-                continue
-            while len(tail) >= MERGE_FAN and len({_size_class(n) for _, n in tail[-MERGE_FAN:]}) == 1:
-                group = tail[-MERGE_FAN:]
-                del tail[-MERGE_FAN:]
-                merged = self._merge_rows(key, [s for s, _ in group])
-                if merged < CHUNK:
-                    tail.append((group[0][0], merged))
-                else:  # a full row: the small rows before it are next to no row to come, and must not be merged
-                    tail.clear()  # with those (rows of 50,000 points once became one row of points out of order)
-            if not tail:
-                del self._tails[key]
+        self._touched = persist.compact(self._tails, self._touched, self._merge_rows)
 
     def _merge_rows(self, key: tuple[str, str, str], starts: list[int]) -> int:
         conn = self.db.conn
