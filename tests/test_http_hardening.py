@@ -202,6 +202,7 @@ def test_the_cookie_does_not_authorize_writes(server_factory):
     cookie = [("Cookie", f"livepanel_token={TOKEN}")]
     status, headers, _ = exchange(srv.port, head("GET", f"/?token={TOKEN}", srv.port))
     assert status == 302 and f"livepanel_token={TOKEN}" in headers["set-cookie"]
+    assert "path=" not in headers["set-cookie"].lower()  # the browser's default: the page's directory (a prefix)
     assert exchange(srv.port, head("GET", "/api/v1/envs", srv.port, cookie))[0] == 200  # reads: yes
     status, _, body = ingest(srv.port, batch(client="client-cookie"), cookie)
     assert status == 401 and "Authorization: Bearer" in error_of(body)
@@ -463,7 +464,7 @@ def test_query_tokens_only_on_the_page_and_never_in_the_log(server_factory):
     assert exchange(port, _ws_upgrade(port, f"http://127.0.0.1:{port}", query=f"?token={TOKEN}"))[0] == 401
     assert exchange(port, head("GET", f"/nope?token={TOKEN}", port))[0] == 404
     status, headers, _ = exchange(port, head("GET", f"/?env=a&token={TOKEN}", port))
-    assert status == 302 and headers["location"] == "/?env=a"
+    assert status == 302 and headers["location"] == "./?env=a"
     assert exchange(port, head("GET", "/", port, [("Cookie", f"livepanel_token={TOKEN}")]))[0] in (200, 503)
     served = srv.log.read_text().split("\n", 1)[1]  # the first line is the URL printed at start
     assert "401" in served and "REDACTED" in served

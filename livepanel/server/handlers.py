@@ -254,10 +254,13 @@ class PageHandler(BaseHandler):
     def get(self) -> None:
         token = self.get_query_argument("token", None)
         if token is not None and self.guard.matches(token):
-            self.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path=self.base_url + "/")
+            # No Path and a relative redirect: behind a proxy that strips a prefix (/livepanel/ -> /), the
+            # browser's own default path (the page's directory, /livepanel) keeps the cookie to this app, and
+            # "./" stays under the prefix, where an absolute "/" would leave it (docs/deploy.md).
+            self.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path=None)  # type: ignore[arg-type]
             query = [(k, v) for k, vs in self.request.query_arguments.items() if k != "token" for v in vs]
             rest = urllib.parse.urlencode([(k, v.decode()) for k, v in query])
-            self.redirect(self.base_url + "/" + ("?" + rest if rest else ""))
+            self.redirect("./" + ("?" + rest if rest else ""))
             return
         index = STATIC / "index.html"
         self.set_header("Cache-Control", "no-cache")
