@@ -352,8 +352,19 @@ class Visdom:
 
     def embeddings(self, features: Any, labels: Any, data_getter: Any = None, data_type: Any = None,
                    win: str | None = None, env: str | None = None, opts: dict | None = None) -> str:  # fmt: skip
-        """A 2-D scatter of the features by label (no t-SNE, no previews: see visdom_figures.embeddings)."""
-        return self._figure(visdom_figures.embeddings(features, labels, opts), win, env, opts)
+        """A native embedding window (panel.embedding: PCA at once, t-SNE and UMAP on request in the page,
+        hover, search, neighbours) with the labels as given. Previews from `data_getter(i)` become thumbnails
+        when they are images or HTML inline images (visdom_compat.embedding_images); `data_type` is accepted.
+        As in Visdom, a call draws the window anew."""
+        f = _array(features)
+        if f.ndim != 2 or f.shape[0] == 0:
+            raise ValueError(f"visdom embeddings: features must be N x D with N > 0, got shape {f.shape}")
+        lab = visdom_compat.embedding_labels(labels, f.shape[0])
+        images = visdom_compat.embedding_images(data_getter, f.shape[0])
+        o = translate_opts({k: v for k, v in (opts or {}).items() if k in ("title", "width", "height")}, "embedding")
+        if win is not None:
+            self.panel.close(win, env=env)
+        return self.panel.embedding(f, labels=lab, images=images, win=self._win(win), env=env, opts=o or None)
 
     def plotlyplot(self, figure: Any, win: str | None = None, env: str | None = None) -> str:
         """A plotly Figure (or its dict) as it is; its layout's title is also the window's, as in Visdom."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import re
 import wave
 from pathlib import Path
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 AUDIO_FILES = {"wav": "wav", "mp3": "mp3", "ogg": "ogg", "flac": "flac"}
 VIDEO_FILES = {"mp4": "mp4", "ogv": "ogv", "webm": "webm"}
 HEATMAP_UPDATES = ("appendRow", "appendColumn", "prependRow", "prependColumn")
+log = logging.getLogger("livepanel.visdom")
 _SVG = re.compile(r"<svg[\s>].*</svg>", re.DOTALL | re.IGNORECASE)
 
 
@@ -207,6 +209,8 @@ def window_json(state: dict[str, Any], panel: Panel | None = None, env: str = ""
         out["content"] = _jsonable(state.get("figure") or {"data": [], "layout": {}})
     elif kind == "properties":
         out.update(type="properties", content=_jsonable(state.get("items") or []))
+    elif kind == "embedding":
+        out.update(type="embeddings", content={"data": embedding_points(state)})
     else:  # media and kinds to come: their stored content as it is
         content = {k: v for k, v in state.items() if k not in ("win", "kind", "opts", "seq")}
         if "data" in content and isinstance(content["data"], bytes):
@@ -379,3 +383,80 @@ def trace_names(panel: Panel, win: str, env: str | None) -> list[str]:
             return []
         raise
     return [t["name"] for t in state.get("traces", [])]
+
+
+# ---------------------------------------------------------------- embeddings (a native embedding window)
+
+_DATA_IMG = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']?data:image/[a-z+]+;base64,([A-Za-z0-9+/=\s]+)""", re.I)
+
+
+def embedding_labels(labels: Any, n: int) -> list[str]:
+    """Visdom's labels (any values, one per point) as the strings its page shows: 3.0 as "3", as in JavaScript."""
+    if convert.is_torch(labels):
+        labels = labels.detach().cpu().numpy()
+    if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__"):
+        raise TypeError(f"visdom embeddings: labels must be a sequence of {n} values, got {type(labels).__name__}")
+    values = labels.ravel().tolist() if isinstance(labels, np.ndarray) else list(labels)
+    if len(values) != n:
+        raise ValueError(f"visdom embeddings: {len(values)} labels for {n} points; give one per point")
+    return [str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in values]
+
+
+def _preview_image(value: Any) -> Any:
+    """One preview from Visdom's data_getter as an image, or None when it is not one: an image (array, tensor,
+    PIL) as it is, or the first inline `<img src="data:image/...;base64,...">` of an HTML string."""
+    if isinstance(value, str):
+        found = _DATA_IMG.search(value)
+        if found is None:
+            return None
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(base64.b64decode(re.sub(r"\s", "", found.group(1))))) as im:
+                return im.convert("RGBA" if "A" in im.getbands() else "RGB")
+        except (ValueError, OSError):
+            return None
+    if value is None or isinstance(value, (bytes, dict)):
+        return None
+    try:
+        return convert.image_input(value, "visdom embeddings preview")
+    except (TypeError, ValueError):
+        return None
+
+
+def embedding_images(data_getter: Any, n: int) -> list[Any] | None:
+    """Thumbnails from Visdom's `data_getter(i)` (Visdom calls it on hover, for `data_type="html"`; here it
+    is called for each point at once): kept when every preview is an image or an HTML inline image, else
+    None (previews of other HTML have no place in the embedding window and are ignored)."""
+    if data_getter is None:
+        return None
+    if not callable(data_getter):
+        raise TypeError(f"visdom embeddings: data_getter must be a function of an index, got {data_getter!r:.80}")
+    from livepanel.embedding import MAX_THUMB_POINTS
+
+    if n > MAX_THUMB_POINTS:
+        log.info("visdom embeddings: no previews for %d points (thumbnails are kept up to %d)", n, MAX_THUMB_POINTS)
+        return None
+    images = []
+    for i in range(n):
+        img = _preview_image(data_getter(i))
+        if img is None:
+            if i:
+                log.warning("visdom embeddings: data_getter(%d) is not an image; previews ignored", i)
+            return None
+        images.append(img)
+    return images
+
+
+def embedding_points(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The latest step of an embedding window as Visdom's points {group, name, label, position, idx}
+    (position: the first two PCA components), for get_window_data."""
+    steps = state.get("steps") or []
+    if not steps:
+        return []
+    e = steps[-1]
+    xy = np.asarray(e["projections"]["pca"])[:, :2].tolist()
+    labels = e.get("labels") or [""] * len(xy)
+    groups = {v: j for j, v in enumerate(dict.fromkeys(labels))}
+    return [{"group": groups[labels[i]], "name": f"Entity {i}", "label": labels[i], "position": p, "idx": i}
+            for i, p in enumerate(xy)]  # fmt: skip

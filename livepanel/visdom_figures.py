@@ -2,7 +2,7 @@
 
 Pure functions (numpy in, a figure dict {"data": [...], "layout": {...}} out) that follow what Visdom's own
 client builds in `visdom/__init__.py` (fossasia/visdom, Apache-2.0): stem, pie, boxplot, quiver, mesh,
-surf, contour, sunburst, dual_axis_lines, 3-D scatter and embeddings. livepanel.visdom sends them with
+surf, contour, sunburst, dual_axis_lines and 3-D scatter. livepanel.visdom sends them with
 `Panel.plotly`, so they are stored and drawn as a plotly window. Numeric data stays numpy (it travels as
 raw bytes); the window's title goes to the window's header (its `title` option), as Visdom shows it.
 Differences from Visdom are said where they are.
@@ -367,48 +367,6 @@ def sunburst(labels: Any, parents: Any, values: Any = None, opts: dict | None = 
             raise ValueError(f"visdom sunburst: values must hold one number per label ({len(lab)})")
         trace["values"] = vals
     return figure([trace], opts)
-
-
-# ---------------------------------------------------------------- embeddings
-
-
-def embeddings(features: Any, labels: Any, opts: dict | None = None) -> dict[str, Any]:
-    """A 2-D scatter of the features (N x D), one trace per label. D > 2 is projected on its first two
-    principal components (Visdom runs t-SNE in the client and draws an interactive d3 view with previews
-    of the data under the pointer: neither is done here)."""
-    opts = dict(opts or {})
-    f = _floats(features)
-    if f.ndim != 2 or f.shape[0] == 0:
-        raise ValueError(f"visdom embeddings: features must be N x D with N > 0, got shape {f.shape}")
-    lab = list(labels) if not isinstance(labels, np.ndarray) else labels.tolist()
-    if len(lab) != f.shape[0]:
-        raise ValueError(f"visdom embeddings: {len(lab)} labels for {f.shape[0]} points")
-    if f.shape[1] == 1:
-        xy = np.column_stack([f[:, 0], np.zeros(len(f))])
-    elif f.shape[1] == 2:
-        xy = f
-    else:
-        centred = f - f.mean(axis=0)
-        _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        xy = centred @ vt[:2].T
-    groups: dict[str, list[int]] = {}
-    for i, v in enumerate(lab):
-        groups.setdefault(str(v), []).append(i)
-    data = []
-    for name, idx in groups.items():
-        rows = np.asarray(idx)
-        data.append(
-            {
-                "type": "scattergl" if len(f) > 20_000 else "scatter",
-                "mode": "markers",
-                "name": name,
-                "x": np.ascontiguousarray(xy[rows, 0]),
-                "y": np.ascontiguousarray(xy[rows, 1]),
-                "text": [f"Entity {i}" for i in idx],
-                "marker": {"size": 6},
-            }
-        )
-    return figure(data, {**opts, "showlegend": opts.get("showlegend", True)})
 
 
 def plotly_title(fig: dict) -> str | None:

@@ -447,3 +447,76 @@ def test_video_from_frames(viz, server):
         decoded = [f.to_ndarray(format="bgr24") for f in container.decode(stream)]
     assert (stream.width, stream.height) == (24, 16) and len(decoded) == 8
     assert decoded[-1][..., 2].mean() > 200 and decoded[0][..., 2].mean() < 40
+
+
+# ---------------------------------------------------------------- embeddings: a native embedding window
+
+
+def _png_html(value: int) -> str:
+    """Visdom's MNIST example's preview: an inline PNG in an <img> tag."""
+    import base64
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((28, 28), value, dtype=np.uint8)).convert("RGB").save(buf, format="PNG")
+    return "<img src='data:image/png;base64," + base64.b64encode(buf.getvalue()).decode() + "' />"
+
+
+def test_embeddings_make_a_native_embedding_window(viz):
+    rng = np.random.default_rng(3)
+    feats = rng.standard_normal((30, 6))
+    labels = np.arange(30) % 3 * 1.0  # np.loadtxt's labels, as in Visdom's MNIST example
+    win = viz.embeddings(feats, labels, opts={"title": "Feats"})
+    state = viz.panel.get(win)
+    assert state["kind"] == "embedding" and state["opts"]["title"] == "Feats" and len(state["steps"]) == 1
+    step = state["steps"][0]
+    assert step["labels"] == [str(i % 3) for i in range(30)] and step["features"].shape == (30, 6)
+    assert step["projections"]["pca"].shape == (30, 3) and "thumbs" not in step
+    # again into the same window: drawn anew (Visdom replaces the window), not a second step
+    viz.embeddings(feats[:10], ["a", "b"] * 5, win=win)
+    state = viz.panel.get(win)
+    assert len(state["steps"]) == 1 and state["steps"][0]["labels"] == ["a", "b"] * 5
+    data = json.loads(viz.get_window_data(win))
+    assert data["type"] == "embeddings" and len(data["content"]["data"]) == 10
+    point = data["content"]["data"][3]
+    assert point["label"] == "b" and point["group"] == 1 and point["idx"] == 3 and len(point["position"]) == 2
+
+
+def test_embeddings_previews_become_thumbnails(viz):
+    feats = np.random.default_rng(4).standard_normal((12, 4))
+    calls: list[int] = []
+
+    def html(i: int) -> str:
+        calls.append(i)
+        return _png_html(20 * i)
+
+    win = viz.embeddings(feats, list(range(12)), data_getter=html, data_type="html")
+    thumbs = viz.panel.get(win)["steps"][0]["thumbs"]
+    assert calls == list(range(12)) and len(thumbs) == 12 and all(t.startswith(b"\x89PNG") for t in thumbs)
+    from PIL import Image
+
+    with Image.open(io.BytesIO(thumbs[5])) as im:
+        assert im.size == (28, 28) and im.convert("L").getpixel((3, 3)) == 100
+    # a getter returning image arrays (CHW floats in [0, 1])
+    win = viz.embeddings(feats, list(range(12)), data_getter=lambda i: np.full((3, 8, 8), i / 11))
+    assert len(viz.panel.get(win)["steps"][0]["thumbs"]) == 12
+    # other HTML, or something that is not an image: no thumbnails, and the getter is not called for all points
+    calls.clear()
+    for getter in (lambda i: calls.append(i) or f"<b>point {i}</b>", lambda i: calls.append(i) or np.arange(4.0)):
+        win = viz.embeddings(feats, list(range(12)), data_getter=getter, data_type="html")
+        assert "thumbs" not in viz.panel.get(win)["steps"][0] and calls == [0]
+        calls.clear()
+
+
+def test_embeddings_bad_input(viz):
+    with pytest.raises(ValueError, match="N x D"):
+        viz.embeddings(np.arange(5.0), [0] * 5)
+    with pytest.raises(ValueError, match="3 labels for 4 points"):
+        viz.embeddings(np.ones((4, 2)), [0, 1, 2])
+    with pytest.raises(TypeError, match="labels must be a sequence"):
+        viz.embeddings(np.ones((4, 2)), "abcd")
+    with pytest.raises(TypeError, match="data_getter must be a function"):
+        viz.embeddings(np.ones((4, 2)), [0] * 4, data_getter=["<img>"] * 4)
+    with pytest.raises(ValueError, match="non-finite"):
+        viz.embeddings(np.array([[1.0, np.nan], [0, 1]]), [0, 1])

@@ -25,7 +25,6 @@ FIGURES = {
     "sun": 1,
     "dual": 2,
     "s3": 2,
-    "emb": 3,
     "pp": 1,
 }
 FAST3D = {"surf", "s3"}
@@ -47,7 +46,7 @@ def visdom_figures(server, tmp_path, env: str) -> None:
         vis.sunburst(labels=np.array(["root", "a", "b", "c"]), parents=np.array(["", "root", "root", "a"]), win="sun")
         vis.dual_axis_lines(X=np.arange(10), Y1=np.arange(10), Y2=np.arange(10) ** 2, win="dual")
         vis.scatter(X=rng.random((50, 3)), Y=rng.integers(1, 3, 50), win="s3")
-        vis.embeddings(rng.random((60, 5)), [i % 3 for i in range(60)], win="emb")
+        vis.embeddings(rng.random((60, 5)), [i % 3 for i in range(60)], win="emb")  # a native embedding window
         vis.plotlyplot({"data": [{"type": "bar", "y": [2, 3, 1]}], "layout": {"title": {"text": "Bars"}}}, win="pp")
         assert vis.flush()
     finally:
@@ -75,7 +74,7 @@ def drawn(page, count: int, timeout: float = 30000) -> None:
 def test_every_visdom_figure_draws(server, pages, artifacts, tmp_path):
     visdom_figures(server, tmp_path, "figs")
     page = pages.open(server.url + "/?env=figs", width=1500, height=1200)
-    page.wait_for_function(f"() => document.querySelectorAll('section.lp-win').length === {len(FIGURES)}")
+    page.wait_for_function(f"() => document.querySelectorAll('section.lp-win').length === {len(FIGURES) + 1}")
     # scroll each into view: windows off screen wait to draw
     for win in FIGURES:
         page.locator(f'section[data-win="{win}"]').scroll_into_view_if_needed()
@@ -90,6 +89,14 @@ def test_every_visdom_figure_draws(server, pages, artifacts, tmp_path):
         assert page.locator(f'section[data-win="{win}"]').get_attribute("data-kind") == "plotly"
         assert painted(page, win) > 0.02, win
     assert page.locator('section[data-win="pp"] .lp-title').inner_text() == "Bars"
+    # Visdom's embeddings: the embedding window (WebGL points, a colour key per label), not a Plotly figure
+    emb = page.locator('section[data-win="emb"]')
+    emb.scroll_into_view_if_needed()
+    assert emb.get_attribute("data-kind") == "embedding"
+    page.wait_for_function(
+        "() => document.querySelector('section[data-win=\"emb\"] .lp-embed')?.dataset.state === 'drawn'", timeout=30000
+    )
+    assert emb.locator(".lp-embed-legend").inner_text().split() == ["0", "1", "2"]
     page.screenshot(path=str(artifacts / "plotly_kinds.png"), full_page=True)
     assert page.locator(".lp-plotly[data-state=error]").count() == 0
 
