@@ -6,15 +6,19 @@ websocket, the ?token= page flow and a large batch all go through it.
 
 from __future__ import annotations
 
+import asyncio
 import http.client
+import time
 import urllib.parse
 
 import numpy as np
 import pytest
+from client_helpers import wait_value
 from nginxproc import PREFIX, Nginx, behind_nginx, requested_paths, require_nginx
 from wire import Socket, arun, get, line_op, send_ops
 
 import livepanel
+from livepanel.integrations.jupyter import page_url
 
 TOKEN = "behind-nginx-token"
 
@@ -113,3 +117,33 @@ def test_the_token_flow_of_the_page_keeps_the_prefix(proxy):
     # the prefix without its slash: nginx redirects to it
     status, headers, _ = request(ngx, "GET", PREFIX)
     assert status == 301 and headers["location"].endswith(f"{PREFIX}/")
+
+
+def test_a_page_click_reaches_the_writer_s_handler_through_the_proxy(proxy, tmp_path):
+    """The events downlink (a websocket the client opens) goes through nginx under the prefix too."""
+    ngx, _ = proxy
+    origin = f"http://127.0.0.1:{ngx.port}"
+    got: list[dict] = []
+    with livepanel.Panel(ngx.url, env="clicks", token=TOKEN, spool_dir=tmp_path / "spool") as panel:
+        panel.line([0, 1], [1.0, 0.5], win="loss")
+        assert panel.flush()
+        panel.on("loss", got.append)
+        wait_value(panel._downlink.connected.is_set, what="the downlink")
+        assert page_url(panel) == f"{ngx.url}/?env=clicks"
+
+        async def click():
+            sock = await Socket(ngx.url, token=TOKEN, origin=origin).connect()
+            try:
+                await sock.subscribe([{"env": "clicks"}])
+                await sock.until(lambda m: m["type"] == "snapshot")
+                await sock.send({"type": "event", "env": "clicks", "win": "loss", "event": "click", "x": 1.0, "y": 0.5})
+                await asyncio.to_thread(wait_value, lambda: len(got) == 1, 10.0, "the click")
+            finally:
+                sock.close()
+
+        arun(click())
+    assert got[0]["event"] == "click" and got[0]["win"] == "loss"
+    deadline = time.monotonic() + 5
+    while f"{PREFIX}/api/v1/events" not in requested_paths(ngx) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert f"{PREFIX}/api/v1/events" in requested_paths(ngx)
