@@ -51,10 +51,11 @@ def doc_config() -> str:
 class Nginx:
     """nginx proxying PREFIX/ on a free port to a livepanel server on `upstream_port`."""
 
-    def __init__(self, workdir: Path, upstream_port: int):
+    def __init__(self, workdir: Path, upstream_port: int, keep_prefix: bool = False):
         self.dir = workdir
         self.port = free_port()
         self.upstream_port = upstream_port
+        self.keep_prefix = keep_prefix  # the doc's variant: no trailing / on proxy_pass, livepanel --base-url
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -66,6 +67,9 @@ class Nginx:
         block = doc_config()
         assert "listen 80;" in block and "127.0.0.1:8097" in block, "docs/deploy.md's nginx block changed shape"
         block = block.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
+        if self.keep_prefix:
+            assert "proxy_pass http://127.0.0.1:8097/;" in block
+            block = block.replace("proxy_pass http://127.0.0.1:8097/;", "proxy_pass http://127.0.0.1:8097;")
         block = block.replace("127.0.0.1:8097", f"127.0.0.1:{self.upstream_port}")
         d = self.dir
         temps = "\n".join(f"  {k}_temp_path {d / k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
@@ -112,18 +116,19 @@ class Nginx:
 
 
 @contextmanager
-def behind_nginx(root: Path, token: str) -> Iterator[tuple[Nginx, ServerProcess]]:
+def behind_nginx(root: Path, token: str, keep_prefix: bool = False) -> Iterator[tuple[Nginx, ServerProcess]]:
     """A token-guarded livepanel server (memory store) on loopback, and nginx in front of it under PREFIX."""
-    srv = ServerProcess(root / "data", "--token", token, store="memory")
+    extra = ("--base-url", PREFIX) if keep_prefix else ()
+    srv = ServerProcess(root / "data", "--token", token, *extra, store="memory")
 
     def healthy() -> bool:  # the health endpoint needs the token too
         try:
-            return get(srv.url, "/api/v1/health", token=token)[0] == 200
+            return get(srv.url, srv.base + "/api/v1/health", token=token)[0] == 200
         except OSError:
             return False
 
     srv.healthy = healthy  # type: ignore[method-assign]
-    ngx = Nginx(root / "nginx", srv.port)
+    ngx = Nginx(root / "nginx", srv.port, keep_prefix)
     try:
         srv.start()
         ngx.start()

@@ -147,3 +147,16 @@ def test_a_page_click_reaches_the_writer_s_handler_through_the_proxy(proxy, tmp_
     while f"{PREFIX}/api/v1/events" not in requested_paths(ngx) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert f"{PREFIX}/api/v1/events" in requested_paths(ngx)
+
+
+def test_the_prefix_kept_with_base_url_works_too(tmp_path):
+    """docs/deploy.md's variant: nginx passes /livepanel/ on unchanged, livepanel runs with --base-url."""
+    require_nginx()
+    with behind_nginx(tmp_path, TOKEN, keep_prefix=True) as (ngx, srv):
+        with livepanel.Panel(ngx.url, env="kept", token=TOKEN, spool_dir=tmp_path / "spool") as panel:
+            panel.log({"acc": 0.5}, step=0)
+            assert list(panel.get("acc")["traces"][0]["y"]) == [0.5]
+        assert get(srv.url, "/api/v1/envs", token=TOKEN)[0] == 404  # the server itself lives under the prefix
+        status, headers, _ = request(ngx, "GET", f"{PREFIX}/?env=kept&token={TOKEN}")
+        assert status == 302 and urllib.parse.urljoin(f"{PREFIX}/", headers["location"]) == f"{PREFIX}/?env=kept"
+        assert "path=" not in headers["set-cookie"].lower()
