@@ -54,3 +54,31 @@ def count_keys(opts: dict) -> None:
     n = sum(1 for k in opts if is_key(k))
     if n > MAX_KEYS:
         raise ValueError(f"opts style {n} traces; the limit is {MAX_KEYS} in one map")
+
+
+PER_POINT = ("markercolors", "text")
+
+
+def appended(opts: dict, stored: dict, name: str, start: int) -> dict:
+    """The options an append to trace `name` stores (State.apply): its per-point lists describe the points
+    it appends, so they extend the trace's stored lists from point `start` (the trace's length before the
+    append; points appended without one get "": the trace's colour, no label), up to MAX_POINTS entries.
+    The per-point lists of other traces stay as stored (an append never shortens them), and the other fields
+    an append gives replace those fields only (a label list does not take the trace's colour away). Why here
+    and not in the client: only the store knows the trace's length and its lists when several clients append."""
+    out = {}
+    for key, value in opts.items():
+        if not is_key(key) or not isinstance(value, dict):
+            out[key] = value
+            continue
+        old = stored.get(key) if isinstance(stored.get(key), dict) else {}
+        new = {f: v for f, v in {**old, **value}.items() if f not in PER_POINT}
+        for field in PER_POINT:
+            kept = old.get(field)
+            if key[len(PREFIX) :] == name and field in value:
+                before = (kept or [])[:start]
+                kept = (before + [""] * (start - len(before)) + value[field])[:MAX_POINTS]
+            if kept is not None:
+                new[field] = kept
+        out[key] = new
+    return out

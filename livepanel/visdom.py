@@ -169,7 +169,7 @@ class Visdom:
         mode = "append" if update in ("append", "insert") else "replace"
         names = self._trace_names(win, env, update, o, y2.shape[1], name)
         member = np.repeat(np.arange(len(names)), y2.shape[0])  # visdom's per-point order: trace by trace
-        o.update(visdom_opts.trace_styles(opts, names, member, update in ("append", "insert")))
+        o.update(visdom_opts.trace_styles(opts, names, member))
         o.update(visdom_opts.defaults("line", opts, update))
         for j, trace in enumerate(names):
             self.panel.line(x2[:, j], y2[:, j], win=win, name=trace, env=env, update=mode, opts=o or None)
@@ -200,7 +200,7 @@ class Visdom:
         k = int(uniq.max()) if len(uniq) and Y is not None else 1
         names = self._trace_names(win, env, update, o, k, name)
         member = labels - 1 if Y is not None else np.zeros(len(xy), dtype=np.int64)
-        o.update(visdom_opts.trace_styles(opts, names, member, update in ("append", "insert")))
+        o.update(visdom_opts.trace_styles(opts, names, member))
         o.update(visdom_opts.defaults("scatter", opts, update))
         for label in uniq:
             mask = labels == label

@@ -129,12 +129,12 @@ def _rgb(rows: np.ndarray, what: str) -> list[str]:
     return ["#{:02x}{:02x}{:02x}".format(*(int(v) for v in r)) for r in rows]
 
 
-def trace_styles(opts: dict | None, names: list[str], member: np.ndarray | None, append: bool) -> dict[str, Any]:
+def trace_styles(opts: dict | None, names: list[str], member: np.ndarray | None) -> dict[str, Any]:
     """``trace:<name>`` options for the traces of one call.
 
     `names` are the call's traces (Visdom's K), `member` gives each point's trace index (None: the
-    points of one trace). Per-point colours and labels are kept for a call that draws its trace anew;
-    an append's own are left out (its points take the trace's colour)."""
+    points of one trace). Per-point colours and labels are those of the call's points; in an append the
+    store adds them after the trace's own (trace_style.appended)."""
     opts = opts or {}
     k = len(names)
     n = len(member) if member is not None else None
@@ -158,9 +158,8 @@ def trace_styles(opts: dict | None, names: list[str], member: np.ndarray | None,
     if mc is not None:
         colors = _rgb(np.asarray(_plain(mc)), "markercolor")
         if n is not None and len(colors) == n:  # one per point (Visdom's first reading)
-            if not append:
-                for j, name in enumerate(names):
-                    styles[name]["markercolors"] = [c for c, m in zip(colors, member, strict=True) if m == j]
+            for j, name in enumerate(names):
+                styles[name]["markercolors"] = [c for c, m in zip(colors, member, strict=True) if m == j]
         elif len(colors) == k:
             for name, c in zip(names, colors, strict=True):
                 styles[name]["markercolor"] = c
@@ -173,10 +172,9 @@ def trace_styles(opts: dict | None, names: list[str], member: np.ndarray | None,
         text = [str(v) for v in np.asarray(_plain(labels), dtype=object).ravel()]
         if n is not None and len(text) != n:
             raise ValueError(f"visdom textlabels: expected {n} labels (one per point), got {len(text)}")
-        if not append:
-            for j, name in enumerate(names):
-                mine = text if member is None else [t for t, m in zip(text, member, strict=True) if m == j]
-                styles[name]["text"] = mine
+        for j, name in enumerate(names):
+            mine = text if member is None else [t for t, m in zip(text, member, strict=True) if m == j]
+            styles[name]["text"] = mine
     plotly = (opts.get("traceopts") or {}).get("plotly") if isinstance(opts.get("traceopts"), dict) else None
     for name in names:  # Plotly trace overrides by name: the parts a trace style holds
         over = plotly.get(name) if isinstance(plotly, dict) else None

@@ -520,3 +520,44 @@ def test_embeddings_bad_input(viz):
         viz.embeddings(np.ones((4, 2)), [0] * 4, data_getter=["<img>"] * 4)
     with pytest.raises(ValueError, match="non-finite"):
         viz.embeddings(np.array([[1.0, np.nan], [0, 1]]), [0, 1])
+
+
+# ---------------------------------------------------------------- per-point styles in an append
+
+
+def test_an_append_keeps_its_points_colours_and_labels(viz):
+    red, blue, green = [255, 0, 0], [0, 0, 255], [0, 255, 0]
+    win = viz.scatter(X=np.zeros((3, 2)), Y=np.array([1, 2, 1]), opts={"legend": ["a", "b"],
+                      "markercolor": np.array([red, blue, red]), "textlabels": ["p0", "p1", "p2"]})  # fmt: skip
+    # an append by label: each trace's colours and labels extend its own lists
+    viz.scatter(X=np.ones((3, 2)), Y=np.array([2, 1, 2]), win=win, update="append",
+                opts={"markercolor": np.array([green, blue, green]), "textlabels": ["q0", "q1", "q2"]})  # fmt: skip
+    opts = viz.panel.get(win)["opts"]
+    assert opts["trace:a"]["markercolors"] == ["#ff0000", "#ff0000", "#0000ff"]
+    assert opts["trace:b"]["markercolors"] == ["#0000ff", "#00ff00", "#00ff00"]
+    assert opts["trace:a"]["text"] == ["p0", "p2", "q1"] and opts["trace:b"]["text"] == ["p1", "q0", "q2"]
+    # an append without them keeps the lists (its points draw in the trace's colour), a later one pads
+    viz.scatter(X=np.ones((1, 2)), Y=np.array([1]), win=win, update="append", opts={"linecolor": np.array([red])})
+    viz.scatter(X=np.ones((1, 2)), Y=np.array([1]), win=win, update="append", opts={"textlabels": ["r"]})
+    state = viz.panel.get(win)
+    a = state["opts"]["trace:a"]
+    assert a["markercolors"] == ["#ff0000", "#ff0000", "#0000ff"] and a["color"] == "#ff0000"
+    assert a["text"] == ["p0", "p2", "q1", "", "r"] and trace(state, "a")["n"] == 5
+    assert state["opts"]["trace:b"]["text"] == ["p1", "q0", "q2"]
+    # a line's insert with `name`: only that trace's list grows; a new trace starts its own
+    ln = viz.line(Y=np.array([1.0, 2.0]), X=np.arange(2), name="u", opts={"textlabels": ["u0", "u1"]})
+    viz.line(Y=np.array([3.0]), X=np.array([2]), win=ln, name="u", update="append", opts={"textlabels": ["u2"]})
+    viz.line(Y=np.array([3.0]), X=np.array([0]), win=ln, name="v", update="insert", opts={"textlabels": ["v0"]})
+    opts = viz.panel.get(ln)["opts"]
+    assert opts["trace:u"]["text"] == ["u0", "u1", "u2"] and opts["trace:v"]["text"] == ["v0"]
+
+
+def test_per_point_lists_stop_at_the_limit():
+    from livepanel import trace_style
+
+    long = {"trace:a": {"text": ["x"] * 9999}}
+    out = trace_style.appended({"trace:a": {"text": ["y", "z"]}, "title": "T"}, long, "a", 9999)
+    assert len(out["trace:a"]["text"]) == trace_style.MAX_POINTS and out["trace:a"]["text"][-1] == "y"
+    assert out["title"] == "T"
+    # another trace's lists in the op are not taken: that trace's points are not the op's
+    assert trace_style.appended({"trace:b": {"text": ["n"], "dash": "dot"}}, {}, "a", 0) == {"trace:b": {"dash": "dot"}}

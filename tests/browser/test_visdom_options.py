@@ -130,6 +130,15 @@ def test_text_labels_fill_area_and_hidden_legend(server, pages, viz):
     assert c["looks"][0]["size"] == 10, "Visdom's default marker size"
     # a label is painted to the right of its point
     assert any(pixel(page, tl, 4, 1, dx=dx)[3] > 0 for dx in range(10, 30))
+    # an append's labels and marker colours are drawn for its own points, the earlier ones kept
+    more = np.array([[10.0, 1.5], [11.0, 0.5]])
+    viz.scatter(
+        X=more, win=tl, update="append", opts={"textlabels": ["L11", "L12"], "markercolor": np.array([[0, 0, 255]] * 2)}
+    )
+    viz.flush(10)
+    c = wait_chart(page, tl, "c.painted.labels === 12 && c.painted.markers === 12")
+    assert c["looks"][0]["text"] == 12 and c["looks"][0]["perPoint"] == 12
+    assert near(pixel(page, tl, 10, 1.5), (0, 0, 255)), "the appended point has its own colour"
     c = wait_chart(page, fa, "c.labels.length === 2")
     assert [look["fill"] for look in c["looks"]] == [True, True]
     assert c["legendShown"] is False and c["legend"]["height"] == 0
@@ -254,19 +263,16 @@ def test_translation_keeps_what_has_a_meaning_and_styles_only_the_named_traces()
     styles = visdom_opts.trace_styles(
         {"linecolor": np.array([[255, 0, 0], [0, 0, 255]]), "markercolor": np.array([10, 255]),
          "textlabels": ["p", "q", "r"]},
-        ["a", "b"], np.array([0, 1, 0]), append=False,
+        ["a", "b"], np.array([0, 1, 0]),
     )  # fmt: skip
     assert styles == {
         "trace:a": {"color": "#ff0000", "markercolor": "rgba(0, 0, 255, 0.0392)", "text": ["p", "r"]},
         "trace:b": {"color": "#0000ff", "markercolor": "rgba(0, 0, 255, 1)", "text": ["q"]},
     }
-    appended = visdom_opts.trace_styles({"markercolor": np.zeros((3, 3)), "textlabels": ["p", "q", "r"]},
-                                        ["a"], np.zeros(3, dtype=int), append=True)  # fmt: skip
-    assert appended == {}, "an append's per-point colours and labels are not kept"
     over = {"traceopts": {"plotly": {"b": {"line": {"color": "#123456", "dash": "dot", "width": 3}, "opacity": 0.5}}}}
-    assert visdom_opts.trace_styles(over, ["a", "b"], None, append=False) == {
-        "trace:b": {"color": "#123456", "dash": "dot"}
-    }, "traceopts by trace name: line colour and dash"
+    assert visdom_opts.trace_styles(over, ["a", "b"], None) == {"trace:b": {"color": "#123456", "dash": "dot"}}, (
+        "traceopts by trace name: line colour and dash"
+    )
 
 
 def test_the_server_refuses_a_malformed_trace_style_saying_why():

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from livepanel import clips, embedding, heatmap_update, media, plotly_figure
+from livepanel import clips, embedding, heatmap_update, media, plotly_figure, trace_style
 from livepanel.properties import PropertyError, edited
 from livepanel.protocol import ProtocolError
 from livepanel.server.decimate import decimate
@@ -295,6 +295,9 @@ class State:
             writes.append(("opts", name, win, w.kind, w.opts))
             return message, writes
         if op.get("opts"):
+            if kind in TRACE_KINDS and op["update"] == "append":  # per-point styles extend (trace_style.py)
+                start = w.traces[op["name"]].n if op["name"] in w.traces else 0
+                op = message["op"] = dict(op, opts=trace_style.appended(op["opts"], w.opts, op["name"], start))
             for key, value in op["opts"].items():
                 if value is None:
                     w.opts.pop(key, None)
