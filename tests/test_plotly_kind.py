@@ -204,8 +204,9 @@ def test_visdom_figure_methods_draw_plotly_windows(server, vis):
     assert sum(len(t["z"]) for t in s3) == 30
     assert sum(len(t["marker"]["color"]) for t in s3) == 30  # per point, as Visdom's blue of that opacity
     assert window(server.url, "vis", "s3")["opts"]["title"] == "3-D"
-    emb = stored(server, "emb", "vis")["data"]
-    assert [t["name"] for t in emb] == ["0", "1", "2"] and sum(len(t["x"]) for t in emb) == 40
+    emb = vis.panel.get("emb", env="vis")  # a native embedding window since Visdom's embeddings use one
+    assert emb["kind"] == "embedding" and [s["features"].shape for s in emb["steps"]] == [(40, 8)]
+    assert sorted(set(emb["steps"][0]["labels"])) == ["0", "1", "2"]
     assert types(server, "pp") == ["bar"] and window(server.url, "vis", "pp")["opts"]["title"] == "Bars"
     assert wait_for(lambda: set(vis.panel.windows("vis")) >= {"stem", "pie", "s3", "pp"})
 
