@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import time
 import urllib.parse
 
 import numpy as np
 import pytest
-from client_helpers import wait_value
+from client_helpers import wait_for, wait_value
 from nginxproc import PREFIX, Nginx, behind_nginx, requested_paths, require_nginx
 from wire import Socket, arun, get, line_op, send_ops
 
@@ -143,9 +142,7 @@ def test_a_page_click_reaches_the_writer_s_handler_through_the_proxy(proxy, tmp_
 
         arun(click())
     assert got[0]["event"] == "click" and got[0]["win"] == "loss"
-    deadline = time.monotonic() + 5
-    while f"{PREFIX}/api/v1/events" not in requested_paths(ngx) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: f"{PREFIX}/api/v1/events" in requested_paths(ngx), 5)
     assert f"{PREFIX}/api/v1/events" in requested_paths(ngx)
 
 

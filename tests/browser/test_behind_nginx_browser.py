@@ -3,10 +3,9 @@ app's script and styles, the websocket and the API all stay under the prefix, an
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from browser_helpers import next_seq
+from client_helpers import wait_for
 from nginxproc import PREFIX, behind_nginx, requested_paths, require_nginx
 from wire import line_op, send_ops
 
@@ -37,9 +36,8 @@ def test_the_page_draws_and_updates_live_behind_nginx(proxy, pages):
     cookies = page.context.cookies()
     assert [(c["name"], c["path"]) for c in cookies] == [("livepanel_token", PREFIX)]
     page.close()  # nginx logs the websocket when it closes
-    deadline = time.monotonic() + 5
-    while PREFIX + "/api/v1/socket" not in (paths := requested_paths(ngx)) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: PREFIX + "/api/v1/socket" in requested_paths(ngx), 5)
+    paths = requested_paths(ngx)
     for wanted in ("/static/app.js", "/static/app.css", "/api/v1/socket"):
         assert PREFIX + wanted in paths, paths
     outside = [p for p in paths if not p.startswith(PREFIX + "/")]
