@@ -29,3 +29,15 @@ def server_factory(tmp_path: Path):
     yield make
     for srv in started:
         srv.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_server():
+    """A real redis-server on a free loopback port for the module's tests (tests/redisproc.py)."""
+    import redisproc
+
+    if redisproc.binary() is None:  # .ci/setup installs it
+        pytest.skip("Redis is not installed (no redis-server)")
+    srv = redisproc.RedisServer().start()
+    yield srv
+    srv.remove()
