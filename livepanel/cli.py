@@ -11,6 +11,7 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from livepanel import __version__
 from livepanel.config import SETTINGS, Config
@@ -142,9 +143,18 @@ async def _serve(config: Config) -> int:
                     max_media_steps=config.max_media_steps, max_media_bytes=config.max_media_bytes,
                     max_text=config.max_text)  # fmt: skip
     postgres = config.store not in ("sqlite", "memory")
+    if config.hub is not None and not postgres:
+        print("livepanel: --hub is for several nodes on one PostgreSQL store: give --store postgresql://...",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         where = config.data_path if config.store == "sqlite" else config.store if postgres else None
-        store = Store(where, limits)
+        if config.hub is not None:
+            from livepanel.server.store.cluster import ClusterStore
+
+            store = ClusterStore(config.store, limits)
+        else:
+            store = Store(where, limits)
     except Exception as exc:
         if postgres:
             from livepanel.server.store.backend import redact
@@ -154,6 +164,16 @@ async def _serve(config: Config) -> int:
             print(f"livepanel: cannot open the store in {config.data_path}: {exc}", file=sys.stderr)
         return 1
     hub = Hub(store, config.replay_buffer, config.viewer_queue)
+    relay = None
+    if config.hub is not None:
+        from livepanel.server.store.backend import redact
+
+        try:
+            relay = await _relay(config.hub, store, hub)
+        except Exception as exc:
+            print(f"livepanel: cannot use the hub at {redact(config.hub)}: {exc}", file=sys.stderr)
+            store.close()
+            return 1
     diagnosis = Diagnosis(store, enabled=not config.no_diagnose)  # the store's other consumer, beside the hub
     # Tornado's default 64 KiB read chunks: a larger chunk is a fresh zeroed buffer on every read, and
     # a 1 MiB one cost every small request about 0.6 ms of CPU (1 M-point bodies were slower with it too).
@@ -198,5 +218,19 @@ async def _serve(config: Config) -> int:
     except TimeoutError:
         pass
     diagnosis.close()  # its last alerts are stored through the store: before it closes
+    if relay is not None:
+        await relay.close()
     store.close()
     return 0
+
+
+async def _relay(url: str, store: Any, hub: Any) -> Any:
+    """Join the other nodes through Redis: publish this node's commits, follow the envs its viewers watch."""
+    from livepanel.server.relay_redis import RedisRelay
+
+    relay = RedisRelay(url, store.store_id)
+    await relay.start(store.on_entry, store.on_head, store.on_resync)
+    store.relay = relay
+    store.entry_listeners.append(relay.publish)
+    hub.watchers.append(relay.watch)
+    return relay

@@ -77,6 +77,12 @@ def _store(text: str) -> str:
     raise ValueError(f"store must be 'sqlite', 'memory' or a postgresql://user@host:port/db URL, not {text[:100]!r}")
 
 
+def _hub(text: str) -> str:
+    if not re.fullmatch(r"rediss?://[^/?#\s]*(/\d+)?(\?\S*)?", text):
+        raise ValueError("a hub is a Redis URL such as redis://host:6379/0 (or rediss:// for TLS)")
+    return text
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -104,6 +110,13 @@ SETTINGS: tuple[Setting, ...] = (
         "sqlite",
         "sqlite (kept on disk), memory (kept nowhere), or postgresql://user@host:port/db (needs livepanel[cluster])",
         _store,
+    ),
+    Setting(
+        "hub",
+        None,
+        "redis://host:port/db: run as one of several nodes on one --store postgresql://, sharing live changes "
+        "through Redis (needs livepanel[cluster])",
+        _hub,
     ),
     Setting("token", None, "access token (default: $LIVEPANEL_TOKEN, or generated when bound beyond loopback)"),
     Setting("no_auth", False, "serve without a token even when bound beyond loopback", bool, flag=True),
@@ -135,6 +148,7 @@ class Config:
     port: int = 8097
     data_dir: str = "~/.livepanel"
     store: str = "sqlite"
+    hub: str | None = None
     token: str | None = None
     no_auth: bool = False
     base_url: str = ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import urllib.parse
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -45,10 +46,15 @@ class BaseHandler(Secured, tornado.web.RequestHandler):
         if self.page:
             self.set_default_headers()  # again, with the guard: the page's policy names who may frame it
 
-    def prepare(self) -> None:
+    def prepare(self) -> Awaitable[None] | None:
         refused = self.guard.refuse(self)
         if refused is not None:
             self.fail(*refused)
+        store = getattr(self, "store", None)
+        if store is not None and store.shared and self.request.method in ("GET", "HEAD"):
+            env = self.get_query_argument("env", None)  # a cluster node reads what the others committed too
+            return store.fresh([env] if env else None)  # Tornado awaits it before the method
+        return None
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         message = self._reason

@@ -88,6 +88,7 @@ class Viewer:
         self._wake.set()
         self.hub.viewers.discard(self)
         self.hub.runs.stop(self)
+        self.hub.watch_changed()
 
 
 class Hub:
@@ -105,6 +106,10 @@ class Hub:
         store.listeners.append(self.publish)
         store.recovery_listeners.append(self.resync)
         self.runs = RunsFeed(store)  # the runs table's live rows, for the viewers that turn it on
+        # told the envs viewers watch (and whether one follows every env: the runs table) when that changes:
+        # a cluster node subscribes to just those envs' changes from the other nodes
+        self.watchers: list[Callable[[set[str], bool], None]] = []
+        self._watched: tuple[set[str], bool] = (set(), False)
 
     def connect(self, write: Callable[[bytes], Awaitable[None]]) -> Viewer:
         viewer = Viewer(self, write, self.viewer_queue)
@@ -194,6 +199,16 @@ class Hub:
             if resumable and self._resume(viewer, env, since):
                 continue
             self.send_snapshot(viewer, env)
+        self.watch_changed()
+
+    def watch_changed(self) -> None:
+        if not self.watchers:
+            return
+        watched = (set().union(*(v.envs for v in self.viewers)), bool(self.runs.viewers))
+        if watched != self._watched:
+            self._watched = watched
+            for watcher in self.watchers:
+                watcher(*watched)
 
     def _resume(self, viewer: Viewer, env: str, since: int) -> bool:
         published = self.published.get(env, 0)

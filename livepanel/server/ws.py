@@ -37,6 +37,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         self.viewer: Viewer | None = None
         self.bucket = Bucket()  # events and edits this viewer may send (livepanel/server/events.py)
         self._tasks: set[asyncio.Task] = set()
+        self._turn: asyncio.Task | None = None  # the last subscription waiting to catch up (cluster nodes)
 
     def set_default_headers(self) -> None:
         auth.secure(self, None, page=False)  # the refusals (401, 403) are answers like any other
@@ -65,12 +66,12 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
             kind = msg.get("type")
             if kind == "subscribe":
                 requests, width = _check_subscribe(msg)
-                self.hub.subscribe(self.viewer, requests, width)
+                self._in_turn(lambda: self.hub.subscribe(self.viewer, requests, width), [r["env"] for r in requests])
             elif kind == "runs":
                 if _check_runs(msg):
-                    self.hub.runs.start(self.viewer)
+                    self._in_turn(lambda: self.hub.runs.start(self.viewer), None)
                 else:
-                    self.hub.runs.stop(self.viewer)
+                    self._in_turn(lambda: self.hub.runs.stop(self.viewer), [])
             elif kind in ("event", "edit"):
                 self._event(kind, msg, len(message))
             elif kind in USER_OPS:
@@ -92,6 +93,31 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         except Exception as exc:  # a gap in the checks: logged (short) and answered; the socket stays open
             auth.log_exception(self.request, type(exc), exc, exc.__traceback__)
             self._error(f"the message could not be handled ({type(exc).__name__})")
+
+    def _in_turn(self, act: Any, envs: list[str] | None) -> None:
+        """Subscribe (or follow the runs table) at once; on a cluster node, once the envs are caught up with
+        the other nodes (None: every env), in the order the page asked."""
+        if not self.store.shared:
+            act()
+            self.hub.watch_changed()
+            return
+        previous = self._turn
+
+        async def turn() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])
+            if envs != []:
+                try:
+                    await self.store.fresh(envs)
+                except Exception as exc:  # the database is away: what this node has, live changes follow
+                    log.warning("could not catch up before a subscription: %r", exc)
+            if self.viewer is not None and not self.viewer.closed:
+                act()
+                self.hub.watch_changed()
+
+        self._turn = asyncio.get_running_loop().create_task(turn())
+        self._tasks.add(self._turn)
+        self._turn.add_done_callback(self._tasks.discard)
 
     def _event(self, kind: str, msg: dict, size: int) -> None:
         """A click or key press in a window (sent to the env's downlinks), or an edit of a properties pane

@@ -56,6 +56,8 @@ class BatchError(StoreError, ProtocolError):
 
 
 class Store:
+    shared = False  # one node among several (cluster.ClusterStore): reads catch up first (`fresh`)
+
     def __init__(self, path: Path | str | None = None, limits: Limits | None = None):
         """`path`: a data directory (SQLite), a postgresql:// URL, or None (memory only)."""
         self.state = State(limits)
@@ -192,16 +194,20 @@ class Store:
         if loop is None and done is not None:
             done(True)
 
-    def _apply(self, ops: list[dict]) -> tuple[list[dict], list[tuple]]:
+    def _apply(
+        self, ops: list[dict], now: float | None = None, applied: list[dict] | None = None, undo: Undo | None = None
+    ) -> tuple[list[dict], list[tuple]]:
         """Apply checked operations to the state, in order: (their viewer messages, their prepared writes).
+        `applied` collects the operations as applied (a fork expanded, a finished run reopened): replayed
+        with the same time, they make the same state (cluster nodes, livepanel/server/store/cluster.py).
 
         If an operation cannot be applied or its writes cannot be encoded for storage, the state is put
         back as it was before the batch and BatchError names that operation."""
-        now = time.time()
+        now = time.time() if now is None else now
         messages: list[dict] = []
         writes: list[tuple | None] = []
         contents: dict[tuple[str, str], int] = {}  # where a window's last content write of the batch is
-        apply, undo = self.state.apply, Undo(self.state)
+        apply, undo = self.state.apply, undo or Undo(self.state)
         prepare = self.persist.prepare if self.persist is not None else None
         for i, op in enumerate(ops):
             if self.state.noop(op):
@@ -219,6 +225,8 @@ class Store:
                     undo.rollback()
                     raise BatchError(f"operation {i}: cannot be stored: {exc}", op=i) from exc
                 messages.append(message)
+                if applied is not None:
+                    applied.append(each)
                 for action in actions:
                     if action[0] == "content":  # a window's whole content: only the batch's last one is written
                         key = (action[1], action[2])
@@ -290,6 +298,9 @@ class Store:
                 batch_listener(*batch)
             except Exception:  # a listener's bug must not fail ingest (nor the listeners after it)
                 log.exception("a batch listener failed")
+
+    async def fresh(self, envs: list[str] | None = None) -> None:
+        """Catch envs up with changes committed elsewhere before reading them: nothing to do on one server."""
 
     def close(self) -> None:
         """Commit everything accepted so far and close the database (close diagnosis first: its last

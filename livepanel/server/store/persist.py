@@ -166,19 +166,20 @@ class Persistence:
             raise
         log.info("livepanel: data directory upgraded from schema %d to %d", version, SCHEMA_VERSION)
 
-    def load(self, state: State) -> dict[str, int]:
-        """Rebuild the live state from disk; return the last committed seq per client."""
+    def load(self, state: State, only: str | None = None) -> dict[str, int]:
+        """Rebuild the live state from disk (`only`: just that env); return the last committed seq per client."""
         db = self.db
-        query = "SELECT env, seq, live, layout, mute, run, created, updated FROM envs"
-        for env, seq, live, layout, mute, run, created, updated in db.execute(query):
+        where, args = (" WHERE env=?", (only,)) if only is not None else ("", ())
+        query = "SELECT env, seq, live, layout, mute, run, created, updated FROM envs" + where
+        for env, seq, live, layout, mute, run, created, updated in db.execute(query, args):
             state.seqs[env] = seq
             if live:
                 e = Env(env, seq, {}, _unpack(layout) or {}, mute=_unpack(mute) or [], run=record.loaded(_unpack(run)))
                 e.created, e.updated = created, updated
                 state.envs[env] = e
         texts: dict[tuple[str, str], list[str]] = {}
-        query = "SELECT env, win, kind, opts, content, seq FROM windows"
-        for env, win, kind, opts, content, seq in db.execute(query):
+        query = "SELECT env, win, kind, opts, content, seq FROM windows" + where
+        for env, win, kind, opts, content, seq in db.execute(query, args):
             e = state.envs.get(env)
             if e is not None:
                 w = Window(win, kind, _unpack(opts) or {}, e.seq if seq is None else seq)
@@ -188,7 +189,9 @@ class Persistence:
                 else:
                     w.content = decode_arrays(_unpack(content)) if content else {}
                 e.windows[win] = w
-        for env, win, part, text in db.execute("SELECT env, win, part, text FROM texts ORDER BY env, win, part"):
+        for env, win, part, text in db.execute(
+            f"SELECT env, win, part, text FROM texts{where} ORDER BY env, win, part", args
+        ):
             pieces = texts.get((env, win))
             if pieces is not None:
                 pieces.append(text)
@@ -197,12 +200,13 @@ class Persistence:
             w = state.envs[env].windows[win]
             w.content = {"text": (TEXT_DROPPED if w.text_dropped else "") + "".join(pieces)}
         for env, win, trace, ydtype, t0 in db.execute(
-            "SELECT env, win, trace, ydtype, t0 FROM traces ORDER BY env, win, ord"
+            f"SELECT env, win, trace, ydtype, t0 FROM traces{where} ORDER BY env, win, ord", args
         ):
             w = state.window(env, win)
             if w is not None:
                 w.traces[trace] = Series(ydtype, t0 or 0.0)
-        cursor = db.execute("SELECT env, win, trace, start, n, x, y, t FROM points ORDER BY env, win, trace, start")
+        query = f"SELECT env, win, trace, start, n, x, y, t FROM points{where} ORDER BY env, win, trace, start"
+        cursor = db.execute(query, args)
         for env, win, trace, start, n, x, y, t in cursor:
             w = state.window(env, win)
             series = w.traces.get(trace) if w else None
@@ -214,11 +218,13 @@ class Persistence:
                 self._tails[(env, win, trace)].append((start, n))
             else:
                 self._tails[(env, win, trace)].clear()
-        for env, win, step, body in db.execute("SELECT env, win, step, body FROM steps ORDER BY env, win, step"):
+        for env, win, step, body in db.execute(
+            f"SELECT env, win, step, body FROM steps{where} ORDER BY env, win, step", args
+        ):
             w = state.window(env, win)
             if w is not None:
                 w.steps[step] = decode_arrays(_unpack(body))
-        for env, body in db.execute("SELECT env, body FROM alerts ORDER BY id"):
+        for env, body in db.execute(f"SELECT env, body FROM alerts{where} ORDER BY id", args):
             if env in state.envs:
                 state.envs[env].alerts.append({"dismissed": False} | _unpack(body))
         self._touched.update(self._tails)

@@ -97,7 +97,8 @@ COPY_TYPES = {
 }
 POINTS_INSERT = "INSERT INTO points VALUES (?,?,?,?,?,?,?,?)"
 MAX_FIELD = (1 << 30) - 1  # PostgreSQL's largest text or bytea value
-LOCK_KEY = 0x6C697665  # a session advisory lock: one livepanel server per database (several nodes: not yet)
+LOCK_KEY = 0x6C697665  # a session advisory lock: one livepanel server per database, or cluster nodes sharing it
+SCHEMA_KEY = 0x6C697666  # a transaction's advisory lock while it makes the tables and the store id
 RECONNECT_EVERY = 0.5  # seconds between attempts to reconnect after a storage failure
 _WAKE, _RESUME = "wake", "resume"  # markers in the writer's queue
 CONNECT_TIMEOUT = 10  # seconds
@@ -133,11 +134,17 @@ def storage_failure(exc: BaseException) -> bool:
 class PgPersistence:
     """The store's persistence on PostgreSQL: the interface of persist.Persistence, plus recovery."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, exclusive: bool = True):
+        """`exclusive`: hold the lock that keeps a second server off the database (not for cluster nodes,
+        livepanel/server/store/oplog_pg.py, which order their writes per env instead)."""
         self.url = url
+        self.exclusive = exclusive
         self.max_length = MAX_FIELD
         self.db = self._open()
         row = self.db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
+        if row is None:
+            self.db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_KEY,))  # cluster nodes starting together
+            row = self.db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
         if row is None:
             self.store_id = secrets.token_hex(8)
             self.db.execute("INSERT INTO meta VALUES (?, ?)", ("store_id", self.store_id))
@@ -165,15 +172,20 @@ class PgPersistence:
         conn = connect(self.url)
         try:
             # A server that just stopped or died may still hold the lock for a moment (its session ends after it).
+            # Cluster nodes share the lock; a single server holds it alone: the two never mix on one database.
             deadline = time.monotonic() + LOCK_WAIT
-            while not conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
+            take = "pg_try_advisory_lock" if self.exclusive else "pg_try_advisory_lock_shared"
+            while not conn.execute(f"SELECT {take}(%s)", (LOCK_KEY,)).fetchone()[0]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(
-                        f"another livepanel server is using the database {redact(self.url)} "
-                        "(several servers on one database are not supported yet)"
+                        f"another livepanel server is using the database {redact(self.url)} (several nodes on "
+                        "one database each need --hub redis://...)"
+                        if self.exclusive
+                        else f"a single livepanel server (without --hub) is using the database {redact(self.url)}"
                     )
                 conn.rollback()
                 time.sleep(0.1)
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_KEY,))  # nodes starting together
             conn.execute(SCHEMA)
             conn.commit()
         except BaseException:
@@ -464,7 +476,7 @@ def copy_rows(conn: psycopg.Connection, table: str, rows: Any) -> int:
 
 _REPLACE = re.compile(r"INSERT OR REPLACE INTO (\w+) VALUES \((.*)\)$", re.S)
 _STREAMED = re.compile(r"SELECT [\w, ]+ FROM (points|steps) ORDER BY ")  # read at start-up, row by row
-_WHOLE = re.compile(r"SELECT [\w, ]+ FROM (\w+)")
+_WHOLE = re.compile(r"SELECT [\w, ]+ FROM (\w+)(?: WHERE env=\?)?")
 _UPSERT = re.compile(r"INSERT INTO (\w+).* DO UPDATE SET (.*)$", re.S)
 
 
