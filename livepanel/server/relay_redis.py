@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import secrets
 from collections import deque
@@ -184,13 +185,14 @@ class RedisRelay:
             raise TypeError(f"an entry is bytes, got {type(entry).__name__}")
         if self._client is None:
             raise RuntimeError("RedisRelay.publish() before start()")
-        size = len(entry) if len(entry) <= self.big else 0
+        small = len(entry) <= self.big
+        size = len(entry) if small else 0
         full = len(self._queue) >= QUEUE_ITEMS or self._queued_bytes + size > QUEUE_BYTES
         if self._down or full:
             self.stats["dropped"] += 1
             self._lost = True
             return
-        self._queue.append((env, lseq, bytes(entry) if size else None, bool(notable)))
+        self._queue.append((env, lseq, bytes(entry) if small else None, bool(notable)))
         self._queued_bytes += size
         self._wake_send.set()
 
@@ -298,10 +300,12 @@ class RedisRelay:
         """Receive messages; on a lost connection, reconnect, resubscribe and then call on_resync."""
         while True:
             try:
-                while True:
+                for count in itertools.count(1):
                     msg = await self._pubsub.get_message(timeout=None)
                     if msg is not None:
                         await self._dispatch(msg)
+                    if count % 64 == 0:  # buffered messages come without a pause: let the server's other work run
+                        await asyncio.sleep(0)
             except ERRORS as exc:
                 log.warning("lost the Redis subscription at %s (%s): reconnecting", self.url, exc)
             with contextlib.suppress(*ERRORS):
