@@ -11,13 +11,14 @@ detectable by the receiver, never silently wrong:
   top is skipped), PUBLISHes it on the env's channel and `(env, lseq, notable)` on the heads channel,
   atomically. While Redis is away, entries are dropped (stats["dropped"]); once it is back, the node
   broadcasts a resync notice and every other node's `on_resync` runs.
-- `on_entry(env, lseq, entry)` gets the entries of watched envs in publish order per node. Entries of
-  an env published by different nodes may interleave out of `lseq` order, and entries may be missing:
-  the receiver checks that `lseq` follows the last one it has, and fills a gap with `history()` or
-  from PostgreSQL. `entry` is None for an entry larger than `big` bytes: Redis disconnects pub/sub
-  subscribers whose output buffer grows past a few tens of MB, so only a notice travels and the entry
-  is not kept in the stream either (its memory stays bounded by history x big per env): read it from
-  PostgreSQL.
+- `on_entry(env, lseq, entry)` gets the entries of watched envs (this node's own too) in publish order
+  per node, each before its head. Entries of an env published by different nodes may interleave out
+  of `lseq` order, one may come twice while a watch change is applied, and entries may be missing:
+  the receiver ignores an `lseq` it has, checks that `lseq` follows the last one it has, and fills a
+  gap with `history()` or from PostgreSQL. `entry` is None for an entry larger than `big` bytes (1 MB):
+  Redis disconnects pub/sub subscribers whose output buffer grows past a few tens of MB, so only a
+  notice travels, and the entry is not kept in the stream either (its memory stays bounded by history
+  x big per env): read it from PostgreSQL.
 - `on_head(env, lseq, notable)` gets every publish of every env (one heads channel all nodes watch).
 - `on_resync()` runs when messages may have been missed: the subscription connection was lost and is
   back (subscriptions live again), or another node dropped entries. The receiver re-reads from
@@ -25,8 +26,10 @@ detectable by the receiver, never silently wrong:
 - `watch(envs, everything=False)` sets the envs subscribed to (a diff is applied in the background);
   `await settled()` returns once that set is live on the server. `everything=True` subscribes to all
   envs of this namespace with one pattern.
-- `history(env, after, upto)` gives the entries after..upto, or None when any is missing (trimmed,
-  published out of order, too big or dropped).
+- `history(env, after, upto)` gives the entries after..upto, or None when any is missing (trimmed: the
+  stream keeps about the last `history` entries; published out of order, too big or dropped).
+- `stats`: published (sent to Redis), dropped (never sent), skipped (published but not kept in the
+  stream: not above its top), received (given to on_entry), resyncs (on_resync calls).
 
 Names: every key and channel is `lp:<namespace>:...` with the namespace and env percent-encoded, so
 names hold no glob characters and no `:` and a pattern subscription never reaches another env or
@@ -127,7 +130,7 @@ class RedisRelay:
         self._queue: deque = deque()
         self._queued_bytes = 0
         self._wake_send = asyncio.Event()
-        self._down = self._lost = False
+        self._down = self._lost = self._closed = False
         # subscriptions: what watch() asked, what was sent on the current connection, what is confirmed
         self._want: tuple[frozenset[bytes], bool] = (frozenset(), False)
         self._sent: tuple[frozenset[bytes], bool] = (frozenset(), False)
@@ -164,6 +167,8 @@ class RedisRelay:
         await self.settled()  # the heads channel is live
 
     async def close(self) -> None:
+        """Stop the background tasks and disconnect; later publishes are dropped."""
+        self._closed = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -172,6 +177,7 @@ class RedisRelay:
         self._tasks = []
         if self._pubsub is not None:
             await self._pubsub.aclose()
+            self._pubsub = None
         if self._client is not None:
             await self._client.aclose()
 
@@ -185,10 +191,10 @@ class RedisRelay:
             raise TypeError(f"an entry is bytes, got {type(entry).__name__}")
         if self._client is None:
             raise RuntimeError("RedisRelay.publish() before start()")
-        small = len(entry) <= self.big
-        size = len(entry) if small else 0
+        small = memoryview(entry).nbytes <= self.big
+        size = memoryview(entry).nbytes if small else 0
         full = len(self._queue) >= QUEUE_ITEMS or self._queued_bytes + size > QUEUE_BYTES
-        if self._down or full:
+        if self._down or self._closed or full:
             self.stats["dropped"] += 1
             self._lost = True
             return
@@ -273,8 +279,8 @@ class RedisRelay:
         New subscriptions go before the old ones end: while a change is applied an entry may come twice
         (the receiver ignores an lseq it has), rather than not at all."""
         (want, pattern), (sent, had_pattern) = self._want, self._sent
-        if (want, pattern) == (sent, had_pattern) and not force:
-            return
+        if self._pubsub is None or ((want, pattern) == (sent, had_pattern) and not force):
+            return  # no connection: the next one subscribes to everything wanted
         self._sent = self._want
         self._asked += 1
         token, pubsub = self._asked, self._pubsub
@@ -308,17 +314,22 @@ class RedisRelay:
                         await asyncio.sleep(0)
             except ERRORS as exc:
                 log.warning("lost the Redis subscription at %s (%s): reconnecting", self.url, exc)
-            with contextlib.suppress(*ERRORS):
-                await self._pubsub.aclose()
+            await self._drop_pubsub()
             while True:
                 await asyncio.sleep(RETRY_EVERY)
                 try:
                     await self._connect()
                     break
                 except ERRORS:
-                    with contextlib.suppress(*ERRORS):
-                        await self._pubsub.aclose()
+                    await self._drop_pubsub()
             self._resync_at = self._asked
+
+    async def _drop_pubsub(self) -> None:
+        """Close a broken subscription connection for good: redis-py would otherwise reconnect it silently."""
+        async with self._applying:
+            pubsub, self._pubsub = self._pubsub, None
+            with contextlib.suppress(*ERRORS):
+                await pubsub.aclose()
 
     async def _dispatch(self, msg: dict) -> None:
         kind, data = msg["type"], msg["data"]
@@ -360,6 +371,8 @@ class RedisRelay:
         """The entries after..upto (inclusive) from the env's stream, or None if any of them is missing."""
         if not isinstance(after, int) or not isinstance(upto, int) or after < 0:
             raise ValueError(f"history needs 0 <= after and integer bounds, got {after!r}, {upto!r}")
+        if self._client is None:
+            raise RuntimeError("RedisRelay.history() before start()")
         if upto <= after:
             return []
         if upto - after > self.history_len * 2:  # more than the stream can hold
