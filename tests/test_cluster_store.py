@@ -239,3 +239,27 @@ def test_a_node_refuses_writes_while_the_database_is_away(postgres, nodes):
         postgres.start()
     assert arun(a.ingest("c", 2, checked([line_op("e", "w", [1], [1])]))) is False
     assert a.state.window("e", "w").traces[""].n == 2
+
+
+def test_small_appends_from_several_nodes_are_merged_into_rows_in_order(db, nodes):
+    import psycopg
+
+    a, b = nodes(), nodes()
+
+    def rows() -> int:
+        with psycopg.connect(db) as conn:
+            return conn.execute("SELECT count(*) FROM points WHERE env='e'").fetchone()[0]
+
+    async def main() -> None:
+        for k in range(40):  # one row each, from both nodes in turn
+            await (a, b)[k % 2].ingest("c", k + 1, checked([line_op("e", "w", [k], [k])]))
+        deadline = asyncio.get_running_loop().time() + 15
+        while rows() > 10 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        await a.fresh()
+
+    arun(main())
+    assert rows() <= 10
+    loaded = nodes()
+    _assert_identical(snapshots(a), snapshots(loaded))
+    assert list(loaded.state.window("e", "w").traces[""].arrays()[0]) == list(range(40))

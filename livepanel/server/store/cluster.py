@@ -32,6 +32,7 @@ from livepanel.server.store.persist_pg import storage_failure
 log = logging.getLogger("livepanel.store")
 # (env, lseq, entry, notable): a committed entry, for the relay; notable when envs or windows came or went
 EntryListener = Callable[[str, int, bytes, bool], None]
+COMPACT_EVERY = 1.0  # seconds between merges of small rows of points
 
 
 class ClusterStore(Store):
@@ -48,6 +49,8 @@ class ClusterStore(Store):
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task] = set()
         self.replayed = 0  # entries of other nodes applied here
+        self._touched: set[tuple[str, str, str]] = set()  # traces with new rows of points, to merge
+        self._compacting: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------ writing
 
@@ -127,6 +130,7 @@ class ClusterStore(Store):
                     raise StoreError(f"could not commit to PostgreSQL ({type(exc).__name__}): send again") from exc
                 raise BatchError(f"the store could not write this batch: {exc!r}") from exc
             self.applied.update(heads)
+            self._compact_later(txn.touched)
             if client is not None:
                 self.clients[client] = seq
             self.batches_applied += 1
@@ -137,6 +141,25 @@ class ClusterStore(Store):
                     listener(env, head, entries[env], notable)
         return heads
 
+    def _compact_later(self, touched: set[tuple[str, str, str]]) -> None:
+        """Merge small rows of points now and then (not on the ack path), as the single-node stores do."""
+        self._touched |= touched
+        if self._touched and self._compacting is None:
+            self._compacting = asyncio.get_running_loop().call_later(COMPACT_EVERY, self._compact)
+
+    def _compact(self) -> None:
+        keys, self._touched = self._touched, set()
+
+        async def run() -> None:
+            try:
+                await self.oplog.compact(keys)
+            finally:
+                self._compacting = None
+                if self._touched:
+                    self._compact_later(set())
+
+        self._spawn(run())
+
     async def _begin(self, envs: list[str], client: str | None, alerts: int) -> Any:
         try:
             return await self.oplog.begin(envs, client, {e: self.applied.get(e, 0) for e in envs}, alerts)
@@ -144,6 +167,12 @@ class ClusterStore(Store):
             if storage_failure(exc):
                 raise StoreError(f"PostgreSQL cannot be reached ({type(exc).__name__}): send again") from exc
             raise
+
+    async def client_seq(self, client: str) -> int:
+        """As committed by any node."""
+        seq = await self.oplog.client_seq(client)
+        self.clients[client] = max(seq, self.clients.get(client, 0))
+        return seq
 
     def _shape(self, envs: list[str]) -> list[int]:
         """What the env pickers show of these envs: whether each exists, and its window count."""
@@ -251,6 +280,8 @@ class ClusterStore(Store):
                 lock.release()
 
     def close(self) -> None:
+        if self._compacting is not None:
+            self._compacting.cancel()
         for task in list(self._tasks):
             task.cancel()
         if self.persist is not None:

@@ -29,7 +29,8 @@ import psycopg
 
 from livepanel.server.store import persist
 from livepanel.server.store.model import State
-from livepanel.server.store.persist_pg import PgPersistence, _Db, connect, storage_failure
+from livepanel.server.store.persist_pg import PgPersistence, _Db, connect, merge_rows, storage_failure
+from livepanel.server.store.series import CHUNK
 
 log = logging.getLogger("livepanel.store")
 T = TypeVar("T")
@@ -120,6 +121,11 @@ class OpLog:
         return await self._run(
             lambda db: dict(db.conn.execute("SELECT env, lseq FROM heads WHERE env = ANY(%s)", (envs,)).fetchall())
         )
+
+    async def client_seq(self, client: str) -> int:
+        query = "SELECT seq FROM clients WHERE client=%s"
+        row = await self._run(lambda db: db.conn.execute(query, (client,)).fetchone())
+        return row[0] if row else 0
 
     async def entries(self, env: str, after: int, upto: int) -> list[tuple[int, bytes]] | None:
         """The env's entries after..upto, or None if the log no longer holds them all."""
@@ -217,6 +223,31 @@ class OpLog:
             txn.db.close()  # broken: not given back
             return
         self._give_back(txn.db)
+
+    async def compact(self, keys: set[tuple[str, str, str]]) -> None:
+        """Merge the small rows of points at these traces' tails (persist.compact's rule), reading the
+        tails from the database, since other nodes append to the same traces: each under its env's lock."""
+
+        def work(db: _Db) -> None:
+            conn = db.conn
+            for key in sorted(keys):
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(self.store_id, "env:" + key[0]),))
+                rows = conn.execute(
+                    "SELECT start, n FROM points WHERE env=%s AND win=%s AND trace=%s ORDER BY start DESC LIMIT %s",
+                    (*key, 8 * persist.MERGE_FAN),
+                ).fetchall()
+                run: list[tuple[int, int]] = []
+                for start, n in rows:  # newest first: the run of small rows that meet end to start
+                    if n >= CHUNK or (run and start + n != run[0][0]):
+                        break
+                    run.insert(0, (start, n))
+                tail: list[tuple[int, int]] = []
+                for row in run:  # as if merged after each append, as a single node does
+                    tail.append(row)
+                    persist.compact({key: tail}, {key}, lambda k, starts: merge_rows(conn, k, starts))
+                conn.commit()
+
+        await self._run(work)
 
     # ------------------------------------------------------------ the pool
 

@@ -384,16 +384,21 @@ class PgPersistence:
         self._touched = persist.compact(self._tails, self._touched, self._merge_rows)
 
     def _merge_rows(self, key: tuple[str, str, str], starts: list[int]) -> int:
-        conn = self.db.conn
-        where = "env=%s AND win=%s AND trace=%s AND start = ANY(%s)"
-        rows = conn.execute(f"SELECT n, x, y, t FROM points WHERE {where} ORDER BY start", (*key, starts)).fetchall()
-        n = sum(r[0] for r in rows)
-        ydtype = conn.execute("SELECT ydtype FROM traces WHERE env=%s AND win=%s AND trace=%s", key).fetchone()[0]
-        blobs = [_blob([column(r[i], r[0], dtype) for r in rows]) for i, dtype in ((1, "<f8"), (2, ydtype), (3, "<f4"))]
-        conn.execute(f"DELETE FROM points WHERE {where}", (*key, starts))
-        conn.execute("INSERT INTO points VALUES (%s,%s,%s,%s,%s,%s,%s,%s)", (*key, starts[0], n, *blobs))
-        conn.commit()
+        n = merge_rows(self.db.conn, key, starts)
+        self.db.conn.commit()
         return n
+
+
+def merge_rows(conn: psycopg.Connection, key: tuple[str, str, str], starts: list[int]) -> int:
+    """Merge a trace's rows of points starting at `starts` into one, in the open transaction: its length."""
+    where = "env=%s AND win=%s AND trace=%s AND start = ANY(%s)"
+    rows = conn.execute(f"SELECT n, x, y, t FROM points WHERE {where} ORDER BY start", (*key, starts)).fetchall()
+    n = sum(r[0] for r in rows)
+    ydtype = conn.execute("SELECT ydtype FROM traces WHERE env=%s AND win=%s AND trace=%s", key).fetchone()[0]
+    blobs = [_blob([column(r[i], r[0], dtype) for r in rows]) for i, dtype in ((1, "<f8"), (2, ydtype), (3, "<f4"))]
+    conn.execute(f"DELETE FROM points WHERE {where}", (*key, starts))
+    conn.execute("INSERT INTO points VALUES (%s,%s,%s,%s,%s,%s,%s,%s)", (*key, starts[0], n, *blobs))
+    return n
 
 
 class _Db:
