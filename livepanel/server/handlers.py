@@ -172,11 +172,11 @@ class ClientHandler(BaseHandler):
 
     store: Store
 
-    def get(self) -> None:
+    async def get(self) -> None:
         client = self.arg("client")
         if client is None:
             self.fail(400, "name the client with ?client=ID")
-        self.send({"client": client, "seq": self.store.clients.get(client, 0)})
+        self.send({"client": client, "seq": await self.store.client_seq(client)})
 
 
 class WindowMixin(BaseHandler):

@@ -302,6 +302,10 @@ class Store:
     async def fresh(self, envs: list[str] | None = None) -> None:
         """Catch envs up with changes committed elsewhere before reading them: nothing to do on one server."""
 
+    async def client_seq(self, client: str) -> int:
+        """The last batch seq committed for a client id (0: none)."""
+        return self.clients.get(client, 0)
+
     def close(self) -> None:
         """Commit everything accepted so far and close the database (close diagnosis first: its last
         alerts are stored through this store)."""
