@@ -117,8 +117,10 @@ class ClusterStore(Store):
                 before = self._shape(envs)
                 now, applied, undo = time.time(), [], Undo(self.state)
                 messages, writes = self._apply(ops, now, applied, undo)
-            except BaseException:
+            except BaseException as exc:
                 await self.oplog.rollback(txn)
+                if isinstance(exc, Exception) and not isinstance(exc, ProtocolError) and storage_failure(exc):
+                    raise StoreError(f"PostgreSQL failed while catching up ({type(exc).__name__}): send again") from exc
                 raise
             entries = {env: _entry(now, [op for op in applied if op["env"] == env]) for env in envs}
             entries = {env: entry for env, entry in entries.items() if entry is not None}
