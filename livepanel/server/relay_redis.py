@@ -49,6 +49,8 @@ from collections import deque
 from collections.abc import Callable
 from urllib.parse import quote, unquote, urlsplit
 
+import msgpack
+
 try:
     import redis.asyncio as aredis
     from redis.asyncio.retry import Retry
@@ -63,17 +65,22 @@ log = logging.getLogger("livepanel.relay")
 
 BIG = 1 << 20  # entries above this travel as a notice (see the module docstring)
 QUEUE_ITEMS, QUEUE_BYTES = 10_000, 64 << 20  # the publish queue's bounds; past them entries are dropped
-BATCH_ITEMS, BATCH_BYTES = 512, 8 << 20  # entries sent in one round trip
+BATCH_ITEMS, BATCH_BYTES = 512, 2 << 20  # entries sent in one round trip (its messages stay a few MB)
 RETRY_EVERY = 0.5  # seconds between reconnection attempts
 ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
-# KEYS[1] stream; ARGV: lseq, maxlen, env channel, heads channel, head message, kind ('e' or 'n'), entry
+# One batch of entries, atomically. KEYS: each entry's stream. ARGV: maxlen; then per entry its stream id,
+# kind ('e': entry kept, 'n': too big, not kept) and data; then (channel, message) pairs to PUBLISH.
+# An XADD whose id is not above the stream's top fails: it is skipped, the entry is still published.
 PUBLISH = """
-local added = 1
-local ok = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], ARGV[1] .. '-0', 'k', ARGV[6], 'd', ARGV[7])
-if type(ok) == 'table' and ok.err then added = 0 end
-redis.call('PUBLISH', ARGV[3], ARGV[1] .. ' ' .. ARGV[6] .. ARGV[7])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+local n, added = #KEYS, 0
+for i = 1, n do
+  local r = redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], ARGV[3*i-1], 'k', ARGV[3*i], 'd', ARGV[3*i+1])
+  if not (type(r) == 'table' and r.err) then added = added + 1 end
+end
+for j = 3*n + 2, #ARGV, 2 do
+  redis.call('PUBLISH', ARGV[j], ARGV[j+1])
+end
 return added
 """
 
@@ -203,7 +210,7 @@ class RedisRelay:
         self._wake_send.set()
 
     async def _send(self) -> None:
-        """The one sender: batches of queued entries in order, one pipelined round trip each."""
+        """The one sender: batches of queued entries in order, one script call (one round trip) each."""
         while True:
             await self._wake_send.wait()
             self._wake_send.clear()
@@ -214,15 +221,9 @@ class RedisRelay:
                     size += len(batch[-1][2] or b"")
                 self._queued_bytes -= size
                 try:
-                    async with self._client.pipeline(transaction=False) as pipe:
-                        for env, lseq, entry, notable in batch:
-                            head = b"h %d %d " % (lseq, notable) + env.encode()
-                            kind, data = (b"e", entry) if entry is not None else (b"n", b"")
-                            args = [lseq, self.history_len, self.channel(env), self._heads, head, kind, data]
-                            await self._script(keys=[self._stream(env)], args=args, client=pipe)
-                        added = await pipe.execute()
+                    added = await self._script(*self._script_args(batch))
                     self.stats["published"] += len(batch)
-                    self.stats["skipped"] += added.count(0)
+                    self.stats["skipped"] += len(batch) - added
                 except ERRORS as exc:
                     self.stats["dropped"] += len(batch) + len(self._queue)
                     self._queue.clear()
@@ -232,11 +233,23 @@ class RedisRelay:
                     await self._reconnect_publisher()
             if self._lost and not self._down:
                 try:  # the other nodes may have missed entries: they re-read them from PostgreSQL
-                    await self._client.publish(self._heads, b"r " + self._node)
+                    await self._client.publish(self._heads, msgpack.packb({"r": self._node}))
                     self._lost = False
                 except ERRORS:
                     self._wake_send.set()
                     await asyncio.sleep(RETRY_EVERY)
+
+    def _script_args(self, batch: list) -> tuple[list, list]:
+        """KEYS and ARGV of PUBLISH: one message per env channel (its entries in order), one on heads."""
+        keys, args, by_env = [], [self.history_len], {}
+        for env, lseq, entry, _ in batch:
+            keys.append(self._stream(env))
+            args += [b"%d-0" % lseq, b"e" if entry is not None else b"n", entry or b""]
+            by_env.setdefault(env, []).append((lseq, entry))
+        for env, entries in by_env.items():
+            args += [self.channel(env), msgpack.packb(entries)]
+        args += [self._heads, msgpack.packb({"h": [(env, lseq, notable) for env, lseq, _, notable in batch]})]
+        return keys, args
 
     async def _reconnect_publisher(self) -> None:
         while True:
@@ -308,8 +321,10 @@ class RedisRelay:
             try:
                 for count in itertools.count(1):
                     msg = await self._pubsub.get_message(timeout=None)
-                    if msg is not None:
+                    try:
                         await self._dispatch(msg)
+                    except (ValueError, TypeError, KeyError, msgpack.UnpackException):
+                        log.warning("ignoring a malformed message on %s", msg["channel"])
                     if count % 64 == 0:  # buffered messages come without a pause: let the server's other work run
                         await asyncio.sleep(0)
             except ERRORS as exc:
@@ -331,7 +346,9 @@ class RedisRelay:
             with contextlib.suppress(*ERRORS):
                 await pubsub.aclose()
 
-    async def _dispatch(self, msg: dict) -> None:
+    async def _dispatch(self, msg: dict | None) -> None:
+        if msg is None:
+            return
         kind, data = msg["type"], msg["data"]
         if kind == "pong" and data.startswith(b"lp-sync "):
             async with self._confirm:
@@ -343,17 +360,16 @@ class RedisRelay:
         elif kind not in ("message", "pmessage"):
             return
         elif msg["channel"] == self._heads:
-            if data.startswith(b"h "):
-                lseq, notable, env = data[2:].split(b" ", 2)
-                self._call(1, env.decode(), int(lseq), notable == b"1")
-            elif data.startswith(b"r ") and data[2:] != self._node:
+            heads = msgpack.unpackb(data)
+            for env, lseq, notable in heads.get("h", ()):
+                self._call(1, env, lseq, notable)
+            if heads.get("r", self._node) != self._node:
                 self._resync()
         else:
             env = unquote(msg["channel"].decode()[len(self._prefix) + 2 :])
-            space = data.index(b" ")
-            entry = data[space + 2 :] if data[space + 1 : space + 2] == b"e" else None
-            self.stats["received"] += 1
-            self._call(0, env, int(data[:space]), entry)
+            for lseq, entry in msgpack.unpackb(data):
+                self.stats["received"] += 1
+                self._call(0, env, lseq, entry)
 
     def _resync(self) -> None:
         self.stats["resyncs"] += 1
