@@ -10,6 +10,7 @@ import itertools
 import time
 
 import pytest
+from client_helpers import messages
 from serverproc import free_port
 from wire import arun
 
@@ -289,5 +290,34 @@ def test_bad_arguments_say_what_is_wrong(redis_server):
         with pytest.raises(TypeError, match="set of env names"):
             a.relay.watch("env")
         await close(a)
+
+    arun(body())
+
+
+def test_a_malformed_message_or_a_failing_callback_stops_nothing(redis_server, caplog):
+    async def body():
+        import redis.asyncio as aredis
+
+        _, (a, b) = await nodes(redis_server.url(), (), ("e",))
+        failures = []
+
+        def on_entry(env, lseq, entry):
+            if lseq == 1:
+                failures.append(lseq)
+                raise RuntimeError("a receiver's bug")
+            b.entries.append((env, lseq, entry))
+
+        b.relay._on = (on_entry, *b.relay._on[1:])
+        other = aredis.Redis(port=redis_server.port)
+        await other.publish(b.relay.channel("e"), b"\xc1 not msgpack")
+        await other.publish(b.relay.channel("e"), b"\x93\x01\x02\x03")  # msgpack, not a list of entries
+        await other.aclose()
+        a.relay.publish("e", 1, b"1", False)
+        a.relay.publish("e", 2, b"2", False)
+        await until(lambda: b.lseqs("e") == [2], "the entry after the failing one")
+        assert failures == [1]
+        await close(a, b)
+        assert len(messages(caplog, "ignoring a malformed message")) == 2
+        assert messages(caplog, "a Redis relay callback failed")
 
     arun(body())

@@ -6,11 +6,12 @@ log number `lseq`: 1, 2, 3, ...) and stays the truth; Redis is a fast path, so w
 detectable by the receiver, never silently wrong:
 
 - `publish(env, lseq, entry, notable)` never blocks and never raises for Redis trouble: it queues the
-  entry (bounded) for a background sender that runs one Lua script per entry, in publish order, which
-  appends the entry to the env's capped stream (id `lseq-0`, MAXLEN ~ history; an id not above the
-  top is skipped), PUBLISHes it on the env's channel and `(env, lseq, notable)` on the heads channel,
-  atomically. While Redis is away, entries are dropped (stats["dropped"]); once it is back, the node
-  broadcasts a resync notice and every other node's `on_resync` runs.
+  entry (bounded) for one background sender, which takes the queued entries in order and sends them
+  with one Lua script call that, atomically, appends each entry to its env's capped stream (id
+  `lseq-0`, MAXLEN ~ history; an id not above the stream's top is skipped), PUBLISHes one message per
+  env (its entries, msgpack) and one on the heads channel (every `(env, lseq, notable)`). While Redis
+  is away, entries are dropped (stats["dropped"]); once it is back, the node broadcasts a resync
+  notice and every other node's `on_resync` runs.
 - `on_entry(env, lseq, entry)` gets the entries of watched envs (this node's own too) in publish order
   per node, each before its head. Entries of an env published by different nodes may interleave out
   of `lseq` order, one may come twice while a watch change is applied, and entries may be missing:
