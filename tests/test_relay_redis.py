@@ -282,11 +282,15 @@ def test_bad_arguments_say_what_is_wrong(redis_server):
         with pytest.raises(ConnectionError, match="cannot reach Redis") as err:
             await nowhere.start(print, print, print)
         assert "s3cret" not in str(err.value)
+        with pytest.raises(ConnectionError, match="DB index is out of range"):
+            await RedisRelay(redis_server.url(db=99), "ns").start(print, print, print)
         _, (a,) = await nodes(redis_server.url(), ())
         with pytest.raises(ValueError, match="lseq >= 1"):
             a.relay.publish("e", 0, b"", False)
         with pytest.raises(TypeError, match="bytes"):
             a.relay.publish("e", 1, "text", False)
+        with pytest.raises(ValueError, match="surrogates not allowed"):
+            a.relay.publish("\ud800", 1, b"", False)
         with pytest.raises(TypeError, match="set of env names"):
             a.relay.watch("env")
         await close(a)

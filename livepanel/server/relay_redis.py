@@ -193,8 +193,9 @@ class RedisRelay:
 
     def publish(self, env: str, lseq: int, entry: bytes, notable: bool = False) -> None:
         """Queue one committed entry for Redis; drops it (counted) when Redis is away or the queue is full."""
-        if not isinstance(env, str) or not isinstance(lseq, int) or lseq < 1:
+        if not isinstance(env, str) or not isinstance(lseq, int) or isinstance(lseq, bool) or lseq < 1:
             raise ValueError(f"publish needs an env name and an lseq >= 1, got {env!r}, {lseq!r}")
+        env.encode()  # UnicodeEncodeError (a ValueError) here, for a name Redis could not carry
         if not isinstance(entry, bytes | bytearray | memoryview):
             raise TypeError(f"an entry is bytes, got {type(entry).__name__}")
         if self._client is None:
@@ -232,6 +233,10 @@ class RedisRelay:
                     self._lost = self._down = True
                     log.warning("Redis at %s is unreachable (%s): dropping entries until it is back", self.url, exc)
                     await self._reconnect_publisher()
+                except Exception:  # a bug must not end the sender: the batch is lost, the others resync
+                    log.exception("could not publish %d entries to Redis", len(batch))
+                    self.stats["dropped"] += len(batch)
+                    self._lost = True
             if self._lost and not self._down:
                 try:  # the other nodes may have missed entries: they re-read them from PostgreSQL
                     await self._client.publish(self._heads, msgpack.packb({"r": self._node}))
@@ -338,6 +343,7 @@ class RedisRelay:
                     break
                 except ERRORS:
                     await self._drop_pubsub()
+            log.info("the Redis subscription at %s is back", self.url)
             self._resync_at = self._asked
 
     async def _drop_pubsub(self) -> None:
