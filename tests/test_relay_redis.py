@@ -325,3 +325,28 @@ def test_a_malformed_message_or_a_failing_callback_stops_nothing(redis_server, c
         assert messages(caplog, "a Redis relay callback failed")
 
     arun(body())
+
+
+def test_a_lost_subscription_ends_in_on_resync_never_in_a_silent_reconnect(redis_server):
+    async def body():
+        import redis.asyncio as aredis
+
+        _, (a, b) = await nodes(redis_server.url(), (), ("e",))
+        killer = aredis.Redis(port=redis_server.port)
+        await killer.execute_command("CLIENT", "KILL", "TYPE", "pubsub")  # every subscriber, Redis stays up
+        await until(lambda: a.resyncs == b.resyncs == 1, "on_resync on both nodes")
+        a.relay.publish("e", 1, b"1", False)
+        await until(lambda: b.lseqs("e") == [1], "an entry after the resync")
+
+        # the connection breaks under a watch change: redis-py would reconnect it on the next command
+        await b.relay._pubsub.connection.disconnect()
+        b.relay.watch({"e", "f"})
+        await until(lambda: b.resyncs == 2, "on_resync after the broken connection")
+        await b.relay.settled()
+        a.relay.publish("f", 1, b"f1", False)
+        await until(lambda: b.lseqs("f") == [1], "an entry of the newly watched env")
+        assert a.relay.stats["dropped"] == 0 and a.resyncs == 1
+        await killer.aclose()
+        await close(a, b)
+
+    arun(body())

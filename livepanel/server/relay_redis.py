@@ -56,6 +56,7 @@ try:
     import redis.asyncio as aredis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import RedisError
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError('the Redis hub needs the redis driver: pip install "livepanel[cluster]"') from exc
@@ -183,9 +184,7 @@ class RedisRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        if self._pubsub is not None:
-            await self._pubsub.aclose()
-            self._pubsub = None
+        await self._drop_pubsub()
         if self._client is not None:
             await self._client.aclose()
 
@@ -302,22 +301,27 @@ class RedisRelay:
             return  # no connection: the next one subscribes to everything wanted
         self._sent = self._want
         self._asked += 1
-        token, pubsub = self._asked, self._pubsub
+        pubsub, steps = self._pubsub, []
         if want - sent:
-            await pubsub.subscribe(*(want - sent))
+            steps.append((pubsub.subscribe, *(want - sent)))
         if pattern and not had_pattern:
-            await pubsub.psubscribe(self._pattern)
+            steps.append((pubsub.psubscribe, self._pattern))
         if sent - want:
-            await pubsub.unsubscribe(*(sent - want))
+            steps.append((pubsub.unsubscribe, *(sent - want)))
         if had_pattern and not pattern:
-            await pubsub.punsubscribe(self._pattern)
-        await pubsub.ping(b"lp-sync %d" % token)
+            steps.append((pubsub.punsubscribe, self._pattern))
+        steps.append((pubsub.ping, b"lp-sync %d" % self._asked))
+        for command, *args in steps:
+            if not pubsub.connection.is_connected:  # broken: the reader reconnects (redis-py would, here, too)
+                return
+            await command(*args)
 
     async def _connect(self) -> None:
         """A fresh subscription connection: the heads channel, then the watched channels."""
         async with self._applying:
             self._pubsub = self._client.pubsub()
             await self._pubsub.subscribe(self._heads)
+            self._pubsub.connection.register_connect_callback(self._refuse_reconnect)
             self._sent = (frozenset(), False)
             await self._apply(force=True)
 
@@ -329,7 +333,7 @@ class RedisRelay:
                     msg = await self._pubsub.get_message(timeout=None)
                     try:
                         await self._dispatch(msg)
-                    except (ValueError, TypeError, KeyError, msgpack.UnpackException):
+                    except (ValueError, TypeError, KeyError, AttributeError, msgpack.UnpackException):
                         log.warning("ignoring a malformed message on %s", msg["channel"])
                     if count % 64 == 0:  # buffered messages come without a pause: let the server's other work run
                         await asyncio.sleep(0)
@@ -346,10 +350,20 @@ class RedisRelay:
             log.info("the Redis subscription at %s is back", self.url)
             self._resync_at = self._asked
 
+    async def _refuse_reconnect(self, connection) -> None:
+        """redis-py reconnects a broken subscription connection on its own (and resubscribes), which would
+        hide the messages lost meanwhile: refuse, so that the reader sees the loss and resyncs."""
+        await connection.disconnect(nowait=True)
+        raise RedisConnectionError("the Redis subscription connection was lost")
+
     async def _drop_pubsub(self) -> None:
-        """Close a broken subscription connection for good: redis-py would otherwise reconnect it silently."""
+        """Close a broken subscription connection for good (its pooled connection is reused as it was)."""
         async with self._applying:
             pubsub, self._pubsub = self._pubsub, None
+            if pubsub is None:
+                return
+            if pubsub.connection is not None:
+                pubsub.connection.deregister_connect_callback(self._refuse_reconnect)
             with contextlib.suppress(*ERRORS):
                 await pubsub.aclose()
 
