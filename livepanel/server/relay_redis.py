@@ -34,7 +34,9 @@ detectable by the receiver, never silently wrong:
 
 Names: every key and channel is `lp:<namespace>:...` with the namespace and env percent-encoded, so
 names hold no glob characters and no `:` and a pattern subscription never reaches another env or
-namespace. Callbacks are plain functions called on the event loop; an exception in one is logged.
+namespace. Everything runs on one asyncio loop (the server's): call publish and watch from its thread.
+Callbacks are plain functions called on that loop; an exception in one is logged. `start()` raises
+ConnectionError when Redis cannot be reached; after that, Redis trouble is only logged and counted.
 
 Driver: redis-py's asyncio client (`pip install "livepanel[cluster]"`), imported only here.
 """
