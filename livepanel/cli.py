@@ -232,5 +232,5 @@ async def _relay(url: str, store: Any, hub: Any) -> Any:
     await relay.start(store.on_entry, store.on_head, store.on_resync)
     store.relay = relay
     store.entry_listeners.append(relay.publish)
-    hub.watchers.append(relay.watch)
+    hub.watchers += [store.watch, relay.watch]
     return relay

@@ -49,6 +49,7 @@ class ClusterStore(Store):
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task] = set()
         self.replayed = 0  # entries of other nodes applied here
+        self.watching: tuple[set[str], bool] = (set(), False)  # envs viewers here watch; every env
         self._touched: set[tuple[str, str, str]] = set()  # traces with new rows of points, to merge
         self._compacting: asyncio.TimerHandle | None = None
 
@@ -246,9 +247,15 @@ class ClusterStore(Store):
             self._spawn(self.follow(env, lseq, entry))
 
     def on_head(self, env: str, lseq: int, notable: bool) -> None:
-        """A commit in an env this node may not watch: followed when it changes what the pickers show."""
-        if notable and lseq > self.applied.get(env, 0):
+        """A commit in any env: followed when it changes what the pickers show, or when viewers here watch the
+        env (an entry committed between a subscription's catch-up and its channel going live comes only so)."""
+        watched = self.watching[1] or env in self.watching[0]
+        if (notable or watched) and lseq > self.applied.get(env, 0):
             self._spawn(self.follow(env, lseq))
+
+    def watch(self, envs: set[str], everything: bool) -> None:
+        """The hub's watchers hook: the envs viewers on this node watch."""
+        self.watching = (envs, everything)
 
     def on_resync(self) -> None:
         """The relay lost messages: catch every env up from the log."""
