@@ -135,26 +135,29 @@ class OpLog:
 
     async def begin(self, envs: list[str], client: str | None, applied: dict[str, int], alerts: int = 0) -> Txn:
         """Lock the envs and the client, and read what this node needs before applying the batch."""
-        db = await self._run(lambda db: db, keep=True)
-        txn = Txn(db)
-        try:
-            await self._in(db, lambda: self._begin(txn, envs, client, applied, alerts))
-        except BaseException:
-            await self.rollback(txn)
-            raise
-        return txn
+
+        def begin(db: _Db) -> Txn:
+            txn = Txn(db)
+            self._begin(txn, envs, client, applied, alerts)  # on an error _run closes the connection
+            return txn
+
+        return await self._run(begin, keep=True)
 
     def _begin(self, txn: Txn, envs: list[str], client: str | None, applied: dict[str, int], alerts: int) -> None:
         conn = txn.db.conn
         keys = {lock_key(self.store_id, "env:" + env) for env in envs}
         if client is not None:
             keys.add(lock_key(self.store_id, "client:" + client))
-        for key in sorted(keys):
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
-        if client is not None:
-            row = conn.execute("SELECT seq FROM clients WHERE client=%s", (client,)).fetchone()
-            txn.client_seq = row[0] if row else 0
-        txn.heads = dict(conn.execute("SELECT env, lseq FROM heads WHERE env = ANY(%s)", (envs,)).fetchall())
+        ordered = sorted(keys)  # a select list is evaluated left to right: the locks are taken in this order
+        conn.execute("SELECT " + ", ".join(["pg_advisory_xact_lock(%s)"] * len(ordered)), ordered)
+        # a statement of its own, after the locks: its snapshot holds what the last holders committed
+        rows = conn.execute(
+            "SELECT 0, client, seq FROM clients WHERE client=%s"
+            " UNION ALL SELECT 1, env, lseq FROM heads WHERE env = ANY(%s)",
+            (client, envs),
+        ).fetchall()
+        txn.client_seq = next((seq for which, _, seq in rows if which == 0), 0)
+        txn.heads = {env: lseq for which, env, lseq in rows if which == 1}
         for env in envs:
             head, done = txn.heads.get(env, 0), applied.get(env, 0)
             if head > done:
@@ -191,7 +194,13 @@ class OpLog:
                 heads[env] = txn.heads.get(env, 0) + 1
                 rows.append((env, heads[env], entry))
             db.flush()
-            if rows:
+            if len(rows) == 1:  # the usual batch: one env, one statement
+                db.conn.execute(
+                    "WITH entry AS (INSERT INTO log VALUES (%s, %s, %s))"
+                    " INSERT INTO heads VALUES (%s, %s) ON CONFLICT (env) DO UPDATE SET lseq=excluded.lseq",
+                    (*rows[0], *rows[0][:2]),
+                )
+            elif rows:
                 _copy_log(db.conn, rows)
                 db.conn.execute(
                     "INSERT INTO heads SELECT * FROM unnest(%s::text[], %s::bigint[])"
@@ -323,9 +332,6 @@ def _entries(conn: psycopg.Connection, env: str, after: int, upto: int) -> list[
 
 
 def _copy_log(conn: psycopg.Connection, rows: list[tuple[str, int, bytes]]) -> None:
-    if len(rows) == 1:
-        conn.execute("INSERT INTO log VALUES (%s, %s, %s)", rows[0])
-        return
     with conn.cursor() as cur:
         with cur.copy("COPY log (env, lseq, entry) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(list(LOG_COPY))
