@@ -267,8 +267,10 @@ class OpLog:
             db = self._take()
             try:
                 result = work(db)
-            except BaseException:
+            except BaseException as exc:
                 db.close()
+                if storage_failure(exc):  # the database went away: the idle connections went with it
+                    self._close_idle()
                 raise
             if not keep:
                 self._give_back(db)
@@ -282,6 +284,7 @@ class OpLog:
         except BaseException as exc:
             if storage_failure(exc):
                 db.pending.clear()
+                self._close_idle()
             raise
 
     def _take(self) -> _Db:
@@ -303,13 +306,16 @@ class OpLog:
     def prepare(self, actions: list[tuple]) -> list[tuple]:
         return self.pg.prepare(actions)
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
+    def _close_idle(self) -> None:
         while True:
             try:
                 self._idle.get_nowait().close()
             except queue.Empty:
-                break
+                return
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self._close_idle()
         self.pg.db.close()
 
 
