@@ -9,7 +9,9 @@ livepanel nodes, nginx) and stops it by pid. One JSON line per figure:
   node on SQLite, one node on PostgreSQL, and `--nodes` nodes on PostgreSQL + Redis (writer i sends to
   node i mod N); with the CPU seconds per million points of each node (read from /proc/PID/stat), of
   postgres (all its processes) and of redis-server, from which more nodes can be projected. Medians of
-  `--runs`. This machine's cores are shared by the writers, the nodes and the engines.
+  `--runs`. `cluster` has no viewers (a node applies only its own batches); `cluster_watched` has a
+  viewer of every env on every node (in this process), so every node applies every change as well.
+  This machine's cores are shared by the writers, the viewers, the nodes and the engines.
 - `latency`: from `panel.line()` on node 0 to a viewer's receipt, on node 1 (across nodes, through
   Redis) and on node 0 (the same node), p50 and p99 over `--points` points sent 50 a second; the
   client's own batching (`send_interval`, 10 ms by default) is part of it.
@@ -111,20 +113,25 @@ def _one_ingest(setup: str, nodes: int, writers: int, seconds: float, tmp: Path)
             return _drive([srv.url], writers, seconds, {"node0": srv.proc.pid}, {})
         finally:
             srv.stop()
-    c = Cluster(tmp / f"{setup}-{time.monotonic_ns()}", nodes if setup == "cluster" else 1, nginx=False,
-                hub=setup == "cluster")  # fmt: skip
+    cluster = setup.startswith("cluster")
+    c = Cluster(tmp / f"{setup}-{time.monotonic_ns()}", nodes if cluster else 1, nginx=False, hub=cluster)
     c.start()
+    viewers = []
     try:
+        if setup == "cluster_watched":  # a viewer of every env on every node: each node applies every change
+            viewers = [LiveViewer(u, [f"run{i}" for i in range(writers)], width=1000).start() for u in c.urls]
         pids = {f"node{i}": c.pid(i) for i in range(len(c.nodes))}
         if c.redis is not None:
             pids["redis"] = c.redis.proc.pid
         return _drive(c.urls, writers, seconds, pids, {"postgres": c.pg.proc.pid})
     finally:
+        for v in viewers:
+            v.close()
         c.stop()
 
 
 def bench_ingest(nodes: int, writers: int, seconds: float, runs: int, tmp: Path) -> None:
-    for setup in ("sqlite", "postgresql", "cluster"):
+    for setup in ("sqlite", "postgresql", "cluster", "cluster_watched"):
         results = [_one_ingest(setup, nodes, writers, seconds, tmp) for _ in range(runs)]
         med = {k: statistics.median(r[k] for r in results) for k in results[0]}
         node_keys = sorted(k for k in med if k.startswith("node"))
