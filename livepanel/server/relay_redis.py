@@ -21,6 +21,12 @@ detectable by the receiver, never silently wrong:
   notice travels, and the entry is not kept in the stream either (its memory stays bounded by history
   x big per env): read it from PostgreSQL.
 - `on_head(env, lseq, notable)` gets every publish of every env (one heads channel all nodes watch).
+- `publish_event(env, frame)` sends an ephemeral frame (a page's click or key, at most EVENT_BYTES) to the
+  other nodes that watch the env: queued with the entries (same bounds, same sender, never blocks or raises
+  for Redis trouble), PUBLISHed on the env's channel marked as an event, never kept in the stream and never
+  on the heads channel. `on_event(env, frame)` (optional in `start`) gets the frames other nodes sent for
+  the envs this node watches, at most once each: a frame lost while Redis is away is not sent again
+  (stats["events_dropped"]), and this node never gets its own back.
 - `on_resync()` runs when messages may have been missed: the subscription connection was lost and is
   back (subscriptions live again), or another node dropped entries. The receiver re-reads from
   PostgreSQL what it shows.
@@ -30,7 +36,8 @@ detectable by the receiver, never silently wrong:
 - `history(env, after, upto)` gives the entries after..upto, or None when any is missing (trimmed: the
   stream keeps about the last `history` entries; published out of order, too big or dropped).
 - `stats`: published (sent to Redis), dropped (never sent), skipped (published but not kept in the
-  stream: not above its top), received (given to on_entry), resyncs (on_resync calls).
+  stream: not above its top), received (given to on_entry), resyncs (on_resync calls); for event frames
+  events (sent), events_dropped (never sent), events_received (given to on_event).
 
 Names: every key and channel is `lp:<namespace>:...` with the namespace and env percent-encoded, so
 names hold no glob characters and no `:` and a pattern subscription never reaches another env or
@@ -68,6 +75,7 @@ from livepanel.server.store.backend import redact
 log = logging.getLogger("livepanel.relay")
 
 BIG = 1 << 20  # entries above this travel as a notice (see the module docstring)
+EVENT_BYTES = 64 << 10  # an event frame (a page's event is at most 4 KiB); larger ones are refused
 QUEUE_ITEMS, QUEUE_BYTES = 10_000, 64 << 20  # the publish queue's bounds; past them entries are dropped
 BATCH_ITEMS, BATCH_BYTES = 512, 2 << 20  # entries sent in one round trip (its messages stay a few MB)
 RETRY_EVERY = 0.5  # seconds between reconnection attempts
@@ -90,6 +98,7 @@ return added
 
 OnEntry = Callable[[str, int, "bytes | None"], None]
 OnHead = Callable[[str, int, bool], None]
+OnEvent = Callable[[str, bytes], None]
 
 
 def parse_url(url: str) -> dict:
@@ -135,6 +144,7 @@ class RedisRelay:
         self._pattern = (self._prefix + "e:*").encode()
         self._node = secrets.token_hex(8).encode()
         self.stats = {"published": 0, "dropped": 0, "received": 0, "resyncs": 0, "skipped": 0}
+        self.stats |= {"events": 0, "events_dropped": 0, "events_received": 0}
         self._client: aredis.Redis | None = None
         self._pubsub = None
         self._tasks: list[asyncio.Task] = []
@@ -157,9 +167,11 @@ class RedisRelay:
     def _stream(self, env: str) -> bytes:
         return (self._prefix + "h:" + quote(env, safe="")).encode()
 
-    async def start(self, on_entry: OnEntry, on_head: OnHead, on_resync: Callable[[], None]) -> None:
+    async def start(
+        self, on_entry: OnEntry, on_head: OnHead, on_resync: Callable[[], None], on_event: OnEvent | None = None
+    ) -> None:
         """Connect, subscribe to the heads channel and start the background tasks."""
-        self._on = (on_entry, on_head, on_resync)
+        self._on = (on_entry, on_head, on_resync, on_event)
         self._client = aredis.Redis(
             **self._conn, retry=Retry(NoBackoff(), 0), socket_connect_timeout=5, socket_keepalive=True
         )
@@ -212,6 +224,27 @@ class RedisRelay:
         self._queued_bytes += size
         self._wake_send.set()
 
+    def publish_event(self, env: str, frame: bytes) -> None:
+        """Queue an ephemeral frame for the other nodes watching env; drops it (counted) when Redis is away
+        or the queue is full. Never stored: a node that is not listening now never gets it."""
+        if not isinstance(env, str):
+            raise ValueError(f"publish_event needs an env name, got {env!r}")
+        env.encode()  # UnicodeEncodeError (a ValueError) here, for a name Redis could not carry
+        if not isinstance(frame, bytes | bytearray | memoryview):
+            raise TypeError(f"an event frame is bytes, got {type(frame).__name__}")
+        size = memoryview(frame).nbytes
+        if size > EVENT_BYTES:
+            raise ValueError(f"an event frame is at most {EVENT_BYTES} bytes, got {size}")
+        if self._client is None:
+            raise RuntimeError("RedisRelay.publish_event() before start()")
+        full = len(self._queue) >= QUEUE_ITEMS or self._queued_bytes + size > QUEUE_BYTES
+        if self._down or self._closed or full:
+            self.stats["events_dropped"] += 1  # ephemeral: no resync for it
+            return
+        self._queue.append((env, 0, bytes(frame), None))  # lseq 0: an event, not an entry
+        self._queued_bytes += size
+        self._wake_send.set()
+
     async def _send(self) -> None:
         """The one sender: batches of queued entries in order, one script call (one round trip) each."""
         while True:
@@ -223,12 +256,16 @@ class RedisRelay:
                     batch.append(self._queue.popleft())
                     size += len(batch[-1][2] or b"")
                 self._queued_bytes -= size
+                events = sum(1 for item in batch if not item[1])
                 try:
                     added = await self._script(*self._script_args(batch))
-                    self.stats["published"] += len(batch)
-                    self.stats["skipped"] += len(batch) - added
+                    self.stats["published"] += len(batch) - events
+                    self.stats["events"] += events
+                    self.stats["skipped"] += len(batch) - events - added
                 except ERRORS as exc:
-                    self.stats["dropped"] += len(batch) + len(self._queue)
+                    events += sum(1 for item in self._queue if not item[1])
+                    self.stats["dropped"] += len(batch) + len(self._queue) - events
+                    self.stats["events_dropped"] += events
                     self._queue.clear()
                     self._queued_bytes = 0
                     self._lost = self._down = True
@@ -236,7 +273,8 @@ class RedisRelay:
                     await self._reconnect_publisher()
                 except Exception:  # a bug must not end the sender: the batch is lost, the others resync
                     log.exception("could not publish %d entries to Redis", len(batch))
-                    self.stats["dropped"] += len(batch)
+                    self.stats["dropped"] += len(batch) - events
+                    self.stats["events_dropped"] += events
                     self._lost = True
             if self._lost and not self._down:
                 try:  # the other nodes may have missed entries: they re-read them from PostgreSQL
@@ -247,16 +285,22 @@ class RedisRelay:
                     await asyncio.sleep(RETRY_EVERY)
 
     def _script_args(self, batch: list) -> tuple[list, list]:
-        """KEYS and ARGV of PUBLISH: one message per env channel (its entries in order), one on heads."""
-        keys, args, by_env = [], [self.history_len], {}
+        """KEYS and ARGV of PUBLISH: one message per env channel (its entries in order), one on heads, and
+        one per event frame on its env's channel (a map, where entries are a list)."""
+        keys, args, by_env, events = [], [self.history_len], {}, []
         for env, lseq, entry, _ in batch:
+            if not lseq:
+                events += [self.channel(env), msgpack.packb({"v": self._node, "f": entry})]
+                continue
             keys.append(self._stream(env))
             args += [b"%d-0" % lseq, b"e" if entry is not None else b"n", entry or b""]
             by_env.setdefault(env, []).append((lseq, entry))
         for env, entries in by_env.items():
             args += [self.channel(env), msgpack.packb(entries)]
-        args += [self._heads, msgpack.packb({"h": [(env, lseq, notable) for env, lseq, _, notable in batch]})]
-        return keys, args
+        heads = [(env, lseq, notable) for env, lseq, _, notable in batch if lseq]
+        if heads:
+            args += [self._heads, msgpack.packb({"h": heads})]
+        return keys, args + events
 
     async def _reconnect_publisher(self) -> None:
         while True:
@@ -390,7 +434,13 @@ class RedisRelay:
                 self._resync()
         else:
             env = unquote(msg["channel"].decode()[len(self._prefix) + 2 :])
-            for lseq, entry in msgpack.unpackb(data):
+            body = msgpack.unpackb(data)
+            if isinstance(body, dict):  # an event frame
+                if body["v"] != self._node and self._on[3] is not None:
+                    self.stats["events_received"] += 1
+                    self._call(3, env, body["f"])
+                return
+            for lseq, entry in body:
                 self.stats["received"] += 1
                 self._call(0, env, lseq, entry)
 
