@@ -131,6 +131,7 @@ async def _serve(config: Config) -> int:
 
     from livepanel.server.app import make_app
     from livepanel.server.diagnosis import Diagnosis
+    from livepanel.server.events import Events
     from livepanel.server.hub import Hub
     from livepanel.server.store import Limits, Store
 
@@ -164,12 +165,13 @@ async def _serve(config: Config) -> int:
             print(f"livepanel: cannot open the store in {config.data_path}: {exc}", file=sys.stderr)
         return 1
     hub = Hub(store, config.replay_buffer, config.viewer_queue)
+    events = Events(store)  # clicks, keys and pane edits from pages, to the writers' downlinks
     relay = None
     if config.hub is not None:
         from livepanel.server.store.backend import redact
 
         try:
-            relay = await _relay(config.hub, store, hub)
+            relay = await _relay(config.hub, store, hub, events)
         except Exception as exc:
             print(f"livepanel: cannot use the hub at {redact(config.hub)}: {exc}", file=sys.stderr)
             store.close()
@@ -180,7 +182,7 @@ async def _serve(config: Config) -> int:
     # A body must arrive within --body-timeout. Idle keep-alive connections (and unfinished headers) keep
     # Tornado's hour: a Panel that logs once per epoch keeps its connection rather than meet a closed one.
     server = tornado.httpserver.HTTPServer(
-        make_app(config, store, hub, diagnosis),
+        make_app(config, store, hub, diagnosis, events),
         max_body_size=1 << 20,
         body_timeout=config.body_timeout,
         idle_connection_timeout=IDLE_TIMEOUT,
@@ -224,13 +226,16 @@ async def _serve(config: Config) -> int:
     return 0
 
 
-async def _relay(url: str, store: Any, hub: Any) -> Any:
-    """Join the other nodes through Redis: publish this node's commits, follow the envs its viewers watch."""
+async def _relay(url: str, store: Any, hub: Any, events: Any) -> Any:
+    """Join the other nodes through Redis: publish this node's commits and pages' events, follow the envs its
+    viewers watch and its downlinks follow."""
     from livepanel.server.relay_redis import RedisRelay
 
     relay = RedisRelay(url, store.store_id)
-    await relay.start(store.on_entry, store.on_head, store.on_resync)
+    await relay.start(store.on_entry, store.on_head, store.on_resync, on_event=events.relayed)
     store.relay = relay
     store.entry_listeners.append(relay.publish)
     hub.watchers += [store.watch, relay.watch]
+    hub.extra_watched, events.followed_changed = events.followed, hub.watch_changed
+    events.forward, events.settled = relay.publish_event, relay.settled
     return relay

@@ -35,14 +35,17 @@ def _allow_query_fields(fields: int) -> None:
         httputil.set_parse_body_config(dataclasses.replace(config, urlencoded=urlencoded))
 
 
-def make_app(config: Config, store: Store, hub: Hub, diagnosis: Diagnosis | None = None) -> tornado.web.Application:
+def make_app(
+    config: Config, store: Store, hub: Hub, diagnosis: Diagnosis | None = None, events: Events | None = None
+) -> tornado.web.Application:
     guard = Guard(config)
     _allow_query_fields(QUERY_FIELDS)
     base = config.base_url
     api = base + "/api/v1"
     read = {"guard": guard, "store": store}
     pending = ingest.Pending(config.max_pending, config.body_timeout)
-    events = Events(store)  # clicks, keys and pane edits from pages, to the writers' downlinks
+    if events is None:  # clicks, keys and pane edits from pages, to the writers' downlinks
+        events = Events(store)
     writes = {**read, "diagnosis": diagnosis, "max_payload": config.max_payload, "pending": pending}
     routes = [
         (api + "/ingest", ingest.IngestHandler, writes),

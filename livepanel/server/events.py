@@ -8,6 +8,16 @@ the store's listeners, as the pane's whole state. A downlink (`/api/v1/events`, 
 the writer's token) subscribes to envs from the last event seq it got: it first gets every properties pane
 of those envs as it is now (edits are state: one made while it was away is in it), then the buffered
 events after its seq (all of them when the server restarted since: `boot` changed), then live ones.
+
+On a node among several (`--hub`), a page and a downlink of one env may be on different nodes. The envs
+the links follow count as watched (`followed`, for the hub's watch set), so the env's committed changes,
+pane edits included, reach this node; `forward` sends each event to the other nodes, and `relayed` takes
+one from them. An event from a page on another node reaches the links here that follow its env when it
+arrives (live: it is never sent again, to this node or another); it is numbered and kept here as this
+node's own are, so a link's seq stays in this node's count. Each node numbers events on its own, so a link
+that comes with another `boot` (it moved from another node, or this node restarted) gets no kept events:
+it may have had them from the other node, and none may come twice. A link is told `ready` once the env is
+followed here and caught up with the other nodes: from then on events of pages on any node reach it.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import math
 import secrets
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import tornado.websocket
@@ -116,6 +127,7 @@ class Link:
     def __init__(self, handler: EventsHandler):
         self.handler = handler
         self.envs: set[str] = set()
+        self.pending: set[str] = set()  # envs it is about to follow (a cluster node catches them up first)
         self._queue: deque[bytes] = deque()
         self._queued = 0
         self._wake = asyncio.Event()
@@ -165,9 +177,42 @@ class Events:
         self._ring_bytes: dict[str, int] = {}
         self.links: set[Link] = set()
         store.listeners.append(self._committed)
+        # a node among several (wired by the cli): each event to the other nodes, as (env, frame)...
+        self.forward: Callable[[str, bytes], None] | None = None
+        # ...told when the envs the links follow change (the hub's watch set), and a wait until the node
+        # listens to the other nodes for every env followed here
+        self.followed_changed: Callable[[], None] | None = None
+        self.settled: Callable[[], Awaitable[None]] | None = None
+
+    def followed(self) -> set[str]:
+        """The envs the downlinks here follow or are about to follow: a cluster node watches them."""
+        return set().union(*(link.envs | link.pending for link in self.links))
 
     def publish(self, env: str, win: str, event: dict[str, Any]) -> int:
-        """Number a checked event in its env, keep it, and send it to the env's downlinks: its seq."""
+        """Number a checked event in its env, keep it, send it to the env's downlinks, and forward it to the
+        other nodes (a node among several): its seq here."""
+        seq = self._deliver(env, win, event)
+        if self.forward is not None:
+            try:
+                self.forward(env, protocol.packb({"win": win, **event}))
+            except Exception:  # the relay never raises for its transport; a bug must not lose the page's socket
+                log.exception("an event could not be forwarded to the other nodes")
+        return seq
+
+    def relayed(self, env: str, frame: bytes) -> None:
+        """An event a page sent on another node (the frame `forward` made there): checked again, then to this
+        node's downlinks of env, live (see the module docstring). ProtocolError for a malformed frame."""
+        env = protocol.check_name(env, "relayed event env")
+        if not isinstance(frame, bytes):
+            raise ProtocolError(f"a relayed event is bytes, got {type(frame).__name__}")
+        msg = protocol.unpackb(frame, max_size=MAX_EVENT_BYTES * 4)
+        if not isinstance(msg, dict):
+            raise ProtocolError(f"a relayed event must be a map {{win, event, ...}}, got {quote(msg, 50)}")
+        win, event = protocol.check_name(msg.get("win"), "relayed event win"), check_event(msg)
+        if any(env in link.envs for link in self.links):
+            self._deliver(env, win, event)
+
+    def _deliver(self, env: str, win: str, event: dict[str, Any]) -> int:
         w = self.store.state.window(env, win)
         seq = self.seqs.get(env, 0) + 1
         self.seqs[env] = seq
@@ -208,19 +253,51 @@ class Events:
 
     def subscribe(self, link: Link, envs: list[tuple[str, int | None, str | None]]) -> None:
         """Follow these envs (in addition) from (seq, boot): each pane as it is, the events missed, `ready`."""
+        new = {env for env, _, _ in envs} - link.envs
         for env, since, boot in envs:
             link.envs.add(env)
+            link.pending.discard(env)
             e = self.store.state.envs.get(env)
             for w in list(e.windows.values()) if e is not None else ():
                 if w.kind == "properties":
                     link.push(protocol.packb(_props(env, w.win, w.seq, w.content)))
-            if since is not None:
+            if since is not None and (boot == self.boot or self.forward is None):  # see the module docstring
                 after = since if boot == self.boot else 0  # another boot: every event kept here is new to it
                 for seq, frame in self.recent.get(env, ()):
                     if seq > after:
                         link.push(frame)
             ready = {"type": "ready", "env": env, "boot": self.boot, "seq": self.seqs.get(env, 0)}
             link.push(protocol.packb(ready))
+        if new:
+            self._followed_changed()
+
+    async def subscribe_shared(self, link: Link, envs: list[tuple[str, int | None, str | None]]) -> None:
+        """`subscribe` on a node among several: follow the envs first (the node listens to the other nodes
+        for them), wait until that is live, catch them up with what is committed, then panes and `ready`."""
+        names = [env for env, _, _ in envs]
+        pending = set(names) - link.envs - link.pending
+        link.pending |= pending
+        if pending:
+            self._followed_changed()
+        try:
+            if pending and self.settled is not None:
+                await self.settled()
+            await self.store.fresh(names)
+        except Exception as exc:  # Redis or the database is away: what this node has, live changes follow
+            log.warning("could not catch up before a downlink subscription: %r", exc)
+        if not link.closed:
+            self.subscribe(link, envs)
+
+    def leave(self, link: Link) -> None:
+        """A downlink closed: its envs may no longer be followed here."""
+        link.close()
+        self.links.discard(link)
+        if link.envs or link.pending:
+            self._followed_changed()
+
+    def _followed_changed(self) -> None:
+        if self.followed_changed is not None:
+            self.followed_changed()
 
     def close(self) -> None:
         for link in list(self.links):
@@ -241,6 +318,7 @@ class EventsHandler(tornado.websocket.WebSocketHandler):
     def initialize(self, guard: Guard, events: Events) -> None:
         self.guard, self.events = guard, events
         self.link: Link | None = None
+        self._turn: asyncio.Task | None = None  # the last subscription catching up (a node among several)
 
     def set_default_headers(self) -> None:
         auth.secure(self, None, page=False)
@@ -284,12 +362,25 @@ class EventsHandler(tornado.websocket.WebSocketHandler):
                 if boot is not None and not (isinstance(boot, str) and len(boot) <= 64):
                     raise ProtocolError("subscribe boot must be the boot id a ready message gave, or nil")
                 wanted.append((protocol.check_name(item.get("env"), "env name"), seq, boot))
-            self.events.subscribe(self.link, wanted)
+            if self.events.store.shared:
+                self._in_turn(wanted)
+            else:
+                self.events.subscribe(self.link, wanted)
         except ProtocolError as exc:
             if self.link is not None:
                 self.link.push(protocol.packb({"type": "error", "message": clip(str(exc))}))
 
+    def _in_turn(self, wanted: list[tuple[str, int | None, str | None]]) -> None:
+        """Subscriptions of a node among several wait to catch up: one after the other, in the order sent."""
+        previous, link = self._turn, self.link
+
+        async def turn() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])
+            await self.events.subscribe_shared(link, wanted)
+
+        self._turn = asyncio.get_running_loop().create_task(turn())
+
     def on_close(self) -> None:
         if self.link is not None:
-            self.link.close()
-            self.events.links.discard(self.link)
+            self.events.leave(self.link)

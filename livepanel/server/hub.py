@@ -109,6 +109,7 @@ class Hub:
         # told the envs viewers watch (and whether one follows every env: the runs table) when that changes:
         # a cluster node subscribes to just those envs' changes from the other nodes
         self.watchers: list[Callable[[set[str], bool], None]] = []
+        self.extra_watched: Callable[[], set[str]] | None = None  # envs watched beside viewers' (downlinks')
         self._watched: tuple[set[str], bool] = (set(), False)
 
     def connect(self, write: Callable[[bytes], Awaitable[None]]) -> Viewer:
@@ -204,7 +205,10 @@ class Hub:
     def watch_changed(self) -> None:
         if not self.watchers:
             return
-        watched = (set().union(*(v.envs for v in self.viewers)), bool(self.runs.viewers))
+        envs = set().union(*(v.envs for v in self.viewers))
+        if self.extra_watched is not None:
+            envs |= self.extra_watched()
+        watched = (envs, bool(self.runs.viewers))
         if watched != self._watched:
             self._watched = watched
             for watcher in self.watchers:
