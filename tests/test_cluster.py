@@ -284,7 +284,6 @@ def test_postgresql_restarted_during_ingest_then_everything_arrives_once(fresh, 
             v.close()
 
 
-@pytest.mark.xfail(strict=True, reason="a node's reads answer 500 while PostgreSQL is away (catching up fails)")
 def test_reads_go_on_from_memory_while_postgresql_is_away(fresh, tmp_path):
     c, env = fresh, "pgaway"
     with livepanel.Panel(c.urls[0], env=env, spool_dir=tmp_path / "spool") as panel:

@@ -215,10 +215,16 @@ class ClusterStore(Store):
             listener()
 
     async def fresh(self, envs: list[str] | None = None) -> None:
-        """Catch these envs (all: None) up with what is committed, before they are read or watched."""
-        heads = await self.oplog.heads(envs)
-        for env in sorted(e for e, head in heads.items() if head > self.applied.get(e, 0)):
-            await self.follow(env, heads[env])
+        """Catch these envs (all: None) up with what is committed, before they are read or watched. While the
+        database is away, reads go on from what this node has."""
+        try:
+            heads = await self.oplog.heads(envs)
+            for env in sorted(e for e, head in heads.items() if head > self.applied.get(e, 0)):
+                await self.follow(env, heads[env])
+        except Exception as exc:
+            if not storage_failure(exc):
+                raise
+            log.warning("PostgreSQL is away: answering from this node's memory (%s)", type(exc).__name__)
 
     async def follow(self, env: str, upto: int, entry: bytes | None = None) -> None:
         """Apply the env's entries up to `upto` (`entry`: that one, as the relay brought it), in order."""
