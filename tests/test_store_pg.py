@@ -79,7 +79,7 @@ def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_a_server_without_postgres_loads_no_driver(tmp_path):
-    """The server's whole import graph, with its SQLite store open: psycopg stays out of it."""
+    """The server's whole import graph, with its SQLite store open: psycopg and redis stay out of it."""
     script = (
         "import sys, json\n"
         "from livepanel.config import Config\n"
@@ -91,7 +91,8 @@ def test_a_server_without_postgres_loads_no_driver(tmp_path):
         f"store = Store(__import__('pathlib').Path({str(tmp_path / 'data')!r}))\n"
         "make_app(Config(), store, Hub(store), Diagnosis(store, enabled=False))\n"
         "store.close()\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'psycopg_binary'))))\n"
+        "drivers = ('psycopg', 'psycopg_binary', 'redis', 'hiredis')\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in drivers)))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
@@ -116,6 +117,16 @@ def test_without_the_driver_the_error_names_the_extra(tmp_path, db):
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "livepanel[cluster]" in out.stderr
+
+
+def test_without_the_redis_driver_the_error_names_the_extra(tmp_path, db):
+    script = (
+        "import sys; sys.modules['redis'] = None\n"
+        "from livepanel.cli import main\n"
+        f"sys.exit(main(['serve', '--port', '0', '--store', {db!r}, '--hub', 'redis://127.0.0.1:1/0']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "livepanel[cluster]" in out.stderr, out.stderr
 
 
 def test_bad_store_urls_and_an_unreachable_database_are_clear_errors(tmp_path):
