@@ -263,3 +263,24 @@ def test_small_appends_from_several_nodes_are_merged_into_rows_in_order(db, node
     loaded = nodes()
     _assert_identical(snapshots(a), snapshots(loaded))
     assert list(loaded.state.window("e", "w").traces[""].arrays()[0]) == list(range(40))
+
+
+def test_many_batches_at_once_use_a_bounded_number_of_connections(nodes):
+    a = nodes()
+
+    async def main() -> list[bool]:
+        writes = [a.ingest(f"client{k:04d}", 1, checked([line_op(f"env{k}", "w", [0], [k])])) for k in range(60)]
+        return await asyncio.gather(*writes)
+
+    assert arun(main()) == [False] * 60
+    assert len(a.state.envs) == 60
+    assert a.oplog.opened <= oplog_pg.POOL + oplog_pg.TXNS
+
+
+def test_after_a_database_restart_nodes_keep_a_single_server_off_it(postgres, db, nodes):
+    a = nodes()
+    postgres.stop()
+    postgres.start()
+    arun(a.oplog.check_session())  # what the node does every few seconds
+    with pytest.raises(RuntimeError, match="several nodes on one database each need --hub"):
+        Store(db)

@@ -26,7 +26,7 @@ import msgpack
 from livepanel.protocol import ProtocolError, decode_arrays, packb
 from livepanel.server.store import MAX_SEQ_GAP, BatchError, Store, StoreError
 from livepanel.server.store.model import Limits, State, Undo
-from livepanel.server.store.oplog_pg import OpLog
+from livepanel.server.store.oplog_pg import SESSION_CHECK_EVERY, OpLog
 from livepanel.server.store.persist_pg import storage_failure
 
 log = logging.getLogger("livepanel.store")
@@ -96,7 +96,7 @@ class ClusterStore(Store):
         """Apply and commit a batch once: its envs' new heads, or None for a duplicate."""
         envs = _envs(ops)
         alerts = [op["alert"] for op in ops if op["op"] == "alert"]
-        async with self._hold(envs):
+        async with self._hold(envs), self.oplog.transactions:
             txn = await self._begin(envs, client, len(alerts))
             try:
                 await self._catch_up(txn)
@@ -246,6 +246,19 @@ class ClusterStore(Store):
                 self._took_over(env, fresh, await self.oplog.load_env(fresh, env))
                 return
             self._replay(env, entries)
+
+    def keep_session(self) -> None:
+        """Check now and then the session that keeps a single server off the database (call on the loop)."""
+
+        async def run() -> None:
+            while True:
+                await asyncio.sleep(SESSION_CHECK_EVERY)
+                try:
+                    await self.oplog.check_session()
+                except Exception as exc:  # the database is still away, or a single server took it meanwhile
+                    log.warning("the nodes' shared lock on PostgreSQL is not held: %s", exc)
+
+        self._spawn(run())
 
     def on_entry(self, env: str, lseq: int, entry: bytes | None) -> None:
         """An entry another node committed, from the relay."""

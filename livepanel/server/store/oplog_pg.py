@@ -43,7 +43,12 @@ CREATE SEQUENCE IF NOT EXISTS alert_ids;
 LOG_COPY = ("text", "int8", "bytea")
 LOG_KEEP = 20_000  # entries kept per env
 PRUNE_EVERY = 1_000  # an env's log is trimmed when its head passes a multiple of this
-POOL = 8  # connections (and threads) per node: batches of different envs commit side by side
+POOL = 8  # threads (and idle connections kept) per node: batches of different envs commit side by side
+# Batches in their transaction at once, per node: with the reads' threads, a node holds at most POOL + TXNS
+# connections; and fewer transactions than threads, so that those waiting for an env's lock in `begin`
+# never take the threads that the transactions holding the locks need to commit.
+TXNS = POOL // 2
+SESSION_CHECK_EVERY = 2.0  # seconds between checks of the session that holds the shared lock
 
 
 def lock_key(namespace: str, name: str) -> int:
@@ -83,6 +88,8 @@ class OpLog:
         conn.commit()
         self._idle: queue.SimpleQueue[_Db] = queue.SimpleQueue()
         self._executor = ThreadPoolExecutor(POOL, thread_name_prefix="livepanel-pg")
+        self.opened = 0  # connections opened for batches and reads (tests)
+        self.transactions = asyncio.Semaphore(TXNS)  # held by the store from `begin` to `commit` or `rollback`
 
     # ------------------------------------------------------------ reading (start-up, catching up)
 
@@ -295,6 +302,7 @@ class OpLog:
             db.close()
         except queue.Empty:
             pass
+        self.opened += 1
         return _Db(connect(self.url))
 
     def _give_back(self, db: _Db) -> None:
@@ -302,6 +310,24 @@ class OpLog:
             db.close()
         else:
             self._idle.put(db)
+
+    async def check_session(self) -> None:
+        """The session holding the lock shared by the nodes (which keeps a single server off the database):
+        after the database restarted, reconnect and take the lock again."""
+
+        def check() -> None:
+            try:
+                self.pg.db.conn.execute("SELECT 1")
+                self.pg.db.conn.rollback()
+                return
+            except Exception as exc:
+                if not storage_failure(exc):
+                    raise
+            self.pg.db.close()
+            self.pg.db = self.pg._open()  # RuntimeError if a single server took the database meanwhile
+            log.warning("the session holding the nodes' shared lock on PostgreSQL is back")
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, check)
 
     def prepare(self, actions: list[tuple]) -> list[tuple]:
         return self.pg.prepare(actions)
