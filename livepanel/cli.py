@@ -234,6 +234,7 @@ async def _relay(url: str, store: Any, hub: Any, events: Any) -> Any:
     relay = RedisRelay(url, store.store_id)
     await relay.start(store.on_entry, store.on_head, store.on_resync, on_event=events.relayed)
     store.relay = relay
+    store.keep_session()
     store.entry_listeners.append(relay.publish)
     hub.watchers += [store.watch, relay.watch]
     hub.extra_watched, events.followed_changed = events.followed, hub.watch_changed
