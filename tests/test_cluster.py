@@ -27,6 +27,7 @@ from client_helpers import wait_for, wait_value
 from clusterproc import Cluster, LiveViewer
 from nginxproc import nginx_path
 from serverproc import ServerProcess, free_port
+from test_alerts import delivered, loss_then_nan, send_in_steps
 from wire import Socket, arun, get, line_op, send_ops
 
 import livepanel
@@ -521,3 +522,21 @@ def test_a_single_server_and_nodes_never_share_a_database(live, tmp_path):
         assert done.returncode != 0 and "without --hub" in output and "Traceback" not in output, output
     finally:
         single.stop()
+
+
+def test_diagnosis_on_a_node_raises_an_alert_every_node_shows(tmp_path):
+    require_engines()
+    c = Cluster(tmp_path / "cluster", 2, "--replay-buffer", "4096", nginx=False).start()  # diagnosis on
+    try:
+        a, b = c.urls[:2]
+        x, y = loss_then_nan()
+        acks = send_in_steps(a, x, y)
+        alerts = delivered(a, acks)
+        assert [(al["kind"], al["win"], al["step"]) for al in alerts] == [("nonfinite", "loss", 200.0)], alerts
+        # stored through the log: the other node lists the same alert, with the same id
+        assert wait_for(
+            lambda: get(b, "/api/v1/alerts", env="run")[1]["alerts"] == get(a, "/api/v1/alerts", env="run")[1]["alerts"]
+        )
+        assert [al["id"] for al in get(b, "/api/v1/alerts", env="run")[1]["alerts"]] == [alerts[0]["id"]]
+    finally:
+        c.stop()
