@@ -5,14 +5,20 @@ it reads the training series of the same env at block resolution. Everything is 
 validation points (blocks), not steps, and measured against the validation set's own noise:
 the level of the last WINDOW points must stand RISE above the lowest level and RISE_NOISE
 standard deviations above it (or climb as a very clear line since the lowest point), the points since the
-lowest one must climb (t statistic of their slope), and the onset is the lowest point. When the training
-loss fell a lot over the same stretch (the two curves part ways: the very sign of overfitting), a
-0.4 of that rise in noise units is enough, if the points since the lowest one climb as a clear line.
+lowest one must climb (t statistic of their slope), and the onset is the lowest point. Levels are means of
+two points: the thresholds are in units of the noise of such a mean, and three-point levels made the case
+wait one validation point longer than the evidence needs (4 points past the low instead of 3). A
+validation loss that turns up right where its fall ends has no points near its low to measure its noise
+on yet; a very clear line (TREND_STRONG) standing RISE_NOISE times the scatter about it above the low is
+then enough. When the training loss fell a lot over the same stretch (the two curves part ways: the very
+sign of overfitting), a 0.4 of that rise in noise units is enough, if the points since the lowest one
+climb as a clear line.
 A memorising model (the training loss halved over the stretch) whose validation loss climbs as a line
 and gave back 1% of all it had gained (its first points down to its lowest) needs no more: a rise
 measured against the whole descent does not depend on the loss's floor, and a healthy run's drift
 after a long descent is a small part of it. That case weighs the rise against the scatter of the
-points about their line since the lowest one.
+points about their line since the lowest one, and asks that line to be clear (GIVE_BACK_T): a noisy
+validation loss that drifts a few % up and then levels off climbs at t 3-3.5 since its lowest point.
 """
 
 from __future__ import annotations
@@ -28,8 +34,8 @@ Finding = tuple[float, str, str] | None  # (onset x, message, evidence)
 
 RISE = 0.04  # validation level this fraction above its lowest...
 RISE_NOISE = 7.0  # ...and this many standard deviations of (level now - lowest level) above it
-WINDOW = 3  # validation points in the current level
-BEST_WINDOW = 3  # validation points in the lowest level (the lowest of many levels is biased low: RISE_NOISE)
+WINDOW = 2  # validation points in the current level
+BEST_WINDOW = 2  # validation points in the lowest level (the lowest of many levels is biased low: RISE_NOISE)
 TREND_T = 3.0  # t statistic of the slope of the validation points since the lowest one...
 TREND_STRONG = 6.0  # ...or this much when the level alone does not stand out from the noise
 TREND_LEVEL = 0.6  # ...with the level at least this fraction of the way to the noise threshold
@@ -41,7 +47,8 @@ FALL_LEVEL = 0.4  # ...and then a rise of this fraction of the noise threshold i
 PARTING_T = 5.0  # ...if the points since the lowest one climb as a clear line (t statistic of their slope)
 LEARNT = 0.25  # ...once the training loss had come down this fraction of its start
 GIVE_BACK = 0.01  # the rise is this fraction of the validation loss's descent (its first points to its lowest)...
-MEMORISE = 0.5  # ...while the training loss fell by this fraction over the stretch (with FALL_LEVEL, TREND_T)
+MEMORISE = 0.5  # ...while the training loss fell by this fraction over the stretch (with FALL_LEVEL)...
+GIVE_BACK_T = 4.0  # ...and the points since the lowest one climb as a line this clear (t statistic of the slope)
 TRAIN_NOISE_BLOCKS = 32  # training blocks its point-to-point noise is measured over (the most recent ones)
 MIN_VAL_POINTS = 8
 NEAR = 0.2  # the noise is measured on points within this fraction of the lowest level
@@ -150,8 +157,18 @@ def overfitting(
     # weighed against the scatter of the climb about its own line: the noise near the low also holds the
     # bend of a steep fall into it (family A's overfitting-tiny-set-1: 0.7% noise read there as 1.5-2%)
     lvl_line = (cur - best) / max(floor, RISE_NOISE * line_sd * math.sqrt(1 / w + 1 / wb))
-    gave_back = gain > 0 and cur - best >= GIVE_BACK * gain and fell >= MEMORISE and lvl_line >= FALL_LEVEL and learnt
-    others = known and ((lvl > 1 and min(v[-2:]) - best > 0.5 * thr) or clear_line or parting)
+    gave_back = (
+        gain > 0
+        and cur - best >= GIVE_BACK * gain
+        and fell >= MEMORISE
+        and lvl_line >= FALL_LEVEL
+        and learnt
+        and tstat >= GIVE_BACK_T
+    )
+    if known:
+        others = (lvl > 1 and min(v[-2:]) - best > 0.5 * thr) or clear_line or parting
+    else:  # turned up where its fall ends: no noise measured near the low yet, the line's own scatter is it
+        others = tstat >= TREND_STRONG and lvl_line > 1 and learnt
     if not others and not gave_back:
         return None
     if not others:  # the evidence gives the noise the case was weighed against
