@@ -20,7 +20,7 @@ RUNS = {name: family(name) for name in REPORTED}
 
 # Targets not met yet (issue 18 item 2 is open): strict, so that a fix shows as a failure to remove the mark.
 NOT_YET = {
-    ("B", "overfitting"): "b-overfitting-0/-1 caught 16-17% after onset in 4-5% validation noise; -4 missed",
+    ("B", "overfitting"): "5 of 5 caught, but the worst 38% and the median 16% of the run after onset",
 }
 CAUGHT_CASES = [
     pytest.param(fam, kind, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[fam, kind]))
