@@ -41,3 +41,21 @@ def redis_server():
     srv = redisproc.RedisServer().start()
     yield srv
     srv.remove()
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A real PostgreSQL on a free loopback port for the module's tests (tests/pg.py)."""
+    import pg
+
+    if pg.binaries() is None:  # .ci/setup installs it
+        pytest.skip("PostgreSQL is not installed")
+    server = pg.PgServer().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def db(postgres) -> str:
+    """A new, empty database on the module's PostgreSQL: its URL."""
+    return postgres.new_database()

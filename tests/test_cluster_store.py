@@ -25,18 +25,6 @@ from livepanel.server.store import Store, StoreError, oplog_pg  # noqa: E402
 from livepanel.server.store.cluster import ClusterStore  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    server = pg.PgServer().start()
-    yield server
-    server.remove()
-
-
-@pytest.fixture
-def db(postgres) -> str:
-    return postgres.new_database()
-
-
 @pytest.fixture
 def nodes(db):
     made: list[ClusterStore] = []

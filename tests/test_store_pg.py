@@ -38,18 +38,6 @@ if pg.binaries() is None:  # .ci/setup installs it
 from livepanel.server.store import BatchError, Store, StoreError, persist_pg  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    server = pg.PgServer().start()
-    yield server
-    server.remove()
-
-
-@pytest.fixture
-def db(postgres) -> str:
-    return postgres.new_database()
-
-
 def serve(tmp_path: Path, url: str) -> ServerProcess:
     return ServerProcess(tmp_path / "unused", store=url).start()
 
