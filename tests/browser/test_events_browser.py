@@ -137,3 +137,26 @@ def test_a_click_on_an_image_reaches_a_visdom_handler_with_image_coord(server, p
         assert click["image_coord"] == {"x": 96, "y": 16} and click["pane_data"]["type"] == "image"
     finally:
         viz.panel.close()
+
+
+def test_text_being_typed_in_a_pane_survives_a_change_of_the_pane(server, pages, tmp_path):
+    panel = livepanel.Panel(server.url, env="typing", spool_dir=tmp_path / "spool")
+    items = {"lr": 1e-3, "note": ""}
+    props = panel.properties("controls", items)
+    assert panel.flush()
+    try:
+        page = pages.open(server.url + "/?env=typing")
+        pane = page.locator('section.lp-win[data-win="controls"]')
+        note = pane.locator("tr[data-prop='1'] input")
+        note.wait_for(timeout=10000)
+        note.fill("half typed")  # focused, not yet committed
+        lr = 'section.lp-win[data-win="controls"] tr[data-prop="0"] input'
+        for value in (0.5, 0.25):  # the writer changes the pane meanwhile, more than once
+            props = panel.properties("controls", items | {"lr": value})
+            assert panel.flush()
+            page.wait_for_function(f"() => document.querySelector('{lr}')?.value === '{value}'", timeout=10000)
+        assert note.input_value() == "half typed"
+        note.press("Enter")
+        wait_value(lambda: props["note"] == "half typed", what="the note")
+    finally:
+        panel.close()

@@ -51,7 +51,11 @@ export class PropertiesView implements View {
       keep.set(w.env, pane);
     }
     this.panes = keep;
-    this.el.replaceChildren(...[...keep.values()].map((p) => p.el));
+    const els = [...keep.values()].map((p) => p.el);
+    // the same panes stay in place: taking a focused field out of the page, even for a moment, blurs it and
+    // its text being typed is then lost to the pane's next value
+    const same = els.length === this.el.children.length && els.every((e, i) => this.el.children[i] === e);
+    if (!same) this.el.replaceChildren(...els);
     this.ctx.drew(this.win);
   }
 
