@@ -538,5 +538,9 @@ def test_diagnosis_on_a_node_raises_an_alert_every_node_shows(tmp_path):
             lambda: get(b, "/api/v1/alerts", env="run")[1]["alerts"] == get(a, "/api/v1/alerts", env="run")[1]["alerts"]
         )
         assert [al["id"] for al in get(b, "/api/v1/alerts", env="run")[1]["alerts"]] == [alerts[0]["id"]]
+        # and the next problem is raised too (the first alert's own commit holds nothing back)
+        more = delivered(a, send_in_steps(a, x, y, env="run2", client="diag-client-2"), "diag-client-2")
+        assert [(al["env"], al["kind"]) for al in more] == [("run2", "nonfinite")], more
+        assert more[0]["id"] != alerts[0]["id"]
     finally:
         c.stop()

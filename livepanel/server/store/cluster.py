@@ -136,7 +136,8 @@ class ClusterStore(Store):
             self._compact_later(txn.touched)
             if client is not None:
                 self.clients[client] = seq
-            self.batches_applied += 1
+            if not internal:  # counted as Store counts them: diagnosis compares the two counts
+                self.batches_applied += 1
             notable = self._shape(envs) != before
             self._publish(messages, None if internal else (client, ops, body))  # no batch listener sees its own
             for env, head in heads.items():
