@@ -274,3 +274,21 @@ def test_after_a_database_restart_nodes_keep_a_single_server_off_it(postgres, db
     arun(a.oplog.check_session())  # what the node does every few seconds
     with pytest.raises(RuntimeError, match="several nodes on one database each need --hub"):
         Store(db)
+
+
+def test_an_entry_that_cannot_be_replayed_makes_the_node_read_the_env_back(db, nodes, caplog):
+    import psycopg
+
+    a, b = nodes(), nodes()
+
+    async def main() -> None:
+        for k in range(3):
+            await a.ingest("c", k + 1, checked([line_op("e", "w", [k], [k])]))
+
+    arun(main())
+    with psycopg.connect(db) as conn:  # a damaged entry (a bug, or a hand-edited database)
+        conn.execute("UPDATE log SET entry = %s WHERE env = 'e' AND lseq = 2", (b"\x00not msgpack",))
+    arun(b.fresh())
+    assert "could not be replayed" in caplog.text
+    _assert_identical(snapshots(a), snapshots(b))
+    assert b.applied["e"] == 3

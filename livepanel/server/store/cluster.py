@@ -187,21 +187,25 @@ class ClusterStore(Store):
     async def _catch_up(self, txn: Any) -> None:
         """Apply what other nodes committed for the batch's envs (read in its transaction)."""
         for env, entries in txn.behind.items():
-            if entries is None:
+            if entries is None or not self._replay(env, entries):
                 fresh = State(self.state.limits)
                 self._took_over(env, fresh, await self.oplog.read_env(txn, fresh, env))
-            else:
-                self._replay(env, entries)
 
-    def _replay(self, env: str, entries: list[tuple[int, bytes]]) -> None:
+    def _replay(self, env: str, entries: list[tuple[int, bytes]]) -> bool:
+        """Apply entries in order; False if one could not be (a bug): the caller reads the env back whole."""
         for lseq, entry in entries:
             if lseq != self.applied.get(env, 0) + 1:
                 continue  # applied already
-            at, ops = _decoded(entry)
-            messages = [self.state.apply(op, at)[0] for op in ops]
+            try:
+                at, ops = _decoded(entry)
+                messages = [self.state.apply(op, at)[0] for op in ops]
+            except Exception:
+                log.exception("entry %d of env %r could not be replayed: reading the env back", lseq, env)
+                return False
             self.applied[env] = lseq
             self.replayed += 1
             self._publish(messages)
+        return True
 
     def _took_over(self, env: str, fresh: State, head: int) -> None:
         """An env read back whole (this node was further behind than the log keeps)."""
@@ -233,20 +237,15 @@ class ClusterStore(Store):
             done = self.applied.get(env, 0)
             if upto <= done:
                 return
-            if entry is not None and upto == done + 1:
-                self._replay(env, [(upto, entry)])
-                return
-            entries = None
-            if self.relay is not None:
+            entries = [(upto, entry)] if entry is not None and upto == done + 1 else None
+            if entries is None and self.relay is not None:
                 with contextlib.suppress(Exception):  # Redis is a shortcut: the log has them too
                     entries = await self.relay.history(env, done, upto)
             if entries is None:
                 entries = await self.oplog.entries(env, done, upto)
-            if entries is None:
+            if entries is None or not self._replay(env, entries):
                 fresh = State(self.state.limits)
                 self._took_over(env, fresh, await self.oplog.load_env(fresh, env))
-                return
-            self._replay(env, entries)
 
     def keep_session(self) -> None:
         """Check now and then the session that keeps a single server off the database (call on the loop)."""
