@@ -274,6 +274,8 @@ class OpLog:
             db = self._take()
             try:
                 result = work(db)
+                if not keep:
+                    db.conn.rollback()  # a read leaves its transaction open: never idle in one
             except BaseException as exc:
                 db.close()
                 if storage_failure(exc):  # the database went away: the idle connections went with it
