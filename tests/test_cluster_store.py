@@ -91,6 +91,7 @@ def corpus() -> list[list[dict]]:
         [{"op": "layout", "env": "e", "layout": {"loss": {"order": 1, "w": 2, "h": 1}}}],
         [{"op": "fork", "env": "copy", "source": "e"}],
         [line_op("copy", "loss", [103], [0.25], name="train")],
+        [line_op("e", "loss", [104], [0.5], name="train"), line_op("copy", "loss", [104], [0.5], name="train")],
         [{"op": "close", "env": "e", "win": "b"}],
         [line_op("gone", "x", [1], [1]), {"op": "delete_env", "env": "gone"}],
     ]

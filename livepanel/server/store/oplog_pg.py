@@ -29,7 +29,7 @@ import psycopg
 
 from livepanel.server.store import persist
 from livepanel.server.store.model import State
-from livepanel.server.store.persist_pg import PgPersistence, _Db, connect, merge_rows, storage_failure
+from livepanel.server.store.persist_pg import PgPersistence, _Db, connect, copy_rows, merge_rows, storage_failure
 from livepanel.server.store.series import CHUNK
 
 log = logging.getLogger("livepanel.store")
@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS log (env TEXT, lseq BIGINT, entry BYTEA NOT NULL, PRI
 CREATE TABLE IF NOT EXISTS heads (env TEXT PRIMARY KEY, lseq BIGINT NOT NULL);
 CREATE SEQUENCE IF NOT EXISTS alert_ids;
 """
-LOG_COPY = ("text", "int8", "bytea")
+LOG_COLUMNS = {"env": "text", "lseq": "int8", "entry": "bytea"}
 LOG_KEEP = 20_000  # entries kept per env
 PRUNE_EVERY = 1_000  # an env's log is trimmed when its head passes a multiple of this
 POOL = 8  # threads (and idle connections kept) per node: batches of different envs commit side by side
@@ -208,7 +208,7 @@ class OpLog:
                     (*rows[0], *rows[0][:2]),
                 )
             elif rows:
-                _copy_log(db.conn, rows)
+                copy_rows(db.conn, "log", rows, LOG_COLUMNS)
                 db.conn.execute(
                     "INSERT INTO heads SELECT * FROM unnest(%s::text[], %s::bigint[])"
                     " ON CONFLICT (env) DO UPDATE SET lseq=excluded.lseq",
@@ -363,11 +363,3 @@ def _entries(conn: psycopg.Connection, env: str, after: int, upto: int) -> list[
     if len(rows) != upto - after:
         return None
     return [(lseq, bytes(entry)) for lseq, entry in rows]
-
-
-def _copy_log(conn: psycopg.Connection, rows: list[tuple[str, int, bytes]]) -> None:
-    with conn.cursor() as cur:
-        with cur.copy("COPY log (env, lseq, entry) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(list(LOG_COPY))
-            for row in rows:
-                copy.write_row(row)

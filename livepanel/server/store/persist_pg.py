@@ -467,12 +467,14 @@ class _Db:
         return out
 
 
-def copy_rows(conn: psycopg.Connection, table: str, rows: Any) -> int:
-    """Write rows (tuples in COLUMNS order) into a table with one binary COPY; return how many."""
+def copy_rows(conn: psycopg.Connection, table: str, rows: Any, columns: dict[str, str] | None = None) -> int:
+    """Write rows (tuples in COLUMNS order) into a table with one binary COPY; return how many.
+    `columns`: name -> COPY type, for a table not in COLUMNS (the cluster's log)."""
+    names, types = (COLUMNS[table], COPY_TYPES[table]) if columns is None else (tuple(columns), columns.values())
     count = 0
     with conn.cursor() as cur:
-        with cur.copy(f"COPY {table} ({', '.join(COLUMNS[table])}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(list(COPY_TYPES[table]))
+        with cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(list(types))
             for row in rows:
                 copy.write_row(row)
                 count += 1
