@@ -134,7 +134,9 @@ class Panel(WindowKinds, MediaKinds, RunRecord, Interactive):
 
     @property
     def stats(self) -> dict[str, int]:
-        """Batches acknowledged, duplicates, rejected (dropped), refused, retries, replayed (for monitoring)."""
+        """Counters for monitoring: batches (acknowledged as newly stored), duplicates (acknowledged as already
+        stored: a retry whose first ack was lost; each delivered batch counts in one of the two), rejected
+        (dropped), refused, retries, replayed (batches of earlier processes' spools)."""
         return dict(self._sender.stats)
 
     def __repr__(self) -> str:

@@ -30,6 +30,9 @@ log = logging.getLogger("livepanel.client")
 PACED_BYTES = 256 << 10  # a batch this large goes at once: pacing is for the many small ones
 JUDGE_WAIT = 5.0  # seconds the server may take to judge a client's last batches before a flush returns
 PACE_BURST = 4  # requests that may start back to back before pacing holds batches back
+# an ack's "duplicate": True as msgpack packs it (fixstr key, then the true byte): a byte search finds it
+# without decoding the ack; a hit is then decoded to be sure (a user string in an alert could hold it)
+DUPLICATE_TRUE = protocol.packb({"duplicate": True})[1:]
 
 
 class Pending:
@@ -174,10 +177,13 @@ class Sender:
         self.backoff = 0.0
         self.refused: Refused | None = None  # the server refuses this client (its token): batches are kept
         self.last_ack = 0.0  # monotonic time of the last batch the server took (or judged)
+        # "batches": acknowledged and stored by this send; "duplicates": acknowledged as already stored (a
+        # retry whose first ack was lost), so each delivered batch counts once, in one or the other;
         # "rejected": operations (or whole batches) the server judged bad and that were dropped;
         # "refused": requests the server refused (a wrong or missing token), whose batches are kept
         self.stats = {"batches": 0, "duplicates": 0, "rejected": 0, "refused": 0, "retries": 0, "replayed": 0}
         self.alert_callbacks: list = []  # Panel.on_alert: called here, on the sender thread
+        self.ack_duplicate = False  # the last acknowledgement said the batch was already stored
         self.unjudged = False  # batches acknowledged that the server's diagnosis may not have judged yet
         self.judge_due = False  # a flush waits until they are judged
         self.thread: threading.Thread | None = None
@@ -422,8 +428,9 @@ class Sender:
         seq, data = head
         self._refill()
         self.tokens = max(0.0, self.tokens - 1)
+        self.ack_duplicate = False
         try:
-            sent, dropped = send_refusing(transport, data, self._acked if self.alert_callbacks else None)
+            sent, dropped = send_refusing(transport, data, self._acked)
         except Refused as exc:
             self._refused(exc)
             return
@@ -452,8 +459,8 @@ class Sender:
             self.stats["rejected"] += 1
             log.error("livepanel: batch %d: the server rejected %s", seq, problem)
         if sent:
-            self.stats["batches"] += 1
-            self.unjudged = True
+            self.stats["duplicates" if self.ack_duplicate else "batches"] += 1
+            self.unjudged = True  # a duplicate too: the first copy's judging may still be under way
         self.outbox.remove(seq)
         with self.build_lock:
             self._resolve()
@@ -523,9 +530,24 @@ class Sender:
             self._resolve()
 
     def _acked(self, body: bytes) -> None:
-        """Hand the alerts an acknowledgement carries to the Panel's on_alert callbacks."""
-        if b"alerts" in body:
-            self._dispatch(protocol.unpackb(body).get("alerts", []))
+        """Note whether an acknowledgement says duplicate, and hand the alerts it carries to on_alert.
+
+        Most acks say neither: two byte searches over a few dozen bytes spare decoding them.
+        """
+        duplicate = DUPLICATE_TRUE in body
+        alerts = bool(self.alert_callbacks) and b"alerts" in body
+        if not (duplicate or alerts):
+            return
+        try:
+            ack = protocol.unpackb(body)
+        except protocol.ProtocolError as exc:  # a 200 that is not our ack (a proxy's page): stored, nothing more
+            log.warning("livepanel: could not read the acknowledgement from %s: %s", self.url, exc)
+            return
+        if not isinstance(ack, dict):
+            return
+        self.ack_duplicate = ack.get("duplicate") is True
+        if alerts:
+            self._dispatch(ack.get("alerts", []))
 
     def _dispatch(self, alerts: list[dict]) -> None:
         for alert in alerts:
