@@ -18,6 +18,7 @@ fed 4 at a time as envs of one Diagnoser, in chunks of random sizes, series shuf
   healthy series (the common case).
 
 Run by hand: python benchmarks/bench_diagnosis.py [--quick] [--family A|B|real ...] (--family: their quality only)
+or python benchmarks/bench_diagnosis.py --seeds N: family A drawn again from seeds 1..N (tuning holds on other draws?)
 """
 
 from __future__ import annotations
@@ -86,6 +87,30 @@ def quality(fams: tuple[str, ...], quick: bool) -> None:
             emit(figure="verdicts_differ_chunk10_vs_mixed", family=fam, count=len(diff), which=diff[:20], target=0)
 
 
+def fresh_draws(n: int) -> None:
+    """Family A drawn again from seeds 1..n (chunks of 10): does tuning on seed 0 hold on other draws of
+    the same generator? Per kind over all draws, and the false alarms per draw."""
+    scores = []
+    t = time.perf_counter()
+    for seed in range(1, n + 1):
+        scores.append(score(family("A", seed=seed), 10))
+    fam = f"A seeds 1-{n}"
+    for kind in PROBLEMS:
+        d = [x for sc in scores for x in sc.delays.get(kind, [])]
+        runs = sum(sc.total.get(kind, 0) for sc in scores)
+        late = sum(x > TARGET[kind] for x in d)
+        emit(figure="detection", family=fam, kind=kind, chunk=10, caught=len(d), runs=runs,
+             worst_delay_pct=round(100 * max(d), 1) if d else None,
+             median_delay_pct=round(100 * statistics.median(d), 1) if d else None,
+             late=late, target_pct=100 * TARGET[kind], met=len(d) == runs and late == 0,
+             missed=sorted({m for sc in scores for m in sc.missed.get(kind, [])}))  # fmt: skip
+    emit(figure="false_alarms", family=fam, chunk=10, healthy_runs=sum(sc.healthy_runs for sc in scores),
+         false_alarms=sum(len(sc.false_alarms) for sc in scores),
+         per_seed=[len(sc.false_alarms) for sc in scores],
+         which=sorted({f.split(" at ")[0] for sc in scores for f in sc.false_alarms}), target=0)  # fmt: skip
+    emit(figure="scoring_time", family=fam, chunk=10, seconds=round(time.perf_counter() - t, 2))
+
+
 def cost(chunk: int, total: int, series: int = 4) -> None:
     """Healthy noisy losses, `series` at once (as one env logs them), fed in chunks of `chunk` points."""
     rng = np.random.default_rng(1)
@@ -122,6 +147,9 @@ def cost_off(total: int = 100_000) -> None:
 def main() -> None:
     quick = "--quick" in sys.argv
     fams = tuple(a for a in sys.argv[1:] if a in FAMILIES) or FAMILIES
+    if "--seeds" in sys.argv:
+        fresh_draws(int(sys.argv[sys.argv.index("--seeds") + 1]))
+        return
     quality(fams, quick)
     if "--family" in sys.argv:
         return

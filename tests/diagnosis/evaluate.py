@@ -149,10 +149,11 @@ def score_streamed(
 # ---------------------------------------------------------------- families and figures
 
 
-def family(name: str) -> list[Run]:
-    """The labelled runs of family "A" (tuning), "B" or "real" (reporting)."""
+def family(name: str, seed: int = 0) -> list[Run]:
+    """The labelled runs of family "A" (tuning; `seed`: another draw of the same generator), "B" or "real"
+    (reporting)."""
     if name == "A":
-        return labelled_runs(seed=0)
+        return labelled_runs(seed=seed)
     if name == "B":
         from family_b import family_b
 
