@@ -37,6 +37,7 @@ from livepanel import protocol
 from livepanel.protocol import ProtocolError, quote
 from livepanel.server import auth
 from livepanel.server.auth import Guard, clip
+from livepanel.server.hub import Outbox
 from livepanel.server.store import Store
 
 log = logging.getLogger("livepanel.events")
@@ -121,48 +122,26 @@ def check_event(msg: dict) -> dict[str, Any]:
     return out
 
 
-class Link:
+class Link(Outbox):
     """One writer's downlink: the envs it follows and its bounded queue of frames."""
+
+    what = "downlink"
 
     def __init__(self, handler: EventsHandler):
         self.handler = handler
         self.envs: set[str] = set()
         self.pending: set[str] = set()  # envs it is about to follow (a cluster node catches them up first)
-        self._queue: deque[bytes] = deque()
-        self._queued = 0
-        self._wake = asyncio.Event()
-        self.closed = False
-        self._task = asyncio.get_running_loop().create_task(self._drain())
+        super().__init__(lambda frame: handler.write_message(frame, binary=True), LINK_QUEUE, log)
 
     def push(self, frame: bytes) -> None:
         if self.closed:
             return
-        if self._queued + len(frame) > LINK_QUEUE:  # a writer that does not read: it reconnects and resumes
+        if self._queued + len(frame) > self.limit:  # a writer that does not read: it reconnects and resumes
             log.warning("a downlink fell %d bytes behind; closing it", self._queued)
             self.handler.close(1013, "too far behind: resume")
             self.close()
             return
-        self._queue.append(frame)
-        self._queued += len(frame)
-        self._wake.set()
-
-    async def _drain(self) -> None:
-        try:
-            while not self.closed:
-                await self._wake.wait()
-                self._wake.clear()
-                while self._queue:
-                    frame = self._queue.popleft()
-                    self._queued -= len(frame)
-                    await self.handler.write_message(frame, binary=True)
-        except Exception as exc:  # the socket went away; the handler closes us
-            log.debug("downlink stopped: %s", exc)
-            self.close()
-
-    def close(self) -> None:
-        self.closed = True
-        self._queue.clear()
-        self._wake.set()
+        self._append(frame)
 
 
 class Events:

@@ -26,22 +26,63 @@ RING_BYTES = 4 << 20  # replay buffer per env
 ENV_LIST_EVERY = 1.0  # seconds between env lists sent for window counts alone (new or deleted envs go at once)
 
 
-class Viewer:
-    """One browser connection: what it watches, and its bounded queue of frames to send."""
+class Outbox:
+    """One socket's bounded queue of frames, written in order by a task of its own, so a slow socket never
+    delays the code that queues (browsers' viewers here, writers' downlinks in events.py). A subclass says
+    what happens past `limit` (`push`) and after the queue drains (`_drained`)."""
 
-    def __init__(self, hub: Hub, write: Callable[[bytes], Awaitable[None]], limit: int):
-        self.hub = hub
+    what = "outbox"  # names it in the log line when its socket goes away
+
+    def __init__(self, write: Callable[[bytes], Awaitable[Any]], limit: int, logger: logging.Logger = log):
         self._write = write
         self.limit = limit
-        self.width: int | None = None
-        self.envs: dict[str, int] = {}  # env -> last seq queued for this viewer
+        self._log = logger
         self._queue: deque[bytes] = deque()
         self._queued = 0
         self._wake = asyncio.Event()
-        self._resync = False
         self.closed = False
-        self.dropped = 0  # how many times the queue was dropped (tests and metrics)
         self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    def _append(self, frame: bytes) -> None:
+        self._queue.append(frame)
+        self._queued += len(frame)
+        self._wake.set()
+
+    async def _drain(self) -> None:
+        try:
+            while not self.closed:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._queue:
+                    frame = self._queue.popleft()
+                    self._queued -= len(frame)
+                    await self._write(frame)
+                self._drained()
+        except Exception as exc:  # the socket went away; the handler closes us
+            self._log.debug("%s stopped: %s", self.what, exc)
+            self.close()
+
+    def _drained(self) -> None:
+        """The queue is empty (every frame written)."""
+
+    def close(self) -> None:
+        self.closed = True
+        self._queue.clear()
+        self._wake.set()
+
+
+class Viewer(Outbox):
+    """One browser connection: what it watches, and its bounded queue of frames to send."""
+
+    what = "viewer"
+
+    def __init__(self, hub: Hub, write: Callable[[bytes], Awaitable[None]], limit: int):
+        self.hub = hub
+        self.width: int | None = None
+        self.envs: dict[str, int] = {}  # env -> last seq queued for this viewer
+        self._resync = False
+        self.dropped = 0  # how many times the queue was dropped (tests and metrics)
+        super().__init__(write, limit)
 
     def push(self, frame: bytes, env: str | None = None, seq: int | None = None) -> None:
         if self.closed:
@@ -59,33 +100,18 @@ class Viewer:
             self.dropped += 1
             self._wake.set()
             return
-        self._queue.append(frame)
-        self._queued += len(frame)
-        self._wake.set()
+        self._append(frame)
 
-    async def _drain(self) -> None:
-        try:
-            while not self.closed:
-                await self._wake.wait()
-                self._wake.clear()
-                while self._queue:
-                    frame = self._queue.popleft()
-                    self._queued -= len(frame)
-                    await self._write(frame)
-                if self._resync:
-                    self._resync = False
-                    for env in list(self.envs):
-                        self.hub.send_snapshot(self, env)
-                    if self in self.hub.runs.viewers:  # the feed's frames dropped too: every row again
-                        self.hub.runs.send_full(self)
-        except Exception as exc:  # the socket went away; the handler closes us
-            log.debug("viewer stopped: %s", exc)
-            self.close()
+    def _drained(self) -> None:
+        if self._resync:
+            self._resync = False
+            for env in list(self.envs):
+                self.hub.send_snapshot(self, env)
+            if self in self.hub.runs.viewers:  # the feed's frames dropped too: every row again
+                self.hub.runs.send_full(self)
 
     def close(self) -> None:
-        self.closed = True
-        self._queue.clear()
-        self._wake.set()
+        super().close()
         self.hub.viewers.discard(self)
         self.hub.runs.stop(self)
         self.hub.watch_changed()
