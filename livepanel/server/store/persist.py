@@ -339,22 +339,20 @@ class Persistence:
         """Commit the jobs in one transaction and report each done (with its error, if any).
 
         A failure that is not the storage's is narrowed down by committing the jobs again one by one,
-        so that only the batch at fault fails and the others of its group are committed."""
+        so that only the batch at fault fails and the others of its group are committed. PgPersistence
+        commits through this too, with its own `_attempt`, `_is_storage_failure` and `_storage_lost`."""
         error: BaseException | None = self.failed
         if error is None:
-            try:
-                self._transaction(jobs)
-            except BaseException as exc:  # report to every waiting request, never die silently
-                error = exc
-            if error is not None and len(jobs) > 1 and self.failed is None and not storage_failure(error):
+            error = self._attempt(jobs)
+            if error is not None and len(jobs) > 1 and self.failed is None and not self._is_storage_failure(error):
                 log.warning("a commit of %d batches failed (%r); committing them one by one", len(jobs), error)
                 for job in jobs:
                     self._commit([job])
                 return
             if error is not None:
-                if self.failed is None and storage_failure(error):
+                if self.failed is None and self._is_storage_failure(error):
                     self.failed = error
-                    log.error("the store cannot write any more: %r", error, exc_info=error)
+                    self._storage_lost(error)
                 elif self.failed is None:
                     log.error("a batch could not be written; it alone is refused", exc_info=error)
         if error is not None:
@@ -362,6 +360,20 @@ class Persistence:
                 job.error, job.fatal = error, self.failed is not None
         for job in jobs:
             job.done(job)
+
+    def _attempt(self, jobs: list[Job]) -> BaseException | None:
+        """Write the jobs in one transaction: the error it failed with, or None once committed."""
+        try:
+            self._transaction(jobs)
+        except BaseException as exc:  # report to every waiting request, never die silently
+            return exc
+        return None
+
+    def _is_storage_failure(self, exc: BaseException) -> bool:
+        return storage_failure(exc)
+
+    def _storage_lost(self, error: BaseException) -> None:
+        log.error("the store cannot write any more: %r", error, exc_info=error)
 
     def _transaction(self, jobs: list[Job]) -> None:
         writer = _GroupWriter(self.db, self._tails, self._touched)

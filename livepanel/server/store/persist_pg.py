@@ -310,37 +310,23 @@ class PgPersistence:
         done(state, clients)
 
     def _commit(self, jobs: list[Job]) -> None:
-        """Commit the jobs in one transaction and report each done (as persist.Persistence._commit)."""
-        error: BaseException | None = self.failed
-        if error is None:
-            try:
-                self._transaction(jobs)
-            except BaseException as exc:
-                error = exc
-            # Lost before COMMIT was sent, nothing of the group is in doubt: a new connection, if one can be
-            # had at once (the database was restarted while the server was idle), writes it again unseen.
-            if error is not None and storage_failure(error) and not self._committing and self._reconnect():
-                try:
-                    self._transaction(jobs)
-                    error = None
-                except BaseException as exc:
-                    error = exc
-            if error is not None and len(jobs) > 1 and self.failed is None and not storage_failure(error):
-                log.warning("a commit of %d batches failed (%r); committing them one by one", len(jobs), error)
-                for job in jobs:
-                    self._commit([job])
-                return
-            if error is not None:
-                if self.failed is None and storage_failure(error):
-                    self.failed = error
-                    log.error("the store cannot write to PostgreSQL: %r", error)
-                elif self.failed is None:
-                    log.error("a batch could not be written; it alone is refused", exc_info=error)
-        if error is not None:
-            for job in jobs:
-                job.error, job.fatal = error, self.failed is not None
-        for job in jobs:
-            job.done(job)
+        """Commit the jobs in one transaction and report each done: persist.Persistence._commit, with the
+        three hooks below."""
+        persist.Persistence._commit(self, jobs)  # type: ignore[arg-type]
+
+    def _attempt(self, jobs: list[Job]) -> BaseException | None:
+        error = persist.Persistence._attempt(self, jobs)  # type: ignore[arg-type]
+        # Lost before COMMIT was sent, nothing of the group is in doubt: a new connection, if one can be
+        # had at once (the database was restarted while the server was idle), writes it again unseen.
+        if error is not None and storage_failure(error) and not self._committing and self._reconnect():
+            error = persist.Persistence._attempt(self, jobs)  # type: ignore[arg-type]
+        return error
+
+    def _is_storage_failure(self, exc: BaseException) -> bool:
+        return storage_failure(exc)
+
+    def _storage_lost(self, error: BaseException) -> None:
+        log.error("the store cannot write to PostgreSQL: %r", error)
 
     def _transaction(self, jobs: list[Job]) -> None:
         self._committing = False
