@@ -61,18 +61,23 @@ CREATE TABLE IF NOT EXISTS alerts (id BIGINT PRIMARY KEY, env TEXT, win TEXT, bo
 """
 # SQLite reads envs and windows back in the order they were made (rowid order): here `pos` keeps that order.
 IN_ORDER = ("envs", "windows")
-# columns and keys of each table, in order (for COPY and for SQLite's INSERT OR REPLACE)
-COLUMNS = {
-    "meta": ("key", "value"),
-    "clients": ("client", "seq"),
-    "envs": ("env", "seq", "live", "layout", "mute", "run", "created", "updated"),
-    "windows": ("env", "win", "kind", "opts", "content", "seq"),
-    "texts": ("env", "win", "part", "text"),
-    "traces": ("env", "win", "trace", "ord", "ydtype", "t0"),
-    "points": ("env", "win", "trace", "start", "n", "x", "y", "t"),
-    "steps": ("env", "win", "step", "body"),
-    "alerts": ("id", "env", "win", "body"),
+# each table's columns, in order, with their COPY types (for COPY and for SQLite's INSERT OR REPLACE)
+COLUMN_TYPES = {
+    table: {name: kind for name, kind in (column.split() for column in spec.split(", "))}
+    for table, spec in {
+        "meta": "key text, value text",
+        "clients": "client text, seq int8",
+        "envs": "env text, seq int8, live int4, layout bytea, mute bytea, run bytea, created float8, updated float8",
+        "windows": "env text, win text, kind text, opts bytea, content bytea, seq int8",
+        "texts": "env text, win text, part int8, text text",
+        "traces": "env text, win text, trace text, ord int8, ydtype text, t0 float8",
+        "points": "env text, win text, trace text, start int8, n int8, x bytea, y bytea, t bytea",
+        "steps": "env text, win text, step int8, body bytea",
+        "alerts": "id int8, env text, win text, body bytea",
+    }.items()
 }
+COLUMNS = {table: tuple(types) for table, types in COLUMN_TYPES.items()}
+COPY_TYPES = {table: tuple(types.values()) for table, types in COLUMN_TYPES.items()}
 KEYS = {
     "meta": ("key",),
     "clients": ("client",),
@@ -83,17 +88,6 @@ KEYS = {
     "points": ("env", "win", "trace", "start"),
     "steps": ("env", "win", "step"),
     "alerts": ("id",),
-}
-COPY_TYPES = {
-    "meta": ("text", "text"),
-    "clients": ("text", "int8"),
-    "envs": ("text", "int8", "int4", "bytea", "bytea", "bytea", "float8", "float8"),
-    "windows": ("text", "text", "text", "bytea", "bytea", "int8"),
-    "texts": ("text", "text", "int8", "text"),
-    "traces": ("text", "text", "text", "int8", "text", "float8"),
-    "points": ("text", "text", "text", "int8", "int8", "bytea", "bytea", "bytea"),
-    "steps": ("text", "text", "int8", "bytea"),
-    "alerts": ("int8", "text", "text", "bytea"),
 }
 POINTS_INSERT = "INSERT INTO points VALUES (?,?,?,?,?,?,?,?)"
 MAX_FIELD = (1 << 30) - 1  # PostgreSQL's largest text or bytea value
@@ -456,7 +450,8 @@ class _Db:
 def copy_rows(conn: psycopg.Connection, table: str, rows: Any, columns: dict[str, str] | None = None) -> int:
     """Write rows (tuples in COLUMNS order) into a table with one binary COPY; return how many.
     `columns`: name -> COPY type, for a table not in COLUMNS (the cluster's log)."""
-    names, types = (COLUMNS[table], COPY_TYPES[table]) if columns is None else (tuple(columns), columns.values())
+    columns = COLUMN_TYPES[table] if columns is None else columns
+    names, types = tuple(columns), columns.values()
     count = 0
     with conn.cursor() as cur:
         with cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy:
