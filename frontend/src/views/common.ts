@@ -93,6 +93,18 @@ export function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
+/** What a view last drew, by env and version: an update that changes neither draws nothing again. */
+export class Shown {
+  private key = "";
+  /** Whether these windows differ (envs, order or versions) from the last call's; remembers them. */
+  changed(wins: WindowState[]): boolean {
+    const key = JSON.stringify(wins.map((w) => [w.env, w.version]));
+    if (key === this.key) return false;
+    this.key = key;
+    return true;
+  }
+}
+
 /** A canvas that keeps its backing store at device pixel ratio. */
 export class Canvas {
   readonly canvas = document.createElement("canvas");

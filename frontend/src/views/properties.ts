@@ -5,7 +5,7 @@
 
 import { sendEdit } from "../events";
 import type { WindowState } from "../state";
-import { el, textPng, type Ctx, type View } from "./common";
+import { el, Shown, textPng, type Ctx, type View } from "./common";
 
 export interface PropItem {
   type: string;
@@ -30,14 +30,12 @@ const numberText = (v: unknown): string => (typeof v === "number" || typeof v ==
 export class PropertiesView implements View {
   readonly el = el("div", "lp-props");
   private panes = new Map<string, Pane>();
-  private shown = "";
+  private shown = new Shown();
 
   constructor(private readonly ctx: Ctx, private readonly win: string) {}
 
   update(wins: WindowState[]): void {
-    const key = JSON.stringify(wins.map((w) => [w.env, w.version]));
-    if (key === this.shown) return;
-    this.shown = key;
+    if (!this.shown.changed(wins)) return;
     const multi = wins.length > 1;
     const keep = new Map<string, Pane>();
     for (const w of wins) {

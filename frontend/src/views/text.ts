@@ -3,18 +3,16 @@
 
 import { renderMarkdown } from "../markdown";
 import type { WindowState } from "../state";
-import { el, textPng, type Ctx, type View } from "./common";
+import { el, Shown, textPng, type Ctx, type View } from "./common";
 
 export class TextView implements View {
   readonly el = el("div", "lp-text");
-  private shown = "";
+  private shown = new Shown();
 
   constructor(private readonly ctx: Ctx, private readonly win: string) {}
 
   update(wins: WindowState[]): void {
-    const key = JSON.stringify(wins.map((w) => [w.env, w.version]));
-    if (key === this.shown) return;
-    this.shown = key;
+    if (!this.shown.changed(wins)) return;
     const multi = wins.length > 1;
     this.el.replaceChildren(
       ...wins.map((w) => {
