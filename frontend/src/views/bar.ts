@@ -2,7 +2,7 @@
 // opts.stacked); several envs put their series side by side. Drawn on a canvas.
 
 import type { WindowState } from "../state";
-import { axes, Canvas, canvasPng, color, el, fmt, seriesLabel, theme, type Ctx, type View } from "./common";
+import { axes, CanvasView, color, el, fmt, seriesLabel, theme, type Ctx } from "./common";
 
 interface Series {
   label: string;
@@ -10,19 +10,17 @@ interface Series {
   values: Float64Array;
 }
 
-export class BarView implements View {
+export class BarView extends CanvasView {
   readonly el = el("div", "lp-barchart");
-  private c = new Canvas();
   private legendEl = el("div", "lp-legend");
   private tip = el("div", "lp-tip");
   private series: Series[] = [];
   private labels: string[] = [];
   private stacked = false;
-  private w = 400;
-  private h = 240;
   private hit: { x0: number; x1: number; text: string }[] = [];
 
   constructor(private readonly ctx: Ctx, private readonly win: string) {
+    super();
     this.el.append(this.c.canvas, this.legendEl, this.tip);
     this.c.canvas.addEventListener("mousemove", (ev) => this.hover(ev));
     this.c.canvas.addEventListener("mouseleave", () => (this.tip.style.display = "none"));
@@ -61,7 +59,7 @@ export class BarView implements View {
     this.draw();
   }
 
-  private draw(): void {
+  protected override draw(): void {
     const legendH = this.legendEl.offsetHeight || 0;
     this.c.size(this.w, Math.max(60, this.h - legendH));
     const g = this.c.ctx;
@@ -139,16 +137,4 @@ export class BarView implements View {
     this.tip.style.left = `${Math.min(x + 12, this.w - 120)}px`;
     this.tip.style.top = `${ev.clientY - r.top + 12}px`;
   }
-
-  resize(width: number, height: number): void {
-    this.w = Math.max(100, width);
-    this.h = Math.max(80, height);
-    this.draw();
-  }
-
-  png(): Promise<Blob | null> {
-    return canvasPng([this.c.canvas], theme().bg);
-  }
-
-  destroy(): void {}
 }

@@ -126,6 +126,31 @@ export class Canvas {
   }
 }
 
+/** A view drawn on one Canvas (bar, histogram): at least 100 x 80 px, drawn again on every resize, and
+ * its PNG is that canvas on the panel's colour. */
+export abstract class CanvasView implements View {
+  abstract readonly el: HTMLElement;
+  protected readonly c = new Canvas();
+  /** the body's size, CSS px */
+  protected w = 400;
+  protected h = 240;
+
+  abstract update(wins: WindowState[]): void;
+  protected abstract draw(): void;
+
+  resize(width: number, height: number): void {
+    this.w = Math.max(100, width);
+    this.h = Math.max(80, height);
+    this.draw();
+  }
+
+  png(): Promise<Blob | null> {
+    return canvasPng([this.c.canvas], theme().bg);
+  }
+
+  destroy(): void {}
+}
+
 /** Round tick values covering [lo, hi]. */
 export function ticks(lo: number, hi: number, count = 5): number[] {
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [];

@@ -4,22 +4,20 @@
 
 import * as cmap from "../colormap";
 import type { HistStep, WindowState } from "../state";
-import { axes, Canvas, canvasPng, color, el, fmt, seriesLabel, StepSlider, theme, type Ctx, type View } from "./common";
+import { axes, CanvasView, color, el, fmt, seriesLabel, StepSlider, theme, type Ctx } from "./common";
 
-export class HistogramView implements View {
+export class HistogramView extends CanvasView {
   readonly el = el("div", "lp-histogram");
   readonly tools = el("span", "lp-tools");
-  private c = new Canvas();
   private slider: StepSlider;
   private modeSel = el("select");
   private legendEl = el("div", "lp-legend");
   private info = el("div", "lp-hist-info");
   private wins: WindowState[] = [];
   private mode: "step" | "distribution" = "step";
-  private w = 400;
-  private h = 240;
 
   constructor(private readonly ctx: Ctx, private readonly win: string) {
+    super();
     this.slider = new StepSlider(() => this.draw());
     this.modeSel.title = "view";
     this.modeSel.append(new Option("one step", "step"), new Option("over steps", "distribution"));
@@ -48,7 +46,7 @@ export class HistogramView implements View {
     this.draw();
   }
 
-  private draw(): void {
+  protected override draw(): void {
     const th = theme();
     const first = this.wins[0];
     const steps = first ? first.hist.map((s) => s.step) : [];
@@ -124,16 +122,4 @@ export class HistogramView implements View {
     }
     this.info.textContent = `${hist.length} steps, ${s0} to ${s1}${this.wins.length > 1 ? ` (${this.wins[0].env})` : ""}`;
   }
-
-  resize(width: number, height: number): void {
-    this.w = Math.max(100, width);
-    this.h = Math.max(80, height);
-    this.draw();
-  }
-
-  png(): Promise<Blob | null> {
-    return canvasPng([this.c.canvas], theme().bg);
-  }
-
-  destroy(): void {}
 }
