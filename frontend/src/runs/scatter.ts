@@ -40,6 +40,16 @@ function safeGet(d: Dim | undefined, r: RunRow): Value {
   }
 }
 
+/** An axis's grid lines and tick labels as one stroked path: every tick while at most `room` of them fit, else
+ * every second, third... ; `line(pos, label)` adds one at `pos` (0..1 along the axis) to the path. */
+function gridLines(g: CanvasRenderingContext2D, scale: Scale, room: number, line: (pos: number, label: string) => void): void {
+  const ticks = scale.ticks();
+  const every = Math.max(1, Math.ceil(ticks.length / Math.max(1, Math.floor(room))));
+  g.beginPath();
+  for (let t = 0; t < ticks.length; t += every) line(ticks[t].pos, ticks[t].label);
+  g.stroke();
+}
+
 /** x and y before a user chooses: a config key whose values vary (else the first one), the first metric. */
 export function defaultXY(dims: readonly Dim[], rows: readonly RunRow[]): [string, string] {
   const configs = dims.filter((d) => dimGroup(d) === "config");
@@ -345,32 +355,24 @@ export class Scatter {
     const ys = this.yScale;
     const trunc = (s: string, k: number) => (s.length > k ? `${s.slice(0, k - 1)}…` : s);
     if (xs) {
-      const ticks = xs.ticks();
-      const every = Math.max(1, Math.ceil(ticks.length / Math.max(1, Math.floor((right - left) / 60))));
       g.textAlign = "center";
       g.textBaseline = "top";
-      g.beginPath();
-      for (let t = 0; t < ticks.length; t += every) {
-        const x = Math.round(left + inset(ticks[t].pos) * (right - left)) + 0.5;
+      gridLines(g, xs, (right - left) / 60, (pos, label) => {
+        const x = Math.round(left + inset(pos) * (right - left)) + 0.5;
         g.moveTo(x, top);
         g.lineTo(x, bottom);
-        g.fillText(trunc(ticks[t].label, 12), x, bottom + 4);
-      }
-      g.stroke();
+        g.fillText(trunc(label, 12), x, bottom + 4);
+      });
     }
     if (ys) {
-      const ticks = ys.ticks();
-      const every = Math.max(1, Math.ceil(ticks.length / Math.max(1, Math.floor((bottom - top) / 16))));
       g.textAlign = "right";
       g.textBaseline = "middle";
-      g.beginPath();
-      for (let t = 0; t < ticks.length; t += every) {
-        const y = Math.round(bottom - inset(ticks[t].pos) * (bottom - top)) + 0.5;
+      gridLines(g, ys, (bottom - top) / 16, (pos, label) => {
+        const y = Math.round(bottom - inset(pos) * (bottom - top)) + 0.5;
         g.moveTo(left, y);
         g.lineTo(right, y);
-        g.fillText(trunc(ticks[t].label, 9), left - 4, y);
-      }
-      g.stroke();
+        g.fillText(trunc(label, 9), left - 4, y);
+      });
     }
     g.strokeStyle = th.fg;
     g.strokeRect(left + 0.5, top + 0.5, right - left, bottom - top);
