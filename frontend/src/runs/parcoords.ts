@@ -12,9 +12,10 @@
 
 import "./plots.css";
 import { table as colormapTable } from "../colormap";
-import { el, theme } from "../views/common";
+import { el } from "../views/common";
 import type { RunRow } from "../wire";
 import type { Focus } from "./model";
+import { RunsPlot, safeGet } from "./plot";
 import {
   brushFits,
   brushFromSpan,
@@ -93,15 +94,6 @@ export function defaultColorBy(dims: readonly Dim[]): string {
   return dims.find((d) => dimGroup(d) === "metric")?.key ?? "";
 }
 
-function safeGet(d: Dim, r: RunRow): Value {
-  try {
-    const v = d.get(r);
-    return v === undefined ? null : v;
-  } catch {
-    return null;
-  }
-}
-
 interface Axis {
   dim: Dim;
   values: Value[];
@@ -133,8 +125,7 @@ const MISSING_GAP = 16;
 const HIT = 10; // px either side of an axis where a drag brushes it
 const NEAR = 5; // px: hovering a line within this sets the focus
 
-export class ParCoords {
-  readonly el = el("div", "lp-parcoords");
+export class ParCoords extends RunsPlot<PlotOptions & { onBrush: (passing: Set<string> | null) => void }> {
   /** the runs inside every brush; null when nothing is brushed */
   passing: Set<string> | null = null;
 
@@ -159,9 +150,6 @@ export class ParCoords {
   private readonly legendHi = el("span", "lp-pc-legend-hi");
   private readonly clearBtn = el("button", "lp-pc-clear", "clear brushes");
 
-  private rows: RunRow[] = [];
-  private dims: Dim[] = [];
-  private index = new Map<string, number>();
   /** the axes a user chose (dim keys, in order); null: the default */
   private chosen: string[] | null = null;
   private kinds = new Map<string, ScaleKind>();
@@ -179,25 +167,17 @@ export class ParCoords {
   private costKnown = true;
   private notifyAfter = 0;
   private told = 0;
-  private width = 0;
-  private height = 0;
-  private ch = 0;
-  private raf = 0;
-  private frames = 0;
   private drawMs: number[] = [];
   private drag: Drag | null = null;
   private dragSpan: [number, number] | null = null;
-  private hovering = false;
-  private colors = theme();
   private headsKey = "";
   private barKey = "";
-  private readonly offFocus: () => void;
 
-  constructor(readonly opts: PlotOptions & { onBrush: (passing: Set<string> | null) => void }) {
+  constructor(opts: PlotOptions & { onBrush: (passing: Set<string> | null) => void }) {
+    super(opts, "lp-parcoords", BAR + HEAD);
     this.g = this.canvas.getContext("2d");
     this.gBase = this.base.getContext("2d");
     this.gLines = this.lines.getContext("2d");
-    Object.defineProperty(this.el, "lpPlot", { value: this, configurable: true });
     this.addSel.title = "show another axis";
     this.colorSel.title = "colour the lines by";
     this.clearBtn.type = "button";
@@ -222,36 +202,22 @@ export class ParCoords {
     this.canvas.addEventListener("pointerup", (e) => this.up(e));
     this.canvas.addEventListener("pointercancel", () => this.cancelDrag());
     this.canvas.addEventListener("pointerleave", () => {
-      if (!this.drag && this.hovering) {
-        this.hovering = false;
-        this.opts.focus.set(null);
-      }
+      if (!this.drag) this.hoverOff();
     });
-    this.offFocus = opts.focus.on(() => this.schedule(OVER));
+  }
+
+  protected override focusChanged(): void {
+    this.schedule(OVER);
   }
 
   /** Draw these runs; `dims` are the candidate axes (the user picks among them); brushes are kept by key. */
   setData(rows: RunRow[], dims: Dim[]): void {
-    this.rows = rows;
-    this.dims = dims;
-    this.index = new Map(rows.map((r, i) => [r.env, i]));
-    this.colors = theme();
+    this.take(rows, dims);
     this.rebuild();
   }
 
   resize(width: number, height: number): void {
-    this.width = Math.max(0, Math.floor(width));
-    this.height = Math.max(0, Math.floor(height));
-    this.el.style.width = `${this.width}px`;
-    this.el.style.height = `${this.height}px`;
-    this.ch = Math.max(0, this.height - BAR - HEAD);
-    const dpr = window.devicePixelRatio || 1;
-    for (const c of [this.base, this.lines, this.canvas]) {
-      c.width = Math.round(this.width * dpr);
-      c.height = Math.round(this.ch * dpr);
-      c.style.width = `${this.width}px`;
-      c.style.height = `${this.ch}px`;
-    }
+    this.size(width, height, [this.base, this.lines, this.canvas]);
     this.stack.style.width = `${this.width}px`;
     this.stack.style.height = `${this.ch}px`;
     this.layout();
@@ -343,14 +309,6 @@ export class ParCoords {
       geometry: { xs: [...this.xs], top: PAD.top, bottom: this.bottom(), missingY: this.bottom() + MISSING_GAP, width: this.width, height: this.ch },
       focus: this.opts.focus.get(),
     };
-  }
-
-  destroy(): void {
-    if (this.raf) cancelAnimationFrame(this.raf);
-    this.raf = 0;
-    this.offFocus();
-    if (this.hovering) this.opts.focus.set(null);
-    this.el.remove();
   }
 
   // ---- data -> axes ------------------------------------------------------------------------------
@@ -860,37 +818,15 @@ export class ParCoords {
     const xa = this.xs[a];
     const xb = this.xs[b];
     const t = xb > xa ? Math.max(0, Math.min(1, (x - xa) / (xb - xa))) : 0;
-    let best = -1;
-    let bd = NEAR;
-    let bestFaint = -1;
-    let bdf = NEAR;
     const ya = this.axes[a].ys;
     const yb = this.axes[b].ys;
-    for (let i = 0; i < this.rows.length; i++) {
-      const d = Math.abs(ya[i] + t * (yb[i] - ya[i]) - y);
-      if (this.pass[i]) {
-        if (d <= bd) {
-          bd = d;
-          best = i;
-        }
-      } else if (d <= bdf) {
-        bdf = d;
-        bestFaint = i;
-      }
-    }
-    const i = best >= 0 ? best : bestFaint;
-    return i >= 0 ? this.rows[i].env : null;
+    return this.nearestRun(NEAR, (i) => Math.abs(ya[i] + t * (yb[i] - ya[i]) - y), (i) => this.pass[i] !== 0);
   }
 
   private hover(x: number, y: number): void {
     const env = this.nearest(x, y);
-    if (env !== null) {
-      this.hovering = true;
-      this.opts.focus.set(env);
-    } else if (this.hovering) {
-      this.hovering = false;
-      this.opts.focus.set(null);
-    }
+    if (env !== null) this.hoverOn(env);
+    else this.hoverOff();
     this.canvas.style.cursor = this.axisAt(x, y) >= 0 ? "ns-resize" : env ? "pointer" : "";
   }
 }

@@ -3,10 +3,11 @@
 // parallel coordinates' brushes are dimmed. Every string shown is user input: fillText and
 // textContent only.
 
-import { el, theme } from "../views/common";
+import { el } from "../views/common";
 import type { RunRow } from "../wire";
 import { nameHash } from "./colors";
 import { dimGroup, valueText, type Dim, type PlotOptions } from "./parcoords";
+import { RunsPlot, safeGet } from "./plot";
 import { makeScale, profile, scaleChoices, type Scale, type ScaleKind, type Value } from "./scales";
 
 /** What tests read (`el.lpPlot.debug()`). */
@@ -30,16 +31,6 @@ const NEAR = 8;
 /** points at the ends of a range stay inside the frame */
 const inset = (p: number) => 0.03 + 0.94 * p;
 
-function safeGet(d: Dim | undefined, r: RunRow): Value {
-  if (!d) return null;
-  try {
-    const v = d.get(r);
-    return v === undefined ? null : v;
-  } catch {
-    return null;
-  }
-}
-
 /** An axis's grid lines and tick labels as one stroked path: every tick while at most `room` of them fit, else
  * every second, third... ; `line(pos, label)` adds one at `pos` (0..1 along the axis) to the path. */
 function gridLines(g: CanvasRenderingContext2D, scale: Scale, room: number, line: (pos: number, label: string) => void): void {
@@ -59,9 +50,7 @@ export function defaultXY(dims: readonly Dim[], rows: readonly RunRow[]): [strin
   return [x?.key ?? "", y?.key ?? ""];
 }
 
-export class Scatter {
-  readonly el = el("div", "lp-scatter");
-
+export class Scatter extends RunsPlot<PlotOptions & { onPick?: (env: string) => void }> {
   private readonly bar = el("div", "lp-sc-bar");
   private readonly xSel = el("select", "lp-sc-x");
   private readonly ySel = el("select", "lp-sc-y");
@@ -70,8 +59,6 @@ export class Scatter {
   private readonly canvas = el("canvas", "lp-sc-canvas");
   private readonly tip = el("div", "lp-sc-tip");
   private readonly g: CanvasRenderingContext2D | null;
-  private rows: RunRow[] = [];
-  private dims: Dim[] = [];
   private passing: Set<string> | null = null;
   private chosen: [string, string] | null = null;
   private kinds = new Map<string, ScaleKind>();
@@ -81,22 +68,13 @@ export class Scatter {
   private yVals: Value[] = [];
   private px = new Float32Array(0);
   private py = new Float32Array(0);
-  private index = new Map<string, number>();
-  private width = 0;
-  private height = 0;
-  private ch = 0;
-  private raf = 0;
-  private frames = 0;
   private drawn = 0;
   private dimmed = 0;
-  private hovering = false;
   private barKey = "";
-  private colors = theme();
-  private readonly offFocus: () => void;
 
-  constructor(readonly opts: PlotOptions & { onPick?: (env: string) => void }) {
+  constructor(opts: PlotOptions & { onPick?: (env: string) => void }) {
+    super(opts, "lp-scatter", BAR);
     this.g = this.canvas.getContext("2d");
-    Object.defineProperty(this.el, "lpPlot", { value: this, configurable: true });
     this.tip.hidden = true;
     for (const b of [this.xScaleBtn, this.yScaleBtn]) {
       b.type = "button";
@@ -116,16 +94,16 @@ export class Scatter {
     this.canvas.addEventListener("pointermove", (e) => this.hover(e));
     this.canvas.addEventListener("pointerleave", () => {
       this.tip.hidden = true;
-      if (this.hovering) {
-        this.hovering = false;
-        this.opts.focus.set(null);
-      }
+      this.hoverOff();
     });
     this.canvas.addEventListener("click", (e) => {
       const env = this.nearestAt(e);
       if (env !== null && this.opts.onPick) this.opts.onPick(env);
     });
-    this.offFocus = opts.focus.on(() => this.schedule());
+  }
+
+  protected override focusChanged(): void {
+    this.schedule();
   }
 
   /** Draw these runs; `dims` are the candidates for x and y (the user picks); runs outside `passing` are dimmed. */
@@ -136,25 +114,13 @@ export class Scatter {
       this.schedule();
       return;
     }
-    this.rows = rows;
-    this.dims = dims;
+    this.take(rows, dims);
     this.passing = passing;
-    this.index = new Map(rows.map((r, i) => [r.env, i]));
-    this.colors = theme();
     this.rebuild();
   }
 
   resize(width: number, height: number): void {
-    this.width = Math.max(0, Math.floor(width));
-    this.height = Math.max(0, Math.floor(height));
-    this.el.style.width = `${this.width}px`;
-    this.el.style.height = `${this.height}px`;
-    this.ch = Math.max(0, this.height - BAR);
-    const dpr = window.devicePixelRatio || 1;
-    this.canvas.width = Math.round(this.width * dpr);
-    this.canvas.height = Math.round(this.ch * dpr);
-    this.canvas.style.width = `${this.width}px`;
-    this.canvas.style.height = `${this.ch}px`;
+    this.size(width, height, [this.canvas]);
     this.place();
     this.schedule();
   }
@@ -192,14 +158,6 @@ export class Scatter {
     const i = this.index.get(env);
     if (i === undefined || Number.isNaN(this.px[i]) || Number.isNaN(this.py[i])) return null;
     return [this.px[i], this.py[i]];
-  }
-
-  destroy(): void {
-    if (this.raf) cancelAnimationFrame(this.raf);
-    this.raf = 0;
-    this.offFocus();
-    if (this.hovering) this.opts.focus.set(null);
-    this.el.remove();
   }
 
   /** The same row objects (the runs model keeps a row until it changes) and the same candidate keys? */
@@ -398,27 +356,12 @@ export class Scatter {
 
   /** The run whose point is nearest (x, y) within a few px; passing runs first. */
   nearest(x: number, y: number): string | null {
-    let best = -1;
-    let bd = NEAR * NEAR;
-    let faint = -1;
-    let fd = NEAR * NEAR;
-    for (let i = 0; i < this.rows.length; i++) {
+    const dist2 = (i: number) => {
       const dx = this.px[i] - x;
       const dy = this.py[i] - y;
-      const d = dx * dx + dy * dy;
-      if (!(d <= NEAR * NEAR)) continue; // NaN too
-      if (!this.passing || this.passing.has(this.rows[i].env)) {
-        if (d <= bd) {
-          bd = d;
-          best = i;
-        }
-      } else if (d <= fd) {
-        fd = d;
-        faint = i;
-      }
-    }
-    const i = best >= 0 ? best : faint;
-    return i >= 0 ? this.rows[i].env : null;
+      return dx * dx + dy * dy;
+    };
+    return this.nearestRun(NEAR * NEAR, dist2, (i) => !this.passing || this.passing.has(this.rows[i].env));
   }
 
   private hover(e: PointerEvent): void {
@@ -429,14 +372,10 @@ export class Scatter {
     if (env === null) {
       this.tip.hidden = true;
       this.canvas.style.cursor = "";
-      if (this.hovering) {
-        this.hovering = false;
-        this.opts.focus.set(null);
-      }
+      this.hoverOff();
       return;
     }
-    this.hovering = true;
-    this.opts.focus.set(env);
+    this.hoverOn(env);
     this.canvas.style.cursor = this.opts.onPick ? "pointer" : "";
     const i = this.index.get(env)!;
     const [kx, ky] = this.current();
