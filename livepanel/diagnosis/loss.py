@@ -32,6 +32,8 @@ RISEN_BEST = 2.0  # ...whose lowest level never came back within this many times
 RISEN_SPREAD = 0.15  # ...and that swings this much (its level says enough): too high from step 0
 
 
+DIVERGE_SD = 3.0  # a divergence's fall, and its climb, each this many times the loss's point-to-point noise
+
 _fmt = fmt
 
 
@@ -53,10 +55,12 @@ def divergence(s: Series) -> Finding:
         return None
     # Noise-aware: the lowest level of a noisy series is biased low, so the climb must also stand
     # out from the point-to-point noise measured before the climb.
+    # The lowest level is the least of many and the start a median of 5 points: on a flat noisy loss they
+    # stand a few point-SDs apart by chance, so the fall and the climb must each pass DIVERGE_SD of them.
     sd = t.noise(max(0, i2 - 16), i2) if i2 > 0 else t.noise(0)
     if math.isfinite(sd):
         lvl_sd = sd / math.sqrt(m)
-        if gained < 3 * lvl_sd or cur - best < 6 * lvl_sd or prev - best < 3 * lvl_sd:
+        if gained < DIVERGE_SD * sd or cur - best < DIVERGE_SD * sd or prev - best < 3 * lvl_sd:
             return None
     onset = s.best_x
     for i in range(i2 - 1, -1, -1):  # last block still near the best level: the rise starts after it
