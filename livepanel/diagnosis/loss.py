@@ -84,6 +84,7 @@ HOLD_MAX = 4  # a raise more than this many holds before explains nothing any mo
 FAR = 2.0  # ...unless the loss stood this many times its start over its last 3 levels: diverged, no need to wait
 BACK_AT_START = 0.9  # settled at this fraction of its start, or above: diverged; lower (but back half way): too high
 SETTLED = 0.9  # settled: its last level is at least this fraction of the one before (no longer coming down)
+CALM = 0.1  # ...and it swings less than this fraction of its level from step to step (a model reset to chance)
 
 
 def back_up(s: Series) -> bool:
@@ -154,7 +155,10 @@ def after_raise(
         f"{pct(1 - (start - lvl) / gained)} of the way back to its start"
     )
     if lvl >= BACK_AT_START * start:
-        if lvl < SETTLED * prev and after < hold:  # still coming down from a spike at the raise: not settled
+        # still coming down from a spike at the raise (for `hold` points); or swinging widely there, not reset to
+        # chance: it may yet come down, too high but training (while the raise explains it): unless far past it
+        swinging = t.noise(j) >= CALM * lvl
+        if ((lvl < SETTLED * prev and after < hold) or swinging) and lvl < FAR * start:
             return None
         return (
             "divergence",
@@ -388,6 +392,11 @@ def lr_raised(s: Series, t: Track, lr: Series | None, x: float) -> Finding:
                 break
     if jump is not None:
         xr, before = jump
+        # judged on HOLD_POINTS points after the raise, as after_raise is (a jump to a new level, or a spike of a
+        # few steps at the raise, is no swing); back at its start since, after_raise tells the story
+        k = bisect_left(t.x0, xr)
+        if t.pc[-1] - t.pc[k] < HOLD_POINTS or t.level(2 * LEVEL_POINTS)[0] >= BACK_AT_START * start > 0:
+            return None
         lt = lr.track.at(x)
         after = lt.level(1)[0]
         return (
