@@ -28,13 +28,7 @@ class EmbeddingHandler(WindowMixin):
         if self.arg("methods") is not None:
             self.send({"methods": self.projector.methods})
             return
-        env, w = self.window()
-        if w.kind != "embedding" or not w.steps:
-            self.fail(404, f"window {w.win!r} holds no embedding")
-        step = self.arg("step", int, w.last_step())
-        e = w.steps.get(step)
-        if e is None:
-            self.fail(404, f"window {w.win!r} has no step {step} (it has {len(w.steps)} step(s))")
+        env, w, step, e = self.step_entry("embedding", "embedding")
         n = e["features"].shape[0]
         method = self.arg("project")
         if method is not None:

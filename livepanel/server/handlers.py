@@ -20,6 +20,7 @@ from livepanel.server.store import Store, window_state
 
 if TYPE_CHECKING:
     from livepanel.server.diagnosis import Diagnosis
+    from livepanel.server.store.model import Window
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -191,6 +192,18 @@ class WindowMixin(BaseHandler):
             self.fail(404, f"no window {quote(win)} in env {quote(env)}")
         return env, w
 
+    def step_entry(self, kind: str, holds: str) -> tuple[str, Window, int, dict[str, Any]]:
+        """The window named by ?env=&win=, of `kind` and keeping one entry per step, and the entry of the step
+        asked for (`step=`, the latest by default): 404 when it holds none or not that step."""
+        env, w = self.window()
+        if w.kind != kind or not w.steps:
+            self.fail(404, f"window {w.win!r} holds no {holds}")
+        step = self.arg("step", int, w.last_step())
+        entry = w.steps.get(step)
+        if entry is None:
+            self.fail(404, f"window {w.win!r} has no step {step} (it has {len(w.steps)} step(s))")
+        return env, w, step, entry
+
 
 class WindowHandler(WindowMixin):
     def get(self) -> None:
@@ -204,13 +217,7 @@ class WindowHandler(WindowMixin):
 
 class ImageHandler(WindowMixin):
     def get(self) -> None:
-        _, w = self.window()
-        if w.kind != "image" or not w.steps:
-            self.fail(404, f"window {w.win!r} holds no images")
-        step = self.arg("step", int, w.last_step())
-        entry = w.steps.get(step)
-        if entry is None:
-            self.fail(404, f"window {w.win!r} has no step {step}")
+        _, w, step, entry = self.step_entry("image", "images")
         index = self.arg("i", int, 0)
         if not 0 <= index < len(entry["images"]):
             self.fail(404, f"step {step} of window {w.win!r} has {len(entry['images'])} image(s), not {index + 1}")
