@@ -139,7 +139,5 @@ def embedding(
         op["raw"] = raw
     if s is not None:
         op["step"] = s
-    if opts:
-        op["opts"] = opts
-    panel._push(op, finish)
+    panel._push(panel._with_opts(op, opts), finish)
     return win

@@ -13,6 +13,7 @@ import numpy as np
 
 from livepanel import audio, video
 from livepanel.client import checks, convert
+from livepanel.client.kinds import WindowKinds
 
 
 def _host(x: Any, what: str) -> np.ndarray:
@@ -55,9 +56,7 @@ class MediaKinds:
         op: dict[str, Any] = {"op": "audio", "env": env, "win": win, "format": "wav", "samples": x}
         if s is not None:
             op["step"] = s
-        if opts:
-            op["opts"] = opts
-        self._push(op, finish)
+        self._push(WindowKinds._with_opts(op, opts), finish)
         return win
 
     def video(
@@ -83,7 +82,5 @@ class MediaKinds:
         op: dict[str, Any] = {"op": "video", "env": env, "win": win, "frames": x}
         if s is not None:
             op["step"] = s
-        if opts:
-            op["opts"] = opts
-        self._push(op, finish)
+        self._push(WindowKinds._with_opts(op, opts), finish)
         return win
