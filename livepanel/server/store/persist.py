@@ -379,12 +379,7 @@ class Persistence:
         writer = _GroupWriter(self.db, self._tails, self._touched)
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            for job in jobs:
-                for action in job.writes:
-                    writer.write(action)
-                if job.client is not None:
-                    writer.clients[job.client] = job.seq
-            writer.finish()
+            writer.write_jobs(jobs)
             self.db.execute("COMMIT")
         except BaseException:
             writer.undo()
@@ -639,6 +634,15 @@ class _GroupWriter:
     def _flush_all(self) -> None:
         for key in list(self.pending):
             self._flush(key)
+
+    def write_jobs(self, jobs: list[Job]) -> None:
+        """Every write of the jobs and each job's client seq, then `finish` (one group commit, both backends)."""
+        for job in jobs:
+            for action in job.writes:
+                self.write(action)
+            if job.client is not None:
+                self.clients[job.client] = job.seq
+        self.finish()
 
     def finish(self) -> None:
         self._flush_all()

@@ -326,12 +326,7 @@ class PgPersistence:
         self._committing = False
         writer = persist._GroupWriter(self.db, self._tails, self._touched)  # type: ignore[arg-type]
         try:
-            for job in jobs:
-                for action in job.writes:
-                    writer.write(action)
-                if job.client is not None:
-                    writer.clients[job.client] = job.seq
-            writer.finish()
+            writer.write_jobs(jobs)
             self.db.flush()
             self._committing = True  # from here a lost connection leaves the commit in doubt
             self.db.conn.commit()
