@@ -7,6 +7,7 @@ single spike moves a level average only a little.
 from __future__ import annotations
 
 import math
+import statistics
 
 import numpy as np
 
@@ -17,11 +18,14 @@ from livepanel.diagnosis.track import Track
 Finding = tuple[float, str, str] | None  # (onset x, message, evidence)
 
 EXPLODE_FROM_START = 2.2  # ...or this many above its start when it never fell below it (leaving its initialisation)
+VANISH_FLOOR = 0.5  # vanishing: a layer fell at least this many orders of magnitude from its start in itself
 NEAR_START = 0.25  # decades: a lowest level this close to the start is the start
 EARLY = 0.25  # a rise that started within this fraction of the series' points is an early one...
 EARLY_POINTS = 100  # ...or within this many
 EXPLODE_PREV = 0.75  # exploding: the level before the current one already this many decades up (growing, not a spike)
-VANISH_GAP = 1.5  # ...and at least this many more than some other layer of the env
+VANISH_GAP = 1.25  # ...and at least this many more than some other layer of the env: healthy layers drift
+# at most about 0.7 orders of magnitude apart; 1.5 was reached only at 9.4% of the run by a layer falling
+# 4 orders per quarter of the run (the slowest collapse), too close to the 10% target to leave room for noise
 STATIC_GAP = 2.5  # or a layer this many orders of magnitude below another of the env (both windows), from the start:
 # healthy nets keep their layers within about 1 order of magnitude of each other (digits MLPs and CNNs: 0.1-1.0);
 # sigmoid nets 3.6-4 orders apart can show only 2.6-3 when their layers' own scales differ (3.5 missed those)
@@ -105,8 +109,9 @@ def drop(t: Track) -> tuple[float, float]:
 
 
 def candidate(s: Series) -> bool:
-    """Whether to compare this layer with the others now: it collapsed (fell VANISH_DECADES from its start,
-    both windows say so), or its length is a power of two (a layer far below the others from the start)."""
+    """Whether to compare this layer with the others now: it fell (VANISH_FLOOR from its start, both windows
+    say so: a collapse, once the others' change is known), or its length is a power of two (a layer far
+    below the others from the start)."""
     t = s.track
     n = t.n
     if n < 2 * LEVEL_POINTS:
@@ -114,7 +119,21 @@ def candidate(s: Series) -> bool:
     if not n & (n - 1):
         return True
     d, p = drop(t)
-    return d >= VANISH_DECADES and p >= 0.75 * VANISH_DECADES
+    return d >= VANISH_FLOOR and p >= 0.75 * VANISH_FLOOR
+
+
+def collapsed(d: float, p: float, drops: list[tuple[float, float]]) -> bool:
+    """Whether a layer that fell d (p the window before) decades from its start collapsed, given the
+    (d, p) of the env's other layers: VANISH_DECADES below its start, or below where the layers' median
+    went when they rose together (all of a net's norms rise 0.5 orders in a warm-up: measured from the
+    start, a collapse after it showed 0.5 later), having fallen VANISH_FLOOR in itself."""
+    if not (d >= VANISH_FLOOR and p >= 0.75 * VANISH_FLOOR):
+        return False
+    if d >= VANISH_DECADES and p >= 0.75 * VANISH_DECADES:
+        return True
+    rose = max(0.0, -statistics.median(od for od, _ in drops)) if drops else 0.0
+    rose_p = max(0.0, -statistics.median(op for _, op in drops)) if drops else 0.0
+    return d + rose >= VANISH_DECADES and p + rose_p >= 0.75 * VANISH_DECADES
 
 
 def vanishing(s: Series, t: Track, peers: list[tuple[Series, Track]]) -> Finding:
@@ -127,11 +146,12 @@ def vanishing(s: Series, t: Track, peers: list[tuple[Series, Track]]) -> Finding
     cur, _, i1 = t.level(m)
     prev, _, _ = t.level(m, i1)
     steady = low = None
-    for o, ot in peers:  # bounded by the gradient series of one env
-        od, op = drop(ot)
+    of = [(o, ot, *drop(ot)) for o, ot in peers]  # bounded by the gradient series of one env
+    fell = collapsed(d, p, [(od, op) for _, _, od, op in of if od == od and op == op])
+    for o, ot, od, _ in of:
         if od != od:
             continue
-        if d >= VANISH_DECADES and p >= 0.75 * VANISH_DECADES and od <= d - VANISH_GAP:
+        if fell and od <= d - VANISH_GAP:
             if steady is None or od < steady[1]:
                 steady = (o, od)
         oc, _, j1 = ot.level(m)
