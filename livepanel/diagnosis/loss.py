@@ -123,7 +123,8 @@ def after_raise(
     unless the loss stands far past its start (FAR) all along. Then: below its start (BACK_AT_START) but
     still more than half way back, the learning rate is too high; back at its start and settled there (its
     last level not coming down from the one before; or 1/HOLD_SHARE of the points before the raise have
-    passed), a divergence. Onset: the raise."""
+    passed) and calm (CALM: a model reset to chance), a divergence; swinging widely there, too high. Onset: the
+    raise."""
     jump = _raise_in(lr, x, 2 * best_x - x) if lr is not None and best_x == best_x else None
     if jump is None:
         return ("divergence", found) if found else None
@@ -155,11 +156,23 @@ def after_raise(
         f"{pct(1 - (start - lvl) / gained)} of the way back to its start"
     )
     if lvl >= BACK_AT_START * start:
-        # still coming down from a spike at the raise (for `hold` points); or swinging widely there, not reset to
-        # chance: it may yet come down, too high but training (while the raise explains it): unless far past it
-        swinging = t.noise(j) >= CALM * lvl
-        if ((lvl < SETTLED * prev and after < hold) or swinging) and lvl < FAR * start:
+        far = lvl >= FAR * start
+        if lvl < SETTLED * prev and after < hold and not far:  # still coming down from a spike at the raise
             return None
+        swing = t.noise(j) / lvl
+        if swing >= CALM and not far:  # swinging widely there, not reset to chance: too high, but training
+            if lvl * SETTLED > prev:  # still climbing: it may yet go far past its start
+                return None
+            return (
+                "lr_too_high",
+                (
+                    xr,
+                    f"{s.name} climbed back to {_fmt(lvl)} since the learning rate was raised at step {xr:g}, and "
+                    f"swings widely there (about ±{100 * swing:.0f}% from step to step): the learning rate looks "
+                    "too high",
+                    raised + back + f", swinging ±{pct(swing)} from step to step",
+                ),
+            )
         return (
             "divergence",
             (
