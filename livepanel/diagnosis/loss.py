@@ -312,7 +312,9 @@ def lr_too_high(s: Series) -> Finding:
         return None
     i1, i2, mu1, sd1, mu2, sd2 = windows
     lo = min(t.first)
-    if lo > 0 and min(mu1, mu2) >= RISEN * lo and s.best >= RISEN_BEST * lo:  # went up at once, never came back
+    # its lowest level is its first one (it went up from its very first points), or it never came near them
+    first_level = s.best_x <= t.x1[bisect_left(t.pc, LEVEL_POINTS) - 1]
+    if lo > 0 and min(mu1, mu2) >= RISEN * lo and (s.best >= RISEN_BEST * lo or first_level):
         if sd1 < RISEN_SPREAD * mu1 or sd2 < RISEN_SPREAD * mu2:
             return None
         return (
