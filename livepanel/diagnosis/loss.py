@@ -30,6 +30,7 @@ ABOVE_START = 1.5  # a loss that never came down and climbs while this far above
 RISEN = 3.0  # a loss whose last two windows stand this many times above its first points (the lowest of them)...
 RISEN_BEST = 2.0  # ...whose lowest level never came back within this many times them (it went up at once)...
 RISEN_SPREAD = 0.15  # ...and that swings this much (its level says enough): too high from step 0
+SPIKE_SHARE = 1 / 3  # a block holding more than this share of a window's scatter is a spike, not a swing
 
 
 DIVERGE_SD = 3.0  # a divergence's fall, and its climb, each this many times the loss's point-to-point noise
@@ -296,6 +297,22 @@ def not_learning(
     )
 
 
+def _unspiked(t: Track, begin: int, end: int | None, sd: float) -> float:
+    """The standard deviation sd of the points in blocks [begin, end), without the block that holds more than
+    SPIKE_SHARE of their scatter about the mean, if one does (a spike: a swing spreads over many blocks)."""
+    end = len(t.cnt) if end is None else end
+    mu, _, c = t.spread(begin, end)
+    ss = sd * sd * c
+    for i in range(begin, end):  # bounded by CAPACITY
+        share = t.sq[i] - 2 * mu * t.sum[i] + t.cnt[i] * mu * mu  # block i's scatter about mu
+        c2 = c - t.cnt[i]
+        if share > SPIKE_SHARE * ss and c2 > 0:
+            mu2 = (mu * c - t.sum[i]) / c2
+            ss2 = ss - share - c2 * (mu2 - mu) ** 2
+            return math.sqrt(ss2 / c2) if ss2 > 0 else 0.0
+    return sd
+
+
 def lr_too_high(s: Series) -> Finding:
     """Loss bouncing with a large amplitude around a level that does not go down; or, whatever it did
     since, standing several times above its first points, never having come back near them, and swinging
@@ -326,7 +343,8 @@ def lr_too_high(s: Series) -> Finding:
             f"{fmt_step(t.x0[i2])}-{fmt_step(t.x1[i1 - 1])}: {mu1 / lo:.1f} times its first points (the lowest "
             f"{_fmt(lo)}); its lowest level since, {_fmt(s.best)}, is {s.best / lo:.1f} times them",
         )
-    if sd1 < LR_SPREAD * mu1 or sd2 < LR_SPREAD * mu2:
+    # one spike (a small batch's heavy tail, 2-4 times the level) does not make a slow healthy loss swing
+    if _unspiked(t, i1, None, sd1) < LR_SPREAD * mu1 or _unspiked(t, i2, i1, sd2) < LR_SPREAD * mu2:
         return None
     if mu1 < 0.92 * mu2 or mu1 < 0.6 * start:  # still coming down, or already far below the start
         return None
