@@ -289,8 +289,10 @@ class Diagnoser:
                     self._wait(_Wait(t.last_x(), "divergence", s, t.snap(), self._clock[0], held), out)
             if n >= loss.LR_MIN_POINTS and "lr_too_high" not in done and "divergence" not in done:
                 found = loss.lr_too_high(s)
-                if found and raise_waits:
-                    self._wait(_Wait(t.last_x(), "lr_too_high", s, None, self._clock[0], found), out)
+                soon = found is not None and loss.too_soon(t)  # dropped if the lr still warms up (read as of x)
+                if found and (raise_waits or soon):
+                    snap = t.snap() if soon else None
+                    self._wait(_Wait(t.last_x(), "lr_too_high", s, snap, self._clock[0], found), out)
                 elif found:
                     self._emit(s, "lr_too_high", self._key("lr_too_high", s), found, out)
                 elif loss.swing_up(t) is not None:  # a raise of the learning rate, logged or not?
@@ -395,8 +397,11 @@ class Diagnoser:
             verdict = loss.after_raise(s, Track.thaw(w.snap), lr[0] if lr else None, x, *w.found)
             if verdict:
                 self._emit(s, verdict[0], self._key(verdict[0], s), verdict[1], out, x)
-        elif kind == "lr_too_high":  # found, waiting behind a judgement of a raise
+        elif kind == "lr_too_high":  # found, waiting behind a judgement of a raise, or for the lr (snap: too soon)
             if s.done.get("divergence", math.inf) <= x or kind in s.done:
+                return
+            lr = self._of(env, "lr")
+            if w.snap is not None and lr and lr[0].warmup_end(x) == math.inf:
                 return
             self._emit(s, kind, self._key(kind, s), w.found, out, x)
         elif kind == "lr_raised":

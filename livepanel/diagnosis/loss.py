@@ -31,6 +31,9 @@ RISEN = 3.0  # a loss whose last two windows stand this many times above its fir
 RISEN_BEST = 2.0  # ...whose lowest level never came back within this many times them (it went up at once)...
 RISEN_SPREAD = 0.15  # ...and that swings this much (its level says enough): too high from step 0
 SPIKE_SHARE = 1 / 3  # a block holding more than this share of a window's scatter is a spike, not a swing
+LR_FALL = 0.4  # under a warm-up, "not coming down" is judged once a fall of this fraction of the level (the line
+LR_Z = 3.0  # through all its points) would stand this many standard errors out...
+LR_WAIT = 200  # ...or after this many points (see too_soon)
 
 
 DIVERGE_SD = 3.0  # a divergence's fall, and its climb, each this many times the loss's point-to-point noise
@@ -295,6 +298,24 @@ def not_learning(
         f"(its least-squares line: {_fmt(mu + fall / 2)} to {_fmt(mu - fall / 2)}){since}; a slow but steady "
         f"learner falls {pct(SLOW_FALL)} per {NOT_LEARNING_POINTS} points, {pct(slow / mu)} by now",
     )
+
+
+def too_soon(t: Track) -> bool:
+    """Whether a loss is too young for its noise to tell "not coming down" (lr_too_high) from a healthy slow start:
+    its line through all its points would not yet show a fall of LR_FALL by LR_Z standard errors (nor LR_WAIT points
+    passed), and it does not clearly climb. Under a warm-up a healthy loss comes down slowly and, noisy (50%), looks
+    flat for a while: the engine drops such a verdict while the env's learning rate still rises."""
+    fall, se, mu, m = _drift(t, 0)
+    if m >= LR_WAIT or not math.isfinite(fall) or fall <= -LR_Z * se:
+        return False
+    return LR_FALL * mu < LR_Z * se * _spread_ratio(t)
+
+
+def _spread_ratio(t: Track) -> float:
+    """Slow swings and heavy tails move a line more than the step-to-step noise (its standard error's) says:
+    the ratio of the series' spread to that noise, at least 1."""
+    _, sd, _ = t.spread(0)
+    return max(1.0, sd / t.noise(0))
 
 
 def _unspiked(t: Track, begin: int, end: int | None, sd: float) -> float:
