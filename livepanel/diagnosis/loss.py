@@ -18,6 +18,7 @@ Finding = tuple[float, str, str] | None  # (onset x, message, evidence)
 NOT_LEARNING_POINTS = 150  # points before "flat" can be told from "slow start"
 STEADY_POINTS = 96  # ...when the env logs a learning rate at its working value from the start (no warm-up)
 NOT_LEARNING_DROP = 0.05  # fell less than this fraction of its level over the judged points...
+DROP_Z = 2.0  # ...give or take this many standard errors of that fall...
 DRIFT_Z = 4.0  # falling this many standard errors over the judged points is learning...
 DRIFT_MIN = 0.002  # ...if it falls at least this fraction of the level...
 DRIFT_KEEP = 0.5  # ...unless the recent half falls less than this fraction of the first half's fall...
@@ -269,8 +270,10 @@ def not_learning(
     _, sd, _ = t.spread(begin)
     if sd > LR_SPREAD * mu:  # too noisy to call flat; lr_too_high looks at that
         return None
-    # flat: nearer no fall than the slowest steady fall we must tell from it (half way), and small
-    if not (fall < min(NOT_LEARNING_DROP * mu, math.inf if lr_zero else slow / 2) and fall > -NOT_LEARNING_DROP * mu):
+    # flat: nearer no fall than the slowest steady fall we must tell from it (half way), and small (within its
+    # noise: a flat loss at 15% noise has a line falling 5-8% for hundreds of points when its first ones ran high)
+    small = NOT_LEARNING_DROP * mu + DROP_Z * se
+    if not (fall < min(small, math.inf if lr_zero else slow / 2) and fall > -NOT_LEARNING_DROP * mu):
         return None
     # drifting down clearly and steadily (the recent half too, not only an early dip) is learning
     if fall > DRIFT_Z * se and fall > DRIFT_MIN * mu and not lr_zero:
