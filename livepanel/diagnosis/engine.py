@@ -289,7 +289,7 @@ class Diagnoser:
                     self._wait(_Wait(t.last_x(), "divergence", s, t.snap(), self._clock[0], held), out)
             if n >= loss.LR_MIN_POINTS and "lr_too_high" not in done and "divergence" not in done:
                 found = loss.lr_too_high(s)
-                soon = found is not None and loss.too_soon(t)  # dropped if the lr still warms up (read as of x)
+                soon = found is not None and loss.warmup_doubt(t)  # dropped if the lr still warms up (read as of x)
                 if found and (raise_waits or soon):
                     snap = t.snap() if soon else None
                     self._wait(_Wait(t.last_x(), "lr_too_high", s, snap, self._clock[0], found), out)
@@ -397,7 +397,7 @@ class Diagnoser:
             verdict = loss.after_raise(s, Track.thaw(w.snap), lr[0] if lr else None, x, *w.found)
             if verdict:
                 self._emit(s, verdict[0], self._key(verdict[0], s), verdict[1], out, x)
-        elif kind == "lr_too_high":  # found, waiting behind a judgement of a raise, or for the lr (snap: too soon)
+        elif kind == "lr_too_high":  # found, waiting behind a judgement of a raise, or for the lr (snap: in doubt)
             if s.done.get("divergence", math.inf) <= x or kind in s.done:
                 return
             lr = self._of(env, "lr")

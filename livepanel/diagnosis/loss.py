@@ -34,7 +34,8 @@ RISEN_SPREAD = 0.15  # ...and that swings this much (its level says enough): too
 SPIKE_SHARE = 1 / 3  # a block holding more than this share of a window's scatter is a spike, not a swing
 LR_FALL = 0.4  # under a warm-up, "not coming down" is judged once a fall of this fraction of the level (the line
 LR_Z = 3.0  # through all its points) would stand this many standard errors out...
-LR_WAIT = 200  # ...or after this many points (see too_soon)
+LR_WAIT = 200  # ...or after this many points (see warmup_doubt)
+LR_FALLING_Z = 2.0  # ...and then not while that line falls this many standard errors, and half of LR_FALL
 
 
 DIVERGE_SD = 3.0  # a divergence's fall, and its climb, each this many times the loss's point-to-point noise
@@ -303,15 +304,18 @@ def not_learning(
     )
 
 
-def too_soon(t: Track) -> bool:
-    """Whether a loss is too young for its noise to tell "not coming down" (lr_too_high) from a healthy slow start:
-    its line through all its points would not yet show a fall of LR_FALL by LR_Z standard errors (nor LR_WAIT points
-    passed), and it does not clearly climb. Under a warm-up a healthy loss comes down slowly and, noisy (50%), looks
-    flat for a while: the engine drops such a verdict while the env's learning rate still rises."""
+def warmup_doubt(t: Track) -> bool:
+    """Whether a verdict of lr_too_high is in doubt should the env's learning rate still rise in a warm-up (a
+    healthy loss comes down slowly then and, noisy (50%), looks flat over two windows for a while): its line through
+    all its points would not yet show a fall of LR_FALL by LR_Z standard errors (nor LR_WAIT points passed), or it
+    does show a fall (LR_FALLING_Z standard errors, and half of LR_FALL). Not when it clearly climbs."""
     fall, se, mu, m = _drift(t, 0)
-    if m >= LR_WAIT or not math.isfinite(fall) or fall <= -LR_Z * se:
+    if not math.isfinite(fall) or fall <= -LR_Z * se:
         return False
-    return LR_FALL * mu < LR_Z * se * _spread_ratio(t)
+    se *= _spread_ratio(t)
+    if fall > LR_FALLING_Z * se and fall > LR_FALL / 2 * mu:  # (benefit of the doubt: 2 standard errors do)
+        return True
+    return m < LR_WAIT and LR_FALL * mu < LR_Z * se
 
 
 def _spread_ratio(t: Track) -> float:
