@@ -1,24 +1,23 @@
 """Overfitting: validation loss rising for a sustained stretch while training loss keeps falling (or stays low).
 
-Runs when a validation point closes a block (validation is logged rarely, so this is cheap);
-it reads the training series of the same env at block resolution. Everything is counted in
-validation points (blocks), not steps, and measured against the validation set's own noise:
-the level of the last WINDOW points must stand RISE above the lowest level and RISE_NOISE
+Runs when a validation point closes a block (validation is logged rarely, so this is cheap); it reads the
+training series of the same env at block resolution. Everything is counted in validation points (blocks),
+not steps, and measured against the validation set's own noise (from the third differences of its points,
+see _noise): the level of the last WINDOW points must stand RISE above the lowest level and RISE_NOISE
 standard deviations above it (or climb as a very clear line since the lowest point), the points since the
 lowest one must climb (t statistic of their slope), and the onset is the lowest point. Levels are means of
 two points: the thresholds are in units of the noise of such a mean, and three-point levels made the case
-wait one validation point longer than the evidence needs (4 points past the low instead of 3). A
-validation loss that turns up right where its fall ends has no points near its low to measure its noise
-on yet; a very clear line (TREND_STRONG) standing RISE_NOISE times the scatter about it above the low is
-then enough. When the training loss fell a lot over the same stretch (the two curves part ways: the very
-sign of overfitting), a 0.4 of that rise in noise units is enough, if the points since the lowest one
-climb as a clear line.
-A memorising model (the training loss halved over the stretch) whose validation loss climbs as a line
-and gave back 1% of all it had gained (its first points down to its lowest) needs no more: a rise
-measured against the whole descent does not depend on the loss's floor, and a healthy run's drift
-after a long descent is a small part of it. That case weighs the rise against the scatter of the
-points about their line since the lowest one, and asks that line to be clear (GIVE_BACK_T): a noisy
-validation loss that drifts a few % up and then levels off climbs at t 3-3.5 since its lowest point.
+wait one validation point longer than the evidence needs (4 points past the low instead of 3). A validation
+loss that turns up right where its fall ends has no points near its low to measure its noise on yet; a very
+clear line (TREND_STRONG) standing RISE_NOISE times the scatter about it above the low is then enough. When
+the training loss fell a lot over the same stretch (the two curves part ways: the very sign of overfitting),
+a 0.4 of that rise in noise units is enough, if the points since the lowest one climb as a clear line.
+A memorising model (the training loss halved over the stretch) whose validation loss climbs as a line and
+gave back 1% of all it had gained (its first points down to its lowest) needs no more: a rise measured
+against the whole descent does not depend on the loss's floor, and a healthy run's drift after a long
+descent is a small part of it. That case weighs the rise against the scatter of the points about their line
+since the lowest one, and asks that line to be clear (GIVE_BACK_T): a noisy validation loss that drifts a
+few % up and then levels off climbs at t 3-3.5 since its lowest point.
 """
 
 from __future__ import annotations
@@ -51,26 +50,39 @@ MEMORISE = 0.5  # ...while the training loss fell by this fraction over the stre
 GIVE_BACK_T = 4.0  # ...and the points since the lowest one climb as a line this clear (t statistic of the slope)
 TRAIN_NOISE_BLOCKS = 32  # training blocks its point-to-point noise is measured over (the most recent ones)
 MIN_VAL_POINTS = 8
-NEAR = 0.2  # the noise is measured on points within this fraction of the lowest level
-MIN_NOISE_POINTS = 8  # points near the low needed to measure the noise (fewer: no verdict yet)
+NEAR = 3.0  # the noise is measured on points within a factor 1 + NEAR of the lowest level (log scale)
+MIN_NOISE_POINTS = 8  # differences needed to measure the noise (fewer: no verdict yet)
 NOISE_BLOCKS = 64  # validation blocks the noise is measured over (the most recent ones)
-_MAD_2ND = 0.6745 * math.sqrt(1.5)  # median |v_i - (v_(i-1) + v_(i+1)) / 2| of Gaussian noise of sd 1
+_D3 = tuple(c / math.sqrt(20) for c in (-1, 3, -3, 1))  # third difference, scaled: sd 1 for noise of sd 1
+_TRIM3 = 0.9733  # variance of a unit normal trimmed at +-3
 
 
-def _noise(v: list[float], rel: bool, cap: float) -> float:
-    """Noise (standard deviation) of one validation block, from the median absolute second difference.
+def _noise(v: list[float], rel: bool, best: float) -> float:
+    """Noise (standard deviation) of one validation block, from the differences of order 3 of many points.
 
-    Second differences cancel a steady trend (the early descent, the rise being tested) and the
-    median ignores a few outliers, so the figure is the validation set's own noise. Only points
-    below `cap` count: the steep start bends too much for second differences to cancel it. Loss
-    noise scales with the loss, so for a positive series it is measured relative to each value.
+    Third differences (y[i-1] - 3 y[i] + 3 y[i+1] - y[i+2], scaled to the noise's sd) cancel a trend and
+    its bend (the descent easing off, the rise being tested). Loss noise scales with the loss, so for a
+    positive series they are taken on log values, where an exponential descent bends little once it
+    nears its floor. Every window of points all within a factor 1 + NEAR of the lowest level counts
+    (only the steep start is left out): 20-50 differences rather than the ~8 points nearest the low,
+    whose median second difference put the noise at 0.5-2x its true value. The figure is a 3-sigma
+    trimmed RMS started from the median: nearly as precise as a plain RMS, blind to a few outliers (the
+    bend at the onset, a spike).
     """
-    tri = [(a, b, c) for a, b, c in zip(v, v[1:], v[2:], strict=False) if b <= cap]
-    if rel:
-        r = sorted(abs(1 - 0.5 * (a + c) / b) for a, b, c in tri)
-    else:
-        r = sorted(abs(b - 0.5 * (a + c)) for a, b, c in tri)
-    return r[len(r) // 2] / _MAD_2ND if len(r) >= MIN_NOISE_POINTS else math.nan
+    k = len(_D3)
+    y = [math.log(a) for a in v] if rel else list(v)
+    cap = math.log(best) + math.log(1 + NEAR) if rel else best + NEAR * abs(best)
+    e = [sum(c * a for c, a in zip(_D3, y[i : i + k], strict=True)) for i in range(len(y) - k + 1)
+         if max(y[i : i + k]) <= cap]  # fmt: skip
+    if len(e) < MIN_NOISE_POINTS:
+        return math.nan
+    s = sorted(abs(x) for x in e)[len(e) // 2] / 0.6745  # median |x| of unit normal noise; bounded by NOISE_BLOCKS
+    for _ in range(3):
+        r = [x * x for x in e if abs(x) <= 3 * s]
+        if not r or not s > 0:
+            break
+        s = math.sqrt(sum(r) / len(r) / _TRIM3)
+    return s
 
 
 def overfitting(
@@ -111,8 +123,8 @@ def overfitting(
     if not (cur - best > floor and min(v[-2:]) - best > 0.5 * floor):
         return None
     recent = v[-NOISE_BLOCKS:]
-    rel = min(recent) > 0
-    sd = _noise(recent, rel, best + NEAR * abs(best))
+    rel = min(recent) > 0 and best > 0
+    sd = _noise(recent, rel, best)
     known = math.isfinite(sd)  # else too few points near the low to know the noise yet (see below)
     # sustained: the points since the lowest one climb as a line (t statistic of the slope)
     seg = v[best_i:]
