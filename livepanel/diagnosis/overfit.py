@@ -11,7 +11,9 @@ wait one validation point longer than the evidence needs (4 points past the low 
 loss that turns up right where its fall ends has no points near its low to measure its noise on yet; a very
 clear line (TREND_STRONG) standing RISE_NOISE times the scatter about it above the low is then enough. When
 the training loss fell a lot over the same stretch (the two curves part ways: the very sign of overfitting),
-a 0.4 of that rise in noise units is enough, if the points since the lowest one climb as a clear line.
+a 0.4 of that rise in noise units is enough, if the points since the lowest one climb as a clear line. Those
+two lines, read off the few points since the low, count only if the slope also turns there, measured on the
+points on both sides (_turn).
 A memorising model (the training loss halved over the stretch) whose validation loss climbs as a line and
 gave back 1% of all it had gained (its first points down to its lowest) needs no more: a rise measured
 against the whole descent does not depend on the loss's floor, and a healthy run's drift after a long
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+
+import numpy as np
 
 from livepanel.diagnosis.alert import fmt, fmt_step, pct
 from livepanel.diagnosis.series import Series
@@ -53,6 +57,9 @@ MIN_VAL_POINTS = 8
 NEAR = 3.0  # the noise is measured on points within a factor 1 + NEAR of the lowest level (log scale)
 MIN_NOISE_POINTS = 8  # differences needed to measure the noise (fewer: no verdict yet)
 NOISE_BLOCKS = 64  # validation blocks the noise is measured over (the most recent ones)
+TURN_NEAR = 0.2  # the two-segment fit reaches back over points within this fraction of the lowest level...
+TURN_BACK = 16  # ...at most this many before the lowest one
+TURN_T = 4.0  # t statistic of the change of slope at the lowest point, for a line read off a few points
 _D3 = tuple(c / math.sqrt(20) for c in (-1, 3, -3, 1))  # third difference, scaled: sd 1 for noise of sd 1
 _TRIM3 = 0.9733  # variance of a unit normal trimmed at +-3
 
@@ -83,6 +90,37 @@ def _noise(v: list[float], rel: bool, best: float) -> float:
             break
         s = math.sqrt(sum(r) / len(r) / _TRIM3)
     return s
+
+
+def _turn(v: list[float], b: int, cap: float) -> float:
+    """t statistic of the change of slope at the lowest point b.
+
+    A continuous two-segment least-squares line, bent at b, through the points near the low before it
+    (below `cap`, at most TURN_BACK) and every point after it, on log values for a positive series. Its
+    standard error comes from the scatter of all those points about the two segments (10-30 degrees of
+    freedom), where a line through the 4-5 points since a noisy low has 2-3: a dip at the low followed by
+    a few higher points can make that line look very clear (t 6-10) and still be no turn (t 1-3 here).
+    nan when fewer than 2 points near the low precede it: the line alone decides then.
+    """
+    lo = b
+    while lo > 0 and b - lo < TURN_BACK and v[lo - 1] <= cap:  # bounded by TURN_BACK
+        lo -= 1
+    n = len(v) - lo
+    if b - lo < 2 or n < 5:
+        return math.nan
+    pts = np.asarray(v[lo:], dtype=np.float64)
+    y = np.log(pts) if pts.min() > 0 else pts
+    i = np.arange(lo - b, len(v) - b, dtype=np.float64)
+    a = np.column_stack([np.ones(n), np.minimum(i, 0), np.maximum(i, 0)])
+    beta, _, rank, _ = np.linalg.lstsq(a, y, rcond=None)
+    if rank < 3:
+        return math.nan
+    cov = np.linalg.inv(a.T @ a)  # per unit noise variance
+    ss = float(((y - a @ beta) ** 2).sum())
+    change = float(beta[2] - beta[1])
+    if not ss > 0:
+        return math.copysign(math.inf, change)
+    return change / math.sqrt(ss / (n - 3) * float(cov[1, 1] + cov[2, 2] - 2 * cov[1, 2]))
 
 
 def overfitting(
@@ -177,6 +215,9 @@ def overfitting(
         and learnt
         and tstat >= GIVE_BACK_T
     )
+    if parting or clear_line:  # lines read off the points since the low alone: the turn must show too
+        if _turn(v, best_i, best + TURN_NEAR * abs(best)) < TURN_T:  # (nan: the line alone decides)
+            parting = clear_line = False
     if known:
         others = (lvl > 1 and min(v[-2:]) - best > 0.5 * thr) or clear_line or parting
     else:  # turned up where its fall ends: no noise measured near the low yet, the line's own scatter is it
