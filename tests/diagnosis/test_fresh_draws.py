@@ -14,7 +14,7 @@ SEEDS = (1, 2, 3)
 KNOWN = {
     1: "healthy-slow-noisy called not_learning: a slow learner's 2.3-standard-error low draw at 192 points",
 }
-OVERFITTING = "caught 11-12.4% of the run after onset on some draws (one or two validation points late), and a "
+OVERFITTING = "caught up to 13.3% of the run after onset on some draws (1-2 validation points late), and a "
 OVERFITTING += "healthy validation loss drifting 5-9% up in 5% noise called overfitting on some draws"
 
 
