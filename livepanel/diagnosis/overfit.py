@@ -110,6 +110,8 @@ def _turn(v: list[float], b: int, cap: float) -> float:
         return math.nan
     pts = np.asarray(v[lo:], dtype=np.float64)
     y = np.log(pts) if pts.min() > 0 else pts
+    if not np.isfinite(y).all():  # blocks hold finite points only; a fit through others means nothing
+        return math.nan
     i = np.arange(lo - b, len(v) - b, dtype=np.float64)
     a = np.column_stack([np.ones(n), np.minimum(i, 0), np.maximum(i, 0)])
     beta, _, rank, _ = np.linalg.lstsq(a, y, rcond=None)
