@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
 import statistics
 import tempfile
 import threading
@@ -35,36 +34,12 @@ from pathlib import Path
 import common
 import numpy as np
 from clusterproc import Cluster, LiveViewer  # after common, which puts tests/ on sys.path
+from common import cpu_seconds, tree_cpu
 from wire import get, line_op, send_ops
 
 import livepanel
 
 OPS, POINTS = 50, 10  # a batch: 50 line ops of 10 points (the training-loop shape)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of one process (not its children)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and its children, living (postgres backends) and reaped."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    total = sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(stat[1]) == pid:
-                total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
 # -- ingest ---------------------------------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-from common import ServerProcess, emit
+from common import ServerProcess, cpu_seconds, emit
 from wire import Socket, send_ops
 
 from livepanel import Panel
@@ -35,13 +35,6 @@ def rss_bytes(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_with_children(pid: int) -> float:

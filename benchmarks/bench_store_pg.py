@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
 import statistics
 import tempfile
 import time
@@ -28,29 +27,6 @@ import pg  # after common, which puts tests/ on sys.path
 from wire import line_op, send_ops
 
 WORKLOADS = {"scalars": (50, 10), "bulk": (1, 100_000)}  # ops per batch, points per op
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and its children, living (postgres backends) and reaped."""
-    total = 0.0
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(stat[1]) == pid:
-                total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def _writer(url: str, index: int, workload: str, seconds: float, go, out) -> None:
@@ -80,14 +56,14 @@ def one_run(store: str, workload: str, seconds: float, writers: int, tmp: Path, 
         for p in procs:
             p.start()
         time.sleep(1.0)  # writers imported
-        cpu0 = cpu_seconds(srv.proc.pid)
-        pg0 = tree_cpu(postgres_pid) if postgres_pid else 0.0
+        cpu0 = common.cpu_seconds(srv.proc.pid)
+        pg0 = common.tree_cpu(postgres_pid) if postgres_pid else 0.0
         t0 = time.monotonic()
         go.set()
         points = sum(out.get(timeout=seconds + 60) for _ in procs)
         elapsed = time.monotonic() - t0
-        cpu = cpu_seconds(srv.proc.pid) - cpu0
-        pg_cpu = tree_cpu(postgres_pid) - pg0 if postgres_pid else 0.0
+        cpu = common.cpu_seconds(srv.proc.pid) - cpu0
+        pg_cpu = common.tree_cpu(postgres_pid) - pg0 if postgres_pid else 0.0
         for p in procs:
             p.join()
     finally:

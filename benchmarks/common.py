@@ -34,6 +34,32 @@ __all__ = ["LAUNCH_ARGS", "ROOT", "ServerProcess", "free_port"]
 BIG_PAYLOAD = ("--max-payload", str(256 << 20))  # for benchmarks that post millions of points at once
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far, not its children's (Linux /proc)."""
+    return sum(_stat_ticks(pid)[:2]) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its children, living (postgres backends) and reaped."""
+    total = sum(_stat_ticks(pid)) / os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _stat_ticks(pid: int) -> list[int]:
+    """utime, stime, cutime, cstime of a process, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return [int(v) for v in fields[11:15]]
+
+
 def emit(**fields: Any) -> None:
     """One figure as one JSON line, flushed at once (a long benchmark shows its figures as they come)."""
     print(json.dumps(fields), flush=True)
