@@ -196,13 +196,20 @@ class WindowMixin(BaseHandler):
         """The window named by ?env=&win=, of `kind` and keeping one entry per step, and the entry of the step
         asked for (`step=`, the latest by default): 404 when it holds none or not that step."""
         env, w = self.window()
-        if w.kind != kind or not w.steps:
+        if w.kind != kind:
+            self.fail(404, f"window {w.win!r} holds no {holds}")
+        step, entry = self.entry_at_step(w, holds)
+        return env, w, step, entry
+
+    def entry_at_step(self, w: Window, holds: str) -> tuple[int, dict[str, Any]]:
+        """The entry of the step asked for (`step=`, the latest by default) of a window keeping one per step."""
+        if not w.steps:
             self.fail(404, f"window {w.win!r} holds no {holds}")
         step = self.arg("step", int, w.last_step())
         entry = w.steps.get(step)
         if entry is None:
             self.fail(404, f"window {w.win!r} has no step {step} (it has {len(w.steps)} step(s))")
-        return env, w, step, entry
+        return step, entry
 
 
 class WindowHandler(WindowMixin):

@@ -24,12 +24,7 @@ class MediaHandler(WindowMixin):
     def get(self) -> None:
         _, w = self.window()
         if w.kind in clips.KINDS:
-            if not w.steps:
-                self.fail(404, f"window {w.win!r} holds no {w.kind} yet")
-            step = self.arg("step", int, w.last_step())
-            entry = w.steps.get(step)
-            if entry is None:
-                self.fail(404, f"window {w.win!r} has no step {step}")
+            _, entry = self.entry_at_step(w, f"{w.kind} yet")
             data, ctype = entry["data"], clips.CONTENT_TYPES[entry["format"]]
         elif w.kind == "media" and w.content.get("data"):
             fmt = w.content["format"]
