@@ -11,14 +11,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from childproc import stop, wait_ready
 from serverproc import ServerProcess, free_port
 from wire import get
 
@@ -89,30 +90,21 @@ class Nginx:
         args = [exe, "-c", str(conf), "-p", str(self.dir), "-e", str(log)]
         with open(self.dir / "stderr.log", "ab") as err:
             self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nginx exited with {self.proc.returncode}: {self.errors()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"nginx did not listen in {timeout} s: {self.errors()}")
+        wait_ready(self.proc, self._listening, "nginx", self.errors, timeout)
+        return self
+
+    def _listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
 
     def errors(self) -> str:
         return "".join(p.read_text() for p in (self.dir / "stderr.log", self.dir / "error.log") if p.exists())
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()  # SIGTERM: nginx's fast shutdown
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout)
+        stop(self.proc, signal.SIGTERM, timeout)  # SIGTERM: nginx's fast shutdown
 
 
 @contextmanager

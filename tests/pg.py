@@ -10,9 +10,9 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
+from childproc import stop, wait_ready
 from serverproc import free_port
 
 
@@ -69,15 +69,8 @@ class PgServer:
         log = open(self.dir / "server.log", "ab")  # noqa: SIM115 (the child keeps it)
         with log:
             self.proc = subprocess.Popen([*self.prefix, *args], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"postgres exited with {self.proc.returncode}: {self.log()}")
-            if self._ready():
-                return self
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"postgres did not start in {timeout} s: {self.log()}")
+        wait_ready(self.proc, self._ready, "postgres", self.log, timeout)
+        return self
 
     def _ready(self) -> bool:
         import psycopg
@@ -106,14 +99,7 @@ class PgServer:
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> None:
         """Stop postgres by its pid (SIGINT: fast shutdown; SIGQUIT: immediate, like a crash)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout)
+        stop(self.proc, sig, timeout)
 
     def remove(self) -> None:
         self.stop(signal.SIGQUIT)  # its data is thrown away: no shutdown checkpoint

@@ -8,9 +8,9 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
+from childproc import stop, wait_ready
 from serverproc import free_port
 
 
@@ -37,15 +37,8 @@ class RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
         args += ["--save", "", "--appendonly", "no", "--logfile", str(self.dir / "redis.log")]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.proc.returncode}: {self.log()}")
-            if self.ping():
-                return self
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"redis-server did not start in {timeout} s: {self.log()}")
+        wait_ready(self.proc, self.ping, "redis-server", self.log, timeout)
+        return self
 
     def ping(self) -> bool:
         """True when the server answers PING (a raw RESP round trip: no driver needed)."""
@@ -65,14 +58,7 @@ class RedisServer:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
         """Stop it by its pid (SIGKILL: like a crash); the port is free again when this returns."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout)
+        stop(self.proc, sig, timeout)
 
     def restart(self, sig: int = signal.SIGKILL) -> RedisServer:
         """Stop and start again on the same port, empty (nothing is saved)."""

@@ -8,9 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
+
+from childproc import stop, wait_ready
 
 
 def free_port() -> int:
@@ -43,15 +44,8 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if k not in ("LIVEPANEL_TOKEN", "LIVEPANEL_URL")}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log.read_text()}")
-            if self.healthy():
-                return self
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"server did not start in {timeout} s:\n{self.log.read_text()}")
+        wait_ready(self.proc, self.healthy, "server", lambda: "\n" + self.log.read_text(), timeout)
+        return self
 
     def healthy(self) -> bool:
         try:
@@ -61,14 +55,7 @@ class ServerProcess:
             return False
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(timeout)
+        return stop(self.proc, sig, timeout)
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
