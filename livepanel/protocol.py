@@ -256,6 +256,18 @@ def check_choice(value: Any, what: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def check_text(text: Any) -> str:
+    """A text window's markdown: at most MAX_TEXT characters, and no NUL (PostgreSQL cannot keep one: refused
+    by every store alike)."""
+    if not isinstance(text, str):
+        raise ProtocolError(f"text must be a string, got {type(text).__name__}")
+    if len(text) > MAX_TEXT:
+        raise ProtocolError(f"text is {len(text)} characters; the limit is {MAX_TEXT}")
+    if "\x00" in text:
+        raise ProtocolError(f"text holds the NUL character (\\x00) at index {text.index(chr(0))}; no store keeps it")
+    return text
+
+
 def check_name(value: Any, what: str, allow_empty: bool = False) -> str:
     """Env, window and trace names: printable text, at most MAX_NAME characters."""
     if not isinstance(value, str):
@@ -485,11 +497,7 @@ def validate_op(op: Any) -> dict[str, Any]:
         out["step"] = _step(op)
         out["t"] = _time(op)
     elif kind == "text":
-        text = _require(op, "text")
-        if not isinstance(text, str):
-            raise ProtocolError(f"text must be a string, got {type(text).__name__}")
-        if len(text) > MAX_TEXT:
-            raise ProtocolError(f"text is {len(text)} characters; the limit is {MAX_TEXT}")
+        text = check_text(_require(op, "text"))
         update = check_choice(op.get("update", "replace"), "text update", ("append", "replace"))
         out["text"], out["update"] = text, update
     elif kind == "plotly":

@@ -42,6 +42,7 @@ CASES = {
         {"op": "image", "env": "e", "win": "i", "images": [{"format": "gif", "data": b"x", "width": 1, "height": 1}]},
         "format must be one of",
     ),
+    "NUL in text": ({"op": "text", "env": "e", "win": "t", "text": "ok\x00"}, "NUL character (\\x00) at index 2"),
     "kind clash": ({"op": "bar", "env": "keep", "win": "loss", "y": arr(np.ones(2))}, "is a line window"),
 }
 

@@ -288,6 +288,8 @@ BAD_CALLS = [
     (lambda p: p.images(np.zeros((2, 3, 4, 4)), win="i", captions=["a"]), ValueError, "2 entries"),
     (lambda p: p.images(np.zeros((2, 3, 4, 4)), win="i", nrow=0), ValueError, "nrow"),
     (lambda p: p.text(3, win="t"), TypeError, "text must be a string"),
+    (lambda p: p.text("a\x00", win="t"), ValueError, "NUL character"),
+    (lambda p: p.text("a" * (1 << 20 | 1), win="t"), ValueError, "the limit is 1048576"),
     (lambda p: p.log([1, 2]), TypeError, "dict"),
     (lambda p: p.log({"a": "x"}), TypeError, "expected a number"),
     (lambda p: p.log({"/a": 1.0}), ValueError, "window name"),

@@ -197,10 +197,9 @@ def test_a_batch_postgres_cannot_store_is_refused_alone(db):
             hist = {"op": "histogram", "env": "e", "win": "h", "counts": np.array([1]), "edges": np.array([0.0, 1])}
             with pytest.raises(BatchError):
                 await store.ingest("bad-writer-1", 1, [dict(checked([dict(hist, step=1)])[0], step=2**63)])
-            with pytest.raises(BatchError, match="NUL"):
-                await store.ingest(
-                    "bad-writer-2", 1, checked([{"op": "text", "env": "e", "win": "t", "text": "a\x00"}])
-                )
+            with pytest.raises(BatchError, match="NUL"):  # the protocol refuses it first; the store too
+                text = dict(checked([{"op": "text", "env": "e", "win": "t", "text": "a"}])[0], text="a\x00")
+                await store.ingest("bad-writer-2", 1, [text])
             await store.ingest("good-writer-1", 2, checked([line_op("e", "loss", [2], [0.25])]))
             assert set(store.state.envs["e"].windows) == {"loss"}
         finally:

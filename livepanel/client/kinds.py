@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from livepanel import protocol
 from livepanel.client import checks, convert
 from livepanel.client.buffers import BufferPool
 
@@ -164,8 +165,7 @@ class WindowKinds:
         env, win, opts = self._env(env), self._win(win, "text"), checks.opts(opts)
         if not isinstance(text, str):
             raise TypeError(f"text must be a string, got {type(text).__name__}")
-        if len(text) > 1 << 20:
-            raise ValueError(f"text is {len(text)} characters; the limit is {1 << 20} per call")
+        protocol.check_text(text)  # the server's limits, raised here
         op = {"op": "text", "env": env, "win": win, "text": text, "update": "append" if append else "replace"}
         self._push(self._with_opts(op, opts))
         return win
