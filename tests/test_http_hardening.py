@@ -443,6 +443,18 @@ def test_every_answer_has_the_security_headers(shared):
         assert headers["content-security-policy"].startswith("default-src 'none'"), what
 
 
+def test_the_page_policy_names_no_source_a_browser_would_drop(server_factory):
+    """CSP has no IPv6 literal nor "_" in a host: such a source is dropped with a console error, so none is
+    named ('self' covers the page's own origin)."""
+    srv = server_factory("--allow-host", "my_box", "--allow-host", "lab.example", store="memory")
+    for host in (f"127.0.0.1:{srv.port}", f"[::1]:{srv.port}", f"my_box:{srv.port}"):
+        status, headers, _ = exchange(srv.port, head("GET", "/", srv.port, host=host))
+        policy = headers["content-security-policy"]
+        assert status == 200 and "[" not in policy and "my_box" not in policy, policy
+        assert "frame-ancestors 'self' http://localhost:* https://localhost:*" in policy
+        assert "http://lab.example:*" in policy
+
+
 def test_base_url_redirect_has_the_headers(server_factory):
     srv = server_factory("--base-url", "/lp", store="memory")
     status, headers, _ = exchange(srv.port, head("GET", "/lp", srv.port))

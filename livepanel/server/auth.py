@@ -28,6 +28,8 @@ NEEDS_TOKEN = (
 # Answers that are not the page: nothing in them may run, load or be framed.
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 _HOST = re.compile(r"(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")  # a Host header safe to put in a policy
+# A host a policy source may name: CSP has no IPv6 literal nor "_" (browsers drop such a source with an error)
+_CSP_HOST = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.?")
 
 access_log = logging.getLogger("tornado.access")
 app_log = logging.getLogger("tornado.application")
@@ -45,7 +47,7 @@ class Guard:
             {"localhost", *config.allow_host} | ({bound} if bound not in ("", "0.0.0.0", "::") else set())
         )
         # Pages that may show the app in a frame (a notebook's output, served from another origin).
-        names = ["localhost", "127.0.0.1", "[::1]", *sorted(_bracket(h) for h in self.hosts - {"localhost"})]
+        names = ["localhost", "127.0.0.1", *sorted(h for h in self.hosts - {"localhost"} if _CSP_HOST.fullmatch(h))]
         self.ancestors = [
             "'self'",
             *(f"{scheme}://{name}:*" for name in dict.fromkeys(names) for scheme in ("http", "https")),
@@ -117,9 +119,9 @@ class Guard:
         itself (or data:/blob: URLs it makes), its own stylesheet, framed by loopback pages and ours."""
         host = (request.host or "").lower()
         ancestors, sockets = self.ancestors, ""
-        if _HOST.fullmatch(host):
+        own = _hostname(host)
+        if _HOST.fullmatch(host) and _CSP_HOST.fullmatch(own):  # else 'self' alone covers it
             sockets = f" ws://{host} wss://{host}"
-            own = _bracket(_hostname(host))
             ancestors = [*ancestors, *(s for s in (f"http://{own}:*", f"https://{own}:*") if s not in ancestors)]
         return (
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -196,10 +198,6 @@ def log_exception(
     trace = "".join(traceback.format_tb(tb))
     name = typ.__name__ if typ is not None else "Exception"
     app_log.error("Uncaught exception %s\n%s%s: %s", summary(request), trace, name, clip(str(value)))
-
-
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
 
 
 def _hostname(host: str) -> str:
