@@ -188,6 +188,27 @@ def test_window_toolbar_stays_on_one_line_when_narrow(server, pages):
     assert win.locator(".lp-more").is_hidden()
 
 
+def test_page_bar_stays_on_one_line_with_many_envs_shown(server, pages):
+    envs = [f"a-rather-long-run-name-{i}/with-its-recipe" for i in range(12)]
+    send(server.url, [line_op(env, "loss", [0, 1, 2], [3.0, 2.0, 1.0]) for env in envs])
+    send(server.url, [line_op(envs[0], "loss", [3], [float("nan")])])  # an alert: the bar's badge shows
+    page = pages.open(server.url + "/?" + "&".join(f"env={e}" for e in envs), width=1400)
+    page.wait_for_selector(".lp-alerts-toggle.on", timeout=10000)
+    bar = page.evaluate(
+        """() => {
+            const bar = document.querySelector('.lp-bar');
+            const mid = (e) => Math.round(e.getBoundingClientRect().top + e.getBoundingClientRect().height / 2);
+            const parts = [...bar.querySelectorAll(':scope > *')].filter((e) => e.offsetParent);
+            return {mids: parts.map(mid), height: bar.getBoundingClientRect().height,
+                    search: document.querySelector('.lp-win-search').getBoundingClientRect().width,
+                    badge: document.querySelector('.lp-alerts-toggle').getBoundingClientRect().height};
+        }"""
+    )
+    assert max(bar["mids"]) - min(bar["mids"]) <= 2, bar
+    assert bar["height"] < 40 and bar["badge"] < 28, bar  # the badge and "live" on one line each
+    assert bar["search"] >= 200, bar  # the list of envs gives way, not the controls
+
+
 def test_image_plus_always_enlarges_and_shows_the_zoom_once(server, pages):
     image = {"format": "png", "data": png_bytes(8, 8), "width": 8, "height": 8}
     send(server.url, [{"op": "image", "env": "img", "win": "digit", "step": 0, "images": [image]}])
