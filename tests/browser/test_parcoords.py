@@ -264,3 +264,18 @@ def test_strings_from_runs_are_text_only(server, tmp_path, pages):
     assert page.locator(".lp-sc-tip").inner_text().splitlines()[1] == f"optimizer: {evil}"
     assert page.locator(".lp-parcoords img, .lp-scatter img").count() == 0
     assert page.evaluate("() => window.__pwned") is None
+
+
+def test_toolbars_of_narrow_plots_keep_every_control_inside(server, tmp_path, pages):
+    log_runs(server.url, tmp_path / "spool")
+    page = pages.open(f"{server.url}/?runs=1", width=1100, height=1000)
+    wait(page, f"d.runs === {len(RUNS)} && d.geometry.width > 0")
+    page.evaluate(f"() => {SCATTER}.setAxes('lr', 'momentum')")  # momentum: some runs have none
+    out = page.evaluate(
+        """() => [...document.querySelectorAll('.lp-pc-bar, .lp-sc-bar')].flatMap((bar) => {
+            const edge = bar.getBoundingClientRect().right;
+            return [...bar.querySelectorAll('select, button')].filter((e) => e.offsetParent)
+                .filter((e) => e.getBoundingClientRect().right > edge + 0.5).map((e) => e.textContent || e.value);
+        })"""
+    )
+    assert out == [], f"cut off at the right of their toolbar: {out}"

@@ -291,8 +291,8 @@ export class Scatter extends RunsPlot<PlotOptions & { onPick?: (env: string) => 
       g.fillStyle = this.colors.muted;
       g.font = "10px system-ui, sans-serif";
       g.textAlign = "right";
-      g.textBaseline = "top";
-      g.fillText(`${n - drawn} without a value`, this.width - PAD.right, PAD.top);
+      g.textBaseline = "bottom"; // below the x axis, right: never over a point
+      g.fillText(`${n - drawn} without a value`, this.width - PAD.right, this.ch - 2);
     }
     this.drawn = drawn;
     this.dimmed = dimmed;
