@@ -109,3 +109,11 @@ def test_the_url_reproduces_the_view_in_a_second_page(server, pages):
     assert second.locator(".lp-page-smooth-value").inner_text() == "0.50"
     assert second.locator("select.lp-page-x").input_value() == "rel"
     assert "on" in second.locator("button.lp-page-logy").get_attribute("class")
+
+
+def test_a_scatter_names_its_x_axis_only_by_its_own_xlabel(server, pages):
+    points = {"op": "scatter", "env": "sx", "x": np.array([1.0, -2.0]), "y": np.array([0.5, 3.0])}
+    send(server.url, [dict(points, win="plain"), dict(points, win="named", opts={"xlabel": "width (px)"})])
+    page = pages.open(server.url + "/?env=sx")
+    wait_chart(page, "plain", "c.series === 1 && c.xlabel === ''")  # not "step": its x is no step
+    wait_chart(page, "named", "c.series === 1 && c.xlabel === 'width (px)'")

@@ -422,7 +422,8 @@ export class LineView implements View {
     const plain = markers && plainMarkers(look, lines);
     let prevMain = 0;
     this.fills.clear();
-    const xlabel = xLabel(this.xmode, str(first.xlabel));
+    // a scatter's x is any quantity, not a step: only its own xlabel names it
+    const xlabel = this.kind === "scatter" && this.xmode === "step" ? str(first.xlabel) : xLabel(this.xmode, str(first.xlabel));
     const series: uPlot.Series[] = [{ label: xlabel }];
     const bands: uPlot.Band[] = [];
     const dpr = uPlot.pxRatio || 1;
