@@ -41,7 +41,8 @@ type Global = typeof globalThis & { Plotly?: PlotlyLib; MathJax?: Record<string,
 /** MathJax 3 with SVG output, configured before it loads (Plotly renders `$...$` with it when present). */
 export async function mathjax(): Promise<void> {
   const g = globalThis as Global;
-  if (!g.MathJax) g.MathJax = { startup: { typeset: false }, options: { enableMenu: false }, svg: { fontCache: "global" } };
+  // "local": each drawing carries its glyphs (a global cache lives in a page MathJax never typesets here)
+  if (!g.MathJax) g.MathJax = { startup: { typeset: false }, options: { enableMenu: false }, svg: { fontCache: "local" } };
   await loadScript("static/mathjax.js");
   const startup = (g.MathJax as { startup?: { promise?: Promise<unknown> } }).startup;
   await startup?.promise;

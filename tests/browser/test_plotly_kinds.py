@@ -197,7 +197,7 @@ def test_latex_in_a_window_title_renders_as_maths(server, pages, artifacts):
     page = pages.open(server.url + "/?env=tt")
     page.wait_for_function("() => document.querySelector('section[data-win=lr] .lp-title')?.dataset.tex === 'drawn'")
     title = page.locator('section[data-win="lr"] .lp-title')
-    assert title.locator("svg use, svg path").count() >= 2  # MathJax glyphs for \eta and t (cached: <use>)
+    assert maths_drawn(page, 'section[data-win="lr"] .lp-title') >= 2  # MathJax glyphs for \eta and t
     assert title.inner_text().startswith("rate ") and "$" not in title.inner_text()
     plain = page.locator('section[data-win="plain"] .lp-title')
     assert plain.inner_text() == "costs 5$" and plain.get_attribute("data-tex") == ""
@@ -221,3 +221,45 @@ def test_latex_in_a_trace_name_renders_as_maths_in_the_legend(server, pages):
     tex = labels.filter(has=page.locator("svg"))
     assert tex.count() == 1 and "$" not in tex.inner_text() and tex.inner_text().endswith(" run")
     assert "plain" in labels.all_inner_texts()
+
+
+def maths_drawn(page, selector: str) -> int:
+    """The glyphs MathJax drew in the element, each found where its drawing points (the MathML kept for
+    screen readers out of sight: shown, it would stand in for the drawing)."""
+    found = page.evaluate(
+        """(sel) => {
+            const box = document.querySelector(sel);
+            const uses = [...box.querySelectorAll('svg use')];
+            const missing = uses.filter((u) => !u.closest('svg').querySelector(u.getAttribute('xlink:href'))).length;
+            const shown = [...box.querySelectorAll('mjx-assistive-mml')]
+                .filter((m) => getComputedStyle(m).position !== 'absolute').length;
+            return {glyphs: uses.length, missing, shown};
+        }""",
+        selector,
+    )
+    assert found["missing"] == 0 and found["shown"] == 0, found
+    return found["glyphs"]
+
+
+def test_latex_in_axis_names_and_legend_of_a_line_renders_as_maths(server, pages, artifacts):
+    x = np.arange(4.0)
+    opts = {"xlabel": "$\\sqrt{t}$ (s)", "ylabel": "$\\alpha_t$", "title": "$\\beta$ fit"}
+    op = {"op": "line", "env": "tx", "win": "fit", "name": "$\\gamma_1$", "x": x, "y": x * x, "opts": opts}
+    assert send_ops(server.url, [op], client="plotly-tx", seq=next_seq())[0] == 200
+    page = pages.open(server.url + "/?env=tx")
+    console: list[str] = []
+    page.on("console", lambda msg: console.append(msg.text))
+    page.reload()
+    win = 'section[data-win="fit"]'
+    page.wait_for_function(
+        f"() => document.querySelectorAll('{win} [data-tex=\"drawn\"]').length === 4", timeout=10000
+    )  # the title, both axis names and the legend's name
+    for part in (".lp-title", ".lp-axis-tex-x", ".lp-axis-tex-y", ".lp-legend"):
+        assert maths_drawn(page, f"{win} {part}") >= 1, part
+    assert page.evaluate("() => window.__livepanel.chart('fit').xlabel") == opts["xlabel"]
+    x_name = page.locator(f"{win} .lp-axis-tex-x").bounding_box()
+    plot = page.locator(f"{win} .u-over").bounding_box()
+    assert abs(x_name["x"] + x_name["width"] / 2 - (plot["x"] + plot["width"] / 2)) < 2  # centred under the plot
+    assert x_name["y"] > plot["y"] + plot["height"]
+    assert not [m for m in console if "content security policy" in m.lower().replace("-", " ")], console
+    page.locator(win).screenshot(path=str(artifacts / "tex_axes.png"))

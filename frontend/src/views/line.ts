@@ -25,6 +25,7 @@ import { pickLine } from "./linepick";
 import { isHidden, Legend, type LegendLine, type LegendMode } from "./legend";
 import { traceLook, traceName, windowLook, type TraceLook, type WindowLook } from "./lineopts";
 import { axisFor, paddingFor, paintLooks, plainMarkers, rangeFor, type Painted } from "./linepaint";
+import { axisTex, paintedName, placeAxisTex } from "./axistex";
 
 interface Line extends LegendLine {
   /** the env it comes from ("" for a group's curve) */
@@ -121,6 +122,7 @@ export class LineView implements View {
   private xsel = el("select", "lp-xmode");
   private pageBtn = el("button", "lp-page-reset", "↺ page");
   private markerColor = "#cf222e";
+  private xname = ""; // the x axis's name (uPlot's own label is empty when axistex.ts shows it)
   /** for each uPlot series after x: the line it draws and how */
   private roles: { line: number; role: Role }[] = [];
   private mode: LegendMode = "single";
@@ -423,7 +425,8 @@ export class LineView implements View {
     let prevMain = 0;
     this.fills.clear();
     // a scatter's x is any quantity, not a step: only its own xlabel names it
-    const xlabel = this.kind === "scatter" && this.xmode === "step" ? str(first.xlabel) : xLabel(this.xmode, str(first.xlabel));
+    const xlabel = this.kind === "scatter" && this.xmode === "step" ? (str(first.xlabel) ?? "") : xLabel(this.xmode, str(first.xlabel));
+    this.xname = xlabel;
     const series: uPlot.Series[] = [{ label: xlabel }];
     const bands: uPlot.Band[] = [];
     const dpr = uPlot.pxRatio || 1;
@@ -468,8 +471,8 @@ export class LineView implements View {
       legend: { show: false },
       scales: { x: { time, distr: xlog ? 3 : 1, range: rangeFor(look.x, xlog) }, y: { distr: ylog ? 3 : 1, range: rangeFor(look.y, ylog) } },
       axes: [
-        axisFor(look.x, { ...axis, label: xlabel, labelSize: 18, size: 30 }, look.margin.bottom),
-        axisFor(look.y, { ...axis, label: str(first.ylabel), labelSize: first.ylabel ? 18 : 0, size: axisWidth, values: ylog ? undefined : tickLabels }, look.margin.left),
+        axisFor(look.x, { ...axis, label: paintedName(xlabel), labelSize: 18, size: 30 }, look.margin.bottom),
+        axisFor(look.y, { ...axis, label: paintedName(str(first.ylabel)), labelSize: first.ylabel ? 18 : 0, size: axisWidth, values: ylog ? undefined : tickLabels }, look.margin.left),
       ],
       padding: paddingFor(look.margin),
       series,
@@ -478,6 +481,7 @@ export class LineView implements View {
       hooks: {
         setSelect: [(u) => this.onSelect(u)],
         setCursor: [(u) => this.onCursor(u)],
+        setSize: [(u) => placeAxisTex(u)],
         draw: [
           (u) => {
             this.painted = paintLooks(u, look, curves(), plain, dpr);
@@ -488,6 +492,7 @@ export class LineView implements View {
       },
     };
     this.u = new uPlot(opts, data, this.plotEl);
+    axisTex(this.u, xlabel, str(first.ylabel));
     const over = this.u.over;
     over.addEventListener("mouseenter", () => (this.hovering = true));
     over.addEventListener("mouseleave", () => {
@@ -802,7 +807,7 @@ export class LineView implements View {
       x: this.xmode,
       logy: this.isLog("y"),
       own: Object.keys(this.own).sort(),
-      xlabel: String(u?.axes[0].label ?? ""),
+      xlabel: u ? this.xname : "",
       series: u ? u.series.length - 1 : 0,
       x0: u && u.data[0].length ? u.data[0][0] : null,
       mode: this.mode,
