@@ -39,7 +39,7 @@ MATHJAX_STYLES = " ".join(
     )
 )
 # A host a policy source may name: CSP has no IPv6 literal nor "_" (browsers drop such a source with an error)
-_CSP_HOST = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.?")
+_CSP_HOST = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.?", re.I)
 
 access_log = logging.getLogger("tornado.access")
 app_log = logging.getLogger("tornado.application")
