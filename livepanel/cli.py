@@ -61,7 +61,7 @@ def _checked(setting):
         try:
             return setting.parse(text)
         except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"--{setting.name.replace('_', '-')}: {exc}") from None
+            raise argparse.ArgumentTypeError(str(exc)) from None  # argparse names the flag
 
     parse.__name__ = setting.name
     return parse

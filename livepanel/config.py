@@ -26,22 +26,30 @@ def _size(text: str) -> int:
     return value
 
 
+def _number(text: str, kind: type[int] | type[float]) -> Any:
+    """int() or float(), with an error that says what was expected rather than Python's wording."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+
+
 def _port(text: str) -> int:
-    value = int(text)
+    value = _number(text, int)
     if not 0 <= value <= 65535:
         raise ValueError(f"port {value} is not between 0 and 65535")
     return value
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    value = _number(text, int)
     if value < 1:
         raise ValueError(f"{value} must be at least 1")
     return value
 
 
 def _seconds(text: str) -> float:
-    value = float(text)
+    value = _number(text, float)
     if not 0 < value <= 86400:
         raise ValueError(f"{value} must be more than 0 and at most 86400 seconds")
     return value

@@ -35,7 +35,9 @@ def test_port_in_use_is_one_line_error(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--port", "70000"], "not between 0 and 65535"),
+        (["--port", "70000"], "argument --port: port 70000 is not between 0 and 65535"),
+        (["--port", "abc"], "argument --port: 'abc' is not a whole number"),
+        (["--body-timeout", "soon"], "argument --body-timeout: 'soon' is not a number"),
         (["--store", "redis"], "store must be 'sqlite', 'memory' or a postgresql://"),
         (["--max-payload", "lots"], "is not a size"),
     ],
