@@ -47,6 +47,11 @@ def test_bad_flags_are_explained(args, message, tmp_path):
     assert out.returncode == 2 and message in out.stderr
 
 
+def test_replay_to_a_url_that_is_no_server_url_says_so_with_nothing_spooled(tmp_path):
+    out = run_cli("replay", "--url", "ftp://127.0.0.1:9", "--spool", str(tmp_path / "empty"))
+    assert out.returncode == 1 and "livepanel replay: url must look like 'http://127.0.0.1:8097'" in out.stderr
+
+
 def test_prints_url_and_serves_under_base_url(server_factory):
     srv = server_factory("--base-url", "/lp/")
     with urllib.request.urlopen(srv.url + "/lp/api/v1/health") as resp:

@@ -350,6 +350,7 @@ def replay_all(spool_root: str | None, url: str | None, token: str | None) -> in
     """
     root = default_root(spool_root)
     token = resolve_token(token)
+    url = resolve_url(url) if url else None  # a bad URL is said at once, spooled batches or not
     delivered, failures = 0, []
     for path in leftover_dirs(root, None):
         spool = SpoolDir(path)
@@ -357,7 +358,7 @@ def replay_all(spool_root: str | None, url: str | None, token: str | None) -> in
             log.info("livepanel: %s is in use by a running process; skipped", path)
             continue
         meta = spool.meta()
-        targets = [resolve_url(url)] if url else [resolve_url(u) for u in meta.get("urls") or [meta.get("url")]]
+        targets = [url] if url else [resolve_url(u) for u in meta.get("urls") or [meta.get("url")]]
         try:
             for i, target in enumerate(targets):
                 transport = Transport(target, token, timeout=30.0)
