@@ -8,9 +8,11 @@ are rebuilt with ``np.frombuffer`` without copying. See docs/protocol.md.
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
 import reprlib
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -422,93 +424,80 @@ def validate_op(op: Any) -> dict[str, Any]:
     if extra:
         raise ProtocolError(f"{kind}: unknown field(s) {_names(extra)}")
     out: dict[str, Any] = {"op": kind, "env": check_name(_require(op, "env"), "env name")}
-    if kind == "delete_env":
-        return out
-    if kind == "layout":
-        out["layout"] = _check_layout(_require(op, "layout"))
-        return out
-    if kind == "dismiss":
-        out["id"] = check_int(_require(op, "id"), "dismiss id (an alert's id)", 1)
-        return out
-    if kind == "run":
-        return _check_run(op, out)
-    if kind == "fork":
-        out["source"] = check_name(_require(op, "source"), "fork source (an env name)")
-        if out["source"] == out["env"]:
-            raise ProtocolError(f"fork: an env cannot be forked into itself ({quote(out['env'])})")
-        return out
-    if kind == "mute":
-        if op.get("win") is not None:
-            out["win"] = check_name(op["win"], "window name")
-        out["kind"] = check_choice(_require(op, "kind"), "mute kind", ALERT_KINDS)
-        muted = op.get("muted", True)
-        if not isinstance(muted, bool):
-            raise ProtocolError(f"mute muted must be true or false, got {quote(muted)}")
-        out["muted"] = muted
+    if kind in _ENV_OPS:
+        _ENV_OPS[kind](op, out)
         return out
     out["win"] = check_name(_require(op, "win"), "window name")
-    if kind == "close":
+    if kind in _WINDOW_OPS:
+        _WINDOW_OPS[kind](op, out)
         return out
-    if kind in ("properties", "property"):
-        return _check_properties(op, out)
     out["opts"] = check_opts(op.get("opts"))
-    if kind in ("line", "scatter"):
-        _trace(op, out)
-    elif kind == "bar":
-        y = _numeric(_require(op, "y"), "bar y", (1, 2))
-        labels = op.get("labels")
-        if labels is not None:
-            if not isinstance(labels, list) or not all(isinstance(s, str) and len(s) <= MAX_NAME for s in labels):
-                raise ProtocolError("bar labels must be a list of strings")
-            if len(labels) != y.shape[0]:
-                raise ProtocolError(f"bar has {y.shape[0]} values but {len(labels)} labels")
-        out["y"], out["labels"] = y, labels
-    elif kind == "histogram":
-        counts = _numeric(_require(op, "counts"), "histogram counts", 1)
-        edges = _numeric(_require(op, "edges"), "histogram edges", 1)
-        if len(edges) != len(counts) + 1:
-            raise ProtocolError(
-                f"histogram has {len(counts)} counts, so it needs {len(counts) + 1} edges, got {len(edges)}"
-            )
-        stats = _check_stats(op.get("stats"))
-        out.update(counts=counts, edges=edges, stats=stats, step=_step(op), t=_time(op))
-    elif kind == "heatmap":
-        out["z"] = _numeric(_require(op, "z"), "heatmap z", 2)
-        from livepanel import heatmap_update  # it builds on this module
-
-        heatmap_update.check_op(op, out)
-    elif kind == "media":
-        from livepanel import media  # it builds on this module
-
-        media.check_op(op, out)
-    elif kind in ("audio", "video"):
-        from livepanel import audio, video  # they build on this module
-
-        (audio if kind == "audio" else video).check_op(op, out)
-        out["step"] = _step(op)
-        out["t"] = _time(op)
-    elif kind == "embedding":
-        from livepanel import embedding  # it builds on this module
-
-        embedding.check_op(op, out)
-        out["step"], out["t"] = _step(op), _time(op)
-    elif kind == "image":
-        out["images"] = _check_images(_require(op, "images"))
-        out["step"] = _step(op)
-        out["t"] = _time(op)
-    elif kind == "text":
-        text = check_text(_require(op, "text"))
-        update = check_choice(op.get("update", "replace"), "text update", ("append", "replace"))
-        out["text"], out["update"] = text, update
-    elif kind == "plotly":
-        from livepanel import plotly_figure  # it builds on this module
-
-        plotly_figure.check_op(op, out)
-    elif kind == "graph":
-        from livepanel import model_graph  # it builds on this module
-
-        model_graph.check_op(op, out)
+    _KIND_CHECKS[kind](op, out)
     return out
+
+
+def _fork(op: dict, out: dict) -> None:
+    out["source"] = check_name(_require(op, "source"), "fork source (an env name)")
+    if out["source"] == out["env"]:
+        raise ProtocolError(f"fork: an env cannot be forked into itself ({quote(out['env'])})")
+
+
+def _mute(op: dict, out: dict) -> None:
+    if op.get("win") is not None:
+        out["win"] = check_name(op["win"], "window name")
+    out["kind"] = check_choice(_require(op, "kind"), "mute kind", ALERT_KINDS)
+    muted = op.get("muted", True)
+    if not isinstance(muted, bool):
+        raise ProtocolError(f"mute muted must be true or false, got {quote(muted)}")
+    out["muted"] = muted
+
+
+def _bar(op: dict, out: dict) -> None:
+    y = _numeric(_require(op, "y"), "bar y", (1, 2))
+    labels = op.get("labels")
+    if labels is not None:
+        if not isinstance(labels, list) or not all(isinstance(s, str) and len(s) <= MAX_NAME for s in labels):
+            raise ProtocolError("bar labels must be a list of strings")
+        if len(labels) != y.shape[0]:
+            raise ProtocolError(f"bar has {y.shape[0]} values but {len(labels)} labels")
+    out["y"], out["labels"] = y, labels
+
+
+def _histogram(op: dict, out: dict) -> None:
+    counts = _numeric(_require(op, "counts"), "histogram counts", 1)
+    edges = _numeric(_require(op, "edges"), "histogram edges", 1)
+    if len(edges) != len(counts) + 1:
+        raise ProtocolError(
+            f"histogram has {len(counts)} counts, so it needs {len(counts) + 1} edges, got {len(edges)}"
+        )
+    out.update(counts=counts, edges=edges, stats=_check_stats(op.get("stats")), step=_step(op), t=_time(op))
+
+
+def _heatmap(op: dict, out: dict) -> None:
+    out["z"] = _numeric(_require(op, "z"), "heatmap z", 2)
+    importlib.import_module("livepanel.heatmap_update").check_op(op, out)  # it builds on this module
+
+
+def _image(op: dict, out: dict) -> None:
+    out["images"] = _check_images(_require(op, "images"))
+    out["step"], out["t"] = _step(op), _time(op)
+
+
+def _text(op: dict, out: dict) -> None:
+    out["text"] = check_text(_require(op, "text"))
+    out["update"] = check_choice(op.get("update", "replace"), "text update", ("append", "replace"))
+
+
+def _elsewhere(module: str, stepped: bool = False) -> Callable[[dict, dict], None]:
+    """A kind checked by its own module (which builds on this one, so it is imported when first used);
+    `stepped`: the kind keeps one entry per step."""
+
+    def check(op: dict, out: dict) -> None:
+        importlib.import_module(f"livepanel.{module}").check_op(op, out)
+        if stepped:
+            out["step"], out["t"] = _step(op), _time(op)
+
+    return check
 
 
 def _check_properties(op: dict, out: dict) -> dict[str, Any]:
@@ -705,6 +694,38 @@ def _check_images(images: Any) -> list[dict[str, Any]]:
             raise ProtocolError(f"image {i}: caption must be a string of at most 1000 characters")
         out.append({"format": fmt, "data": data, "width": w, "height": h, "caption": caption})
     return out
+
+
+# What each operation checks besides its env (and its window): a table, not a switch (DESIGN.md §7)
+_ENV_OPS: dict[str, Callable[[dict, dict], Any]] = {
+    "delete_env": lambda op, out: None,
+    "layout": lambda op, out: out.update(layout=_check_layout(_require(op, "layout"))),
+    "dismiss": lambda op, out: out.update(id=check_int(_require(op, "id"), "dismiss id (an alert's id)", 1)),
+    "run": _check_run,
+    "fork": _fork,
+    "mute": _mute,
+}
+_WINDOW_OPS: dict[str, Callable[[dict, dict], Any]] = {  # no opts of their own to check first
+    "close": lambda op, out: None,
+    "properties": _check_properties,
+    "property": _check_properties,
+}
+_KIND_CHECKS: dict[str, Callable[[dict, dict], Any]] = {
+    "opts": lambda op, out: None,  # a change of the window's options alone
+    "line": _trace,
+    "scatter": _trace,
+    "bar": _bar,
+    "histogram": _histogram,
+    "heatmap": _heatmap,
+    "image": _image,
+    "text": _text,
+    "media": _elsewhere("media"),
+    "audio": _elsewhere("audio", stepped=True),
+    "video": _elsewhere("video", stepped=True),
+    "embedding": _elsewhere("embedding", stepped=True),
+    "plotly": _elsewhere("plotly_figure"),
+    "graph": _elsewhere("model_graph"),
+}
 
 
 def _check_layout(layout: Any) -> dict[str, Any]:

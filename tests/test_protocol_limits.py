@@ -310,3 +310,9 @@ def test_client_accepts_the_largest_step(offline):
     offline.log({"a": 1.0}, step=2**63 - 2)
     offline.log({"a": 1.0}, step=1e300)  # a float step is an x value, as in line
     offline.log({"a": 1.0}, step=-(2**63))
+
+
+def test_every_operation_has_its_check():
+    """A new operation in the schema without a check would fail with a KeyError (a 500), not a 400."""
+    tables = [set(protocol._ENV_OPS), set(protocol._WINDOW_OPS), set(protocol._KIND_CHECKS)]
+    assert sorted(op for table in tables for op in table) == sorted(protocol.OPS)  # each once
