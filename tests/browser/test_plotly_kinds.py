@@ -261,5 +261,14 @@ def test_latex_in_axis_names_and_legend_of_a_line_renders_as_maths(server, pages
     plot = page.locator(f"{win} .u-over").bounding_box()
     assert abs(x_name["x"] + x_name["width"] / 2 - (plot["x"] + plot["width"] / 2)) < 2  # centred under the plot
     assert x_name["y"] > plot["y"] + plot["height"]
+    page.evaluate(f"() => {{ document.querySelector('{win}').style.width = '900px'; }}")  # wider: re-centred
+    page.wait_for_function(
+        f"""() => {{
+            const n = document.querySelector('{win} .lp-axis-tex-x').getBoundingClientRect();
+            const p = document.querySelector('{win} .u-over').getBoundingClientRect();
+            return p.width > 700 && Math.abs(n.left + n.width / 2 - (p.left + p.width / 2)) < 2;
+        }}""",
+        timeout=5000,
+    )
     assert not [m for m in console if "content security policy" in m.lower().replace("-", " ")], console
     page.locator(win).screenshot(path=str(artifacts / "tex_axes.png"))
