@@ -117,3 +117,11 @@ def test_a_scatter_names_its_x_axis_only_by_its_own_xlabel(server, pages):
     page = pages.open(server.url + "/?env=sx")
     wait_chart(page, "plain", "c.series === 1 && c.xlabel === ''")  # not "step": its x is no step
     wait_chart(page, "named", "c.series === 1 && c.xlabel === 'width (px)'")
+
+
+def test_wall_time_of_points_logged_at_one_instant_spans_a_minute(server, pages):
+    one_batch = line_op("inst", "loss", np.arange(50.0), np.exp(-np.arange(50) / 20))  # timed on arrival, at once
+    send(server.url, [one_batch, timed("inst", "spread", 50, 1_700_000_000.0)])
+    page = pages.open(server.url + "/?env=inst&x=time")
+    wait_chart(page, "loss", "c.xlabel === 'wall time' && c.xspan === 60")  # not 86,400,000 s (2.7 years)
+    wait_chart(page, "spread", "c.xspan >= 98 && c.xspan < 200")  # its own 98 s, as uPlot rounds it

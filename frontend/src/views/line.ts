@@ -73,6 +73,8 @@ export interface ChartInfo {
   /** uPlot series after x (raw, smoothed, band edges: all) */
   series: number;
   x0: number | null;
+  /** the x axis's shown span (its scale's max - min), in x units */
+  xspan: number;
   mode: LegendMode;
   /** per drawn curve (not the faint raw ones, not band edges) */
   labels: string[];
@@ -97,6 +99,15 @@ export interface ChartInfo {
 
 /** a zoom fetches every point of its range up to this many (estimated), else a decimated view */
 export const FULL_RES_LIMIT = 250_000;
+
+/** A time axis over points logged within a second (one batch, timed on arrival): a minute around them.
+ * uPlot widens a single instant by 86,400,000 of our second units (it assumes milliseconds): 2.7 years. */
+const instantRange: uPlot.Scale.Range = (u, lo, hi) => {
+  const x = u.data[0];
+  const first = x[0], last = x[x.length - 1];
+  if (x.length && last - first < 1) return [(first + last) / 2 - 30, (first + last) / 2 + 30];
+  return [lo, hi];
+};
 
 export class LineView implements View {
   readonly el = el("div", "lp-line");
@@ -469,9 +480,10 @@ export class LineView implements View {
       width: this.w,
       height: Math.max(60, this.h - this.legend.fit(this.h)),
       legend: { show: false },
-      scales: { x: { time, distr: xlog ? 3 : 1, range: rangeFor(look.x, xlog) }, y: { distr: ylog ? 3 : 1, range: rangeFor(look.y, ylog) } },
+      scales: { x: { time, distr: xlog ? 3 : 1, range: rangeFor(look.x, xlog) ?? (time ? instantRange : undefined) }, y: { distr: ylog ? 3 : 1, range: rangeFor(look.y, ylog) } },
       axes: [
-        axisFor(look.x, { ...axis, label: paintedName(xlabel), labelSize: 18, size: 30 }, look.margin.bottom),
+        // wall-time ticks take two rows (time, then the date where it changes): room for both above the name
+        axisFor(look.x, { ...axis, label: paintedName(xlabel), labelSize: 18, size: time ? 44 : 30 }, look.margin.bottom),
         axisFor(look.y, { ...axis, label: paintedName(str(first.ylabel)), labelSize: first.ylabel ? 18 : 0, size: axisWidth, values: ylog ? undefined : tickLabels }, look.margin.left),
       ],
       padding: paddingFor(look.margin),
@@ -810,6 +822,7 @@ export class LineView implements View {
       xlabel: u ? this.xname : "",
       series: u ? u.series.length - 1 : 0,
       x0: u && u.data[0].length ? u.data[0][0] : null,
+      xspan: u ? (u.scales.x.max ?? 0) - (u.scales.x.min ?? 0) : 0,
       mode: this.mode,
       labels: main.map((r) => this.lines[r.line].label),
       runs: main.map((r) => this.lines[r.line].run),
