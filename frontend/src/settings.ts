@@ -61,7 +61,7 @@ export function overrides(own: Override): boolean {
 
 /** The x axis's label for a mode (a window's `xlabel` names its steps). */
 export function xLabel(x: XMode, stepLabel?: string): string {
-  return x === "time" ? "wall time" : x === "rel" ? "time since start (s)" : stepLabel || "step";
+  return x === "time" ? "wall time" : x === "rel" ? "time since start" : stepLabel || "step";
 }
 
 export const X_NAMES: Record<XMode, string> = { step: "step", time: "wall time", rel: "relative time" };

@@ -26,6 +26,7 @@ import { isHidden, Legend, type LegendLine, type LegendMode } from "./legend";
 import { traceLook, traceName, windowLook, type TraceLook, type WindowLook } from "./lineopts";
 import { axisFor, paddingFor, paintLooks, plainMarkers, rangeFor, type Painted } from "./linepaint";
 import { axisTex, paintedName, placeAxisTex } from "./axistex";
+import { DURATION_INCRS, fmtDuration } from "../duration";
 
 interface Line extends LegendLine {
   /** the env it comes from ("" for a group's curve) */
@@ -108,6 +109,9 @@ const instantRange: uPlot.Scale.Range = (u, lo, hi) => {
   if (x.length && last - first < 1) return [(first + last) / 2 - 30, (first + last) / 2 + 30];
   return [lo, hi];
 };
+
+/** The x axis in relative time: ticks at round durations, read as 2h 30m. */
+const durationAxis: Partial<uPlot.Axis> = { incrs: DURATION_INCRS, values: (_u, splits) => splits.map(fmtDuration) };
 
 export class LineView implements View {
   readonly el = el("div", "lp-line");
@@ -483,7 +487,7 @@ export class LineView implements View {
       scales: { x: { time, distr: xlog ? 3 : 1, range: rangeFor(look.x, xlog) ?? (time ? instantRange : undefined) }, y: { distr: ylog ? 3 : 1, range: rangeFor(look.y, ylog) } },
       axes: [
         // wall-time ticks take two rows (time, then the date where it changes): room for both above the name
-        axisFor(look.x, { ...axis, label: paintedName(xlabel), labelSize: 18, size: time ? 44 : 30 }, look.margin.bottom),
+        axisFor(look.x, { ...axis, label: paintedName(xlabel), labelSize: 18, size: time ? 44 : 30, ...(this.xmode === "rel" ? durationAxis : {}) }, look.margin.bottom),
         axisFor(look.y, { ...axis, label: paintedName(str(first.ylabel)), labelSize: first.ylabel ? 18 : 0, size: axisWidth, values: ylog ? undefined : tickLabels }, look.margin.left),
       ],
       padding: paddingFor(look.margin),
@@ -655,7 +659,7 @@ export class LineView implements View {
   }
 
   private fmtX(xv: number): string {
-    return this.xmode === "time" ? new Date(xv * 1000).toLocaleTimeString() : fmt(xv) + (this.xmode === "rel" ? " s" : "");
+    return this.xmode === "time" ? new Date(xv * 1000).toLocaleTimeString() : this.xmode === "rel" ? fmtDuration(xv) : fmt(xv);
   }
 
   private onCursor(u: uPlot): void {
