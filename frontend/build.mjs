@@ -30,6 +30,16 @@ function plotlyCss(js) {
     .join("\n") + "\n";
 }
 
+/** The map traces' stylesheet (MapLibre's) that Plotly.js adds as an inline <style> when it loads, unless an
+ * element with its id is in the page: appended to static/plotly.css, and src/lazy.ts puts an element of that
+ * id in the page before Plotly loads (MAP_STYLE_ID there must be the id found here). */
+function mapCss(js, lazySource) {
+  const found = /getElementById\("([0-9a-f]{64})"\)\)\{var e=document\.createElement\("style"\);e\.id="\1",e\.textContent='([^']*)'/.exec(js);
+  if (!found) throw new Error("plotly.min.js: the map stylesheet was not found (a new Plotly version?)");
+  if (!lazySource.includes(`"${found[1]}"`)) throw new Error(`src/lazy.ts: MAP_STYLE_ID must be "${found[1]}"`);
+  return found[2] + "\n";
+}
+
 if (args.has("--tests")) {
   const dir = join(here, "test-build");
   rmSync(dir, { recursive: true, force: true });
@@ -54,7 +64,9 @@ if (args.has("--tests")) {
   // (esbuild's iife cannot split chunks). The full dist-min bundle (MIT): it runs under the page's CSP.
   const plotlyJs = join(here, "node_modules", "plotly.js-dist-min", "plotly.min.js");
   copyFileSync(plotlyJs, join(out, "plotly.js"));
-  writeFileSync(join(out, "plotly.css"), plotlyCss(readFileSync(plotlyJs, "utf8")));
+  const plotlySource = readFileSync(plotlyJs, "utf8");
+  const lazySource = readFileSync(join(here, "src", "lazy.ts"), "utf8");
+  writeFileSync(join(out, "plotly.css"), plotlyCss(plotlySource) + mapCss(plotlySource, lazySource));
   // MathJax 3 (Apache-2.0) with every TeX extension and SVG output in one file, for `$...$` in a figure
   // (Plotly renders them with it): loaded by src/lazy.ts only when a shown figure has such a string.
   copyFileSync(join(here, "node_modules", "mathjax", "es5", "tex-svg-full.js"), join(out, "mathjax.js"));

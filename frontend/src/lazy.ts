@@ -48,11 +48,18 @@ export async function mathjax(): Promise<void> {
   await startup?.promise;
 }
 
+/** The id of the map traces' stylesheet Plotly adds when it loads unless an element has it (build.mjs checks
+ * it against Plotly's bundle and puts those rules into static/plotly.css). */
+const MAP_STYLE_ID = "ce8d464691048653ffe3a57c6c18ab566e8366f186677868cf724621a857b4fe";
+
 /** Plotly's style rules (static/plotly.css, made by build.mjs): Plotly finds the element by this id and
- * class and leaves its inline <style> out, which the page's CSP would refuse. */
+ * class and leaves its inline <style> out, which the page's CSP would refuse; so for the map stylesheet. */
 function plotlyStyles(): Promise<void> {
   const id = "plotly.js-style-global";
   if (document.getElementById(id)) return Promise.resolve();
+  const mapMark = document.createElement("meta");
+  mapMark.id = MAP_STYLE_ID; // its rules are in plotly.css
+  document.head.append(mapMark);
   return new Promise<void>((resolve) => {
     const link = document.createElement("link");
     link.id = id;

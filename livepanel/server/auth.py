@@ -28,14 +28,16 @@ NEEDS_TOKEN = (
 # Answers that are not the page: nothing in them may run, load or be framed.
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 _HOST = re.compile(r"(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")  # a Host header safe to put in a policy
-# The three fixed stylesheets MathJax 3.2.2's context menu adds as <style> when it loads (static/mathjax.js):
-# allowed by their hashes, so a page with maths logs no refusal; nothing else inline is
-MATHJAX_STYLES = " ".join(
+# Inline styles the page allows by their hashes, so that it logs no refusal, and nothing else inline: the three
+# fixed stylesheets MathJax 3.2.2's context menu adds as <style> when it loads (static/mathjax.js), and an empty
+# style attribute ('unsafe-hashes' lets a hash match attributes), which Plotly sets on a colour bar's fills
+INLINE_STYLES = "'unsafe-hashes' " + " ".join(
     f"'sha256-{h}='"
     for h in (
         "JLEjeN9e5dGsz5475WyRaoA4eQOdNPxDIeUhclnJDCE",
         "mQyxHEuwZJqpxCw3SLmc4YOySNKXunyu2Oiz1r3/wAE",
         "OCf+kv5Asiwp++8PIevKBYSgnNLNUZvxAp4a7wMLuKA",
+        "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",  # the empty string
     )
 )
 # A host a policy source may name: CSP has no IPv6 literal nor "_" (browsers drop such a source with an error)
@@ -134,7 +136,7 @@ class Guard:
             sockets = f" ws://{host} wss://{host}"
             ancestors = [*ancestors, *(s for s in (f"http://{own}:*", f"https://{own}:*") if s not in ancestors)]
         return (
-            f"default-src 'self'; script-src 'self'; style-src 'self' {MATHJAX_STYLES}; img-src 'self' data: blob:; "
+            f"default-src 'self'; script-src 'self'; style-src 'self' {INLINE_STYLES}; img-src 'self' data: blob:; "
             f"connect-src 'self'{sockets}; object-src 'none'; base-uri 'none'; form-action 'self'; "
             f"frame-ancestors {' '.join(ancestors)}"
         )

@@ -99,6 +99,8 @@ def test_every_visdom_figure_draws(server, pages, artifacts, tmp_path):
     assert emb.locator(".lp-embed-legend").inner_text().split() == ["0", "1", "2"]
     page.screenshot(path=str(artifacts / "plotly_kinds.png"), full_page=True)
     assert page.locator(".lp-plotly[data-state=error]").count() == 0
+    # Plotly's inline styles (its map stylesheet, a colour bar's empty style) are none the policy refuses
+    assert not [m for m in pages.console if "content security policy" in m.lower().replace("-", " ")], pages.console
 
 
 def test_a_page_without_plotly_windows_never_loads_plotly(server, pages, tmp_path):
