@@ -109,11 +109,15 @@ def layoutopts(value: Any) -> dict[str, Any]:
 
 
 def defaults(kind: str, opts: dict | None, update: str | None) -> dict[str, Any]:
-    """What Visdom's client sets when a new plot leaves it out: 10 px markers (scatter, or lines with markers)."""
+    """What Visdom draws when a new plot leaves it out: 10 px markers (scatter, or lines with markers), and no
+    name under a line's x axis (its X is anything, not livepanel's steps)."""
     opts = opts or {}
-    if update is not None or opts.get("markersize") is not None:
+    if update is not None:
         return {}
-    return {"markersize": 10.0} if kind == "scatter" or opts.get("markers") else {}
+    out: dict[str, Any] = {"xlabel": ""} if kind == "line" and opts.get("xlabel") is None else {}
+    if opts.get("markersize") is None and (kind == "scatter" or opts.get("markers")):
+        out["markersize"] = 10.0
+    return out
 
 
 def _rgb(rows: np.ndarray, what: str) -> list[str]:

@@ -30,6 +30,10 @@ def test_visdom_training_script(viz):
     state = viz.panel.get(win)
     np.testing.assert_array_equal(trace(state)["x"], np.arange(5))
     assert trace(state, "val")["n"] == 2 and state["opts"]["ylog"] is True and state["opts"]["title"] == "loss"
+    assert state["opts"]["xlabel"] == ""  # as Visdom: no name under X (the page would say "step")
+    named = viz.line(Y=np.array([1.0]), X=np.array([0]), opts={"xlabel": "epoch"})
+    viz.line(Y=np.array([2.0]), X=np.array([1]), win=named, update="append")
+    assert viz.panel.get(named)["opts"]["xlabel"] == "epoch"
     two = viz.line(Y=np.ones((3, 2)), X=np.arange(3), opts={"legend": ["a", "b"]})
     assert {t["name"] for t in viz.panel.get(two)["traces"]} == {"a", "b"}
     viz.line(Y=np.zeros(4), win=two)  # update=None: a new plot replaces the window

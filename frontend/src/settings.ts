@@ -59,9 +59,9 @@ export function overrides(own: Override): boolean {
   return own.smooth !== undefined || own.x !== undefined || own.logy !== undefined;
 }
 
-/** The x axis's label for a mode (a window's `xlabel` names its steps). */
+/** The x axis's label for a mode (a window's `xlabel` names its steps; an empty one leaves them unnamed). */
 export function xLabel(x: XMode, stepLabel?: string): string {
-  return x === "time" ? "wall time" : x === "rel" ? "time since start" : stepLabel || "step";
+  return x === "time" ? "wall time" : x === "rel" ? "time since start" : stepLabel ?? "step";
 }
 
 export const X_NAMES: Record<XMode, string> = { step: "step", time: "wall time", rel: "relative time" };

@@ -43,6 +43,7 @@ test("a window's own setting wins over the page's; the rest follows the page", (
 test("the x axis is labelled by its mode; relative time counts from t0", () => {
   assert.equal(xLabel("step"), "step");
   assert.equal(xLabel("step", "epoch"), "epoch");
+  assert.equal(xLabel("step", ""), "");
   assert.equal(xLabel("time", "epoch"), "wall time");
   assert.equal(xLabel("rel"), "time since start");
   assert.deepEqual([...relative([100, 101.5, 103], 100)], [0, 1.5, 3]);
