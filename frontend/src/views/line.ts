@@ -487,10 +487,11 @@ export class LineView implements View {
       scales: { x: { time, distr: xlog ? 3 : 1, range: rangeFor(look.x, xlog) ?? (time ? instantRange : undefined) }, y: { distr: ylog ? 3 : 1, range: rangeFor(look.y, ylog) } },
       axes: [
         // wall-time ticks take two rows (time, then the date where it changes): room for both above the name
-        axisFor(look.x, { ...axis, label: paintedName(xlabel), labelSize: 18, size: time ? 44 : 30, ...(this.xmode === "rel" ? durationAxis : {}) }, look.margin.bottom),
+        axisFor(look.x, { ...axis, label: paintedName(xlabel), labelSize: 18, size: time ? 48 : 30, ...(this.xmode === "rel" ? durationAxis : {}) }, look.margin.bottom),
         axisFor(look.y, { ...axis, label: paintedName(str(first.ylabel)), labelSize: first.ylabel ? 18 : 0, size: axisWidth, values: ylog ? undefined : tickLabels }, look.margin.left),
       ],
-      padding: paddingFor(look.margin),
+      // the first wall-time tick's date (centred on the plot's left edge) needs room beside the y axis
+      padding: paddingFor(look.margin) ?? (time ? ([null, null, null, 24] as unknown as uPlot.Padding) : undefined),
       series,
       bands,
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false }, sync },
