@@ -14,14 +14,16 @@ def wait_ready(
 ) -> None:
     """Poll `ready` until it holds; raise with the child's log when it exits or the deadline passes."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}: {log()}")
-        if ready():
-            return
-        time.sleep(0.05)
-    stop(proc, signal.SIGKILL)
-    raise RuntimeError(f"{what} did not start in {timeout} s: {log()}")
+    while not ready():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            stop(proc, signal.SIGKILL)
+            raise RuntimeError(f"{what} did not start in {timeout} s: {log()}")
+        try:  # between polls, wait on the child itself: its exit is seen at once
+            code = proc.wait(min(0.05, left))
+        except subprocess.TimeoutExpired:
+            continue
+        raise RuntimeError(f"{what} exited with {code}: {log()}")
 
 
 def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
